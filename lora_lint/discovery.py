@@ -1,0 +1,176 @@
+"""Which files to lint: walk directories, honour ``.gitignore`` files, skip the usual noise."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from .sources import is_source
+
+#: Directories never walked into (ruff's defaults, trimmed to what can hold configs).
+DEFAULT_EXCLUDE = frozenset({
+    ".git", ".hg", ".svn", ".bzr", ".venv", "venv", ".tox", ".nox", ".mypy_cache", ".ruff_cache",
+    ".pytest_cache", "__pycache__", "node_modules", "site-packages", ".eggs", "build", "dist",
+    "__pypackages__", ".ipynb_checkpoints",
+})
+
+
+def _translate(pattern: str) -> str:
+    """A gitignore glob as a regex over a '/'-separated path relative to the .gitignore's dir."""
+    i, out = 0, []
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            if pattern[i : i + 3] == "**/":
+                out.append("(?:.*/)?")
+                i += 3
+                continue
+            if pattern[i : i + 2] == "**":
+                out.append(".*")
+                i += 2
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = pattern.find("]", i + 1)
+            if j == -1:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : j].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = j
+        elif c == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    regex: re.Pattern
+    negate: bool
+    dir_only: bool
+
+
+def parse_gitignore(text: str) -> list[IgnoreRule]:
+    rules = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        if negate:
+            line = line[1:]
+        dir_only = line.endswith("/")
+        line = line.rstrip("/")
+        if not line:
+            continue
+        anchored = "/" in line
+        line = line.lstrip("/")
+        body = _translate(line)
+        regex = re.compile(("^" if anchored else "^(?:.*/)?") + body + "$")
+        rules.append(IgnoreRule(regex, negate, dir_only))
+    return rules
+
+
+class Ignorer:
+    """Stack of .gitignore files met while walking down from a root."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, list[IgnoreRule]] = {}
+
+    def rules_in(self, directory: str) -> list[IgnoreRule]:
+        if directory not in self.cache:
+            try:
+                with open(os.path.join(directory, ".gitignore"), encoding="utf-8", errors="replace") as f:
+                    self.cache[directory] = parse_gitignore(f.read())
+            except OSError:
+                self.cache[directory] = []
+        return self.cache[directory]
+
+    def ignored(self, path: str, is_dir: bool, bases: list[str]) -> bool:
+        result = False
+        for base in bases:
+            rel = os.path.relpath(path, base).replace(os.sep, "/")
+            if rel.startswith(".."):
+                continue
+            for r in self.rules_in(base):
+                if r.dir_only and not is_dir:
+                    continue
+                if r.regex.match(rel):
+                    result = not r.negate
+        return result
+
+
+def _repo_root(start: str) -> str | None:
+    d = os.path.abspath(start)
+    while True:
+        if os.path.exists(os.path.join(d, ".git")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+def iter_files(paths: Iterable[str], exclude: Iterable[str] = ()) -> Iterator[str]:
+    """Files to lint. A file named explicitly is always linted; directories are walked."""
+    ignorer = Ignorer()
+    excluded = set(DEFAULT_EXCLUDE) | set(exclude)
+    seen: set[str] = set()
+    for top in paths:
+        if not os.path.isdir(top):
+            if top not in seen:
+                seen.add(top)
+                yield top
+            continue
+        root = _repo_root(top)
+        top_abs = os.path.abspath(top)
+        # .gitignore files from the repository root down to `top` apply too.
+        chain = []
+        if root is not None:
+            d = top_abs
+            while True:
+                chain.append(d)
+                if d == root:
+                    break
+                d = os.path.dirname(d)
+            chain.reverse()
+        else:
+            chain = [top_abs]
+        yield from _walk(top, top_abs, chain, ignorer, excluded, seen, set())
+
+
+def _walk(rel_dir, abs_dir, bases, ignorer, excluded, seen, visited) -> Iterator[str]:
+    try:
+        real = os.path.realpath(abs_dir)
+        if real in visited:  # symlink loop
+            return
+        visited = visited | {real}
+        entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        abs_path = os.path.join(abs_dir, name)
+        rel_path = os.path.join(rel_dir, name) if rel_dir not in ("", ".") else name
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            continue
+        if is_dir:
+            if name in excluded or ignorer.ignored(abs_path, True, bases):
+                continue
+            yield from _walk(rel_path, abs_path, bases + [abs_path], ignorer, excluded, seen, visited)
+        elif is_source(name) and name not in excluded and not ignorer.ignored(abs_path, False, bases):
+            if rel_path not in seen:
+                seen.add(rel_path)
+                yield rel_path

@@ -1,0 +1,148 @@
+"""The only types rules see: spans, parameters, LoRA sites and findings.
+
+Data path: files -> sources (python, yaml dialects) -> ``LoraSite`` -> rules -> ``Finding`` -> reporters.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class _Unknown:
+    """A value that is not statically known (a call, ``${VAR}``, a ``**kwargs`` splat...)."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __reduce__(self):
+        return (_Unknown, ())
+
+
+UNKNOWN: Any = _Unknown()
+
+
+def is_known(value: Any) -> bool:
+    """True when ``value`` and everything inside it is statically known."""
+    if value is UNKNOWN:
+        return False
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return all(is_known(v) for v in value)
+    if isinstance(value, dict):
+        return all(is_known(k) and is_known(v) for k, v in value.items())
+    return True
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """1-based line and column; the end is exclusive (what SARIF, GitHub and editors expect)."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @classmethod
+    def point(cls, line: int, col: int) -> Span:
+        return cls(line, col, line, col + 1)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One setting as written: ``key`` is the spelling in the file, ``value`` a literal or UNKNOWN.
+
+    ``items`` holds the elements of a list value, each with its own span, when the source knows
+    them. ``implicit`` marks a value the framework supplies when the key is absent (TRL's r=16):
+    its span is the site's.
+    """
+
+    key: str
+    value: Any
+    span: Span
+    items: tuple[Param, ...] = ()
+    implicit: bool = False
+
+    @property
+    def known(self) -> bool:
+        return is_known(self.value)
+
+
+@dataclass(frozen=True)
+class LoraSite:
+    """One LoRA configuration found in a file, keyed by peft ``LoraConfig`` field names.
+
+    * ``params``: LoraConfig field name -> Param (explicit values, then framework defaults
+      marked ``implicit``).
+    * ``open``: True when fields may be set in a way we cannot see (``**kwargs``, positional
+      arguments): then a rule about a *missing* field must not fire.
+    * ``unknown_keys``: keys written in the site that the dialect does not know, each with the
+      suggestion of the nearest valid spelling (for LL001).
+    * ``context``: framework-level settings that are not LoraConfig fields but matter to rules
+      (``adapter``, ``load_in_4bit``, ``use_peft``...), keyed by a dialect-neutral name.
+    * ``base_model``: the model id or path the config names, when one is named.
+    * ``model_class``: the class the model is loaded with (``AutoModelForSequenceClassification``).
+    """
+
+    path: str
+    dialect: str
+    span: Span
+    params: Mapping[str, Param] = field(default_factory=dict)
+    open: bool = False
+    unknown_keys: tuple[tuple[Param, str | None], ...] = ()
+    context: Mapping[str, Param] = field(default_factory=dict)
+    base_model: Param | None = None
+    model_class: str | None = None
+    features: frozenset[str] = frozenset()
+
+    def get(self, name: str) -> Param | None:
+        """The parameter when present and statically known, else None."""
+        p = self.params.get(name)
+        return p if p is not None and p.known else None
+
+    def value(self, name: str, default: Any = UNKNOWN) -> Any:
+        """The known value of ``name``; ``default`` when absent and the site is closed; else UNKNOWN."""
+        p = self.params.get(name)
+        if p is not None:
+            return p.value if p.known else UNKNOWN
+        return UNKNOWN if self.open else default
+
+    def missing(self, name: str) -> bool:
+        """True only when ``name`` is certainly not set (absent, and no ``**kwargs`` could set it)."""
+        return name not in self.params and not self.open
+
+    def ctx(self, name: str) -> Param | None:
+        p = self.context.get(name)
+        return p if p is not None and p.known else None
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    path: str
+    span: Span
+    fixable: bool = False
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.path, self.span.line, self.span.col, self.code, self.message)

@@ -1,0 +1,86 @@
+"""Facts about peft, snapshotted from the installed peft so a run never imports it.
+
+``python -m lora_lint.peft_facts`` regenerates ``data/peft.json`` from the installed peft;
+``tests/test_snapshots.py`` fails when the snapshot and the installed peft disagree.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data" / "peft.json"
+
+
+def generate() -> dict:
+    """Read the facts from the installed peft (imports peft: only for the snapshot script)."""
+    import dataclasses
+
+    import peft
+    from peft import LoraConfig, TaskType
+    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as mapping
+    from peft.utils.constants import INCLUDE_LINEAR_LAYERS_SHORTHAND, SEQ_CLS_HEAD_NAMES
+
+    fields = {}
+    for f in dataclasses.fields(LoraConfig):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        else:
+            default = None
+        try:
+            json.dumps(default)
+        except TypeError:
+            default = repr(default)
+        fields[f.name] = default
+    return {
+        "peft_version": peft.__version__,
+        "lora_config_fields": fields,
+        "task_types": list(TaskType.__members__),
+        "default_target_modules": {
+            k: (sorted(v) if not isinstance(v, str) else v) for k, v in sorted(mapping.items())
+        },
+        "all_linear_shorthand": INCLUDE_LINEAR_LAYERS_SHORTHAND,
+        "seq_cls_head_names": list(SEQ_CLS_HEAD_NAMES),
+    }
+
+
+@lru_cache(maxsize=1)
+def facts() -> dict:
+    return json.loads(DATA.read_text(encoding="utf-8"))
+
+
+def lora_fields() -> dict:
+    """LoraConfig field name -> default, from the snapshot."""
+    return facts()["lora_config_fields"]
+
+
+def suggest(name: str, candidates) -> str | None:
+    """The nearest valid spelling of ``name`` among ``candidates``, if one is close enough."""
+    candidates = list(candidates)
+    lowered = {c.lower(): c for c in candidates}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    return match[0] if match else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    text = json.dumps(generate(), indent=1, sort_keys=True) + "\n"
+    if "--check" in argv:
+        if DATA.read_text(encoding="utf-8") != text:
+            print(f"{DATA} is stale: run 'python -m lora_lint.peft_facts'", file=sys.stderr)
+            return 1
+        return 0
+    DATA.write_text(text, encoding="utf-8")
+    print(f"wrote {DATA}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

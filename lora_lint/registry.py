@@ -1,0 +1,110 @@
+"""Rule declaration: ``@rule(...)`` on a small function in its own module under ``lora_lint.rules``.
+
+A rule function takes ``(site, ctx)`` and yields ``(where, message)`` pairs, where ``where`` is a
+``Param`` (the finding points at its value) or the ``LoraSite`` itself. ``Rule.run`` turns them
+into ``Finding``s, so rules never build spans.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Finding, LoraSite, Param, Severity
+
+DOCS_URL = "https://github.com/lora-lint/lora-lint/blob/main/rules/{code}.md"
+
+_CODE = re.compile(r"^LL\d{3}$")
+_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "Use instead:")
+
+Example = str | tuple[str, str]
+"""A rule example: Python source, or ``(filename, text)`` for YAML/JSON."""
+
+
+@dataclass
+class Context:
+    """What a rule may know besides the site: its options and, for model rules, the model."""
+
+    options: Mapping[str, Any] = field(default_factory=dict)
+    model: Any = None  # a model inventory (lora_lint.inventory) when the rule needs one
+    analysis: Any = None  # the matching result of the site against the model
+
+    def opt(self, name: str) -> Any:
+        return self.options[name]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    check: Callable[[LoraSite, Context], Iterable[tuple[Any, str]]]
+    valid: tuple[Example, ...]
+    invalid: tuple[Example, ...]
+    options: Mapping[str, Any]
+    needs_model: bool
+    dialects: frozenset[str] | None  # None: every dialect
+
+    @property
+    def doc(self) -> str:
+        return inspect.cleandoc(self.check.__doc__ or "")
+
+    @property
+    def summary(self) -> str:
+        """The first sentence of 'What it does'."""
+        body = self.doc.split("## What it does", 1)[-1].split("##", 1)[0]
+        text = " ".join(body.split())
+        return text.split(". ")[0].rstrip(".") + "."
+
+    @property
+    def url(self) -> str:
+        return DOCS_URL.format(code=self.code)
+
+    def run(self, site: LoraSite, ctx: Context) -> list[Finding]:
+        out = []
+        for where, message in self.check(site, ctx) or ():
+            span = where.span if isinstance(where, (Param, LoraSite)) else where
+            out.append(Finding(self.code, self.name, self.severity, message, site.path, span))
+        return out
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    code: str,
+    name: str,
+    severity: Severity,
+    *,
+    valid: Iterable[Example] = (),
+    invalid: Iterable[Example] = (),
+    options: Mapping[str, Any] | None = None,
+    needs_model: bool = False,
+    dialects: Iterable[str] | None = None,
+) -> Callable:
+    """Register the decorated function as rule ``code``/``name``."""
+    if not _CODE.match(code):
+        raise ValueError(f"bad rule code {code!r}")
+    if not _NAME.match(name):
+        raise ValueError(f"bad rule name {name!r}")
+    if code in RULES or any(r.name == name for r in RULES.values()):
+        raise ValueError(f"duplicate rule {code} {name}")
+
+    def register(fn: Callable) -> Callable:
+        RULES[code] = Rule(
+            code, name, Severity(severity), fn, tuple(valid), tuple(invalid),
+            dict(options or {}), needs_model, frozenset(dialects) if dialects else None,
+        )
+        return fn
+
+    return register
+
+
+def all_rules() -> dict[str, Rule]:
+    from . import rules  # noqa: F401  (registers every built-in rule)
+
+    return dict(sorted(RULES.items()))

@@ -1,0 +1,27 @@
+"""One JSON array: ruff's JSON shape plus ``name`` and ``severity``."""
+
+from __future__ import annotations
+
+import json
+
+from ..model import Finding
+from ..registry import DOCS_URL
+
+
+def as_dict(f: Finding) -> dict:
+    return {
+        "code": f.code,
+        "name": f.name,
+        "severity": f.severity.value,
+        "message": f.message,
+        "filename": f.path,
+        "location": {"row": f.span.line, "column": f.span.col},
+        "end_location": {"row": f.span.end_line, "column": f.span.end_col},
+        "url": DOCS_URL.format(code=f.code),
+        "fix": None,
+        "noqa_row": f.span.line,
+    }
+
+
+def render(findings: list[Finding], info) -> str:
+    return json.dumps([as_dict(f) for f in findings], indent=2) + "\n"

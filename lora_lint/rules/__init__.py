@@ -1,0 +1,8 @@
+"""Built-in rules, one module each. Registration is this import list (a test checks it is complete)."""
+
+from . import (  # noqa: F401
+    ll101_rslora_recommended,
+    ll901_unreadable_file,
+    ll902_model_unresolved,
+    ll903_internal_error,
+)

@@ -1,0 +1,31 @@
+from ..model import Severity
+from ..registry import rule
+
+
+@rule(
+    "LL901", "unreadable-file", Severity.ERROR,
+    valid=["from peft import LoraConfig\nconfig = LoraConfig(r=8)\n"],
+    invalid=["from peft import LoraConfig\nconfig = LoraConfig(r=8,,)  # error: LL901\n"],
+)
+def unreadable_file(site, ctx):
+    """## What it does
+    Reports a file that cannot be read or parsed: a Python syntax error, invalid YAML or JSON in
+    a file that looks like a LoRA training config, bytes that are not UTF-8, or a file above the
+    size limit.
+
+    ## Why is this bad?
+    lora-lint cannot check what it cannot read, and neither can the training framework: the
+    run would fail on the same error. The finding is placed at the parser's error location;
+    the other files are still linted.
+
+    ## Example
+    ```python
+    config = LoraConfig(r=8,,)
+    ```
+
+    Use instead:
+    ```python
+    config = LoraConfig(r=8)
+    ```
+    """
+    return ()

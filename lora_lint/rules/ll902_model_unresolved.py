@@ -1,0 +1,30 @@
+from ..model import Severity
+from ..registry import rule
+
+
+@rule("LL902", "model-unresolved", Severity.INFO, needs_model=False)
+def model_unresolved(site, ctx):
+    """## What it does
+    Says that the model-aware rules (LL105, LL106, LL2xx, LL3xx) were skipped for a LoRA config,
+    because no base model is named or it could not be resolved offline, and how to fix that.
+
+    ## Why is this bad?
+    Without the base model's real module names lora-lint cannot tell whether `target_modules`
+    exist, whether the classification head is trained, or how many parameters the adapter has.
+    Nothing is wrong with the config itself; this is information, it does not fail the run.
+
+    ## Example
+    ```python
+    model = AutoModelForCausalLM.from_pretrained(os.environ["MODEL"])
+    config = LoraConfig(r=16, target_modules=["q_proj", "v_proj"])
+    ```
+
+    Use instead: name the base model where lora-lint can read it, for example
+    ```python
+    # lora-lint: base-model=meta-llama/Llama-3.1-8B
+    config = LoraConfig(r=16, target_modules=["q_proj", "v_proj"])
+    ```
+    or set `base-model` in `[tool.lora-lint]`, pass `--base-model`, or make the model available
+    offline (a local directory with `config.json`, or the Hugging Face cache).
+    """
+    return ()

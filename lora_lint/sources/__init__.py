@@ -1,0 +1,36 @@
+"""Sources turn one file's text into ``LoraSite`` records; one module per source kind."""
+
+from __future__ import annotations
+
+from ..model import LoraSite, Span
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+SUFFIXES = PYTHON_SUFFIXES + YAML_SUFFIXES
+
+
+class SourceError(Exception):
+    """The file cannot be read or parsed: reported as LL901 at ``span``."""
+
+    def __init__(self, message: str, span: Span):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+
+
+def is_source(path: str) -> bool:
+    return path.lower().endswith(SUFFIXES)
+
+
+def sites_for(path: str, text: str) -> list[LoraSite]:
+    """The LoRA sites of one file. Raises ``SourceError`` when the file cannot be parsed."""
+    lower = path.lower()
+    if lower.endswith(PYTHON_SUFFIXES):
+        from . import python
+
+        return python.sites(path, text)
+    if lower.endswith(YAML_SUFFIXES):
+        from . import yaml_source
+
+        return yaml_source.sites(path, text)
+    return []

@@ -1,0 +1,248 @@
+"""Python source: peft ``LoraConfig(...)`` calls and Unsloth ``Fast*.get_peft_model(...)`` calls.
+
+Read with libcst, never imported. Names are resolved through the file's imports, so
+``from peft import LoraConfig as LC``, ``import peft`` / ``peft.LoraConfig`` and
+``from peft.tuners.lora import LoraConfig`` are all recognised, and a class of the user's own
+that happens to be called ``LoraConfig`` is not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from ..model import UNKNOWN, LoraSite, Param, Span
+from ..peft_facts import facts, lora_fields, suggest
+from . import SourceError
+from .python_eval import Evaluator, Scope, ScopeBuilder
+
+#: A file that contains none of these cannot hold a site: it is not parsed at all.
+MARKERS = ("LoraConfig", "get_peft_model")
+
+#: Keyword arguments of Unsloth's get_peft_model that are not LoraConfig fields.
+UNSLOTH_KWARGS = frozenset({
+    "model", "use_gradient_checkpointing", "random_state", "max_seq_length", "temporary_location",
+    "finetune_last_n_layers", "qat_scheme", "finetune_vision_layers", "finetune_language_layers",
+    "finetune_attention_modules", "finetune_mlp_modules", "finetune_audio_layers",
+})
+#: Unsloth's own defaults (unsloth/models/llama.py get_peft_model).
+UNSLOTH_DEFAULTS: dict[str, Any] = {
+    "r": 16,
+    "lora_alpha": 16,
+    "lora_dropout": 0.0,
+    "bias": "none",
+    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+}
+UNSLOTH_VISION_DEFAULTS: dict[str, Any] = {"r": 16, "lora_alpha": 16, "lora_dropout": 0.0, "bias": "none"}
+
+
+def sites(path: str, text: str) -> list[LoraSite]:
+    if not any(marker in text for marker in MARKERS):
+        return []
+    module = parse(text)
+    return Extractor(path, module).sites()
+
+
+def parse(text: str) -> cst.Module:
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as e:
+        raise SourceError(
+            f"syntax error: {e.message}", Span.point(e.editor_line, e.editor_column)
+        ) from None
+    except RecursionError:
+        raise SourceError("file is nested too deeply to parse", Span.point(1, 1)) from None
+    except Exception as e:  # libcst raises a few other kinds on odd input
+        raise SourceError(f"cannot parse: {type(e).__name__}: {e}", Span.point(1, 1)) from None
+
+
+def span_of(rng: CodeRange) -> Span:
+    return Span(rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
+
+
+class Imports(cst.CSTVisitor):
+    """Maps local names to the qualified names they were imported as (``LC`` -> ``peft.LoraConfig``)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = _dotted(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.names[alias.asname.name.value] = full
+            else:
+                root = full.split(".")[0]
+                self.names[root] = root
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if node.relative or node.module is None:
+            return
+        module = _dotted(node.module)
+        if module is None:
+            return
+        if isinstance(node.names, cst.ImportStar):
+            if module.split(".")[0] in ("peft", "unsloth"):
+                for name in ("LoraConfig", "TaskType", "FastLanguageModel", "FastModel", "FastVisionModel"):
+                    self.names.setdefault(name, f"{module.split('.')[0]}.{name}")
+            return
+        for alias in node.names:
+            name = _dotted(alias.name)
+            if name is None:
+                continue
+            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            self.names[local] = f"{module}.{name}"
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        left = _dotted(node.value)
+        return None if left is None else f"{left}.{node.attr.value}"
+    return None
+
+
+class Calls(cst.CSTVisitor):
+    """Collects calls with the scope they appear in."""
+
+    def __init__(self, scopes: ScopeBuilder) -> None:
+        self.scopes = scopes
+        self.stack: list[Scope] = []
+        self.calls: list[tuple[cst.Call, Scope]] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        scope = self.scopes.scope_of.get(node)
+        if scope is not None:
+            self.stack.append(scope)
+        if isinstance(node, cst.Call) and self.stack:
+            self.calls.append((node, self.stack[-1]))
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if original_node in self.scopes.scope_of:
+            self.stack.pop()
+
+
+class Extractor:
+    def __init__(self, path: str, module: cst.Module) -> None:
+        self.path = path
+        self.module = module
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self.positions = self.wrapper.resolve(PositionProvider)
+        self.imports = Imports()
+        module.visit(self.imports)
+        self.scopes = ScopeBuilder()
+        module.visit(self.scopes)
+        self.evaluator = Evaluator(self.scopes, self._attribute)
+        self.task_types = set(facts()["task_types"])
+
+    # name resolution ---------------------------------------------------------------------------
+    def qualified(self, node: cst.BaseExpression) -> str | None:
+        dotted = _dotted(node)
+        if dotted is None:
+            return None
+        root, _, rest = dotted.partition(".")
+        target = self.imports.names.get(root)
+        if target is None:
+            return None
+        return f"{target}.{rest}" if rest else target
+
+    def _attribute(self, node: cst.BaseExpression) -> Any:
+        """``TaskType.CAUSAL_LM`` (peft's enum) evaluates to the member name."""
+        if isinstance(node, cst.Attribute):
+            owner = self.qualified(node.value)
+            if owner is not None and owner.startswith("peft") and owner.endswith(".TaskType"):
+                return node.attr.value
+        return UNKNOWN
+
+    def kind(self, call: cst.Call) -> str | None:
+        name = self.qualified(call.func)
+        if name is None:
+            return None
+        parts = name.split(".")
+        if parts[0] == "peft" and parts[-1] == "LoraConfig":
+            return "peft"
+        if parts[0] == "unsloth" and parts[-1] == "get_peft_model" and len(parts) >= 3:
+            cls = parts[-2]
+            if cls.startswith("Fast"):
+                return "unsloth-vision" if cls in ("FastModel", "FastVisionModel") else "unsloth"
+        return None
+
+    # sites -------------------------------------------------------------------------------------
+    def sites(self) -> list[LoraSite]:
+        calls = Calls(self.scopes)
+        self.module.visit(calls)
+        out = []
+        for call, scope in calls.calls:
+            kind = self.kind(call)
+            if kind is not None:
+                out.append(self.site(call, scope, kind))
+        return out
+
+    def span(self, node: cst.CSTNode) -> Span:
+        return span_of(self.positions[node])
+
+    def param(self, key: str, node: cst.BaseExpression, scope: Scope, span: Span) -> Param:
+        value = self.evaluator.eval(node, scope)
+        items: tuple[Param, ...] = ()
+        if isinstance(node, cst.List | cst.Tuple | cst.Set) and isinstance(value, list | tuple | set):
+            items = tuple(
+                Param(key, self.evaluator.eval(el.value, scope), self.span(el.value))
+                for el in node.elements
+            )
+        elif isinstance(node, cst.Dict) and isinstance(value, dict):
+            items = tuple(
+                Param(str(self.evaluator.eval(el.key, scope)), self.evaluator.eval(el.value, scope),
+                      self.span(el.value))
+                for el in node.elements
+                if isinstance(el, cst.DictElement)
+            )
+        return Param(key, value, span, items)
+
+    def site(self, call: cst.Call, scope: Scope, kind: str) -> LoraSite:
+        fields = lora_fields()
+        site_span = self.span(call)
+        params: dict[str, Param] = {}
+        context: dict[str, Param] = {}
+        unknown: list[tuple[Param, str | None]] = []
+        is_open = False
+        positional = 0
+        for arg in call.args:
+            if arg.star:  # *args or **kwargs: anything may be set
+                is_open = True
+                continue
+            if arg.keyword is None:
+                positional += 1
+                if kind == "peft" or positional > 1:  # unsloth's first positional is the model
+                    is_open = True
+                continue
+            key = arg.keyword.value
+            k, v = self.span(arg.keyword), self.span(arg.value)
+            span = Span(k.line, k.col, v.end_line, v.end_col)
+            p = self.param(key, arg.value, scope, span)
+            if key in fields:
+                params[key] = p
+            elif kind != "peft" and key in UNSLOTH_KWARGS:
+                context[key] = p
+            else:
+                candidates = set(fields) | (UNSLOTH_KWARGS if kind != "peft" else set())
+                unknown.append((p, suggest(key, candidates)))
+        if kind != "peft" and not is_open:
+            defaults = UNSLOTH_DEFAULTS if kind == "unsloth" else UNSLOTH_VISION_DEFAULTS
+            for key, value in defaults.items():
+                if key not in params:
+                    params[key] = Param(key, value, site_span, implicit=True)
+        return LoraSite(
+            path=self.path,
+            dialect=kind,
+            span=site_span,
+            params=params,
+            open=is_open,
+            unknown_keys=tuple(unknown),
+            context=context,
+        )

@@ -1,0 +1,309 @@
+"""Static evaluation of Python expressions with libcst: literals, constants, simple arithmetic.
+
+Anything else (a call, an attribute we do not know, a function parameter, a name bound more than
+once) evaluates to UNKNOWN, so no rule can fire on it.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+
+from ..model import UNKNOWN
+
+MAX_DEPTH = 64
+MAX_INT_BITS = 4096
+
+
+@dataclass
+class Scope:
+    node: cst.CSTNode
+    parent: Scope | None
+    is_class: bool = False
+    assigned: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
+    poisoned: set[str] = field(default_factory=set)
+
+    def bind(self, name: str, value: cst.BaseExpression | None) -> None:
+        if value is None:
+            self.poisoned.add(name)
+        else:
+            self.assigned.setdefault(name, []).append(value)
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for el in target.elements for n in _target_names(el.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
+
+
+class ScopeBuilder(cst.CSTVisitor):
+    """Records, per scope, the simple assignments and the names bound in ways we cannot follow."""
+
+    def __init__(self) -> None:
+        self.scope_of: dict[cst.CSTNode, Scope] = {}
+        self.module_scope: Scope | None = None
+        self.stack: list[Scope] = []
+
+    # scopes --------------------------------------------------------------------------------
+    def _push(self, node: cst.CSTNode, is_class: bool = False) -> None:
+        parent = self.stack[-1] if self.stack else None
+        scope = Scope(node, parent, is_class)
+        self.scope_of[node] = scope
+        self.stack.append(scope)
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._push(node)
+        self.module_scope = self.stack[-1]
+
+    def leave_Module(self, node: cst.Module) -> None:
+        self.stack.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.stack[-1].poisoned.add(node.name.value)
+        self._push(node)
+        for p in _params(node.params):
+            self.stack[-1].poisoned.add(p)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.stack.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._push(node)
+        for p in _params(node.params):
+            self.stack[-1].poisoned.add(p)
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        self.stack.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.stack[-1].poisoned.add(node.name.value)
+        self._push(node, is_class=True)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.stack.pop()
+
+    # bindings ------------------------------------------------------------------------------
+    def visit_Assign(self, node: cst.Assign) -> None:
+        scope = self.stack[-1]
+        for t in node.targets:
+            if isinstance(t.target, cst.Name) and len(node.targets) == 1:
+                scope.bind(t.target.value, node.value)
+            else:
+                for n in _target_names(t.target):
+                    scope.bind(n, None)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if isinstance(node.target, cst.Name):
+            self.stack[-1].bind(node.target.value, node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        for n in _target_names(node.target):
+            self.stack[-1].bind(n, None)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        for n in _target_names(node.target):
+            self.stack[-1].bind(n, None)
+
+    def visit_For(self, node: cst.For) -> None:
+        for n in _target_names(node.target):
+            self.stack[-1].bind(n, None)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            for n in _target_names(node.asname.name):
+                self.stack[-1].bind(n, None)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            for n in _target_names(node.name.name):
+                self.stack[-1].bind(n, None)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        for n in node.names:
+            self.stack[-1].bind(n.name.value, None)
+            if self.module_scope is not None:
+                self.module_scope.bind(n.name.value, None)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        for n in node.names:
+            self.stack[-1].bind(n.name.value, None)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        for n in _target_names(node.target):
+            self.stack[-1].bind(n, None)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            name = alias.asname.name if alias.asname else alias.name
+            while isinstance(name, cst.Attribute):
+                name = name.value
+            if isinstance(name, cst.Name):
+                self.stack[-1].bind(name.value, None)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            name = alias.asname.name if alias.asname else alias.name
+            if isinstance(name, cst.Name):
+                self.stack[-1].bind(name.value, None)
+
+
+def _params(params: cst.Parameters) -> list[str]:
+    out = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
+    if isinstance(params.star_arg, cst.Param):
+        out.append(params.star_arg.name.value)
+    if params.star_kwarg is not None:
+        out.append(params.star_kwarg.name.value)
+    return out
+
+
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    cst.Add: operator.add,
+    cst.Subtract: operator.sub,
+    cst.Multiply: operator.mul,
+    cst.Divide: operator.truediv,
+    cst.FloorDivide: operator.floordiv,
+    cst.Modulo: operator.mod,
+    cst.Power: operator.pow,
+}
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _binop(op: cst.BaseBinaryOp, a: Any, b: Any) -> Any:
+    fn = _BINOPS.get(type(op))
+    if fn is None:
+        return UNKNOWN
+    if _number(a) and _number(b):
+        if isinstance(op, cst.Power) and (abs(b) > 64 or abs(a) > 2**64):
+            return UNKNOWN
+        try:
+            out = fn(a, b)
+        except (ArithmeticError, ValueError):
+            return UNKNOWN
+        if isinstance(out, int) and out.bit_length() > MAX_INT_BITS:
+            return UNKNOWN
+        if isinstance(out, complex):
+            return UNKNOWN
+        return out
+    if isinstance(op, cst.Add) and type(a) is type(b) and isinstance(a, (str, list, tuple)):
+        return a + b
+    return UNKNOWN
+
+
+class Evaluator:
+    """Evaluates expressions in the scope where they appear."""
+
+    def __init__(self, scopes: ScopeBuilder, attributes: Callable[[cst.BaseExpression], Any]):
+        self.scopes = scopes
+        self.attributes = attributes  # resolves known attributes (TaskType.CAUSAL_LM)
+        self._active: set[tuple[int, str]] = set()
+
+    def lookup(self, name: str, scope: Scope | None, depth: int) -> Any:
+        start = scope
+        while scope is not None:
+            if scope.is_class and scope is not start:
+                scope = scope.parent
+                continue
+            if name in scope.poisoned:
+                return UNKNOWN
+            values = scope.assigned.get(name)
+            if values is not None:
+                if len(values) != 1:
+                    return UNKNOWN
+                key = (id(scope), name)
+                if key in self._active:
+                    return UNKNOWN
+                self._active.add(key)
+                try:
+                    return self.eval(values[0], scope, depth + 1)
+                finally:
+                    self._active.discard(key)
+            scope = scope.parent
+        return UNKNOWN
+
+    def eval(self, node: cst.BaseExpression, scope: Scope | None, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            return UNKNOWN
+        if isinstance(node, cst.Integer | cst.Float):
+            try:
+                return ast.literal_eval(node.value)
+            except (ValueError, SyntaxError):
+                return UNKNOWN
+        if isinstance(node, cst.SimpleString):
+            try:
+                value = ast.literal_eval(node.value)
+            except (ValueError, SyntaxError, MemoryError):
+                return UNKNOWN
+            return value if isinstance(value, str) else UNKNOWN
+        if isinstance(node, cst.ConcatenatedString):
+            left = self.eval(node.left, scope, depth + 1)
+            right = self.eval(node.right, scope, depth + 1)
+            if isinstance(left, str) and isinstance(right, str):
+                return left + right
+            return UNKNOWN
+        if isinstance(node, cst.Name):
+            if node.value in ("True", "False", "None"):
+                return {"True": True, "False": False, "None": None}[node.value]
+            return self.lookup(node.value, scope, depth)
+        if isinstance(node, cst.UnaryOperation):
+            v = self.eval(node.expression, scope, depth + 1)
+            if isinstance(node.operator, cst.Minus) and _number(v):
+                return -v
+            if isinstance(node.operator, cst.Plus) and _number(v):
+                return v
+            if isinstance(node.operator, cst.Not) and v is not UNKNOWN:
+                return not v
+            return UNKNOWN
+        if isinstance(node, cst.BinaryOperation):
+            a = self.eval(node.left, scope, depth + 1)
+            b = self.eval(node.right, scope, depth + 1)
+            if a is UNKNOWN or b is UNKNOWN:
+                return UNKNOWN
+            return _binop(node.operator, a, b)
+        if isinstance(node, cst.List | cst.Tuple | cst.Set):
+            items = []
+            for el in node.elements:
+                if isinstance(el, cst.StarredElement):
+                    return UNKNOWN
+                items.append(self.eval(el.value, scope, depth + 1))
+            if isinstance(node, cst.Tuple):
+                return tuple(items)
+            if isinstance(node, cst.Set):
+                return UNKNOWN if any(v is UNKNOWN for v in items) else _as_set(items)
+            return items
+        if isinstance(node, cst.Dict):
+            out: dict = {}
+            for el in node.elements:
+                if not isinstance(el, cst.DictElement):
+                    return UNKNOWN
+                k = self.eval(el.key, scope, depth + 1)
+                if k is UNKNOWN:
+                    return UNKNOWN
+                try:
+                    out[k] = self.eval(el.value, scope, depth + 1)
+                except TypeError:
+                    return UNKNOWN
+            return out
+        if isinstance(node, cst.Attribute):
+            return self.attributes(node)
+        return UNKNOWN
+
+
+def _as_set(items: list) -> Any:
+    try:
+        return set(items)
+    except TypeError:
+        return UNKNOWN
