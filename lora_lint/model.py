@@ -99,6 +99,10 @@ class LoraSite:
       (``adapter``, ``load_in_4bit``, ``use_peft``...), keyed by a dialect-neutral name.
     * ``base_model``: the model id or path the config names, when one is named.
     * ``model_class``: the class the model is loaded with (``AutoModelForSequenceClassification``).
+    * ``notes``: framework-specific problems a dialect knows about, as ``(code, where, message)``;
+      the rule with that code (LL001, LL009, LL010) reports them, so adding a framework never
+      changes a rule.
+    * ``features``: facts about the surrounding file that rules may need (``"resizes-vocab"``).
     """
 
     path: str
@@ -111,6 +115,7 @@ class LoraSite:
     base_model: Param | None = None
     model_class: str | None = None
     features: frozenset[str] = frozenset()
+    notes: tuple[tuple[str, Param, str], ...] = ()
 
     def get(self, name: str) -> Param | None:
         """The parameter when present and statically known, else None."""
@@ -131,6 +136,10 @@ class LoraSite:
     def ctx(self, name: str) -> Param | None:
         p = self.context.get(name)
         return p if p is not None and p.known else None
+
+    def notes_for(self, code: str):
+        """The dialect's notes for rule ``code`` as ``(where, message)`` pairs."""
+        return [(where, message) for c, where, message in self.notes if c == code]
 
 
 @dataclass(frozen=True)
