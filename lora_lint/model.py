@@ -102,7 +102,9 @@ class LoraSite:
     * ``notes``: framework-specific problems a dialect knows about, as ``(code, where, message)``;
       the rule with that code (LL001, LL009, LL010) reports them, so adding a framework never
       changes a rule.
-    * ``features``: facts about the surrounding file that rules may need (``"resizes-vocab"``).
+    * ``features``: facts about the surrounding file that rules may need (``"resizes-vocab"``);
+      ``"no:<field>"`` says the framework offers no way to set that LoraConfig field (torchtune
+      has no rsLoRA switch: ``"no:use_rslora"``), so no rule advises setting it.
     """
 
     path: str

@@ -43,7 +43,7 @@ def rslora_recommended(site, ctx):
     r = site.get("r")
     if r is None or not isinstance(r.value, int) or isinstance(r.value, bool):
         return
-    if r.value < ctx.opt("rslora-min-rank"):
+    if r.value < ctx.opt("rslora-min-rank") or "no:use_rslora" in site.features:
         return
     rs = site.params.get("use_rslora")
     if rs is None:
