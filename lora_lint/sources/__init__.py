@@ -24,13 +24,15 @@ def is_source(path: str) -> bool:
 
 def sites_for(path: str, text: str) -> list[LoraSite]:
     """The LoRA sites of one file. Raises ``SourceError`` when the file cannot be parsed."""
+    from .overrides import apply_comment
+
     lower = path.lower()
     if lower.endswith(PYTHON_SUFFIXES):
         from . import python
 
-        return python.sites(path, text)
+        return apply_comment(path, text, python.sites(path, text))
     if lower.endswith(YAML_SUFFIXES):
         from . import yaml_source
 
-        return yaml_source.sites(path, text)
+        return apply_comment(path, text, yaml_source.sites(path, text))
     return []

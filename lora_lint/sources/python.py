@@ -177,12 +177,14 @@ class Extractor:
     def sites(self) -> list[LoraSite]:
         calls = Calls(self.scopes)
         self.module.visit(calls)
-        out = []
+        found = []
         for call, scope in calls.calls:
             kind = self.kind(call)
             if kind is not None:
-                out.append(self.site(call, scope, kind))
-        return out
+                found.append((call, self.site(call, scope, kind)))
+        from .python_models import attach_models
+
+        return attach_models(self, calls.calls, found)
 
     def span(self, node: cst.CSTNode) -> Span:
         return span_of(self.positions[node])

@@ -1,0 +1,281 @@
+"""Which base model a Python LoRA site adapts: ``*.from_pretrained(ID)`` traced to the site.
+
+A site is tied to a model load through ``get_peft_model(model, config)`` (also ``PeftModel``,
+``LoraModel``, ``inject_adapter_in_model``, ``model.add_adapter(config)``, a TRL trainer's
+``model=``/``peft_config=``, Unsloth's ``FastLanguageModel.get_peft_model(model, ...)``), where
+``model`` is followed through simple assignments and the usual wrappers
+(``prepare_model_for_kbit_training(model)``, ``model.to(...)``). Failing that, the file's single
+loaded model is used. The id is evaluated like any other value (constants are followed); an id
+that is not statically known gives a ``base_model`` whose value is UNKNOWN, so LL902 can say why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+import libcst as cst
+
+from ..model import UNKNOWN, LoraSite, Param
+from .python_eval import Scope
+
+#: Model classes in transformers: ``AutoModel*``, ``*For<Task>``, ``*Model`` / ``*LMHeadModel``.
+_MODEL_CLASS = re.compile(r"^(AutoModel\w*|\w+For[A-Z]\w*|\w+Model)$")
+_NOT_MODEL = frozenset({"PreTrainedModel", "PretrainedModel"})
+#: Unsloth loaders and the transformers class they stand for (None: decided by the config).
+UNSLOTH_LOADERS = {"FastLanguageModel": "AutoModelForCausalLM", "FastModel": None,
+                   "FastVisionModel": None}
+#: TRL trainers that accept ``model=<id>`` and the class they load it with.
+TRL_TRAINERS = {
+    "SFTTrainer": "AutoModelForCausalLM", "DPOTrainer": "AutoModelForCausalLM",
+    "ORPOTrainer": "AutoModelForCausalLM", "KTOTrainer": "AutoModelForCausalLM",
+    "CPOTrainer": "AutoModelForCausalLM", "GRPOTrainer": "AutoModelForCausalLM",
+    "BCOTrainer": "AutoModelForCausalLM", "OnlineDPOTrainer": "AutoModelForCausalLM",
+    "RLOOTrainer": "AutoModelForCausalLM", "GKDTrainer": "AutoModelForCausalLM",
+    "RewardTrainer": "AutoModelForSequenceClassification",
+    "PRMTrainer": "AutoModelForTokenClassification",
+}
+#: Calls that return (a wrapper of) their first argument's model.
+_WRAPPERS = frozenset({
+    "prepare_model_for_kbit_training", "prepare_model_for_int8_training", "get_peft_model",
+    "PeftModel", "PeftModelForCausalLM", "PeftModelForSeq2SeqLM",
+    "PeftModelForSequenceClassification", "PeftModelForTokenClassification",
+    "PeftModelForQuestionAnswering", "PeftModelForFeatureExtraction", "LoraModel", "compile",
+    "for_training", "for_inference",
+})
+#: Methods of a model that return the model.
+_SELF_METHODS = frozenset({"to", "cuda", "cpu", "half", "bfloat16", "float", "eval", "train",
+                           "requires_grad_", "to_empty"})
+MAX_DEPTH = 24
+
+
+@dataclass(frozen=True)
+class Load:
+    """One ``X.from_pretrained(ID)`` call (or a TRL ``model="ID"`` argument)."""
+
+    node: cst.CSTNode
+    model_id: Any  # a str, or UNKNOWN
+    key: str
+    id_node: cst.BaseExpression
+    model_class: str | None
+
+    @property
+    def identity(self) -> tuple:
+        return (self.model_id if self.model_id is not UNKNOWN else id(self.node), self.model_class)
+
+
+def _arg(call: cst.Call, index: int, *names: str) -> cst.Arg | None:
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value in names:
+            return a
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    return positional[index] if index < len(positional) else None
+
+
+def _kwarg(call: cst.Call, name: str) -> cst.Arg | None:
+    return next((a for a in call.args if a.keyword is not None and a.keyword.value == name), None)
+
+
+class ModelFinder:
+    """Finds model loads and the loads each site's model argument comes from."""
+
+    def __init__(self, extractor, calls: list[tuple[cst.Call, Scope]]) -> None:
+        self.ex = extractor
+        self.calls = calls
+        self.scope_of_call = {id(c): s for c, s in calls}
+        self.loads: dict[int, Load] = {}
+        for call, scope in calls:
+            load = self._load(call, scope)
+            if load is not None:
+                self.loads[id(call)] = load
+        self.bindings: dict[tuple[int, str], list[cst.BaseExpression]] = {}
+        self._collect_bindings()
+
+    # loads ---------------------------------------------------------------------------------
+    def _load(self, call: cst.Call, scope: Scope) -> Load | None:
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "from_pretrained"):
+            return None
+        owner = self.ex.qualified(func.value)
+        if owner is None:
+            return None
+        parts = owner.split(".")
+        cls = parts[-1]
+        if parts[0] == "unsloth" and cls in UNSLOTH_LOADERS:
+            model_class, names = UNSLOTH_LOADERS[cls], ("model_name",)
+        elif parts[0] == "transformers" and _MODEL_CLASS.match(cls) and cls not in _NOT_MODEL:
+            model_class, names = cls, ("pretrained_model_name_or_path",)
+        else:
+            return None
+        arg = _arg(call, 0, *names)
+        if arg is None:
+            return None
+        value = self.ex.evaluator.eval(arg.value, scope)
+        if value is not UNKNOWN and not isinstance(value, str):
+            value = UNKNOWN
+        key = arg.keyword.value if arg.keyword is not None else names[0]
+        return Load(call, value, key, arg.value, model_class)
+
+    # bindings ------------------------------------------------------------------------------
+    def _collect_bindings(self) -> None:
+        finder = self
+
+        class Visitor(cst.CSTVisitor):
+            def __init__(self) -> None:
+                self.stack: list[Scope] = []
+
+            def on_visit(self, node: cst.CSTNode) -> bool:
+                scope = finder.ex.scopes.scope_of.get(node)
+                if scope is not None:
+                    self.stack.append(scope)
+                if isinstance(node, cst.Assign) and self.stack:
+                    for t in node.targets:
+                        finder._bind(self.stack[-1], t.target, node.value)
+                elif isinstance(node, cst.AnnAssign) and node.value is not None and self.stack:
+                    finder._bind(self.stack[-1], node.target, node.value)
+                return True
+
+            def on_leave(self, original_node: cst.CSTNode) -> None:
+                if original_node in finder.ex.scopes.scope_of:
+                    self.stack.pop()
+
+        self.ex.module.visit(Visitor())
+
+    def _bind(self, scope: Scope, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.bindings.setdefault((id(scope), target.value), []).append(value)
+        elif isinstance(target, cst.Tuple | cst.List) and target.elements:
+            # ``model, tokenizer = FastLanguageModel.from_pretrained(...)``
+            # (and ``model, info = X.from_pretrained(..., output_loading_info=True)``)
+            first = target.elements[0].value
+            if isinstance(first, cst.Name) and id(value) in self.loads:
+                self.bindings.setdefault((id(scope), first.value), []).append(value)
+
+    # tracing -------------------------------------------------------------------------------
+    def trace(self, node: cst.BaseExpression, scope: Scope | None, depth: int = 0,
+              seen: frozenset = frozenset()) -> list[Load]:
+        """The loads ``node`` may evaluate to (empty when none can be seen)."""
+        if depth > MAX_DEPTH or scope is None:
+            return []
+        if isinstance(node, cst.Call):
+            load = self.loads.get(id(node))
+            if load is not None:
+                return [load]
+            func = node.func
+            name = self.ex.qualified(func)
+            if name is not None and name.split(".")[-1] in _WRAPPERS:
+                arg = _arg(node, 0, "model")
+                return self.trace(arg.value, scope, depth + 1, seen) if arg else []
+            if isinstance(func, cst.Attribute) and func.attr.value in _SELF_METHODS and name is None:
+                return self.trace(func.value, scope, depth + 1, seen)
+            return []
+        if isinstance(node, cst.Name):
+            return self._trace_name(node.value, scope, depth, seen)
+        return []
+
+    def _trace_name(self, name: str, scope: Scope | None, depth: int, seen: frozenset) -> list[Load]:
+        start = scope
+        while scope is not None:
+            if scope.is_class and scope is not start:
+                scope = scope.parent
+                continue
+            key = (id(scope), name)
+            values = self.bindings.get(key)
+            if values:
+                if key in seen:
+                    return []
+                out: list[Load] = []
+                for v in values:
+                    out.extend(self.trace(v, scope, depth + 1, seen | {key}))
+                return out
+            if name in scope.poisoned and name not in scope.assigned:
+                return []  # a parameter, a loop variable...: not traceable
+            scope = scope.parent
+        return []
+
+    def bound_to(self, node: cst.BaseExpression, target: cst.Call, scope: Scope) -> bool:
+        """True when ``node`` is the call ``target`` or a name bound to it."""
+        if node is target:
+            return True
+        if not isinstance(node, cst.Name):
+            return False
+        while scope is not None:
+            values = self.bindings.get((id(scope), node.value))
+            if values:
+                return any(v is target for v in values)
+            scope = scope.parent
+        return False
+
+    # ties ----------------------------------------------------------------------------------
+    def tied_loads(self, config_call: cst.Call) -> list[Load]:
+        """Loads given together with ``config_call`` to get_peft_model and its relatives."""
+        out: list[Load] = []
+        for call, scope in self.calls:
+            pair = self._model_and_config(call)
+            if pair is None:
+                continue
+            model_arg, config_arg, default_class = pair
+            if config_arg is None or not self.bound_to(config_arg.value, config_call, scope):
+                continue
+            if model_arg is None:
+                continue
+            loads = self.trace(model_arg.value, scope)
+            if not loads and default_class is not None:  # TRL: model="Qwen/Qwen2.5-0.5B"
+                value = self.ex.evaluator.eval(model_arg.value, scope)
+                if isinstance(value, str):
+                    loads = [Load(model_arg, value, "model", model_arg.value, default_class)]
+            out.extend(loads)
+        return out
+
+    def _model_and_config(self, call: cst.Call):
+        name = self.ex.qualified(call.func)
+        last = name.split(".")[-1] if name else None
+        root = name.split(".")[0] if name else None
+        if root == "peft" and (last in ("get_peft_model", "LoraModel") or last.startswith("PeftModel")):
+            return _arg(call, 0, "model"), _arg(call, 1, "peft_config", "config"), None
+        if root == "peft" and last == "inject_adapter_in_model":
+            return _arg(call, 1, "model"), _arg(call, 0, "peft_config"), None
+        if root == "trl" and last in TRL_TRAINERS:
+            return _arg(call, 0, "model"), _kwarg(call, "peft_config"), TRL_TRAINERS[last]
+        if name is None and isinstance(call.func, cst.Attribute) and call.func.attr.value == "add_adapter":
+            model = cst.Arg(call.func.value)
+            config = _arg(call, 0, "adapter_config", "peft_config")
+            # PeftModel.add_adapter(adapter_name, peft_config): the config is second
+            second = _arg(call, 1, "peft_config")
+            return model, (second if second is not None and config is not None
+                           and isinstance(config.value, cst.SimpleString) else config), None
+        return None
+
+    def single_model(self) -> Load | None:
+        distinct = {load.identity: load for load in self.loads.values()}
+        return next(iter(distinct.values())) if len(distinct) == 1 else None
+
+
+def _pick(loads: list[Load]) -> Load | None:
+    distinct = {load.identity: load for load in loads}
+    return next(iter(distinct.values())) if len(distinct) == 1 else None
+
+
+def attach_models(extractor, calls: list[tuple[cst.Call, Scope]],
+                  found: list[tuple[cst.Call, LoraSite]]) -> list[LoraSite]:
+    """``found`` sites with ``base_model`` and ``model_class`` set where the model is known."""
+    if not found:
+        return []
+    finder = ModelFinder(extractor, calls)
+    out = []
+    for call, site in found:
+        if site.dialect == "peft":
+            load = _pick(finder.tied_loads(call))
+        else:  # Unsloth: FastLanguageModel.get_peft_model(model, ...)
+            arg = _arg(call, 0, "model")
+            scope = finder.scope_of_call.get(id(call))
+            load = _pick(finder.trace(arg.value, scope)) if arg is not None else None
+        if load is None:
+            load = finder.single_model()
+        if load is None:
+            out.append(site)
+            continue
+        param = Param(load.key, load.model_id, extractor.span(load.id_node))
+        out.append(replace(site, base_model=param, model_class=load.model_class))
+    return out
