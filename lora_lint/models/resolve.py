@@ -1,0 +1,253 @@
+"""From a model id or path to its ``config.json``, offline first.
+
+Order: a local directory or ``config.json`` file (relative to the linted file's directory, then
+to the working directory) -> the Hugging Face cache (computed path, no huggingface_hub import)
+-> the bundled catalog -> the Hub, only when online use is allowed (``hub.fetch_config``).
+Nothing is read beyond the ``config.json`` the user's path points at; a string that is neither an
+existing path nor a valid Hub repo id (``../../etc``) is not followed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import catalog
+
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_REPO_PART = r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?"
+_REPO_ID = re.compile(rf"^(?:{_REPO_PART}/)?{_REPO_PART}$", re.ASCII)
+_REVISION = re.compile(r"^[\w.\-/]{1,200}$", re.ASCII)
+_TRUE = {"1", "ON", "YES", "TRUE"}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A config found for ``name``: ``source`` is local / hf-cache / catalog / hub."""
+
+    name: str
+    config: dict = field(repr=False, compare=False)
+    config_hash: str
+    source: str
+    detail: str  # the file read, or the catalog id and alias path
+    model_id: str | None = None  # the canonical id when known (catalog id, Hub id)
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """Why ``name`` gave no config, and how to fix it (both end up in LL902)."""
+
+    name: str | None
+    reason: str  # not-named / not-static / bad-id / missing-path / bad-config / not-found / gated / hub-error / hub-timeout
+    why: str
+    fix: str = ""
+
+
+Result = Resolved | Unresolved
+
+
+def config_hash(config: dict) -> str:
+    """sha256 of the canonical JSON (the same as ``models.build.config_sha256``)."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def is_repo_id(name: str) -> bool:
+    """A syntactically valid Hub repo id (``org/name`` or ``name``; no ``..`` or ``--``)."""
+    return (
+        bool(_REPO_ID.match(name)) and ".." not in name and "--" not in name
+        and not name.endswith(".git")
+    )
+
+
+def env_offline() -> bool:
+    return any(os.environ.get(v, "").upper() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+# -- local paths -------------------------------------------------------------------------------
+
+def _looks_like_path(name: str) -> bool:
+    return (
+        name.startswith(("/", "./", "../", "~", ".\\", "..\\")) or "\\" in name
+        or name.count("/") > 1 or name.endswith(".json") or bool(re.match(r"^[A-Za-z]:[\\/]", name))
+    )
+
+
+def _local_candidates(name: str, base_dir: str | None) -> list[Path]:
+    expanded = os.path.expanduser(name)
+    if os.path.isabs(expanded):
+        return [Path(expanded)]
+    out = []
+    for root in (base_dir, os.getcwd()):
+        if root is None:
+            continue
+        p = Path(root) / expanded
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def read_config(path: Path) -> dict | str:
+    """The config dict at ``path``, or a message saying why it cannot be used."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            return f"{path} is {size:,} bytes, too large for a config.json"
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except OSError as e:
+        return f"cannot read {path}: {e.strerror or e}"
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        return f"{path} is not valid JSON ({type(e).__name__})"
+    if not isinstance(data, dict):
+        return f"{path} does not hold a JSON object"
+    return data
+
+
+def _from_local(name: str, base_dir: str | None, depth: int) -> Result | None:
+    for cand in _local_candidates(name, base_dir):
+        if cand.is_dir():
+            cfg_path = cand / "config.json"
+            if cfg_path.is_file():
+                return _loaded(name, cfg_path, "local")
+            adapter = cand / "adapter_config.json"
+            if adapter.is_file() and depth == 0:
+                return _from_adapter_dir(name, adapter, base_dir)
+            return Unresolved(name, "bad-config", f"the directory {cand} has no config.json",
+                              "point the model at a directory that holds the base model's config.json")
+        if cand.is_file():
+            if cand.suffix.lower() != ".json":
+                return Unresolved(name, "bad-config", f"{cand} is not a config.json file")
+            return _loaded(name, cand, "local")
+    if _looks_like_path(name) or not is_repo_id(name):
+        where = " or ".join(str(c) for c in _local_candidates(name, base_dir)) or name
+        if not is_repo_id(name) and not _looks_like_path(name):
+            return Unresolved(name, "bad-id", f"{name!r} is neither a local path nor a valid Hub model id")
+        return Unresolved(name, "missing-path", f"the local path {name!r} does not exist (looked for {where})",
+                          "run lora-lint where the model directory exists, or name the Hub id instead")
+    return None
+
+
+def _from_adapter_dir(name: str, adapter: Path, base_dir: str | None) -> Result:
+    data = read_config(adapter)
+    base = data.get("base_model_name_or_path") if isinstance(data, dict) else None
+    if not isinstance(base, str) or not base:
+        return Unresolved(name, "bad-config", f"{adapter.parent} is a peft adapter that names no base model")
+    found = resolve_offline(base, base_dir, depth=1)
+    if isinstance(found, Resolved):
+        return Resolved(name, found.config, found.config_hash, found.source,
+                        f"{found.detail} (base model of the adapter in {adapter.parent})", found.model_id)
+    return found
+
+
+def _loaded(name: str, path: Path, source: str, model_id: str | None = None, detail: str = "") -> Result:
+    data = read_config(path)
+    if isinstance(data, str):
+        return Unresolved(name, "bad-config", data)
+    return Resolved(name, data, config_hash(data), source, detail or str(path), model_id)
+
+
+# -- the Hugging Face cache --------------------------------------------------------------------
+
+def hf_cache_dir() -> Path:
+    """Where huggingface_hub keeps models (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub)."""
+    def expand(p: str) -> str:
+        return os.path.expandvars(os.path.expanduser(p))
+
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return Path(expand(explicit))
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "huggingface")
+    return Path(expand(home)) / "hub"
+
+
+def from_hf_cache(repo_id: str, revision: str | None = None) -> Path | None:
+    """The cached ``config.json`` of ``repo_id`` at ``revision`` (default main), or None.
+
+    What ``huggingface_hub.try_to_load_from_cache`` does, without importing it: refs/<rev> gives
+    the commit, snapshots/<commit>/config.json the file. When the repo was cached under another
+    case, or only for one other revision, that single snapshot is used.
+    """
+    revision = revision or "main"
+    if not is_repo_id(repo_id) or not _REVISION.match(revision) or ".." in revision:
+        return None
+    cache = hf_cache_dir()
+    folder = cache / ("models--" + repo_id.replace("/", "--"))
+    if not folder.is_dir():
+        folder = _case_folded(cache, folder.name)
+        if folder is None:
+            return None
+    commit = revision if _COMMIT.match(revision) else None
+    if commit is None:
+        try:
+            commit = (folder / "refs" / revision).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            commit = None
+    if commit is not None and _COMMIT.match(commit):
+        path = folder / "snapshots" / commit / "config.json"
+        if path.is_file():
+            return path
+    if revision == "main":
+        try:
+            snaps = [p for p in (folder / "snapshots").iterdir() if (p / "config.json").is_file()]
+        except OSError:
+            return None
+        if len(snaps) == 1:
+            return snaps[0] / "config.json"
+    return None
+
+
+def _case_folded(cache: Path, wanted: str) -> Path | None:
+    try:
+        names = os.listdir(cache)
+    except OSError:
+        return None
+    low = wanted.lower()
+    hits = [n for n in names if n.lower() == low]
+    return cache / hits[0] if len(hits) == 1 else None
+
+
+# -- the ladder --------------------------------------------------------------------------------
+
+def resolve_offline(name: str, base_dir: str | None = None, revision: str | None = None,
+                    depth: int = 0) -> Result:
+    """Local path -> HF cache -> catalog. An Unresolved with reason ``not-found`` means the Hub
+    is the only place left to look."""
+    if not isinstance(name, str) or not name.strip():
+        return Unresolved(None, "not-named", "no base model is named")
+    name = name.strip()
+    local = _from_local(name, base_dir, depth)
+    if local is not None:
+        return local
+    cached = from_hf_cache(name, revision)
+    if cached is not None:
+        return _loaded(name, cached, "hf-cache", name)
+    entry = catalog.lookup(name) if revision is None or revision == "main" else None
+    if entry is not None:
+        detail = f"bundled catalog: {entry.model_id}" + (f" ({entry.how})" if entry.how else "")
+        return _loaded(name, entry.path, "catalog", entry.model_id, detail)
+    return Unresolved(name, "not-found", f"{name!r} is not a local path, not in the Hugging Face cache"
+                      f" ({hf_cache_dir()}) and not in lora-lint's bundled catalog")
+
+
+def resolve(name: str, base_dir: str | None = None, *, online: bool = False, timeout: float = 5.0,
+            revision: str | None = None) -> Result:
+    """The whole ladder: offline first, then the Hub when ``online``."""
+    found = resolve_offline(name, base_dir, revision)
+    if not isinstance(found, Unresolved) or found.reason != "not-found":
+        return found
+    if not online:
+        return Unresolved(found.name, "not-found", found.why + "; online lookups are off")
+    from .hub import fetch_config
+
+    path, problem = fetch_config(found.name, revision, timeout)
+    if path is None:
+        return problem
+    return _loaded(found.name, Path(path), "hub", found.name)
