@@ -69,7 +69,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         s.select = split_selectors(args.select)
     s.extend_select = split_selectors(args.extend_select)
     s.ignore = split_selectors(args.ignore)
-    s.base_model = args.base_model
+    s.base_model_override = args.base_model
     s.offline = args.offline
     return s
 

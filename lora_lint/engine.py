@@ -70,12 +70,17 @@ def internal_error(where: str, path: str, span: Span, exc: BaseException) -> Fin
 
 
 def model_context(site: LoraSite, settings: Settings):
-    """The model inventory and matching analysis for ``site``, or an LL902 finding.
+    """``(inventory, analysis, None)`` for ``site``, or ``(None, None, finding)``: LL902 saying
+    which model, why it could not be resolved and how to fix it (LL903 if that went wrong)."""
+    from .models.context import context_for, unresolved_message
 
-    Model-aware analysis plugs in here; until a base model can be resolved, model rules are
-    skipped for the site.
-    """
-    return None, None, None
+    try:
+        ctx = context_for(site, settings)
+    except Exception as exc:  # resolution must never take the run down
+        return None, None, internal_error("model resolution", site.path, site.span, exc)
+    if ctx.problem is not None:
+        return None, None, finding("LL902", unresolved_message(ctx), site.path, site.span)
+    return ctx.inventory, ctx.analysis, None
 
 
 def check_sites(
@@ -87,7 +92,7 @@ def check_sites(
         model = analysis = None
         if model_rules:
             model, analysis, unresolved = model_context(site, settings)
-            if unresolved is not None and "LL902" in rules:
+            if unresolved is not None and unresolved.code in rules:
                 out.append(unresolved)
         for r in rules.values():
             if r.dialects is not None and site.dialect not in r.dialects:

@@ -43,8 +43,10 @@ class Settings:
     extend_select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     rule_options: dict[str, Any] = field(default_factory=dict)  # option name -> value
-    base_model: str | None = None
+    base_model: str | None = None  # the `base-model` setting (per path: base_model_for)
+    base_model_override: str | None = None  # --base-model: overrides everything
     offline: bool = False
+    hub_timeout: float = 5.0  # seconds for one Hub lookup, when online lookups are allowed
     max_file_size: int = 10 * 1024 * 1024
 
     def selected(self, rules: Mapping[str, Rule] | None = None) -> dict[str, Rule]:
@@ -60,6 +62,10 @@ class Settings:
         for s in self.ignore:
             codes -= resolve_selector(s, rules, "'ignore'")
         return {c: rules[c] for c in sorted(codes)}
+
+    def base_model_for(self, path: str) -> str | None:
+        """The `base-model` setting that applies to ``path`` (per-path settings come later)."""
+        return self.base_model
 
     def options_for(self, rule: Rule) -> dict[str, Any]:
         return {name: self.rule_options.get(name, default) for name, default in rule.options.items()}

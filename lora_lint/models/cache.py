@@ -105,6 +105,7 @@ def store(key: str, inventory_json: str, meta: dict | None = None) -> bool:
         fd, tmp = tempfile.mkstemp(prefix=f".{key[:8]}-", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, separators=(",", ":"))
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache entry is not a secret
         os.replace(tmp, path)
         return True
     except OSError:
@@ -144,6 +145,8 @@ def prebuilt(config_hash: str, model_class: str | None, transformers_version: st
     if model_class is not None:
         return None
     index = prebuilt_index()
+    if index.get("schema_version") != schema_version():
+        return None
     if transformers_version is not None and index.get("transformers") != transformers_version:
         return None
     name = index.get("entries", {}).get(config_hash)

@@ -97,3 +97,11 @@ def lookup(name: str) -> Entry | None:
 def all_names() -> list[str]:
     """Every id and alias the catalog answers to (for messages and tests)."""
     return sorted(set(model_ids()) | set(aliases()))
+
+
+if __name__ == "__main__":
+    import sys
+
+    from .catalog_build import main
+
+    sys.exit(main())

@@ -19,6 +19,7 @@ from .resolve import Unresolved
 #: After a connection failure or timeout, skip the Hub for this many seconds.
 BACKOFF_SECONDS = 300.0
 _down_until = 0.0
+_failed: dict[tuple[str, str | None], tuple[float, Unresolved]] = {}  # answers not worth repeating
 _lock = threading.Lock()
 
 LOGIN = "run `hf auth login` or set HF_TOKEN"
@@ -28,11 +29,15 @@ def reset() -> None:
     """Forget an earlier network failure (tests, and the language server on configuration change)."""
     global _down_until
     _down_until = 0.0
+    _failed.clear()
 
 
 def fetch_config(repo_id: str, revision: str | None, timeout: float) -> tuple[str | None, Unresolved | None]:
     """Download ``config.json`` of ``repo_id``: (path, None) or (None, why not)."""
     global _down_until
+    earlier = _failed.get((repo_id, revision))
+    if earlier is not None and time.monotonic() < earlier[0]:
+        return None, earlier[1]
     if time.monotonic() < _down_until:
         return None, Unresolved(repo_id, "hub-error", f"{repo_id!r} is not cached and the Hub was"
                                 " unreachable earlier in this run")
@@ -55,9 +60,10 @@ def fetch_config(repo_id: str, revision: str | None, timeout: float) -> tuple[st
     if "path" in box:
         return box["path"], None
     problem = classify(repo_id, box.get("error"))
-    if problem.reason == "hub-error" and _is_network(box.get("error")):
-        with _lock:
+    with _lock:
+        if problem.reason == "hub-error" and _is_network(box.get("error")):
             _down_until = time.monotonic() + BACKOFF_SECONDS
+        _failed[(repo_id, revision)] = (time.monotonic() + BACKOFF_SECONDS, problem)
     return None, problem
 
 

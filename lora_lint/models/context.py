@@ -1,0 +1,217 @@
+"""The model behind a LoRA site: which model, its config, its inventory, or why not (LL902).
+
+Which model, strongest first: ``--base-model`` (``Settings.base_model_override``), a
+``# lora-lint: base-model=ID`` comment in the file, the ``base-model`` setting for the file's path
+(``Settings.base_model_for``), then what the config itself names. The id is resolved offline first
+(``resolve``), the inventory comes from this run's memo, the disk cache, the prebuilt catalog
+inventories, and only then from a meta-device build (``build``: the one place torch and
+transformers are imported). Each distinct (config, model class) is built at most once per process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import LoraSite, Param
+from ..sources.overrides import COMMENT_KEY
+from . import cache
+from .resolve import Resolved, Unresolved, env_offline, resolve
+
+DEFAULT_HUB_TIMEOUT = 5.0
+
+#: Where the model id came from -> how messages name it.
+ORIGINS = {
+    "cli": "--base-model",
+    "comment": "the `# lora-lint: base-model` comment",
+    "setting": "the `base-model` setting",
+    "config": "the config",
+}
+SOURCES = {
+    "local": "local config.json",
+    "hf-cache": "Hugging Face cache",
+    "catalog": "bundled catalog",
+    "hub": "downloaded from the Hub",
+}
+
+_memo: dict[tuple, Any] = {}  # (config hash, class key, transformers version) -> Inventory | Unresolved
+
+
+@dataclass
+class ModelContext:
+    """Everything known about the model of one site (the report shows most of it)."""
+
+    name: str | None = None
+    origin: str | None = None  # cli / comment / setting / config
+    param: Param | None = None
+    resolved: Resolved | None = None
+    problem: Unresolved | None = None
+    inventory: Any = None
+    analysis: Any = None
+
+    @property
+    def resolved_from(self) -> str | None:
+        if self.resolved is None:
+            return None
+        return self.resolved.source
+
+    def describe(self) -> str:
+        """``Qwen/Qwen2.5-0.5B (bundled catalog; named by the config)``."""
+        if self.resolved is None:
+            return self.name or "-"
+        return f"{self.name} ({SOURCES[self.resolved.source]}; from {ORIGINS[self.origin]})"
+
+
+def choose(site: LoraSite, settings) -> tuple[str | None, str | None, Param | None]:
+    """(model id or path, origin, the Param it was written in) for ``site``."""
+    override = getattr(settings, "base_model_override", None)
+    if override:
+        return override, "cli", None
+    bm = site.base_model
+    if bm is not None and bm.key == COMMENT_KEY:
+        return bm.value, "comment", bm
+    for_path = getattr(settings, "base_model_for", None)
+    setting = for_path(site.path) if callable(for_path) else getattr(settings, "base_model", None)
+    if setting:
+        return setting, "setting", None
+    if bm is not None:
+        return bm.value, "config", bm
+    return None, None, None
+
+
+def is_online(settings) -> bool:
+    return not (getattr(settings, "offline", False) or env_offline())
+
+
+def context_for(site: LoraSite, settings) -> ModelContext:
+    name, origin, param = choose(site, settings)
+    ctx = ModelContext(name if isinstance(name, str) else None, origin, param)
+    if origin is None:
+        ctx.problem = Unresolved(None, "not-named", "no base model is named for this LoRA config")
+        return ctx
+    if not isinstance(name, str):
+        where = f" (line {param.span.line})" if param is not None else ""
+        ctx.problem = Unresolved(None, "not-static", f"the base model{where} is computed at run time,"
+                                 " so lora-lint cannot read it")
+        return ctx
+    base_dir = os.path.dirname(os.path.abspath(site.path)) if origin in ("comment", "config") else None
+    timeout = float(getattr(settings, "hub_timeout", DEFAULT_HUB_TIMEOUT) or DEFAULT_HUB_TIMEOUT)
+    found = resolve(name, base_dir, online=is_online(settings), timeout=timeout)
+    if isinstance(found, Unresolved):
+        ctx.problem = found
+        return ctx
+    ctx.resolved = found
+    inv = inventory_for(found, site.model_class)
+    if isinstance(inv, Unresolved):
+        ctx.problem = inv
+        return ctx
+    ctx.inventory = inv
+    ctx.analysis = _analyze(site, inv)
+    return ctx
+
+
+def class_key(model_class: str | None, config: dict) -> str | None:
+    """The model class to build, or None when the config's own architecture is what it builds."""
+    from .build import ModelBuildError, model_kind, normalize_model_class
+
+    try:
+        norm = normalize_model_class(model_class)
+    except ModelBuildError:
+        return model_class
+    if norm is None:
+        return None
+    archs = config.get("architectures")
+    arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else None
+    if arch is None:
+        return norm
+    if norm == arch:
+        return None
+    if norm.startswith("AutoModelFor") and model_kind(arch) == norm.removeprefix("AutoModelFor"):
+        return None
+    return norm
+
+
+def inventory_for(found: Resolved, model_class: str | None):
+    """The Inventory of the resolved config, or an Unresolved saying why there is none."""
+    key_class = class_key(model_class, found.config)
+    tf = cache.versions()["transformers"]
+    memo_key = (found.config_hash, key_class, tf)
+    if memo_key in _memo:
+        return _memo[memo_key]
+    result = _load_or_build(found, key_class, tf)
+    _memo[memo_key] = result
+    return result
+
+
+def _load_or_build(found: Resolved, key_class: str | None, tf: str | None):
+    from .inventory import Inventory
+
+    key = cache.cache_key(found.config_hash, key_class, tf)
+    for text in (cache.load(key), cache.prebuilt(found.config_hash, key_class, tf)):
+        if text is None:
+            continue
+        try:
+            return Inventory.from_json(text)
+        except Exception:  # corrupt or from another schema: rebuild below
+            continue
+    if tf is None:
+        return Unresolved(found.name, "no-transformers", "building its module inventory needs"
+                          " transformers and torch, which are not installed",
+                          "install them (`pip install 'lora-lint[model]'`)")
+    try:
+        from .build import ModelBuildError, RemoteCodeRequired, build_inventory
+    except ImportError as e:  # pragma: no cover - our own module
+        return Unresolved(found.name, "build-failed", f"cannot load the model builder: {e}")
+    try:
+        inv = build_inventory(found.config, key_class)
+    except RemoteCodeRequired as e:
+        return Unresolved(found.name, "remote-code", str(e),
+                          "name a model of the same architecture that transformers supports natively")
+    except ModelBuildError as e:
+        return Unresolved(found.name, "build-failed", f"cannot build it on the meta device: {e}")
+    except ImportError as e:
+        return Unresolved(found.name, "no-transformers", f"building its module inventory needs"
+                          f" transformers and torch ({e})", "install them (`pip install 'lora-lint[model]'`)")
+    except Exception as e:  # a transformers bug on an odd config must not take the run down
+        return Unresolved(found.name, "build-failed", "cannot build it on the meta device:"
+                          f" {type(e).__name__}: {str(e)[:200]}")
+    cache.store(key, inv.to_json(), {"model": found.model_id or found.name, "model_class": key_class,
+                                     "transformers": tf})
+    return inv
+
+
+def _analyze(site: LoraSite, inv):
+    try:
+        from .analysis import analyze
+    except ImportError:
+        return None
+    return analyze(site, inv)
+
+
+# -- LL902 -------------------------------------------------------------------------------------
+
+NAME_IT = "name it with `# lora-lint: base-model=ID`, the `base-model` setting or `--base-model`"
+
+
+def unresolved_message(ctx: ModelContext) -> str:
+    p = ctx.problem
+    assert p is not None
+    if p.reason in ("not-named", "not-static"):
+        return f"model-aware rules skipped: {p.why}; {NAME_IT}"
+    who = f"base model {ctx.name!r}" + (f" (from {ORIGINS[ctx.origin]})" if ctx.origin else "")
+    if p.reason == "not-found":
+        fix = (p.fix or "download its config once (`hf download ID config.json`), point the"
+               " `base-model` setting at a local directory with its config.json")
+        fix += ", or use `--base-model` with a catalog model of the same architecture"
+        if "online lookups are off" in p.why:
+            fix += "; or allow online lookups (drop `--offline` / `HF_HUB_OFFLINE=1`)"
+        return f"model-aware rules skipped: {who} not found offline: {p.why}. Fix: {fix}"
+    if p.reason in ("gated", "hub-timeout", "hub-error"):
+        fix = p.fix or "retry online, or make it available offline (a local directory, the Hugging Face cache)"
+        return f"model-aware rules skipped: {who} could not be fetched: {p.why}. Fix: {fix}"
+    if p.reason == "remote-code":
+        return (f"model-aware rules skipped: {who} needs remote code: {p.why}. Fix: {p.fix}"
+                " (`base-model` setting or `--base-model`)")
+    fix = p.fix or f"point it at a model transformers can build, or {NAME_IT}"
+    return f"model-aware rules skipped: {who}: {p.why}. Fix: {fix}"
