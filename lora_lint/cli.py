@@ -11,7 +11,7 @@ from . import __version__
 from .model import Severity
 from .settings import Settings, UsageError, resolve_selector, split_selectors
 
-SUBCOMMANDS = ("check", "rule")
+SUBCOMMANDS = ("check", "rule", "report")
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     rule.add_argument("rule", nargs="?", metavar="CODE|NAME")
     rule.add_argument("--all", action="store_true", help="print every rule")
     rule.add_argument("--output-format", default="text", choices=("text", "json"))
+    report = sub.add_parser("report", help="per LoRA config: base model, trainable parameters, adapter size")
+    report.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    report.add_argument("--output-format", default="text", choices=("text", "json"))
+    report.add_argument("--base-model", metavar="ID_OR_PATH", help="base model to assume for every config")
+    report.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
     return parser
 
 
@@ -119,6 +124,17 @@ def run_rule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_report(args: argparse.Namespace) -> int:
+    from .report import collect, render
+
+    settings = Settings(base_model_override=args.base_model, offline=args.offline)
+    rows, errors = collect(args.paths, settings)
+    sys.stdout.write(render(rows, args.output_format))
+    for e in errors:
+        print(f"lora-lint: {e}", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
@@ -126,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "rule":
             return run_rule(args)
+        if args.command == "report":
+            return run_report(args)
         return run_check(args)
     except UsageError as e:
         print(f"lora-lint: error: {e}", file=sys.stderr)

@@ -1,0 +1,213 @@
+"""``lora-lint report PATH...``: per LoRA site, the base model and what the adapter costs.
+
+For each site: the base model and how it was resolved, r, α, the effective scaling, the number of
+targeted modules, the trainable parameters (exactly what peft's ``get_nb_trainable_parameters``
+would print), their share of the base model and the adapter's size on disk in fp32 and bf16.
+``--output-format json`` prints one array with one object per site.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import UNKNOWN, LoraSite, is_known
+
+#: safetensors stores every trainable tensor; the header is a few KB, so size = params x bytes.
+DTYPE_BYTES = {"fp32": 4, "bf16": 2}
+
+
+@dataclass
+class Row:
+    site: LoraSite
+    ctx: Any  # models.context.ModelContext
+    problem: str | None = None  # the LL902 message when the model is not known
+    extra: dict = field(default_factory=dict)
+
+
+def _known(site: LoraSite, name: str, default: Any) -> Any:
+    v = site.value(name, default)
+    return v if is_known(v) else None
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def scaling(r: Any, alpha: Any, rslora: Any) -> float | None:
+    """peft's ``lora_alpha / r`` (``/ sqrt(r)`` with rsLoRA); None when unknown or meaningless."""
+    if not (_number(r) and _number(alpha)) or r <= 0 or not isinstance(rslora, bool):
+        return None
+    try:
+        return alpha / math.sqrt(r) if rslora else alpha / r
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return None
+
+
+def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
+    """Rows for every site under ``paths`` and messages about files that could not be read."""
+    from .discovery import iter_files
+    from .engine import read_text
+    from .model import Finding
+    from .models.context import context_for, unresolved_message
+    from .sources import SourceError, sites_for
+
+    rows: list[Row] = []
+    errors: list[str] = []
+    for path in iter_files(paths):
+        text = read_text(path, settings)
+        if text is None:
+            continue
+        if isinstance(text, Finding):
+            errors.append(f"{path}: {text.message}")
+            continue
+        try:
+            sites = sites_for(path, text)
+        except SourceError as e:
+            errors.append(f"{path}:{e.span.line}:{e.span.col}: {e.message}")
+            continue
+        except Exception as e:  # the report goes on with the other files
+            errors.append(f"{path}: cannot read it: {type(e).__name__}: {e}")
+            continue
+        for site in sites:
+            try:
+                ctx = context_for(site, settings)
+            except Exception as e:
+                errors.append(f"{path}:{site.span.line}:{site.span.col}: model resolution failed:"
+                              f" {type(e).__name__}: {e}")
+                continue
+            rows.append(Row(site, ctx, unresolved_message(ctx) if ctx.problem else None))
+    return rows, errors
+
+
+def as_dict(row: Row) -> dict:
+    from .peft_facts import facts
+
+    site, ctx = row.site, row.ctx
+    r = _known(site, "r", 8)
+    alpha = _known(site, "lora_alpha", 8)
+    rslora = _known(site, "use_rslora", False)
+    inv, an = ctx.inventory, ctx.analysis
+    total = trainable = targeted = targeted_params = peft_total = None
+    error = None
+    if inv is not None:
+        total = inv.total_params
+    if an is not None and getattr(an, "known", False):
+        error = an.error
+        if error is None:
+            trainable = an.trainable
+            peft_total = an.total
+            targeted = len(an.targeted)
+            targeted_params = len(an.targeted_parameters)
+    percent = (100.0 * trainable / total) if trainable is not None and total else None
+    resolved = ctx.resolved
+    return {
+        "filename": site.path,
+        "location": {"row": site.span.line, "column": site.span.col},
+        "dialect": site.dialect,
+        "base_model": ctx.name,
+        "base_model_from": ctx.origin,
+        "resolved_from": resolved.source if resolved else None,
+        "resolved_detail": resolved.detail if resolved else None,
+        "model_id": resolved.model_id if resolved else None,
+        "architecture": inv.architecture if inv is not None else None,
+        "model_class": site.model_class,
+        "r": r,
+        "lora_alpha": alpha,
+        "use_rslora": rslora,
+        "scaling": scaling(r, alpha, rslora),
+        "targeted_modules": targeted,
+        "targeted_parameters": targeted_params,
+        "trainable_params": trainable,
+        "total_params": total,
+        "peft_all_params": peft_total,
+        "trainable_percent": percent,
+        "adapter_bytes": {k: trainable * b for k, b in DTYPE_BYTES.items()} if trainable is not None else None,
+        "peft_error": error,
+        "unresolved": row.problem,
+        "facts": {
+            "transformers": (inv.versions or {}).get("transformers") if inv is not None else None,
+            "peft": facts().get("peft_version"),
+        },
+    }
+
+
+# -- text --------------------------------------------------------------------------------------
+
+def human_count(n: Any) -> str:
+    if not _number(n):
+        return "-"
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{unit}"
+    return str(n)
+
+
+def human_bytes(n: Any) -> str:
+    if not _number(n):
+        return "-"
+    for div, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= div:
+            return f"{n / div:.3g} {unit}"
+    return f"{n} B"
+
+
+def _fmt(v: Any) -> str:
+    if v is None or v is UNKNOWN:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+COLUMNS = ("location", "base model", "resolved", "r", "α", "scaling", "modules", "trainable",
+           "% of base", "fp32", "bf16")
+
+
+def render_text(data: list[dict]) -> str:
+    if not data:
+        return "No LoRA configurations found.\n"
+    table = []
+    notes = []
+    for d in data:
+        loc = f"{d['filename']}:{d['location']['row']}:{d['location']['column']}"
+        size = d["adapter_bytes"] or {}
+        pct = d["trainable_percent"]
+        table.append([
+            loc, d["base_model"] or "-", d["resolved_from"] or "-", _fmt(d["r"]), _fmt(d["lora_alpha"]),
+            _fmt(d["scaling"]), _fmt(d["targeted_modules"]), human_count(d["trainable_params"]),
+            f"{pct:.3g}%" if pct is not None else "-", human_bytes(size.get("fp32")),
+            human_bytes(size.get("bf16")),
+        ])
+        if d["unresolved"]:
+            notes.append(f"{loc}: {d['unresolved']}")
+        elif d["peft_error"]:
+            notes.append(f"{loc}: get_peft_model would fail: {d['peft_error']}")
+    widths = [max(len(str(row[c])) for row in [COLUMNS, *table]) for c in range(len(COLUMNS))]
+    numeric = set(range(3, len(COLUMNS)))
+    lines = []
+    for n, row in enumerate([COLUMNS, *table]):
+        cells = [str(v).rjust(w) if c in numeric and n else str(v).ljust(w)
+                 for c, (v, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    versions = {(d["facts"]["transformers"], d["facts"]["peft"]) for d in data if d["facts"]["transformers"]}
+    if versions:
+        tf, pf = sorted(versions, key=str)[0]
+        lines.append("")
+        lines.append(f"Counts as peft {pf} computes them on transformers {tf} models.")
+    if notes:
+        lines.append("")
+        lines.extend(notes)
+    return "\n".join(lines) + "\n"
+
+
+def render(rows: list[Row], output_format: str) -> str:
+    data = [as_dict(r) for r in rows]
+    if output_format == "json":
+        return json.dumps(data, indent=2) + "\n"
+    return render_text(data)
