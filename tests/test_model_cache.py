@@ -1,0 +1,243 @@
+"""Inventory caching: disk cache, prebuilt catalog inventories, no heavy imports on a warm run."""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from lora_lint.models import cache, catalog, context
+from lora_lint.models.inventory import Inventory
+from lora_lint.models.resolve import config_hash, resolve_offline
+from lora_lint.settings import Settings
+from lora_lint.sources import sites_for
+
+HEAVY = ("torch", "transformers", "peft", "accelerate", "huggingface_hub")
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-hub"))
+    monkeypatch.setenv("LORA_LINT_CACHE_DIR", str(tmp_path / "ll-cache"))
+    context._memo.clear()
+    yield
+    context._memo.clear()
+
+
+def gpt2_site(model_class="AutoModelForSequenceClassification"):
+    src = textwrap.dedent(f"""
+        from transformers import {model_class}
+        from peft import LoraConfig, get_peft_model
+        m = {model_class}.from_pretrained("openai-community/gpt2")
+        get_peft_model(m, LoraConfig(r=8, target_modules=["c_attn"]))
+    """)
+    (site,) = sites_for("t.py", src)
+    return site
+
+
+def entries(root: Path) -> list[Path]:
+    return sorted((root / "inventories").rglob("*")) if (root / "inventories").exists() else []
+
+
+# -- the disk cache ------------------------------------------------------------------------------
+
+def test_built_inventory_is_cached_and_reused(tmp_path):
+    site = gpt2_site()  # a head the prebuilt inventories do not have: built here
+    ctx = context.context_for(site, Settings(offline=True))
+    assert ctx.inventory is not None and ctx.inventory.architecture == "GPT2ForSequenceClassification"
+    files = [p for p in entries(tmp_path / "ll-cache") if p.is_file()]
+    assert len(files) == 1 and not any(p.name.endswith(".tmp") for p in files)
+    doc = json.loads(files[0].read_text())
+    assert doc["model_class"] == "AutoModelForSequenceClassification"
+    assert doc["transformers"] == cache.dist_version("transformers")
+    context._memo.clear()
+    again = context.context_for(site, Settings(offline=True)).inventory
+    assert again.to_json() == ctx.inventory.to_json()
+
+
+def test_memo_builds_each_model_once_per_run(tmp_path):
+    site = gpt2_site()
+    first = context.context_for(site, Settings(offline=True)).inventory
+    second = context.context_for(site, Settings(offline=True)).inventory
+    assert first is second
+
+
+@pytest.mark.parametrize("damage", [
+    lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),  # truncated
+    lambda p: p.write_bytes(b"\x00\xff garbage"),
+    lambda p: p.write_text(json.dumps({"key": "another", "inventory": "{}"})),
+    lambda p: p.write_text(json.dumps({"key": p.stem, "inventory": "{\"schema_version\": 999}"})),
+])
+def test_corrupt_entry_is_rebuilt(tmp_path, damage):
+    site = gpt2_site()
+    good = context.context_for(site, Settings(offline=True)).inventory.to_json()
+    (path,) = [p for p in entries(tmp_path / "ll-cache") if p.is_file()]
+    damage(path)
+    context._memo.clear()
+    assert context.context_for(site, Settings(offline=True)).inventory.to_json() == good
+    assert Inventory.from_json(json.loads(path.read_text())["inventory"]).to_json() == good
+
+
+def test_unwritable_cache_dir_still_works(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("LORA_LINT_CACHE_DIR", str(blocker / "cache"))
+    assert cache.store("k" * 64, "{}") is False
+    ctx = context.context_for(gpt2_site(), Settings(offline=True))
+    assert ctx.inventory is not None and ctx.problem is None
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
+def test_read_only_cache_dir_still_works(tmp_path, monkeypatch):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    monkeypatch.setenv("LORA_LINT_CACHE_DIR", str(ro))
+    try:
+        ctx = context.context_for(gpt2_site(), Settings(offline=True))
+        assert ctx.inventory is not None
+    finally:
+        ro.chmod(0o700)
+
+
+def test_cache_key_separates_versions_classes_and_configs():
+    a = cache.cache_key("h", None, "5.24.0")
+    assert a != cache.cache_key("h", None, "5.25.0")
+    assert a != cache.cache_key("h", "AutoModelForSequenceClassification", "5.24.0")
+    assert a != cache.cache_key("g", None, "5.24.0")
+
+
+def test_class_key_folds_the_default_head():
+    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+    assert context.class_key(None, cfg) is None
+    assert context.class_key("AutoModelForCausalLM", cfg) is None
+    assert context.class_key("LlamaForCausalLM", cfg) is None
+    assert context.class_key("AutoModelForSequenceClassification", cfg) == "AutoModelForSequenceClassification"
+    assert context.class_key("AutoModelForCausalLM", {"architectures": ["GPT2LMHeadModel"]}) is None
+
+
+def test_dist_version_matches_importlib_metadata():
+    from importlib import metadata
+
+    for name in ("transformers", "peft", "libcst"):
+        assert cache.dist_version(name) == metadata.version(name)
+    assert cache.dist_version("surely-not-installed-dist") is None
+
+
+# -- prebuilt catalog inventories ----------------------------------------------------------------
+
+def test_prebuilt_index_covers_the_catalog():
+    index = cache.prebuilt_index()
+    assert index["schema_version"] == cache.schema_version()
+    by_file = {v: k for k, v in index["entries"].items()}
+    for model_id, name in catalog.model_ids().items():
+        config = json.loads((catalog.CATALOG / name).read_text())
+        assert by_file[name + ".gz"] == config_hash(config), model_id
+        assert (cache.PREBUILT / (name + ".gz")).is_file()
+
+
+@pytest.mark.parametrize("model_id", [
+    "openai-community/gpt2", "Qwen/Qwen2.5-0.5B", "meta-llama/Llama-3.2-1B",
+    "mistralai/Mixtral-8x7B-v0.1", "google/gemma-3-4b-it", "google-t5/t5-base",
+])
+def test_prebuilt_inventories_equal_a_fresh_build(model_id):
+    if cache.prebuilt_index().get("transformers") != cache.dist_version("transformers"):
+        pytest.skip("prebuilt for another transformers version")
+    from lora_lint.models.catalog_build import build_one
+
+    sha, fresh = build_one(model_id)
+    name = catalog.model_ids()[model_id] + ".gz"
+    shipped = gzip.decompress((cache.PREBUILT / name).read_bytes()).decode()
+    assert cache.prebuilt_index()["entries"][sha] == name
+    assert json.loads(shipped) == json.loads(fresh)
+
+
+def test_prebuilt_is_used_only_for_its_transformers_version():
+    found = resolve_offline("Qwen/Qwen2.5-0.5B")
+    tf = cache.prebuilt_index()["transformers"]
+    assert cache.prebuilt(found.config_hash, None, tf) is not None
+    assert cache.prebuilt(found.config_hash, None, None) is not None  # transformers not installed
+    assert cache.prebuilt(found.config_hash, None, "0.0.1") is None
+    assert cache.prebuilt(found.config_hash, "AutoModelForSequenceClassification", tf) is None
+
+
+# -- warm runs import nothing heavy ----------------------------------------------------------------
+
+PROBE = textwrap.dedent("""
+    import json, sys
+    from lora_lint.cli import main
+    rc = main(sys.argv[2:])
+    heavy = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
+    with open(sys.argv[1], "w") as f:
+        json.dump({"rc": rc, "heavy": heavy}, f)
+""").replace("HEAVY", repr(HEAVY))
+
+
+def run_lint(tmp_path, *args, env=None):
+    out = tmp_path / f"probe-{len(list(tmp_path.glob('probe-*')))}.json"
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(out), *args], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(out.read_text()), proc.stdout
+
+
+def write(tmp_path, name, src):
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(src))
+    return str(p)
+
+
+def test_second_run_imports_neither_torch_nor_transformers(tmp_path):
+    path = write(tmp_path, "train.py", """
+        from transformers import AutoModelForSequenceClassification
+        from peft import LoraConfig, get_peft_model
+        m = AutoModelForSequenceClassification.from_pretrained("Qwen/Qwen2.5-0.5B")
+        get_peft_model(m, LoraConfig(r=8, target_modules=["q_proj", "v_proj"], task_type="SEQ_CLS"))
+    """)
+    first, out1 = run_lint(tmp_path, "report", "--output-format", "json", path)
+    assert "torch" in first["heavy"] and "transformers" in first["heavy"]  # built: not prebuilt
+    second, out2 = run_lint(tmp_path, "report", "--output-format", "json", path)
+    assert second["heavy"] == []
+    assert json.loads(out1) == json.loads(out2)
+    assert json.loads(out2)[0]["architecture"] == "Qwen2ForSequenceClassification"
+
+
+def test_first_run_on_a_catalog_model_uses_the_prebuilt_inventory(tmp_path):
+    if cache.prebuilt_index().get("transformers") != cache.dist_version("transformers"):
+        pytest.skip("prebuilt for another transformers version")
+    path = write(tmp_path, "train.py", """
+        from unsloth import FastLanguageModel
+        model, tok = FastLanguageModel.from_pretrained(model_name="unsloth/Llama-3.2-1B-Instruct")
+        model = FastLanguageModel.get_peft_model(model, r=16)
+    """)
+    first, out = run_lint(tmp_path, "report", "--output-format", "json", path)
+    assert first["heavy"] == []
+    (row,) = json.loads(out)
+    assert row["resolved_from"] == "catalog" and row["total_params"] == 1_235_814_400
+    assert not list((tmp_path / "ll-cache").rglob("*.json"))  # nothing needed building
+
+
+def test_processes_sharing_a_cache_dir(tmp_path):
+    path = write(tmp_path, "train.py", """
+        from transformers import AutoModelForTokenClassification
+        from peft import LoraConfig, get_peft_model
+        m = AutoModelForTokenClassification.from_pretrained("google-bert/bert-base-uncased")
+        get_peft_model(m, LoraConfig(r=8, target_modules=["query", "value"]))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "lora_lint", "report", "--output-format", "json", path]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
+    rows = [json.loads(o) for o, _ in outs]
+    assert rows[0] == rows[1] == rows[2] and rows[0][0]["architecture"] == "BertForTokenClassification"
+    files = [p for p in (tmp_path / "ll-cache").rglob("*") if p.is_file()]
+    assert len(files) == 1 and files[0].suffix == ".json"
+    json.loads(files[0].read_text())
