@@ -91,8 +91,12 @@ def check_sites(
     for site in sites:
         model = analysis = None
         if model_rules:
-            model, analysis, unresolved = model_context(site, settings)
-            if unresolved is not None and unresolved.code in rules:
+            try:
+                model, analysis, unresolved = model_context(site, settings)
+            except Exception as exc:  # a resolver or analysis bug must not take the run down
+                model, analysis, unresolved = None, None, internal_error(
+                    "the model analysis", site.path, site.span, exc)
+            if unresolved is not None:
                 out.append(unresolved)
         for r in rules.values():
             if r.dialects is not None and site.dialect not in r.dialects:

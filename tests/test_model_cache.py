@@ -233,11 +233,11 @@ def test_processes_sharing_a_cache_dir(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "lora_lint", "report", "--output-format", "json", path]
     procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(3)]
+                              text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
     rows = [json.loads(o) for o, _ in outs]
-    assert rows[0] == rows[1] == rows[2] and rows[0][0]["architecture"] == "BertForTokenClassification"
+    assert rows[0] == rows[1] and rows[0][0]["architecture"] == "BertForTokenClassification"
     files = [p for p in (tmp_path / "ll-cache").rglob("*") if p.is_file()]
     assert len(files) == 1 and files[0].suffix == ".json"
     json.loads(files[0].read_text())

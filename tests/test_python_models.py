@@ -197,3 +197,11 @@ def test_yaml_comment_is_found_but_not_inside_a_value():
     assert p.value == "meta-llama/Llama-3.2-1B" and p.span.line == 2
     assert base_model_comment("c.yaml", "a: 1 # lora-lint: base-model=gpt2\n").value == "gpt2"
     assert base_model_comment("c.yaml", "a: b#lora-lint: base-model=gpt2\n") is None
+
+
+def test_comment_model_class():
+    src = "from peft import LoraConfig\nLoraConfig(r=8)\n# lora-lint: base-model=gpt2 model-class=SequenceClassification\n"
+    (site,) = sites_for("t.py", src)
+    assert (site.base_model.value, site.model_class) == ("gpt2", "SequenceClassification")
+    (site,) = sites_for("t.py", "from peft import LoraConfig\nLoraConfig(r=8)  # lora-lint: model-class=X\n")
+    assert (site.base_model, site.model_class) == (None, "X")

@@ -124,7 +124,8 @@ def test_hf_cache_layout_is_read_without_huggingface_hub(tmp_path):
     # the same file huggingface_hub itself finds
     from huggingface_hub import try_to_load_from_cache
 
-    assert try_to_load_from_cache("someone/private-model", "config.json") == str(path)
+    cache_dir = os.environ["HF_HUB_CACHE"]  # its constants were read at import time
+    assert try_to_load_from_cache("someone/private-model", "config.json", cache_dir=cache_dir) == str(path)
 
 
 def test_hf_cache_wins_over_the_catalog_and_other_case_is_found(tmp_path):

@@ -270,12 +270,13 @@ def _module_info(name: str, m, nn, Conv1D) -> ModuleInfo:
 
 
 def _layer_lists(model, nn) -> dict[str, int]:
-    """ModuleLists of repeated blocks (decoder layers, vision blocks): prefix -> length."""
-    out = {}
+    """Outermost ModuleLists of blocks (decoder layers, vision blocks): prefix -> length."""
+    out: dict[str, int] = {}
     for name, m in model.named_modules():
+        if any(name.startswith(p + ".") for p in out):
+            continue
         if isinstance(m, nn.ModuleList) and len(m) and all(any(True for _ in c.children()) for c in m):
-            if len({type(c) for c in m}) <= 2:
-                out[name] = len(m)
+            out[name] = len(m)
     return out
 
 

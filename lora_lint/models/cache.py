@@ -1,7 +1,7 @@
 """Inventories on disk: the user cache and the prebuilt catalog inventories.
 
 An inventory is keyed by the config's content hash, the model class asked for, the installed
-transformers version and the inventory schema version. Entries live in ``LORA_LINT_CACHE_DIR``
+transformers version, the inventory schema version and lora-lint's version. Entries live in ``LORA_LINT_CACHE_DIR``
 (else the platform's user cache directory) as ``inventories/<key[:2]>/<key>.json``, written to a
 temporary file and moved into place (``os.replace``), so two processes sharing the directory never
 see half a file. A truncated or corrupt entry is ignored (and rebuilt by the caller); a read-only
@@ -70,7 +70,9 @@ def schema_version() -> int:
 
 
 def cache_key(config_hash: str, model_class: str | None, transformers_version: str | None) -> str:
-    fields = [schema_version(), config_hash, model_class or "", transformers_version or ""]
+    from .. import __version__
+
+    fields = [schema_version(), __version__, config_hash, model_class or "", transformers_version or ""]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 

@@ -42,10 +42,20 @@ def fetch_config(repo_id: str, revision: str | None, timeout: float) -> tuple[st
         return None, Unresolved(repo_id, "hub-error", f"{repo_id!r} is not cached and the Hub was"
                                 " unreachable earlier in this run")
     box: dict = {}
+    try:  # imported before the clock starts: the deadline is for the Hub, not for imports
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.file_download import get_hf_file_metadata, hf_hub_url
+    except ImportError as e:
+        return None, Unresolved(repo_id, "hub-error", f"{repo_id!r} is not cached and huggingface_hub"
+                                f" is not installed to fetch it ({e})",
+                                "install it (`pip install 'lora-lint[model]'`) or make the model available offline")
 
     def work() -> None:
         try:
-            box["path"] = _download(repo_id, revision or "main", timeout)
+            url = hf_hub_url(repo_id, "config.json", revision=revision or "main")
+            meta = get_hf_file_metadata(url, timeout=timeout)  # one HEAD, no retry
+            commit = meta.commit_hash or revision or "main"
+            box["path"] = hf_hub_download(repo_id, "config.json", revision=commit, etag_timeout=timeout)
         except BaseException as e:  # reported by the caller
             box["error"] = e
 
@@ -65,16 +75,6 @@ def fetch_config(repo_id: str, revision: str | None, timeout: float) -> tuple[st
             _down_until = time.monotonic() + BACKOFF_SECONDS
         _failed[(repo_id, revision)] = (time.monotonic() + BACKOFF_SECONDS, problem)
     return None, problem
-
-
-def _download(repo_id: str, revision: str, timeout: float) -> str:
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.file_download import get_hf_file_metadata, hf_hub_url
-
-    url = hf_hub_url(repo_id, "config.json", revision=revision)
-    meta = get_hf_file_metadata(url, timeout=timeout)  # one HEAD, no retry
-    commit = meta.commit_hash or revision
-    return hf_hub_download(repo_id, "config.json", revision=commit, etag_timeout=timeout)
 
 
 def _is_network(exc: BaseException | None) -> bool:

@@ -8,6 +8,7 @@ that happens to be called ``LoraConfig`` is not.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import libcst as cst
@@ -128,6 +129,10 @@ class Calls(cst.CSTVisitor):
             self.stack.pop()
 
 
+def _method(call: cst.Call) -> str | None:
+    return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+
+
 class Extractor:
     def __init__(self, path: str, module: cst.Module) -> None:
         self.path = path
@@ -182,6 +187,9 @@ class Extractor:
             kind = self.kind(call)
             if kind is not None:
                 found.append((call, self.site(call, scope, kind)))
+        if found and any(_method(c) == "resize_token_embeddings" for c, _ in calls.calls):
+            # the file grows the vocabulary: LL306 checks that the new rows get trained
+            found = [(c, replace(s, features=s.features | {"resizes-vocab"})) for c, s in found]
         from .python_models import attach_models
 
         return attach_models(self, calls.calls, found)
