@@ -241,3 +241,46 @@ def test_processes_sharing_a_cache_dir(tmp_path):
     files = [p for p in (tmp_path / "ll-cache").rglob("*") if p.is_file()]
     assert len(files) == 1 and files[0].suffix == ".json"
     json.loads(files[0].read_text())
+
+
+CHECK_PROBE = textwrap.dedent("""
+    import json, sys
+    from lora_lint.model import Severity
+    from lora_lint.registry import all_rules, rule
+
+    all_rules()
+
+    @rule("LL999", "probe-model-facts", Severity.INFO, needs_model=True)
+    def probe(site, ctx):
+        '''A test-only model rule: says what the engine handed it.'''
+        yield site, f"{ctx.model.architecture} trainable={ctx.analysis.trainable}"
+
+    from lora_lint.cli import main
+    rc = main(sys.argv[2:])
+    heavy = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
+    with open(sys.argv[1], "w") as f:
+        json.dump({"rc": rc, "heavy": heavy}, f)
+""").replace("HEAVY", repr(HEAVY))
+
+
+def test_check_twice_second_run_imports_nothing_heavy(tmp_path):
+    path = write(tmp_path, "train.py", """
+        from transformers import AutoModelForTokenClassification
+        from peft import LoraConfig, get_peft_model
+        m = AutoModelForTokenClassification.from_pretrained("Qwen/Qwen2.5-0.5B")
+        get_peft_model(m, LoraConfig(r=8, target_modules=["q_proj", "v_proj"], task_type="TOKEN_CLS"))
+        LoraConfig(r=8)  # a second site on the same model: built once
+    """)
+    outs = []
+    for _ in range(2):
+        out = tmp_path / f"check-{len(outs)}.json"
+        proc = subprocess.run(
+            [sys.executable, "-c", CHECK_PROBE, str(out), "check", "--select", "LL999,LL902", path],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+            timeout=300)
+        outs.append((json.loads(out.read_text()), proc.stdout))
+    (first, text1), (second, text2) = outs
+    assert "torch" in first["heavy"] and second["heavy"] == []
+    assert text1 == text2
+    assert text1.count("LL999") == 2 and "Qwen2ForTokenClassification trainable=" in text1
+    assert len([p for p in (tmp_path / "ll-cache").rglob("*.json")]) == 1
