@@ -205,3 +205,14 @@ def test_comment_model_class():
     assert (site.base_model.value, site.model_class) == ("gpt2", "SequenceClassification")
     (site,) = sites_for("t.py", "from peft import LoraConfig\nLoraConfig(r=8)  # lora-lint: model-class=X\n")
     assert (site.base_model, site.model_class) == (None, "X")
+
+
+def test_revision_is_recorded():
+    (site,) = sites_for("t.py", textwrap.dedent("""
+        from transformers import AutoModelForCausalLM
+        from peft import LoraConfig, get_peft_model
+        REV = "v2.0"
+        m = AutoModelForCausalLM.from_pretrained("org/m", revision=REV)
+        get_peft_model(m, LoraConfig(r=8))
+    """))
+    assert site.ctx("base_model_revision").value == "v2.0"

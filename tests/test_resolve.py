@@ -313,3 +313,17 @@ def test_offline_env_var_disables_the_hub(monkeypatch):
 
 def test_no_network_in_this_file():
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_pinned_revision_is_looked_up_in_the_hf_cache(tmp_path):
+    hf_cache_entry(tmp_path / "hf-hub", "org/pinned", dict(QWEN, num_hidden_layers=7), ref="v2", sha="b" * 40)
+    src = """
+        from transformers import AutoModelForCausalLM
+        from peft import LoraConfig, get_peft_model
+        m = AutoModelForCausalLM.from_pretrained("org/pinned", revision="v2")
+        get_peft_model(m, LoraConfig(r=8))
+    """
+    ctx = context_for(site_of(src, "t.py"), Settings(offline=True))
+    assert ctx.resolved.source == "hf-cache" and ctx.resolved.config["num_hidden_layers"] == 7
+    ctx = context_for(site_of(src.replace('"v2"', '"v3"'), "t.py"), Settings(offline=True))
+    assert ctx.problem is not None and ctx.problem.reason == "not-found"

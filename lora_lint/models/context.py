@@ -97,7 +97,9 @@ def context_for(site: LoraSite, settings) -> ModelContext:
         return ctx
     base_dir = os.path.dirname(os.path.abspath(site.path)) if origin in ("comment", "config") else None
     timeout = float(getattr(settings, "hub_timeout", DEFAULT_HUB_TIMEOUT) or DEFAULT_HUB_TIMEOUT)
-    found = resolve(name, base_dir, online=is_online(settings), timeout=timeout)
+    rev = site.ctx("base_model_revision") if origin == "config" else None
+    revision = rev.value if rev is not None and isinstance(rev.value, str) else None
+    found = resolve(name, base_dir, online=is_online(settings), timeout=timeout, revision=revision)
     if isinstance(found, Unresolved):
         ctx.problem = found
         return ctx

@@ -229,7 +229,7 @@ def resolve_offline(name: str, base_dir: str | None = None, revision: str | None
     cached = from_hf_cache(name, revision)
     if cached is not None:
         return _loaded(name, cached, "hf-cache", name)
-    entry = catalog.lookup(name) if revision is None or revision == "main" else None
+    entry = catalog.lookup(name)  # any revision: a pinned revision keeps the architecture
     if entry is not None:
         detail = f"bundled catalog: {entry.model_id}" + (f" ({entry.how})" if entry.how else "")
         return _loaded(name, entry.path, "catalog", entry.model_id, detail)

@@ -48,6 +48,8 @@ _WRAPPERS = frozenset({
 _SELF_METHODS = frozenset({"to", "cuda", "cpu", "half", "bfloat16", "float", "eval", "train",
                            "requires_grad_", "to_empty"})
 MAX_DEPTH = 24
+#: ``LoraSite.context`` key of the model revision (``from_pretrained(..., revision="v2")``).
+REVISION_KEY = "base_model_revision"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Load:
     key: str
     id_node: cst.BaseExpression
     model_class: str | None
+    revision: Any = None  # the ``revision=`` argument, when a known string
 
     @property
     def identity(self) -> tuple:
@@ -115,7 +118,10 @@ class ModelFinder:
         if value is not UNKNOWN and not isinstance(value, str):
             value = UNKNOWN
         key = arg.keyword.value if arg.keyword is not None else names[0]
-        return Load(call, value, key, arg.value, model_class)
+        rev = _kwarg(call, "revision")
+        revision = self.ex.evaluator.eval(rev.value, scope) if rev is not None else None
+        return Load(call, value, key, arg.value, model_class,
+                    revision if isinstance(revision, str) else None)
 
     # bindings ------------------------------------------------------------------------------
     def _collect_bindings(self) -> None:
@@ -277,5 +283,9 @@ def attach_models(extractor, calls: list[tuple[cst.Call, Scope]],
             out.append(site)
             continue
         param = Param(load.key, load.model_id, extractor.span(load.id_node))
-        out.append(replace(site, base_model=param, model_class=load.model_class))
+        changes = {"base_model": param, "model_class": load.model_class}
+        if load.revision is not None:
+            changes["context"] = {**site.context, REVISION_KEY: Param(
+                "revision", load.revision, extractor.span(load.id_node))}
+        out.append(replace(site, **changes))
     return out
