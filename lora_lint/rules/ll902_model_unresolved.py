@@ -26,5 +26,14 @@ def model_unresolved(site, ctx):
     ```
     or set `base-model` in `[tool.lora-lint]`, pass `--base-model`, or make the model available
     offline (a local directory with `config.json`, or the Hugging Face cache).
+
+    A model is looked for, in order: a local directory or `config.json` (relative to the file,
+    then to the working directory), the Hugging Face cache, lora-lint's bundled catalog of common
+    base models (with their instruct/chat siblings and Unsloth mirrors), and only then the Hub
+    (skipped with `--offline` or `HF_HUB_OFFLINE=1`; gated models need `HF_TOKEN`). The comment
+    also takes the model class when the head matters:
+    `# lora-lint: base-model=Qwen/Qwen2.5-0.5B model-class=SequenceClassification`.
+    Models whose `config.json` needs the repository's own code (`auto_map`) are never built:
+    lora-lint does not run remote code.
     """
     return ()
