@@ -92,8 +92,8 @@ def layers_out_of_range(site, ctx):
             yield at or where(site, "layers_to_transform"), (
                 f"layers_to_transform {word} {', '.join(map(str, bad))} {'is' if len(bad) == 1 else 'are'} not"
                 f" layers that hold the targeted modules ({held}): {consequence}")
-    for entry in targets:
-        keys = a.entries.get(entry) or []
+    for entry in a.entries:
+        keys = a.entries[entry]
         if keys and all(indexed.get(k) is None for k in keys):
             yield item(site, "target_modules", entry), (
                 f"{entry!r}{'' if keys == [entry] else f' ({keys[0]})'} has no layer index, so with layers_to_transform set peft never adapts"
