@@ -69,7 +69,7 @@ def classification_head_not_trainable(site, ctx):
     task_type = a.spec.task_type
     now = f"task_type={task_type!r}" if task_type else "no task_type"
     yield where(site, "task_type"), (
-        f"{inv.architecture}'s head {head!r} is newly initialised, but with {now} and no modules_to_save"
-        f" entry for it peft keeps it frozen and does not save it{lora}; set task_type={want!r}"
-        f" (or modules_to_save=[{head!r}])"
+        f"{inv.architecture}'s head {head!r} (newly initialised unless the checkpoint already has one)"
+        f" stays frozen and is not saved with the adapter: {now} and no modules_to_save entry for it{lora};"
+        f" set task_type={want!r} (or modules_to_save=[{head!r}])"
     )
