@@ -1,4 +1,5 @@
 from ..model import Severity
+from ..models.count import compile_patterns, pattern_value
 from ..registry import rule
 from ._model import by_leaf, example, known, where
 
@@ -63,29 +64,33 @@ def rank_exceeds_layer(site, ctx):
         return
     inv, a = found
     rank_items = {p.key: p for p in getattr(site.params.get("rank_pattern"), "items", ())}
-    groups: dict[tuple, list[str]] = {}
-    from ..models.count import compile_patterns, pattern_value
-
     user = {k: v for k, v in a.match.rank_pattern.items() if k not in a.match.added_pattern_keys}
     compiled = compile_patterns(user)
+    groups: dict[tuple, dict[tuple, list[str]]] = {}  # (r, pattern key) -> (leaf, in, out) -> names
     for name, r in a.counts.rank.items():
         i, o, leaf = _dims(inv, name)
         if not i or not o or r < min(i, o):
             continue
         _, key = pattern_value(user, compiled, name, None)
-        groups.setdefault((leaf, i, o, r, key), []).append(name)
-    for (leaf, i, o, r, key), members in groups.items():
+        groups.setdefault((r, key), {}).setdefault((leaf, i, o), []).append(name)
+    for (r, key), layers in groups.items():
         if key is not None:
             at = rank_items.get(key) or where(site, "rank_pattern")
             source = f"rank_pattern[{key!r}]={r}"
         else:
             at = where(site, "r")
             source = f"r={r}"
-        bigger = r * (i + o) >= i * o
-        tail = (f"; LoRA on it has {r * (i + o):,} parameters per layer against {i * o:,} in the layer itself"
-                if bigger else "")
+        parts = ", ".join(f"{by_leaf(ns)} ({i}→{o})" for (_, i, o), ns in layers.items())
+        low = min(min(i, o) for _, i, o in layers)
+        tail = ""
+        for (leaf, i, o) in layers:
+            if r * (i + o) >= i * o:
+                tail = (f"; LoRA on {leaf} has {r * (i + o):,} parameters per layer against {i * o:,} in the"
+                        " layer itself")
+                break
+        pattern = ", ".join(f"{leaf!r}: {max(1, min(i, o) // 4)}" for leaf, i, o in dict.fromkeys(layers))
         yield at, (
-            f"{source} is not below min(in, out)={min(i, o)} of {by_leaf(members)} ({i}→{o}): the update"
-            f" cannot be low-rank there{tail}; use a rank below {min(i, o)} for it"
-            f" (e.g. rank_pattern={{{leaf!r}: {max(1, min(i, o) // 4)}}}) or leave it out"
+            f"{source} is not below min(in, out) of {parts}: the update cannot be low-rank there{tail};"
+            f" use a rank below {low} for {'it' if len(layers) == 1 else 'them'}"
+            f" (e.g. rank_pattern={{{pattern}}}) or leave {'it' if len(layers) == 1 else 'them'} out"
         )
