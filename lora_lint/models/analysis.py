@@ -19,7 +19,8 @@ from .spec import LoraSpec
 @dataclass
 class Analysis:
     spec: LoraSpec
-    #: False when a value that decides matching is not statically known (nothing below is set).
+    #: False when a value that decides matching is not statically known, or is a value peft
+    #: rejects before matching (``error_kind == "invalid"``); then nothing below is set.
     known: bool
     #: Unknown fields that made ``known`` False.
     unknown: list[str] = field(default_factory=list)
@@ -71,6 +72,8 @@ def analyze_spec(inv: Inventory, spec: LoraSpec) -> Analysis:
     if unknown:
         return Analysis(spec, known=False, unknown=unknown)
     m = match(inv, spec)
+    if m.error_kind == "invalid":  # peft rejects the values themselves: the config rules say so
+        return Analysis(spec, known=False, error=m.error, error_kind=m.error_kind, match=m)
     counts = count(inv, spec, m)
     error, kind = m.error, m.error_kind
     if error is None and counts.error is not None:

@@ -224,10 +224,18 @@ def inventory_of(model: Any, sha: str | None = None) -> Inventory:
         towers=towers,
         conversion_pattern=_MODEL_TO_CONVERSION_PATTERN.get(model_type),
         checkpoint_conversion=has_conversion,
-        versions={"transformers": transformers.__version__, "torch": torch.__version__.split("+")[0]},
+        versions={"transformers": transformers.__version__, "torch": torch.__version__.split("+")[0],
+                  "peft": _peft_semantics()},
         config_sha256=sha,
         schema_version=SCHEMA_VERSION,
     )
+
+
+def _peft_semantics() -> str:
+    """The peft version whose matching rules the analysis replays (the snapshot, not an import)."""
+    from ..peft_facts import facts
+
+    return facts()["peft_version"]
 
 
 def model_kind(arch: str) -> str:

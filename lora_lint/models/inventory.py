@@ -79,7 +79,7 @@ class Inventory:
     towers: dict[str, str] = field(default_factory=dict)  # prefix -> vision | audio | projector
     conversion_pattern: str | None = None  # transformers _MODEL_TO_CONVERSION_PATTERN[model_type]
     checkpoint_conversion: bool = False  # transformers has a checkpoint conversion for model_type
-    versions: dict[str, str] = field(default_factory=dict)  # transformers, torch
+    versions: dict[str, str] = field(default_factory=dict)  # transformers, torch, peft (replayed)
     config_sha256: str | None = None
     schema_version: int = SCHEMA_VERSION
 

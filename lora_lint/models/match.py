@@ -43,6 +43,7 @@ class Match:
     targeted: list[str] = field(default_factory=list)
     targeted_parameters: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
+    excluded_by_save: list[str] = field(default_factory=list)  # excluded because modules_to_save names them
     unsupported: list[str] = field(default_factory=list)
     name_matches: dict[str, list[str]] = field(default_factory=dict)  # list entry -> names it matches
     layer_index: dict[str, int | None] = field(default_factory=dict)  # name-matched key -> layer index
@@ -99,6 +100,9 @@ class Matcher:
                     return True
             elif key in self.exclude or key.endswith(self.exclude_suffix):
                 return True
+        return self.saved(key)
+
+    def saved(self, key: str) -> bool:
         return any(r.match(key) for r in self.save_res)
 
     def name_match(self, key: str) -> bool:
@@ -312,6 +316,8 @@ def _match(inv: Inventory, spec: LoraSpec, m: Match) -> None:
         result = matcher.check(key)
         if result == "excluded":
             m.excluded.append(key)
+            if matcher.saved(key) and matcher.name_match(key):
+                m.excluded_by_save.append(key)
         elif not result:
             unmatched += 1
         else:
