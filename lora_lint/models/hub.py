@@ -23,6 +23,8 @@ _failed: dict[tuple[str, str | None], tuple[float, Unresolved]] = {}  # answers 
 _lock = threading.Lock()
 
 LOGIN = "run `hf auth login` or set HF_TOKEN"
+UNREACHABLE = ("make the model available offline (a local directory with its config.json, or the"
+               " Hugging Face cache), or pass `--offline` / set HF_HUB_OFFLINE=1 to skip the Hub")
 
 
 def reset() -> None:
@@ -40,7 +42,7 @@ def fetch_config(repo_id: str, revision: str | None, timeout: float) -> tuple[st
         return None, earlier[1]
     if time.monotonic() < _down_until:
         return None, Unresolved(repo_id, "hub-error", f"{repo_id!r} is not cached and the Hub was"
-                                " unreachable earlier in this run")
+                                " unreachable earlier in this run", UNREACHABLE)
     box: dict = {}
     try:  # imported before the clock starts: the deadline is for the Hub, not for imports
         from huggingface_hub import hf_hub_download
@@ -66,7 +68,7 @@ def fetch_config(repo_id: str, revision: str | None, timeout: float) -> tuple[st
         with _lock:
             _down_until = time.monotonic() + BACKOFF_SECONDS
         return None, Unresolved(repo_id, "hub-timeout", f"the Hub did not answer within {timeout:g} s"
-                                f" while fetching {repo_id!r}")
+                                f" while fetching {repo_id!r}", UNREACHABLE)
     if "path" in box:
         return box["path"], None
     problem = classify(repo_id, box.get("error"))
@@ -110,4 +112,5 @@ def classify(repo_id: str, exc: BaseException | None) -> Unresolved:
         return Unresolved(repo_id, "not-found", f"{repo_id!r} is not cached and huggingface_hub is offline")
     text = str(exc).splitlines()[0][:160] if str(exc) else ""
     return Unresolved(repo_id, "hub-error", f"fetching {repo_id!r} from the Hub failed:"
-                      f" {type(exc).__name__}{': ' + text if text else ''}")
+                      f" {type(exc).__name__}{': ' + text if text else ''}",
+                      UNREACHABLE if _is_network(exc) else "")
