@@ -216,3 +216,9 @@ def test_revision_is_recorded():
         get_peft_model(m, LoraConfig(r=8))
     """))
     assert site.ctx("base_model_revision").value == "v2.0"
+
+
+def test_json_has_no_comments():
+    from lora_lint.sources.overrides import directives
+
+    assert directives("adapter_config.json", '{"note": "x # lora-lint: base-model=y"}') == {}

@@ -27,6 +27,8 @@ def directives(path: str, text: str) -> dict[str, Param]:
     if "base-model" not in text and "model-class" not in text:
         return {}
     found: dict[str, Param] = {}
+    if path.lower().endswith(".json"):  # JSON has no comments: a '#' is inside a string
+        return {}
     if path.lower().endswith((".py", ".pyi")):
         try:
             tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
