@@ -94,7 +94,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_rule(args: argparse.Namespace) -> int:
-    from .docs import page
+    from .docs import HEADER, page
     from .registry import all_rules
 
     rules = all_rules()
@@ -115,7 +115,7 @@ def run_rule(args: argparse.Namespace) -> int:
         ]
         sys.stdout.write(json.dumps(data if args.all else data[0], indent=2) + "\n")
     else:
-        sys.stdout.write("\n".join(page(r) for r in chosen))
+        sys.stdout.write("\n".join(page(r).removeprefix(HEADER) for r in chosen))
     return EXIT_OK
 
 
