@@ -8,7 +8,6 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .model import Severity
 from .settings import Settings, UsageError, resolve_selector, split_selectors
 
 SUBCOMMANDS = ("check", "rule")
@@ -89,7 +88,7 @@ def run_check(args: argparse.Namespace) -> int:
     if args.quiet and args.output_format == "concise":
         text = "".join(line + "\n" for line in text.splitlines()[:-1])
     sys.stdout.write(text)
-    failing = any(f.severity is not Severity.INFO for f in findings)
+    failing = any(f.severity.value != "info" for f in findings)
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
 
 
