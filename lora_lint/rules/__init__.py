@@ -2,8 +2,16 @@
 
 from . import (  # noqa: F401
     ll001_unknown_field,
+    ll003_invalid_task_type,
+    ll004_invalid_bias,
+    ll005_invalid_rank,
+    ll006_invalid_dropout,
+    ll007_non_positive_alpha,
+    ll008_invalid_init_lora_weights,
     ll009_conflicting_options,
     ll010_ignored_setting,
+    ll011_target_pattern_misuse,
+    ll012_inference_mode_in_training,
     ll101_rslora_recommended,
     ll901_unreadable_file,
     ll902_model_unresolved,

@@ -73,8 +73,14 @@ def fmt(x: Any) -> str:
     if isinstance(x, int):
         return str(x) if x.bit_length() < 64 else f"{x:.3e}" if x.bit_length() < 1000 else "a huge number"
     if x.is_integer() and abs(x) < 1e15:
-        return str(int(x))
+        return f"{x:.1f}"
     return f"{x:.3g}"
+
+
+def a_type(value: Any) -> str:
+    """``an int``, ``a list``: the type of ``value`` with its article, for messages."""
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def scaling(alpha: Any, r: Any, rslora: bool) -> float | None:
