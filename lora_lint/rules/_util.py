@@ -77,6 +77,13 @@ def fmt(x: Any) -> str:
     return f"{x:.3g}"
 
 
+def num(x: float | int) -> str:
+    """A suggested value or a ratio: 32 rather than 32.0, else three significant digits."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return fmt(x)
+
+
 def a_type(value: Any) -> str:
     """``an int``, ``a list``: the type of ``value`` with its article, for messages."""
     name = type(value).__name__
@@ -91,7 +98,9 @@ def scaling(alpha: Any, r: Any, rslora: bool) -> float | None:
         out = alpha / math.sqrt(r) if rslora else alpha / r
     except (OverflowError, ZeroDivisionError, ValueError):
         return None
-    return out if math.isfinite(out) else None
+    if not math.isfinite(out) or (out == 0 and alpha != 0):  # overflow or underflow
+        return None
+    return out
 
 
 def explicit_first(*params: Param | None) -> Param | None:
@@ -150,3 +159,23 @@ def rslora(site: LoraSite) -> bool | None:
     if v is UNKNOWN:
         return None
     return bool(v)
+
+
+def peft_default(site: LoraSite, name: str) -> Any:
+    """The value of ``name``; when absent, peft's default in Python and adapter_config.json.
+
+    YAML frameworks have their own defaults (LLaMA-Factory's α is 2r), which their dialect
+    supplies as implicit params; a field they leave out is unknown here, not peft's default.
+    """
+    if strict(site):
+        from ..peft_facts import lora_fields
+
+        return site.value(name, lora_fields().get(name, UNKNOWN))
+    return site.value(name, UNKNOWN)
+
+
+def rank_and_alpha(site: LoraSite) -> tuple[int | None, float | int | None]:
+    """The site-wide rank and alpha as usable numbers (positive), else None."""
+    r = rank(site, peft_default(site, "r"))
+    a = real(site, peft_default(site, "lora_alpha"))
+    return (r if r is not None and r > 0 else None), (a if a is not None and a > 0 else None)
