@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401
     ll001_unknown_field,
+    ll002_field_needs_newer_peft,
     ll003_invalid_task_type,
     ll004_invalid_bias,
     ll005_invalid_rank,
