@@ -24,9 +24,9 @@ def invalid_dropout(site, ctx):
     Checks that `lora_dropout` is a number in [0, 1).
 
     ## Why is this bad?
-    peft does not check the value. Above 1 or below 0, `get_peft_model` fails inside torch
+    peft does not check the value. Above 1, `get_peft_model` fails inside torch
     (`ValueError: dropout probability has to be between 0 and 1, but got 1.5`) after the model
-    is loaded. At exactly 1 torch accepts it and zeroes every input of the LoRA path: the
+    is loaded; below 0 it silently applies no dropout at all. At exactly 1 torch accepts it and zeroes every input of the LoRA path: the
     adapter's output is always zero, so it gets no gradient and learns nothing. Dropout is a
     probability, so `10` meant as a percentage is 0.1. A string fails with a `TypeError`.
 
@@ -69,6 +69,6 @@ def invalid_dropout(site, ctx):
         why = "torch raises \"dropout probability has to be between 0 and 1\" when the adapter is created"
         fix = fmt(d / 100) if d <= 100 and d / 100 < 1 else "0.05"
     else:
-        why = "torch raises \"dropout probability has to be between 0 and 1\" when the adapter is created"
-        fix = "0.05"
+        why = "peft only creates a dropout layer for values above 0, so this is silently no dropout"
+        fix = "0.0, or a probability such as 0.05"
     yield p, f"lora_dropout={fmt(d)} is outside [0, 1): {why}; use lora_dropout={fix}"

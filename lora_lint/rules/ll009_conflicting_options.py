@@ -38,9 +38,10 @@ def conflicting_options(site, ctx):
     with a string (regex) `target_modules`; `lora_bias` with DoRA or with an
     `init_lora_weights` other than True/False; `init_lora_weights="loftq"` without
     `loftq_config`; DoRA with `megatron_config`; `target_parameters` given as a string, or
-    together with `lora_dropout`, DoRA, `lora_bias`, `fan_in_fan_out`, `velora_config` or
-    `kasa_config`; two LoRA variants at once (DoRA, aLoRA, VeLoRA, Arrow, BD-LoRA, MonteCLoRA,
-    KaSA, MiCA; the list comes from the installed peft); the same embedding in
+    together with `lora_dropout`, DoRA, `lora_bias`, `velora_config`, `kasa_config` or
+    `fan_in_fan_out` (without `target_modules`); two LoRA variants at once (DoRA, aLoRA,
+    VeLoRA, Arrow, BD-LoRA, MonteCLoRA, KaSA, MiCA; the list comes from the installed peft);
+    the same embedding in
     `trainable_token_indices` (dict form) and `modules_to_save`; and framework-level
     contradictions such as axolotl's `adapter: qlora` without 4-bit loading.
 
@@ -186,6 +187,10 @@ def _target_parameters(site):
             on = p.value is not None
         else:
             on = _nonempty(p.value)
+        if on and name == "fan_in_fan_out" and not _no_target_modules(site):
+            # peft resets fan_in_fan_out to False on the first nn.Linear target it meets
+            # (layer.py:2756), so it only reaches the ParamWrapper without target_modules.
+            continue
         if on:
             where = p if not p.implicit else tp
             fix = "lora_dropout=0.0" if name == "lora_dropout" else f"remove `{name}`"
@@ -193,6 +198,13 @@ def _target_parameters(site):
                 f"target_parameters cannot be combined with {name}={p.value!r}: peft raises "
                 f"\"lora.ParamWrapper does not work with {text}\"; use {fix}"
             )
+
+
+def _no_target_modules(site) -> bool:
+    p = site.params.get("target_modules")
+    if p is None:
+        return site.missing("target_modules")
+    return p.known and (p.value is None or (isinstance(p.value, (list, tuple, set)) and not p.value))
 
 
 def _variants(site):
