@@ -78,10 +78,11 @@ def problem(value) -> tuple[str, str] | None:
 )
 def invalid_init_lora_weights(site, ctx):
     """## What it does
-    Checks that `init_lora_weights` is a value peft accepts: `True`, `False`, `"gaussian"`,
-    `"eva"`, `"olora"`, `"pissa"`, `"pissa_niter_<n>"`, `"corda"`, `"loftq"`,
-    `"orthogonal"`, `"lora_ga"` or `"mica"`; that `"orthogonal"` gets an even rank (also in
-    `rank_pattern`); and that `"lora_ga"` comes with its `lora_ga_config`.
+    Checks that `init_lora_weights` is a value peft accepts and has what it needs. The
+    accepted values are `True`, `False`, `"gaussian"`, `"eva"`, `"olora"`, `"pissa"`,
+    `"pissa_niter_<n>"`, `"corda"`, `"loftq"`, `"orthogonal"`, `"lora_ga"` and `"mica"`
+    (read from the installed peft's layer code); `"orthogonal"` needs an even rank (also in
+    `rank_pattern`), and `"lora_ga"` its `lora_ga_config`.
 
     ## Why is this bad?
     peft does not check the value when the config is built. `get_peft_model` fails when it

@@ -33,7 +33,7 @@ SRC = "from peft import LoraConfig\n"
 )
 def conflicting_options(site, ctx):
     """## What it does
-    Checks for combinations of settings that peft or the training framework rejects:
+    Checks for combinations of settings that peft or the training framework rejects. In peft:
     `layers_pattern` without `layers_to_transform`; `layers_to_transform`/`layers_pattern`
     with a string (regex) `target_modules`; `lora_bias` with DoRA or with an
     `init_lora_weights` other than True/False; `init_lora_weights="loftq"` without

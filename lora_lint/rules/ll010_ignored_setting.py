@@ -22,11 +22,12 @@ SRC = "from peft import LoraConfig\n"
 )
 def ignored_setting(site, ctx):
     """## What it does
-    Checks for settings that silently do nothing: a `loftq_config`, `eva_config` or
-    `corda_config` without the matching `init_lora_weights`, or LoRA settings in a training
-    config whose adapter is switched off (axolotl without `adapter`, TRL's `use_peft: false`,
-    AutoTrain's `peft: false`, Unsloth Studio's full training), LLaMA-Factory `lora_*` values
-    while resuming an adapter without `create_new_adapter`, and `merge_adapter` without peft.
+    Checks for settings that silently do nothing. In peft: a `loftq_config`, `eva_config` or
+    `corda_config` without the matching `init_lora_weights`. In training frameworks: LoRA
+    settings in a config whose adapter is switched off (axolotl without `adapter`, TRL's
+    `use_peft: false`, AutoTrain's `peft: false`, Unsloth Studio's full training),
+    LLaMA-Factory `lora_*` values while resuming an adapter without `create_new_adapter`, and
+    `merge_adapter` without peft.
 
     ## Why is this bad?
     The run starts and finishes without complaint, but not with the configuration you wrote:

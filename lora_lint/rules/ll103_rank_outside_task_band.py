@@ -29,7 +29,7 @@ BANDS = {
 def rank_outside_task_band(site, ctx):
     """## What it does
     Compares the rank with the band the rank-selection guide gives for the config's
-    `task_type`: 4–8 for classification and NER (`SEQ_CLS`, `TOKEN_CLS`), 8–16 for question
+    `task_type`. The bands are 4–8 for classification and NER (`SEQ_CLS`, `TOKEN_CLS`), 8–16 for question
     answering and summarization (`QUESTION_ANS`, `SEQ_2_SEQ_LM`), 16–64 for instruction
     following and reasoning (`CAUSAL_LM`). Without a task type nothing is reported.
 
