@@ -1,10 +1,10 @@
-"""Finding the peft version a project pins (lora_lint.project), on small projects in tmp_path."""
+"""Finding the peft version a project pins (lora_lint.project, lora_lint.pins), on projects in tmp_path."""
 
 from importlib import metadata
 
 import pytest
 
-from lora_lint import project
+from lora_lint import pins, project
 
 
 @pytest.fixture(autouse=True)
@@ -197,9 +197,9 @@ def test_result_is_cached_per_directory(tmp_path):
 
 def test_pep723_script_block():
     text = '# /// script\n# requires-python = ">=3.10"\n# dependencies = [\n#   "peft==0.8.2",\n# ]\n# ///\nimport peft\n'
-    deps, first, last = project.script_metadata(text)
+    deps, first, last = pins.script_metadata(text)
     assert deps == ["peft==0.8.2"] and (first, last) == (1, 6)
     pin = project.peft_version("/nonexistent/x.py", deps)
     assert str(pin.bound) == "0.8.2" and "# /// script" in pin.describe()
-    assert project.script_metadata("# /// script\n# dependencies = 3\n# ///\n") is None
+    assert pins.script_metadata("# /// script\n# dependencies = 3\n# ///\n") is None
     assert project.script_bound(["torch"]) is None
