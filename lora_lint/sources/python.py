@@ -53,7 +53,7 @@ def sites(path: str, text: str) -> list[LoraSite]:
 
 
 def _script_metadata(text: str):
-    from ..project import script_metadata
+    from ..pins import script_metadata
 
     return script_metadata(text)
 
