@@ -8,6 +8,7 @@ that happens to be called ``LoraConfig`` is not.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import libcst as cst
@@ -40,7 +41,19 @@ def sites(path: str, text: str) -> list[LoraSite]:
     if not any(marker in text for marker in MARKERS):
         return []
     module = parse(text)
-    return Extractor(path, module).sites()
+    found = Extractor(path, module).sites()
+    script = _script_metadata(text) if "# /// script" in text and found else None
+    if script is not None:  # PEP 723 inline metadata: the script's own pins (LL002)
+        deps, first, last = script
+        p = Param("dependencies", deps, Span(first, 1, last, 7))
+        found = [replace(s, context={**s.context, "script_dependencies": p}) for s in found]
+    return found
+
+
+def _script_metadata(text: str):
+    from ..pins import script_metadata
+
+    return script_metadata(text)
 
 
 def parse(text: str) -> cst.Module:
