@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import traceback
 from collections.abc import Iterable, Mapping
 
-from .model import Finding, LoraSite, Span
+from .model import Finding, LoraSite, Param, Span
 from .registry import Context, Rule, all_rules
 from .settings import Settings
 from .sources import SourceError, sites_for
@@ -70,12 +71,63 @@ def internal_error(where: str, path: str, span: Span, exc: BaseException) -> Fin
 
 
 def model_context(site: LoraSite, settings: Settings):
-    """The model inventory and matching analysis for ``site``, or an LL902 finding.
+    """``(inventory, analysis, unresolved)`` for ``site``: the model inventory and the matching
+    analysis, or an LL902 finding saying why model rules were skipped (or three Nones when no base
+    model is named).
 
-    Model-aware analysis plugs in here; until a base model can be resolved, model rules are
-    skipped for the site.
+    Minimal resolution for now: a local directory holding ``config.json`` or a ``config.json``
+    path, relative to the file's directory or the working directory.
     """
-    return None, None, None
+    from .models import analyze
+    from .models.local import config_path, local_inventory
+
+    param = site.base_model if site.base_model is not None and site.base_model.known else None
+    ref = param.value if param is not None else settings.base_model
+    if not isinstance(ref, str) or not ref:
+        return None, None, None
+    where = param.span if param is not None else site.span
+    bases = [os.path.dirname(os.path.abspath(site.path)), os.getcwd()]
+    path = config_path(ref, bases)
+    if path is None:
+        return None, None, finding(
+            "LL902",
+            f"model-aware rules skipped: base model {ref!r} is not a local directory with config.json"
+            " (pass a local path, or set `base-model` to one)",
+            site.path, where,
+        )
+    try:
+        inventory = local_inventory(path, site.model_class)
+    except Exception as e:  # ModelBuildError, RemoteCodeRequired, bad JSON, missing torch
+        return None, None, finding(
+            "LL902", f"model-aware rules skipped: cannot build {ref!r}: {e}", site.path, where
+        )
+    return inventory, analyze(site, inventory), None
+
+
+def with_directives(sites: list[LoraSite], text: str) -> list[LoraSite]:
+    """Apply ``# lora-lint: base-model=... model-class=...`` comments to sites that name none."""
+    if "lora-lint:" not in text and "from_pretrained" not in text:
+        return sites
+    from .models.local import directives, single_load
+
+    found = directives(text)
+    load = single_load(text)
+    if load is not None:
+        found.setdefault("base-model", (load[0], load[2], load[3]))
+        if load[1]:
+            found.setdefault("model-class", (load[1], load[2], load[3]))
+    if not found:
+        return sites
+    out = []
+    for site in sites:
+        changes = {}
+        if site.base_model is None and "base-model" in found:
+            value, line, col = found["base-model"]
+            changes["base_model"] = Param("base-model", value, Span(line, col, line, col + len(value)))
+        if site.model_class is None and "model-class" in found:
+            changes["model_class"] = found["model-class"][0]
+        out.append(dataclasses.replace(site, **changes) if changes else site)
+    return out
 
 
 def check_sites(
@@ -86,8 +138,12 @@ def check_sites(
     for site in sites:
         model = analysis = None
         if model_rules:
-            model, analysis, unresolved = model_context(site, settings)
-            if unresolved is not None and "LL902" in rules:
+            try:
+                model, analysis, unresolved = model_context(site, settings)
+            except Exception as exc:  # a resolver or analysis bug must not take the run down
+                model, analysis, unresolved = None, None, internal_error(
+                    "the model analysis", site.path, site.span, exc)
+            if unresolved is not None:
                 out.append(unresolved)
         for r in rules.values():
             if r.dialects is not None and site.dialect not in r.dialects:
@@ -116,7 +172,7 @@ def lint_text(path: str, text: str, settings: Settings | None = None,
     except Exception as exc:
         found = [internal_error("the source reader", path, Span.point(1, 1), exc)]
     else:
-        found = check_sites(sites, settings, rules)
+        found = check_sites(with_directives(sites, text), settings, rules)
     return sorted((f for f in found if f.code in rules), key=lambda f: f.sort_key)
 
 

@@ -22,7 +22,19 @@ def generate() -> dict:
     import peft
     from peft import LoraConfig, TaskType
     from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as mapping
-    from peft.utils.constants import INCLUDE_LINEAR_LAYERS_SHORTHAND, SEQ_CLS_HEAD_NAMES
+    from peft.utils.constants import (
+        EMBEDDING_LAYER_NAMES,
+        INCLUDE_LINEAR_LAYERS_SHORTHAND,
+        SEQ_CLS_HEAD_NAMES,
+    )
+    from peft.utils.transformers_weight_conversion import (
+        _MODEL_TO_CONVERSION_PATTERN as peft_patterns,
+    )
+    from peft.utils.transformers_weight_conversion import (
+        _MOE_FUSED_TARGETS,
+        _MOE_TARGET_MODULE_MAPPING,
+    )
+    from transformers.conversion_mapping import _MODEL_TO_CONVERSION_PATTERN as tf_patterns
 
     fields = {}
     for f in dataclasses.fields(LoraConfig):
@@ -47,6 +59,11 @@ def generate() -> dict:
         },
         "all_linear_shorthand": INCLUDE_LINEAR_LAYERS_SHORTHAND,
         "seq_cls_head_names": list(SEQ_CLS_HEAD_NAMES),
+        "embedding_layer_names": list(EMBEDDING_LAYER_NAMES),
+        # transformers-5 MoE conversion peft applies before matching (utils/transformers_weight_conversion.py)
+        "moe_conversion_overrides": {k: v for k, v in peft_patterns.items() if tf_patterns.get(k) != v},
+        "moe_target_module_mapping": _MOE_TARGET_MODULE_MAPPING,
+        "moe_fused_targets": {k: {n: list(v) for n, v in d.items()} for k, d in _MOE_FUSED_TARGETS.items()},
     }
 
 

@@ -2,6 +2,7 @@
 
 import pkgutil
 import re
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from lora_lint.engine import lint_text
 from lora_lint.registry import SECTIONS, all_rules
 from lora_lint.settings import Settings
 
+ROOT = Path(__file__).resolve().parent.parent
 MARK = re.compile(r"#\s*error:\s*(LL\d{3})")
 RULES = all_rules()
 
@@ -29,7 +31,8 @@ CASES = [
 @pytest.mark.parametrize(
     "code,kind,i,filename,src", CASES, ids=[f"{c}-{k}-{i}" for c, k, i, *_ in CASES]
 )
-def test_example(code, kind, i, filename, src, tmp_path):
+def test_example(code, kind, i, filename, src, monkeypatch):
+    monkeypatch.chdir(ROOT)  # examples name tiny models as tests/fixtures/models/<name>
     settings = Settings(select=[code])
     got = sorted((f.span.line, f.code) for f in lint_text(filename, src, settings))
     want = sorted(

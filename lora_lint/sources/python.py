@@ -139,6 +139,10 @@ class Calls(cst.CSTVisitor):
             self.stack.pop()
 
 
+def _method(call: cst.Call) -> str | None:
+    return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+
+
 class Extractor:
     def __init__(self, path: str, module: cst.Module) -> None:
         self.path = path
@@ -193,6 +197,9 @@ class Extractor:
             kind = self.kind(call)
             if kind is not None:
                 out.append(self.site(call, scope, kind))
+        if out and any(_method(c) == "resize_token_embeddings" for c, _ in calls.calls):
+            # the file grows the vocabulary: LL306 checks that the new rows get trained
+            out = [replace(s, features=s.features | {"resizes-vocab"}) for s in out]
         return out
 
     def span(self, node: cst.CSTNode) -> Span:

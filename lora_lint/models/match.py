@@ -1,0 +1,397 @@
+"""peft 0.21.2's target selection replayed on an ``Inventory`` (pure Python, no torch).
+
+Mirrors ``BaseTuner.inject_adapter`` (peft/tuners/tuners_utils.py:799-1153) step by step:
+transformers-5 MoE conversion (utils/transformers_weight_conversion.py:402-487), default targets
+(tuners/lora/model.py:695-705), ``all-linear`` (tuners_utils.py:2430-2490), the per-module test
+``check_target_module_exists`` (tuners_utils.py:2337-2412), ``target_parameters``
+(tuners_utils.py:1155-1260), the errors and warnings (tuners_utils.py:1041-1127) and
+``modules_to_save`` wrapping (utils/other.py:1047-1131, peft_model.py:1830-1853, 2677-2697).
+File:line references are to the installed peft 0.21.2.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..model import UNKNOWN
+from ..peft_facts import facts
+from .inventory import Inventory
+from .spec import LoraSpec
+
+_NO_INDEX = re.compile(r".*?\.[^.]*\.(?P<idx>\d+)\.")  # tuners_utils.py:2388
+
+
+class Invalid(Exception):
+    """A value peft would reject before matching (the config rules report it)."""
+
+
+@dataclass
+class Match:
+    """What ``inject_adapter`` ends up with."""
+
+    target_modules: object = None  # after default / conversion / all-linear (set or str)
+    default_targets: bool = False
+    all_linear: bool = False
+    converted: dict[str, str] = field(default_factory=dict)  # v4 target -> v5 parameter target
+    target_parameters: list[str] = field(default_factory=list)
+    rank_pattern: dict = field(default_factory=dict)  # with the conversion's added keys
+    alpha_pattern: dict = field(default_factory=dict)
+    added_pattern_keys: list[str] = field(default_factory=list)
+    modules_to_save: list[str] | None = None  # as set before injection (SEQ_CLS heads added)
+    late_modules_to_save: list[str] = field(default_factory=list)  # TOKEN_CLS / QA heads, added after
+    targeted: list[str] = field(default_factory=list)
+    targeted_parameters: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    excluded_by_save: list[str] = field(default_factory=list)  # excluded because modules_to_save names them
+    unsupported: list[str] = field(default_factory=list)
+    name_matches: dict[str, list[str]] = field(default_factory=dict)  # list entry -> names it matches
+    layer_index: dict[str, int | None] = field(default_factory=dict)  # name-matched key -> layer index
+    error: str | None = None
+    error_kind: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _as_set(value) -> set | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise Invalid("str where a list is expected")
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value):
+        raise Invalid("not a list of str")
+    return set(value)
+
+
+def _targets(value):
+    if value is None or isinstance(value, str):
+        return value
+    return _as_set(value)
+
+
+def _compile(pattern: str, what: str) -> re.Pattern:
+    try:
+        return re.compile(pattern)
+    except (re.error, RecursionError, OverflowError) as e:
+        raise Invalid(f"{what} {pattern!r} is not a valid regular expression: {e}") from e
+
+
+class Matcher:
+    """``check_target_module_exists`` with its regexes compiled once (tuners_utils.py:2337-2412)."""
+
+    def __init__(self, targets, exclude, modules_to_save, layers, layers_pattern, target_parameters):
+        self.targets = targets
+        self.exclude = exclude
+        self.target_parameters = target_parameters
+        self.exclude_re = _compile(exclude, "exclude_modules") if isinstance(exclude, str) else None
+        self.exclude_suffix = tuple("." + e for e in exclude) if isinstance(exclude, set) else ()
+        # tuners_utils.py:2364: modules_to_save entries are regexes here, *not escaped*
+        self.save_res = [_compile(rf"(^|.*\.){m}($|\..*)", "modules_to_save entry") for m in modules_to_save or ()]
+        self.target_re = _compile(targets, "target_modules") if isinstance(targets, str) else None
+        self.suffixes = tuple("." + t for t in targets) if isinstance(targets, set) else ()
+        self.layers = layers
+        self.use_layers = layers is not None and (len(layers) != 0 if isinstance(layers, list) else True)
+        patterns = [layers_pattern] if isinstance(layers_pattern, str) else list(layers_pattern or [])
+        self.layer_res = [_compile(rf"(?:^|.*?\.){p}\.(?P<idx>\d+)\.", "layers_pattern") for p in patterns]
+
+    def excluded(self, key: str) -> bool:
+        if self.exclude:
+            if self.exclude_re is not None:
+                if self.exclude_re.fullmatch(key):
+                    return True
+            elif key in self.exclude or key.endswith(self.exclude_suffix):
+                return True
+        return self.saved(key)
+
+    def saved(self, key: str) -> bool:
+        return any(r.match(key) for r in self.save_res)
+
+    def name_match(self, key: str) -> bool:
+        """Does ``key`` match target_modules by name (before the layer filter)?"""
+        if self.targets is None:
+            return False
+        if self.target_re is not None:
+            return self.target_re.fullmatch(key) is not None
+        return key in self.targets or key.endswith(self.suffixes)
+
+    def layer_index(self, key: str) -> int | None:
+        match = None
+        if not self.layer_res:
+            match = _NO_INDEX.match(key)
+        else:
+            for r in self.layer_res:
+                match = r.match(key)
+                if match is not None:
+                    break
+        return int(match.group("idx")) if match else None
+
+    def check(self, key: str):
+        """True / False / "excluded", exactly as tuners_utils.py:2337-2412."""
+        if self.excluded(key):
+            return "excluded"
+        if self.targets is None and self.target_parameters is not None:
+            return False
+        if self.target_re is not None or self.targets is None:
+            return self.name_match(key)
+        if key in self.targets:
+            return True
+        found = key.endswith(self.suffixes)
+        if self.use_layers and found:
+            idx = self.layer_index(key)
+            if idx is None:
+                return False
+            return idx == self.layers if isinstance(self.layers, int) else idx in self.layers
+        return found
+
+
+def all_linear(inv: Inventory, task_type) -> set[str]:
+    """``_maybe_include_all_linear_layers`` (tuners_utils.py:2430-2490)."""
+    names = {m.name for m in inv.modules if m.kind in ("linear", "conv1d")}
+    if inv.output_embeddings is not None:
+        names.discard(inv.output_embeddings)
+    elif task_type == "SEQ_CLS" and inv.seq_cls_head is not None:
+        names.discard(inv.seq_cls_head)
+    return names
+
+
+def _conversion_base(inv: Inventory) -> str | None:
+    if not inv.checkpoint_conversion:
+        return None
+    overrides = facts().get("moe_conversion_overrides", {})
+    return overrides.get(inv.model_type, inv.conversion_pattern)
+
+
+def convert_moe(inv: Inventory, spec: LoraSpec, m: Match, targets, matcher_for) -> object:
+    """``_convert_peft_config_moe`` (transformers_weight_conversion.py:402-487)."""
+    base = _conversion_base(inv)
+    mapping = facts().get("moe_target_module_mapping", {}).get(base or "")
+    fused = facts().get("moe_fused_targets", {}).get(base or "")
+    if not mapping or not fused:
+        return targets
+    if isinstance(targets, str):
+        if targets.lower() == facts()["all_linear_shorthand"]:  # :369-373
+            resolved = {n.rpartition(".")[2] for n in all_linear(inv, spec.task_type)} | set(mapping)
+        else:  # :375-399, the regex's leaf names, then the v4 names probed under their v5 containers
+            matcher = matcher_for(targets)
+            keys = [mod.name for mod in inv.modules] + list(inv.parameters)
+            resolved = {k.rpartition(".")[2] for k in keys if matcher.check(k) is True}
+            containers: dict[str, set[str]] = {}
+            for p in inv.parameters:
+                c, _, leaf = p.rpartition(".")
+                containers.setdefault(leaf, set()).add(c)
+            for old, new in mapping.items():
+                if old not in resolved and any(matcher.check(f"{c}.{old}") is True
+                                               for c in containers.get(new, ())):
+                    resolved.add(old)
+        if not resolved:
+            return targets
+        targets = resolved
+    targets = set(targets or [])
+    params = set(m.target_parameters)
+    remaining: set[str] = set()
+    present: dict[str, set[str]] = {new: set() for new in fused}
+    for t in targets:
+        hit = next(((o, n) for o, n in mapping.items() if t == o or t.endswith("." + o)), None)
+        if hit is None:
+            remaining.add(t)
+            continue
+        params.add(hit[1])
+        m.converted[t] = hit[1]
+        if hit[1] in fused:
+            present.setdefault(hit[1], set()).add(hit[0])
+    for new, required in fused.items():
+        got = present.get(new, set())
+        if 0 < len(got) < len(required):
+            raise Invalid(
+                f"Cannot convert PEFT target(s) {', '.join(sorted(got))} without also targeting "
+                f"{', '.join(sorted(set(required) - got))} because they are fused into {new}.", "fused")
+        if len(got) == len(required) and len(required) > 1:
+            key = rf".*\.{re.escape(new)}"
+            m.rank_pattern[key] = _times(spec.r, len(required))
+            m.alpha_pattern[key] = _times(spec.lora_alpha, len(required))
+            m.added_pattern_keys.append(key)
+    m.target_parameters = sorted(params)
+    return remaining
+
+
+def _times(value, n):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value * n
+    return UNKNOWN
+
+
+def _modules_to_save(spec: LoraSpec) -> tuple[list[str] | None, list[str]]:
+    """peft_model.py:1830-1836 (SEQ_CLS, before injection), 2680-2685 (TOKEN_CLS) and 2913-2918
+    (QUESTION_ANS): the heads added to ``modules_to_save``."""
+    mts = spec.modules_to_save
+    if mts is not None:
+        if isinstance(mts, str) or not isinstance(mts, (list, tuple)) or not all(isinstance(x, str) for x in mts):
+            raise Invalid("modules_to_save is not a list of str")
+        mts = list(mts)
+    if spec.task_type == "SEQ_CLS":
+        return (mts or []) + ["classifier", "score"], []
+    if spec.task_type == "TOKEN_CLS":
+        return mts, ["classifier", "score"]
+    if spec.task_type == "QUESTION_ANS":
+        return mts, ["qa_outputs"]
+    return mts, []
+
+
+def match(inv: Inventory, spec: LoraSpec) -> Match:
+    """Which modules and parameters peft adapts, or the error it raises."""
+    m = Match()
+    try:
+        _match(inv, spec, m)
+    except Invalid as e:
+        m.error = str(e.args[0])
+        m.error_kind = e.args[1] if len(e.args) > 1 else "invalid"
+    return m
+
+
+def _match(inv: Inventory, spec: LoraSpec, m: Match) -> None:
+    if spec.task_type not in (None, *facts()["task_types"]):
+        raise Invalid(f"Invalid task type: {spec.task_type!r}")
+    if spec.layer_replication:
+        raise Invalid("layer_replication changes the model; not replayed", "unsupported-option")
+    targets = _targets(spec.target_modules)
+    exclude = _targets(spec.exclude_modules)
+    tparams = spec.target_parameters
+    if isinstance(tparams, str):
+        raise Invalid("`target_parameters` must be a list of strings or None.")
+    if tparams is not None:
+        if not isinstance(tparams, (list, tuple, set)) or not all(isinstance(t, str) for t in tparams):
+            raise Invalid("target_parameters is not a list of str")
+        m.target_parameters = sorted(set(tparams))
+    layers, pattern = spec.layers_to_transform, spec.layers_pattern
+    if isinstance(targets, str) and (layers is not None or pattern is not None):
+        raise Invalid("`layers_to_transform` cannot be used when `target_modules` is a str.")
+    if pattern and layers is None:
+        raise Invalid("When `layers_pattern` is specified, `layers_to_transform` must also be specified. ")
+    if layers is not None and not (isinstance(layers, int) and not isinstance(layers, bool)) and not (
+            isinstance(layers, list) and all(isinstance(i, int) for i in layers)):
+        raise Invalid("layers_to_transform is not an int or a list of int")
+    if pattern is not None and not isinstance(pattern, str) and not (
+            isinstance(pattern, list) and all(isinstance(p, str) for p in pattern)):
+        raise Invalid("layers_pattern is not a str or a list of str")
+    for name in ("rank_pattern", "alpha_pattern"):
+        value = getattr(spec, name)
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise Invalid(f"{name} is not a dict keyed by str")
+        getattr(m, name).update(value)
+    m.modules_to_save, m.late_modules_to_save = _modules_to_save(spec)
+
+    def matcher_for(t) -> Matcher:
+        return Matcher(t, exclude, m.modules_to_save, layers, pattern,
+                       m.target_parameters if m.target_parameters or tparams is not None else None)
+
+    # 1. transformers-5 MoE conversion, first thing in inject_adapter (tuners_utils.py:828-846)
+    targets = convert_moe(inv, spec, m, targets, matcher_for)
+    has_params = bool(m.target_parameters)
+    # 2. default targets (lora/model.py:695-705)
+    if targets is None:
+        default = facts()["default_target_modules"].get(inv.model_type)
+        if default is not None:
+            targets = default if isinstance(default, str) else set(default)
+            m.default_targets = True
+        elif not has_params:
+            raise Invalid("Please specify `target_modules` or `target_parameters`in `peft_config`", "no-default")
+    # 3. all-linear (tuners_utils.py:2430)
+    if isinstance(targets, str) and targets.lower() == facts()["all_linear_shorthand"]:
+        targets = all_linear(inv, spec.task_type)
+        m.all_linear = True
+    m.target_modules = targets
+    matcher = matcher_for(targets)
+    # 4. the module loop (tuners_utils.py:946-980)
+    unmatched = 0
+    entries = sorted(targets) if isinstance(targets, set) and not m.all_linear else []
+    m.name_matches = {e: [] for e in entries}
+    for mod in inv.modules:
+        key = mod.name
+        if not key:
+            continue
+        if entries and matcher.name_match(key):
+            for e in entries:
+                if key == e or key.endswith("." + e):
+                    m.name_matches[e].append(key)
+            m.layer_index[key] = matcher.layer_index(key)
+        result = matcher.check(key)
+        if result == "excluded":
+            m.excluded.append(key)
+            if matcher.saved(key) and matcher.name_match(key):
+                m.excluded_by_save.append(key)
+        elif not result:
+            unmatched += 1
+        else:
+            m.targeted.append(key)
+            if not mod.adaptable:
+                m.unsupported.append(key)
+    _check_mamba(inv, m)
+    if m.unsupported:
+        mod = inv.by_name[m.unsupported[0]]
+        raise Invalid(f"Target module {mod.cls}(...) ({mod.name}) is not supported. Currently, only the following modules are "
+                      "supported: `torch.nn.Linear`, `torch.nn.Embedding`, `torch.nn.Conv1d`, `torch.nn.Conv2d`, "
+                      "`torch.nn.Conv3d`, `transformers.pytorch_utils.Conv1D`, `torch.nn.MultiheadAttention.`.",
+                      "unsupported")
+    # 5. target_parameters (tuners_utils.py:1155-1260)
+    if m.target_parameters:
+        _match_parameters(inv, m)
+    _check_outcome(spec, m, unmatched, targets, layers, pattern)
+
+
+def _check_mamba(inv: Inventory, m: Match) -> None:
+    """``_check_lora_target_modules_mamba`` (tuners_utils.py:145-164)."""
+    if inv.model_type in {"falcon_h1", "mamba", "mamba2", "falcon_mamba", "nemotron_h"}:
+        for key in m.targeted:
+            leaf = key.rpartition(".")[2]
+            if leaf in ("out_proj", "conv1d"):
+                raise Invalid(f"Module '{leaf}' is incompatible with Mamba-based models "
+                              f"(model_type='{inv.model_type}').", "mamba")
+
+
+def _match_parameters(inv: Inventory, m: Match) -> None:
+    names = m.target_parameters
+    suffixes = tuple("." + t for t in names)
+    targeted_modules = set(m.targeted)
+    owners: dict[str, list[str]] = {}
+    for p in inv.parameters:
+        owners.setdefault(p.rpartition(".")[0], []).append(p)
+    for group in inv.tied:
+        for alias in group[1:]:
+            owners.setdefault(alias.rpartition(".")[0], []).append(alias)
+    for mod in inv.modules:
+        for key in owners.get(mod.name, ()):
+            if key in names or key.endswith(suffixes):
+                if not mod.name:
+                    raise Invalid(f"Targeting an nn.Parameter on the top-level module is not supported "
+                                  f"(parameter '{key}'). ")
+                if mod.name in targeted_modules:
+                    raise Invalid(f"Trying to wrap an `nn.Parameter` of layer '{mod.name}' of type "
+                                  f"{mod.cls}, which is not a valid target.", "param-on-target")
+                m.targeted_parameters.append(key)
+
+
+def _check_outcome(spec, m: Match, unmatched: int, targets, layers, pattern) -> None:
+    """The errors and warnings of tuners_utils.py:1041-1127."""
+    note = ""
+    if layers is not None:
+        note += f" Note: You specified 'layers_to_transform': {layers}."
+    if pattern is not None:
+        note += f" You also specified 'layers_pattern': {pattern}."
+    if not m.targeted and not m.targeted_parameters:
+        if m.excluded and not unmatched:
+            raise Invalid("All modules were excluded. This is likely unintended. Check your `target_modules`, "
+                          "`exclude_modules` and `modules_to_save` configuration.", "all-excluded")
+        if not m.excluded and unmatched and not targets:
+            raise Invalid("No `target_modules` passed but also no `target_parameters` found. Please check the "
+                          "values for these arguments.", "no-targets")
+        if not m.excluded and unmatched:
+            raise Invalid(f"Target modules {targets} not found in the base model. Please check the target "
+                          f"modules and try again.{note}", "not-found")
+        raise Invalid("No modules were targeted for adaptation. This might be caused by a combination of "
+                      "mismatched target modules and excluded modules. Please check your `target_modules` and "
+                      f"`exclude_modules` configuration.{note}", "none-targeted")
+    if spec.exclude_modules and not m.excluded:
+        m.warnings.append(f"You have passed exclude_modules={spec.exclude_modules} but no modules were excluded.")
+    elif targets and not m.targeted:
+        m.warnings.append(f"target_modules={targets} were set but no module was matched.")
+    elif m.target_parameters and not m.targeted_parameters:
+        m.warnings.append(f"target_parameters={m.target_parameters} were set but no parameter was matched.")

@@ -1,0 +1,72 @@
+from ..model import Severity
+from ..registry import rule
+from ._model import example, known, where
+
+
+def size(n_bytes: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n_bytes < 1000 or unit == "TB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+    return f"{n_bytes:.1f} TB"
+
+
+@rule(
+    "LL106", "adapter-budget", Severity.INFO, needs_model=True,
+    options={"max-trainable-percent": 5},
+    valid=[
+        example("tiny-llama", 'LoraConfig(r=8, target_modules=["q_proj", "v_proj"])\n'),
+        example("tiny-llama", 'LoraConfig(r=8, target_modules=TARGETS)\n'),
+    ],
+    invalid=[
+        example("tiny-llama", 'LoraConfig(r=64, target_modules="all-linear")  # error: LL106\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["lm_head"])  # error: LL106\n'),
+    ],
+)
+def adapter_budget(site, ctx):
+    """## What it does
+    Counts the parameters the adapter trains, exactly as peft's `get_nb_trainable_parameters()`
+    does (LoRA matrices, DoRA magnitudes, biases, `modules_to_save` copies, trainable tokens), and
+    reports when they exceed `max-trainable-percent` (default 5%) of the base model. The message
+    gives the count, the percentage and the adapter's size on disk in fp32 and bf16.
+
+    ## Why is this bad?
+    LoRA's point is to train a small fraction of the weights. Past a few percent the memory,
+    optimizer state and checkpoint size approach those of full fine-tuning, usually by accident:
+    a high rank on `all-linear`, or a `modules_to_save` entry that copies the embedding matrix or
+    LM head (hundreds of millions of parameters on a large vocabulary).
+
+    ## Example
+    ```python
+    LoraConfig(r=256, target_modules="all-linear", modules_to_save=["embed_tokens", "lm_head"])
+    ```
+
+    Use instead:
+    ```python
+    LoraConfig(r=16, target_modules="all-linear")
+    ```
+    """
+    found = known(ctx)
+    if found is None:
+        return
+    inv, a = found
+    trainable = a.trainable
+    if trainable is None or not inv.total_params:
+        return
+    limit = ctx.opt("max-trainable-percent")
+    if not isinstance(limit, (int, float)) or isinstance(limit, bool):
+        return
+    pct = 100 * trainable / inv.total_params
+    if pct <= limit:
+        return
+    parts = a.counts.breakdown
+    big = max(parts, key=lambda k: parts[k]) if parts else "lora"
+    why = {"lora": "the LoRA matrices", "modules_to_save": "the full copies of modules_to_save",
+           "bias": "the trained biases", "trainable_tokens": "the trainable tokens"}[big]
+    at = where(site, "modules_to_save") if big == "modules_to_save" else where(site, "r", "target_modules")
+    yield at, (
+        f"the adapter trains {trainable:,} parameters, {pct:.1f}% of {inv.architecture}'s"
+        f" {inv.total_params:,} (budget {limit:g}%), most of it in {why} ({parts.get(big, 0):,});"
+        f" adapter file ≈ {size(4 * trainable)} in fp32, {size(2 * trainable)} in bf16. Lower r, target"
+        " fewer modules or drop full module copies, or raise `max-trainable-percent`"
+    )

@@ -1,0 +1,63 @@
+from ..model import Severity
+from ..peft_facts import facts
+from ..registry import rule
+from ._model import adaptable_leaves, example, known, py_list, where
+
+
+@rule(
+    "LL203", "default-targets-unavailable", Severity.ERROR, needs_model=True,
+    valid=[
+        example("tiny-llama", "LoraConfig(r=16)\n"),
+        example("tiny-phi3", 'LoraConfig(r=16, target_modules=["qkv_proj", "o_proj"])\n'),
+        example("tiny-phi3", 'LoraConfig(r=16, target_modules=[], target_parameters=["self_attn.qkv_proj.weight"])\n'),
+    ],
+    invalid=[
+        example("tiny-phi3", "LoraConfig(r=16)  # error: LL203\n"),
+        example("tiny-mixtral", "LoraConfig(r=16, target_modules=None)  # error: LL203\n"),
+    ],
+)
+def default_targets_unavailable(site, ctx):
+    """## What it does
+    Checks, when `target_modules` is omitted, that peft has default target modules for the base
+    model's `model_type` (its `TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`, snapshotted from
+    the installed peft) and that they survive peft's transformers-5 MoE conversion.
+
+    ## Why is this bad?
+    Without defaults `get_peft_model` raises `ValueError: Please specify target_modules or
+    target_parameters in peft_config`. Many popular families have no entry: Phi-3, Qwen2-MoE,
+    Qwen3-MoE, Gemma-3 (multimodal), Llava, Qwen2-VL, Mamba. With peft 0.21 and transformers 5,
+    Mixtral's default (`q_proj`, `v_proj`) is even dropped by the MoE conversion peft applies
+    first, so it raises "No `target_modules` passed but also no `target_parameters` found".
+
+    ## Example
+    ```python
+    # base model: microsoft/Phi-3-mini-4k-instruct
+    LoraConfig(r=16)
+    ```
+
+    Use instead:
+    ```python
+    LoraConfig(r=16, target_modules=["qkv_proj", "o_proj"])
+    ```
+    """
+    found = known(ctx)
+    if found is None:
+        return
+    inv, a = found
+    if a.spec.target_modules is not None:
+        return
+    at = where(site, "target_modules")
+    suggestion = py_list(adaptable_leaves(inv)[:4])
+    if a.error_kind == "no-default":
+        yield at, (
+            f"target_modules is omitted and peft {facts()['peft_version']} has no default targets for"
+            f" model_type {inv.model_type!r}: get_peft_model raises ValueError ('Please specify"
+            f" `target_modules`'); name them, e.g. target_modules={suggestion} or 'all-linear'"
+        )
+    elif a.error_kind == "no-targets":
+        default = facts()["default_target_modules"].get(inv.model_type)
+        yield at, (
+            f"target_modules is omitted; peft's default for {inv.model_type!r} ({default!r}) is dropped by"
+            " its transformers-5 MoE conversion, so get_peft_model raises NoMatchingPeftModuleError ('No"
+            f" `target_modules` passed'); write target_modules={py_list(default or []) if default else suggestion}"
+        )

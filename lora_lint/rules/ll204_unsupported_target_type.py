@@ -1,0 +1,81 @@
+from ..model import Severity
+from ..registry import rule
+from ._model import example, item, known, plural, where
+
+SUPPORTED = "Linear, Conv1D, Embedding, Conv1d/2d/3d and MultiheadAttention"
+
+
+def _children(inv, name):
+    """Adaptable layers directly under a container, by leaf name."""
+    prefix = name + "."
+    out = {}
+    for m in inv.modules:
+        if m.name.startswith(prefix) and m.adaptable and m.kind != "embedding":
+            out.setdefault(m.name[len(prefix):], None)
+    return list(out)
+
+
+@rule(
+    "LL204", "unsupported-target-type", Severity.ERROR, needs_model=True,
+    valid=[
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj", "v_proj"])\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["input_layernorm"])\n'),
+    ],
+    invalid=[
+        example("tiny-llama", 'LoraConfig(target_modules=[\n    "q_proj",\n    "input_layernorm",  # error: LL204\n])\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["self_attn"])  # error: LL204\n'),
+        example("tiny-qwen2-moe", 'LoraConfig(target_modules=["q_proj", "gate"])  # error: LL204\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=r"model\\.layers\\.0\\..*")  # error: LL204\n'),
+    ],
+)
+def unsupported_target_type(site, ctx):
+    """## What it does
+    Checks that every module `target_modules` matches is a layer type LoRA can adapt:
+    `nn.Linear`, transformers `Conv1D`, `nn.Embedding`, `nn.Conv1d/2d/3d` or
+    `nn.MultiheadAttention`. Norms, activations, dropouts, MoE routers and containers
+    (`self_attn`, `mlp`, a decoder layer) are not.
+
+    ## Why is this bad?
+    `get_peft_model` raises `ValueError: Target module LlamaRMSNorm(...) is not supported`. It
+    happens with names that look like layers but are containers (`self_attn`, `mlp`), with MoE
+    routers named `gate`, and with regexes that end in `.*` and so also match norms and dropouts.
+    To train a norm or a router fully, list it in `modules_to_save` instead.
+
+    ## Example
+    ```python
+    LoraConfig(target_modules=["self_attn"])
+    ```
+
+    Use instead:
+    ```python
+    LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+    ```
+    """
+    found = known(ctx)
+    if found is None:
+        return
+    inv, a = found
+    if a.error_kind != "unsupported":
+        return
+    bad = a.match.unsupported
+    targets = a.spec.target_modules
+    if isinstance(targets, (list, tuple, set)) and a.entries:
+        for entry in targets:
+            hits = [n for n in a.entries.get(entry, ()) if n in bad]
+            if hits:
+                yield item(site, "target_modules", entry), _message(inv, entry, hits)
+        return
+    yield where(site, "target_modules"), _message(inv, None, bad)
+
+
+def _message(inv, entry, hits):
+    classes = sorted({inv.by_name[n].cls for n in hits})
+    what = f"{entry!r} matches" if entry else "target_modules matches"
+    text = (f"{what} {plural(len(hits), 'module')} of type {', '.join(classes)} ({hits[0]}"
+            f"{', …' if len(hits) > 1 else ''}): LoRA adapts only {SUPPORTED} layers, so get_peft_model"
+            " raises ValueError")
+    first = inv.by_name[hits[0]]
+    kids = _children(inv, first.name) if first.kind == "container" else []
+    if kids:
+        return text + f"; {first.leaf} is a container, name its layers instead: {kids}"
+    return text + "; remove it, or train it fully with modules_to_save"

@@ -1,0 +1,101 @@
+from ..model import Severity
+from ..registry import rule
+from ._model import example, item, known, where
+
+
+def ranges(values) -> str:
+    values = sorted(values)
+    out, start = [], None
+    for i, v in enumerate(values):
+        if start is None:
+            start = v
+        if i + 1 == len(values) or values[i + 1] != v + 1:
+            out.append(f"{start}–{v}" if v != start else f"{v}")
+            start = None
+    return ", ".join(out)
+
+
+@rule(
+    "LL205", "layers-out-of-range", Severity.ERROR, needs_model=True,
+    valid=[
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj", "v_proj"], layers_to_transform=[0, 1, 2, 3])\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], layers_to_transform=[1], layers_pattern="layers")\n'),
+    ],
+    invalid=[
+        example("tiny-llama", 'LoraConfig(\n    target_modules=["q_proj", "v_proj"],\n'
+                '    layers_to_transform=[2, 3, 4, 5],  # error: LL205\n)\n'),
+        example("tiny-llama", 'LoraConfig(\n    target_modules=["q_proj"],\n    layers_to_transform=[1],\n'
+                '    layers_pattern="h",  # error: LL205\n)\n'),
+        example("tiny-llama", 'LoraConfig(\n    target_modules=[\n        "q_proj",\n'
+                '        "lm_head",  # error: LL205\n    ],\n    layers_to_transform=[0, 1],\n)\n'),
+    ],
+)
+def layers_out_of_range(site, ctx):
+    """## What it does
+    Checks `layers_to_transform` and `layers_pattern` against the base model: every index must be
+    a layer that holds a targeted module, `layers_pattern` must name one of the model's layer lists,
+    and no `target_modules` item may name a module outside the numbered layers (such as `lm_head`),
+    which `layers_to_transform` silently excludes.
+
+    ## Why is this bad?
+    peft reads the layer index from the first `.<number>.` in each module name. Indices beyond the
+    model's depth match nothing; when no index exists at all, `get_peft_model` raises "Target
+    modules ... not found ... Note: You specified 'layers_to_transform'". Some out-of-range indices
+    fail silently: the adapter simply covers fewer layers. A `layers_pattern` such as `"h"` on a
+    Llama (whose list is `layers`) matches nothing, and a module without a layer index like
+    `lm_head` is never adapted once `layers_to_transform` is set (peft issue #1024).
+
+    ## Example
+    ```python
+    # a 32-layer model
+    LoraConfig(target_modules=["q_proj", "v_proj"], layers_to_transform=list(range(24, 40)))
+    ```
+
+    Use instead:
+    ```python
+    LoraConfig(target_modules=["q_proj", "v_proj"], layers_to_transform=list(range(24, 32)))
+    ```
+    """
+    found = known(ctx)
+    if found is None:
+        return
+    inv, a = found
+    layers = a.spec.layers_to_transform
+    targets = a.spec.target_modules
+    if layers is None or isinstance(targets, str) or not a.entries:
+        return
+    requested = [layers] if isinstance(layers, int) else list(layers)
+    if not requested:
+        return
+    indexed = {k: i for k, i in a.match.layer_index.items()}
+    available = {i for i in indexed.values() if i is not None}
+    pattern = a.spec.layers_pattern
+    if pattern and not available and indexed:
+        lists = sorted({p.rpartition(".")[2] for p in inv.layer_lists})
+        yield where(site, "layers_pattern"), (
+            f"layers_pattern={pattern!r} names no layer list of {inv.architecture} (its layer lists are"
+            f" {', '.join(repr(x) for x in lists)}), so no module matches: get_peft_model raises"
+            " NoMatchingPeftModuleError"
+        )
+        return
+    if available:
+        stacks = sorted({p for p in inv.layer_lists for k in indexed if k.startswith(p + ".")})
+        held = f"{ranges(available)} in {', '.join(stacks)}" if stacks else ranges(available)
+        bad = list(dict.fromkeys(i for i in requested if i not in available))
+        if bad:
+            none_left = len(bad) == len(set(requested))
+            consequence = ("nothing is adapted and get_peft_model raises NoMatchingPeftModuleError" if none_left
+                           else "they adapt nothing, so the adapter covers fewer layers than written")
+            p = site.params.get("layers_to_transform")
+            at = next((it for it in (p.items if p else ()) if it.value == bad[0]), None)
+            word = "index" if len(bad) == 1 else "indices"
+            yield at or where(site, "layers_to_transform"), (
+                f"layers_to_transform {word} {', '.join(map(str, bad))} {'is' if len(bad) == 1 else 'are'} not"
+                f" layers that hold the targeted modules ({held}): {consequence}")
+    for entry in a.entries:
+        keys = a.entries[entry]
+        if keys and all(indexed.get(k) is None for k in keys):
+            yield item(site, "target_modules", entry), (
+                f"{entry!r}{'' if keys == [entry] else f' ({keys[0]})'} has no layer index, so with layers_to_transform set peft never adapts"
+                " it; drop it or drop layers_to_transform"
+            )

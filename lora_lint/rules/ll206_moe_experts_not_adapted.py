@@ -1,0 +1,87 @@
+from collections import Counter
+
+from ..model import Severity
+from ..registry import rule
+from ._model import example, known, plural, py_list, where
+
+EXPERT_LEAVES = frozenset({"gate_proj", "up_proj", "down_proj", "w1", "w2", "w3", "gate_up_proj",
+                           "fc1", "fc2", "experts", "mlp", "feed_forward", "block_sparse_moe"})
+
+
+def by_leaf(names):
+    counts = Counter(names)
+    return ", ".join(f"{n} ×{c}" if c > 1 else n for n, c in counts.items())
+
+
+def _short(name):
+    """``shared_expert.gate_proj`` for ``model.layers.0.mlp.shared_expert.gate_proj``."""
+    parts = name.split(".")
+    return ".".join(parts[-2:]) if len(parts) > 1 and not parts[-2].isdigit() and parts[-2] != "mlp" else parts[-1]
+
+
+@rule(
+    "LL206", "moe-experts-not-adapted", Severity.WARNING, needs_model=True,
+    valid=[
+        example("tiny-qwen2-moe", 'LoraConfig(target_modules=["q_proj", "v_proj"])\n'),
+        example("tiny-qwen2-moe", 'LoraConfig(\n    target_modules=["q_proj", "v_proj"],\n'
+                '    target_parameters=["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],\n)\n'),
+        example("tiny-mixtral", 'LoraConfig(target_modules=["q_proj", "w1", "w2", "w3"])\n'),
+    ],
+    invalid=[
+        example("tiny-qwen2-moe", 'LoraConfig(target_modules=["q_proj", "gate_proj", "up_proj", "down_proj"])'
+                '  # error: LL206\n'),
+        example("tiny-qwen2-moe", 'LoraConfig(target_modules="all-linear")  # error: LL206\n'),
+    ],
+)
+def moe_experts_not_adapted(site, ctx):
+    """## What it does
+    Checks, on a mixture-of-experts model whose experts are stored as fused 3-D parameters
+    (transformers 5: `mlp.experts.gate_up_proj`, `mlp.experts.down_proj`), that a config aiming at
+    the MLP (expert projection names or `all-linear`) really adapts the routed experts, i.e. that
+    they end up in peft's `target_parameters`.
+
+    ## Why is this bad?
+    Fused experts are not `nn.Linear` modules, so `target_modules` cannot reach them: names like
+    `gate_proj`/`up_proj`/`down_proj` then adapt only the shared expert or the dense layers, and
+    `all-linear` adapts attention and the shared expert but none of the routed experts, which hold
+    most of the model's weights. Nothing warns. (For Mixtral and Qwen3-MoE, peft 0.21 converts the
+    old expert names into `target_parameters` itself, so they are fine.)
+
+    ## Example
+    ```python
+    # base model: Qwen/Qwen1.5-MoE-A2.7B (qwen2_moe)
+    LoraConfig(target_modules=["q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"])
+    ```
+
+    Use instead:
+    ```python
+    LoraConfig(
+        target_modules=["q_proj", "v_proj"],
+        target_parameters=["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],
+        lora_dropout=0.0,  # target_parameters needs it
+    )
+    ```
+    """
+    found = known(ctx)
+    if found is None:
+        return
+    inv, a = found
+    fused = inv.fused_experts()
+    if not fused or any(p in fused for p in a.targeted_parameters):
+        return
+    targets = a.spec.target_modules
+    aimed = a.match.all_linear or (
+        isinstance(targets, (list, tuple, set)) and any(t.rpartition(".")[2] in EXPERT_LEAVES for t in targets)
+    ) or (isinstance(targets, str) and any(n.rpartition(".")[2] in EXPERT_LEAVES for n in a.targeted))
+    if not aimed:
+        return
+    suffixes = list(dict.fromkeys(".".join(n.split(".")[-3:]) for n in fused))
+    experts = inv.param_shape(fused[0])[0]
+    mlp = [n for n in a.targeted if n.rpartition(".")[2] in EXPERT_LEAVES or "expert" in n]
+    got = f"adapts only {by_leaf(_short(n) for n in mlp)}" if mlp else "adapts no MLP weights"
+    what = "all-linear" if a.match.all_linear else f"target_modules={targets!r}"
+    yield where(site, "target_modules"), (
+        f"{inv.architecture} stores its {plural(experts, 'routed expert')} per layer as fused parameters"
+        f" ({', '.join(suffixes)}), which target_modules cannot reach: {what} {got}, not the routed experts;"
+        f" add target_parameters={py_list(suffixes)} (with lora_dropout=0)"
+    )

@@ -1,0 +1,98 @@
+import re
+
+from ..model import Severity
+from ..registry import rule
+from ._model import by_leaf, example, item, known, plural, where
+
+
+def _text_prefix(inv):
+    """``model.language_model`` for ``model.language_model.layers``."""
+    for prefix in inv.layer_lists:
+        if inv.tower_of(prefix) is None:
+            return prefix.rpartition(".")[0]
+    return None
+
+
+def _advice(inv):
+    text = _text_prefix(inv)
+    leaves = list(dict.fromkeys(m.leaf for m in inv.modules if m.kind in ("linear", "conv1d")
+                                and inv.tower_of(m.name) is None and text and m.name.startswith(text + ".")))
+    towers = "|".join(re.escape(t.rpartition(".")[2]) for t in inv.towers)
+    scope = text.rpartition(".")[2] if text else None
+    out = []
+    if scope and leaves:
+        out.append(f"target_modules=r'.*{re.escape(scope)}.*\\.({'|'.join(leaves)})'")
+    out.append(f"exclude_modules=r'.*({towers}).*'")
+    return " or ".join(out)
+
+
+@rule(
+    "LL207", "multimodal-tower-targeted", Severity.WARNING, needs_model=True,
+    valid=[
+        example("tiny-llava", 'LoraConfig(target_modules=r".*language_model.*\\.(q_proj|v_proj)")\n'),
+        example("tiny-llava", 'LoraConfig(target_modules="all-linear", exclude_modules=r".*(vision_tower|multi_modal_projector).*")\n'),
+        example("tiny-qwen2.5-vl", 'LoraConfig(target_modules=["q_proj", "v_proj"])\n'),
+        example("tiny-llama", 'LoraConfig(target_modules="all-linear")\n'),
+    ],
+    invalid=[
+        example("tiny-llava", 'LoraConfig(target_modules="all-linear")  # error: LL207\n'),
+        example("tiny-llava", 'LoraConfig(target_modules=[\n    "q_proj",  # error: LL207\n'
+                '    "v_proj",  # error: LL207\n])\n'),
+        example("tiny-qwen2.5-vl", 'LoraConfig(target_modules=["q_proj", "v_proj", "qkv"])  # error: LL207\n'),
+    ],
+)
+def multimodal_tower_targeted(site, ctx):
+    """## What it does
+    Checks, on a vision- or audio-language model, whether `all-linear`, a bare suffix such as
+    `q_proj` or a broad regex also adapts the vision/audio tower or the multimodal projector, not
+    only the language model.
+
+    ## Why is this bad?
+    peft matches names anywhere in the model: `all-linear` takes every Linear layer of the vision
+    encoder and the projector too, and CLIP/SigLIP towers use the same `q_proj`/`v_proj` names as
+    the language model. The adapter then changes the image features, costs more memory, and some
+    serving stacks (vLLM, SGLang) ignore or reject LoRA weights on the tower. If that is intended,
+    suppress the finding; otherwise scope the targets to the language model.
+
+    ## Example
+    ```python
+    # base model: llava-hf/llava-1.5-7b-hf
+    LoraConfig(target_modules="all-linear")
+    ```
+
+    Use instead:
+    ```python
+    LoraConfig(target_modules=r".*language_model.*\\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)")
+    ```
+    """
+    found = known(ctx)
+    if found is None or not found[0].towers:
+        return
+    inv, a = found
+    targets = a.spec.target_modules
+    if isinstance(targets, str) and not a.match.all_linear:
+        if any(t.rpartition(".")[2] in targets for t in inv.towers):
+            return  # a regex that names the tower means it
+    in_tower = [n for n in a.targeted if inv.tower_of(n) is not None]
+    if not in_tower:
+        return
+    if isinstance(targets, (list, tuple, set)) and a.entries:
+        for entry in targets:
+            hits = [n for n in a.entries.get(entry, ()) if n in in_tower]
+            if hits and not any(t.rpartition(".")[2] in entry for t in inv.towers):
+                towers = sorted({inv.tower_of(n) for n in hits})
+                yield item(site, "target_modules", entry), (
+                    f"{entry!r} also matches {plural(len(hits), 'module')} in {', '.join(towers)}"
+                    f" ({hits[0]}…), not only the language model; to adapt only the language model use"
+                    f" {_advice(inv)}"
+                )
+        return
+    parts = []
+    for tower, kind in inv.towers.items():
+        hits = [n for n in in_tower if inv.tower_of(n) == tower]
+        if hits:
+            parts.append(f"{plural(len(hits), 'module')} of the {kind} {tower} ({by_leaf(hits)})")
+    what = "all-linear" if a.match.all_linear else "target_modules"
+    yield where(site, "target_modules"), (
+        f"{what} also adapts {' and '.join(parts)}; to adapt only the language model use {_advice(inv)}"
+    )

@@ -1,0 +1,53 @@
+from ..model import Severity
+from ..registry import rule
+from ._model import by_leaf, example, known
+
+
+@rule(
+    "LL209", "fan-in-fan-out-mismatch", Severity.WARNING, needs_model=True,
+    valid=[
+        example("tiny-gpt2", 'LoraConfig(target_modules=["c_attn"], fan_in_fan_out=True)\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], fan_in_fan_out=False)\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"])\n'),
+    ],
+    invalid=[
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], fan_in_fan_out=True)  # error: LL209\n'),
+        example("tiny-gpt2", 'LoraConfig(target_modules=["c_attn"], fan_in_fan_out=False)  # error: LL209\n'),
+    ],
+)
+def fan_in_fan_out_mismatch(site, ctx):
+    """## What it does
+    Checks an explicit `fan_in_fan_out` against the layers the adapter targets: it must be `True`
+    for transformers' `Conv1D` layers (GPT-2, GPT-BigCode, whose weights are stored `(in, out)`) and
+    `False` for `nn.Linear`.
+
+    ## Why is this bad?
+    peft overrides the value per layer and warns ("fan_in_fan_out is set to True but the target
+    module is `torch.nn.Linear`. Setting fan_in_fan_out to False."), so the written value is wrong
+    and misleads readers; with `target_parameters` a `True` is even an error.
+
+    ## Example
+    ```python
+    # base model: meta-llama/Llama-3.1-8B
+    LoraConfig(target_modules=["q_proj", "v_proj"], fan_in_fan_out=True)
+    ```
+
+    Use instead:
+    ```python
+    LoraConfig(target_modules=["q_proj", "v_proj"])
+    ```
+    """
+    found = known(ctx)
+    p = site.get("fan_in_fan_out")
+    if found is None or p is None or p.implicit or not isinstance(p.value, bool):
+        return
+    inv, a = found
+    linear = [n for n in a.targeted if inv.by_name[n].kind == "linear"]
+    conv1d = [n for n in a.targeted if inv.by_name[n].kind == "conv1d"]
+    if p.value and linear and not conv1d:
+        yield p, (f"fan_in_fan_out=True but the adapted layers are nn.Linear ({by_leaf(linear)}): peft warns"
+                  " and resets it to False; remove it")
+    elif not p.value and conv1d and not linear:
+        yield p, (f"fan_in_fan_out=False but {inv.architecture}'s adapted layers are transformers Conv1D"
+                  f" ({by_leaf(conv1d)}), whose weight is stored (in, out): peft warns and sets it to True;"
+                  " write fan_in_fan_out=True")

@@ -1,0 +1,59 @@
+import difflib
+
+from ..model import Severity
+from ..registry import rule
+from ._model import example, item, known
+
+
+@rule(
+    "LL302", "modules-to-save-no-match", Severity.WARNING, needs_model=True,
+    valid=[
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["lm_head"])\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=SAVE)\n'),
+    ],
+    invalid=[
+        example("tiny-llama", 'LoraConfig(\n    target_modules=["q_proj"],\n'
+                '    modules_to_save=["lm_head", "classifier"],  # error: LL302\n)\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["embed_token"])  # error: LL302\n'),
+    ],
+)
+def modules_to_save_no_match(site, ctx):
+    """## What it does
+    Checks every `modules_to_save` entry against the base model's module names (peft's rule: a
+    module whose full name ends with the entry).
+
+    ## Why is this bad?
+    peft wraps the modules it finds and silently ignores entries that match nothing
+    (`_set_trainable(..., strict_module_check=False)`): the module you meant to train fully is
+    frozen and missing from the saved adapter. Typical causes are a head name from another family
+    (`classifier` on a Llama, whose head is `score`/`lm_head`) and typos.
+
+    ## Example
+    ```python
+    # base model: a Llama loaded with AutoModelForSequenceClassification
+    LoraConfig(target_modules=["q_proj", "v_proj"], modules_to_save=["classifier"])
+    ```
+
+    Use instead:
+    ```python
+    LoraConfig(target_modules=["q_proj", "v_proj"], modules_to_save=["score"])
+    ```
+    """
+    found = known(ctx)
+    if found is None:
+        return
+    inv, a = found
+    user = a.spec.modules_to_save
+    if not isinstance(user, (list, tuple)):
+        return
+    leaves = list(dict.fromkeys(m.leaf for m in inv.modules if m.name))
+    for entry in user:
+        if not isinstance(entry, str) or a.saved.get(entry):
+            continue
+        near = difflib.get_close_matches(entry.rpartition(".")[2], leaves, n=2, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+        heads = f" ({inv.architecture}'s heads: {', '.join(inv.heads)})" if inv.heads else ""
+        yield item(site, "modules_to_save", entry), (
+            f"modules_to_save entry {entry!r} matches no module of {inv.architecture}: peft ignores it"
+            f" silently, nothing is trained or saved for it{hint}{heads}"
+        )

@@ -1,0 +1,64 @@
+from ..model import Severity
+from ..registry import rule
+from ._model import example, item, known, names, plural
+
+
+@rule(
+    "LL303", "modules-to-save-overbroad", Severity.WARNING, needs_model=True,
+    valid=[
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["lm_head"])\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["model.norm"])\n'),
+    ],
+    invalid=[
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["head"])  # error: LL303\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["norm"])  # error: LL303\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["o_proj"])  # error: LL303\n'),
+    ],
+)
+def modules_to_save_overbroad(site, ctx):
+    """## What it does
+    Checks that each `modules_to_save` entry selects exactly the module it names: not a module
+    whose name merely ends with the same letters, and not many modules at once.
+
+    ## Why is this bad?
+    peft wraps every module whose full name ends with the entry, with no dot boundary
+    (`key.endswith(entry)`): `"head"` also selects `lm_head`, `"norm"` selects `model.norm` and
+    every `input_layernorm`/`post_attention_layernorm`, and `"o_proj"` a full copy of every layer's
+    projection. Each wrapped module is copied and fully trained, which can multiply the trainable
+    parameters and the adapter's size without anyone noticing.
+
+    ## Example
+    ```python
+    LoraConfig(target_modules=["q_proj", "v_proj"], modules_to_save=["head"])
+    ```
+
+    Use instead:
+    ```python
+    LoraConfig(target_modules=["q_proj", "v_proj"], modules_to_save=["lm_head"])
+    ```
+    """
+    found = known(ctx)
+    if found is None:
+        return
+    inv, a = found
+    user = a.spec.modules_to_save
+    if not isinstance(user, (list, tuple)):
+        return
+    for entry in user:
+        if not isinstance(entry, str):
+            continue
+        hits = a.saved.get(entry) or []
+        canon = list(dict.fromkeys(inv.aliases.get(n, n) for n in hits))
+        loose = [n for n in canon if n != entry and not n.endswith("." + entry)]
+        params = sum(inv.subtree_params(n) for n in canon)
+        if loose:
+            yield item(site, "modules_to_save", entry), (
+                f"modules_to_save entry {entry!r} also selects {names(loose)} (peft matches with endswith and"
+                f" no dot boundary): {plural(len(canon), 'module')} fully trained, +{params:,} parameters;"
+                f" write the full name{'s' if len(canon) > 1 else ''} you mean"
+            )
+        elif len(canon) > 1:
+            yield item(site, "modules_to_save", entry), (
+                f"modules_to_save entry {entry!r} selects {plural(len(canon), 'module')} ({names(canon, 3)}):"
+                f" each gets a full trainable copy, +{params:,} parameters; name the one you mean"
+            )
