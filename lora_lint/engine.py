@@ -85,7 +85,9 @@ def check_sites(
     model_rules = [r for r in rules.values() if r.needs_model]
     for site in sites:
         model = analysis = None
-        if model_rules:
+        # An inactive site's LoRA settings do not take effect (adapter switched off, adapter
+        # resumed): only its dialect notes are reported, so there is no model to resolve.
+        if model_rules and "inactive" not in site.features:
             model, analysis, unresolved = model_context(site, settings)
             if unresolved is not None and "LL902" in rules:
                 out.append(unresolved)
