@@ -95,6 +95,29 @@ def names(entries: Iterable[str]) -> str:
     return ", ".join(f"`{e}`" for e in entries)
 
 
+def agree(items, one: str, many: str) -> str:
+    """``one`` or ``many`` by the number of ``items`` ("is"/"are", "it"/"them")."""
+    return one if len(list(items)) == 1 else many
+
+
+def coerce_numbers(b: SiteBuilder, ints: Iterable[str] = (), floats: Iterable[str] = ()) -> None:
+    """Numbers written as strings, read as a pydantic model (lax mode) reads them: ``"16"`` -> 16."""
+    for fieldname, kind in [*((f, int) for f in ints), *((f, float) for f in floats)]:
+        p = b.params.get(fieldname)
+        if p is None or p.implicit or isinstance(p.value, bool):
+            continue
+        v = p.value
+        try:
+            if isinstance(v, str):
+                v = kind(v.strip()) if kind is float or v.strip().lstrip("+-").isdigit() else v
+            elif kind is int and isinstance(v, float) and v.is_integer():
+                v = int(v)
+        except ValueError:
+            continue
+        if v is not p.value:
+            b.params[fieldname] = Param(p.key, v, p.span, p.items, p.implicit)
+
+
 # --- the builder -------------------------------------------------------------------------------
 
 class SiteBuilder:
@@ -208,6 +231,8 @@ def suggestion(key: str, keymap: Mapping[str, str], known: Iterable[str] = ()) -
     for own, fieldname in keymap.items():
         if fieldname in fields and own != key:
             return own
+    if fields:
+        return None  # a setting this framework does not have: no near-miss guess
     return suggest(key, [*keymap, *known])
 
 
@@ -234,7 +259,7 @@ def check_duplicates(b: SiteBuilder, m: Map, keys: Iterable[str]) -> None:
 
 
 def dead_keys(m: Map, keys: Iterable[str], doc: Doc) -> list[Entry]:
-    """The entries among ``keys`` set to something (not null, false or empty)."""
+    """The entries among ``keys`` set to something (not null, false or empty), in file order."""
     out = []
     for k in keys:
         e = m.get(k)
@@ -244,4 +269,4 @@ def dead_keys(m: Map, keys: Iterable[str], doc: Doc) -> list[Entry]:
         if v is None or v is False or v == [] or v == {} or v == "":
             continue
         out.append(e)
-    return out
+    return sorted(out, key=lambda e: e.key_node.start_mark.index)

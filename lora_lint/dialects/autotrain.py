@@ -14,9 +14,11 @@ from ..model import LoraSite, Param
 from ..sources.yaml_nodes import Doc, span
 from ._base import (
     SiteBuilder,
+    agree,
     apply_keymap,
     check_duplicates,
     check_unknown,
+    coerce_numbers,
     dead_keys,
     names,
     param,
@@ -70,7 +72,8 @@ def sites(doc: Doc) -> list[LoraSite]:
         b.model_class = OTHER_TASKS.get(task)
         b.note("LL010", param(doc, lora[0]), (
             f"AutoTrain's `{task}` trainer has no LoRA: {names(e.key for e in lora)} "
-            f"{'is' if len(lora) == 1 else 'are'} ignored (\"Parameters supplied but not used\"); remove them"))
+            f"{agree(lora, 'is', 'are')} ignored (\"Parameters supplied but not used\"); remove "
+            f"{agree(lora, 'it', 'them')}"))
         return [b.build()]
     if peft_on is False or peft_on is None:
         dead = [e for e in dead if e.key != "peft"]
@@ -82,11 +85,13 @@ def sites(doc: Doc) -> list[LoraSite]:
         state = "`peft: false`" if peft_entry is not None else "without `peft: true` (AutoTrain's default is false)"
         b.note("LL010", param(doc, where), (
             f"{names(e.key for e in dead)} {'does' if len(dead) == 1 else 'do'} nothing {state}: the whole "
-            "model is fine-tuned (and there is no adapter to merge); set `peft: true` for LoRA, or remove them"))
+            f"model is fine-tuned (and there is no adapter to merge); set `peft: true` for LoRA, or remove "
+            f"{agree(dead, 'it', 'them')}"))
         check_unknown(b, params, KEYMAP, KNOWN)
         return [b.build()]
     b = SiteBuilder(doc, NAME, span(peft_entry.key_node), SETTABLE)
     apply_keymap(b, params, KEYMAP, skip=("target_modules",))
+    coerce_numbers(b, ints=("r", "lora_alpha"), floats=("lora_dropout",))
     _targets(b, params, strips=family == "seq2seq")
     model_class, task_type = LORA_TASKS.get(family, (None, "CAUSAL_LM"))
     b.model_class = model_class

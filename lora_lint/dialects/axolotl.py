@@ -15,9 +15,11 @@ from ..model import UNKNOWN, LoraSite, Param
 from ..sources.yaml_nodes import Doc, Map, span, value_span
 from ._base import (
     SiteBuilder,
+    agree,
     apply_keymap,
     check_duplicates,
     check_unknown,
+    coerce_numbers,
     dead_keys,
     names,
     param,
@@ -87,6 +89,7 @@ def sites(doc: Doc) -> list[LoraSite]:
         return []
     b = SiteBuilder(doc, NAME, span(adapter_entry.key_node), SETTABLE)
     apply_keymap(b, top, KEYMAP, skip=("lora_target_modules", "lora_target_linear"))
+    coerce_numbers(b, ints=("r", "lora_alpha"), floats=("lora_dropout",))
     _targets(b, top)
     _peft_block(b, top)
     b.default("lora_dropout", "lora_dropout", 0.0)
@@ -202,7 +205,7 @@ def _checks(b: SiteBuilder, top: Map, adapter) -> None:
             b.note("LL009", param(doc, top.get("gptq")), (
                 "`adapter: qlora` with `gptq: true`: axolotl refuses to start (\"Can't load qlora if gptq\"); "
                 "use adapter: lora to train LoRA on a GPTQ checkpoint"))
-        if four_bit is not UNKNOWN and not four_bit:
+        if four_bit is not UNKNOWN and not four_bit and not truthy(val("load_in_8bit")) and not truthy(val("gptq")):
             where = top.get("load_in_4bit")
             at = param(doc, where) if where is not None else param(doc, top.get("adapter"))
             b.note("LL009", at, (
@@ -250,7 +253,8 @@ def _checks(b: SiteBuilder, top: Map, adapter) -> None:
         if ignored:
             b.note("LL010", param(doc, top.get("lora_model_dir")), (
                 f"axolotl loads the adapter saved in `lora_model_dir` ({model_dir}) and keeps its "
-                f"adapter_config.json: {names(ignored)} are ignored; remove them, or remove lora_model_dir "
+                f"adapter_config.json: {names(ignored)} {agree(ignored, 'is', 'are')} ignored; remove "
+                f"{agree(ignored, 'it', 'them')}, or remove lora_model_dir "
                 "to train a new adapter"))
 
 
@@ -262,7 +266,8 @@ def _adapter_off(doc: Doc, top: Map, adapter_entry, dead) -> LoraSite:
     at = param(doc, adapter_entry) if adapter_entry is not None else param(doc, dead[0])
     b.note("LL010", at, (
         f"`adapter` is {'empty' if adapter_entry is not None else 'not set'}, so axolotl fine-tunes the "
-        f"whole model and ignores {names(keys)}: set `adapter: lora` (or qlora), or remove them"))
+        f"whole model and ignores {names(keys)}: set `adapter: lora` (or qlora), or remove "
+        f"{agree(keys, 'it', 'them')}"))
     for key in ("load_in_8bit", "load_in_4bit"):
         if truthy(top.value(key)) and not truthy(top.value("inference")):
             b.note("LL009", param(doc, top.get(key)), (

@@ -15,6 +15,7 @@ from ..model import UNKNOWN, LoraSite, Param
 from ..sources.yaml_nodes import Doc, Map, span
 from ._base import (
     SiteBuilder,
+    agree,
     apply_keymap,
     check_duplicates,
     check_unknown,
@@ -63,8 +64,8 @@ def sites(doc: Doc) -> list[LoraSite]:
         return _not_lora(doc, top, method, explicit)
     if not training and not explicit:
         return []  # chat, predict, merge or export with an adapter: nothing is trained
-    anchor = next((top.get(k) for k in ("finetuning_type",) if k in top), None) or (
-        explicit[0] if explicit else next(top.get(k) for k in ("stage", "do_train", "model_name_or_path") if k in top))
+    anchor = top.get("finetuning_type") or (explicit[0] if explicit else None) or next(
+        (top.get(k) for k in ("stage", "do_train", "model_name_or_path") if k in top), next(iter(top)))
     b = SiteBuilder(doc, NAME, span(anchor.key_node), SETTABLE)
     b.ctx("adapter", _ctx(doc, top, "finetuning_type"))
     for name, key in (("quantization", "quantization_bit"), ("stage", "stage"), ("learning_rate", "learning_rate"),
@@ -82,8 +83,9 @@ def sites(doc: Doc) -> list[LoraSite]:
         if settings:
             b.note("LL010", param(doc, top.get("adapter_name_or_path")), (
                 f"LLaMA-Factory resumes training the adapter in `adapter_name_or_path` and keeps its saved "
-                f"LoRA settings: {names(settings)} are ignored; set `create_new_adapter: true` to train a new "
-                "adapter with them, or remove them"))
+                f"LoRA settings: {names(settings)} {agree(settings, 'is', 'are')} ignored; set "
+                f"`create_new_adapter: true` to train a new adapter with {agree(settings, 'it', 'them')}, or "
+                f"remove {agree(settings, 'it', 'them')}"))
     else:
         _params(b, top)
     _checks(b, top)
@@ -185,7 +187,8 @@ def _not_lora(doc: Doc, top: Map, method: str, explicit) -> list[LoraSite]:
         ignored = [e.key for e in explicit if e.key not in LORA_ONLY]
         if ignored:
             b.note("LL010", param(doc, entry), (
-                f"`finetuning_type: {method}` trains without LoRA, so {names(ignored)} are ignored: set "
-                "finetuning_type: lora, or remove them"))
+                f"`finetuning_type: {method}` trains without LoRA, so {names(ignored)} "
+                f"{agree(ignored, 'is', 'are')} ignored: set finetuning_type: lora, or remove "
+                f"{agree(ignored, 'it', 'them')}"))
     check_unknown(b, top, KEYMAP, KNOWN)
     return [b.build()]

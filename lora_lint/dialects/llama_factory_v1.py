@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from ..model import LoraSite, Param
 from ..sources.yaml_nodes import Doc, span
-from ._base import SiteBuilder, apply_keymap, check_duplicates, check_unknown, names, param, truthy
+from ._base import (
+    SiteBuilder,
+    agree,
+    apply_keymap,
+    check_duplicates,
+    check_unknown,
+    names,
+    param,
+    truthy,
+)
 
 NAME = "llama-factory-v1"
 KEYMAP = {
@@ -54,8 +63,8 @@ def sites(doc: Doc) -> list[LoraSite]:
         if explicit:
             b.note("LL010", param(doc, block.get("adapter_name_or_path")), (
                 f"LLaMA-Factory resumes training the adapter in `adapter_name_or_path` and loads its saved "
-                f"settings: {names(explicit)} are ignored; merge the adapter first to train a new one, or "
-                "remove them"))
+                f"settings: {names(explicit)} {agree(explicit, 'is', 'are')} ignored; merge the adapter first "
+                f"to train a new one, or remove {agree(explicit, 'it', 'them')}"))
     else:
         apply_keymap(b, block, KEYMAP, skip=("target_modules",))
         target = block.get("target_modules")

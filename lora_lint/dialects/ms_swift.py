@@ -12,6 +12,7 @@ from ..model import LoraSite, Param
 from ..sources.yaml_nodes import Doc, span
 from ._base import (
     SiteBuilder,
+    agree,
     apply_keymap,
     check_duplicates,
     check_unknown,
@@ -61,7 +62,7 @@ def sites(doc: Doc) -> list[LoraSite]:
         b.deactivate()
         b.note("LL010", param(doc, switch), (
             f"`{switch.key}: {kind}` trains without LoRA, so {names(e.key for e in dead)} "
-            f"{'is' if len(dead) == 1 else 'are'} ignored: set {switch.key}: lora, or remove them"))
+            f"{agree(dead, 'is', 'are')} ignored: set {switch.key}: lora, or remove {agree(dead, 'it', 'them')}"))
         return [b.build()]
     b = SiteBuilder(doc, NAME, span(switch.key_node), SETTABLE)
     apply_keymap(b, top, KEYMAP, skip=("target_modules", "init_weights", "init_lora_weights"))

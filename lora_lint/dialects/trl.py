@@ -13,6 +13,7 @@ from ..model import LoraSite, Param
 from ..sources.yaml_nodes import Doc, Map, span
 from ._base import (
     SiteBuilder,
+    agree,
     apply_keymap,
     check_duplicates,
     check_unknown,
@@ -96,8 +97,8 @@ def _peft_off(doc: Doc, top: Map, dialect: str, switch, dead) -> LoraSite:
     keys = [e.key for e in dead]
     state = "`use_peft: false`" if switch is not None else "without `use_peft: true` (TRL's default is false)"
     b.note("LL010", param(doc, where), (
-        f"{names(keys)} {'is' if len(keys) == 1 else 'are'} ignored: {state} trains the whole model; set "
-        "`use_peft: true` for LoRA, or remove them"))
+        f"{names(keys)} {agree(keys, 'is', 'are')} ignored: {state} trains the whole model; set "
+        f"`use_peft: true` for LoRA, or remove {agree(keys, 'it', 'them')}"))
     for key in ("load_in_4bit", "load_in_8bit"):
         if truthy(top.value(key)):
             b.note("LL009", param(doc, top.get(key)), (

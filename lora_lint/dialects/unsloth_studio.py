@@ -14,9 +14,11 @@ from ..model import LoraSite, Param
 from ..sources.yaml_nodes import Doc, span
 from ._base import (
     SiteBuilder,
+    agree,
     apply_keymap,
     check_duplicates,
     check_unknown,
+    coerce_numbers,
     dead_keys,
     names,
     param,
@@ -76,9 +78,10 @@ def sites(doc: Doc) -> list[LoraSite]:
         if dead:
             b.note("LL010", param(doc, training.get("training_type")), (
                 f"`training_type: full` fine-tunes the whole model, so the `lora:` settings {names(e.key for e in dead)} "
-                "are ignored: set training_type: lora, or remove them"))
+                f"{agree(dead, 'is', 'are')} ignored: set training_type: lora, or remove {agree(dead, 'it', 'them')}"))
     else:
         apply_keymap(b, lora, KEYMAP, skip=("target_modules", "use_loftq"))
+        coerce_numbers(b, ints=("r", "lora_alpha"), floats=("lora_dropout",))
         target = lora.get("target_modules")
         if target is not None and lora.value("target_modules") is not None:
             p = split_param(doc, target)

@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 STD = "tag:yaml.org,2002:"
 #: Nodes one file may cost (every node visit spends one), and one value conversion at most.
 FILE_BUDGET = 50_000
-VALUE_BUDGET = 5_000
+VALUE_BUDGET = 2_000
 MAX_DEPTH = 64
 
 PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\{\{.*?\}\}|^\?\?\?$|^\$[A-Za-z_][A-Za-z0-9_]*$", re.S)
@@ -54,6 +54,7 @@ class Budget:
 
     limit: int = FILE_BUDGET
     used: int = 0
+    values: dict[int, Any] = field(default_factory=dict)  # id(node) -> value, while the nodes live
 
     def spend(self, n: int = 1) -> bool:
         self.used += n
@@ -156,8 +157,12 @@ def to_value(node: Node, budget: Budget, limit: int = VALUE_BUDGET) -> Any:
     Aliases are followed without copying; a value costing more than ``limit`` node visits (an
     alias bomb) or nested deeper than MAX_DEPTH, and a recursive alias, read as UNKNOWN.
     """
-    counter = [limit]
-    return _convert(node, budget, counter, set(), 0)
+    key = id(node)
+    if key in budget.values:
+        return budget.values[key]
+    value = _convert(node, budget, [limit], set(), 0)
+    budget.values[key] = value
+    return value
 
 
 def _convert(node: Node, budget: Budget, counter: list[int], active: set[int], depth: int) -> Any:

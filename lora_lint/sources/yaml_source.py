@@ -28,7 +28,7 @@ LOOKS_LORA = re.compile(
     | _target_ \s*:\s* peft\.
     | ^[ \t]*adapter[ \t]*:[ \t]*q?lora\b
     | training_type[ \t]*:[ \t]*lora
-    | "peft_type"\s*:
+    | "(?:lora_\w+|peft_\w+|use_peft|target_modules|lora|peft)"\s*:
     """)
 
 
