@@ -57,8 +57,11 @@ class Budget:
     values: dict[int, Any] = field(default_factory=dict)  # id(node) -> value, while the nodes live
 
     def spend(self, n: int = 1) -> bool:
+        if self.used + n > self.limit:
+            self.used = self.limit + 1  # exhausted: nothing more is visited
+            return False
         self.used += n
-        return self.used <= self.limit
+        return True
 
     @property
     def exhausted(self) -> bool:

@@ -18,7 +18,8 @@ from .yaml_nodes import Budget, Doc, ParseError
 YAML_MARKERS = re.compile(r"lora|peft|adapter|finetuning_type|stage", re.I)
 #: JSON needs a key that a LoRA config has (a tokenizer's vocabulary may contain "lora").
 JSON_MARKERS = re.compile(
-    r'"(?:peft_type|lora_alpha|lora_r|lora_rank|use_peft|lora|peft|peft_config|lora_config)"\s*:', re.I)
+    r'"(?:peft_type|lora_alpha|lora_r|lora_rank|use_peft)"\s*:|"(?:lora|peft|peft_config|lora_config)"\s*:\s*\{',
+    re.I)
 #: A broken file is reported when it reads like a LoRA training config.
 LOOKS_LORA = re.compile(
     r"""(?imx)
