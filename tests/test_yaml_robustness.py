@@ -43,6 +43,22 @@ def test_the_file_budget_stops_every_walk():
     assert budget.exhausted and budget.used == budget.limit + 1
 
 
+def test_merge_key_bomb_is_merged_once_per_mapping():
+    lines = ["m0: &m0 {lora_r: 1, lora_alpha: 2}"]
+    lines += [f"m{i}: &m{i} {{<<: [{', '.join([f'*m{i - 1}'] * 9)}], k{i}: 1}}" for i in range(1, 12)]
+    text = "\n".join(lines) + "\nbase_model: m\nadapter: lora\n<<: *m11\nsequence_len: 1\n"
+    sites, budget = yaml_source.analyze("merge.yml", text)
+    assert budget.used < 1_000  # 9**11 merges if each reference were expanded
+    assert (sites[0].params["r"].value, sites[0].params["lora_alpha"].value) == (1, 2)  # as yaml.safe_load
+
+
+def test_a_site_read_on_an_exhausted_budget_is_open():
+    text = AXOLOTL + "".join(f"k{i}: {i}\n" for i in range(100)) + "lora_target_modules: [q_proj]\n"
+    (s,), budget = yaml_source.analyze("big.yml", text, yaml_nodes.Budget(limit=40))
+    assert budget.exhausted
+    assert s.open and not s.missing("target_modules")
+
+
 def test_recursive_alias_is_unknown_not_a_hang():
     text = AXOLOTL + "loop: &loop [*loop, q_proj]\nlora_target_modules: *loop\n"
     (s,) = yaml_source.sites("loop.yml", text)
@@ -182,7 +198,9 @@ SCALARS = st.sampled_from([
     "torchtune.models.llama3_2.lora_llama3_2_1b", "LORA", "llm-sft", "text_classification", "sft", "kto", "[]",
     "{}", "[q_proj]", "[o_proj, q_proj]", "{loftq_config: {loftq_bits: 4}}", "{backend: bnb, weight_dtype: nf4}",
     "{name: lora, r: 0, adapter_name_or_path: x}", "{training_type: full}", "{lora_r: 8, use_loftq: true}",
-    "[1, 2]", "{checkpoint_dir: /d, model_type: LLAMA3}",
+    "[1, 2]", "{checkpoint_dir: /d, model_type: LLAMA3}", "{loftq_config: [1]}", "{loftq_config: {loftq_bits: [1]}}",
+    "[[a]]", "{_component_: [x]}", "{a: {b: {c: d}}}", "{model_type: [x], checkpoint_dir: [y]}", "[{r: 8}]",
+    "{lora_r: [8], lora_alpha: {a: 1}, target_modules: [[q]]}", "{name: [lora]}", "{peft: [true]}", "*a", "&a [1]",
 ])
 
 
@@ -198,7 +216,7 @@ def documents(draw):
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents(), st.sampled_from(["c.yaml", "recipes/x/config_lora.yaml", "adapter_config.json"]))
 def test_fuzzed_configs_never_raise(text, name):
     try:

@@ -175,7 +175,8 @@ class SiteBuilder:
             dialect=self.dialect,
             span=self.span,
             params=dict(params),
-            open=self.open or not self.active,
+            # a walk cut short by the node budget may have missed settings: nothing is "missing"
+            open=self.open or not self.active or self.doc.budget.exhausted,
             unknown_keys=tuple(self.unknown_keys),
             context=dict(self.context),
             base_model=self.base_model,

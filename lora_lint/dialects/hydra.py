@@ -22,7 +22,7 @@ def _blocks(doc: Doc) -> list[tuple[tuple[str, ...], Map]]:
     out = []
     for path, node in mappings(doc.root, doc.budget):
         m = Map.of(node, doc.budget)
-        if m is not None and m.value("_target_") in TARGETS:
+        if m is not None and m.text("_target_") in TARGETS:
             out.append((path, m))
     return out
 

@@ -86,7 +86,7 @@ def _targets(b: SiteBuilder, model: Map, builder: str) -> None:
         return
     items = []
     for item in p.items:
-        if item.value in ATTN:
+        if isinstance(item.value, str) and item.value in ATTN:
             items.append(Param(item.key, ATTN[item.value], item.span))
         elif isinstance(item.value, str):
             b.note("LL010", item, (
@@ -124,7 +124,7 @@ def _base_model(doc: Doc) -> Param | None:
         return None
     directory, model_type = ckpt.value("checkpoint_dir"), ckpt.value("model_type")
     component = ckpt.value("_component_")
-    if not isinstance(directory, str) or model_type not in HF_LIKE:
+    if not isinstance(directory, str) or not isinstance(model_type, str) or model_type not in HF_LIKE:
         return None
     if not (isinstance(component, str) and component.endswith("HFCheckpointer")):
         return None

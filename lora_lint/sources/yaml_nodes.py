@@ -195,20 +195,26 @@ def _convert(node: Node, budget: Budget, counter: list[int], active: set[int], d
     return UNKNOWN
 
 
-def flatten(node: MappingNode, budget: Budget, depth: int = 0) -> list[tuple[Node, Node]]:
-    """The key/value pairs of a mapping with ``<<`` merge keys applied (explicit keys win)."""
+def flatten(node: MappingNode, budget: Budget, depth: int = 0,
+            seen: set[int] | None = None) -> list[tuple[Node, Node]]:
+    """The key/value pairs of a mapping with ``<<`` merge keys applied (explicit keys win).
+
+    Each mapping is merged in once, however often it is referenced (a merge-key bomb stays linear).
+    """
+    seen = {id(node)} if seen is None else seen
     pairs: list[tuple[Node, Node]] = []
     merged: list[tuple[Node, Node]] = []
     for k, v in node.value:
         if not budget.spend():
             break
         if isinstance(k, ScalarNode) and k.tag == STD + "merge":
-            if depth >= 8:
+            if depth >= MAX_DEPTH:
                 continue
             sources = v.value if isinstance(v, SequenceNode) else [v]
             for src in sources:
-                if isinstance(src, MappingNode) and src is not node:
-                    merged.extend(flatten(src, budget, depth + 1))
+                if isinstance(src, MappingNode) and id(src) not in seen:
+                    seen.add(id(src))
+                    merged.extend(flatten(src, budget, depth + 1, seen))
         else:
             pairs.append((k, v))
     if merged:

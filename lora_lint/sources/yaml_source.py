@@ -37,11 +37,11 @@ def sites(path: str, text: str) -> list[LoraSite]:
     return analyze(path, text)[0]
 
 
-def analyze(path: str, text: str) -> tuple[list[LoraSite], Budget]:
+def analyze(path: str, text: str, budget: Budget | None = None) -> tuple[list[LoraSite], Budget]:
     """The sites of one file and the node budget reading it cost."""
     from .. import dialects
 
-    budget = Budget()
+    budget = budget or Budget()
     if text.startswith("\ufeff"):
         text = text[1:]
     is_json = path.lower().endswith(".json")
