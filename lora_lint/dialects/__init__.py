@@ -39,7 +39,9 @@ ORDER = (
     trl,
     generic,
 )
-#: Framework dialects whose key spellings feed the cross-framework "did you mean" hints.
+#: Framework dialects whose key spellings are LoRA settings somewhere (``lora_rank`` in an axolotl
+#: file is worth a hint: ``lora_r``). The generic dialect's short spellings (``rank``, ``targets``)
+#: only help to suggest, they do not make a key look like a LoRA setting.
 FRAMEWORKS = tuple(d for d in ORDER if d not in (generic, hydra, adapter_config))
 NAMES = tuple(d.NAME for d in ORDER) + (trl.NAME,)
 

@@ -201,13 +201,13 @@ def apply_keymap(b: SiteBuilder, m: Map, keymap: Mapping[str, str], *, skip: Ite
         b.set(fieldname, p)
 
 
-@lru_cache(maxsize=1)
-def aliases() -> dict[str, frozenset[str]]:
+@lru_cache(maxsize=2)
+def aliases(with_generic: bool = False) -> dict[str, frozenset[str]]:
     """Every framework's spelling of a LoRA setting -> the LoraConfig fields it means."""
-    from . import FRAMEWORKS
+    from . import FRAMEWORKS, generic
 
     out: dict[str, set[str]] = {}
-    for module in FRAMEWORKS:
+    for module in (*FRAMEWORKS, generic) if with_generic else FRAMEWORKS:
         for key, fieldname in getattr(module, "KEYMAP", {}).items():
             out.setdefault(key, set()).add(fieldname)
     return {k: frozenset(v) for k, v in out.items()}
@@ -226,7 +226,7 @@ def lora_looking(key: str) -> bool:
 
 def suggestion(key: str, keymap: Mapping[str, str], known: Iterable[str] = ()) -> str | None:
     """The dialect's own spelling of what ``key`` means elsewhere, else the nearest known key."""
-    fields = set(aliases().get(key, ()))
+    fields = set(aliases(with_generic=True).get(key, ()))
     if key in LORA_FIELDS:
         fields.add(key)
     for own, fieldname in keymap.items():

@@ -10,9 +10,9 @@ of a real field (an unknown key may be a field of a newer peft: LL002's business
 from __future__ import annotations
 
 from ..model import LoraSite
-from ..peft_facts import lora_fields, suggest
+from ..peft_facts import lora_fields
 from ..sources.yaml_nodes import Doc, span
-from ._base import LORA_FIELDS, METADATA, SiteBuilder, key_param, param
+from ._base import LORA_FIELDS, METADATA, SiteBuilder, key_param, param, suggestion
 
 NAME = "adapter_config"
 KEYMAP = {f: f for f in sorted(LORA_FIELDS - METADATA)}
@@ -37,7 +37,7 @@ def sites(doc: Doc) -> list[LoraSite]:
         if e.key in METADATA:
             continue
         if e.key not in LORA_FIELDS:
-            hint = suggest(e.key, sorted(LORA_FIELDS))
+            hint = suggestion(e.key, KEYMAP)
             if hint is not None:
                 b.unknown(key_param(doc, e), hint)
             continue

@@ -105,7 +105,8 @@ def _params(b: SiteBuilder, top: Map) -> None:
     b.default("r", "lora_rank", 8)
     rank = b.params["r"].value
     alpha = top.get("lora_alpha")
-    twice = 2 * rank if isinstance(rank, int) and not isinstance(rank, bool) else UNKNOWN
+    # 2 x rank, when the rank is a valid one (a bad rank is the finding, not its doubled alpha)
+    twice = 2 * rank if isinstance(rank, int) and not isinstance(rank, bool) and rank > 0 else UNKNOWN
     if alpha is not None and top.value("lora_alpha") not in (None, 0):
         b.set("lora_alpha", param(doc, alpha))
     else:
