@@ -129,6 +129,13 @@ def test_yaml_11_numbers():
     assert s.context["learning_rate"].value == "2e-4"  # quoted: stays a string
 
 
+@pytest.mark.parametrize("written", ["${LORA_R}", "${oc.env:LORA_R,16}", "'{{ lora_r }}'", "???", "$LORA_R",
+                                     "x-${RUN}-y", "!!python/object:os.system x", "!Ref Rank"])
+def test_placeholders_and_tags_are_unknown(written):
+    (s,) = yaml_source.sites("p.yml", AXOLOTL.replace("lora_r: 8", f"lora_r: {written}"))
+    assert s.params["r"].value is UNKNOWN and s.get("r") is None
+
+
 def test_huge_and_odd_scalars_do_not_crash():
     text = AXOLOTL.replace("lora_r: 8", "lora_r: " + "9" * 5000).replace("lora_alpha: 16", "lora_alpha: .nan")
     (s,) = yaml_source.sites("odd.yml", text)

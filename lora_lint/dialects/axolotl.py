@@ -169,6 +169,24 @@ def _peft_block(b: SiteBuilder, top: Map) -> None:
             b.ctx(f"peft_{name}", param(b.doc, e))
 
 
+def _peft_backend(b: SiteBuilder, top: Map, backend, dtype) -> None:
+    """axolotl's ``peft.backend``/``peft.weight_dtype`` validators (``schemas/peft.py``)."""
+    doc, peft = b.doc, top.sub("peft")
+    if backend == "torchao":
+        for key in ("load_in_4bit", "load_in_8bit"):
+            if truthy(top.value(key)):
+                b.note("LL009", param(doc, top.get(key)), (
+                    f"`{key}: true` with `peft.backend: torchao`: axolotl refuses to start (load_in_* are "
+                    "bitsandbytes flags; torchao quantizes by peft.weight_dtype); remove it"))
+        if dtype is None:
+            b.note("LL009", param(doc, peft.get("backend")), (
+                "`peft.backend: torchao` without `peft.weight_dtype`: axolotl refuses to start; set weight_dtype "
+                "(int4, nf4 or int8)"))
+    if truthy(dtype) and backend is None:
+        b.note("LL009", param(doc, peft.get("weight_dtype")), (
+            "`peft.weight_dtype` without `peft.backend`: axolotl refuses to start; add backend: bnb or torchao"))
+
+
 def _model_class(top: Map) -> str | None:
     if truthy(top.value("reward_model")):
         return "AutoModelForSequenceClassification"
@@ -190,6 +208,7 @@ def _checks(b: SiteBuilder, top: Map, adapter) -> None:
     four_bit = val("load_in_4bit")
     if backend == "bnb" and dtype == "nf4" and four_bit is None:
         four_bit = True
+    _peft_backend(b, top, backend, dtype)
     if adapter == "qlora" and truthy(val("merge_lora")):
         for key, what in (("load_in_8bit", "loaded in 8bit"), ("gptq", "gptq"), ("load_in_4bit", "loaded in 4bit")):
             if truthy(val(key)):

@@ -11,6 +11,8 @@ its saved settings unless ``create_new_adapter``. Unknown keys make LLaMA-Factor
 
 from __future__ import annotations
 
+import re
+
 from ..model import UNKNOWN, LoraSite, Param
 from ..sources.yaml_nodes import Doc, Map, span
 from ._base import (
@@ -41,6 +43,9 @@ KNOWN = {"finetuning_type", "loraplus_lr_ratio", "loraplus_lr_embedding", "pissa
 SETTABLE = set(KEYMAP.values())
 METHODS = ("lora", "oft", "freeze", "full")
 LORA_ONLY = ("loraplus_lr_ratio", "use_rslora", "use_dora", "pissa_init")
+#: Pre-quantized (PTQ) checkpoints, named so by convention; DoRA cannot train on them.
+PTQ = re.compile(r"gptq|awq|aqlm|eetq|exl2", re.I)
+ZERO3 = re.compile(r"z(ero)?[_-]?3", re.I)
 
 
 def detect(doc: Doc) -> bool:
@@ -149,6 +154,16 @@ def _checks(b: SiteBuilder, top: Map) -> None:
             b.note("LL009", param(doc, top.get("pissa_init")), (
                 f"`pissa_init` with stage {stage}: LLaMA-Factory refuses to start (\"Cannot use PiSSA for "
                 "current training stage\"); remove pissa_init"))
+    model, speed = val("model_name_or_path"), val("deepspeed")
+    ptq = PTQ.search(model) if isinstance(model, str) else None
+    if truthy(val("use_dora")) and ptq:
+        b.note("LL009", param(doc, top.get("use_dora")), (
+            f"`use_dora: true` on a {ptq.group(0).upper()} checkpoint: LLaMA-Factory refuses to start (DoRA is "
+            "not compatible with PTQ-quantized models); use plain LoRA, or a bitsandbytes quantization_bit"))
+    if truthy(val("pissa_init")) and isinstance(speed, str) and ZERO3.search(speed):
+        b.note("LL009", param(doc, top.get("pissa_init")), (
+            "`pissa_init` with DeepSpeed ZeRO-3: LLaMA-Factory refuses to start (\"PiSSA is incompatible with "
+            "DeepSpeed ZeRO-3\"); use ZeRO-2, or initialise PiSSA first"))
     bits = val("quantization_bit")
     if bits is None or bits is UNKNOWN:
         return
