@@ -4,6 +4,20 @@ A dialect module has ``NAME``, ``KEYMAP`` (its LoRA keys -> peft ``LoraConfig`` 
 ``detect(doc)`` (its signature) and ``sites(doc)`` (the ``LoraSite`` records, with the
 framework's own defaults and notes). ``ORDER`` is the detection order: the first dialect whose
 signature matches a document reads it. Adding a framework is adding a module here.
+
+What a site carries besides its params (the same names in every dialect):
+
+* ``context``: ``adapter`` (the LoRA switch as written: axolotl ``adapter``, LLaMA-Factory
+  ``finetuning_type``, TRL ``use_peft``, AutoTrain ``peft``...), ``load_in_4bit``,
+  ``load_in_8bit``, ``gptq``, ``quantization`` (LLaMA-Factory ``quantization_bit``, AutoTrain
+  ``quantization``, torchtune ``quantize_base`` or "nf4" for a ``qlora_`` builder, ms-swift
+  ``quant_bits``), ``merge``, ``resume_adapter`` (an adapter loaded to continue training),
+  ``learning_rate``, ``stage``; a saved adapter has ``inference_mode``, ``revision``.
+* ``features``: ``no:<field>`` for every LoraConfig field the framework cannot set,
+  ``resizes-vocab``, ``inactive`` (settings that do not take effect: only notes are
+  reported), ``saved-adapter``.
+* Implicit params (``Param.implicit``) are the framework's defaults, spanning the site: the key
+  that makes the file a LoRA config (``adapter:``, ``use_peft:``, the torchtune builder...).
 """
 
 from __future__ import annotations

@@ -14,14 +14,14 @@ from . import trl
 
 NAME = "alignment-handbook"
 KEYMAP = trl.KEYMAP
-_RECIPE = re.compile(r"(^|[/\\])recipes[/\\].*config_[^/\\]*\.ya?ml$")
+_RECIPE = re.compile(r"(^|[/\\])(recipes[/\\].*config_[^/\\]*|config_(full|lora|qlora))\.ya?ml$")
 
 
 def detect(doc: Doc) -> bool:
     if not trl.detect(doc):
         return False
     top = doc.top
-    return bool(_RECIPE.search(doc.path)) or "dataset_mixer" in top or "dataset_mixture" in top
+    return bool(_RECIPE.search(doc.path)) or any(k in top for k in ("dataset_mixer", "dataset_mixture", "dataset_splits"))
 
 
 def sites(doc: Doc) -> list[LoraSite]:

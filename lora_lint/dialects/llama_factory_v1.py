@@ -40,7 +40,8 @@ V1_KEYS = ("model_class", "dist_config", "kernel_config", "quant_config", "train
 def detect(doc: Doc) -> bool:
     top = doc.top
     block = top.sub("peft_config") if top is not None else None
-    return block is not None and "name" in block and any(k in top for k in V1_KEYS)
+    return block is not None and block.value("name") in ("lora", "freeze") and (
+        any(k in top for k in V1_KEYS) or isinstance(top.value("model"), str))
 
 
 def sites(doc: Doc) -> list[LoraSite]:

@@ -48,7 +48,8 @@ def detect(doc: Doc) -> bool:
     lora = top.sub("lora") if top is not None else None
     if lora is None or not any(k in lora for k in ("lora_r", "lora_alpha", "target_modules", "use_rslora")):
         return False
-    return any(top.sub(k) is not None for k in ("training", "data", "logging", "inference"))
+    return any(top.sub(k) is not None for k in ("training", "data", "logging", "inference")) or any(
+        k in lora for k in ("use_loftq", "vision_all_linear", *KNOWN))
 
 
 def sites(doc: Doc) -> list[LoraSite]:
