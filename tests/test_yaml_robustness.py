@@ -158,6 +158,17 @@ def test_broken_file_is_ll901_only_when_it_looks_like_lora():
         yaml_source.sites("b.yml", "lora_r: 8\n\tlora_alpha: [\n")
 
 
+def test_text_from_an_editor_with_a_lone_surrogate():
+    assert [(f.code, f.span.line, f.span.col) for f in lint_text("a.yml", "lora_r: 8\nx: \ud800\n")] == [
+        ("LL901", 2, 4)]
+    assert lint_text("x.yml", "stage: \ud800\n") == []
+
+
+def test_json_nan_and_infinity_as_python_writes_them():
+    (s,) = yaml_source.sites("adapter_config.json", '{"peft_type": "LORA", "r": 8, "lora_dropout": -Infinity}')
+    assert s.params["lora_dropout"].value == float("-inf")
+
+
 def test_control_characters_report_where():
     got = lint_text("c.yml", "lora_r: 8\nlora_alpha: 1\x07\n")
     assert [(f.code, f.span.line, f.span.col) for f in got] == [("LL901", 2, 14)]

@@ -20,6 +20,8 @@ from .yaml_nodes import STD, ParseError
 MAX_NESTING = 200
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_WORDS = (("true", "bool", "true"), ("false", "bool", "false"), ("null", "null", "null"),
+          ("NaN", "float", ".nan"), ("Infinity", "float", ".inf"), ("-Infinity", "float", "-.inf"))
 _STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"')
 
 
@@ -66,10 +68,10 @@ class _Parser:
             return self.arr(depth)
         if c == '"':
             return self.string()
-        for word, tag in (("true", "bool"), ("false", "bool"), ("null", "null")):
+        for word, tag, value in _WORDS:  # JSON's, and the NaN/Infinity Python's json reads and writes
             if t.startswith(word, i):
                 self.i = i + len(word)
-                return ScalarNode(STD + tag, word, self.mark(i), self.mark(self.i), None)
+                return ScalarNode(STD + tag, value, self.mark(i), self.mark(self.i), None)
         m = _NUMBER.match(t, i)
         if m and m.end() > i:
             self.i = m.end()

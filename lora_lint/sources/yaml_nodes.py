@@ -88,6 +88,10 @@ def compose(text: str) -> list[Node]:
         raise ParseError(f"invalid YAML: {e}", Span.point(1, 1)) from None
     except RecursionError:
         raise ParseError("file is nested too deeply to parse", Span.point(1, 1)) from None
+    except UnicodeError as e:  # a lone surrogate in text handed over by an editor
+        index = getattr(e, "start", 0)
+        line, col = position(text, index)
+        raise ParseError(f"invalid YAML: {e.reason}", Span.point(line, col)) from None
 
 
 def position(text: str, index: int) -> tuple[int, int]:
@@ -311,13 +315,14 @@ def mappings(node: Node, budget: Budget, max_depth: int = 6) -> Iterator[tuple[t
 
 @dataclass
 class Doc:
-    """One YAML/JSON document of a file."""
+    """One YAML/JSON document of a file (``top`` is its root mapping, if it is one)."""
 
     path: str
     text: str
     root: Node
     budget: Budget
     lines: list[str] = field(default_factory=list)
+    top: Map | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if not self.lines:
