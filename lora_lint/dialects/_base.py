@@ -245,7 +245,14 @@ def check_unknown(b: SiteBuilder, m: Map, keymap: Mapping[str, str], known: Iter
         if e.key in keymap or e.key in known or e.key.startswith("_"):
             continue
         if every_key or lora_looking(e.key):
-            b.unknown(key_param(b.doc, e), suggestion(e.key, keymap, known))
+            hint = suggestion(e.key, keymap, known)
+            fields = sorted(aliases(with_generic=True).get(e.key, frozenset()) | ({e.key} & LORA_FIELDS))
+            if hint is None and fields:
+                b.note("LL001", key_param(b.doc, e), (
+                    f"`{e.key}` is not a {b.dialect} setting: {b.dialect} has no way to set peft's "
+                    f"`{fields[0]}`; remove it"))
+            else:
+                b.unknown(key_param(b.doc, e), hint)
 
 
 def check_duplicates(b: SiteBuilder, m: Map, keys: Iterable[str]) -> None:
