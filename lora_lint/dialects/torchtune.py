@@ -79,6 +79,9 @@ def _targets(b: SiteBuilder, model: Map, builder: str) -> None:
     attn = model.get("lora_attn_modules")
     if attn is None:
         b.set("target_modules", Param("lora_attn_modules", UNKNOWN, b.span, implicit=True))
+        b.note("LL009", Param("_component_", builder, b.span), (
+            f"`{builder}` needs `lora_attn_modules`: the torchtune builder raises TypeError without it; add "
+            "e.g. lora_attn_modules: ['q_proj', 'v_proj', 'output_proj']"))
         return
     p = param(doc, attn)
     if not isinstance(p.value, list):
