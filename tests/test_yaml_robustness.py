@@ -184,6 +184,18 @@ def test_files_without_markers_are_not_parsed(monkeypatch):
     assert yaml_source.sites("tokenizer.json", '{"vocab": {"lora": 5, "r": 6}}') == []
 
 
+def test_big_data_files_are_not_composed(monkeypatch):
+    def boom(text):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(yaml_nodes, "compose", boom)
+    data = "stage: 1\nitems:\n" + "".join(f"  - {{name: item{i}, lora: x{i}}}\n" for i in range(40_000))
+    assert len(data) > yaml_source.LARGE
+    assert yaml_source.sites("data.yml", data) == []
+    with pytest.raises(AssertionError, match="parsed"):
+        yaml_source.sites("data.yml", "lora_r: 8\n" + data)  # a big file that reads like LoRA is parsed
+
+
 def test_json_reader():
     text = '{\n\t"a": 1e-4, "b": [1, "x\\/y", {"c": null}], "d": true,\r\n "e": -0, "f": "\\u00e9"}'
     (root,) = json_nodes.compose(text)

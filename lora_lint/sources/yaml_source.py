@@ -1,6 +1,7 @@
 """YAML and JSON training configs: documents -> framework dialect -> ``LoraSite`` records.
 
-A cheap text test skips files that cannot hold a LoRA config before anything is parsed. A file
+A cheap text test skips files that cannot hold a LoRA config before anything is parsed (and big
+files that do not read like one). A file
 that does not parse is an error (LL901) only when it looks like a LoRA training config; any
 other broken YAML is none of lora-lint's business.
 """
@@ -20,6 +21,9 @@ YAML_MARKERS = re.compile(r"lora|peft|adapter|finetuning_type|stage", re.I)
 JSON_MARKERS = re.compile(
     r'"(?:peft_type|lora_alpha|lora_r|lora_rank|use_peft)"\s*:|"(?:lora|peft|peft_config|lora_config)"\s*:\s*\{',
     re.I)
+#: Training configs are a few kilobytes; a file above this many characters is only parsed when it
+#: reads like a LoRA config (composing 10 MB of YAML takes PyYAML seconds).
+LARGE = 1_000_000
 #: A broken file is reported when it reads like a LoRA training config.
 LOOKS_LORA = re.compile(
     r"""(?imx)
@@ -47,6 +51,8 @@ def analyze(path: str, text: str, budget: Budget | None = None) -> tuple[list[Lo
     is_json = path.lower().endswith(".json")
     if not (JSON_MARKERS if is_json else YAML_MARKERS).search(text):
         return [], budget
+    if len(text) > LARGE and not LOOKS_LORA.search(text):
+        return [], budget  # a big data file that merely mentions LoRA: not worth composing
     try:
         if is_json:
             from .json_nodes import compose
