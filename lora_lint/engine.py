@@ -137,7 +137,9 @@ def check_sites(
     model_rules = [r for r in rules.values() if r.needs_model]
     for site in sites:
         model = analysis = None
-        if model_rules:
+        # An inactive site's LoRA settings do not take effect (adapter switched off, adapter
+        # resumed): only its dialect notes are reported, so there is no model to resolve.
+        if model_rules and "inactive" not in site.features:
             try:
                 model, analysis, unresolved = model_context(site, settings)
             except Exception as exc:  # a resolver or analysis bug must not take the run down

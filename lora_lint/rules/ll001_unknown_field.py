@@ -61,4 +61,3 @@ def unknown_field(site, ctx):
             )
             hint = f": it was removed in peft {REMOVED[param.key]} ({effect}); remove it"
         yield param, f"`{param.key}` is not {what}{hint}"
-    yield from site.notes_for("LL001")

@@ -78,7 +78,6 @@ def conflicting_options(site, ctx):
     yield from _target_parameters(site)
     yield from _variants(site)
     yield from _trainable_tokens(site)
-    yield from site.notes_for("LL009")
 
 
 def _layers(site):

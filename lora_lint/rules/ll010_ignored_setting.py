@@ -58,4 +58,3 @@ def ignored_setting(site, ctx):
                     f"`{name}` is ignored unless init_lora_weights={wanted!r} (it is {init!r}): "
                     f"set init_lora_weights={wanted!r} or remove `{name}`"
                 )
-    yield from site.notes_for("LL010")
