@@ -177,8 +177,12 @@ def run_check(args: argparse.Namespace) -> int:
                       and use_color(sys.stdout))
         text = FORMATS[args.output_format](findings, info)
     if args.output_file:
-        with open(args.output_file, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        try:
+            os.makedirs(os.path.dirname(args.output_file) or ".", exist_ok=True)
+            with open(args.output_file, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+        except OSError as e:
+            raise UsageError(f"cannot write {args.output_file}: {e.strerror or e}") from None
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

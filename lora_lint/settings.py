@@ -77,10 +77,19 @@ class PathPattern:
         return cls(pattern, os.path.abspath(base or os.getcwd()), _glob_regex(pattern))
 
     def matches(self, path: str) -> bool:
-        rel = os.path.relpath(os.path.abspath(path), self.base).replace(os.sep, "/")
+        """Matched against the path relative to ``base``; a pattern without '/' matches a name
+        anywhere, even in a file outside ``base``."""
+        full = os.path.abspath(path)
+        rel = os.path.relpath(full, self.base).replace(os.sep, "/")
         if rel == ".." or rel.startswith("../"):
-            return False
+            if self.anchored:
+                return False
+            rel = full.replace(os.sep, "/").lstrip("/")
         return bool(self.regex.match(rel))
+
+    @property
+    def anchored(self) -> bool:
+        return "/" in self.pattern.strip().replace("\\", "/").rstrip("/")
 
 
 @dataclass(frozen=True)
