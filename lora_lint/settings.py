@@ -48,37 +48,32 @@ def split_selectors(values: Iterable[str] | None) -> list[str]:
     return out
 
 
-def _glob_regex(pattern: str) -> re.Pattern:
-    """A path glob as a regex over a '/'-separated relative path.
+@dataclass(frozen=True)
+class PathPattern:
+    """A path glob from a config file, relative to ``base`` (the config file's directory).
 
     ``*`` stays inside one component, ``**`` crosses them. A pattern without ``/`` matches a file
     or directory of that name anywhere (``test_*.py``, ``data``); with a ``/`` it is anchored to
-    the config file's directory (``configs/*.yaml``). A match on a directory covers everything
-    under it.
+    ``base`` (``configs/*.yaml``). A match on a directory covers everything under it.
     """
-    from .discovery import _translate
-
-    p = pattern.strip().replace("\\", "/")
-    anchored = "/" in p.rstrip("/")
-    body = _translate(p.strip("/"))
-    return re.compile(("^" if anchored else "^(?:.*/)?") + body + "(?:/.*)?$")
-
-
-@dataclass(frozen=True)
-class PathPattern:
-    """A glob from a config file, relative to ``base`` (the config file's directory)."""
 
     pattern: str
     base: str
+    anchored: bool
     regex: re.Pattern = field(compare=False, repr=False)
 
     @classmethod
     def make(cls, pattern: str, base: str | None = None) -> PathPattern:
-        return cls(pattern, os.path.abspath(base or os.getcwd()), _glob_regex(pattern))
+        from .discovery import _translate
+
+        p = pattern.strip().replace("\\", "/")
+        anchored = "/" in p.rstrip("/")
+        regex = re.compile(("^" if anchored else "^(?:.*/)?") + _translate(p.strip("/")) + "(?:/.*)?$")
+        return cls(pattern, os.path.abspath(base or os.getcwd()), anchored, regex)
 
     def matches(self, path: str) -> bool:
-        """Matched against the path relative to ``base``; a pattern without '/' matches a name
-        anywhere, even in a file outside ``base``."""
+        """Matched against the path relative to ``base``; an unanchored pattern also matches a
+        name in a file outside ``base``."""
         full = os.path.abspath(path)
         rel = os.path.relpath(full, self.base).replace(os.sep, "/")
         if rel == ".." or rel.startswith("../"):
@@ -86,10 +81,6 @@ class PathPattern:
                 return False
             rel = full.replace(os.sep, "/").lstrip("/")
         return bool(self.regex.match(rel))
-
-    @property
-    def anchored(self) -> bool:
-        return "/" in self.pattern.strip().replace("\\", "/").rstrip("/")
 
 
 @dataclass(frozen=True)

@@ -203,3 +203,23 @@ def test_options_validated_against_declared_rule_options():
     declared = rule_option_defaults()
     assert declared["rslora-min-rank"] == 32
     assert set(declared) == {o for r in all_rules().values() for o in r.options}
+
+
+@pytest.mark.parametrize("pattern,path,hit", [
+    ("*.yaml", "a.yaml", True),
+    ("*.yaml", "deep/er/a.yaml", True),          # no '/': any depth
+    ("configs/*.yaml", "configs/a.yaml", True),
+    ("configs/*.yaml", "configs/x/a.yaml", False),  # '*' stays in one component
+    ("configs/**/*.yaml", "configs/x/y/a.yaml", True),
+    ("configs/*.yaml", "other/configs/a.yaml", False),  # anchored to the config's directory
+    ("data", "data/x/y.py", True),               # a directory covers what is under it
+    ("data/", "x/data/y.py", True),
+    ("data", "database.py", False),
+    ("test_*.py", "../elsewhere/test_a.py", True),  # unanchored: also outside the base
+    ("sub/*.py", "../elsewhere/sub/a.py", False),
+])
+def test_path_patterns(tmp_path, pattern, path, hit):
+    from lora_lint.settings import PathPattern
+
+    base = tmp_path / "proj"
+    assert PathPattern.make(pattern, str(base)).matches(str(base / path)) is hit
