@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .model import Severity
 from .settings import UsageError, resolve_selector, split_selectors
 
 SUBCOMMANDS = ("check", "rule")
@@ -186,7 +185,7 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    failing = any(f.severity is not Severity.INFO for f in findings)
+    failing = any(f.severity.value != "info" for f in findings)
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
 
 

@@ -10,20 +10,13 @@ its directory. Every key, rule code, rule name and option is checked: a mistake 
 from __future__ import annotations
 
 import copy
-import difflib
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .registry import all_rules
 from .settings import Layer, PathPattern, Settings, UsageError, resolve_selector
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 CONFIG_NAMES = (".lora-lint.toml", "lora-lint.toml", "pyproject.toml")
 SELECTION_KEYS = ("select", "extend-select", "ignore")
@@ -45,7 +38,16 @@ def rule_option_defaults() -> dict[str, Any]:
     return out
 
 
+def _toml():
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
 def read_toml(path: str) -> dict:
+    tomllib = _toml()
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
@@ -138,6 +140,8 @@ def _option(name: str, value: Any, default: Any, origin: str) -> Any:
 
 
 def _unknown_key(key: str, origin: str, options: Mapping[str, Any]) -> ConfigError:
+    import difflib
+
     known = [*CORE_KEYS, *options]
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -274,6 +278,7 @@ class Overrides:
 
 def parse_inline(value: str) -> dict:
     """``--config 'rslora-min-rank = 48'``: one TOML assignment, as ruff's ``--config``."""
+    tomllib = _toml()
     try:
         return tomllib.loads(value)
     except tomllib.TOMLDecodeError as e:

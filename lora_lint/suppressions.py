@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import re
-import tokenize
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -51,6 +50,8 @@ class Directive:
 
 def python_comments(text: str) -> Iterator[tuple[int, int, str]]:
     """``(line, col0, comment)`` for each comment token; stops quietly where the file breaks."""
+    import tokenize
+
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
             if tok.type == tokenize.COMMENT:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ..model import Finding
@@ -50,20 +51,23 @@ class RunInfo:
         return rel.replace(os.sep, "/")
 
 
-def _formats() -> dict[str, Reporter]:
-    from . import concise, full, github, gitlab, grouped, json_format, json_lines, junit, sarif
+class _Formats(Mapping):
+    """Output format name -> reporter; a reporter's module is imported only when it is used."""
 
-    return {
-        "concise": concise.render,
-        "full": full.render,
-        "grouped": grouped.render,
-        "json": json_format.render,
-        "json-lines": json_lines.render,
-        "sarif": sarif.render,
-        "github": github.render,
-        "gitlab": gitlab.render,
-        "junit": junit.render,
+    MODULES = {
+        "concise": "concise", "full": "full", "grouped": "grouped", "json": "json_format",
+        "json-lines": "json_lines", "sarif": "sarif", "github": "github", "gitlab": "gitlab",
+        "junit": "junit",
     }
 
+    def __getitem__(self, name: str) -> Reporter:
+        return importlib.import_module(f"{__name__}.{self.MODULES[name]}").render
 
-FORMATS: dict[str, Reporter] = _formats()
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.MODULES)
+
+    def __len__(self) -> int:
+        return len(self.MODULES)
+
+
+FORMATS: Mapping[str, Reporter] = _Formats()

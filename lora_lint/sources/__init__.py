@@ -7,6 +7,8 @@ from ..model import LoraSite, Span
 PYTHON_SUFFIXES = (".py", ".pyi")
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 SUFFIXES = PYTHON_SUFFIXES + YAML_SUFFIXES
+#: A Python file containing none of these cannot hold a site: libcst is not even imported.
+PYTHON_MARKERS = ("LoraConfig", "get_peft_model")
 
 
 class SourceError(Exception):
@@ -26,6 +28,8 @@ def sites_for(path: str, text: str) -> list[LoraSite]:
     """The LoRA sites of one file. Raises ``SourceError`` when the file cannot be parsed."""
     lower = path.lower()
     if lower.endswith(PYTHON_SUFFIXES):
+        if not any(marker in text for marker in PYTHON_MARKERS):
+            return []
         from . import python
 
         return python.sites(path, text)

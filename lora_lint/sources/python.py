@@ -15,11 +15,9 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from ..model import UNKNOWN, LoraSite, Param, Span
 from ..peft_facts import facts, lora_fields, suggest
+from . import PYTHON_MARKERS as MARKERS
 from . import SourceError
 from .python_eval import Evaluator, Scope, ScopeBuilder
-
-#: A file that contains none of these cannot hold a site: it is not parsed at all.
-MARKERS = ("LoraConfig", "get_peft_model")
 
 #: Keyword arguments of Unsloth's get_peft_model that are not LoraConfig fields.
 UNSLOTH_KWARGS = frozenset({
