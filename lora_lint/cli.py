@@ -120,11 +120,10 @@ def resolver_from_args(args: argparse.Namespace):
         inline=inline,
     )
     overrides.validate()  # bad selectors and keys fail before any work
+    resolver = Resolver(overrides, config_file=config_file, isolated=args.isolated)
     if config_file:
-        from .config import load_config
-
-        load_config(config_file)
-    return Resolver(overrides, config_file=config_file, isolated=args.isolated)
+        resolver.settings_for(config_file)  # so does a bad --config file
+    return resolver
 
 
 def statistics(findings, as_json: bool) -> str:

@@ -142,14 +142,14 @@ def directives(path: str, text: str) -> list[Directive]:
             file_level = m["kind"].lower() == "ignore-file"
             covered = {line}
             if own_line and not file_level:
-                nxt = _next_code_line(path, lines, line)
+                nxt = _next_code_line(lines, line)
                 if nxt:
                     covered.add(nxt)
             out.append(Directive(line, start, end, file_level, entries, frozenset(covered)))
     return out
 
 
-def _next_code_line(path: str, lines: list[str], line: int) -> int | None:
+def _next_code_line(lines: list[str], line: int) -> int | None:
     for n in range(line + 1, len(lines) + 1):
         s = lines[n - 1].strip()
         if s and not s.startswith("#"):
@@ -220,7 +220,7 @@ def unused(path: str, d: Directive, rules: Mapping[str, Rule], selected: Mapping
     out = []
     for e in d.entries:
         code = _code_of(e, rules)
-        if code in ("LL904",) or e in d.used:
+        if code == "LL904" or e in d.used:
             continue
         if code is None:
             out.append(finding(f"unknown rule `{e}` in suppression comment; use a code such as LL101 or a name such as rslora-recommended"))

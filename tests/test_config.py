@@ -223,3 +223,10 @@ def test_path_patterns(tmp_path, pattern, path, hit):
 
     base = tmp_path / "proj"
     assert PathPattern.make(pattern, str(base)).matches(str(base / path)) is hit
+
+
+def test_bad_config_file_given_on_the_command_line(tmp_path, capsys):
+    write(tmp_path / "x.py", R64)
+    bad = write(tmp_path / "ci.toml", 'ignore = ["LL0O1"]\n')
+    assert main(["--config", str(bad), str(tmp_path / "x.py")]) == 2
+    assert f"Unknown rule selector 'LL0O1' in 'ignore' in {bad}" in capsys.readouterr().err
