@@ -20,9 +20,14 @@ ERROR = HEAD + "cfg = LoraConfig(r=8, lora_aplha=16)\n"  # LL001 error at 2:23
 CLEAN = HEAD + "cfg = LoraConfig(r=16, lora_alpha=32)\n"
 
 
+#: Model resolution (LL902, info) is another subject: these trees name no base model.
+NO_MODEL = 'ignore = ["LL902"]\n'
+
+
 @pytest.fixture
 def tree(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "lora-lint.toml").write_text(NO_MODEL)
     (tmp_path / "warn.py").write_text(WARN)
     (tmp_path / "error.py").write_text(ERROR)
     (tmp_path / "clean.py").write_text(CLEAN)
@@ -79,7 +84,8 @@ def test_bad_config_file_is_exit_2_even_with_exit_zero(tree, capsys):
 
 def test_stdin_with_stdin_filename(tree, capsys, monkeypatch):
     (tree / "sub").mkdir()
-    (tree / "sub" / "lora-lint.toml").write_text('per-file-ignores = { "legacy_*.py" = ["LL101"] }\nextend-exclude = ["gen/"]\n')
+    (tree / "sub" / "lora-lint.toml").write_text(
+        NO_MODEL + 'per-file-ignores = { "legacy_*.py" = ["LL101"] }\nextend-exclude = ["gen/"]\n')
     monkeypatch.setattr(sys, "stdin", io.StringIO(WARN))
     assert main(["-", "--stdin-filename", "sub/train.py"]) == 1
     assert capsys.readouterr().out.startswith("sub/train.py:2:18: LL101 [warning]")

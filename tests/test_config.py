@@ -10,6 +10,7 @@ from lora_lint.config import ConfigError, Overrides, Resolver, find_config, load
 R64 = "from peft import LoraConfig\ncfg = LoraConfig(r=64, lora_alpha=16)\n"  # LL101 at 2:18
 R40 = "from peft import LoraConfig\ncfg = LoraConfig(r=40, lora_alpha=16)\n"  # LL101 at default 32
 TYPO = "from peft import LoraConfig\ncfg = LoraConfig(r=8, lora_aplha=16)\n"  # LL001
+NO_MODEL = ["--ignore", "LL902"]  # no base model is named here: model resolution is not the subject
 
 
 def write(path, text):
@@ -29,7 +30,7 @@ def test_nearest_config_wins_per_file(tmp_path, capsys):
     write(tmp_path / "sub" / "lora-lint.toml", 'select = ["LL1"]\n')  # no implicit merge: LL101 back on
     write(tmp_path / "sub" / "b.py", R64)
     write(tmp_path / "sub" / "deeper" / "c.py", R64)
-    assert main([str(tmp_path)]) == 1
+    assert main([*NO_MODEL, str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "a.py" not in out
     assert "sub/b.py:2:18: LL101" in out and "sub/deeper/c.py:2:18: LL101" in out
@@ -70,12 +71,12 @@ def test_per_file_ignores_python(tmp_path, capsys):
     write(tmp_path / "experiments" / "sweep" / "x.py", R64)
     write(tmp_path / "test_thing.py", TYPO)
     write(tmp_path / "train.py", R64)
-    assert main([str(tmp_path)]) == 1
+    assert main([*NO_MODEL, str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "train.py:2:18: LL101" in out
     assert "experiments" not in out and "test_thing" not in out
     # --per-file-ignores replaces the table; --extend-per-file-ignores adds to it
-    assert main(["--per-file-ignores", "train.py:LL101", str(tmp_path)]) == 1
+    assert main([*NO_MODEL, "--per-file-ignores", "train.py:LL101", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "experiments/sweep/x.py" in out and "test_thing.py" in out and "train.py" not in out
     assert main(["--extend-per-file-ignores", "train.py:LL1", str(tmp_path)]) == 0

@@ -50,11 +50,13 @@ def command(line: str) -> list[str]:
 
 def run(args, cwd, stdin=None):
     return subprocess.run(args, cwd=cwd, input=stdin, capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(cwd)})
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(cwd),
+                               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
 
 
 @pytest.fixture
 def project(tmp_path):
+    (tmp_path / "lora-lint.toml").write_text('ignore = ["LL902"]  # no base model named here\n')
     (tmp_path / "warn.py").write_text(WARN)
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "error.py").write_text(ERROR)

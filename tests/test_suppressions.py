@@ -17,8 +17,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 HEAD = "from peft import LoraConfig\n"
 
 
-def lint(src, **kw):
-    return [(f.span.line, f.code) for f in lint_text("train.py", HEAD + src, Settings(**kw))]
+def lint(src):
+    # LL902 (no base model named: model rules skipped) is not this module's subject
+    return [(f.span.line, f.code) for f in lint_text("train.py", HEAD + src, Settings(ignore=["LL902"]))]
 
 
 def test_line_suppression_by_code_and_by_name():
