@@ -22,7 +22,8 @@ CONFIG_NAMES = (".lora-lint.toml", "lora-lint.toml", "pyproject.toml")
 SELECTION_KEYS = ("select", "extend-select", "ignore")
 CORE_KEYS = (
     "extend", *SELECTION_KEYS, "per-file-ignores", "extend-per-file-ignores", "exclude",
-    "extend-exclude", "base-model", "offline", "max-file-size", "report-unused-suppressions",
+    "extend-exclude", "base-model", "offline", "hub-timeout", "max-file-size",
+    "report-unused-suppressions",
 )
 
 
@@ -190,6 +191,11 @@ def apply_table(settings: Settings, table: Mapping[str, Any], origin: str, base:
             if not isinstance(table[key], bool):
                 raise ConfigError(f"{_where(origin, key)} must be true or false, got {table[key]!r}")
             setattr(s, attr, table[key])
+    if "hub-timeout" in table:
+        t = table["hub-timeout"]
+        if not isinstance(t, (int, float)) or isinstance(t, bool) or not t > 0:
+            raise ConfigError(f"{_where(origin, 'hub-timeout')} must be a positive number of seconds, got {t!r}")
+        s.hub_timeout = float(t)
     if "max-file-size" in table:
         size = table["max-file-size"]
         if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
@@ -270,7 +276,7 @@ class Overrides:
             s.per_file_ignores.append((PathPattern.make(glob, cwd), tuple(sel)))
         s.exclude += [PathPattern.make(p, cwd) for p in self.extend_exclude]
         if self.base_model is not None:
-            s.base_model, s.per_file_base_model = self.base_model, []
+            s.base_model_override = self.base_model
         s.offline = s.offline or self.offline
         s.report_unused_suppressions = s.report_unused_suppressions or self.report_unused_suppressions
         return s

@@ -99,8 +99,10 @@ class Settings:
     extend_select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     rule_options: dict[str, Any] = field(default_factory=dict)  # option name -> value
-    base_model: str | None = None
+    base_model: str | None = None  # the `base-model` setting (per path: base_model_for)
+    base_model_override: str | None = None  # --base-model: overrides everything
     offline: bool = False
+    hub_timeout: float = 5.0  # seconds for one Hub lookup, when online lookups are allowed
     max_file_size: int = 10 * 1024 * 1024
     #: More selection layers applied after select/extend_select/ignore (the command line's).
     layers: list[Layer] = field(default_factory=list)
@@ -152,7 +154,8 @@ class Settings:
         return any(p.matches(path) for p in self.exclude)
 
     def base_model_for(self, path: str) -> str | None:
-        """The base model configured for ``path``: the first matching per-path entry, else global."""
+        """The `base-model` setting that applies to ``path``: the first matching per-path entry,
+        else the global one. (``--base-model`` is ``base_model_override``, which beats both.)"""
         for pattern, model in self.per_file_base_model:
             if pattern.matches(path):
                 return model

@@ -146,6 +146,7 @@ def test_extend_loop_and_missing_target(tmp_path, capsys):
     ('rslora-min-rank = true', "'rslora-min-rank' must be int"),
     ('offline = "yes"', "'offline' must be true or false"),
     ('max-file-size = 0', "'max-file-size' must be a positive number of bytes"),
+    ('hub-timeout = -1', "'hub-timeout' must be a positive number of seconds"),
     ('base-model = 3', "'base-model' must be a model id or path"),
     ('select = [', "invalid TOML"),
 ])
@@ -181,6 +182,7 @@ def test_cli_selection_overrides_the_file(tmp_path, capsys):
 def test_base_model_global_per_path_and_cli(tmp_path):
     write(tmp_path / "lora-lint.toml", """\
         offline = true
+        hub-timeout = 2
         [base-model]
         "configs/qwen/**" = "Qwen/Qwen2.5-7B"
         "**" = "meta-llama/Llama-3.1-8B"
@@ -190,9 +192,10 @@ def test_base_model_global_per_path_and_cli(tmp_path):
     other = str(tmp_path / "train.py")
     assert r.settings_for(qwen).base_model_for(qwen) == "Qwen/Qwen2.5-7B"
     assert r.settings_for(other).base_model_for(other) == "meta-llama/Llama-3.1-8B"
-    assert r.settings_for(other).offline is True
-    cli = Resolver(Overrides(base_model="./local-model"))
-    assert cli.settings_for(qwen).base_model_for(qwen) == "./local-model"
+    assert r.settings_for(other).offline is True and r.settings_for(other).hub_timeout == 2.0
+    cli = Resolver(Overrides(base_model="./local-model")).settings_for(qwen)
+    assert cli.base_model_override == "./local-model"  # beats the settings and what configs name
+    assert cli.base_model_for(qwen) == "Qwen/Qwen2.5-7B"
     write(tmp_path / "lora-lint.toml", 'base-model = "google/gemma-2-2b"\n')
     assert Resolver().settings_for(other).base_model_for(other) == "google/gemma-2-2b"
 
