@@ -124,20 +124,16 @@ def _patterns(value: Any, origin: str, key: str, base: str) -> list[PathPattern]
 
 
 def _option(name: str, value: Any, default: Any, origin: str) -> Any:
+    """A rule option's value, checked against its default's type (any number for a number)."""
     if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, (int, float)):
+        ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
     else:
-        ok = default is None or isinstance(value, type(default))
+        ok, kind = default is None or isinstance(value, type(default)), type(default).__name__
     if not ok:
-        raise ConfigError(
-            f"{_where(origin, name)} must be {type(default).__name__} like the default "
-            f"{default!r}, got {value!r}"
-        )
-    return float(value) if isinstance(default, float) else value
+        raise ConfigError(f"{_where(origin, name)} must be {kind} (default {default!r}), got {value!r}")
+    return value
 
 
 def _unknown_key(key: str, origin: str, options: Mapping[str, Any]) -> ConfigError:
