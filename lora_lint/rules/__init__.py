@@ -38,4 +38,5 @@ from . import (  # noqa: F401
     ll901_unreadable_file,
     ll902_model_unresolved,
     ll903_internal_error,
+    ll904_unused_suppression,
 )
