@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .model import Severity
-from .settings import Settings, UsageError, resolve_selector, split_selectors
+from .settings import UsageError, resolve_selector, split_selectors
 
 SUBCOMMANDS = ("check", "rule", "report")
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+OUTPUT_FORMATS = ("concise", "full", "grouped", "json", "json-lines", "sarif", "github", "gitlab", "junit")
+COLOR_FORMATS = ("concise", "full", "grouped")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,21 +25,42 @@ class _Parser(argparse.ArgumentParser):
 
 def add_check_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", default=["."], metavar="PATH",
-                   help="files or directories to lint (default: .)")
-    p.add_argument("--select", action="append", metavar="RULES",
-                   help="comma-separated codes, code prefixes or names to enable (replaces the default)")
-    p.add_argument("--extend-select", action="append", metavar="RULES",
-                   help="codes, prefixes or names to enable on top of --select")
-    p.add_argument("--ignore", action="append", metavar="RULES",
-                   help="codes, prefixes or names to disable")
-    p.add_argument("--output-format", default="concise", metavar="FORMAT",
-                   help="concise (default) or json")
-    p.add_argument("--exit-zero", action="store_true",
-                   help="exit 0 even when findings of severity warning or error are reported")
-    p.add_argument("--base-model", metavar="ID_OR_PATH",
-                   help="base model to assume for every config (overrides what configs name)")
-    p.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
-    p.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+                   help="files or directories to lint (default: .); '-' reads stdin")
+    sel = p.add_argument_group("rule selection (codes, code prefixes, names or ALL; comma-separated)")
+    sel.add_argument("--select", action="append", metavar="RULES",
+                     help="rules to enable (replaces the configured selection)")
+    sel.add_argument("--extend-select", action="append", metavar="RULES",
+                     help="rules to enable on top of the selection")
+    sel.add_argument("--ignore", action="append", metavar="RULES", help="rules to disable")
+    sel.add_argument("--per-file-ignores", action="append", metavar="GLOB:RULES",
+                     help="rules to disable in matching files (replaces the configured table)")
+    sel.add_argument("--extend-per-file-ignores", action="append", metavar="GLOB:RULES",
+                     help="like --per-file-ignores, on top of the configured table")
+    sel.add_argument("--report-unused-suppressions", action="store_true",
+                     help="report suppression comments that silence nothing (rule LL904)")
+    out = p.add_argument_group("output")
+    out.add_argument("--output-format", default=os.environ.get("LORA_LINT_OUTPUT_FORMAT", "concise"),
+                     metavar="FORMAT", help=f"{', '.join(OUTPUT_FORMATS)} (default: concise)")
+    out.add_argument("-o", "--output-file", metavar="PATH", help="write the report to PATH")
+    out.add_argument("--statistics", action="store_true",
+                     help="print the number of findings per rule instead of the findings")
+    out.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+    out.add_argument("--exit-zero", action="store_true",
+                     help="exit 0 even when findings of severity warning or error are reported")
+    files = p.add_argument_group("files and configuration")
+    files.add_argument("--stdin-filename", metavar="PATH",
+                       help="the name of the file read from stdin ('-'): its type, config and report name")
+    files.add_argument("--extend-exclude", action="append", metavar="GLOBS",
+                       help="more files and directories to skip (comma-separated globs)")
+    files.add_argument("--force-exclude", action="store_true",
+                       help="apply exclusions to files named explicitly too (for pre-commit and editors)")
+    files.add_argument("--config", action="append", metavar="FILE|KEY=VALUE",
+                       help="use this config file for every file, or override one setting "
+                            "(TOML: --config 'rslora-min-rank = 48')")
+    files.add_argument("--isolated", action="store_true", help="ignore every config file")
+    files.add_argument("--base-model", metavar="ID_OR_PATH",
+                       help="base model to assume for every config (overrides what configs name)")
+    files.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--output-format", default="text", choices=("text", "json"))
     report.add_argument("--base-model", metavar="ID_OR_PATH", help="base model to assume for every config")
     report.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
+    report.add_argument("--config", action="append", metavar="FILE|KEY=VALUE",
+                        help="use this config file, or override one setting")
+    report.add_argument("--isolated", action="store_true", help="ignore every config file")
     return parser
 
 
@@ -68,38 +94,110 @@ def normalise_argv(argv: Sequence[str]) -> list[str]:
     return ["check", *argv]
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    s = Settings()
-    if args.select:
-        s.select = split_selectors(args.select)
-    s.extend_select = split_selectors(args.extend_select)
-    s.ignore = split_selectors(args.ignore)
-    s.base_model_override = args.base_model
-    s.offline = args.offline
-    return s
+def _per_file(values: list[str] | None, flag: str) -> list[tuple[str, list[str]]]:
+    out = []
+    for v in values or ():
+        glob, sep, rules = v.rpartition(":")
+        if not sep or not glob or not rules.strip():
+            raise UsageError(f"{flag} expects GLOB:RULES, got {v!r}")
+        out.append((glob, split_selectors([rules])))
+    return out
+
+
+def resolver_from_args(args: argparse.Namespace):
+    from .config import Overrides, Resolver, parse_inline
+
+    config_file, inline = None, []
+    for value in args.config or ():
+        if os.path.isfile(value):
+            if config_file:
+                raise UsageError("--config FILE given twice")
+            config_file = value
+        else:
+            inline.append(parse_inline(value))
+    overrides = Overrides(
+        select=split_selectors(args.select) if args.select else None,
+        extend_select=split_selectors(args.extend_select),
+        ignore=split_selectors(args.ignore),
+        per_file_ignores=_per_file(args.per_file_ignores, "--per-file-ignores") if args.per_file_ignores else None,
+        extend_per_file_ignores=_per_file(args.extend_per_file_ignores, "--extend-per-file-ignores"),
+        extend_exclude=split_selectors(args.extend_exclude),
+        base_model=args.base_model,
+        offline=args.offline,
+        report_unused_suppressions=args.report_unused_suppressions,
+        inline=inline,
+    )
+    overrides.validate()  # bad selectors and keys fail before any work
+    resolver = Resolver(overrides, config_file=config_file, isolated=args.isolated)
+    if config_file:
+        resolver.settings_for(config_file)  # so does a bad --config file
+    return resolver
+
+
+def statistics(findings, as_json: bool) -> str:
+    """ruff's ``--statistics``: the count per rule, most frequent first."""
+    counts: dict[tuple[str, str], int] = {}
+    for f in findings:
+        counts[(f.code, f.name)] = counts.get((f.code, f.name), 0) + 1
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0]))
+    if as_json:
+        data = [{"code": c, "name": n, "count": k} for (c, n), k in rows]
+        return json.dumps(data, indent=2) + "\n"
+    width = max((len(str(k)) for _, k in rows), default=1)
+    return "".join(f"{str(k).rjust(width)}\t{c}\t{n}\n" for (c, n), k in rows)
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .engine import lint_paths
+    from .engine import lint_each, lint_text
     from .reporters import FORMATS, RunInfo
+    from .reporters.style import use_color
 
     if args.output_format not in FORMATS:
         raise UsageError(
             f"unknown output format {args.output_format!r} (choose from {', '.join(FORMATS)})"
         )
-    settings = settings_from_args(args)
-    settings.selected()  # validate selectors before any work
-    findings = lint_paths(args.paths, settings)
-    text = FORMATS[args.output_format](findings, RunInfo())
-    if args.quiet and args.output_format == "concise":
-        text = "".join(line + "\n" for line in text.splitlines()[:-1])
-    sys.stdout.write(text)
-    failing = any(f.severity is not Severity.INFO for f in findings)
+    resolver = resolver_from_args(args)
+    info = RunInfo(summary=not args.quiet)
+    findings = []
+    if "-" in args.paths:
+        if args.paths != ["-"]:
+            raise UsageError("'-' (stdin) cannot be mixed with other paths")
+        if not args.stdin_filename:
+            raise UsageError("reading stdin ('-') needs --stdin-filename, e.g. --stdin-filename train.py")
+        name = args.stdin_filename
+        settings = resolver.settings_for(name)
+        if not (args.force_exclude and settings.is_excluded(name)):
+            text = sys.stdin.read()
+            info.sources[name] = text
+            info.files_checked = 1
+            findings = lint_text(name, text, settings)
+    else:
+        for _path, found in lint_each(args.paths, resolver.settings_for, args.force_exclude):
+            info.files_checked += 1
+            findings.extend(found)
+        findings.sort(key=lambda f: f.sort_key)
+    if args.statistics:
+        text = statistics(findings, args.output_format == "json")
+    else:
+        info.color = (args.output_format in COLOR_FORMATS and not args.output_file
+                      and use_color(sys.stdout))
+        text = FORMATS[args.output_format](findings, info)
+    if args.output_file:
+        try:
+            os.makedirs(os.path.dirname(args.output_file) or ".", exist_ok=True)
+            with open(args.output_file, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+        except OSError as e:
+            raise UsageError(f"cannot write {args.output_file}: {e.strerror or e}") from None
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    failing = any(f.severity.value != "info" for f in findings)
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
 
 
 def run_rule(args: argparse.Namespace) -> int:
-    from .docs import page
+    from .docs import HEADER, page
     from .registry import all_rules
 
     rules = all_rules()
@@ -120,15 +218,24 @@ def run_rule(args: argparse.Namespace) -> int:
         ]
         sys.stdout.write(json.dumps(data if args.all else data[0], indent=2) + "\n")
     else:
-        sys.stdout.write("\n".join(page(r) for r in chosen))
+        sys.stdout.write("\n".join(page(r).removeprefix(HEADER) for r in chosen))
     return EXIT_OK
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from .config import Overrides, Resolver, parse_inline
     from .report import collect, render
 
-    settings = Settings(base_model_override=args.base_model, offline=args.offline)
-    rows, errors = collect(args.paths, settings)
+    config_file, inline = None, []
+    for value in args.config or ():
+        if os.path.isfile(value):
+            config_file = value
+        else:
+            inline.append(parse_inline(value))
+    overrides = Overrides(base_model=args.base_model, offline=args.offline, inline=inline)
+    overrides.validate()
+    resolver = Resolver(overrides, config_file=config_file, isolated=args.isolated)
+    rows, errors = collect(args.paths, resolver.settings_for)
     sys.stdout.write(render(rows, args.output_format))
     for e in errors:
         print(f"lora-lint: {e}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from .model import Finding, LoraSite, Span
 from .registry import Context, Rule, all_rules
@@ -90,7 +90,9 @@ def check_sites(
     model_rules = [r for r in rules.values() if r.needs_model]
     for site in sites:
         model = analysis = None
-        if model_rules:
+        # An inactive site's LoRA settings do not take effect (adapter switched off, adapter
+        # resumed): only its dialect notes are reported, so there is no model to resolve.
+        if model_rules and "inactive" not in site.features:
             try:
                 model, analysis, unresolved = model_context(site, settings)
             except Exception as exc:  # a resolver or analysis bug must not take the run down
@@ -113,8 +115,11 @@ def check_sites(
 
 def lint_text(path: str, text: str, settings: Settings | None = None,
               rules: Mapping[str, Rule] | None = None) -> list[Finding]:
+    """Findings for one file's text, after ``per-file-ignores`` and suppression comments."""
+    from .suppressions import apply as apply_suppressions
+
     settings = settings or Settings()
-    rules = settings.selected() if rules is None else rules
+    rules = settings.rules_for(path) if rules is None else rules
     try:
         sites = sites_for(path, text)
     except SourceError as e:
@@ -126,13 +131,14 @@ def lint_text(path: str, text: str, settings: Settings | None = None,
         found = [internal_error("the source reader", path, Span.point(1, 1), exc)]
     else:
         found = check_sites(sites, settings, rules)
-    return sorted((f for f in found if f.code in rules), key=lambda f: f.sort_key)
+    found = apply_suppressions(path, text, [f for f in found if f.code in rules], rules)
+    return sorted(found, key=lambda f: f.sort_key)
 
 
 def lint_file(path: str, settings: Settings | None = None,
               rules: Mapping[str, Rule] | None = None) -> list[Finding]:
     settings = settings or Settings()
-    rules = settings.selected() if rules is None else rules
+    rules = settings.rules_for(path) if rules is None else rules
     text = read_text(path, settings)
     if text is None:
         return []
@@ -141,12 +147,27 @@ def lint_file(path: str, settings: Settings | None = None,
     return lint_text(path, text, settings, rules)
 
 
-def lint_paths(paths: Iterable[str], settings: Settings | None = None) -> list[Finding]:
+def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
+              force_exclude: bool = False) -> Iterator[tuple[str, list[Finding]]]:
+    """``(path, findings)`` for each file to lint. ``settings_for(path)`` gives each file its
+    settings (its nearest config file); a file its ``exclude`` matches is skipped when found by
+    walking a directory, and also when named explicitly if ``force_exclude``."""
     from .discovery import iter_files
 
-    settings = settings or Settings()
-    rules = settings.selected()
-    out: list[Finding] = []
+    paths = list(paths)
+    explicit = set(paths)
     for path in iter_files(paths):
-        out.extend(lint_file(path, settings, rules))
+        s = settings_for(path)
+        if s.exclude and (force_exclude or path not in explicit) and s.is_excluded(path):
+            continue
+        yield path, lint_file(path, s)
+
+
+def lint_paths(paths: Iterable[str], settings: Settings | None = None,
+               settings_for: Callable[[str], Settings] | None = None,
+               force_exclude: bool = False) -> list[Finding]:
+    if settings_for is None:
+        settings = settings or Settings()
+        settings_for = lambda _path: settings  # noqa: E731
+    out = [f for _, found in lint_each(paths, settings_for, force_exclude) for f in found]
     return sorted(out, key=lambda f: f.sort_key)

@@ -105,6 +105,10 @@ class LoraSite:
     * ``features``: facts about the surrounding file that rules may need (``"resizes-vocab"``);
       ``"no:<field>"`` says the framework offers no way to set that LoraConfig field (torchtune
       has no rsLoRA switch: ``"no:use_rslora"``), so no rule advises setting it.
+      ``"inactive"``: the file's LoRA settings do not take effect (the adapter is switched off,
+      or a saved adapter is resumed with its own settings); such a site has no params, is
+      ``open``, and only its ``notes``/``unknown_keys`` are reported. ``"saved-adapter"``: an
+      ``adapter_config.json`` written by peft, not a training config.
     """
 
     path: str

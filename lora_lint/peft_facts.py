@@ -51,6 +51,7 @@ def generate() -> dict:
         fields[f.name] = default
     return {
         "peft_version": peft.__version__,
+        "lora_variants": _lora_variants(LoraConfig),
         "lora_config_fields": fields,
         "task_types": list(TaskType.__members__),
         "default_target_modules": {
@@ -66,6 +67,28 @@ def generate() -> dict:
     }
 
 
+def _lora_variants(config_cls) -> dict:
+    """The LoRA variants (DoRA, aLoRA, ...) and the combinations a Linear layer supports.
+
+    peft resolves the active variants per layer (tuners/lora/layer.py ``resolve_lora_variant``):
+    a field tagged ``is_lora_variant`` is active when truthy, an ``init_lora_weights`` value listed
+    in that field's ``lora_variants`` metadata when equal; an active set that is not a key of the
+    layer's ``lora_variants`` raises "Invalid or unsupported variant combination".
+    """
+    import dataclasses
+
+    from peft.tuners.lora.layer import Linear
+
+    fields, init_values = [], []
+    for f in dataclasses.fields(config_cls):
+        if f.name == "init_lora_weights":
+            init_values = list(f.metadata.get("lora_variants", []))
+        elif f.metadata.get("is_lora_variant"):
+            fields.append(f.name)
+    combinations = sorted(list(k) for k in Linear.lora_variants.fget(None))
+    return {"fields": fields, "init_values": init_values, "linear_combinations": combinations}
+
+
 @lru_cache(maxsize=1)
 def facts() -> dict:
     return json.loads(DATA.read_text(encoding="utf-8"))
@@ -76,12 +99,28 @@ def lora_fields() -> dict:
     return facts()["lora_config_fields"]
 
 
+#: Names people write for LoraConfig fields (other libraries' spellings), tried before difflib.
+ALIASES = {
+    "rank": "r", "lora_r": "r", "lora_rank": "r",
+    "alpha": "lora_alpha",
+    "dropout": "lora_dropout", "lora_drop": "lora_dropout",
+    "target": "target_modules", "targets": "target_modules", "lora_target": "target_modules",
+    "lora_target_modules": "target_modules", "target_module": "target_modules",
+    "use_rs_lora": "use_rslora", "rslora": "use_rslora", "rs_lora": "use_rslora",
+    "dora": "use_dora", "lora_modules_to_save": "modules_to_save",
+    "exclude_module": "exclude_modules", "init_weights": "init_lora_weights",
+}
+
+
 def suggest(name: str, candidates) -> str | None:
     """The nearest valid spelling of ``name`` among ``candidates``, if one is close enough."""
     candidates = list(candidates)
     lowered = {c.lower(): c for c in candidates}
     if name.lower() in lowered:
         return lowered[name.lower()]
+    alias = ALIASES.get(name.lower())
+    if alias in candidates:
+        return alias
     match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
     return match[0] if match else None
 

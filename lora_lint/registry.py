@@ -65,10 +65,16 @@ class Rule:
         return DOCS_URL.format(code=self.code)
 
     def run(self, site: LoraSite, ctx: Context) -> list[Finding]:
-        out = []
+        """The rule's findings on ``site``: the dialect's notes for this code first, then the
+        rule's own checks, except where a note already reports the same place (the framework's
+        wording is the more specific one)."""
+        out = [Finding(self.code, self.name, self.severity, message, site.path, where.span)
+               for where, message in site.notes_for(self.code)]
+        noted = {f.span for f in out}
         for where, message in self.check(site, ctx) or ():
             span = where.span if isinstance(where, (Param, LoraSite)) else where
-            out.append(Finding(self.code, self.name, self.severity, message, site.path, span))
+            if span not in noted:
+                out.append(Finding(self.code, self.name, self.severity, message, site.path, span))
         return out
 
 

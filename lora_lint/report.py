@@ -48,16 +48,25 @@ def scaling(r: Any, alpha: Any, rslora: Any) -> float | None:
 
 
 def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
-    """Rows for every site under ``paths`` and messages about files that could not be read."""
+    """Rows for every site under ``paths`` and messages about files that could not be read.
+
+    ``settings`` is a Settings or a function giving each path its Settings (config files)."""
     from .discovery import iter_files
     from .engine import read_text
     from .model import Finding
     from .models.context import context_for, unresolved_message
     from .sources import SourceError, sites_for
 
+    settings_for = settings if callable(settings) else (lambda _path: settings)
+    paths = list(paths)
+    explicit = set(paths)
     rows: list[Row] = []
     errors: list[str] = []
     for path in iter_files(paths):
+        settings = settings_for(path)
+        is_excluded = getattr(settings, "is_excluded", None)
+        if path not in explicit and is_excluded is not None and is_excluded(path):
+            continue
         text = read_text(path, settings)
         if text is None:
             continue

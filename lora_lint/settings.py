@@ -1,12 +1,23 @@
-"""Resolved settings: which rules run, with which options. CLI flags and config files feed this."""
+"""Resolved settings: which rules run on which file, with which options.
+
+Config files (``lora_lint.config``) and CLI flags feed this. Rule selection works in layers, as
+in ruff: each layer's ``select`` (when given) replaces the set so far, then ``extend-select`` adds
+and ``ignore`` removes. The config file is the first layer, the command line the last, so
+``--select LL101`` enables LL101 even where the config ignores it.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .registry import Rule, all_rules
+
+#: Rules that run only when selected explicitly (by code, prefix, name or ``ALL``).
+DEFAULT_OFF = frozenset({"LL904"})
 
 
 class UsageError(Exception):
@@ -37,9 +48,54 @@ def split_selectors(values: Iterable[str] | None) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class PathPattern:
+    """A path glob from a config file, relative to ``base`` (the config file's directory).
+
+    ``*`` stays inside one component, ``**`` crosses them. A pattern without ``/`` matches a file
+    or directory of that name anywhere (``test_*.py``, ``data``); with a ``/`` it is anchored to
+    ``base`` (``configs/*.yaml``). A match on a directory covers everything under it.
+    """
+
+    pattern: str
+    base: str
+    anchored: bool
+    regex: re.Pattern = field(compare=False, repr=False)
+
+    @classmethod
+    def make(cls, pattern: str, base: str | None = None) -> PathPattern:
+        from .discovery import _translate
+
+        p = pattern.strip().replace("\\", "/")
+        anchored = "/" in p.rstrip("/")
+        regex = re.compile(("^" if anchored else "^(?:.*/)?") + _translate(p.strip("/")) + "(?:/.*)?$")
+        return cls(pattern, os.path.abspath(base or os.getcwd()), anchored, regex)
+
+    def matches(self, path: str) -> bool:
+        """Matched against the path relative to ``base``; an unanchored pattern also matches a
+        name in a file outside ``base``."""
+        full = os.path.abspath(path)
+        rel = os.path.relpath(full, self.base).replace(os.sep, "/")
+        if rel == ".." or rel.startswith("../"):
+            if self.anchored:
+                return False
+            rel = full.replace(os.sep, "/").lstrip("/")
+        return bool(self.regex.match(rel))
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One step of rule selection, with where it came from (for error messages)."""
+
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    origin: str = ""
+
+
 @dataclass
 class Settings:
-    select: list[str] | None = None  # None: the default set (every rule)
+    select: list[str] | None = None  # None: the default set (every rule but DEFAULT_OFF)
     extend_select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     rule_options: dict[str, Any] = field(default_factory=dict)  # option name -> value
@@ -48,23 +104,61 @@ class Settings:
     offline: bool = False
     hub_timeout: float = 5.0  # seconds for one Hub lookup, when online lookups are allowed
     max_file_size: int = 10 * 1024 * 1024
+    #: More selection layers applied after select/extend_select/ignore (the command line's).
+    layers: list[Layer] = field(default_factory=list)
+    #: ``(pattern, selectors)``: rules not run on files the pattern matches.
+    per_file_ignores: list[tuple[PathPattern, tuple[str, ...]]] = field(default_factory=list)
+    #: ``(pattern, model)``: the base model for files the pattern matches; the first match wins.
+    per_file_base_model: list[tuple[PathPattern, str]] = field(default_factory=list)
+    exclude: list[PathPattern] = field(default_factory=list)
+    report_unused_suppressions: bool = False
+    #: The config file these settings came from (None: defaults and the command line only).
+    config_path: str | None = None
+
+    def _layers(self) -> list[Layer]:
+        origin = f" from {self.config_path}" if self.config_path else ""
+        first = Layer(
+            None if self.select is None else tuple(self.select), tuple(self.extend_select),
+            tuple(self.ignore), origin,
+        )
+        return [first, *self.layers]
 
     def selected(self, rules: Mapping[str, Rule] | None = None) -> dict[str, Rule]:
         rules = rules if rules is not None else all_rules()
-        codes: set[str] = set()
-        if self.select is None:
-            codes = set(rules)
-        else:
-            for s in self.select:
-                codes |= resolve_selector(s, rules, "'select'")
-        for s in self.extend_select:
-            codes |= resolve_selector(s, rules, "'extend-select'")
-        for s in self.ignore:
-            codes -= resolve_selector(s, rules, "'ignore'")
+        codes = set(rules) - DEFAULT_OFF
+        for layer in self._layers():
+            if layer.select is not None:
+                codes = set()
+                for s in layer.select:
+                    codes |= resolve_selector(s, rules, f"'select'{layer.origin}")
+            for s in layer.extend_select:
+                codes |= resolve_selector(s, rules, f"'extend-select'{layer.origin}")
+            for s in layer.ignore:
+                codes -= resolve_selector(s, rules, f"'ignore'{layer.origin}")
+        if self.report_unused_suppressions and "LL904" in rules:
+            codes.add("LL904")
         return {c: rules[c] for c in sorted(codes)}
 
+    def rules_for(self, path: str, rules: Mapping[str, Rule] | None = None) -> dict[str, Rule]:
+        """The selected rules minus those ``per-file-ignores`` turns off for ``path``."""
+        rules = rules if rules is not None else all_rules()
+        selected = self.selected(rules)
+        for pattern, selectors in self.per_file_ignores:
+            if pattern.matches(path):
+                for s in selectors:
+                    for code in resolve_selector(s, rules, "'per-file-ignores'"):
+                        selected.pop(code, None)
+        return selected
+
+    def is_excluded(self, path: str) -> bool:
+        return any(p.matches(path) for p in self.exclude)
+
     def base_model_for(self, path: str) -> str | None:
-        """The `base-model` setting that applies to ``path`` (per-path settings come later)."""
+        """The `base-model` setting that applies to ``path``: the first matching per-path entry,
+        else the global one. (``--base-model`` is ``base_model_override``, which beats both.)"""
+        for pattern, model in self.per_file_base_model:
+            if pattern.matches(path):
+                return model
         return self.base_model
 
     def options_for(self, rule: Rule) -> dict[str, Any]:

@@ -24,4 +24,4 @@ def as_dict(f: Finding) -> dict:
 
 
 def render(findings: list[Finding], info) -> str:
-    return json.dumps([as_dict(f) for f in findings], indent=2) + "\n"
+    return json.dumps([as_dict(f) for f in findings], indent=2, ensure_ascii=False) + "\n"

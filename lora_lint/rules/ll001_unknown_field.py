@@ -1,5 +1,14 @@
 from ..model import Severity
+from ..peft_history import REMOVED
 from ..registry import rule
+
+#: How a dialect's settings are named in messages.
+WHAT = {
+    "peft": "a field of peft's LoraConfig",
+    "adapter_config": "a field of peft's LoraConfig",
+    "unsloth": "a field of peft's LoraConfig or an argument of Unsloth's get_peft_model",
+    "unsloth-vision": "a field of peft's LoraConfig or an argument of Unsloth's get_peft_model",
+}
 
 
 @rule(
@@ -7,17 +16,21 @@ from ..registry import rule
     valid=[
         "from peft import LoraConfig\nLoraConfig(r=8, lora_alpha=16, target_modules=['q_proj'])\n",
         "from unsloth import FastLanguageModel\nFastLanguageModel.get_peft_model(model, r=16, random_state=3407)\n",
+        "from peft import LoraConfig\nLoraConfig(r=8, **{'lora_alpha': 16})\n",
     ],
     invalid=[
         "from peft import LoraConfig\nLoraConfig(r=8, lora_aplha=16)  # error: LL001\n",
         "from peft import LoraConfig as LC\nLC(\n    rank=8,  # error: LL001\n)\n",
+        "from peft import LoraConfig\nLoraConfig(r=8, enable_lora=[True, False, True])  # error: LL001\n",
     ],
 )
 def unknown_field(site, ctx):
     """## What it does
     Checks for a keyword or key that is not a field of peft's `LoraConfig` (in Python), or a
     LoRA setting the detected training framework does not know, and suggests the nearest valid
-    name. The field names come from the installed peft's `LoraConfig` dataclass.
+    name (`lora_aplha` → `lora_alpha`, `rank` → `r`). The field names come from the installed
+    peft's `LoraConfig` dataclass. Fields peft removed (`enable_lora`, `merge_weights`) are
+    named as such.
 
     ## Why is this bad?
     `LoraConfig(lora_aplha=16)` raises `TypeError: __init__() got an unexpected keyword
@@ -35,8 +48,16 @@ def unknown_field(site, ctx):
     LoraConfig(r=16, lora_alpha=32)
     ```
     """
+    what = WHAT.get(site.dialect)
+    if what is None:
+        article = "an" if site.dialect[:1] in "aeiou" else "a"
+        what = f"{article} {site.dialect} LoRA setting"
     for param, suggestion in site.unknown_keys:
         hint = f"; did you mean `{suggestion}`?" if suggestion else ""
-        what = "a field of peft's LoraConfig" if site.dialect == "peft" else f"a {site.dialect} LoRA setting"
+        if param.key in REMOVED and what.startswith("a field of peft"):
+            effect = (
+                "peft ≥ 0.14 drops it with a warning when loading, older versions raise"
+                if site.dialect == "adapter_config" else "LoraConfig raises TypeError"
+            )
+            hint = f": it was removed in peft {REMOVED[param.key]} ({effect}); remove it"
         yield param, f"`{param.key}` is not {what}{hint}"
-    yield from site.notes_for("LL001")

@@ -1,33 +1,247 @@
 from ..model import Severity
+from ..peft_facts import facts
 from ..registry import rule
+from ._util import entries, explicit_first, real, strict, truthy, unset
+
+SRC = "from peft import LoraConfig\n"
 
 
 @rule(
     "LL009", "conflicting-options", Severity.ERROR,
-    valid=["from peft import LoraConfig\nLoraConfig(r=8, layers_to_transform=[0, 1], layers_pattern='layers', target_modules=['q_proj'])\n"],
-    invalid=["from peft import LoraConfig\nLoraConfig(r=8, layers_pattern='layers')  # error: LL009\n"],
+    valid=[
+        SRC + "LoraConfig(r=8, layers_to_transform=[0, 1], layers_pattern='layers', target_modules=['q_proj'])\n",
+        SRC + "LoraConfig(r=8, lora_bias=True, init_lora_weights=False)\n",
+        SRC + "LoraConfig(r=8, init_lora_weights='loftq', loftq_config={'loftq_bits': 4})\n",
+        SRC + "LoraConfig(r=8, init_lora_weights='loftq', **kwargs)\n",
+        SRC + "LoraConfig(target_modules=[], target_parameters=['mlp.experts.gate_up_proj'], lora_dropout=0.0)\n",
+        SRC + "LoraConfig(r=8, use_dora=True, alora_invocation_tokens=None, velora_config=None)\n",
+        SRC + "LoraConfig(r=8, use_dora=flag, alora_invocation_tokens=[42])\n",
+        SRC + "LoraConfig(trainable_token_indices={'embed_tokens': [1, 2]}, modules_to_save=['lm_head'])\n",
+    ],
+    invalid=[
+        SRC + "LoraConfig(r=8, layers_pattern='layers')  # error: LL009\n",
+        SRC + "LoraConfig(target_modules='.*q_proj', layers_to_transform=[0])  # error: LL009\n",
+        SRC + "LoraConfig(r=8, use_dora=True, lora_bias=True)  # error: LL009\n",
+        SRC + "LoraConfig(r=8, init_lora_weights='pissa', lora_bias=True)  # error: LL009\n",
+        SRC + "LoraConfig(r=8, init_lora_weights='loftq')  # error: LL009\n",
+        SRC + "LoraConfig(r=8, megatron_config={'tensor_model_parallel_size': 2}, use_dora=True)  # error: LL009\n",
+        SRC + "LoraConfig(target_parameters='mlp.experts.down_proj')  # error: LL009\n",
+        SRC + "LoraConfig(\n    target_parameters=['mlp.experts.down_proj'],\n    lora_dropout=0.05,  # error: LL009\n)\n",
+        SRC + "LoraConfig(\n    use_dora=True,\n    alora_invocation_tokens=[128009],  # error: LL009\n)\n",
+        SRC + "LoraConfig(\n    trainable_token_indices={\n        'embed_tokens': [1, 2],  # error: LL009\n    },\n    modules_to_save=['embed_tokens'],\n)\n",
+    ],
 )
 def conflicting_options(site, ctx):
     """## What it does
-    Checks for combinations of settings that peft or the training framework rejects, such as
-    `layers_pattern` without `layers_to_transform`, or axolotl's `adapter: qlora` without
-    4-bit loading.
+    Checks for combinations of settings that peft or the training framework rejects. In peft:
+    `layers_pattern` without `layers_to_transform`; `layers_to_transform`/`layers_pattern`
+    with a string (regex) `target_modules`; `lora_bias` with DoRA or with an
+    `init_lora_weights` other than True/False; `init_lora_weights="loftq"` without
+    `loftq_config`; DoRA with `megatron_config`; `target_parameters` given as a string, or
+    together with `lora_dropout`, DoRA, `lora_bias`, `velora_config`, `kasa_config` or
+    `fan_in_fan_out` (without `target_modules`); two LoRA variants at once (DoRA, aLoRA,
+    VeLoRA, Arrow, BD-LoRA, MonteCLoRA, KaSA, MiCA; the list comes from the installed peft);
+    the same embedding in
+    `trainable_token_indices` (dict form) and `modules_to_save`; and framework-level
+    contradictions such as axolotl's `adapter: qlora` without 4-bit loading.
 
     ## Why is this bad?
-    peft raises when the config is built or the adapter injected, and the framework raises
-    at start-up: after the environment is set up and, often, the model downloaded.
+    peft raises when the config is built (`When layers_pattern is specified,
+    layers_to_transform must also be specified`, `The argument lora_bias=True is not supported
+    for DoRA`, `loftq_config must be specified when init_lora_weights is 'loftq'`), when the
+    adapter is injected (`Invalid or unsupported variant combination: ('alora_invocation_tokens',
+    'use_dora')`, `lora.ParamWrapper does not work with lora_dropout != 0.`), and the framework
+    raises at start-up: after the environment is set up and, often, the model downloaded.
 
     ## Example
     ```python
     LoraConfig(r=8, layers_pattern="layers")
+    LoraConfig(target_parameters=["mlp.experts.down_proj"], lora_dropout=0.05)
     ```
 
     Use instead:
     ```python
     LoraConfig(r=8, layers_pattern="layers", layers_to_transform=[0, 1, 2])
+    LoraConfig(target_parameters=["mlp.experts.down_proj"], lora_dropout=0.0)
     ```
     """
+    yield from _layers(site)
+    yield from _lora_bias(site)
+    yield from _loftq(site)
+    dora = truthy(site, "use_dora")
+    megatron = truthy(site, "megatron_config")
+    if dora is not None and megatron is not None:
+        yield explicit_first(dora, megatron), (
+            "use_dora=True with megatron_config: peft raises \"DoRA does not support megatron_core, "
+            "please set `use_dora=False`\"; drop one of them"
+        )
+    yield from _target_parameters(site)
+    yield from _variants(site)
+    yield from _trainable_tokens(site)
+
+
+def _layers(site):
     pattern = site.get("layers_pattern")
-    if pattern is not None and pattern.value and site.missing("layers_to_transform"):
-        yield pattern, "`layers_pattern` is set without `layers_to_transform`: peft raises ValueError; give the layer indices in `layers_to_transform`"
-    yield from site.notes_for("LL009")
+    layers = site.params.get("layers_to_transform")
+    if pattern is not None and _nonempty(pattern.value):
+        if (layers is None and site.missing("layers_to_transform")) or (
+            layers is not None and layers.known and layers.value is None and not unset(site, None)
+        ):
+            yield pattern, (
+                "`layers_pattern` is set without `layers_to_transform`: peft raises ValueError "
+                "(\"When `layers_pattern` is specified, `layers_to_transform` must also be specified\"); "
+                "give the layer indices in `layers_to_transform`"
+            )
+    target = site.get("target_modules")
+    if target is None or not isinstance(target.value, str):
+        return
+    for name in ("layers_to_transform", "layers_pattern"):
+        p = site.get(name)
+        if p is not None and p.value is not None:
+            yield p, (
+                f"`{name}` cannot be used when `target_modules` is a string (a regex): peft raises "
+                f"ValueError; list the module names in target_modules, or put the layer indices in the regex"
+            )
+
+
+def _nonempty(value) -> bool:
+    try:
+        return bool(value)
+    except Exception:
+        return False
+
+
+def _lora_bias(site):
+    bias = truthy(site, "lora_bias")
+    if bias is None:
+        return
+    init = site.get("init_lora_weights")
+    if init is not None and not unset(site, init.value):
+        try:
+            bad = init.value not in (True, False)
+        except Exception:
+            bad = False
+        if bad:
+            yield bias, (
+                f"lora_bias=True with init_lora_weights={init.value!r}: peft raises \"The argument "
+                f"lora_bias=True is only supported with init_lora_weights=True or False\"; drop lora_bias "
+                f"or use the default init"
+            )
+    dora = truthy(site, "use_dora")
+    if dora is not None:
+        yield bias, (
+            "lora_bias=True with use_dora=True: peft raises \"The argument lora_bias=True is not "
+            "supported for DoRA, please pass use_dora=False\"; drop one of them"
+        )
+
+
+def _loftq(site):
+    init = site.get("init_lora_weights")
+    if init is None or init.value != "loftq":
+        return
+    cfg = site.params.get("loftq_config")
+    if cfg is None:
+        missing = site.missing("loftq_config") and strict(site)
+    else:
+        missing = cfg.known and not unset(site, cfg.value) and not _nonempty(cfg.value)
+    if missing:
+        yield init, (
+            "init_lora_weights='loftq' without loftq_config: peft raises ValueError (\"`loftq_config` "
+            "must be specified when `init_lora_weights` is 'loftq'\"); pass "
+            "loftq_config=LoftQConfig(loftq_bits=4)"
+        )
+
+
+#: What a ParamWrapper (target_parameters) rejects: field -> peft's message fragment.
+PARAM_WRAPPER = {
+    "lora_dropout": "lora_dropout != 0",
+    "fan_in_fan_out": "fan_in_fan_out",
+    "lora_bias": "lora_bias=True",
+    "use_dora": "use_dora=True",
+    "velora_config": "when `velora_config` is set",
+    "kasa_config": "when `kasa_config` is set",
+}
+
+
+def _target_parameters(site):
+    tp = site.get("target_parameters")
+    if tp is None:
+        return
+    if isinstance(tp.value, str):
+        yield tp, (
+            f"target_parameters={tp.value!r} is a string: peft raises TypeError (\"`target_parameters` "
+            f"must be a list of strings or None\"); write [{tp.value!r}]"
+        )
+        return
+    if not isinstance(tp.value, (list, tuple)) or not tp.value:
+        return
+    for name, text in PARAM_WRAPPER.items():
+        p = site.get(name)
+        if p is None or unset(site, p.value):
+            continue
+        if name == "lora_dropout":
+            d = real(site, p.value)
+            on = d is not None and d != 0
+        elif name in ("velora_config", "kasa_config"):
+            on = p.value is not None
+        else:
+            on = _nonempty(p.value)
+        if on and name == "fan_in_fan_out" and not _no_target_modules(site):
+            # peft resets fan_in_fan_out to False on the first nn.Linear target it meets
+            # (layer.py:2756), so it only reaches the ParamWrapper without target_modules.
+            continue
+        if on:
+            where = p if not p.implicit else tp
+            fix = "lora_dropout=0.0" if name == "lora_dropout" else f"remove `{name}`"
+            yield where, (
+                f"target_parameters cannot be combined with {name}={p.value!r}: peft raises "
+                f"\"lora.ParamWrapper does not work with {text}\"; use {fix}"
+            )
+
+
+def _no_target_modules(site) -> bool:
+    p = site.params.get("target_modules")
+    if p is None:
+        return site.missing("target_modules")
+    return p.known and (p.value is None or (isinstance(p.value, (list, tuple, set)) and not p.value))
+
+
+def _variants(site):
+    info = facts().get("lora_variants")
+    if not info:
+        return
+    active = []
+    for name in info["fields"]:
+        p = site.get(name)
+        if p is None or unset(site, p.value):
+            continue
+        on = p.value is not None if isinstance(p.value, dict) else _nonempty(p.value)
+        if on:
+            active.append((name, p))
+    init = site.get("init_lora_weights")
+    if init is not None and init.value in info["init_values"]:
+        active.append((init.value, init))
+    if len(active) < 2:
+        return
+    combo = sorted(name for name, _ in active)
+    if combo in info["linear_combinations"]:
+        return
+    where = explicit_first(*(p for _, p in sorted(active, key=lambda a: a[1].span, reverse=True)))
+    names = tuple(combo)
+    yield where, (
+        f"{' and '.join(combo)} are LoRA variants that peft cannot combine: it raises \"Invalid or "
+        f"unsupported variant combination: {names}\" when the adapter is created; keep one of them"
+    )
+
+
+def _trainable_tokens(site):
+    mts = site.get("modules_to_save")
+    if mts is None or not isinstance(mts.value, (list, tuple)):
+        return
+    saved = {m for m in mts.value if isinstance(m, str)}
+    for key, _, where in entries(site, "trainable_token_indices"):
+        if key in saved:
+            yield where, (
+                f"trainable_token_indices trains tokens of {key!r}, which modules_to_save also trains fully: "
+                f"peft raises \"The embedding layer is already marked to be trained fully\"; keep one of them"
+            )

@@ -1,22 +1,39 @@
 from ..model import Severity, is_known
 from ..registry import rule
+from ._util import peft_default, unset
+
+SRC = "from peft import LoraConfig\n"
 
 
 @rule(
     "LL010", "ignored-setting", Severity.WARNING,
-    valid=["from peft import LoraConfig\nLoraConfig(r=8, init_lora_weights='loftq', loftq_config={'loftq_bits': 4})\n"],
-    invalid=["from peft import LoraConfig\nLoraConfig(r=8, loftq_config={'loftq_bits': 4})  # error: LL010\n"],
+    valid=[
+        SRC + "LoraConfig(r=8, init_lora_weights='loftq', loftq_config={'loftq_bits': 4})\n",
+        SRC + "LoraConfig(r=8, init_lora_weights='eva', eva_config=EvaConfig(rho=2.0))\n",
+        SRC + "LoraConfig(r=8, loftq_config={})\n",
+        SRC + "LoraConfig(r=8, eva_config=None, corda_config=None)\n",
+        SRC + "LoraConfig(r=8, loftq_config={'loftq_bits': 4}, **kwargs)\n",
+    ],
+    invalid=[
+        SRC + "LoraConfig(r=8, loftq_config={'loftq_bits': 4})  # error: LL010\n",
+        SRC + "LoraConfig(r=8, init_lora_weights='pissa', eva_config={'rho': 2.0})  # error: LL010\n",
+        SRC + "LoraConfig(r=8, init_lora_weights='eva', corda_config={})  # error: LL010\n",
+    ],
 )
 def ignored_setting(site, ctx):
     """## What it does
-    Checks for settings that silently do nothing: a `loftq_config`, `eva_config` or
-    `corda_config` without the matching `init_lora_weights`, or LoRA settings in a training
-    config whose adapter is switched off.
+    Checks for settings that silently do nothing. In peft: a `loftq_config`, `eva_config` or
+    `corda_config` without the matching `init_lora_weights`. In training frameworks: LoRA
+    settings in a config whose adapter is switched off (axolotl without `adapter`, TRL's
+    `use_peft: false`, AutoTrain's `peft: false`, Unsloth Studio's full training),
+    LLaMA-Factory `lora_*` values while resuming an adapter without `create_new_adapter`, and
+    `merge_adapter` without peft.
 
     ## Why is this bad?
     The run starts and finishes without complaint, but not with the configuration you wrote:
-    peft drops a `loftq_config` with a warning when `init_lora_weights` is not `"loftq"`, and a
-    framework with its adapter off trains the full model and ignores every LoRA key.
+    peft drops a `loftq_config` with the warning "`loftq_config` specified but will be ignored
+    when `init_lora_weights` is not 'loftq'" (likewise for EVA and CorDA), and a framework with
+    its adapter off trains the full model and ignores every LoRA key.
 
     ## Example
     ```python
@@ -28,13 +45,16 @@ def ignored_setting(site, ctx):
     LoraConfig(r=8, init_lora_weights="loftq", loftq_config={"loftq_bits": 4})
     ```
     """
-    init = site.value("init_lora_weights", True)
-    if is_known(init):
+    init = peft_default(site, "init_lora_weights")
+    if is_known(init) and not unset(site, init):
         for name, wanted in (("loftq_config", "loftq"), ("eva_config", "eva"), ("corda_config", "corda")):
             p = site.get(name)
-            if p is not None and p.value and init != wanted:
+            if p is None or init == wanted or unset(site, p.value):
+                continue
+            # peft: `elif self.loftq_config:` (a non-empty config), `eva_config is not None`.
+            used = bool(p.value) if name == "loftq_config" else p.value is not None
+            if used:
                 yield p, (
                     f"`{name}` is ignored unless init_lora_weights={wanted!r} (it is {init!r}): "
                     f"set init_lora_weights={wanted!r} or remove `{name}`"
                 )
-    yield from site.notes_for("LL010")

@@ -2,27 +2,31 @@ import math
 
 from ..model import Severity
 from ..registry import rule
-from ._util import as_number
+from ._util import entries, fmt, num, rank, rank_and_alpha, real, rslora, scaling
 
 
 @rule(
     "LL101", "rslora-recommended", Severity.WARNING,
-    options={"rslora-min-rank": 32},
+    options={"rslora-min-rank": 32, "max-scaling": 8},
     valid=[
         "from peft import LoraConfig\nLoraConfig(r=16, lora_alpha=32)\n",
         "from peft import LoraConfig\nLoraConfig(r=64, lora_alpha=16, use_rslora=True)\n",
         "from peft import LoraConfig\nLoraConfig(r=64, lora_alpha=16, **extra)\n",
         "from peft import LoraConfig\nimport os\nLoraConfig(r=int(os.environ['R']))\n",
+        "from peft import LoraConfig\nLoraConfig(r=64, lora_alpha=16, use_rslora=flag)\n",
     ],
     invalid=[
         "from peft import LoraConfig\nLoraConfig(r=64, lora_alpha=128)  # error: LL101\n",
         "import peft\nRANK = 48\npeft.LoraConfig(\n    r=RANK,  # error: LL101\n    lora_alpha=2 * RANK,\n)\n",
         "from peft import LoraConfig\nLoraConfig(r=32, use_rslora=False)  # error: LL101\n",
+        "from peft import LoraConfig\nLoraConfig(r=8, rank_pattern={'q_proj': 64})  # error: LL101\n",
     ],
 )
 def rslora_recommended(site, ctx):
     """## What it does
-    Checks for a rank of 32 or more (option `rslora-min-rank`) without `use_rslora=True`.
+    Checks for a rank of 32 or more (option `rslora-min-rank`), in `r` or in a `rank_pattern`
+    value, without `use_rslora=True`. The message gives the scaling now (α/r) and with rsLoRA
+    (α/√r), and a matching α when α/√r would exceed `max-scaling` (shared with LL104).
 
     ## Why is this bad?
     Plain LoRA scales the adapter's output by α/r, so at high rank the update shrinks as r
@@ -40,23 +44,32 @@ def rslora_recommended(site, ctx):
     LoraConfig(r=64, lora_alpha=16, use_rslora=True)  # scaling α/√r = 2.0
     ```
     """
+    if "no:use_rslora" in site.features or rslora(site) is not False:
+        return  # on, unknown, set by **kwargs, or not settable in this framework
+    min_rank, max_scaling = ctx.opt("rslora-min-rank"), ctx.opt("max-scaling")
+    _, alpha = rank_and_alpha(site)
     r = site.get("r")
-    if r is None or not isinstance(r.value, int) or isinstance(r.value, bool):
-        return
-    if r.value < ctx.opt("rslora-min-rank") or "no:use_rslora" in site.features:
-        return
-    rs = site.params.get("use_rslora")
-    if rs is None:
-        if site.open:
-            return
-    elif not rs.known or rs.value:
-        return
-    alpha = as_number(site.value("lora_alpha", 8))
-    if alpha is None:
-        yield r, f"r={r.value} without use_rslora: α/r shrinks the update as the rank grows; set use_rslora=True (recommended for r ≥ {ctx.opt('rslora-min-rank')})"
-        return
-    now, rs_scale = alpha / r.value, alpha / math.sqrt(r.value)
-    yield r, (
-        f"r={r.value} without use_rslora: scaling α/r = {alpha:g}/{r.value} = {now:.3g}; "
-        f"with use_rslora=True it would be α/√r = {rs_scale:.3g} (recommended for r ≥ {ctx.opt('rslora-min-rank')})"
+    rv = rank(site, r.value) if r is not None else None
+    if r is not None and rv is not None and rv >= min_rank:
+        yield r, f"r={rv} without use_rslora: " + advice(rv, alpha, min_rank, max_scaling)
+    alphas = {k: real(site, v) for k, v, _ in entries(site, "alpha_pattern")}
+    for key, value, where in entries(site, "rank_pattern"):
+        rk = rank(site, value)
+        if rk is not None and rk >= min_rank:
+            ak = alphas.get(key, alpha)
+            yield where, f"rank_pattern[{key!r}]={rk} without use_rslora: " + advice(rk, ak, min_rank, max_scaling)
+
+
+def advice(r: int, alpha, min_rank, max_scaling) -> str:
+    now, rs = scaling(alpha, r, False), scaling(alpha, r, True)
+    tail = f"(recommended for r ≥ {min_rank})"
+    if now is None or rs is None:
+        return f"α/r shrinks the update as the rank grows; set use_rslora=True {tail}"
+    text = (
+        f"scaling α/r = {fmt(alpha)}/{r} = {fmt(now)}; with use_rslora=True it would be "
+        f"α/√r = {fmt(alpha)}/√{r} = {fmt(rs)} {tail}"
     )
+    if isinstance(max_scaling, (int, float)) and rs > max_scaling:
+        keep = now * math.sqrt(r)  # the α that keeps today's scaling under rsLoRA
+        text += f"; with rsLoRA also lower lora_alpha to about {num(round(keep, 2))} to keep scaling {fmt(now)}"
+    return text

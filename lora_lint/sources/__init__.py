@@ -7,6 +7,8 @@ from ..model import LoraSite, Span
 PYTHON_SUFFIXES = (".py", ".pyi")
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 SUFFIXES = PYTHON_SUFFIXES + YAML_SUFFIXES
+#: A Python file containing none of these cannot hold a site: libcst is not even imported.
+PYTHON_MARKERS = ("LoraConfig", "get_peft_model")
 
 
 class SourceError(Exception):
@@ -28,6 +30,8 @@ def sites_for(path: str, text: str) -> list[LoraSite]:
 
     lower = path.lower()
     if lower.endswith(PYTHON_SUFFIXES):
+        if not any(marker in text for marker in PYTHON_MARKERS):
+            return []
         from . import python
 
         return apply_comment(path, text, python.sites(path, text))

@@ -16,11 +16,9 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from ..model import UNKNOWN, LoraSite, Param, Span
 from ..peft_facts import facts, lora_fields, suggest
+from . import PYTHON_MARKERS as MARKERS
 from . import SourceError
 from .python_eval import Evaluator, Scope, ScopeBuilder
-
-#: A file that contains none of these cannot hold a site: it is not parsed at all.
-MARKERS = ("LoraConfig", "get_peft_model")
 
 #: Keyword arguments of Unsloth's get_peft_model that are not LoraConfig fields.
 UNSLOTH_KWARGS = frozenset({
@@ -43,7 +41,19 @@ def sites(path: str, text: str) -> list[LoraSite]:
     if not any(marker in text for marker in MARKERS):
         return []
     module = parse(text)
-    return Extractor(path, module).sites()
+    found = Extractor(path, module).sites()
+    script = _script_metadata(text) if "# /// script" in text and found else None
+    if script is not None:  # PEP 723 inline metadata: the script's own pins (LL002)
+        deps, first, last = script
+        p = Param("dependencies", deps, Span(first, 1, last, 7))
+        found = [replace(s, context={**s.context, "script_dependencies": p}) for s in found]
+    return found
+
+
+def _script_metadata(text: str):
+    from ..pins import script_metadata
+
+    return script_metadata(text)
 
 
 def parse(text: str) -> cst.Module:

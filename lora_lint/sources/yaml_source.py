@@ -1,9 +1,74 @@
-"""YAML and JSON training configs (placeholder until the dialects land)."""
+"""YAML and JSON training configs: documents -> framework dialect -> ``LoraSite`` records.
+
+A cheap text test skips files that cannot hold a LoRA config before anything is parsed (and big
+files that do not read like one). A file
+that does not parse is an error (LL901) only when it looks like a LoRA training config; any
+other broken YAML is none of lora-lint's business.
+"""
 
 from __future__ import annotations
 
+import re
+
 from ..model import LoraSite
+from . import SourceError
+from .yaml_nodes import Budget, Doc, ParseError
+
+#: Without one of these, a YAML file cannot hold a LoRA config (LLaMA-Factory's default
+#: ``finetuning_type`` is lora, so a bare ``stage:`` counts; AutoTrain's ``merge_adapter`` too).
+YAML_MARKERS = re.compile(r"lora|peft|adapter|finetuning_type|stage", re.I)
+#: JSON needs a key that a LoRA config has (a tokenizer's vocabulary may contain "lora").
+JSON_MARKERS = re.compile(
+    r'"(?:peft_type|lora_alpha|lora_r|lora_rank|use_peft)"\s*:|"(?:lora|peft|peft_config|lora_config)"\s*:\s*\{',
+    re.I)
+#: Training configs are a few kilobytes; a file above this many characters is only parsed when it
+#: reads like a LoRA config (composing 10 MB of YAML takes PyYAML seconds).
+LARGE = 1_000_000
+#: A broken file is reported when it reads like a LoRA training config.
+LOOKS_LORA = re.compile(
+    r"""(?imx)
+    ^[ \t-]*["']?(?:lora_r|lora_rank|lora_alpha|lora_dropout|lora_target(?:_modules|_linear)?|use_peft
+       |peft_config|lora_config|finetuning_type|peft_type|peft_use_rslora|lora|peft)["']?[ \t]*:
+    | _component_ \s*:\s* torchtune\.models\.\S*lora_
+    | _target_ \s*:\s* peft\.
+    | ^[ \t]*adapter[ \t]*:[ \t]*q?lora\b
+    | training_type[ \t]*:[ \t]*lora
+    | "(?:lora_\w+|peft_\w+|use_peft|target_modules|lora|peft)"\s*:
+    """)
 
 
 def sites(path: str, text: str) -> list[LoraSite]:
-    return []
+    return analyze(path, text)[0]
+
+
+def analyze(path: str, text: str, budget: Budget | None = None) -> tuple[list[LoraSite], Budget]:
+    """The sites of one file and the node budget reading it cost."""
+    from .. import dialects
+
+    budget = budget or Budget()
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    is_json = path.lower().endswith(".json")
+    if not (JSON_MARKERS if is_json else YAML_MARKERS).search(text):
+        return [], budget
+    if len(text) > LARGE and not LOOKS_LORA.search(text):
+        return [], budget  # a big data file that merely mentions LoRA: not worth composing
+    try:
+        if is_json:
+            from .json_nodes import compose
+        else:
+            from .yaml_nodes import compose
+        roots = compose(text)
+    except ParseError as e:
+        if LOOKS_LORA.search(text):
+            raise SourceError(e.message, e.span) from None
+        return [], budget
+    out: list[LoraSite] = []
+    lines = None
+    for root in roots:
+        doc = Doc(path, text, root, budget, lines or [])
+        lines = doc.lines
+        out.extend(dialects.sites(doc))
+        if budget.exhausted:
+            break
+    return out, budget

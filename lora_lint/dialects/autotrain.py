@@ -1,0 +1,139 @@
+"""Hugging Face AutoTrain Advanced (``autotrain --config x.yml``): ``task``, ``base_model``, ``params:``.
+
+From ``trainers/clm/params.py`` and ``trainers/clm/utils.py``: LoRA only with ``params.peft:
+true`` (default false); defaults r=16, lora_alpha=32, lora_dropout=0.05,
+``target_modules: all-linear``; another string is split on "," without stripping, so
+``q_proj, v_proj`` asks for a module named " v_proj"; ``quantization`` (default int4) and
+``merge_adapter`` only act with peft. Bias is "none", the task CAUSAL_LM (SEQ_2_SEQ_LM for
+seq2seq). Unknown params are dropped with a warning. Text/token classification have no LoRA.
+"""
+
+from __future__ import annotations
+
+from ..model import LoraSite, Param
+from ..sources.yaml_nodes import Doc, span
+from ._base import (
+    SiteBuilder,
+    agree,
+    apply_keymap,
+    check_duplicates,
+    check_unknown,
+    coerce_numbers,
+    dead_keys,
+    names,
+    param,
+    split_param,
+)
+
+NAME = "autotrain"
+KEYMAP = {
+    "lora_r": "r",
+    "lora_alpha": "lora_alpha",
+    "lora_dropout": "lora_dropout",
+    "target_modules": "target_modules",
+}
+KNOWN = {"peft", "quantization", "merge_adapter", "unsloth"}
+SETTABLE = set(KEYMAP.values())
+#: Tasks whose trainer has LoRA, with the model class and peft task type it uses.
+LORA_TASKS = {
+    "llm": ("AutoModelForCausalLM", "CAUSAL_LM"),
+    "seq2seq": ("AutoModelForSeq2SeqLM", "SEQ_2_SEQ_LM"),
+    "vlm": ("AutoModelForImageTextToText", "CAUSAL_LM"),
+}
+OTHER_TASKS = {
+    "text_classification": "AutoModelForSequenceClassification",
+    "text-classification": "AutoModelForSequenceClassification",
+    "token_classification": "AutoModelForTokenClassification",
+    "token-classification": "AutoModelForTokenClassification",
+}
+DEAD_WITHOUT_PEFT = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "merge_adapter", "quantization")
+
+
+def detect(doc: Doc) -> bool:
+    top = doc.top
+    return top is not None and "task" in top and top.sub("params") is not None and (
+        "base_model" in top or "backend" in top or "data" in top)
+
+
+def sites(doc: Doc) -> list[LoraSite]:
+    top = doc.top
+    params = top.sub("params")
+    task = top.value("task")
+    family = task.split(":")[0].split("-")[0] if isinstance(task, str) else None
+    peft_entry = params.get("peft")
+    peft_on = params.value("peft", False)
+    dead = dead_keys(params, DEAD_WITHOUT_PEFT + ("peft",), doc)
+    if isinstance(task, str) and family not in LORA_TASKS:
+        lora = [e for e in dead if e.key != "quantization"]
+        if not lora:
+            return []
+        b = SiteBuilder(doc, NAME, span(lora[0].key_node), SETTABLE)
+        b.deactivate()
+        b.model_class = OTHER_TASKS.get(task)
+        b.note("LL010", param(doc, lora[0]), (
+            f"AutoTrain's `{task}` trainer has no LoRA: {names(e.key for e in lora)} "
+            f"{agree(lora, 'is', 'are')} ignored (\"Parameters supplied but not used\"); remove "
+            f"{agree(lora, 'it', 'them')}"))
+        return [b.build()]
+    if peft_on is False or peft_on is None:
+        dead = [e for e in dead if e.key != "peft"]
+        if not dead:
+            return []
+        where = peft_entry if peft_entry is not None else dead[0]
+        b = SiteBuilder(doc, NAME, span(where.key_node), SETTABLE)
+        b.deactivate()
+        state = "`peft: false`" if peft_entry is not None else "without `peft: true` (AutoTrain's default is false)"
+        b.note("LL010", param(doc, where), (
+            f"{names(e.key for e in dead)} {'does' if len(dead) == 1 else 'do'} nothing {state}: the whole "
+            f"model is fine-tuned (and there is no adapter to merge); set `peft: true` for LoRA, or remove "
+            f"{agree(dead, 'it', 'them')}"))
+        check_unknown(b, params, KEYMAP, KNOWN)
+        return [b.build()]
+    b = SiteBuilder(doc, NAME, span(peft_entry.key_node), SETTABLE)
+    apply_keymap(b, params, KEYMAP, skip=("target_modules",))
+    coerce_numbers(b, ints=("r", "lora_alpha"), floats=("lora_dropout",))
+    _targets(b, params, strips=family == "seq2seq")
+    model_class, task_type = LORA_TASKS.get(family, (None, "CAUSAL_LM"))
+    b.model_class = model_class
+    for fieldname, key, default in (("r", "lora_r", 16), ("lora_alpha", "lora_alpha", 32),
+                                    ("lora_dropout", "lora_dropout", 0.05), ("bias", "bias", "none"),
+                                    ("task_type", "task", task_type)):
+        b.default(fieldname, key, default)
+    model = top.get("base_model")
+    if model is not None and isinstance(top.value("base_model"), str):
+        b.base_model = param(doc, model)
+    b.ctx("adapter", param(doc, peft_entry))
+    quant = params.get("quantization")
+    if quant is not None:
+        b.ctx("quantization", param(doc, quant))
+    else:
+        b.ctx("quantization", Param("quantization", "int8" if family == "seq2seq" else "int4", b.span, implicit=True))
+    for name, key in (("merge", "merge_adapter"), ("unsloth", "unsloth"), ("learning_rate", "lr")):
+        e = params.get(key)
+        if e is not None:
+            b.ctx(name, param(doc, e))
+    check_unknown(b, params, KEYMAP, KNOWN)
+    check_duplicates(b, params, KEYMAP)
+    return [b.build()]
+
+
+def _targets(b: SiteBuilder, params, strips: bool) -> None:
+    e = params.get("target_modules")
+    value = params.value("target_modules", "all-linear")
+    if e is None:
+        b.default("target_modules", "target_modules", "all-linear")
+        return
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return  # AutoTrain's per-model table or peft's default
+    if isinstance(value, str) and value.strip().lower() == "all-linear":
+        b.set("target_modules", Param("target_modules", "all-linear", param(b.doc, e).span))
+        return
+    raw = split_param(b.doc, e, strip=False)
+    p = split_param(b.doc, e)
+    b.set("target_modules", p)
+    spaced = [i for i in raw.items if isinstance(i.value, str) and i.value.strip() and i.value != i.value.strip()]
+    if spaced and not strips:
+        b.note("LL010", spaced[0], (
+            f"AutoTrain splits `target_modules` on \",\" without removing spaces, so {names(i.value for i in spaced)} "
+            f"name{'s' if len(spaced) == 1 else ''} no module and {'is' if len(spaced) == 1 else 'are'} skipped: "
+            f"write {','.join(p.value)}"))

@@ -1,0 +1,87 @@
+"""SARIF 2.1.0 for GitHub code scanning and other viewers (one run, every rule described).
+
+Every registered rule is listed (not only those that fired) so the driver is stable across runs;
+each carries its page as ``helpUri`` and its documentation as ``fullDescription`` and
+``help.markdown``. Paths under the working directory are relative URIs against ``%SRCROOT%``;
+columns count Unicode code points (``columnKind``), 1-based, the end exclusive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+from .. import __version__
+from ..model import Finding, Severity
+from ..registry import all_rules
+from .gitlab import fingerprints
+
+LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+INFORMATION_URI = "https://github.com/lora-lint/lora-lint"
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def descriptor(r) -> dict:
+    return {
+        "id": r.code,
+        "name": r.name,
+        "shortDescription": {"text": r.summary},
+        "fullDescription": {"text": r.doc, "markdown": r.doc},
+        "help": {"text": f"{r.summary} See {r.url}", "markdown": f"{r.doc}\n\n[{r.code} ({r.name})]({r.url})"},
+        "helpUri": r.url,
+        "defaultConfiguration": {"level": LEVEL[r.severity]},
+        "properties": {
+            "tags": ["lora", "peft"] + (["model-aware"] if r.needs_model else []),
+            "precision": "very-high",
+            "problem.severity": {"error": "error", "warning": "warning"}.get(r.severity.value, "recommendation"),
+        },
+    }
+
+
+def artifact(path: str, info) -> dict:
+    rel = info.relpath(path)
+    if rel is not None:
+        return {"uri": quote(rel), "uriBaseId": "%SRCROOT%"}
+    return {"uri": Path(os.path.abspath(path)).as_uri()}
+
+
+def render(findings: list[Finding], info) -> str:
+    rules = all_rules()
+    index = {code: i for i, code in enumerate(rules)}
+    prints = fingerprints(findings, info)
+    results = []
+    for f, fp in zip(findings, prints, strict=True):
+        result = {
+            "ruleId": f.code,
+            "level": LEVEL[f.severity],
+            "message": {"text": f.message},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": artifact(f.path, info),
+                "region": {"startLine": f.span.line, "startColumn": f.span.col,
+                           "endLine": f.span.end_line, "endColumn": f.span.end_col},
+            }}],
+            "partialFingerprints": {"loraLintFinding/v1": fp},
+        }
+        if f.code in index:
+            result["ruleIndex"] = index[f.code]
+        results.append(result)
+    root = Path(info.root).resolve().as_uri().rstrip("/") + "/"
+    log = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "lora-lint",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": INFORMATION_URI,
+                "rules": [descriptor(r) for r in rules.values()],
+            }},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": root}},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,40 @@
+from ..model import Severity
+from ..registry import rule
+
+
+@rule(
+    "LL904", "unused-suppression", Severity.WARNING,
+    valid=[
+        "from peft import LoraConfig\nLoraConfig(r=16, lora_alpha=32)  # rank from the sweep\n",
+        ("train.yaml", "adapter: lora\nlora_r: 8  # a comment, not a suppression\n"),
+    ],
+    invalid=[
+        "from peft import LoraConfig\nLoraConfig(r=16, lora_alpha=32)  # lora-lint: ignore[rslora-recommended]  # error: LL904\n",
+        "from peft import LoraConfig\nLoraConfig(r=16)  # noqa: LL999  # error: LL904\n",
+        ("train.yaml", "# lora-lint: ignore-file[LL001]  # error: LL904\nadapter: lora\nlora_r: 8\n"),
+    ],
+)
+def unused_suppression(site, ctx):
+    """## What it does
+    Reports a suppression comment (`# lora-lint: ignore[...]`, `# lora-lint: ignore-file[...]`,
+    `# noqa: LL...`) that silences nothing: the rule it names reports nothing there, is not
+    enabled for the file, or does not exist. Off by default: turn it on with
+    `--report-unused-suppressions`, `report-unused-suppressions = true`, or by selecting
+    `LL904`.
+
+    ## Why is this bad?
+    A stale suppression hides the next real finding on that line: when the config changes
+    back to a value the rule rejects, nobody is told. A misspelled code never silenced
+    anything in the first place.
+
+    ## Example
+    ```python
+    LoraConfig(r=16, lora_alpha=32)  # lora-lint: ignore[LL101]
+    ```
+
+    Use instead:
+    ```python
+    LoraConfig(r=16, lora_alpha=32)
+    ```
+    """
+    return ()

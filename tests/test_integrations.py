@@ -1,0 +1,235 @@
+"""The snippets in docs/integrations.md, tried: each block marked ``<!-- tested: NAME -->`` is
+extracted and its commands are run on a project with findings.
+
+* pre-commit: the config snippet passes ``pre-commit validate-config``; the hook itself runs in
+  tests/test_hook.py.
+* GitHub Actions / GitLab CI: the workflow's ``lora-lint`` commands run as written; the annotations
+  are well formed, the SARIF file that upload-sarif is pointed at validates, the Code Quality
+  report named in ``artifacts`` has GitLab's required fields.
+* VS Code: the problem matcher's regexp runs in node's JavaScript RegExp (VS Code's engine) over
+  real output.
+* nvim-lint: the Lua snippet runs in LuaJIT (Neovim's Lua, through lupa) with a stand-in for the
+  ``vim`` and ``lint`` modules that records what it configures; its command runs on a buffer sent
+  on stdin, and its pattern is applied with Lua's own ``string.match``, mapping the captures to
+  nvim-lint's group names as nvim-lint's ``from_pattern`` does.
+* Vim: the errorformat is given to the real vim, which parses real output into the quickfix list.
+"""
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from test_formats import parse_github, sarif_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = (ROOT / "docs" / "integrations.md").read_text()
+HEAD = "from peft import LoraConfig\n"
+WARN = HEAD + "cfg = LoraConfig(r=64, lora_alpha=16)\n"
+ERROR = HEAD + "cfg = LoraConfig(\n    r=8,\n    lora_aplha=16,\n)\n"
+
+
+def snippet(name: str) -> str:
+    m = re.search(rf"<!-- tested: {re.escape(name)} -->\n```\w*\n(.*?)\n```", DOC, re.S)
+    assert m, f"no tested snippet {name!r} in docs/integrations.md"
+    return m[1]
+
+
+def command(line: str) -> list[str]:
+    """A documented ``lora-lint ...`` command line, run with this checkout's interpreter."""
+    args = shlex.split(line)
+    assert args[0] == "lora-lint"
+    return [sys.executable, "-m", "lora_lint", *args[1:]]
+
+
+def run(args, cwd, stdin=None):
+    return subprocess.run(args, cwd=cwd, input=stdin, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(cwd),
+                               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "lora-lint.toml").write_text('ignore = ["LL902"]  # no base model named here\n')
+    (tmp_path / "warn.py").write_text(WARN)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "error.py").write_text(ERROR)
+    return tmp_path
+
+
+def expected(cwd, *paths):
+    """(path, line, col, code, severity, message) from the JSON format: the reference."""
+    p = run([sys.executable, "-m", "lora_lint", "--output-format", "json", *paths], cwd)
+    return sorted((d["filename"], d["location"]["row"], d["location"]["column"], d["code"], d["severity"],
+                   d["message"]) for d in json.loads(p.stdout))
+
+
+def test_pre_commit_snippet_is_a_valid_config_using_the_hook(tmp_path):
+    config = yaml.safe_load(snippet("pre-commit"))
+    (tmp_path / ".pre-commit-config.yaml").write_text(snippet("pre-commit"))
+    p = subprocess.run([sys.executable, "-m", "pre_commit", "validate-config", ".pre-commit-config.yaml"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    manifest = {h["id"] for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert [h["id"] for h in config["repos"][0]["hooks"]] == ["lora-lint"]
+    assert {"lora-lint"} <= manifest
+
+
+def test_github_actions_workflow(project):
+    wf = yaml.safe_load(snippet("github-actions"))
+    job = wf["jobs"]["lora-lint"]
+    assert job["permissions"]["security-events"] == "write"
+    steps = job["steps"]
+    runs = [s["run"] for s in steps if str(s.get("run", "")).startswith("lora-lint")]
+    assert len(runs) == 2
+    annotate = run(command(runs[0]), project)
+    assert annotate.returncode == 1  # findings fail the step, as they should
+    assert {(p, line, col, code) for p, line, col, code in parse_github(annotate.stdout)} == {
+        (p, line, col, code) for p, line, col, code, *_ in expected(project, ".")}
+    sarif = run(command(runs[1]), project)
+    assert sarif.returncode == 0 and sarif.stdout == ""  # --exit-zero: the upload still happens
+    upload = next(s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload-sarif"))
+    assert upload["if"] == "always()"
+    log = json.loads((project / upload["with"]["sarif_file"]).read_text())
+    jsonschema.Draft7Validator(sarif_schema()).validate(log)
+    assert len(log["runs"][0]["results"]) == 2
+
+
+def test_gitlab_ci_code_quality_job(project):
+    job = yaml.safe_load(snippet("gitlab-ci"))["lora-lint"]
+    (line,) = [s for s in job["script"] if s.startswith("lora-lint")]
+    p = run(command(line), project)
+    assert p.returncode == 1
+    report = json.loads((project / job["artifacts"]["reports"]["codequality"]).read_text())
+    assert job["artifacts"]["when"] == "always"
+    assert len(report) == 2
+    for issue in report:
+        assert {"description", "check_name", "fingerprint", "severity"} <= set(issue)
+        assert issue["location"]["path"] in ("warn.py", "sub/error.py")
+        assert issue["location"]["positions"]["begin"]["line"] >= 1
+
+
+NODE_MATCHER = r"""
+const fs = require("fs");
+const [regexp, lines] = JSON.parse(fs.readFileSync(0, "utf8"));
+const re = new RegExp(regexp);
+console.log(JSON.stringify(lines.map((l) => { const m = re.exec(l); return m ? Array.from(m) : null; })));
+"""
+
+
+def test_vscode_problem_matcher_on_real_output(project):
+    task = json.loads(snippet("vscode"))["tasks"][0]
+    matcher = task["problemMatcher"]
+    pattern = matcher["pattern"]
+    out = run(command(task["command"]), project)
+    assert out.returncode == 1
+    lines = out.stdout.splitlines()
+    assert lines  # --quiet: findings only
+    node = shutil.which("node")
+    if node:  # VS Code's own regex engine
+        p = subprocess.run([node, "-e", NODE_MATCHER], input=json.dumps([pattern["regexp"], lines]),
+                           capture_output=True, text=True, check=True)
+        matches = json.loads(p.stdout)
+    else:  # the same regexp is valid Python syntax with the same meaning
+        matches = [(lambda m: [m[0], *m.groups()] if m else None)(re.match(pattern["regexp"], line)) for line in lines]
+    assert None not in matches, "every output line is a problem"
+    got = sorted((m[pattern["file"]], int(m[pattern["line"]]), int(m[pattern["column"]]), m[pattern["code"]],
+                  m[pattern["severity"]], m[pattern["message"]]) for m in matches)
+    assert got == expected(project, ".")
+    assert {g[4] for g in got} <= {"error", "warning", "info"}  # VS Code's severity words
+    assert matcher["fileLocation"][0] in ("relative", "autoDetect")
+
+
+LUA_ENV = r"""
+local bufname, recorded = ...
+local severity = { ERROR = 1, WARN = 2, INFO = 3, HINT = 4 }
+vim = {
+  diagnostic = { severity = severity },
+  api = {
+    nvim_buf_get_name = function(_) return bufname end,
+    nvim_create_autocmd = function(events, opts) recorded.autocmd = events end,
+  },
+}
+local lint = { linters = {}, linters_by_ft = {}, try_lint = function() end }
+local parser = {
+  from_pattern = function(pattern, groups, severity_map, defaults)
+    return { pattern = pattern, groups = groups, severity_map = severity_map, defaults = defaults }
+  end,
+}
+recorded.lint = lint
+function require(name)
+  if name == "lint" then return lint end
+  if name == "lint.parser" then return parser end
+  error("unexpected require " .. name)
+end
+"""
+
+LUA_MATCH = r"""
+return function(pattern, groups, line)
+  local matches = { line:match(pattern) }
+  if not next(matches) then return nil end
+  local captures = {}
+  for i, m in ipairs(matches) do captures[groups[i]] = m end
+  return captures
+end
+"""
+
+
+def test_nvim_lint_snippet_in_luajit(project):
+    lupa = pytest.importorskip("lupa")
+    runtime_module = getattr(lupa, "luajit21", None) or lupa.lua54
+    lua = runtime_module.LuaRuntime(unpack_returned_tuples=True)
+    bufname = str(project / "sub" / "error.py")
+    recorded = lua.table()
+    lua.execute(LUA_ENV, bufname, recorded)
+    lua.execute(snippet("nvim-lint"))
+    linter = recorded.lint.linters["lora_lint"]
+    assert linter.cmd == "lora-lint" and linter.stdin is True and linter.ignore_exitcode is True
+    assert list(recorded.lint.linters_by_ft.python.values()) == ["lora_lint"]
+    args = [a() if runtime_module.lua_type(a) == "function" else a for a in linter.args.values()]
+    assert args[-1] == "-" and bufname in args
+    p = run([sys.executable, "-m", "lora_lint", *args], project,
+            stdin=(project / "sub" / "error.py").read_text())
+    assert p.returncode == 1 and p.stdout
+    parser = linter.parser
+    match = lua.execute(LUA_MATCH)
+    got = []
+    for line in p.stdout.splitlines():
+        c = match(parser.pattern, parser.groups, line)
+        assert c is not None, f"pattern does not match {line!r}"
+        assert c["file"] == bufname  # nvim-lint keeps only diagnostics for the buffer's own path
+        sev = parser.severity_map[c["severity"]]
+        assert sev in (1, 2, 3)
+        got.append((c["file"], int(c["lnum"]), int(c["col"]), c["code"], c["severity"], c["message"]))
+    want = [(bufname, *rest) for _, *rest in expected(project, str(project / "sub" / "error.py"))]
+    assert sorted(got) == want
+    assert parser.defaults.source == "lora-lint"
+
+
+@pytest.mark.skipif(not shutil.which("vim"), reason="vim is not installed")
+def test_vim_errorformat_with_real_vim(project):
+    text = snippet("vim")
+    makeprg = re.search(r"^set makeprg=(.*)$", text, re.M)[1].replace("\\ ", " ")
+    efm = re.search(r"^set errorformat=(.*)$", text, re.M)[1]
+    out = run(command(makeprg), project)
+    assert out.returncode == 1
+    (project / "out.txt").write_text(out.stdout)
+    qf = project / "qf.txt"
+    subprocess.run(
+        ["vim", "-es", "-N", "-u", "NONE", "-i", "NONE",
+         "-c", f"set errorformat={efm}", "-c", "cgetfile out.txt",
+         "-c", 'call writefile(map(getqflist(), {_, e -> e.valid . "|" . bufname(e.bufnr) . "|" . e.lnum . "|" . e.col . "|" . e.text}), "qf.txt")',
+         "-c", "qa!"],
+        cwd=project, check=True, capture_output=True, timeout=60,
+    )
+    rows = [r.split("|", 4) for r in qf.read_text().splitlines()]
+    assert rows and all(r[0] == "1" for r in rows)
+    got = sorted((r[1], int(r[2]), int(r[3]), r[4]) for r in rows)
+    want = sorted((p, line, col, f"{code} [{sev}] {msg}") for p, line, col, code, sev, msg in expected(project, "."))
+    assert got == want

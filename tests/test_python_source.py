@@ -1,0 +1,202 @@
+"""The Python source: which calls are LoRA sites, and what their values are statically."""
+
+import textwrap
+
+import pytest
+
+from lora_lint.engine import lint_text
+from lora_lint.model import UNKNOWN, Span
+from lora_lint.settings import Settings
+from lora_lint.sources import SourceError
+from lora_lint.sources.python import sites
+
+
+def one(src):
+    found = sites("train.py", textwrap.dedent(src))
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "from peft import LoraConfig\nLoraConfig(r=4)\n",
+        "from peft import LoraConfig as LC\nLC(r=4)\n",
+        "import peft\npeft.LoraConfig(r=4)\n",
+        "import peft as p\np.LoraConfig(r=4)\n",
+        "from peft.tuners.lora import LoraConfig\nLoraConfig(r=4)\n",
+        "from peft.tuners.lora.config import LoraConfig\nLoraConfig(r=4)\n",
+        "import peft.tuners.lora\npeft.tuners.lora.LoraConfig(r=4)\n",
+        "from peft import *\nLoraConfig(r=4)\n",
+        "def f():\n    from peft import LoraConfig\n    return LoraConfig(r=4)\n",
+    ],
+)
+def test_every_import_shape_is_recognised(src):
+    site = one(src)
+    assert site.dialect == "peft"
+    assert site.get("r").value == 4
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "class LoraConfig:\n    pass\nLoraConfig(r=4)\n",  # the user's own class
+        "from axolotl.utils.schemas.peft import LoraConfig\nLoraConfig(r=4)\n",
+        "LoraConfig(r=4)\n",  # never imported: we cannot know what it is
+        "from peft import LoraConfig\nx = 'LoraConfig(r=4)'\n",
+        "from peft import get_peft_model\nget_peft_model(model, cfg)\n",
+    ],
+)
+def test_other_calls_are_not_sites(src):
+    assert sites("train.py", src) == []
+
+
+def test_cheap_text_test_skips_parsing():
+    # Not even valid Python: without a marker it is never parsed, so no LL901.
+    assert sites("x.py", "def (:\n") == []
+    assert lint_text("x.py", "def (:\n") == []
+
+
+def test_constants_and_arithmetic():
+    site = one(
+        """
+        from peft import LoraConfig
+        RANK = 48
+        ALPHA = 2 * RANK
+        DROP = -0.05
+        def build():
+            scale = 4
+            return LoraConfig(r=RANK, lora_alpha=ALPHA + scale, lora_dropout=DROP,
+                              target_modules=["q_proj", "v" + "_proj"], rank_pattern={"q_proj": RANK // 2})
+        """
+    )
+    assert site.get("r").value == 48
+    assert site.get("lora_alpha").value == 100
+    assert site.get("lora_dropout").value == -0.05
+    assert site.get("target_modules").value == ["q_proj", "v_proj"]
+    assert [p.value for p in site.get("target_modules").items] == ["q_proj", "v_proj"]
+    assert site.get("rank_pattern").value == {"q_proj": 24}
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "int(os.environ['R'])",  # an environment lookup
+        "os.environ.get('R', 8)",
+        "args.rank",  # an attribute
+        "rank",  # a function parameter
+        "cfg['r']",  # a subscript
+        "TWICE",  # bound twice
+        "LOOP",  # a for target
+        "UNPACKED",  # tuple unpacking
+        "AUG",  # augmented assignment
+        "f'{rank}'",  # an f-string
+        "2 ** 100000",  # too big to compute
+        "1 / 0",
+        "UNDEFINED",
+    ],
+)
+def test_dynamic_values_are_unknown(expr):
+    src = f"""
+import os
+from peft import LoraConfig
+TWICE = 8
+TWICE = 16
+for LOOP in range(3):
+    pass
+UNPACKED, OTHER = 8, 16
+AUG = 8
+AUG += 8
+def build(args, cfg, rank):
+    return LoraConfig(r={expr})
+"""
+    site = one(src)
+    assert site.params["r"].value is UNKNOWN
+    assert site.get("r") is None
+
+
+def test_kwargs_splat_makes_site_open():
+    site = one("from peft import LoraConfig\nLoraConfig(r=64, **extra)\n")
+    assert site.open and site.get("r").value == 64
+    assert not site.missing("use_rslora")
+    found = lint_text("t.py", "from peft import LoraConfig\nLoraConfig(r=64, **extra)\n")
+    assert [f.code for f in found] == ["LL902"]  # only: no base model is named
+
+
+def test_positional_arguments_make_site_open():
+    assert one("from peft import LoraConfig\nLoraConfig('CAUSAL_LM', r=64)\n").open
+
+
+def test_task_type_enum_resolves_to_member_name():
+    site = one("from peft import LoraConfig, TaskType\nLoraConfig(task_type=TaskType.SEQ_CLS)\n")
+    assert site.get("task_type").value == "SEQ_CLS"
+
+
+def test_spans_are_one_based_and_cover_the_keyword():
+    site = one("from peft import LoraConfig\ncfg = LoraConfig(\n    r=64,\n    lora_alpha=16)\n")
+    assert site.params["r"].span == Span(3, 5, 3, 9)
+    assert site.params["lora_alpha"].span == Span(4, 5, 4, 18)
+    assert site.span.line == 2 and site.span.col == 7
+
+
+def test_unknown_keyword_suggests_nearest_field():
+    site = one("from peft import LoraConfig\nLoraConfig(lora_aplha=16, target_module=['q'])\n")
+    assert [(p.key, s) for p, s in site.unknown_keys] == [
+        ("lora_aplha", "lora_alpha"), ("target_module", "target_modules")
+    ]
+
+
+def test_unsloth_get_peft_model():
+    site = one(
+        """
+        from unsloth import FastLanguageModel
+        model, tok = FastLanguageModel.from_pretrained(model_name="unsloth/Llama-3.2-1B")
+        model = FastLanguageModel.get_peft_model(model, r=64, lora_alpha=16, random_state=3407)
+        """
+    )
+    assert site.dialect == "unsloth"
+    assert site.get("r").value == 64 and not site.open
+    assert site.context["random_state"].value == 3407
+    assert site.unknown_keys == ()
+    # Unsloth's defaults stand in for what is not written.
+    assert site.get("lora_dropout").value == 0.0 and site.get("lora_dropout").implicit
+    assert "q_proj" in site.get("target_modules").value
+
+
+def test_unsloth_fast_model_and_module_import():
+    site = one("import unsloth\nunsloth.FastModel.get_peft_model(model, r=8, finetune_vision_layers=False)\n")
+    assert site.dialect == "unsloth-vision"
+    assert "target_modules" not in site.params
+
+
+def test_unsloth_second_positional_argument_opens_site():
+    assert one("from unsloth import FastLanguageModel\nFastLanguageModel.get_peft_model(model, 16)\n").open
+
+
+def test_syntax_error_is_ll901_at_its_location():
+    src = "from peft import LoraConfig\n\ncfg = LoraConfig(r=8,,)\n"
+    with pytest.raises(SourceError) as e:
+        sites("bad.py", src)
+    assert e.value.span.line == 3
+    found = lint_text("bad.py", src)
+    assert [(f.code, f.span.line) for f in found] == [("LL901", 3)]
+
+
+def test_several_sites_in_one_file():
+    src = "from peft import LoraConfig\na = LoraConfig(r=64)\nb = LoraConfig(r=8)\n"
+    found = lint_text("t.py", src, Settings(select=["LL101"]))
+    assert [(f.code, f.span.line) for f in found] == [("LL101", 2)]
+
+
+def test_odd_values_do_not_crash_any_rule():
+    src = (
+        "from peft import LoraConfig\n"
+        "LoraConfig(r=0, lora_alpha=0, lora_dropout=None, target_modules=7, rank_pattern=[1],"
+        " alpha_pattern='x', use_rslora='yes', init_lora_weights=3.5, bias=None, task_type=1,"
+        " layers_to_transform='0', layers_pattern=[], modules_to_save={}, fan_in_fan_out=2)\n"
+        "LoraConfig(r=10**40, lora_alpha=-1e308, lora_dropout=float('nan'))\n"
+        "LoraConfig(r=-8, lora_alpha=True, use_rslora=True)\n"
+        "LoraConfig(r=2.5, lora_alpha=1e-300, use_rslora=True)\n"
+    )
+    found = lint_text("t.py", src, Settings(select=["ALL"]))
+    assert not [f for f in found if f.code == "LL903"], found

@@ -1,0 +1,230 @@
+"""The config rules agree with what the installed peft really does with the same config.
+
+Each case builds ``LoraConfig(**kwargs)`` and injects it into a tiny model with the real peft,
+and lints ``LoraConfig(<kwargs>)`` written as Python: the rule fires exactly when peft fails
+(or, for the silent cases, when the adapter provably cannot learn / is not what was asked).
+"""
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+peft = pytest.importorskip("peft")
+
+from torch import nn  # noqa: E402
+
+from lora_lint.engine import lint_text  # noqa: E402
+from lora_lint.settings import Settings  # noqa: E402
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(10, 16)
+        self.layers = nn.ModuleList(
+            [nn.ModuleDict({"q_proj": nn.Linear(16, 16), "v_proj": nn.Linear(16, 16)}) for _ in range(2)]
+        )
+        self.lm_head = nn.Linear(16, 10)
+        self.experts = nn.Module()
+        self.experts.w = nn.Parameter(torch.zeros(2, 16, 16))
+
+    def forward(self, x):
+        return x
+
+
+def build(**kwargs):
+    """``(stage, exception, model)``: stage is "config", "inject" or "ok"."""
+    kwargs.setdefault("target_modules", ["q_proj"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cfg = peft.LoraConfig(**kwargs)
+        except Exception as e:
+            return "config", e, None
+        try:
+            model = peft.get_peft_model(Tiny(), cfg)
+        except Exception as e:
+            return "inject", e, None
+    return "ok", None, model
+
+
+def fires(code, **kwargs):
+    kwargs.setdefault("target_modules", ["q_proj"])
+    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    src = f"from peft import LoraConfig\nLoraConfig({args})\n"
+    return any(f.code == code for f in lint_text("case.py", src, Settings(select=[code])))
+
+
+@pytest.mark.parametrize("value", ["CAUSAL_LM", "SEQ_CLS", "FEATURE_EXTRACTION", "causal_lm", "SEQ2SEQ", "", 1])
+def test_ll003_fires_exactly_when_peft_rejects_the_task_type(value):
+    stage, _, _ = build(task_type=value)
+    assert fires("LL003", task_type=value) == (stage == "config")
+
+
+@pytest.mark.parametrize("value", ["none", "all", "lora_only", "lora", "None", "ALL", True, None])
+def test_ll004_fires_exactly_when_peft_rejects_the_bias(value):
+    stage, _, _ = build(bias=value)
+    assert fires("LL004", bias=value) == (stage != "ok")
+
+
+@pytest.mark.parametrize("value", [1, 8, 64, 0, -1, 8.0, 8.5, "8", True, None])
+def test_ll005_fires_exactly_when_peft_rejects_the_rank(value):
+    stage, _, _ = build(r=value)
+    assert fires("LL005", r=value) == (stage != "ok")
+
+
+@pytest.mark.parametrize("value", [0, 0.0, 0.05, 0.99, 1.5, "0.1", None])
+def test_ll006_fires_exactly_when_peft_rejects_the_dropout(value):
+    stage, _, _ = build(lora_dropout=value)
+    assert fires("LL006", lora_dropout=value) == (stage != "ok")
+
+
+def test_ll006_dropout_one_is_accepted_but_zeroes_the_lora_input():
+    stage, _, model = build(lora_dropout=1.0)
+    assert stage == "ok"
+    dropout = model.base_model.model.layers[0]["q_proj"].lora_dropout["default"]
+    dropout.train()
+    assert torch.count_nonzero(dropout(torch.ones(64))) == 0
+    assert fires("LL006", lora_dropout=1.0)
+
+
+def test_ll006_negative_dropout_is_silently_no_dropout():
+    stage, _, model = build(lora_dropout=-0.1)
+    assert stage == "ok"
+    assert isinstance(model.base_model.model.layers[0]["q_proj"].lora_dropout["default"], nn.Identity)
+    assert fires("LL006", lora_dropout=-0.1)
+
+
+@pytest.mark.parametrize("value", [16, 0.5, 0, -16])
+def test_ll007_fires_exactly_when_the_scaling_is_not_positive(value):
+    stage, _, model = build(lora_alpha=value)
+    assert stage == "ok"  # peft accepts all of them silently
+    scaling = model.base_model.model.layers[0]["q_proj"].scaling["default"]
+    assert fires("LL007", lora_alpha=value) == (scaling <= 0)
+
+
+REJECTS = ("Unknown initialization", "init_lora_weights should be", "invalid literal",
+           "Orthogonal initialization", "has no attribute 'lower'")
+
+
+@pytest.mark.parametrize("value,r", [
+    (True, 8), (False, 8), ("gaussian", 8), ("Gaussian", 8), ("olora", 8), ("OLoRA", 8),
+    ("pissa", 8), ("pissa_niter_4", 8), ("pissa_niter_x", 8), ("PiSSA", 8), ("kaiming", 8),
+    ("orthogonal", 8), ("orthogonal", 7), ("eva", 8), ("mica", 8), ("LOFTQ", 8), (1, 8),
+])
+def test_ll008_fires_exactly_when_peft_rejects_the_init(value, r):
+    stage, exc, _ = build(init_lora_weights=value, r=r)
+    rejected = stage != "ok" and any(m in str(exc) for m in REJECTS)
+    assert fires("LL008", init_lora_weights=value, r=r) == rejected, (stage, exc)
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_ll008_none_and_empty_start_random_like_false(value):
+    stage, _, model = build(init_lora_weights=value)
+    assert stage == "ok"
+    assert torch.count_nonzero(model.base_model.model.layers[0]["q_proj"].lora_B["default"].weight) > 0
+    assert fires("LL008", init_lora_weights=value)
+
+
+def test_ll008_mica_is_case_sensitive_for_the_variant():
+    _, _, exact = build(init_lora_weights="mica")
+    _, _, upper = build(init_lora_weights="MICA")
+    assert exact.base_model.model.layers[0]["q_proj"].lora_variant
+    assert not upper.base_model.model.layers[0]["q_proj"].lora_variant
+    assert fires("LL008", init_lora_weights="MICA") and not fires("LL008", init_lora_weights="mica")
+
+
+def test_ll008_lora_ga_needs_its_config():
+    cfg = peft.LoraConfig(target_modules=["q_proj"], init_lora_weights="lora_ga")
+    with pytest.raises(ValueError, match="lora_ga_config"):
+        peft.preprocess_loraga(Tiny(), cfg, train_step=lambda: None)
+    assert fires("LL008", init_lora_weights="lora_ga")
+    assert not fires("LL008", init_lora_weights="lora_ga", lora_ga_config={})
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"layers_pattern": "layers"},
+    {"layers_pattern": "layers", "layers_to_transform": [0]},
+    {"target_modules": ".*q_proj", "layers_to_transform": [0]},
+    {"target_modules": ".*q_proj", "layers_pattern": "layers"},
+    {"lora_bias": True, "use_dora": True},
+    {"lora_bias": True, "init_lora_weights": "gaussian"},
+    {"lora_bias": True, "init_lora_weights": False},
+    {"use_dora": True, "megatron_config": {"tensor_model_parallel_size": 1}},
+    {"target_parameters": "experts.w"},
+    {"target_modules": [], "target_parameters": ["experts.w"]},
+    {"target_parameters": ["experts.w"], "lora_dropout": 0.1},
+    {"target_parameters": ["experts.w"], "use_dora": True},
+    {"target_parameters": ["experts.w"], "fan_in_fan_out": True},
+    {"target_modules": [], "target_parameters": ["experts.w"], "fan_in_fan_out": True},
+    {"target_parameters": ["experts.w"], "lora_bias": True},
+    {"use_dora": True, "alora_invocation_tokens": [1]},
+    {"use_dora": True, "init_lora_weights": "mica"},
+    {"use_dora": True},
+    {"alora_invocation_tokens": [1], "task_type": None},
+    {"trainable_token_indices": {"embed_tokens": [1]}, "modules_to_save": ["embed_tokens"]},
+    {"trainable_token_indices": {"embed_tokens": [1]}, "modules_to_save": ["lm_head"]},
+])
+def test_ll009_fires_exactly_when_peft_rejects_the_combination(kwargs):
+    stage, exc, _ = build(**dict(kwargs))
+    assert fires("LL009", **dict(kwargs)) == (stage != "ok"), (stage, exc)
+
+
+@pytest.mark.parametrize("kwargs,ignored", [
+    ({"loftq_config": {"loftq_bits": 4}}, "loftq_config"),
+    ({"init_lora_weights": "pissa", "eva_config": {}}, "eva_config"),
+    ({"init_lora_weights": "gaussian", "corda_config": {}}, "corda_config"),
+    ({"init_lora_weights": "eva", "eva_config": {}}, None),
+    ({"loftq_config": {}}, None),
+])
+def test_ll010_matches_peft_warnings(kwargs, ignored):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        peft.LoraConfig(target_modules=["q_proj"], **kwargs)
+    said = [str(w.message) for w in caught if "will be ignored" in str(w.message)]
+    assert bool(said) == (ignored is not None)
+    if ignored:
+        assert said[0].startswith(f"`{ignored}`")
+    assert fires("LL010", **kwargs) == (ignored is not None)
+
+
+@pytest.mark.parametrize("target", [
+    ["q_proj"], ["layers.0.q_proj", "v_proj"], "all-linear", "ALL-LINEAR", ".*q_proj",
+    r".*\.(q_proj|v_proj)", r"layers\.\d+\.q_proj", "lm_head",
+    ["q_proj|v_proj"], [".*q_proj"], ["all-linear"], "q_proj", "q_proj|v_proj", "q_proj,v_proj",
+    "all_linear", "(q_proj|v_proj)",
+])
+def test_ll011_fires_exactly_when_peft_finds_no_target(target):
+    stage, exc, _ = build(target_modules=target)
+    assert fires("LL011", target_modules=target) == (stage != "ok"), (stage, exc)
+
+
+def test_ll011_exclude_modules_list_items_are_literal():
+    _, _, model = build(target_modules=["q_proj", "v_proj"], exclude_modules=["layers.*"])
+    adapted = [n for n, m in model.named_modules() if n.endswith("q_proj") and hasattr(m, "lora_A")]
+    assert len(adapted) == 2  # nothing was excluded
+    assert fires("LL011", target_modules=["q_proj"], exclude_modules=["layers.*"])
+
+
+@pytest.mark.parametrize("mode", [True, False])
+def test_ll012_inference_mode_leaves_nothing_to_train(mode):
+    _, _, model = build(inference_mode=mode)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert fires("LL012", inference_mode=mode) == (trainable == 0)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"r": 256, "lora_alpha": 16}, {"r": 256, "lora_alpha": 512, "use_rslora": True},
+    {"r": 16, "lora_alpha": 32}, {"r": 64, "lora_alpha": 16, "use_rslora": True},
+    {"r": 4, "lora_alpha": 64}, {"r": 16, "lora_alpha": 32, "rank_pattern": {"v_proj": 512}},
+])
+def test_ll104_uses_the_scaling_peft_computes(kwargs):
+    kwargs = {**kwargs, "target_modules": ["q_proj", "v_proj"]}
+    _, _, model = build(**kwargs)
+    scalings = {
+        name.rsplit(".", 1)[-1]: m.scaling["default"]
+        for name, m in model.named_modules() if hasattr(m, "scaling") and m.scaling
+    }
+    extreme = any(not 0.1 <= s <= 8 for s in scalings.values())
+    assert fires("LL104", **kwargs) == extreme, scalings

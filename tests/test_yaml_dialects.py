@@ -1,0 +1,266 @@
+"""Per-dialect fixtures read into LoraSite records: values, spans, framework defaults, notes."""
+
+from pathlib import Path
+
+from lora_lint.dialects import NAMES
+from lora_lint.model import UNKNOWN, Span
+from lora_lint.sources import yaml_source
+
+FIXTURES = Path(__file__).parent / "fixtures" / "yaml"
+
+
+def read(rel):
+    path = FIXTURES / rel
+    return yaml_source.sites(str(path), path.read_text(encoding="utf-8"))
+
+
+def site(rel):
+    (s,) = read(rel)
+    return s
+
+
+def values(s):
+    return {name: p.value for name, p in s.params.items()}
+
+
+def implicit(s):
+    return {name for name, p in s.params.items() if p.implicit}
+
+
+def at(p):
+    return (p.span.line, p.span.col)
+
+
+def test_dialect_names_are_the_agreed_ones():
+    assert set(NAMES) == {
+        "adapter_config", "axolotl", "llama-factory", "llama-factory-v1", "trl", "alignment-handbook",
+        "torchtune", "autotrain", "unsloth-studio", "ms-swift", "hydra", "generic",
+    }
+
+
+# --- axolotl --------------------------------------------------------------------------------
+
+def test_axolotl_values_defaults_and_context():
+    s = site("axolotl/defaults.yml")
+    assert s.dialect == "axolotl" and not s.open
+    assert values(s) == {
+        "r": 16,  # "16" read as pydantic reads it
+        "lora_alpha": 32,
+        "target_modules": ["q_proj", "v_proj"],
+        "lora_dropout": 0.0,
+        "bias": "none",
+        "task_type": "SEQ_CLS",  # from type_of_model
+    }
+    assert implicit(s) == {"lora_dropout", "bias", "task_type"}
+    assert s.params["r"].key == "lora_r" and at(s.params["r"]) == (4, 9)
+    assert [at(i) for i in s.params["target_modules"].items] == [(7, 5), (8, 5)]
+    assert s.span == Span(3, 1, 3, 8)  # `adapter`, the key that makes it a LoRA config
+    assert s.params["lora_dropout"].span == s.span
+    assert s.model_class == "AutoModelForSequenceClassification"
+    assert s.base_model.value == "meta-llama/Llama-3.2-1B" and at(s.base_model) == (1, 13)
+    assert s.context["learning_rate"].value == 0.0002  # plain 2e-4, a str to PyYAML
+    assert "resizes-vocab" in s.features
+    assert "no:bias" in s.features and "no:use_rslora" not in s.features
+
+
+def test_axolotl_placeholders_are_unknown():
+    s = site("axolotl/placeholders.yaml")
+    assert s.params["r"].value is UNKNOWN and s.get("r") is None
+    assert s.params["target_modules"].value is UNKNOWN
+    assert s.base_model is None and s.notes == ()
+
+
+def test_axolotl_off_and_full_finetune():
+    s = site("axolotl/adapter_off.yml")
+    assert "inactive" in s.features and s.open and s.params == {}
+    assert read("axolotl/full_finetune.yml") == []
+
+
+def test_axolotl_merge_keys_and_aliases():
+    s = site("robustness/anchors.yaml")
+    assert values(s)["lora_alpha"] == 32 and values(s)["lora_dropout"] == 0.05
+    assert values(s)["target_modules"] == ["q_proj", "v_proj"]
+
+
+# --- LLaMA-Factory --------------------------------------------------------------------------
+
+def test_llama_factory_defaults():
+    s = site("llama-factory/defaults.yaml")
+    assert values(s) == {
+        "r": 8, "lora_alpha": 16, "target_modules": "all-linear", "lora_dropout": 0.0, "bias": "none",
+        "task_type": "CAUSAL_LM",
+    }
+    assert implicit(s) == set(values(s))
+    assert s.span == Span(7, 1, 7, 16)  # finetuning_type
+    assert s.base_model.value == "meta-llama/Meta-Llama-3-8B-Instruct"
+    assert "no:use_rslora" not in s.features and "no:rank_pattern" in s.features
+
+
+def test_llama_factory_comma_targets_alpha_and_pissa():
+    s = site("llama-factory/targets.yaml")
+    v = values(s)
+    assert v["target_modules"] == ["query_key_value", "dense"]
+    assert [at(i) for i in s.params["target_modules"].items] == [(7, 15), (7, 32)]
+    assert v["modules_to_save"] == ["embed_tokens", "lm_head"]
+    assert [at(i) for i in s.params["modules_to_save"].items] == [(8, 20), (8, 33)]
+    assert v["lora_alpha"] == 32 and s.params["lora_alpha"].implicit  # 0 means 2 x lora_rank
+    assert v["init_lora_weights"] == "pissa"  # pissa_iter: -1
+    assert "resizes-vocab" in s.features
+
+
+def test_llama_factory_not_training_is_not_a_site():
+    assert read("llama-factory/predict.yaml") == []
+
+
+def test_llama_factory_resumed_adapter_is_inactive():
+    s = site("llama-factory/resumed_adapter.yaml")
+    assert "inactive" in s.features and s.params == {}
+    assert [c for c, *_ in s.notes] == ["LL010"]
+
+
+def test_llama_factory_v1():
+    s = site("llama-factory-v1/defaults.yaml")
+    assert s.dialect == "llama-factory-v1"
+    assert values(s) == {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": "all-linear",
+                         "task_type": "CAUSAL_LM"}
+    assert [(p.key, hint) for p, hint in s.unknown_keys] == [("lora_rank", "r")]
+    assert read("llama-factory-v1/freeze.yaml") == []
+    assert "inactive" in site("llama-factory-v1/resumed.yaml").features
+
+
+# --- TRL and alignment-handbook -------------------------------------------------------------
+
+def test_trl_defaults_and_one_element_list():
+    s = site("trl/defaults.yaml")
+    assert s.dialect == "trl"
+    v = values(s)
+    assert (v["r"], v["lora_alpha"], v["lora_dropout"], v["task_type"]) == (16, 32, 0.05, "CAUSAL_LM")
+    assert {"r", "lora_alpha", "lora_dropout", "task_type"} <= implicit(s)
+    assert v["target_modules"] == "q_proj"  # TRL passes a one-element list as a (regex) string
+    assert at(s.params["target_modules"]) == (5, 5)
+
+
+def test_trl_without_use_peft_is_inactive():
+    s = site("trl/no_peft.yaml")
+    assert "inactive" in s.features and s.params == {}
+
+
+def test_alignment_handbook_recipe():
+    s = site("alignment-handbook/recipes/zephyr/sft/config_qlora.yaml")
+    assert s.dialect == "alignment-handbook"
+    assert values(s)["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    assert s.context["load_in_4bit"].value is True
+
+
+# --- torchtune ------------------------------------------------------------------------------
+
+def test_torchtune_targets_in_hf_names_and_base_model_from_download_comment():
+    s = site("torchtune/lora.yaml")
+    tm = s.params["target_modules"]
+    assert tm.value == ["q_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
+    assert [at(i) for i in tm.items] == [(10, 23), (10, 33), (10, 43), (11, 22), (11, 22), (11, 22), (12, 25)]
+    assert values(s)["r"] == 64 and values(s)["lora_dropout"] == 0.0
+    assert s.base_model.value == "meta-llama/Meta-Llama-3-8B-Instruct"
+    assert at(s.base_model) == (4, 19)  # in the `tune download` comment
+    assert {"no:use_rslora", "no:modules_to_save", "no:task_type", "no:bias"} <= s.features
+
+
+def test_torchtune_qlora_builder_and_mistakes():
+    s = site("torchtune/qlora_mistakes.yaml")
+    assert s.context["quantization"].value == "nf4"
+    assert s.params["target_modules"].value == ["q_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
+    assert s.base_model is None  # no download comment names the checkpoint
+    assert {p.key: hint for p, hint in s.unknown_keys} == {"lora_r": "lora_rank"}
+    (rslora,) = [(where.key, message) for code, where, message in s.notes if code == "LL001"]
+    assert rslora == ("use_rslora", "`use_rslora` is not a torchtune setting: torchtune has no way to set "
+                                    "peft's `use_rslora`; remove it")
+
+
+def test_torchtune_full_finetune_is_not_a_site():
+    assert read("torchtune/full_finetune.yaml") == []
+
+
+# --- AutoTrain, Unsloth Studio, ms-swift ------------------------------------------------------
+
+def test_autotrain_defaults():
+    s = site("autotrain/defaults.yml")
+    assert values(s) == {"r": 64, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear",
+                         "bias": "none", "task_type": "CAUSAL_LM"}
+    assert s.context["quantization"].value == "int4" and s.context["quantization"].implicit
+    assert s.model_class == "AutoModelForCausalLM"
+    assert "no:use_rslora" in s.features
+
+
+def test_autotrain_split_without_strip():
+    s = site("autotrain/mistakes.yml")
+    assert values(s)["target_modules"] == ["q_proj", "v_proj"]
+    assert [c for c, *_ in s.notes] == ["LL010", "LL001"]  # the spaced name; use_rslora
+    assert read("autotrain/seq2seq_no_peft.yml") == []
+
+
+def test_unsloth_studio():
+    s = site("unsloth-studio/defaults.yaml")
+    v = values(s)
+    assert (v["r"], v["lora_alpha"], v["lora_dropout"]) == (64, 32, 0.0)
+    assert v["target_modules"] == ["q_proj", "k_proj", "v_proj"] and v["use_rslora"] is True
+    assert [at(i) for i in s.params["target_modules"].items] == [(7, 20), (7, 28), (7, 36)]
+    assert s.base_model.value == "unsloth/Qwen2.5-0.5B"
+    m = site("unsloth-studio/mistakes.yaml")
+    assert values(m)["init_lora_weights"] == "loftq"
+
+
+def test_ms_swift():
+    s = site("ms-swift/sft.yaml")
+    v = values(s)
+    assert (v["r"], v["lora_alpha"], v["lora_dropout"], v["target_modules"]) == (128, 32, 0.05, "all-linear")
+    assert s.base_model.value == "Qwen/Qwen2.5-7B-Instruct"
+    assert "inactive" in site("ms-swift/full.yaml").features
+
+
+# --- adapter_config.json, Hydra, generic ------------------------------------------------------
+
+def test_adapter_config_is_a_saved_adapter():
+    s = site("adapter_config/adapter_config.json")
+    assert s.dialect == "adapter_config"
+    assert "inference_mode" not in s.params and s.context["inference_mode"].value is True
+    assert "target_modules" not in s.params and s.missing("target_modules")  # null = peft's default
+    assert values(s)["r"] == 8 and at(s.params["r"]) == (13, 8)
+    assert s.base_model.value == "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
+    assert "saved-adapter" in s.features
+
+
+def test_adapter_config_other_methods_and_lookalikes():
+    assert read("adapter_config/ia3.json") == []
+    assert read("adapter_config/not_peft.json") == []
+    s = site("adapter_config/typo.json")
+    assert [(p.key, hint) for p, hint in s.unknown_keys] == [("lora_aplha", "lora_alpha")]
+    assert s.base_model.value == "/home/me/models/llama"
+
+
+def test_hydra_block():
+    s = site("hydra/config.yaml")
+    assert s.dialect == "hydra"
+    assert s.params["r"].value is UNKNOWN  # ${oc.env:LORA_R,16}
+    assert values(s)["lora_alpha"] == 32 and values(s)["task_type"] == "CAUSAL_LM"
+    assert s.base_model.value == "Qwen/Qwen2.5-0.5B"
+
+
+def test_generic_blocks():
+    s = site("generic/nested.yaml")
+    assert s.dialect == "generic" and s.span == Span(6, 3, 6, 7)
+    assert values(s) == {"r": 64, "lora_alpha": 16, "lora_dropout": 0.05,
+                         "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+    assert s.params["r"].key == "rank"
+    assert s.base_model.value == "meta-llama/Llama-3.1-8B"
+    flat = site("generic/flat.yaml")
+    assert values(flat)["task_type"] == "SEQ_2_SEQ_LM" and flat.params["r"].value == 8
+
+
+def test_not_lora_yaml_gives_nothing():
+    assert read("generic/not_lora.yml") == []
+
+
+def test_multi_document():
+    sites = read("robustness/multi_document.yaml")
+    assert [s.span.line for s in sites] == [3, 9]
+    assert [s.context["adapter"].value for s in sites] == ["lora", "qlora"]
