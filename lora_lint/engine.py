@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 from .model import Finding, LoraSite, Span
 from .registry import Context, Rule, all_rules
@@ -69,24 +70,40 @@ def internal_error(where: str, path: str, span: Span, exc: BaseException) -> Fin
     )
 
 
-def model_context(site: LoraSite, settings: Settings):
+def model_context(site: LoraSite, settings: Settings, defer: bool = False):
     """``(inventory, analysis, None)`` for ``site``, or ``(None, None, finding)``: LL902 saying
-    which model, why it could not be resolved and how to fix it (LL903 if that went wrong)."""
+    which model, why it could not be resolved and how to fix it (LL903 if that went wrong).
+    With ``defer``, ``(None, None, DEFERRED)`` when only the Hub or a meta build can tell."""
     from .models.context import context_for, unresolved_message
 
     try:
-        ctx = context_for(site, settings)
+        ctx = context_for(site, settings, defer=defer)
     except Exception as exc:  # resolution must never take the run down
         return None, None, internal_error("model resolution", site.path, site.span, exc)
+    if ctx.deferred:
+        return None, None, DEFERRED
     if ctx.problem is not None:
         return None, None, finding("LL902", unresolved_message(ctx), site.path, site.span)
     return ctx.inventory, ctx.analysis, None
 
 
+#: ``model_context(..., defer=True)`` result: the site's model rules wait for the parent process.
+DEFERRED = object()
+
+
 def check_sites(
     sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule]
 ) -> list[Finding]:
+    return _check(sites, settings, rules)[0]
+
+
+def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
+           defer: bool = False, model_only: bool = False) -> tuple[list[Finding], list[LoraSite]]:
+    """Findings of ``rules`` on ``sites``, and (with ``defer``) the sites whose model rules must
+    wait for ``model_context`` in the parent process (their other rules have run).
+    ``model_only``: run the model rules only (the second half of a deferred site)."""
     out: list[Finding] = []
+    deferred: list[LoraSite] = []
     model_rules = [r for r in rules.values() if r.needs_model]
     for site in sites:
         model = analysis = None
@@ -94,32 +111,49 @@ def check_sites(
         # resumed): only its dialect notes are reported, so there is no model to resolve.
         if model_rules and "inactive" not in site.features:
             try:
-                model, analysis, unresolved = model_context(site, settings)
+                model, analysis, unresolved = model_context(site, settings, defer)
             except Exception as exc:  # a resolver or analysis bug must not take the run down
                 model, analysis, unresolved = None, None, internal_error(
                     "the model analysis", site.path, site.span, exc)
-            if unresolved is not None:
+            if unresolved is DEFERRED:
+                deferred.append(site)
+            elif unresolved is not None:
                 out.append(unresolved)
         for r in rules.values():
             if r.dialects is not None and site.dialect not in r.dialects:
                 continue
             if r.needs_model and model is None:
                 continue
+            if model_only and not r.needs_model:
+                continue
             ctx = Context(options=settings.options_for(r), model=model, analysis=analysis)
             try:
                 out.extend(r.run(site, ctx))
             except Exception as exc:  # a rule bug must not take the run down
                 out.append(internal_error(f"rule {r.code} ({r.name})", site.path, site.span, exc))
-    return out
+    return out, deferred
 
 
-def lint_text(path: str, text: str, settings: Settings | None = None,
-              rules: Mapping[str, Rule] | None = None) -> list[Finding]:
-    """Findings for one file's text, after ``per-file-ignores`` and suppression comments."""
-    from .suppressions import apply as apply_suppressions
+@dataclass
+class Partial:
+    """One file after the first phase. ``deferred`` sites still need their model rules (the
+    parent resolves or builds their models once); until then ``findings`` are not final and
+    ``text`` is kept for the suppression comments."""
 
-    settings = settings or Settings()
-    rules = settings.rules_for(path) if rules is None else rules
+    path: str
+    findings: list[Finding]
+    deferred: list[LoraSite] = field(default_factory=list)
+    text: str | None = None
+
+
+def _directives_possible(text: str) -> bool:
+    return "lora-lint" in text or "noqa" in text.lower()
+
+
+def lint_partial(path: str, text: str, settings: Settings,
+                 rules: Mapping[str, Rule] | None = None, defer: bool = False) -> Partial:
+    """Phase one for one file's text: sources, the rules that need no model, and the model rules
+    of every site whose model is at hand (with ``defer``: cached, no Hub, no build)."""
     try:
         sites = sites_for(path, text)
     except SourceError as e:
@@ -130,19 +164,48 @@ def lint_text(path: str, text: str, settings: Settings | None = None,
     except Exception as exc:
         found = [internal_error("the source reader", path, Span.point(1, 1), exc)]
     else:
-        found = check_sites(sites, settings, rules)
+        if not sites and not _directives_possible(text):
+            return Partial(path, [])  # the common case: no rule, not even the registry, is loaded
+        rules = settings.rules_for(path) if rules is None else rules
+        found, deferred = _check(sites, settings, rules, defer)
+        if deferred:
+            return Partial(path, found, deferred, text)
+    rules = settings.rules_for(path) if rules is None else rules
+    return Partial(path, _final(path, text, found, rules))
+
+
+def finish(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | None = None) -> list[Finding]:
+    """Phase two: the model rules of the deferred sites (models resolved, fetched and built here),
+    then the suppressions. A partial without deferred sites is already final."""
+    if not partial.deferred:
+        return partial.findings
+    rules = settings.rules_for(partial.path) if rules is None else rules
+    more, _ = _check(partial.deferred, settings, rules, model_only=True)
+    return _final(partial.path, partial.text or "", partial.findings + more, rules)
+
+
+def _final(path: str, text: str, found: list[Finding], rules: Mapping[str, Rule]) -> list[Finding]:
+    from .suppressions import apply as apply_suppressions
+
     found = apply_suppressions(path, text, [f for f in found if f.code in rules], rules)
     return sorted(found, key=lambda f: f.sort_key)
+
+
+def lint_text(path: str, text: str, settings: Settings | None = None,
+              rules: Mapping[str, Rule] | None = None) -> list[Finding]:
+    """Findings for one file's text, after ``per-file-ignores`` and suppression comments."""
+    settings = settings or Settings()
+    return lint_partial(path, text, settings, rules).findings
 
 
 def lint_file(path: str, settings: Settings | None = None,
               rules: Mapping[str, Rule] | None = None) -> list[Finding]:
     settings = settings or Settings()
-    rules = settings.rules_for(path) if rules is None else rules
     text = read_text(path, settings)
     if text is None:
         return []
     if isinstance(text, Finding):
+        rules = settings.rules_for(path) if rules is None else rules
         return [text] if text.code in rules else []
     return lint_text(path, text, settings, rules)
 

@@ -6,6 +6,10 @@ Which model, strongest first: ``--base-model`` (``Settings.base_model_override``
 (``resolve``), the inventory comes from this run's memo, the disk cache, the prebuilt catalog
 inventories, and only then from a meta-device build (``build``: the one place torch and
 transformers are imported). Each distinct (config, model class) is built at most once per process.
+
+``context_for(..., defer=True)`` is the cheap half that worker processes run: offline resolution
+and cached inventories only. A site that needs the Hub or a build comes back ``deferred``, and the
+parent process resolves it with ``defer=False`` (so each model is fetched and built once per run).
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ SOURCES = {
 }
 
 _memo: dict[tuple, Any] = {}  # (config hash, class key, transformers version) -> Inventory | Unresolved
+#: (id of a memoised Inventory, the LoraSpec's repr) -> Analysis: sites that differ only in values
+#: the analysis does not read (line numbers, comments) share one. Bounded for long-lived processes.
+_analyses: dict[tuple[int, str], Any] = {}
+MAX_ANALYSES = 4096
 
 
 @dataclass
@@ -49,6 +57,8 @@ class ModelContext:
     problem: Unresolved | None = None
     inventory: Any = None
     analysis: Any = None
+    #: True when ``context_for(..., defer=True)`` stopped short of the Hub or a meta build.
+    deferred: bool = False
 
     @property
     def resolved_from(self) -> str | None:
@@ -84,7 +94,9 @@ def is_online(settings) -> bool:
     return not (getattr(settings, "offline", False) or env_offline())
 
 
-def context_for(site: LoraSite, settings) -> ModelContext:
+def context_for(site: LoraSite, settings, defer: bool = False) -> ModelContext:
+    """The model context of ``site``. With ``defer``, nothing slow is done: a model that only the
+    Hub or a meta build can give leaves ``deferred`` set (and no problem, no inventory)."""
     name, origin, param = choose(site, settings)
     ctx = ModelContext(name if isinstance(name, str) else None, origin, param)
     if origin is None:
@@ -99,12 +111,19 @@ def context_for(site: LoraSite, settings) -> ModelContext:
     timeout = float(getattr(settings, "hub_timeout", DEFAULT_HUB_TIMEOUT) or DEFAULT_HUB_TIMEOUT)
     rev = site.ctx("base_model_revision") if origin == "config" else None
     revision = rev.value if rev is not None and isinstance(rev.value, str) else None
-    found = resolve(name, base_dir, online=is_online(settings), timeout=timeout, revision=revision)
+    online = is_online(settings)
+    found = resolve(name, base_dir, online=online and not defer, timeout=timeout, revision=revision)
     if isinstance(found, Unresolved):
-        ctx.problem = found
+        if defer and online and found.reason == "not-found":
+            ctx.deferred = True  # the Hub is the only place left: the parent asks it, once
+        else:
+            ctx.problem = found
         return ctx
     ctx.resolved = found
-    inv = inventory_for(found, site.model_class)
+    inv = inventory_for(found, site.model_class, build=not defer)
+    if inv is None:
+        ctx.deferred = True  # not cached: the parent builds it, once
+        return ctx
     if isinstance(inv, Unresolved):
         ctx.problem = inv
         return ctx
@@ -134,29 +153,39 @@ def class_key(model_class: str | None, config: dict) -> str | None:
     return norm
 
 
-def inventory_for(found: Resolved, model_class: str | None):
-    """The Inventory of the resolved config, or an Unresolved saying why there is none."""
+def inventory_for(found: Resolved, model_class: str | None, build: bool = True):
+    """The Inventory of the resolved config, or an Unresolved saying why there is none; None when
+    ``build`` is False and only a meta build could give it."""
     key_class = class_key(model_class, found.config)
     tf = cache.versions()["transformers"]
     memo_key = (found.config_hash, key_class, tf)
     if memo_key in _memo:
         return _memo[memo_key]
-    result = _load_or_build(found, key_class, tf)
+    key = cache.cache_key(found.config_hash, key_class, tf)
+    result = _load(found, key, key_class, tf)
+    if result is None:
+        if not build:
+            return None
+        result = _build(found, key, key_class, tf)
     _memo[memo_key] = result
     return result
 
 
-def _load_or_build(found: Resolved, key_class: str | None, tf: str | None):
+def _load(found: Resolved, key: str, key_class: str | None, tf: str | None):
+    """The inventory from the user cache or the prebuilt catalog inventories, else None."""
     from .inventory import Inventory
 
-    key = cache.cache_key(found.config_hash, key_class, tf)
     for text in (cache.load(key), cache.prebuilt(found.config_hash, key_class, tf)):
         if text is None:
             continue
         try:
             return Inventory.from_json(text)
-        except Exception:  # corrupt or from another schema: rebuild below
+        except Exception:  # corrupt or from another schema: rebuild
             continue
+    return None
+
+
+def _build(found: Resolved, key: str, key_class: str | None, tf: str | None):
     if tf is None:
         return Unresolved(found.name, "no-transformers", "building its module inventory needs"
                           " transformers and torch, which are not installed",
@@ -185,10 +214,19 @@ def _load_or_build(found: Resolved, key_class: str | None, tf: str | None):
 
 def _analyze(site: LoraSite, inv):
     try:
-        from .analysis import analyze
+        from .analysis import analyze_spec
+        from .spec import LoraSpec
     except ImportError:
         return None
-    return analyze(site, inv)
+    spec = LoraSpec.from_site(site)
+    key = (id(inv), repr(spec))
+    hit = _analyses.get(key)
+    if hit is not None and hit.spec == spec:
+        return hit
+    if len(_analyses) >= MAX_ANALYSES:
+        _analyses.clear()
+    result = _analyses[key] = analyze_spec(inv, spec)
+    return result
 
 
 # -- LL902 -------------------------------------------------------------------------------------
