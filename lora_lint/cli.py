@@ -61,6 +61,22 @@ def add_check_args(p: argparse.ArgumentParser) -> None:
     files.add_argument("--base-model", metavar="ID_OR_PATH",
                        help="base model to assume for every config (overrides what configs name)")
     files.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
+    files.add_argument("--workers", type=_workers, default=os.environ.get("LORA_LINT_WORKERS", "auto"),
+                       metavar="N", help="processes for parsing files: a number, or auto (default:"
+                                         " 1 for a few LoRA configs, else one per core; env LORA_LINT_WORKERS)")
+
+
+def _workers(value: str) -> int:
+    """``auto`` (0) or a positive number of processes."""
+    if value.strip().lower() in ("auto", "0", ""):
+        return 0
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of processes or 'auto', got {value!r}")
+    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,7 +188,7 @@ def run_check(args: argparse.Namespace) -> int:
             info.files_checked = 1
             findings = lint_text(name, text, settings)
     else:
-        for _path, found in lint_each(args.paths, resolver.settings_for, args.force_exclude):
+        for _path, found in lint_each(args.paths, resolver.settings_for, args.force_exclude, args.workers):
             info.files_checked += 1
             findings.extend(found)
         findings.sort(key=lambda f: f.sort_key)

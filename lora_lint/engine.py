@@ -81,14 +81,21 @@ def model_context(site: LoraSite, settings: Settings, defer: bool = False):
     except Exception as exc:  # resolution must never take the run down
         return None, None, internal_error("model resolution", site.path, site.span, exc)
     if ctx.deferred:
-        return None, None, DEFERRED
+        return None, None, DEFER_BUILD if ctx.deferred == "build" else DEFER_HUB
     if ctx.problem is not None:
         return None, None, finding("LL902", unresolved_message(ctx), site.path, site.span)
     return ctx.inventory, ctx.analysis, None
 
 
-#: ``model_context(..., defer=True)`` result: the site's model rules wait for the parent process.
-DEFERRED = object()
+class Deferred:
+    """``model_context(..., defer=True)``: the site's model rules wait for the parent process,
+    which asks the Hub (``DEFER_HUB``) or builds the model (``DEFER_BUILD``)."""
+
+    def __init__(self, build: bool) -> None:
+        self.build = build
+
+
+DEFER_HUB, DEFER_BUILD = Deferred(False), Deferred(True)
 
 
 def check_sites(
@@ -98,12 +105,12 @@ def check_sites(
 
 
 def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
-           defer: bool = False, model_only: bool = False) -> tuple[list[Finding], list[LoraSite]]:
+           defer: bool = False, model_only: bool = False) -> tuple[list[Finding], list[tuple[LoraSite, bool]]]:
     """Findings of ``rules`` on ``sites``, and (with ``defer``) the sites whose model rules must
     wait for ``model_context`` in the parent process (their other rules have run).
     ``model_only``: run the model rules only (the second half of a deferred site)."""
     out: list[Finding] = []
-    deferred: list[LoraSite] = []
+    deferred: list[tuple[LoraSite, bool]] = []  # (site, needs a build)
     model_rules = [r for r in rules.values() if r.needs_model]
     for site in sites:
         model = analysis = None
@@ -115,8 +122,8 @@ def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
             except Exception as exc:  # a resolver or analysis bug must not take the run down
                 model, analysis, unresolved = None, None, internal_error(
                     "the model analysis", site.path, site.span, exc)
-            if unresolved is DEFERRED:
-                deferred.append(site)
+            if isinstance(unresolved, Deferred):
+                deferred.append((site, unresolved.build))
             elif unresolved is not None:
                 out.append(unresolved)
         for r in rules.values():
@@ -144,6 +151,7 @@ class Partial:
     findings: list[Finding]
     deferred: list[LoraSite] = field(default_factory=list)
     text: str | None = None
+    builds: bool = False  # some deferred site needs a meta build (torch and transformers)
 
 
 def _directives_possible(text: str) -> bool:
@@ -169,7 +177,7 @@ def lint_partial(path: str, text: str, settings: Settings,
         rules = settings.rules_for(path) if rules is None else rules
         found, deferred = _check(sites, settings, rules, defer)
         if deferred:
-            return Partial(path, found, deferred, text)
+            return Partial(path, found, [d[0] for d in deferred], text, any(d[1] for d in deferred))
     rules = settings.rules_for(path) if rules is None else rules
     return Partial(path, _final(path, text, found, rules))
 
@@ -211,26 +219,21 @@ def lint_file(path: str, settings: Settings | None = None,
 
 
 def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
-              force_exclude: bool = False) -> Iterator[tuple[str, list[Finding]]]:
-    """``(path, findings)`` for each file to lint. ``settings_for(path)`` gives each file its
-    settings (its nearest config file); a file its ``exclude`` matches is skipped when found by
-    walking a directory, and also when named explicitly if ``force_exclude``."""
-    from .discovery import iter_files
+              force_exclude: bool = False, workers: int = 1) -> Iterator[tuple[str, list[Finding]]]:
+    """``(path, findings)`` for each file to lint, in discovery order. ``settings_for(path)``
+    gives each file its settings (its nearest config file); a file its ``exclude`` matches is
+    skipped when found by walking a directory, and also when named explicitly if
+    ``force_exclude``. ``workers``: processes for parsing (0: as many as pay; see ``pipeline``)."""
+    from .pipeline import lint_each as run
 
-    paths = list(paths)
-    explicit = set(paths)
-    for path in iter_files(paths):
-        s = settings_for(path)
-        if s.exclude and (force_exclude or path not in explicit) and s.is_excluded(path):
-            continue
-        yield path, lint_file(path, s)
+    yield from run(paths, settings_for, force_exclude, workers)
 
 
 def lint_paths(paths: Iterable[str], settings: Settings | None = None,
                settings_for: Callable[[str], Settings] | None = None,
-               force_exclude: bool = False) -> list[Finding]:
+               force_exclude: bool = False, workers: int = 1) -> list[Finding]:
     if settings_for is None:
         settings = settings or Settings()
         settings_for = lambda _path: settings  # noqa: E731
-    out = [f for _, found in lint_each(paths, settings_for, force_exclude) for f in found]
+    out = [f for _, found in lint_each(paths, settings_for, force_exclude, workers) for f in found]
     return sorted(out, key=lambda f: f.sort_key)

@@ -55,6 +55,21 @@ _TOWER = re.compile(r"vision|visual|image|audio|speech|video|projector|connector
 _TEXT = re.compile(r"language_model|text_model|text_config|lm_head|decoder|encoder$")
 
 
+def warm_up() -> None:
+    """Import what every build needs (torch, transformers, the Auto classes, the modules the
+    inventory reads), so a background thread can pay for it while the files are parsed."""
+    try:
+        import torch  # noqa: F401
+        import transformers
+        import transformers.conversion_mapping  # noqa: F401
+        import transformers.pytorch_utils  # noqa: F401
+
+        transformers.AutoModelForCausalLM  # noqa: B018  (the lazy module loads the Auto classes)
+        transformers.CONFIG_MAPPING  # noqa: B018
+    except Exception:  # the build reports it (LL902)
+        pass
+
+
 def config_sha256(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 

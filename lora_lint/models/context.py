@@ -57,8 +57,8 @@ class ModelContext:
     problem: Unresolved | None = None
     inventory: Any = None
     analysis: Any = None
-    #: True when ``context_for(..., defer=True)`` stopped short of the Hub or a meta build.
-    deferred: bool = False
+    #: "hub" or "build" when ``context_for(..., defer=True)`` stopped short of the Hub or a build.
+    deferred: str | None = None
 
     @property
     def resolved_from(self) -> str | None:
@@ -115,14 +115,14 @@ def context_for(site: LoraSite, settings, defer: bool = False) -> ModelContext:
     found = resolve(name, base_dir, online=online and not defer, timeout=timeout, revision=revision)
     if isinstance(found, Unresolved):
         if defer and online and found.reason == "not-found":
-            ctx.deferred = True  # the Hub is the only place left: the parent asks it, once
+            ctx.deferred = "hub"  # the Hub is the only place left: the parent asks it, once
         else:
             ctx.problem = found
         return ctx
     ctx.resolved = found
     inv = inventory_for(found, site.model_class, build=not defer)
     if inv is None:
-        ctx.deferred = True  # not cached: the parent builds it, once
+        ctx.deferred = "build"  # not cached: the parent builds it, once
         return ctx
     if isinstance(inv, Unresolved):
         ctx.problem = inv

@@ -24,6 +24,19 @@ def is_source(path: str) -> bool:
     return path.lower().endswith(SUFFIXES)
 
 
+def may_hold_sites(path: str, text: str) -> bool:
+    """False when ``sites_for`` certainly finds nothing without parsing (the marker tests it
+    starts with); True means the file is worth parsing."""
+    lower = path.lower()
+    if lower.endswith(PYTHON_SUFFIXES):
+        return any(marker in text for marker in PYTHON_MARKERS)
+    if lower.endswith(YAML_SUFFIXES):
+        from .yaml_source import markers
+
+        return markers(path).search(text) is not None
+    return False
+
+
 def sites_for(path: str, text: str) -> list[LoraSite]:
     """The LoRA sites of one file. Raises ``SourceError`` when the file cannot be parsed."""
     from .overrides import apply_comment

@@ -146,7 +146,7 @@ class ModelFinder:
                 if original_node in finder.ex.scopes.scope_of:
                     self.stack.pop()
 
-        self.ex.module.visit(Visitor())
+        self.ex.walk.replay(Visitor())
 
     def _bind(self, scope: Scope, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name):

@@ -37,6 +37,11 @@ LOOKS_LORA = re.compile(
     """)
 
 
+def markers(path: str) -> re.Pattern:
+    """The marker test a file of this kind must pass to be parsed at all."""
+    return JSON_MARKERS if path.lower().endswith(".json") else YAML_MARKERS
+
+
 def sites(path: str, text: str) -> list[LoraSite]:
     return analyze(path, text)[0]
 
@@ -49,7 +54,7 @@ def analyze(path: str, text: str, budget: Budget | None = None) -> tuple[list[Lo
     if text.startswith("\ufeff"):
         text = text[1:]
     is_json = path.lower().endswith(".json")
-    if not (JSON_MARKERS if is_json else YAML_MARKERS).search(text):
+    if not markers(path).search(text):
         return [], budget
     if len(text) > LARGE and not LOOKS_LORA.search(text):
         return [], budget  # a big data file that merely mentions LoRA: not worth composing

@@ -1,0 +1,163 @@
+"""Linting many files: phase one in worker processes, each model fetched and built once, here.
+
+1. This process walks the tree and reads every file. A file that cannot hold a LoRA config (no
+   marker; most files of a repository) is finished on the spot.
+2. The others go through ``engine.lint_partial(..., defer=True)``: sources, every rule that needs
+   no model, and the model rules of each site whose model is at hand (a local, cached or catalog
+   config with a cached or prebuilt inventory). With several workers this runs in forked
+   processes, in chunks, while this process waits; one worker runs it here.
+3. A site whose model needs the Hub or a meta build comes back deferred. At the first one that
+   needs a build, torch and transformers start importing in a background thread, so the import
+   overlaps with the rest of phase one. Then ``engine.finish`` runs the deferred model rules here,
+   in file order: the Hub is asked once per model, each distinct model is built once (the memo
+   in ``models.context``) and only its inventory is kept.
+
+Findings are sorted per file and files come out in discovery order, so the output does not depend
+on the number of workers, on scheduling, or on what was cached.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
+from .engine import Partial, finish, lint_partial, read_text
+from .model import Finding
+from .settings import Settings
+from .sources import may_hold_sites
+
+#: Below this many files that may hold a LoRA config, one process is fastest (forking and
+#: shipping results cost more than the parsing they save).
+MIN_PARALLEL = 16
+#: Each worker should get at least this many such files; more workers than that is overhead.
+FILES_PER_WORKER = 8
+MAX_AUTO_WORKERS = 8
+
+_settings_for: Callable[[str], Settings] | None = None  # the workers' copy, inherited by fork
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """Fork is what makes workers cheap (no re-import, settings inherited); without it (Windows)
+    or with other threads running (an editor's server), one process does everything."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def auto_workers(candidates: int, cores: int | None = None) -> int:
+    """The default: one process for a handful of LoRA files (pre-commit), else one worker per
+    core, at most one per ``FILES_PER_WORKER`` such files and at most ``MAX_AUTO_WORKERS``."""
+    cores = cpu_count() if cores is None else cores
+    if candidates < MIN_PARALLEL or cores < 2:
+        return 1
+    return max(1, min(cores, candidates // FILES_PER_WORKER, MAX_AUTO_WORKERS))
+
+
+def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
+              force_exclude: bool = False, workers: int = 1) -> Iterator[tuple[str, list[Finding]]]:
+    """``(path, findings)`` per file to lint, in discovery order. ``workers``: processes for
+    phase one (0: ``auto_workers``)."""
+    from .discovery import iter_files
+
+    paths = list(paths)
+    explicit = set(paths)
+    results: list[list[Finding] | Partial | None] = []
+    names: list[str] = []
+    jobs: list[tuple[int, str, str]] = []
+    for path in iter_files(paths):
+        s = settings_for(path)
+        if s.exclude and (force_exclude or path not in explicit) and s.is_excluded(path):
+            continue
+        index = len(names)
+        names.append(path)
+        text = read_text(path, s)
+        if text is None:
+            results.append([])
+        elif isinstance(text, Finding):
+            results.append([text] if text.code in s.rules_for(path) else [])
+        elif may_hold_sites(path, text):
+            results.append(None)
+            jobs.append((index, path, text))
+        else:
+            results.append(lint_partial(path, text, s).findings)
+    n = auto_workers(len(jobs)) if workers <= 0 else workers
+    n = min(n, len(jobs))
+    warm = Warmup()
+    for index, partial in _phase_one(jobs, settings_for, n if n > 1 and can_fork() else 1):
+        results[index] = partial
+        if partial.builds:
+            warm.start()
+    warm.join()
+    for path, result in zip(names, results, strict=True):
+        if isinstance(result, Partial):
+            result = finish(result, settings_for(path))
+        yield path, result
+
+
+def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], Settings],
+               workers: int) -> Iterator[tuple[int, Partial]]:
+    if workers <= 1:
+        for index, path, text in jobs:
+            yield index, lint_partial(path, text, settings_for(path), defer=True)
+        return
+    global _settings_for
+    _preload(jobs)
+    _settings_for = settings_for
+    size = max(1, min(32, len(jobs) // (workers * 4)))
+    chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_quiet) as pool:
+            for batch in pool.imap_unordered(_run_batch, chunks):
+                yield from batch
+    finally:
+        _settings_for = None
+
+
+def _preload(jobs: list[tuple[int, str, str]]) -> None:
+    """Import what phase one needs before forking, so no worker imports it again."""
+    from . import registry
+    from .sources import PYTHON_SUFFIXES
+
+    registry.all_rules()
+    kinds = {path.lower().endswith(PYTHON_SUFFIXES) for _, path, _ in jobs}
+    if True in kinds:
+        from .sources import python  # noqa: F401
+    if False in kinds:
+        from .sources import yaml_source  # noqa: F401
+    from .models import context  # noqa: F401
+
+
+def _quiet() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool
+
+
+def _run_batch(batch: list[tuple[int, str, str]]) -> list[tuple[int, Partial]]:
+    assert _settings_for is not None
+    return [(index, lint_partial(path, text, _settings_for(path), defer=True))
+            for index, path, text in batch]
+
+
+class Warmup:
+    """Imports torch and transformers in a background thread, once a model must be built."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.thread is None:
+            from .models.build import warm_up
+
+            self.thread = threading.Thread(target=warm_up, name="lora-lint-import", daemon=True)
+            self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
