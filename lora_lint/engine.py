@@ -87,7 +87,7 @@ def check_sites(
     sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule]
 ) -> list[Finding]:
     out: list[Finding] = []
-    model_rules = [r for r in rules.values() if r.needs_model]
+    model_rules = [r for r in rules.values() if r.needs_model or r.uses_model]
     for site in sites:
         model = analysis = None
         # An inactive site's LoRA settings do not take effect (adapter switched off, adapter
