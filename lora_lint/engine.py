@@ -106,14 +106,15 @@ def check_sites(
 
 def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
            defer: bool = False, model_only: bool = False) -> tuple[list[Finding], list[tuple[LoraSite, bool]]]:
-    """Findings of ``rules`` on ``sites``, and (with ``defer``) the sites whose model rules must
-    wait for ``model_context`` in the parent process (their other rules have run).
-    ``model_only``: run the model rules only (the second half of a deferred site)."""
+    """Findings of ``rules`` on ``sites``, and (with ``defer``) the sites whose model rules (the
+    rules that need or use the model) must wait for ``model_context`` in the parent process; their
+    other rules have run. ``model_only``: run those rules only (the second half of a deferred site)."""
     out: list[Finding] = []
     deferred: list[tuple[LoraSite, bool]] = []  # (site, needs a build)
-    model_rules = [r for r in rules.values() if r.needs_model]
+    model_rules = [r for r in rules.values() if r.needs_model or r.uses_model]
     for site in sites:
         model = analysis = None
+        waiting = False
         # An inactive site's LoRA settings do not take effect (adapter switched off, adapter
         # resumed): only its dialect notes are reported, so there is no model to resolve.
         if model_rules and "inactive" not in site.features:
@@ -124,6 +125,7 @@ def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
                     "the model analysis", site.path, site.span, exc)
             if isinstance(unresolved, Deferred):
                 deferred.append((site, unresolved.build))
+                waiting = True
             elif unresolved is not None:
                 out.append(unresolved)
         for r in rules.values():
@@ -131,7 +133,8 @@ def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
                 continue
             if r.needs_model and model is None:
                 continue
-            if model_only and not r.needs_model:
+            about_model = r.needs_model or r.uses_model
+            if (waiting and about_model) or (model_only and not about_model):
                 continue
             ctx = Context(options=settings.options_for(r), model=model, analysis=analysis)
             try:
