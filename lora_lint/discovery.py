@@ -99,10 +99,13 @@ class Ignorer:
     def ignored(self, path: str, is_dir: bool, bases: list[str]) -> bool:
         result = False
         for base in bases:
+            rules = self.rules_in(base)
+            if not rules:
+                continue
             rel = os.path.relpath(path, base).replace(os.sep, "/")
             if rel.startswith(".."):
                 continue
-            for r in self.rules_in(base):
+            for r in rules:
                 if r.dir_only and not is_dir:
                     continue
                 if r.regex.match(rel):

@@ -18,9 +18,7 @@ on the number of workers, on scheduling, or on what was cached.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
@@ -49,6 +47,8 @@ def cpu_count() -> int:
 def can_fork() -> bool:
     """Fork is what makes workers cheap (no re-import, settings inherited); without it (Windows)
     or with other threads running (an editor's server), one process does everything."""
+    import multiprocessing
+
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
@@ -108,6 +108,8 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
         for index, path, text in jobs:
             yield index, lint_partial(path, text, settings_for(path), defer=True)
         return
+    import multiprocessing
+
     global _settings_for
     _preload(jobs)
     _settings_for = settings_for
@@ -136,6 +138,8 @@ def _preload(jobs: list[tuple[int, str, str]]) -> None:
 
 
 def _quiet() -> None:
+    import signal
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool
 
 

@@ -39,17 +39,21 @@ def may_hold_sites(path: str, text: str) -> bool:
 
 def sites_for(path: str, text: str) -> list[LoraSite]:
     """The LoRA sites of one file. Raises ``SourceError`` when the file cannot be parsed."""
-    from .overrides import apply_comment
-
     lower = path.lower()
     if lower.endswith(PYTHON_SUFFIXES):
         if not any(marker in text for marker in PYTHON_MARKERS):
             return []
         from . import python
 
-        return apply_comment(path, text, python.sites(path, text))
-    if lower.endswith(YAML_SUFFIXES):
+        found = python.sites(path, text)
+    elif lower.endswith(YAML_SUFFIXES):
         from . import yaml_source
 
-        return apply_comment(path, text, yaml_source.sites(path, text))
-    return []
+        found = yaml_source.sites(path, text)
+    else:
+        return []
+    if not found:
+        return found
+    from .overrides import apply_comment
+
+    return apply_comment(path, text, found)

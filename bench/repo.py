@@ -1,0 +1,117 @@
+"""The bench's synthetic repository: unrelated Python files and LoRA configs over ten models.
+
+``generate(dest, n_files, local_models)``: ``n_files`` files, a tenth of them LoRA configs (half
+Python scripts that tie ``AutoModelForCausalLM.from_pretrained(ID)`` to
+``get_peft_model(model, config)``, half axolotl YAML with ``base_model: ID``), the rest unrelated
+Python modules. The ten models are catalog ids, or (``local_models``) ten local ``config.json``
+directories with shapes no catalog entry has, named by paths relative to each config file
+(``../models/local-3``). One config in seven has a target-module typo and one in nine a rank
+above a layer's width, so model-aware rules have something to say.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+CATALOG = Path(__file__).resolve().parent.parent / "lora_lint" / "data" / "catalog"
+MODELS = [
+    "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.1-8B", "mistralai/Mistral-7B-v0.1",
+    "Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-7B", "Qwen/Qwen3-8B", "google/gemma-2-2b",
+    "microsoft/Phi-3-mini-4k-instruct", "openai-community/gpt2", "EleutherAI/pythia-410m",
+]
+TARGETS = {"gpt2": ["c_attn", "c_proj"], "gpt_neox": ["query_key_value"], "phi3": ["qkv_proj", "o_proj"]}
+DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+def catalog_config(model: str) -> dict:
+    return json.loads((CATALOG / (model.replace("/", "--") + ".json")).read_text())
+
+
+def unrelated_python(rng: random.Random, i: int) -> str:
+    lines = [f'"""Module {i}: nothing about adapters here."""', "import math", "import os", ""]
+    for j in range(rng.randint(5, 25)):
+        lines += [
+            f"def function_{j}(x, y={j}):",
+            f"    total = x * {rng.randint(1, 99)} + y",
+            "    for k in range(10):",
+            "        total += math.sqrt(k + 1)",
+            "    return total",
+            "",
+        ]
+    lines += ["class Thing:", "    def method(self):", "        return os.getcwd()", ""]
+    return "\n".join(lines)
+
+
+def _targets(i: int, model_type: str) -> list[str]:
+    targets = list(TARGETS.get(model_type, DEFAULT_TARGETS))
+    if i % 7 == 3:
+        targets[0] = targets[0].replace("_", "")  # q_proj -> qproj: matches nothing (LL201/LL202)
+    return targets
+
+
+def _rank(i: int) -> int:
+    return 4096 if i % 9 == 5 else 8 * (1 + i % 8)
+
+
+def lora_python(model: str, i: int, model_type: str) -> str:
+    return (
+        "from peft import LoraConfig, get_peft_model\n"
+        "from transformers import AutoModelForCausalLM\n\n"
+        f'model = AutoModelForCausalLM.from_pretrained("{model}")\n'
+        f"config = LoraConfig(r={_rank(i)}, lora_alpha=16, lora_dropout=0.05,\n"
+        f"                    target_modules={json.dumps(_targets(i, model_type))}, task_type=\"CAUSAL_LM\")\n"
+        "model = get_peft_model(model, config)\n"
+        "model.print_trainable_parameters()\n"
+    )
+
+
+def lora_yaml(model: str, i: int, model_type: str) -> str:
+    items = "".join(f"  - {t}\n" for t in _targets(i, model_type))
+    return (
+        f"base_model: {model}\nadapter: lora\nlora_r: {_rank(i)}\nlora_alpha: 16\n"
+        f"lora_dropout: 0.05\nlora_target_modules:\n{items}"
+        "datasets:\n  - path: tatsu-lab/alpaca\n    type: alpaca\nsequence_len: 2048\nmicro_batch_size: 2\n"
+    )
+
+
+def local_models(dest: Path) -> list[Path]:
+    """Ten config.json directories: the catalog's configs with fewer layers (new shapes)."""
+    out = []
+    for k, name in enumerate(MODELS):
+        cfg = catalog_config(name)
+        for key in ("num_hidden_layers", "n_layer"):
+            if key in cfg:
+                cfg[key] = max(2, cfg[key] - 1 - k)
+        d = dest / "models" / f"local-{k}"
+        d.mkdir(parents=True)
+        (d / "config.json").write_text(json.dumps(cfg, indent=2))
+        out.append(d)
+    return out
+
+
+def generate(dest: Path, n_files: int = 1000, local: bool = False, seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    n_lora = max(2, n_files // 10)
+    if local:
+        local_models(dest)
+    for i in range(n_files - n_lora):
+        sub = dest / "src" / f"pkg{i % 30}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"mod{i}.py").write_text(unrelated_python(rng, i))
+    (dest / "train").mkdir()
+    (dest / "configs").mkdir()
+    for i in range(n_lora):
+        k = i % len(MODELS)
+        model_type = catalog_config(MODELS[k])["model_type"]
+        ref = f"../models/local-{k}" if local else MODELS[k]  # relative to the config file
+        if i % 2 == 0:
+            (dest / "train" / f"train{i}.py").write_text(lora_python(ref, i, model_type))
+        else:
+            (dest / "configs" / f"lora{i}.yaml").write_text(lora_yaml(ref, i, model_type))
+    return dest
