@@ -281,3 +281,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print(f"lora-lint: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def entry() -> int:
+    """The ``lora-lint`` program (``main`` is the in-process API). When a run imported torch to
+    build a model, the interpreter's teardown of torch and transformers would add most of a
+    second after the report is out: with the output flushed and the inventories already on disk,
+    the process ends without it."""
+    code = main()
+    if "torch" in sys.modules:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os._exit(code)
+    return code
