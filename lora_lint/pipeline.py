@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from .engine import Partial, finish, lint_partial, read_text
 from .model import Finding
 from .settings import Settings
-from .sources import may_hold_sites
+from .sources import PYTHON_SUFFIXES, may_hold_sites
 
 #: Below this many files that may hold a LoRA config, one process is fastest (forking and
 #: shipping results cost more than the parsing they save).
@@ -104,17 +104,34 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
 
 def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], Settings],
                workers: int) -> Iterator[tuple[int, Partial]]:
+    def here(index: int, path: str, text: str) -> tuple[int, Partial]:
+        return index, lint_partial(path, text, settings_for(path), defer=True)
+
     if workers <= 1:
-        for index, path, text in jobs:
-            yield index, lint_partial(path, text, settings_for(path), defer=True)
+        for job in jobs:
+            yield here(*job)
+        return
+    # This process lints the first file of each kind itself: what that imports (libcst or
+    # PyYAML and the dialects, the rules, the model analysis) and loads (an inventory) is then
+    # inherited by every worker instead of being paid again in each.
+    _preload()
+    firsts = {}
+    for job in jobs:
+        firsts.setdefault(job[1].lower().endswith(PYTHON_SUFFIXES), job[0])
+    rest = []
+    for job in jobs:
+        if job[0] in firsts.values():
+            yield here(*job)
+        else:
+            rest.append(job)
+    if not rest:
         return
     import multiprocessing
 
     global _settings_for
-    _preload(jobs)
     _settings_for = settings_for
-    size = max(1, min(32, len(jobs) // (workers * 4)))
-    chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    size = max(1, min(32, len(rest) // (workers * 4)))
+    chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
     try:
         with multiprocessing.get_context("fork").Pool(workers, initializer=_quiet) as pool:
             for batch in pool.imap_unordered(_run_batch, chunks):
@@ -123,18 +140,12 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
         _settings_for = None
 
 
-def _preload(jobs: list[tuple[int, str, str]]) -> None:
-    """Import what phase one needs before forking, so no worker imports it again."""
-    from . import registry
-    from .sources import PYTHON_SUFFIXES
+def _preload() -> None:
+    """Import what phase one may need before forking, so that no worker imports it again."""
+    from . import project, registry, suppressions  # noqa: F401
+    from .models import build, context  # noqa: F401  (build: model classes; torch stays lazy)
 
     registry.all_rules()
-    kinds = {path.lower().endswith(PYTHON_SUFFIXES) for _, path, _ in jobs}
-    if True in kinds:
-        from .sources import python  # noqa: F401
-    if False in kinds:
-        from .sources import yaml_source  # noqa: F401
-    from .models import context  # noqa: F401
 
 
 def _quiet() -> None:

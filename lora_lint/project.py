@@ -106,11 +106,10 @@ def find_pin(directory: str) -> PeftVersion | None:
 @lru_cache(maxsize=1)
 def installed() -> PeftVersion | None:
     """The installed peft's version, read from its metadata (peft is never imported)."""
-    from importlib import metadata
+    from .models.cache import dist_version  # the dist-info name, without importlib.metadata
 
-    try:
-        version = metadata.version("peft")
-    except metadata.PackageNotFoundError:
+    version = dist_version("peft")
+    if version is None:
         return None
     v = parse(version)
     return PeftVersion(Bound(v, True), version, None) if v else None
