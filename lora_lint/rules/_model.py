@@ -76,7 +76,15 @@ def by_leaf(module_names: Iterable[str]) -> str:
 
 
 def adaptable_leaves(inv, exclude_heads: bool = True) -> list[str]:
-    """Distinct leaf names of the layers LoRA can adapt (Linear/Conv1D first), in model order."""
+    """Distinct leaf names of the layers LoRA can adapt (Linear/Conv1D first), in model order.
+    Computed once per inventory (several rules ask for every site)."""
+    memo = getattr(inv, "__dict__", {}).setdefault("_adaptable_leaves", {})
+    if exclude_heads not in memo:
+        memo[exclude_heads] = _adaptable_leaves(inv, exclude_heads)
+    return list(memo[exclude_heads])
+
+
+def _adaptable_leaves(inv, exclude_heads: bool) -> list[str]:
     heads = set(inv.heads) if exclude_heads else set()
     out: dict[str, None] = {}
     for kinds in (("linear", "conv1d"), ("embedding", "conv", "mha")):
