@@ -104,11 +104,17 @@ def check_sites(
     return _check(sites, settings, rules)[0]
 
 
+#: How far the model rules go: ``all`` resolves, fetches and builds what it must; ``cached`` only
+#: uses what is at hand (a cached or prebuilt inventory, no Hub); ``none`` defers every site.
+MODELS = ("all", "cached", "none")
+
+
 def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
-           defer: bool = False, model_only: bool = False) -> tuple[list[Finding], list[tuple[LoraSite, bool]]]:
-    """Findings of ``rules`` on ``sites``, and (with ``defer``) the sites whose model rules (the
-    rules that need or use the model) must wait for ``model_context`` in the parent process; their
-    other rules have run. ``model_only``: run those rules only (the second half of a deferred site)."""
+           models: str = "all", model_only: bool = False) -> tuple[list[Finding], list[tuple[LoraSite, bool]]]:
+    """Findings of ``rules`` on ``sites``, and the sites whose model rules (the rules that need or
+    use the model) wait because ``models`` did not allow what their model takes, each with
+    whether it needs a build; their other rules have run. ``model_only``: run the model rules
+    only (the second half of a deferred site)."""
     out: list[Finding] = []
     deferred: list[tuple[LoraSite, bool]] = []  # (site, needs a build)
     model_rules = [r for r in rules.values() if r.needs_model or r.uses_model]
@@ -118,11 +124,14 @@ def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
         # An inactive site's LoRA settings do not take effect (adapter switched off, adapter
         # resumed): only its dialect notes are reported, so there is no model to resolve.
         if model_rules and "inactive" not in site.features:
-            try:
-                model, analysis, unresolved = model_context(site, settings, defer)
-            except Exception as exc:  # a resolver or analysis bug must not take the run down
-                model, analysis, unresolved = None, None, internal_error(
-                    "the model analysis", site.path, site.span, exc)
+            if models == "none":
+                unresolved = DEFER_HUB  # not even looked at: the parent process will
+            else:
+                try:
+                    model, analysis, unresolved = model_context(site, settings, models == "cached")
+                except Exception as exc:  # a resolver or analysis bug must not take the run down
+                    model, analysis, unresolved = None, None, internal_error(
+                        "the model analysis", site.path, site.span, exc)
             if isinstance(unresolved, Deferred):
                 deferred.append((site, unresolved.build))
                 waiting = True
@@ -146,9 +155,8 @@ def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
 
 @dataclass
 class Partial:
-    """One file after the first phase. ``deferred`` sites still need their model rules (the
-    parent resolves or builds their models once); until then ``findings`` are not final and
-    ``text`` is kept for the suppression comments."""
+    """One file on its way: ``deferred`` sites still need their model rules; until they have run
+    ``findings`` are not final and ``text`` is kept for the suppression comments."""
 
     path: str
     findings: list[Finding]
@@ -162,9 +170,9 @@ def _directives_possible(text: str) -> bool:
 
 
 def lint_partial(path: str, text: str, settings: Settings,
-                 rules: Mapping[str, Rule] | None = None, defer: bool = False) -> Partial:
-    """Phase one for one file's text: sources, the rules that need no model, and the model rules
-    of every site whose model is at hand (with ``defer``: cached, no Hub, no build)."""
+                 rules: Mapping[str, Rule] | None = None, models: str = "all") -> Partial:
+    """One file's text: sources, the rules that need no model, and the model rules of every
+    site whose model ``models`` allows (see ``MODELS``); the others are left deferred."""
     try:
         sites = sites_for(path, text)
     except SourceError as e:
@@ -178,21 +186,31 @@ def lint_partial(path: str, text: str, settings: Settings,
         if not sites and not _directives_possible(text):
             return Partial(path, [])  # the common case: no rule, not even the registry, is loaded
         rules = settings.rules_for(path) if rules is None else rules
-        found, deferred = _check(sites, settings, rules, defer)
+        found, deferred = _check(sites, settings, rules, models)
         if deferred:
             return Partial(path, found, [d[0] for d in deferred], text, any(d[1] for d in deferred))
     rules = settings.rules_for(path) if rules is None else rules
     return Partial(path, _final(path, text, found, rules))
 
 
-def finish(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | None = None) -> list[Finding]:
-    """Phase two: the model rules of the deferred sites (models resolved, fetched and built here),
-    then the suppressions. A partial without deferred sites is already final."""
+def advance(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | None = None,
+            models: str = "cached") -> Partial:
+    """The model rules of the deferred sites whose model ``models`` allows; the partial is final
+    (suppressions applied) when none is left."""
     if not partial.deferred:
-        return partial.findings
+        return partial
     rules = settings.rules_for(partial.path) if rules is None else rules
-    more, _ = _check(partial.deferred, settings, rules, model_only=True)
-    return _final(partial.path, partial.text or "", partial.findings + more, rules)
+    more, still = _check(partial.deferred, settings, rules, models, model_only=True)
+    found = partial.findings + more
+    if still:
+        return Partial(partial.path, found, [d[0] for d in still], partial.text, any(d[1] for d in still))
+    return Partial(partial.path, _final(partial.path, partial.text or "", found, rules))
+
+
+def finish(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | None = None) -> list[Finding]:
+    """The last step: the remaining model rules (models resolved, fetched and built here, each
+    once per process), then the suppressions."""
+    return advance(partial, settings, rules, "all").findings
 
 
 def _final(path: str, text: str, found: list[Finding], rules: Mapping[str, Rule]) -> list[Finding]:

@@ -1,16 +1,19 @@
-"""Linting many files: phase one in worker processes, each model fetched and built once, here.
+"""Linting many files: parsing in worker processes, the models here, each built once.
 
 1. This process walks the tree and reads every file. A file that cannot hold a LoRA config (no
    marker; most files of a repository) is finished on the spot.
-2. The others go through ``engine.lint_partial(..., defer=True)``: sources, every rule that needs
-   no model, and the model rules of each site whose model is at hand (a local, cached or catalog
-   config with a cached or prebuilt inventory). With several workers this runs in forked
-   processes, in chunks, while this process waits; one worker runs it here.
-3. A site whose model needs the Hub or a meta build comes back deferred. At the first one that
-   needs a build, torch and transformers start importing in a background thread, so the import
-   overlaps with the rest of phase one. Then ``engine.finish`` runs the deferred model rules here,
-   in file order: the Hub is asked once per model, each distinct model is built once (the memo
-   in ``models.context``) and only its inventory is kept.
+2. The others are parsed: sources and every rule that needs no model (``engine.lint_partial``).
+   With several workers that runs in forked processes, which leave the model rules to this
+   process (``models="none"``): each model's inventory is then loaded, and each distinct
+   analysis made, once per run instead of once per worker. As each file comes back, this
+   process runs the model rules of every site whose model is at hand (``engine.advance``, a
+   cached or prebuilt inventory) while the workers go on parsing. With one worker all of it
+   runs here, file after file.
+3. A site whose model needs the Hub or a meta build stays deferred. At the first one that needs
+   a build, torch and transformers start importing in a background thread, so the import
+   overlaps with the parsing. Then ``engine.finish`` runs the remaining model rules in file
+   order: the Hub is asked once per model, each distinct model is built once (the memo in
+   ``models.context``) and only its inventory is kept.
 
 Findings are sorted per file and files come out in discovery order, so the output does not depend
 on the number of workers, on scheduling, or on what was cached.
@@ -22,7 +25,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
-from .engine import Partial, finish, lint_partial, read_text
+from .engine import Partial, advance, finish, lint_partial, read_text
 from .model import Finding
 from .settings import Settings
 from .sources import PYTHON_SUFFIXES, may_hold_sites
@@ -52,12 +55,22 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
+def idle_cores() -> int:
+    """Cores not already busy (the 1-minute load average): workers beyond them only queue."""
+    cores = cpu_count()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cores
+    return max(1, min(cores, round(cores - load)))
+
+
 def auto_workers(candidates: int, cores: int | None = None) -> int:
     """The default: one process for a handful of LoRA files (pre-commit), else one worker per
-    core, at most one per ``FILES_PER_WORKER`` such files and at most ``MAX_AUTO_WORKERS``."""
-    cores = cpu_count() if cores is None else cores
-    if candidates < MIN_PARALLEL or cores < 2:
+    idle core, at most one per ``FILES_PER_WORKER`` such files and at most ``MAX_AUTO_WORKERS``."""
+    if candidates < MIN_PARALLEL:
         return 1
+    cores = idle_cores() if cores is None else cores
     return max(1, min(cores, candidates // FILES_PER_WORKER, MAX_AUTO_WORKERS))
 
 
@@ -92,6 +105,7 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
     n = min(n, len(jobs))
     warm = Warmup()
     for index, partial in _phase_one(jobs, settings_for, n if n > 1 and can_fork() else 1):
+        partial = advance(partial, settings_for(partial.path))
         results[index] = partial
         if partial.builds:
             warm.start()
@@ -105,15 +119,15 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
 def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], Settings],
                workers: int) -> Iterator[tuple[int, Partial]]:
     def here(index: int, path: str, text: str) -> tuple[int, Partial]:
-        return index, lint_partial(path, text, settings_for(path), defer=True)
+        return index, lint_partial(path, text, settings_for(path), models="cached")
 
     if workers <= 1:
         for job in jobs:
             yield here(*job)
         return
     # This process lints the first file of each kind itself: what that imports (libcst or
-    # PyYAML and the dialects, the rules, the model analysis) and loads (an inventory) is then
-    # inherited by every worker instead of being paid again in each.
+    # PyYAML and the dialects, the rules) is then inherited by every worker instead of being
+    # paid again in each.
     _preload()
     firsts = {}
     for job in jobs:
@@ -156,7 +170,7 @@ def _quiet() -> None:
 
 def _run_batch(batch: list[tuple[int, str, str]]) -> list[tuple[int, Partial]]:
     assert _settings_for is not None
-    return [(index, lint_partial(path, text, _settings_for(path), defer=True))
+    return [(index, lint_partial(path, text, _settings_for(path), models="none"))
             for index, path, text in batch]
 
 

@@ -97,7 +97,7 @@ def test_the_pipeline_finds_what_lint_text_finds(tree, tmp_path, monkeypatch):
     monkeypatch.chdir(tree)
     context._memo.clear()
     settings = Settings(offline=True)
-    deferred = [lint_partial(p, Path(p).read_text(), settings, defer=True)
+    deferred = [lint_partial(p, Path(p).read_text(), settings, models="cached")
                 for p in ("train/a.py", "configs/a.yaml")]
     assert all(d.deferred and d.builds and d.text for d in deferred)  # local configs: built later
     got = dict(pipeline.lint_each(["."], lambda _p: settings, workers=1))
