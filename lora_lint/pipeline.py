@@ -141,15 +141,25 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
     if not rest:
         return
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     global _settings_for
     _settings_for = settings_for
     size = max(1, min(32, len(rest) // (workers * 4)))
     chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
+    done: set[int] = set()
     try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_quiet) as pool:
-            for batch in pool.imap_unordered(_run_batch, chunks):
-                yield from batch
+        with ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), initializer=_quiet) as pool:
+            futures = {pool.submit(_run_batch, chunk): n for n, chunk in enumerate(chunks)}
+            for future in as_completed(futures):
+                yield from future.result()
+                done.add(futures[future])
+    except BrokenProcessPool:  # a worker died (a crash in a parser): the rest is linted here
+        for n, chunk in enumerate(chunks):
+            if n not in done:
+                for job in chunk:
+                    yield here(*job)
     finally:
         _settings_for = None
 

@@ -153,3 +153,22 @@ def test_workers_from_the_environment(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "lora_lint", "check", "--output-format", "json",
                            str(tmp_path)], env=env, capture_output=True, text=True)
     assert proc.returncode == 1 and [f["code"] for f in json.loads(proc.stdout)] == ["LL101"]
+
+
+def _die(batch):
+    Path(os.environ["DIED"]).touch()
+    os._exit(3)  # a worker that crashes (a segfault in a parser would look the same)
+
+
+@pytest.mark.skipif(not pipeline.can_fork(), reason="needs fork and no other threads")
+def test_a_dead_worker_leaves_its_files_to_this_process(tree, tmp_path, monkeypatch):
+    monkeypatch.chdir(tree)
+    monkeypatch.setenv("DIED", str(tmp_path / "died"))
+    settings = Settings(offline=True)
+    jobs = [(i, p, Path(p).read_text()) for i, p in enumerate(sorted(
+        str(p.relative_to(tree)) for p in tree.rglob("*.py")))]
+    expected = dict(pipeline._phase_one(jobs, lambda _p: settings, 1))
+    monkeypatch.setattr(pipeline, "_run_batch", _die)
+    got = dict(pipeline._phase_one(jobs, lambda _p: settings, 2))
+    assert (tmp_path / "died").exists() and sorted(got) == sorted(expected)
+    assert {i: got[i].findings for i in got} == {i: expected[i].findings for i in expected}
