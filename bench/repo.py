@@ -92,12 +92,14 @@ def local_models(dest: Path) -> list[Path]:
     return out
 
 
-def generate(dest: Path, n_files: int = 1000, local: bool = False, seed: int = 0) -> Path:
+def generate(dest: Path, n_files: int = 1000, local: bool = False, seed: int = 0,
+             lora: bool = True) -> Path:
+    """``n_files`` files, a tenth of them LoRA configs (none without ``lora``)."""
     rng = random.Random(seed)
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    n_lora = max(2, n_files // 10)
+    n_lora = max(2, n_files // 10) if lora else 0
     if local:
         local_models(dest)
     for i in range(n_files - n_lora):

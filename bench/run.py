@@ -170,17 +170,22 @@ def main() -> int:
         same = len({v for k, v in outputs.items() if k.startswith(variant)}) == 1
         print(f"  output identical for workers 1 and 2, cold and warm: {'yes' if same else 'NO'}")
 
-    print("\nwarm-run scaling (catalog models, default workers; a tenth of the files are LoRA configs)")
+    print("\nwarm-run scaling (catalog models; time above `import yaml, libcst` per file and per LoRA config)")
     sizes = (100, 1000) if opts.quick else (100, 1000, 10000)
     base = floors["import yaml, libcst"][0]
-    for n in sizes:
-        repo = generate(work / f"scale-{n}", n)
-        renv = dict(env, LORA_LINT_CACHE_DIR=str(work / "cache-scale"))
+    renv = dict(env, LORA_LINT_CACHE_DIR=str(work / "cache-scale"))
+    rows = [(n, True) for n in sizes] + [(sizes[-1], False)]
+    for n, with_lora in rows:
+        repo = generate(work / f"scale-{n}-{int(with_lora)}", n, lora=with_lora)
+        n_lora = max(2, n // 10) if with_lora else 0
         measure(lint("--exit-zero", "."), renv, repo)  # fills the cache
-        wall, rss, _ = best(lint("--exit-zero", "."), reps, renv, repo)
-        n_lora = max(2, n // 10)
-        print(f"  {n:6d} files: {wall:7.3f} s {rss:6d} MB | {(wall - base) / n * 1000:6.3f} ms per file,"
-              f" {(wall - base) / n_lora * 1000:6.2f} ms per LoRA config (above `import yaml, libcst`)")
+        cells = []
+        for workers in (1, 2):
+            wall, rss, _ = best(lint("--exit-zero", "--workers", str(workers), "."), reps, renv, repo)
+            per_lora = f"{(wall - base) / n_lora * 1000:5.2f} ms/LoRA config" if n_lora else "no LoRA config"
+            cells.append(f"workers={workers} {wall:6.3f} s {rss:4d} MB {(wall - base) / n * 1000:6.3f} ms/file"
+                         f" {per_lora}")
+        print(f"  {n:6d} files, {n_lora:5d} LoRA: " + " | ".join(cells))
     print(f"\nload average at the end: {load()}")
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)

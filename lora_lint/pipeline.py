@@ -127,18 +127,16 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
         return
     # This process lints the first file of each kind itself: what that imports (libcst or
     # PyYAML and the dialects, the rules) is then inherited by every worker instead of being
-    # paid again in each.
+    # paid again in each. Those results are handed on only once the workers are forked: the
+    # caller may start a thread (the torch import) on them, and fork must come first.
     _preload()
-    firsts = {}
+    firsts: dict[bool, int] = {}
     for job in jobs:
         firsts.setdefault(job[1].lower().endswith(PYTHON_SUFFIXES), job[0])
-    rest = []
-    for job in jobs:
-        if job[0] in firsts.values():
-            yield here(*job)
-        else:
-            rest.append(job)
+    mine = [here(*job) for job in jobs if job[0] in firsts.values()]
+    rest = [job for job in jobs if job[0] not in firsts.values()]
     if not rest:
+        yield from mine
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -152,10 +150,13 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
     try:
         with ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), initializer=_quiet) as pool:
             futures = {pool.submit(_run_batch, chunk): n for n, chunk in enumerate(chunks)}
+            yield from mine  # every worker is forked by the first submit
+            mine = []
             for future in as_completed(futures):
                 yield from future.result()
                 done.add(futures[future])
     except BrokenProcessPool:  # a worker died (a crash in a parser): the rest is linted here
+        yield from mine
         for n, chunk in enumerate(chunks):
             if n not in done:
                 for job in chunk:
