@@ -73,7 +73,8 @@ def internal_error(where: str, path: str, span: Span, exc: BaseException) -> Fin
 def model_context(site: LoraSite, settings: Settings, defer: bool = False):
     """``(inventory, analysis, None)`` for ``site``, or ``(None, None, finding)``: LL902 saying
     which model, why it could not be resolved and how to fix it (LL903 if that went wrong).
-    With ``defer``, ``(None, None, DEFERRED)`` when only the Hub or a meta build can tell."""
+    With ``defer``, ``(None, None, DEFER_HUB or DEFER_BUILD)`` when only the Hub or a meta build
+    can tell."""
     from .models.context import context_for, unresolved_message
 
     try:
