@@ -97,19 +97,20 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="generate the repositories here and keep them")
     opts = ap.parse_args()
     reps = 2 if opts.quick else 3
+    warm_reps = reps + 2  # short runs: more tries against the noise of a shared machine
     work = opts.keep or Path(tempfile.mkdtemp(prefix="lora-lint-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", NO_COLOR="1",
                LORA_LINT_CACHE_DIR=str(work / "cache-unused"))
     env.pop("LORA_LINT_WORKERS", None)
     print(f"lora-lint bench: {os.cpu_count()} cores, Python {sys.version.split()[0]},"
-          f" load average {load()}; best of {reps}")
+          f" load average {load()}; best of {reps} (short runs: of {warm_reps})")
 
     print("\nfloors")
     floors = {
-        "python -c pass": best([PY, "-c", "pass"], reps, env),
-        "import yaml": best([PY, "-c", "import yaml"], reps, env),
-        "import yaml, libcst": best([PY, "-c", "import yaml, libcst"], reps, env),
+        "python -c pass": best([PY, "-c", "pass"], warm_reps, env),
+        "import yaml": best([PY, "-c", "import yaml"], warm_reps, env),
+        "import yaml, libcst": best([PY, "-c", "import yaml, libcst"], warm_reps, env),
         "import torch, transformers, peft": best([PY, "-c", "import torch, transformers, peft"], reps, env),
     }
     for name, (wall, rss, _) in floors.items():
@@ -136,7 +137,7 @@ def main() -> int:
     clean.write_text("x = 1\n")
     for label, cmd in (("lora-lint --version", lint("--version")),
                        ("lora-lint clean.py (one clean file)", lint(str(clean)))):
-        wall, rss, _ = best(cmd, reps + 2, env)
+        wall, rss, _ = best(cmd, warm_reps, env)
         ratio = wall / yaml_floor
         print(f"  {label:<40} {wall:7.3f} s {rss:6d} MB  = {ratio:4.2f} x import yaml  {verdict(ratio <= 3)}")
 
@@ -149,7 +150,7 @@ def main() -> int:
             renv = dict(env, LORA_LINT_CACHE_DIR=str(cache))
             cmd = lint("--exit-zero", "--workers", str(workers), ".")
             cold = best(cmd, reps if local else 1, renv, repo, lambda c=cache: shutil.rmtree(c, ignore_errors=True))
-            warm = best(cmd, reps, renv, repo)
+            warm = best(cmd, warm_reps, renv, repo)
             heavy_warm = torch_imported(cmd, renv, repo)
             outputs[f"{variant}, workers={workers}, cold"] = cold[2]
             outputs[f"{variant}, workers={workers}, warm"] = warm[2]
@@ -170,22 +171,29 @@ def main() -> int:
         same = len({v for k, v in outputs.items() if k.startswith(variant)}) == 1
         print(f"  output identical for workers 1 and 2, cold and warm: {'yes' if same else 'NO'}")
 
-    print("\nwarm-run scaling (catalog models; time above `import yaml, libcst` per file and per LoRA config)")
+    print("\nwarm-run scaling (catalog models, a tenth of the files LoRA configs; `marginal`: the"
+          " time each added file costs, from the row above)")
     sizes = (100, 1000) if opts.quick else (100, 1000, 10000)
-    base = floors["import yaml, libcst"][0]
     renv = dict(env, LORA_LINT_CACHE_DIR=str(work / "cache-scale"))
     rows = [(n, True) for n in sizes] + [(sizes[-1], False)]
+    previous: dict[int, tuple[int, float]] = {}
     for n, with_lora in rows:
         repo = generate(work / f"scale-{n}-{int(with_lora)}", n, lora=with_lora)
         n_lora = max(2, n // 10) if with_lora else 0
         measure(lint("--exit-zero", "."), renv, repo)  # fills the cache
         cells = []
         for workers in (1, 2):
-            wall, rss, _ = best(lint("--exit-zero", "--workers", str(workers), "."), reps, renv, repo)
-            per_lora = f"{(wall - base) / n_lora * 1000:5.2f} ms/LoRA config" if n_lora else "no LoRA config"
-            cells.append(f"workers={workers} {wall:6.3f} s {rss:4d} MB {(wall - base) / n * 1000:6.3f} ms/file"
-                         f" {per_lora}")
-        print(f"  {n:6d} files, {n_lora:5d} LoRA: " + " | ".join(cells))
+            wall, rss, _ = best(lint("--exit-zero", "--workers", str(workers), "."), warm_reps, renv, repo)
+            cell = f"workers={workers} {wall:6.3f} s {rss:3d} MB"
+            if with_lora and workers in previous:
+                m, t = previous[workers]
+                cell += f", marginal {(wall - t) / (n - m) * 1000:5.3f} ms/file"
+            elif not with_lora:
+                cell += f", {(wall - floors['python -c pass'][0]) / n * 1000:5.3f} ms/file above `python -c pass`"
+            if with_lora:
+                previous[workers] = (n, wall)
+            cells.append(cell)
+        print(f"  {n:6d} files, {n_lora:4d} LoRA configs: " + " | ".join(cells))
     print(f"\nload average at the end: {load()}")
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)
