@@ -62,8 +62,8 @@ def add_check_args(p: argparse.ArgumentParser) -> None:
                        help="base model to assume for every config (overrides what configs name)")
     files.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
     files.add_argument("--workers", type=_workers, default=os.environ.get("LORA_LINT_WORKERS", "auto"),
-                       metavar="N", help="processes for parsing files: a number, or auto (default:"
-                                         " 1 for a few LoRA configs, else one per core; env LORA_LINT_WORKERS)")
+                       metavar="N", help="processes that lint, this one included: a number, or auto (default:"
+                                         " 1 for a few LoRA configs, else one per idle core; env LORA_LINT_WORKERS)")
 
 
 def _workers(value: str) -> int:

@@ -3,12 +3,12 @@
 1. This process walks the tree and reads every file. A file that cannot hold a LoRA config (no
    marker; most files of a repository) is finished on the spot.
 2. The others are parsed: sources and every rule that needs no model (``engine.lint_partial``).
-   With several workers that runs in forked processes, which leave the model rules to this
-   process (``models="none"``): each model's inventory is then loaded, and each distinct
-   analysis made, once per run instead of once per worker. As each file comes back, this
-   process runs the model rules of every site whose model is at hand (``engine.advance``, a
-   cached or prebuilt inventory) while the workers go on parsing. With one worker all of it
-   runs here, file after file.
+   With N workers, N - 1 forked processes parse chunks of files and leave the model rules to
+   this process (``models="none"``), so each model's inventory is loaded, and each distinct
+   analysis made, once per run rather than once per process. As each chunk comes back, this
+   process runs the model rules of every site whose model is at hand (``engine.advance``: a
+   cached or prebuilt inventory), and whenever the workers are busy it lints a chunk itself,
+   models included. With one worker all of it runs here, file after file.
 3. A site whose model needs the Hub or a meta build stays deferred. At the first one that needs
    a build, torch and transformers start importing in a background thread, so the import
    overlaps with the parsing. Then ``engine.finish`` runs the remaining model rules in file
@@ -121,7 +121,7 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
     def here(index: int, path: str, text: str) -> tuple[int, Partial]:
         return index, lint_partial(path, text, settings_for(path), models="cached")
 
-    if workers <= 1:
+    if workers <= 1:  # ``workers`` counts this process, which takes its share of the files
         for job in jobs:
             yield here(*job)
         return
@@ -139,28 +139,36 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
         yield from mine
         return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     global _settings_for
     _settings_for = settings_for
-    size = max(1, min(32, len(rest) // (workers * 4)))
+    size = max(1, min(16, len(rest) // (workers * 8)))
     chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
-    done: set[int] = set()
+    chunks.reverse()  # taken from the end, in file order
+    pending: dict = {}
     try:
-        with ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), initializer=_quiet) as pool:
-            futures = {pool.submit(_run_batch, chunk): n for n, chunk in enumerate(chunks)}
-            yield from mine  # every worker is forked by the first submit
-            mine = []
-            for future in as_completed(futures):
-                yield from future.result()
-                done.add(futures[future])
+        with ProcessPoolExecutor(workers - 1, multiprocessing.get_context("fork"), initializer=_quiet) as pool:
+            while chunks or pending:
+                while chunks and len(pending) < 2 * (workers - 1):
+                    chunk = chunks.pop()
+                    pending[pool.submit(_run_batch, chunk)] = chunk
+                if mine:  # every worker is forked by the first submit
+                    yield from mine
+                    mine = []
+                done, _ = wait(pending, timeout=0 if chunks else None, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield from future.result()
+                    del pending[future]
+                if not done and chunks:  # the workers are busy: this process takes a chunk too
+                    for job in chunks.pop():
+                        yield here(*job)
     except BrokenProcessPool:  # a worker died (a crash in a parser): the rest is linted here
         yield from mine
-        for n, chunk in enumerate(chunks):
-            if n not in done:
-                for job in chunk:
-                    yield here(*job)
+        for chunk in [*pending.values(), *reversed(chunks)]:
+            for job in chunk:
+                yield here(*job)
     finally:
         _settings_for = None
 
