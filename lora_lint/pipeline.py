@@ -104,7 +104,8 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
     n = auto_workers(len(jobs)) if workers <= 0 else workers
     n = min(n, len(jobs))
     warm = Warmup()
-    for index, partial in _phase_one(jobs, settings_for, n if n > 1 and can_fork() else 1):
+    parallel = n if n > 1 and can_fork() else 1
+    for index, partial in _phase_one(jobs, settings_for, parallel, warm.started):
         partial = advance(partial, settings_for(partial.path))
         results[index] = partial
         if partial.builds:
@@ -117,7 +118,7 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
 
 
 def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], Settings],
-               workers: int) -> Iterator[tuple[int, Partial]]:
+               workers: int, importing: Callable[[], bool] = lambda: False) -> Iterator[tuple[int, Partial]]:
     def here(index: int, path: str, text: str) -> tuple[int, Partial]:
         return index, lint_partial(path, text, settings_for(path), models="cached")
 
@@ -161,7 +162,9 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
                 for future in done:
                     yield from future.result()
                     del pending[future]
-                if not done and chunks:  # the workers are busy: this process takes a chunk too
+                if not done and chunks and not importing():
+                    # the workers are busy: this process takes a chunk too (unless it is
+                    # importing torch in the background, which parsing here would only slow)
                     for job in chunks.pop():
                         yield here(*job)
     except BrokenProcessPool:  # a worker died (a crash in a parser): the rest is linted here
@@ -205,6 +208,9 @@ class Warmup:
 
             self.thread = threading.Thread(target=warm_up, name="lora-lint-import", daemon=True)
             self.thread.start()
+
+    def started(self) -> bool:
+        return self.thread is not None
 
     def join(self) -> None:
         if self.thread is not None:
