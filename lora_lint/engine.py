@@ -84,8 +84,10 @@ def model_context(site: LoraSite, settings: Settings):
 
 
 def check_sites(
-    sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule]
+    sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule], document=None,
 ) -> list[Finding]:
+    """The findings of ``rules`` on ``sites``; ``document`` (the file's ``fixes.Document``) lets
+    rules attach fixes."""
     out: list[Finding] = []
     model_rules = [r for r in rules.values() if r.needs_model]
     for site in sites:
@@ -105,7 +107,8 @@ def check_sites(
                 continue
             if r.needs_model and model is None:
                 continue
-            ctx = Context(options=settings.options_for(r), model=model, analysis=analysis)
+            ctx = Context(options=settings.options_for(r), model=model, analysis=analysis,
+                          document=document)
             try:
                 out.extend(r.run(site, ctx))
             except Exception as exc:  # a rule bug must not take the run down
@@ -130,7 +133,9 @@ def lint_text(path: str, text: str, settings: Settings | None = None,
     except Exception as exc:
         found = [internal_error("the source reader", path, Span.point(1, 1), exc)]
     else:
-        found = check_sites(sites, settings, rules)
+        from .fixes.document import Document
+
+        found = check_sites(sites, settings, rules, Document(path, text))
     found = apply_suppressions(path, text, [f for f in found if f.code in rules], rules)
     return sorted(found, key=lambda f: f.sort_key)
 

@@ -71,7 +71,7 @@ def test_commit_is_blocked_with_the_finding_then_passes(tmp_path, home):
     out = blocked.stdout + blocked.stderr
     assert blocked.returncode != 0, out
     assert "lora-lint" in out and "Failed" in out
-    assert "train.py:2:23: LL001 [error] `lora_aplha` is not a field of peft's LoraConfig" in out
+    assert "train.py:2:23: LL001 [*] [error] `lora_aplha` is not a field of peft's LoraConfig" in out
     assert "notes.txt" not in out  # not a python/yaml/json file: never passed to the hook
     assert git(repo, "rev-list", "--all", env=env).stdout == ""  # nothing was committed
 
