@@ -161,6 +161,7 @@ NOT_FIXED = [
     ("yaml target already written", "LL001",
      "base_model: ./m\nadapter: lora\nlora_r: 8\nlora_rank: 16\nsequence_len: 1\n"),
     ("saved adapter", "LL001", '{"peft_type": "LORA", "r": 8, "lora_aplha": 16}\n'),
+    ("saved adapter keeps its scaling", "LL101", '{"peft_type": "LORA", "r": 64, "use_rslora": false}\n'),
     ("a regex is not rewritten", "LL011", PY + "cfg = LoraConfig(r=8, target_modules='q_proj|v_proj')\n"),
     ("all-linear beside other names", "LL011", PY + "cfg = LoraConfig(r=8, target_modules=['all-linear', 'lm_head'])\n"),
     ("a comment in the list", "LL011", PY + "cfg = LoraConfig(r=8, target_modules=[\n    'all-linear',  # all\n])\n"),
@@ -294,3 +295,134 @@ def test_a_symlink_stays_a_link_to_the_fixed_file(tmp_path, capsys):
     link.symlink_to(real)
     main(["check", "--isolated", "--select", "LL001", "--fix", str(link)])
     assert link.is_symlink() and real.read_text() == PY + "cfg = LoraConfig(r=64, lora_alpha=16)\n"
+
+
+# -- a kill mid-write leaves the original -------------------------------------------------------
+
+def test_kill_during_write_leaves_the_original_intact(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "train.py"
+    original = (PY + "cfg = LoraConfig(r=8, lora_aplha=16)\n" + "# padding\n" * 2000).encode()
+    path.write_bytes(original)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LORA_LINT_TEST_PAUSE_IN_WRITE": "1"}
+    args = [sys.executable, "-m", "lora_lint", "check", "--isolated", "--select", "LL001", "--fix", str(path)]
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=tmp_path, text=True)
+    try:
+        for line in proc.stderr:  # the writer says where it paused, halfway through the new file
+            if line.startswith("lora-lint: paused writing "):
+                temp = Path(line.removeprefix("lora-lint: paused writing ").strip())
+                break
+        else:
+            pytest.fail("the writer never paused: " + proc.stdout.read())
+        assert temp.parent == tmp_path and 0 < temp.stat().st_size < len(original)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert path.read_bytes() == original  # untouched
+    assert temp.exists()  # the killed writer's partial file is left behind...
+    env.pop("LORA_LINT_TEST_PAUSE_IN_WRITE")
+    done = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert path.read_bytes() == original.replace(b"lora_aplha", b"lora_alpha")
+    assert [p.name for p in tmp_path.iterdir()] == ["train.py"]  # ...and removed by the next run
+
+
+# -- applying: overlaps, broken results, convergence --------------------------------------------
+
+def test_overlapping_fixes_wait_for_the_next_pass():
+    from lora_lint.fixes.apply import apply_fixes
+    from lora_lint.model import Edit, Fix, Span
+
+    text = "abcdef\n"
+    first = Fix("first", (Edit(Span(1, 2, 1, 4), "X"),))
+    second = Fix("second", (Edit(Span(1, 3, 1, 5), "Y"),))
+    inside = Fix("insert", (Edit(Span(1, 3, 1, 3), "Z"),))
+    twin = Fix("twin", (Edit(Span(1, 2, 1, 4), "X"),))
+    out, applied = apply_fixes("x.py", text, [second, inside, first, twin])
+    assert out == "aXdef\n" and [f.message for f in applied] == ["first", "twin"]
+
+
+def test_a_fix_that_breaks_the_file_is_not_applied(tmp_path):
+    from lora_lint.engine import finding
+    from lora_lint.fixes.apply import fix_text
+    from lora_lint.model import Edit, Fix, Span
+
+    text = PY + "cfg = LoraConfig(r=8, lora_aplha=16)\n"
+    good = Fix("rename", (Edit(Span(2, 23, 2, 33), "lora_alpha"),))
+    broken = Fix("break it", (Edit(Span(2, 17, 2, 18), "(("),))
+
+    def lint(path, current):
+        if current != text:
+            return []
+        return [replace_fix(finding("LL001", "m", path, Span(2, 23, 2, 33)), broken),
+                replace_fix(finding("LL001", "m", path, Span(2, 23, 2, 33)), good)]
+
+    result = fix_text("x.py", text, lint=lint)
+    assert result.text == PY + "cfg = LoraConfig(r=8, lora_alpha=16)\n"
+    assert [f.fix.message for f in result.fixed] == ["rename"]
+    assert [f.fix.message for f in result.skipped] == ["break it"]
+
+
+def replace_fix(f, fix):
+    from dataclasses import replace
+
+    return replace(f, fix=fix)
+
+
+def test_an_inserted_keyword_that_would_repeat_is_refused():
+    from lora_lint.fixes.apply import readable
+
+    before = PY + "LoraConfig(r=64)\n"
+    assert not readable("x.py", before, PY + "LoraConfig(r=64, r=64)\n")  # ast: keyword argument repeated
+    assert readable("x.py", before, PY + "LoraConfig(r=64, use_rslora=True)\n")
+    assert not readable("x.yaml", "a: 1\n", "a: [1\n")
+
+
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not next to the repository")
+def test_every_fix_on_the_real_corpus_keeps_it_readable_and_converges():
+    """All fixes, safe and unsafe, on every real config: the result parses, its sites are still
+    found, no applicable fix is left, and fixing again changes nothing."""
+    from lora_lint.fixes.apply import fix_text, readable
+    from lora_lint.sources import sites_for
+
+    fixed_files = 0
+    for path in sorted(p for p in CORPUS.rglob("*") if p.suffix in (".yaml", ".yml", ".json", ".py")):
+        text = path.read_text(encoding="utf-8")
+        result = fix_text(str(path), text, Settings(offline=True), unsafe=True)
+        if not result.changed:
+            continue
+        fixed_files += 1
+        assert readable(str(path), text, result.text), path
+        assert len(sites_for(str(path), result.text)) == len(sites_for(str(path), text)), path
+        assert not [f for f in result.remaining if f.fix is not None], path
+        again = fix_text(str(path), result.text, Settings(offline=True), unsafe=True)
+        assert not again.changed and not again.fixed, path
+    assert fixed_files > 0
+
+
+def test_sarif_carries_the_fixes_and_stays_valid(tmp_path, capsys, monkeypatch):
+    import jsonschema
+    from test_formats import sarif_schema
+
+    monkeypatch.chdir(tmp_path)
+    Path("train.py").write_text(MIXED)
+    main(["check", "--isolated", "--select", "LL001,LL101", "--output-format", "sarif", "train.py"])
+    log = json.loads(capsys.readouterr().out)
+    jsonschema.Draft7Validator(sarif_schema()).validate(log)
+    fixes = {r["ruleId"]: r["fixes"][0] for r in log["runs"][0]["results"]}
+    assert fixes["LL001"] == {
+        "description": {"text": "Rename `lora_aplha` to `lora_alpha`"},
+        "artifactChanges": [{"artifactLocation": {"uri": "train.py", "uriBaseId": "%SRCROOT%"},
+                             "replacements": [{"deletedRegion": {"startLine": 2, "startColumn": 24,
+                                                                 "endLine": 2, "endColumn": 34},
+                                               "insertedContent": {"text": "lora_alpha"}}]}]}
+    assert fixes["LL101"]["description"]["text"].endswith("(unsafe: changes training)")

@@ -9,8 +9,8 @@ file readable are kept. Passes repeat until no fix applies (at most ``MAX_PASSES
 
 from __future__ import annotations
 
-import ast
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -65,19 +65,16 @@ def _overlap(a: tuple, b: tuple) -> bool:
 
 
 def readable(path: str, before: str, after: str) -> bool:
-    """``after`` still parses (Python: libcst, and ``ast`` when ``before`` passed it too; YAML/JSON:
-    the composer)."""
+    """``after`` still parses (Python: libcst, and Python's compiler when ``before`` passed it too,
+    which also refuses a repeated keyword; nothing is run; YAML/JSON: the composer)."""
     kind = Document(path, after).kind
     try:
         if kind == "python":
             import libcst as cst
 
             cst.parse_module(after)
-            try:
-                ast.parse(before)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                return True
-            ast.parse(after)
+            if _compiles(before, path) and not _compiles(after, path):
+                return False
         else:
             if kind == "json":
                 from ..sources.json_nodes import compose
@@ -85,6 +82,17 @@ def readable(path: str, before: str, after: str) -> bool:
                 from ..sources.yaml_nodes import compose
             compose(after)
     except Exception:
+        return False
+    return True
+
+
+def _compiles(text: str, path: str) -> bool:
+    """Python's compiler accepts ``text`` (compiled to a code object, never run)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # odd escapes in the user's strings: not our business
+            compile(text, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
 

@@ -52,7 +52,8 @@ def rslora_recommended(site, ctx):
     after `r` (a line of its own in a one-argument-per-line call), turns a written
     `use_rslora=False` into `True`, or adds the framework's key (`peft_use_rslora: true` in axolotl)
     after the rank's line with its indentation, only in frameworks that have the switch. It
-    does not lower `lora_alpha`.
+    does not lower `lora_alpha`, and never touches a saved `adapter_config.json` (its weights
+    were trained with the scaling it records).
     """
     if "no:use_rslora" in site.features or rslora(site) is not False:
         return  # on, unknown, set by **kwargs, or not settable in this framework
@@ -76,8 +77,8 @@ def switch_on(site, ctx, r: int, alpha):
     """The unsafe fix: ``use_rslora`` on, written after ``r`` (the same edit for every finding)."""
     python = site.dialect in PYTHON_DIALECTS
     key = "use_rslora" if python else spelling(site.dialect, "use_rslora")
-    if key is None:
-        return None
+    if key is None or "saved-adapter" in site.features:
+        return None  # a saved adapter's weights were trained with its scaling: never rewritten
     written = site.params.get("use_rslora")
     if written is not None and not written.implicit:
         edits = build.set_bool(ctx.document, written, True)

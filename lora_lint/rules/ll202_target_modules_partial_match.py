@@ -54,7 +54,8 @@ def target_modules_partial_match(site, ctx):
     records what was meant. Where the model fuses the layers the names stand for, and exactly
     one fused layer does (Phi-3: `q_proj`/`k_proj`/`v_proj` → `qkv_proj`, `gate_proj`/`up_proj` →
     `gate_up_proj`; GPT-2: `c_attn`), the names are replaced by it and more layers are adapted.
-    Otherwise the entry that matches nothing is removed, which leaves the training as it is.
+    Otherwise the entry that matches nothing is removed, which leaves the training as it is. A
+    saved `adapter_config.json` is never rewritten.
     """
     found = known(ctx)
     if found is None:
@@ -89,7 +90,7 @@ def repair(site, ctx, inv, a, entry):
     """Replace ``entry`` (and its siblings) with the fused layer, or drop it."""
     p = site.params.get("target_modules")
     targets = a.spec.target_modules
-    if p is None or p.implicit or not p.items or len(p.items) != len(targets):
+    if p is None or p.implicit or not p.items or len(p.items) != len(targets) or "saved-adapter" in site.features:
         return None
     unmatched = {e for e in targets if not (e in a.match.converted or a.entries.get(e))}
     into = fused_into(inv, entry)
