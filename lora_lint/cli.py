@@ -284,8 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return run_report(args)
         if args.command == "server":
-            from .server import serve
-
+            try:
+                from .server import serve
+            except ImportError as e:
+                raise UsageError(f"the language server needs pygls ({e}): pip install 'lora-lint[lsp]'") from None
             return serve(args)
         return run_check(args)
     except UsageError as e:
