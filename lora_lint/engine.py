@@ -135,7 +135,7 @@ def lint_text(path: str, text: str, settings: Settings | None = None,
     else:
         from .fixes.document import Document
 
-        found = check_sites(sites, settings, rules, Document(path, text))
+        found = check_sites(sites, settings, rules, Document(path, text) if sites else None)
     found = apply_suppressions(path, text, [f for f in found if f.code in rules], rules)
     return sorted(found, key=lambda f: f.sort_key)
 

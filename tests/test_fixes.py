@@ -426,3 +426,77 @@ def test_sarif_carries_the_fixes_and_stays_valid(tmp_path, capsys, monkeypatch):
                                                                  "endLine": 2, "endColumn": 34},
                                                "insertedContent": {"text": "lora_alpha"}}]}]}
     assert fixes["LL101"]["description"]["text"].endswith("(unsafe: changes training)")
+
+
+def test_yaml_line_breaks_are_counted_as_the_yaml_reader_counts_them():
+    from lora_lint.fixes.document import YAML_BREAK
+    from lora_lint.sources.yaml_nodes import LINE_BREAK
+
+    assert YAML_BREAK.pattern == LINE_BREAK.pattern
+
+
+NESTED = PY + '''class A:
+    def make(self):
+        if True:
+            return LoraConfig(
+                lora_alpha=16,
+                r=64,  # c
+                target_modules=[
+                    'all-linear',
+                ],
+            )
+    x = [LoraConfig(r=64,
+                    lora_aplha=16, target_modules=[  # the list
+        "q_proj,v_proj"][0])]
+'''
+
+
+def test_a_node_rendered_alone_gives_the_same_text_as_the_whole_module(monkeypatch):
+    """Fixes render only the node they change (with its block's indentation); the slow way, the
+    whole module re-rendered, must give the same file."""
+    from lora_lint.fixes import python_edits
+    from lora_lint.fixes.apply import apply_fixes
+
+    def fixed():
+        found = lint_text("x.py", NESTED, Settings(select=["LL001", "LL011", "LL101"]))
+        assert sum(f.fix is not None for f in found) == 4
+        return [apply_fixes("x.py", NESTED, [f.fix])[0] for f in found if f.fix is not None]
+
+    fast = fixed()
+    monkeypatch.setattr(python_edits, "_indents", lambda doc, line: [])
+    assert fixed() == fast
+    assert len(set(fast)) == 4
+
+
+def test_yaml_only_runs_never_import_libcst(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "sft.yaml").write_text("base_model: ./m\nadapter: lora\nlora_rank: 64\nlora_target_modules: [all-linear]\n"
+                                       "sequence_len: 1\n")
+    code = ("import sys; from lora_lint.cli import main; main(['check', '--isolated', '--offline', 'sft.yaml']);"
+            "print('LIBCST', 'libcst' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "LL001 [*] [error]" in p.stdout and "LL011 [*] [error]" in p.stdout
+    assert p.stdout.rstrip().endswith("LIBCST False")
+
+
+def test_a_typo_of_a_framework_key_that_is_not_a_lora_field_is_renamed_too(tmp_path):
+    path = tmp_path / "train.py"
+    path.write_text("from unsloth import FastLanguageModel\n"
+                    "model = FastLanguageModel.get_peft_model(model, r=16, random_sate=3407)\n")
+    (f,) = codes(path, "LL001")
+    assert f.fix.message == "Rename `random_sate` to `random_state`"
+
+
+def test_a_dialect_note_may_carry_a_fix():
+    from lora_lint.model import Edit, Fix, LoraSite, Param, Span
+    from lora_lint.registry import Context, all_rules
+
+    p = Param("lora_rnak", 8, Span(3, 1, 3, 10))
+    fix = Fix("Rename", (Edit(p.span, "lora_r"),))
+    site = LoraSite("x.yaml", "axolotl", Span(1, 1, 1, 8), notes=(
+        ("LL001", p, "with a fix", fix), ("LL001", Param("x", 1, Span(4, 1, 4, 2)), "without one")))
+    found = all_rules()["LL001"].run(site, Context(options={}))
+    assert [(f.message, f.fix) for f in found] == [("with a fix", fix), ("without one", None)]

@@ -2,35 +2,27 @@
 
 Each takes the rule's ``ctx.document`` and returns the edits, or None when the change cannot be
 made with certainty (no document, the value is computed, the text is written in a way not
-recognised). Python changes go through libcst (``python_edits``) and are checked to parse; YAML
-and JSON changes are span and line edits (``yaml_edits``).
+recognised). Python changes go through libcst (``python_edits``); YAML and JSON changes are span
+and line edits (``yaml_edits``). Applying them checks that the file still parses (``apply``).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..model import Edit, LoraSite, Param, Span
-from . import python_edits as py
-from . import yaml_edits as ym
-from .document import Document
+
+if TYPE_CHECKING:
+    from .document import Document
+
+# ``python_edits`` (libcst) and ``yaml_edits`` (PyYAML) are imported where a fix is built, so a
+# run that builds none loads neither.
 
 Edits = tuple[Edit, ...]
 
 #: YAML spellings of a boolean -> the same spelling of its opposite (``yes``/``on`` are left alone).
 BOOL_WORDS = {"true": "false", "false": "true", "True": "False", "False": "True", "TRUE": "FALSE", "FALSE": "TRUE"}
 JSON_BOOLS = {"true": "false", "false": "true"}
-
-
-def _python_text(doc: Document, new_text: str | None) -> Edits | None:
-    """Edits turning the document into ``new_text``, when that still parses."""
-    if new_text is None or new_text == doc.text:
-        return None
-    import libcst as cst
-
-    try:
-        cst.parse_module(new_text)
-    except Exception:
-        return None
-    return doc.rewrite(new_text)
 
 
 def keys_beside(doc: Document | None, site: LoraSite, p: Param) -> set[str] | None:
@@ -57,6 +49,8 @@ def rename_key(doc: Document | None, site: LoraSite, p: Param, new: str) -> Edit
         if doc.slice(key) != p.key or doc.python.arg(p) is None:
             return None
         return (Edit(key, new),)
+    from . import yaml_edits as ym
+
     return ym.rename_key(doc, p, p.key, new)
 
 
@@ -66,8 +60,12 @@ def set_bool(doc: Document | None, p: Param, value: bool) -> Edits | None:
     if doc is None or p.implicit or not isinstance(p.value, bool) or p.value == value:
         return None
     if doc.kind == "python":
+        from . import python_edits as py
+
         t = doc.python
-        return None if t is None else _python_text(doc, py.replace_value(t, p, repr(value), ("True", "False")))
+        return None if t is None else py.replace_value(t, doc, p, repr(value), ("True", "False"))
+    from . import yaml_edits as ym
+
     return ym.replace_scalar(doc, p, BOOL_WORDS if doc.kind == "yaml" else JSON_BOOLS)
 
 
@@ -77,10 +75,14 @@ def add_setting(doc: Document | None, site: LoraSite, key: str, value: bool, aft
     if doc is None:
         return None
     if doc.kind == "python":
+        from . import python_edits as py
+
         t = doc.python
-        return None if t is None else _python_text(doc, py.insert_keyword(t, site, key, repr(value), after))
+        return None if t is None else py.insert_keyword(t, doc, site, key, repr(value), after)
     if after is None or after.implicit:
         return None
+    from . import yaml_edits as ym
+
     return ym.insert_entry(doc, after, key, "true" if value else "false")
 
 
@@ -89,8 +91,12 @@ def list_to_string(doc: Document | None, p: Param) -> Edits | None:
     if doc is None or p.implicit:
         return None
     if doc.kind == "python":
+        from . import python_edits as py
+
         t = doc.python
-        return None if t is None else _python_text(doc, py.list_to_string(t, p))
+        return None if t is None else py.list_to_string(t, doc, p)
+    from . import yaml_edits as ym
+
     return ym.list_to_scalar(doc, p)
 
 
@@ -98,8 +104,10 @@ def string_to_list(doc: Document | None, p: Param, names: list[str]) -> Edits | 
     """A Python string literal ``"q_proj,v_proj"`` written as the list ``["q_proj", "v_proj"]``."""
     if doc is None or doc.kind != "python" or p.implicit:
         return None
+    from . import python_edits as py
+
     t = doc.python
-    return None if t is None else _python_text(doc, py.string_to_list(t, p, names))
+    return None if t is None else py.string_to_list(t, doc, p, names)
 
 
 def edit_items(doc: Document | None, p: Param, replace: dict[int, str], drop: set[int]) -> Edits | None:
@@ -107,6 +115,10 @@ def edit_items(doc: Document | None, p: Param, replace: dict[int, str], drop: se
     if doc is None or p.implicit or not p.items:
         return None
     if doc.kind == "python":
+        from . import python_edits as py
+
         t = doc.python
-        return None if t is None else _python_text(doc, py.edit_elements(t, p, replace, drop))
+        return None if t is None else py.edit_elements(t, doc, p, replace, drop)
+    from . import yaml_edits as ym
+
     return ym.edit_items(doc, p, replace, drop)

@@ -13,9 +13,11 @@ from functools import cached_property
 
 from ..model import Edit, Span
 from ..sources import PYTHON_SUFFIXES
-from ..sources.yaml_nodes import LINE_BREAK
 
 PY_BREAK = re.compile(r"\r\n|\r|\n")
+#: YAML's line breaks (as ``sources.yaml_nodes.LINE_BREAK``; not imported, so Python-only runs
+#: never load PyYAML).
+YAML_BREAK = re.compile(r"\r\n|\r|\n|\x85|\u2028|\u2029")
 
 
 class Document:
@@ -30,7 +32,7 @@ class Document:
 
     @cached_property
     def _breaks(self) -> list[re.Match]:
-        pattern = LINE_BREAK if self.kind == "yaml" else PY_BREAK
+        pattern = YAML_BREAK if self.kind == "yaml" else PY_BREAK
         return list(pattern.finditer(self.text))
 
     @cached_property

@@ -1,8 +1,11 @@
-"""Python edits with libcst: the call or list is rebuilt as a node, the module re-rendered, and
-the change narrowed to the characters that differ, so formatting and comments stay as written.
+"""Python edits with libcst: the call or list is rebuilt as a node and rendered in place of the
+original, and the change narrowed to the characters that differ, so formatting and comments stay
+as written.
 
-Every function returns the new module text (the caller turns it into edits), or None when the
-change is not certain (the node is not found, or is not written the simple way).
+Every function returns the edits, or None when the change is not certain (the node is not found,
+or is not written the simple way). A node is rendered on its own with the indentation of the
+block it sits in; the rendering of the original node must give back the file's text exactly, or
+the whole module is rendered instead (slower, same result).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 
 import libcst as cst
 
-from ..model import LoraSite, Param, Span
+from ..model import Edit, LoraSite, Param, Span
 
 
 def _span(rng) -> Span:
@@ -54,12 +57,41 @@ class PyTree:
             return None
         return {a.keyword.value for a in call.args if a.keyword is not None}
 
-    def code(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node)
+    def code(self, node: cst.CSTNode, indent: str = "") -> str:
+        """``node`` rendered as it would be inside a block indented by ``indent``."""
+        if not indent:
+            return self.module.code_for_node(node)
+        from libcst._nodes.internal import CodegenState
 
-    def swap(self, old: cst.CSTNode, new: cst.CSTNode) -> str:
-        """The module's text with ``old`` replaced by ``new``."""
-        return self.module.deep_replace(old, new).code
+        state = CodegenState(default_indent=self.module.default_indent, default_newline=self.module.default_newline)
+        state.indent_tokens = [indent]
+        node._codegen(state)
+        return "".join(state.tokens)
+
+    def swap(self, doc, old: cst.CSTNode, new: cst.CSTNode) -> tuple[Edit, ...]:
+        """The edits replacing ``old`` with ``new`` in ``doc``."""
+        span = self.span(old)
+        start, end = doc.bounds(span)
+        original = doc.text[start:end]
+        for indent in _indents(doc, span.line):
+            try:
+                if self.code(old, indent) == original:
+                    return doc.replace(start, end, self.code(new, indent))
+            except Exception:  # libcst's renderer internals changed: render the module instead
+                break
+        return doc.rewrite(self.module.deep_replace(old, new).code)
+
+
+def _indents(doc, line: int, lookback: int = 40) -> list[str]:
+    """Candidate indentations of the block a node on ``line`` sits in: the leading whitespace of
+    that line and of the lines above it (a node may start on a continuation line), then none."""
+    out: dict[str, None] = {}
+    for n in range(line, max(line - lookback, 0), -1):
+        text = doc.line(n)
+        if text.strip():
+            out.setdefault(text[:len(text) - len(text.lstrip())], None)
+    out.setdefault("", None)
+    return list(out)
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -81,8 +113,8 @@ def string_literal(quote: str, value: str) -> str:
 
 # -- keyword arguments --------------------------------------------------------------------------
 
-def insert_keyword(t: PyTree, site: LoraSite, key: str, value_code: str,
-                   after: Param | None = None) -> str | None:
+def insert_keyword(t: PyTree, doc, site: LoraSite, key: str, value_code: str,
+                   after: Param | None = None) -> tuple[Edit, ...] | None:
     """The text with ``key=value_code`` added to the site's call, after ``after`` (or the last
     keyword argument), laid out like its neighbours: on a line of its own in a one-per-line call."""
     call = t.calls.get(site.span)
@@ -126,7 +158,7 @@ def insert_keyword(t: PyTree, site: LoraSite, key: str, value_code: str,
             new = new.with_changes(whitespace_after_arg=after_ws)
     args[index] = anchor
     args.insert(index + 1, new)
-    return t.swap(call, call.with_changes(args=args))
+    return t.swap(doc, call, call.with_changes(args=args))
 
 
 def _leading_whitespace(call: cst.Call, index: int) -> cst.ParenthesizedWhitespace | None:
@@ -139,7 +171,8 @@ def _leading_whitespace(call: cst.Call, index: int) -> cst.ParenthesizedWhitespa
     return ws if isinstance(ws, cst.ParenthesizedWhitespace) else None
 
 
-def replace_value(t: PyTree, p: Param, value_code: str, literal: tuple[str, ...] | None = None) -> str | None:
+def replace_value(t: PyTree, doc, p: Param, value_code: str,
+                  literal: tuple[str, ...] | None = None) -> tuple[Edit, ...] | None:
     """The text with the value of keyword ``p`` replaced; when ``literal`` is given, only if the
     value is written as one of those names (``True``/``False``), not computed."""
     found = t.arg(p)
@@ -148,7 +181,7 @@ def replace_value(t: PyTree, p: Param, value_code: str, literal: tuple[str, ...]
     call, _, arg = found
     if literal is not None and not (isinstance(arg.value, cst.Name) and arg.value.value in literal):
         return None
-    return t.swap(arg.value, cst.parse_expression(value_code))
+    return t.swap(doc, arg.value, cst.parse_expression(value_code))
 
 
 # -- lists --------------------------------------------------------------------------------------
@@ -166,7 +199,7 @@ def sequence(t: PyTree, p: Param) -> cst.List | cst.Tuple | cst.Set | None:
     return value
 
 
-def edit_elements(t: PyTree, p: Param, replace: dict[int, str], drop: set[int]) -> str | None:
+def edit_elements(t: PyTree, doc, p: Param, replace: dict[int, str], drop: set[int]) -> tuple[Edit, ...] | None:
     """The text with list ``p``'s string elements replaced (index -> name, in the element's own
     quotes) and dropped; never empties the list. Commas and each kept line's comment stay."""
     seq = sequence(t, p)
@@ -204,7 +237,7 @@ def edit_elements(t: PyTree, p: Param, replace: dict[int, str], drop: set[int]) 
     changes: dict[str, Any] = {"elements": out}
     if rbracket is not None:
         changes[_CLOSING[type(seq)]] = rbracket
-    return t.swap(seq, seq.with_changes(**changes))
+    return t.swap(doc, seq, seq.with_changes(**changes))
 
 
 _CLOSING = {cst.List: "rbracket", cst.Set: "rbrace", cst.Tuple: "rpar"}
@@ -217,7 +250,7 @@ def _closing(seq):
     return closing
 
 
-def list_to_string(t: PyTree, p: Param) -> str | None:
+def list_to_string(t: PyTree, doc, p: Param) -> tuple[Edit, ...] | None:
     """``["all-linear"]`` -> ``"all-linear"`` (the element's own literal), unless the list holds
     a comment that would be lost."""
     seq = sequence(t, p)
@@ -226,10 +259,10 @@ def list_to_string(t: PyTree, p: Param) -> str | None:
     value = seq.elements[0].value
     if string_parts(value) is None or "#" in t.code(seq).replace(t.code(value), ""):
         return None
-    return t.swap(seq, value)
+    return t.swap(doc, seq, value)
 
 
-def string_to_list(t: PyTree, p: Param, names: list[str]) -> str | None:
+def string_to_list(t: PyTree, doc, p: Param, names: list[str]) -> tuple[Edit, ...] | None:
     """A string literal ``"q_proj,v_proj"`` -> ``["q_proj", "v_proj"]`` in the literal's quotes."""
     found = t.arg(p)
     if found is None:
@@ -238,4 +271,4 @@ def string_to_list(t: PyTree, p: Param, names: list[str]) -> str | None:
     if parts is None:
         return None
     quote = parts[0]
-    return t.swap(found[2].value, cst.parse_expression("[" + ", ".join(string_literal(quote, n) for n in names) + "]"))
+    return t.swap(doc, found[2].value, cst.parse_expression("[" + ", ".join(string_literal(quote, n) for n in names) + "]"))

@@ -67,15 +67,15 @@ def certain_rename(key: str, suggestion: str, dialect: str) -> bool:
     close to."""
     if key.lower() == suggestion.lower():
         return True
-    field = keymap(dialect).get(suggestion)
-    if field is None:
+    if suggestion not in candidates(dialect):
         return False
-    if dialect in PYTHON_DIALECTS:
+    field = keymap(dialect).get(suggestion)
+    if field is not None and dialect in PYTHON_DIALECTS:
         from ..peft_facts import ALIASES
 
         if ALIASES.get(key.lower()) == suggestion:
             return True
-    else:
+    elif field is not None:
         from ..dialects._base import LORA_FIELDS, aliases
 
         meant = set(aliases(with_generic=True).get(key, ())) | ({key} & LORA_FIELDS)
