@@ -165,6 +165,8 @@ NOT_FIXED = [
     ("a regex is not rewritten", "LL011", PY + "cfg = LoraConfig(r=8, target_modules='q_proj|v_proj')\n"),
     ("all-linear beside other names", "LL011", PY + "cfg = LoraConfig(r=8, target_modules=['all-linear', 'lm_head'])\n"),
     ("a comment in the list", "LL011", PY + "cfg = LoraConfig(r=8, target_modules=[\n    'all-linear',  # all\n])\n"),
+    ("Unsloth reads the names itself", "LL011", "from unsloth import FastLanguageModel\n"
+     "m = FastLanguageModel.get_peft_model(model, r=8, target_modules=['all-linear'])\n"),
     ("a computed value", "LL209",
      model_py("tiny-llama", 'FLAG = True\ncfg = LoraConfig(target_modules=["q_proj"], fan_in_fan_out=FLAG)\n')),
 ]
@@ -172,7 +174,7 @@ NOT_FIXED = [
 
 @pytest.mark.parametrize("why,code,text", NOT_FIXED, ids=[n[0] for n in NOT_FIXED])
 def test_no_fix_when_not_certain(tmp_path, why, code, text):
-    path = tmp_path / ("x.json" if text.startswith("{") else "x.py" if "peft" in text else "x.yaml")
+    path = tmp_path / ("x.json" if text.startswith("{") else "x.py" if "import" in text else "x.yaml")
     path.write_text(text)
     found = codes(path, code)
     assert found and all(f.fix is None for f in found)
@@ -280,12 +282,15 @@ def test_crlf_bom_and_mode_are_kept(tmp_path, capsys):
     os.chmod(py, 0o640)
     yml = tmp_path / "sft.yaml"
     yml.write_bytes(b"\xef\xbb\xbfbase_model: ./m\nadapter: lora\nlora_rank: 64\nsequence_len: 1\n")
+    crlf = tmp_path / "crlf.yaml"
+    crlf.write_bytes(b"base_model: ./m\r\nadapter: lora\r\nlora_r: 64\r\nsequence_len: 1\r\n")
     main(["check", "--isolated", "--select", "LL001,LL101", "--fix", "--unsafe-fixes", str(tmp_path)])
+    assert crlf.read_bytes() == b"base_model: ./m\r\nadapter: lora\r\nlora_r: 64\r\npeft_use_rslora: true\r\nsequence_len: 1\r\n"
     assert py.read_bytes() == (PY + "cfg = LoraConfig(\n    r=64,\n    use_rslora=True,\n    lora_alpha=16,\n)\n"
                                ).replace("\n", "\r\n").encode()
     assert os.stat(py).st_mode & 0o777 == 0o640
     assert yml.read_bytes() == b"\xef\xbb\xbfbase_model: ./m\nadapter: lora\nlora_r: 64\npeft_use_rslora: true\nsequence_len: 1\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sft.yaml", "train.py"]  # no temporary files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crlf.yaml", "sft.yaml", "train.py"]  # no temporary files
 
 
 def test_a_symlink_stays_a_link_to_the_fixed_file(tmp_path, capsys):
@@ -500,3 +505,94 @@ def test_a_dialect_note_may_carry_a_fix():
         ("LL001", p, "with a fix", fix), ("LL001", Param("x", 1, Span(4, 1, 4, 2)), "without one")))
     found = all_rules()["LL001"].run(site, Context(options={}))
     assert [(f.message, f.fix) for f in found] == [("with a fix", fix), ("without one", None)]
+
+
+# -- generated layouts ---------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ARGS = [("r", "64"), ("lora_aplha", "16"), ("target_modules", "['all-linear']"),
+        ("target_modules", '"q_proj,v_proj"'), ("rank", "8"), ("use_rslora", "False"),
+        ("lora_dropout", "0.1"), ("bias", '"none"')]
+
+
+@st.composite
+def calls(draw):
+    chosen = draw(st.lists(st.sampled_from(ARGS), min_size=1, max_size=5, unique_by=lambda a: a[0]))
+    per_line = draw(st.booleans())
+    trailing = draw(st.booleans())
+    comments = draw(st.lists(st.booleans(), min_size=len(chosen), max_size=len(chosen)))
+    depth = draw(st.integers(0, 2))
+    spaces = draw(st.sampled_from(["=", " = "]))
+    pad = "    " * depth
+    args = [f"{k}{spaces}{v}" for k, v in chosen]
+    if per_line:
+        lines = [f"{pad}    {a}{',' if i < len(args) - 1 or trailing else ''}{'  # note' if c else ''}"
+                 for i, (a, c) in enumerate(zip(args, comments, strict=True))]
+        call = f"{pad}cfg = LoraConfig(\n" + "\n".join(lines) + f"\n{pad})\n"
+    else:
+        call = f"{pad}cfg = LoraConfig({', '.join(args)}{',' if trailing else ''})\n"
+    head = "".join(f"{'    ' * i}{'def f():' if i % 2 == 0 else 'if True:'}\n" for i in range(depth))
+    return PY + head + call
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(calls())
+def test_fixes_on_generated_calls_keep_the_file_valid_and_converge(text):
+    from lora_lint.fixes.apply import fix_text, readable
+
+    rules = Settings(select=["LL001", "LL011", "LL101"])
+    result = fix_text("x.py", text, rules, unsafe=True)
+    assert readable("x.py", text, result.text)
+    compile(result.text, "x.py", "exec", dont_inherit=True)  # compiled, never run
+    assert not [f for f in result.remaining if f.fix is not None]
+    assert not fix_text("x.py", result.text, rules, unsafe=True).changed
+    if result.fixed:
+        assert "# note" not in text or result.text.count("# note") == text.count("# note")
+
+
+YAML_KEYS = [("r", "64"), ("lora_aplha", "16"), ("lora_alpha", "32"), ("use_rslora", "false"),
+             ("target_modules", "FLOW"), ("target_modules", "BLOCK"), ("lora_dropuot", "0.1")]
+
+
+@st.composite
+def yaml_blocks(draw):
+    chosen = draw(st.lists(st.sampled_from(YAML_KEYS), min_size=2, max_size=5, unique_by=lambda a: a[0]))
+    if not any(k == "r" for k, _ in chosen):
+        chosen.insert(0, ("r", "64"))
+    if not any(k.startswith("target") or k == "lora_alpha" for k, _ in chosen):
+        chosen.append(("lora_alpha", "32"))
+    indent = draw(st.sampled_from(["  ", "    "]))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    lines = ["model: x", "lora:"]
+    for key, value in chosen:
+        note = "  # note" if draw(st.booleans()) else ""
+        if value == "FLOW":
+            lines.append(f"{indent}{key}: [all-linear]{note}")
+        elif value == "BLOCK":
+            lines += [f"{indent}{key}:", f"{indent}  - all-linear{note}"]
+        else:
+            lines.append(f"{indent}{key}: {value}{note}")
+    end = newline if draw(st.booleans()) else ""
+    return newline.join(lines) + end
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(yaml_blocks())
+def test_fixes_on_generated_yaml_keep_the_file_valid_and_converge(text):
+    import yaml
+
+    from lora_lint.fixes.apply import fix_text
+
+    rules = Settings(select=["LL001", "LL011", "LL101"], offline=True)
+    result = fix_text("x.yaml", text, rules, unsafe=True)
+    before, after = yaml.safe_load(text), yaml.safe_load(result.text)
+    assert not [f for f in result.remaining if f.fix is not None]
+    assert not fix_text("x.yaml", result.text, rules, unsafe=True).changed
+    assert result.text.count("# note") == text.count("# note")
+    assert ("\r\n" in result.text) == ("\r\n" in text)
+    lora = after["lora"]
+    assert "lora_aplha" not in lora or "lora_alpha" in before["lora"]  # renamed unless already set
+    assert lora.get("target_modules", "all-linear") == "all-linear"
+    assert lora["use_rslora"] is True and lora["r"] == 64

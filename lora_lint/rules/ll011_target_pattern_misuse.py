@@ -23,7 +23,8 @@ FIELDS = {
     "exclude_modules": ("nothing is excluded", "nothing is excluded by it"),
 }
 #: Dialects that hand a string ``target_modules`` to peft as it is (so ``"all-linear"`` works).
-STRING_TARGETS = frozenset({*PYTHON_DIALECTS, "axolotl", "generic", "hydra"})
+#: Unsloth's FastLanguageModel walks the names itself, so only its vision path takes the string.
+STRING_TARGETS = frozenset({"peft", "unsloth-vision", "axolotl", "generic", "hydra"})
 _NAMES = re.compile(r"\s*[A-Za-z_][\w.]*\s*(?:,\s*[A-Za-z_][\w.]*\s*)+")
 
 
@@ -141,8 +142,9 @@ def target_pattern_misuse(site, ctx):
 
     ## Fix safety
     Two safe fixes, both writing what the config evidently means: `["all-linear"]` (the only
-    item) becomes the string `"all-linear"` in Python and in the YAML frameworks that pass a
-    string to peft as it is (axolotl, Hydra, home-grown blocks); a Python comma-joined string of
+    item) becomes the string `"all-linear"` in Python (not for Unsloth's `FastLanguageModel`,
+    which reads the names itself) and in the YAML frameworks that pass a string to peft as it is
+    (axolotl, Hydra, home-grown blocks); a Python comma-joined string of
     plain names (`"q_proj,v_proj"`) becomes the list `["q_proj", "v_proj"]`. Regexes and `|`
     alternatives are not rewritten: which of the two readings was meant is not certain.
     """
