@@ -1,5 +1,6 @@
 """A config with nothing to report: lora-lint stays quiet."""
 
+# lora-lint: base-model=Qwen/Qwen2.5-0.5B
 import os
 
 from peft import LoraConfig

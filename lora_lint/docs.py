@@ -19,7 +19,8 @@ def page(r: Rule) -> str:
     lines = [
         f"# {r.name} ({r.code})",
         "",
-        f"Default severity: **{r.severity.value}**. Needs: {NEEDS[r.needs_model]}.",
+        f"Default severity: **{r.severity.value}**. Needs: {NEEDS[r.needs_model]}"
+        + (" (and the base model, when it can be resolved)." if r.uses_model else "."),
     ]
     if r.dialects:
         lines.append(f"Applies to: {', '.join(sorted(r.dialects))}.")

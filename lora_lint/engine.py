@@ -89,7 +89,7 @@ def check_sites(
     """The findings of ``rules`` on ``sites``; ``document`` (the file's ``fixes.Document``) lets
     rules attach fixes."""
     out: list[Finding] = []
-    model_rules = [r for r in rules.values() if r.needs_model]
+    model_rules = [r for r in rules.values() if r.needs_model or r.uses_model]
     for site in sites:
         model = analysis = None
         # An inactive site's LoRA settings do not take effect (adapter switched off, adapter

@@ -52,6 +52,7 @@ class Rule:
     options: Mapping[str, Any]
     needs_model: bool
     dialects: frozenset[str] | None  # None: every dialect
+    uses_model: bool = False  # a config rule that also looks at the model when one is resolved
 
     @property
     def doc(self) -> str:
@@ -113,6 +114,7 @@ def rule(
     options: Mapping[str, Any] | None = None,
     needs_model: bool = False,
     dialects: Iterable[str] | None = None,
+    uses_model: bool = False,
 ) -> Callable:
     """Register the decorated function as rule ``code``/``name``."""
     if not _CODE.match(code):
@@ -126,6 +128,7 @@ def rule(
         RULES[code] = Rule(
             code, name, Severity(severity), fn, tuple(valid), tuple(invalid),
             dict(options or {}), needs_model, frozenset(dialects) if dialects else None,
+            uses_model,
         )
         return fn
 

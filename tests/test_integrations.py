@@ -1,4 +1,4 @@
-"""The snippets in docs/integrations.md, tried: each block marked ``<!-- tested: NAME -->`` is
+"""The snippets in README.md, tried: each block marked ``<!-- tested: NAME -->`` is
 extracted and its commands are run on a project with findings.
 
 * pre-commit: the config snippet passes ``pre-commit validate-config``; the hook itself runs in
@@ -29,7 +29,7 @@ import yaml
 from test_formats import parse_github, sarif_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = (ROOT / "docs" / "integrations.md").read_text()
+DOC = (ROOT / "README.md").read_text()
 HEAD = "from peft import LoraConfig\n"
 WARN = HEAD + "cfg = LoraConfig(r=64, lora_alpha=16)\n"
 ERROR = HEAD + "cfg = LoraConfig(\n    r=8,\n    lora_aplha=16,\n)\n"
@@ -37,7 +37,7 @@ ERROR = HEAD + "cfg = LoraConfig(\n    r=8,\n    lora_aplha=16,\n)\n"
 
 def snippet(name: str) -> str:
     m = re.search(rf"<!-- tested: {re.escape(name)} -->\n```\w*\n(.*?)\n```", DOC, re.S)
-    assert m, f"no tested snippet {name!r} in docs/integrations.md"
+    assert m, f"no tested snippet {name!r} in README.md"
     return m[1]
 
 

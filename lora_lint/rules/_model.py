@@ -60,9 +60,18 @@ def names(items: Iterable[str], limit: int = 4) -> str:
     return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
 
 
+def label(name: str) -> str:
+    """The short name people use: the leaf (``q_proj``), or for a parameter with a generic leaf the
+    owner too (``model.layers.0.mlp.gate.weight`` -> ``gate.weight``)."""
+    parts = name.split(".")
+    if parts[-1] in ("weight", "bias") and len(parts) > 1:
+        return ".".join(parts[-2:])
+    return parts[-1]
+
+
 def by_leaf(module_names: Iterable[str]) -> str:
-    """``q_proj ×32, v_proj ×32`` (leaf names with counts, in first-seen order)."""
-    counts = Counter(n.rpartition(".")[2] for n in module_names)
+    """``q_proj ×32, v_proj ×32`` (short names with counts, in first-seen order)."""
+    counts = Counter(label(n) for n in module_names)
     return ", ".join(f"{leaf} ×{c}" if c > 1 else leaf for leaf, c in counts.items())
 
 

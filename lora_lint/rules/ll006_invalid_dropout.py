@@ -67,7 +67,8 @@ def invalid_dropout(site, ctx):
         fix = "0.1"
     elif d > 1:
         why = "torch raises \"dropout probability has to be between 0 and 1\" when the adapter is created"
-        fix = fmt(d / 100) if d <= 100 and d / 100 < 1 else "0.05"
+        # A whole number up to 99 reads as a percentage (5 -> 0.05); anything else gets the usual 0.05.
+        fix = f"{fmt(d / 100)} (if {fmt(d)} was meant as a percentage)" if d < 100 and d == int(d) else "0.05"
     else:
         why = "peft only creates a dropout layer for values above 0, so this is silently no dropout"
         fix = "0.0, or a probability such as 0.05"

@@ -1,13 +1,14 @@
 from ..model import Severity
 from ..peft_facts import facts
 from ..registry import rule
+from ._model import example, label
 from ._util import entries, explicit_first, real, strict, truthy, unset
 
 SRC = "from peft import LoraConfig\n"
 
 
 @rule(
-    "LL009", "conflicting-options", Severity.ERROR,
+    "LL009", "conflicting-options", Severity.ERROR, uses_model=True,
     valid=[
         SRC + "LoraConfig(r=8, layers_to_transform=[0, 1], layers_pattern='layers', target_modules=['q_proj'])\n",
         SRC + "LoraConfig(r=8, lora_bias=True, init_lora_weights=False)\n",
@@ -17,9 +18,12 @@ SRC = "from peft import LoraConfig\n"
         SRC + "LoraConfig(r=8, use_dora=True, alora_invocation_tokens=None, velora_config=None)\n",
         SRC + "LoraConfig(r=8, use_dora=flag, alora_invocation_tokens=[42])\n",
         SRC + "LoraConfig(trainable_token_indices={'embed_tokens': [1, 2]}, modules_to_save=['lm_head'])\n",
+        example("tiny-mixtral", "LoraConfig(target_modules='all-linear', lora_dropout=0.0)\n"),
+        example("tiny-llama", "LoraConfig(target_modules='all-linear', lora_dropout=0.05)\n"),
     ],
     invalid=[
         SRC + "LoraConfig(r=8, layers_pattern='layers')  # error: LL009\n",
+        example("tiny-mixtral", "LoraConfig(\n    target_modules='all-linear',\n    lora_dropout=0.05,  # error: LL009\n)\n"),
         SRC + "LoraConfig(target_modules='.*q_proj', layers_to_transform=[0])  # error: LL009\n",
         SRC + "LoraConfig(r=8, use_dora=True, lora_bias=True)  # error: LL009\n",
         SRC + "LoraConfig(r=8, init_lora_weights='pissa', lora_bias=True)  # error: LL009\n",
@@ -76,6 +80,7 @@ def conflicting_options(site, ctx):
             "please set `use_dora=False`\"; drop one of them"
         )
     yield from _target_parameters(site)
+    yield from _converted_experts(site, ctx)
     yield from _variants(site)
     yield from _trainable_tokens(site)
 
@@ -197,6 +202,31 @@ def _target_parameters(site):
                 f"target_parameters cannot be combined with {name}={p.value!r}: peft raises "
                 f"\"lora.ParamWrapper does not work with {text}\"; use {fix}"
             )
+
+
+def _converted_experts(site, ctx):
+    """With transformers 5, peft turns a fused-MoE model's expert targets into target_parameters
+    itself; the ParamWrapper constraints then apply to a config that never wrote them. Needs the
+    model: only when the analysis is available."""
+    a = ctx.analysis
+    if a is None or not getattr(a, "known", False) or site.get("target_parameters") is not None:
+        return
+    message = getattr(a, "error", None) or ""
+    if getattr(a, "error_kind", None) != "layer" or not message.startswith("lora.ParamWrapper"):
+        return
+    converted = list(dict.fromkeys(label(n) for n in a.targeted_parameters))
+    for name, text in PARAM_WRAPPER.items():
+        if text in message:
+            p = site.params.get(name)
+            where = p if p is not None and not p.implicit else site.params.get("target_modules") or site
+            fix = "lora_dropout=0.0" if name == "lora_dropout" else f"remove `{name}`"
+            shown = ", ".join(converted[:4]) + (" ..." if len(converted) > 4 else "")
+            yield where, (
+                f"on this fused-MoE model peft converts the expert targets into target_parameters"
+                f"{f' ({shown})' if shown else ''}, and get_peft_model then raises \"{message}\";"
+                f" use {fix}"
+            )
+            return
 
 
 def _no_target_modules(site) -> bool:

@@ -1,7 +1,7 @@
 from ..model import Severity
 from ..models.count import compile_patterns, pattern_value
 from ..registry import rule
-from ._model import by_leaf, example, known, where
+from ._model import by_leaf, example, known, label, where
 
 
 def _dims(inv, name):
@@ -17,9 +17,9 @@ def _dims(inv, name):
         return i, o, mod.leaf
     shape = inv.param_shape(name) or ()
     if len(shape) == 3:
-        return shape[1], shape[2], name.rpartition(".")[2]
+        return shape[1], shape[2], label(name)
     if len(shape) == 2:
-        return shape[1], shape[0], name.rpartition(".")[2]
+        return shape[1], shape[0], label(name)
     return 0, 0, name
 
 
