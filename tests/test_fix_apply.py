@@ -304,7 +304,7 @@ def yaml_blocks(draw):
         chosen.append(("lora_alpha", "32"))
     indent = draw(st.sampled_from(["  ", "    "]))
     newline = draw(st.sampled_from(["\n", "\r\n"]))
-    lines = ["model: x", "lora:"]
+    lines = ["model: x", "lora:", f"{indent}_target_: peft.LoraConfig"]  # Hydra: straight to LoraConfig
     for key, value in chosen:
         note = "  # note" if draw(st.booleans()) else ""
         if value == "FLOW":

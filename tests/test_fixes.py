@@ -54,8 +54,8 @@ CASES = [
      "base_model: ./m\nadapter: lora\nlora_r: 8\nlora_target_modules: [all-linear]  # every linear\nsequence_len: 1\n",
      "base_model: ./m\nadapter: lora\nlora_r: 8\nlora_target_modules: all-linear  # every linear\nsequence_len: 1\n"),
     ("LL011-yaml-block-list", "train.yaml", "LL011", False,
-     "lora:\n  r: 8\n  lora_alpha: 16\n  target_modules:\n    - \"all-linear\"\n  lora_dropout: 0.1\n",
-     "lora:\n  r: 8\n  lora_alpha: 16\n  target_modules: \"all-linear\"\n  lora_dropout: 0.1\n"),
+     "lora:\n  _target_: peft.LoraConfig\n  r: 8\n  target_modules:\n    - \"all-linear\"\n  lora_dropout: 0.1\n",
+     "lora:\n  _target_: peft.LoraConfig\n  r: 8\n  target_modules: \"all-linear\"\n  lora_dropout: 0.1\n"),
     # LL209: the value peft uses anyway
     ("LL209-linear", "train.py", "LL209", False,
      model_py("tiny-llama", 'cfg = LoraConfig(target_modules=["q_proj"], fan_in_fan_out=True)\n'),
@@ -165,6 +165,8 @@ NOT_FIXED = [
     ("a regex is not rewritten", "LL011", PY + "cfg = LoraConfig(r=8, target_modules='q_proj|v_proj')\n"),
     ("all-linear beside other names", "LL011", PY + "cfg = LoraConfig(r=8, target_modules=['all-linear', 'lm_head'])\n"),
     ("a comment in the list", "LL011", PY + "cfg = LoraConfig(r=8, target_modules=[\n    'all-linear',  # all\n])\n"),
+    ("a home-grown block's reader is unknown", "LL011",
+     "lora:\n  r: 8\n  lora_alpha: 16\n  target_modules: [all-linear]\n"),
     ("Unsloth reads the names itself", "LL011", "from unsloth import FastLanguageModel\n"
      "m = FastLanguageModel.get_peft_model(model, r=8, target_modules=['all-linear'])\n"),
     ("a computed value", "LL209",

@@ -24,7 +24,8 @@ FIELDS = {
 }
 #: Dialects that hand a string ``target_modules`` to peft as it is (so ``"all-linear"`` works).
 #: Unsloth's FastLanguageModel walks the names itself, so only its vision path takes the string.
-STRING_TARGETS = frozenset({"peft", "unsloth-vision", "axolotl", "generic", "hydra"})
+#: A home-grown block (generic) is read by code lora-lint does not know, so it is left alone.
+STRING_TARGETS = frozenset({"peft", "unsloth-vision", "axolotl", "hydra"})
 _NAMES = re.compile(r"\s*[A-Za-z_][\w.]*\s*(?:,\s*[A-Za-z_][\w.]*\s*)+")
 
 
@@ -144,7 +145,8 @@ def target_pattern_misuse(site, ctx):
     Two safe fixes, both writing what the config evidently means: `["all-linear"]` (the only
     item) becomes the string `"all-linear"` in Python (not for Unsloth's `FastLanguageModel`,
     which reads the names itself) and in the YAML frameworks that pass a string to peft as it is
-    (axolotl, Hydra, home-grown blocks); a Python comma-joined string of
+    (axolotl, Hydra's `_target_: peft.LoraConfig`; not a home-grown block, whose reader is
+    unknown); a Python comma-joined string of
     plain names (`"q_proj,v_proj"`) becomes the list `["q_proj", "v_proj"]`. Regexes and `|`
     alternatives are not rewritten: which of the two readings was meant is not certain.
     """
