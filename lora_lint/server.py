@@ -117,6 +117,12 @@ def build(offline: bool = False, isolated: bool = False) -> LoraLintServer:
     return ls
 
 
+def _is_open(ls: LoraLintServer, uri: str) -> bool:
+    from urllib.parse import unquote
+
+    return unquote(uri) in ls.workspace.text_documents or uri in ls.workspace.text_documents
+
+
 def _path(uri: str, doc) -> str:
     return doc.path if uri.startswith("file:") else uri.rpartition("/")[2]
 
@@ -152,6 +158,8 @@ async def refresh(ls: LoraLintServer, uri: str) -> None:
             findings = await ls.run(ls.lint, path, text)
             if uri in ls.dirty:
                 continue
+            if not _is_open(ls, uri):  # closed while it was linted: nothing to show
+                return
             ls.results[uri] = (version, text, findings)
             document = Document(path, text)
             ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(

@@ -156,6 +156,11 @@ async def session(tmp_path: Path) -> None:
         editor.client.text_document_did_save(t.DidSaveTextDocumentParams(
             text_document=t.TextDocumentIdentifier(uri=luri)))
         assert by_code((await editor.diagnostics(luri)).diagnostics, "LL001") == [typo]
+
+        # close: the file's diagnostics are cleared
+        editor.client.text_document_did_close(t.DidCloseTextDocumentParams(
+            text_document=t.TextDocumentIdentifier(uri=luri)))
+        assert (await editor.diagnostics(luri)).diagnostics == []
     finally:
         await editor.stop()
 

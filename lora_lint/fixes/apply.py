@@ -10,11 +10,12 @@ file readable are kept. Passes repeat until no fix applies (at most ``MAX_PASSES
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from ..model import Finding, Fix
+from ..model import Finding, Fix, Span
 from ..settings import Settings
 from .document import Document
 
@@ -205,20 +206,18 @@ def fix_each(paths: Iterable[str], settings_for: Callable[[str], Settings], forc
             from ..engine import finding
 
             yield path, finding("LL901", f"cannot write the fixed file: {e.strerror or e}", path,
-                                _start())
+                                Span.point(1, 1))
 
 
-def _start():
-    from ..model import Span
-
-    return Span.point(1, 1)
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 def unified_diff(result: Result) -> str:
+    """``--diff``'s output for one file (lines split at line breaks only, as editors split them)."""
     import difflib
 
     name = result.path.replace(os.sep, "/")
-    lines = difflib.unified_diff(result.original.splitlines(keepends=True), result.text.splitlines(keepends=True),
+    lines = difflib.unified_diff(_LINE.findall(result.original), _LINE.findall(result.text),
                                  fromfile=name, tofile=name)
     out = []
     for line in lines:
