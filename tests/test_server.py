@@ -160,7 +160,7 @@ async def session(tmp_path: Path) -> None:
         # close: the file's diagnostics are cleared
         editor.client.text_document_did_close(t.DidCloseTextDocumentParams(
             text_document=t.TextDocumentIdentifier(uri=luri)))
-        assert (await editor.diagnostics(luri)).diagnostics == []
+        assert list((await editor.diagnostics(luri)).diagnostics) == []
     finally:
         await editor.stop()
 
