@@ -169,16 +169,16 @@ def test_language_server_over_stdio(tmp_path):
     asyncio.run(session(tmp_path))
 
 
-# -- the editor set-ups in docs/fixes-and-editors.md -------------------------------------------
+# -- the editor set-ups in README.md -------------------------------------------
 
-DOC = (ROOT / "docs" / "fixes-and-editors.md").read_text()
+DOC = (ROOT / "README.md").read_text()
 
 
 def snippet(name: str) -> str:
     import re
 
     m = re.search(rf"<!-- tested: {re.escape(name)} -->\n```\w*\n(.*?)\n```", DOC, re.S)
-    assert m, f"no tested snippet {name!r} in docs/fixes-and-editors.md"
+    assert m, f"no tested snippet {name!r} in README.md"
     return m[1]
 
 
