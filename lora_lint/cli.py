@@ -1,4 +1,5 @@
-"""Command line: ``lora-lint [check] PATH...``, ``lora-lint rule CODE|NAME``. Exit 0/1/2 as ruff."""
+"""Command line: ``lora-lint [check] PATH...``, ``lora-lint rule CODE|NAME``, ``lora-lint report``,
+``lora-lint server`` (LSP). Exit 0/1/2 as ruff."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from . import __version__
 from .settings import UsageError, resolve_selector, split_selectors
 
-SUBCOMMANDS = ("check", "rule", "report")
+SUBCOMMANDS = ("check", "rule", "report", "server")
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 OUTPUT_FORMATS = ("concise", "full", "grouped", "json", "json-lines", "sarif", "github", "gitlab", "junit")
 COLOR_FORMATS = ("concise", "full", "grouped")
@@ -38,6 +39,12 @@ def add_check_args(p: argparse.ArgumentParser) -> None:
                      help="like --per-file-ignores, on top of the configured table")
     sel.add_argument("--report-unused-suppressions", action="store_true",
                      help="report suppression comments that silence nothing (rule LL904)")
+    fix = p.add_argument_group("fixes")
+    fix.add_argument("--fix", action="store_true", help="apply the safe fixes to the files in place")
+    fix.add_argument("--unsafe-fixes", action="store_true",
+                     help="also apply (with --fix) or show the fixes that change what is trained")
+    fix.add_argument("--diff", action="store_true",
+                     help="print the fixes as a unified diff instead of writing them (exit 1 if any)")
     out = p.add_argument_group("output")
     out.add_argument("--output-format", default=os.environ.get("LORA_LINT_OUTPUT_FORMAT", "concise"),
                      metavar="FORMAT", help=f"{', '.join(OUTPUT_FORMATS)} (default: concise)")
@@ -96,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--config", action="append", metavar="FILE|KEY=VALUE",
                         help="use this config file, or override one setting")
     report.add_argument("--isolated", action="store_true", help="ignore every config file")
+    server = sub.add_parser("server", help="run the language server (LSP over stdio) for editors")
+    server.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
+    server.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
+    server.add_argument("--isolated", action="store_true", help="ignore every config file")
     return parser
 
 
@@ -166,14 +177,13 @@ def statistics(findings, as_json: bool) -> str:
 def run_check(args: argparse.Namespace) -> int:
     from .engine import lint_each, lint_text
     from .reporters import FORMATS, RunInfo
-    from .reporters.style import use_color
 
     if args.output_format not in FORMATS:
         raise UsageError(
             f"unknown output format {args.output_format!r} (choose from {', '.join(FORMATS)})"
         )
     resolver = resolver_from_args(args)
-    info = RunInfo(summary=not args.quiet)
+    info = RunInfo(summary=not args.quiet, unsafe_fixes=args.unsafe_fixes)
     findings = []
     if "-" in args.paths:
         if args.paths != ["-"]:
@@ -186,17 +196,35 @@ def run_check(args: argparse.Namespace) -> int:
             text = sys.stdin.read()
             info.sources[name] = text
             info.files_checked = 1
+            if args.fix or args.diff:
+                from .fixes.cli import fix_stdin
+
+                return fix_stdin(args, name, text, settings, info)
             findings = lint_text(name, text, settings)
+    elif args.fix or args.diff:
+        from .fixes.cli import fix_paths
+
+        findings = fix_paths(args, resolver, info)
+        if isinstance(findings, int):  # --diff: the diff was the output, this the exit code
+            return findings
     else:
         for _path, found in lint_each(args.paths, resolver.settings_for, args.force_exclude, args.workers):
             info.files_checked += 1
             findings.extend(found)
         findings.sort(key=lambda f: f.sort_key)
+    return write_report(args, findings, info, sys.stdout)
+
+
+def write_report(args: argparse.Namespace, findings, info, stream) -> int:
+    """The report of ``findings`` to ``--output-file`` or ``stream``; the exit code."""
+    from .reporters import FORMATS
+    from .reporters.style import use_color
+
     if args.statistics:
         text = statistics(findings, args.output_format == "json")
     else:
         info.color = (args.output_format in COLOR_FORMATS and not args.output_file
-                      and use_color(sys.stdout))
+                      and use_color(stream))
         text = FORMATS[args.output_format](findings, info)
     if args.output_file:
         try:
@@ -206,8 +234,12 @@ def run_check(args: argparse.Namespace) -> int:
         except OSError as e:
             raise UsageError(f"cannot write {args.output_file}: {e.strerror or e}") from None
     else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        stream.write(text)
+        stream.flush()
+    return exit_code(findings, args)
+
+
+def exit_code(findings, args: argparse.Namespace) -> int:
     failing = any(f.severity.value != "info" for f in findings)
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
 
@@ -267,6 +299,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_rule(args)
         if args.command == "report":
             return run_report(args)
+        if args.command == "server":
+            try:
+                from .server import serve
+            except ImportError as e:
+                raise UsageError(f"the language server needs pygls ({e}): pip install 'lora-lint[lsp]'") from None
+            return serve(args)
         return run_check(args)
     except UsageError as e:
         print(f"lora-lint: error: {e}", file=sys.stderr)

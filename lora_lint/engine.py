@@ -100,9 +100,11 @@ DEFER_HUB, DEFER_BUILD = Deferred(False), Deferred(True)
 
 
 def check_sites(
-    sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule]
+    sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule], document=None,
 ) -> list[Finding]:
-    return _check(sites, settings, rules)[0]
+    """The findings of ``rules`` on ``sites``; ``document`` (the file's ``fixes.Document``) lets
+    rules attach fixes."""
+    return _check(sites, settings, rules, document)[0]
 
 
 #: How far the model rules go: ``all`` resolves, fetches and builds what it must; ``cached`` only
@@ -110,7 +112,7 @@ def check_sites(
 MODELS = ("all", "cached", "none")
 
 
-def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
+def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule], document=None,
            models: str = "all", model_only: bool = False) -> tuple[list[Finding], list[tuple[LoraSite, bool]]]:
     """Findings of ``rules`` on ``sites``, and the sites whose model rules (the rules that need or
     use the model) wait because ``models`` did not allow what their model takes, each with
@@ -146,7 +148,8 @@ def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
             about_model = r.needs_model or r.uses_model
             if (waiting and about_model) or (model_only and not about_model):
                 continue
-            ctx = Context(options=settings.options_for(r), model=model, analysis=analysis)
+            ctx = Context(options=settings.options_for(r), model=model, analysis=analysis,
+                          document=document)
             try:
                 out.extend(r.run(site, ctx))
             except Exception as exc:  # a rule bug must not take the run down
@@ -186,8 +189,10 @@ def lint_partial(path: str, text: str, settings: Settings,
     else:
         if not sites and not _directives_possible(text):
             return Partial(path, [])  # the common case: no rule, not even the registry, is loaded
+        from .fixes.document import Document
+
         rules = settings.rules_for(path) if rules is None else rules
-        found, deferred = _check(sites, settings, rules, models)
+        found, deferred = _check(sites, settings, rules, Document(path, text) if sites else None, models)
         if deferred:
             return Partial(path, found, [d[0] for d in deferred], text, any(d[1] for d in deferred))
     rules = settings.rules_for(path) if rules is None else rules
@@ -200,12 +205,15 @@ def advance(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | No
     (suppressions applied) when none is left."""
     if not partial.deferred:
         return partial
+    from .fixes.document import Document
+
     rules = settings.rules_for(partial.path) if rules is None else rules
-    more, still = _check(partial.deferred, settings, rules, models, model_only=True)
+    text = partial.text or ""
+    more, still = _check(partial.deferred, settings, rules, Document(partial.path, text), models, model_only=True)
     found = partial.findings + more
     if still:
         return Partial(partial.path, found, [d[0] for d in still], partial.text, any(d[1] for d in still))
-    return Partial(partial.path, _final(partial.path, partial.text or "", found, rules))
+    return Partial(partial.path, _final(partial.path, text, found, rules))
 
 
 def finish(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | None = None) -> list[Finding]:

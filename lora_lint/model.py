@@ -101,7 +101,7 @@ class LoraSite:
     * ``model_class``: the class the model is loaded with (``AutoModelForSequenceClassification``).
     * ``notes``: framework-specific problems a dialect knows about, as ``(code, where, message)``;
       the rule with that code (LL001, LL009, LL010) reports them, so adding a framework never
-      changes a rule.
+      changes a rule. A note may carry a ``Fix`` as a fourth element.
     * ``features``: facts about the surrounding file that rules may need (``"resizes-vocab"``);
       ``"no:<field>"`` says the framework offers no way to set that LoraConfig field (torchtune
       has no rsLoRA switch: ``"no:use_rslora"``), so no rule advises setting it.
@@ -121,7 +121,7 @@ class LoraSite:
     base_model: Param | None = None
     model_class: str | None = None
     features: frozenset[str] = frozenset()
-    notes: tuple[tuple[str, Param, str], ...] = ()
+    notes: tuple[tuple, ...] = ()  # (code, where, message) or (code, where, message, fix)
 
     def get(self, name: str) -> Param | None:
         """The parameter when present and statically known, else None."""
@@ -145,7 +145,36 @@ class LoraSite:
 
     def notes_for(self, code: str):
         """The dialect's notes for rule ``code`` as ``(where, message)`` pairs."""
-        return [(where, message) for c, where, message in self.notes if c == code]
+        return [(note[1], note[2]) for note in self.notes if note[0] == code]
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text in ``span`` (1-based, end exclusive) with ``text``; an empty span inserts."""
+
+    span: Span
+    text: str
+
+
+SAFE, UNSAFE = "safe", "unsafe"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A change that resolves a finding, applied by ``--fix`` (safe) or ``--unsafe-fixes`` too.
+
+    ``safe``: the training run does what the user evidently meant and nothing else changes (a typo
+    renamed, a value peft overrides anyway written as what runs). ``unsafe``: the training changes
+    (rsLoRA switched on, other layers adapted); ``message`` says how.
+    """
+
+    message: str
+    edits: tuple[Edit, ...]
+    applicability: str = SAFE
+
+    @property
+    def safe(self) -> bool:
+        return self.applicability == SAFE
 
 
 @dataclass(frozen=True)
@@ -156,7 +185,12 @@ class Finding:
     message: str
     path: str
     span: Span
-    fixable: bool = False
+    fix: Fix | None = None
+
+    @property
+    def fixable(self) -> bool:
+        """A safe fix exists (what ``[*]`` marks by default)."""
+        return self.fix is not None and self.fix.safe
 
     @property
     def sort_key(self) -> tuple:

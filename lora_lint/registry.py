@@ -1,19 +1,22 @@
 """Rule declaration: ``@rule(...)`` on a small function in its own module under ``lora_lint.rules``.
 
 A rule function takes ``(site, ctx)`` and yields ``(where, message)`` pairs, where ``where`` is a
-``Param`` (the finding points at its value) or the ``LoraSite`` itself. ``Rule.run`` turns them
-into ``Finding``s, so rules never build spans.
+``Param`` (the finding points at its value) or the ``LoraSite`` itself, or ``(where, message, fix)``
+triples: ``fix`` is a ``Fix``, None, or a function of no arguments returning either (built from
+``ctx.document``; a fix that cannot be built, or raises, leaves the finding without one).
+``Rule.run`` turns them into ``Finding``s, so rules never build spans.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Finding, LoraSite, Param, Severity
+from .model import Finding, Fix, LoraSite, Param, Severity
 
 DOCS_URL = "https://github.com/lora-lint/lora-lint/blob/main/rules/{code}.md"
 
@@ -32,6 +35,7 @@ class Context:
     options: Mapping[str, Any] = field(default_factory=dict)
     model: Any = None  # a model inventory (lora_lint.inventory) when the rule needs one
     analysis: Any = None  # the matching result of the site against the model
+    document: Any = None  # the file's text, for building fixes (lora_lint.fixes.Document)
 
     def opt(self, name: str) -> Any:
         return self.options[name]
@@ -69,14 +73,32 @@ class Rule:
         """The rule's findings on ``site``: the dialect's notes for this code first, then the
         rule's own checks, except where a note already reports the same place (the framework's
         wording is the more specific one)."""
-        out = [Finding(self.code, self.name, self.severity, message, site.path, where.span)
-               for where, message in site.notes_for(self.code)]
+        out = [self._finding(site, note[1], note[2], note[3] if len(note) > 3 else None)
+               for note in site.notes if note[0] == self.code]
         noted = {f.span for f in out}
-        for where, message in self.check(site, ctx) or ():
+        for found in self.check(site, ctx) or ():
+            where, message = found[0], found[1]
             span = where.span if isinstance(where, (Param, LoraSite)) else where
             if span not in noted:
-                out.append(Finding(self.code, self.name, self.severity, message, site.path, span))
+                out.append(self._finding(site, where, message, found[2] if len(found) > 2 else None))
         return out
+
+    def _finding(self, site: LoraSite, where: Any, message: str, fix: Any) -> Finding:
+        span = where.span if isinstance(where, (Param, LoraSite)) else where
+        return Finding(self.code, self.name, self.severity, message, site.path, span, build_fix(fix))
+
+
+def build_fix(fix: Any) -> Fix | None:
+    """A rule's fix, built now; a builder that fails gives no fix, never a lost finding
+    (``LORA_LINT_STRICT_FIXES=1``, set by the tests, lets the error through instead)."""
+    if callable(fix):
+        try:
+            fix = fix()
+        except Exception:  # a fix is a convenience: the finding stands without it
+            if os.environ.get("LORA_LINT_STRICT_FIXES"):
+                raise
+            return None
+    return fix if isinstance(fix, Fix) and fix.edits else None
 
 
 RULES: dict[str, Rule] = {}

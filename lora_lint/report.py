@@ -172,6 +172,27 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def summary_line(d: dict) -> str:
+    """One site's report as a line (the LSP hover): ``r=8 · α=16 · scaling 2 (α/r) · 851,968
+    trainable parameters (0.0689% of 1.24B) · adapter 3.25 MiB fp32, 1.62 MiB bf16 · base model
+    meta-llama/Llama-3.2-1B (bundled catalog)``."""
+    rule = "α/√r" if d["use_rslora"] else "α/r"
+    parts = [f"r={_fmt(d['r'])}", f"α={_fmt(d['lora_alpha'])}", f"scaling {_fmt(d['scaling'])} ({rule})"]
+    if d["trainable_params"] is not None:
+        pct = d["trainable_percent"]
+        share = f" ({pct:.3g}% of {human_count(d['total_params'])})" if pct is not None else ""
+        parts.append(f"{d['trainable_params']:,} trainable parameters{share}")
+        size = d["adapter_bytes"] or {}
+        parts.append(f"adapter {human_bytes(size.get('fp32'))} fp32, {human_bytes(size.get('bf16'))} bf16")
+    elif d["peft_error"]:
+        parts.append(f"get_peft_model would fail: {d['peft_error']}")
+    if d["unresolved"]:
+        parts.append(d["unresolved"])
+    elif d["base_model"]:
+        parts.append(f"base model {d['base_model']}" + (f" ({d['resolved_from']})" if d["resolved_from"] else ""))
+    return " · ".join(parts)
+
+
 COLUMNS = ("location", "base model", "resolved", "r", "α", "scaling", "modules", "trainable",
            "% of base", "fp32", "bf16")
 

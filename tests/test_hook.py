@@ -41,12 +41,15 @@ def test_manifest_is_valid_and_light():
     p = subprocess.run([sys.executable, "-m", "pre_commit", "validate-manifest", str(manifest)],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
-    (hook,) = yaml.safe_load(manifest.read_text())
-    assert hook["id"] == "lora-lint" and hook["language"] == "python"
-    assert hook["entry"] == "lora-lint check --force-exclude"
-    assert set(hook["types_or"]) == {"python", "pyi", "yaml", "json"}
-    assert hook["require_serial"] is True
-    assert "additional_dependencies" not in hook  # core dependencies only
+    hooks = {h["id"]: h for h in yaml.safe_load(manifest.read_text())}
+    assert set(hooks) == {"lora-lint", "lora-lint-fix"}
+    assert hooks["lora-lint"]["entry"] == "lora-lint check --force-exclude"
+    assert hooks["lora-lint-fix"]["entry"] == "lora-lint check --force-exclude --fix"
+    for hook in hooks.values():
+        assert hook["language"] == "python"
+        assert set(hook["types_or"]) == {"python", "pyi", "yaml", "json"}
+        assert hook["require_serial"] is True
+        assert "additional_dependencies" not in hook  # core dependencies only
 
 
 def test_commit_is_blocked_with_the_finding_then_passes(tmp_path, home):
@@ -71,7 +74,7 @@ def test_commit_is_blocked_with_the_finding_then_passes(tmp_path, home):
     out = blocked.stdout + blocked.stderr
     assert blocked.returncode != 0, out
     assert "lora-lint" in out and "Failed" in out
-    assert "train.py:2:23: LL001 [error] `lora_aplha` is not a field of peft's LoraConfig" in out
+    assert "train.py:2:23: LL001 [*] [error] `lora_aplha` is not a field of peft's LoraConfig" in out
     assert "notes.txt" not in out  # not a python/yaml/json file: never passed to the hook
     assert git(repo, "rev-list", "--all", env=env).stdout == ""  # nothing was committed
 
@@ -82,3 +85,19 @@ def test_commit_is_blocked_with_the_finding_then_passes(tmp_path, home):
     assert passed.returncode == 0, out
     assert "lora-lint" in out and "Passed" in out
     assert git(repo, "log", "--format=%s", env=env).stdout.split("\n")[0] == "good config"
+
+
+def test_fix_hook_fixes_the_file_and_stops_the_commit(tmp_path, home):
+    env = clean_env(home)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (("init", "-q"), ("config", "user.name", "Test"), ("config", "user.email", "t@example.com")):
+        assert git(repo, *args, env=env).returncode == 0
+    (repo / "train.py").write_text(BAD)
+    assert git(repo, "add", ".", env=env).returncode == 0
+    run = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "lora-lint-fix", "--all-files"],
+                         cwd=repo, env=env, capture_output=True, text=True)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "files were modified by this hook" in out and "Found 2 findings (1 fixed, 1 remaining: 1 info)." in out  # LL902: no model named
+    assert (repo / "train.py").read_text() == GOOD

@@ -63,11 +63,13 @@ def project(tmp_path):
     return tmp_path
 
 
-def expected(cwd, *paths):
-    """(path, line, col, code, severity, message) from the JSON format: the reference."""
+def expected(cwd, *paths, safe_fix=False):
+    """(path, line, col, code, severity, message) from the JSON format: the reference (with
+    ``safe_fix``, only the findings with a safe fix, which the human formats mark ``[*]``)."""
     p = run([sys.executable, "-m", "lora_lint", "--output-format", "json", *paths], cwd)
     return sorted((d["filename"], d["location"]["row"], d["location"]["column"], d["code"], d["severity"],
-                   d["message"]) for d in json.loads(p.stdout))
+                   d["message"]) for d in json.loads(p.stdout)
+                  if not safe_fix or (d["fix"] or {}).get("applicability") == "safe")
 
 
 def test_pre_commit_snippet_is_a_valid_config_using_the_hook(tmp_path):
@@ -231,5 +233,8 @@ def test_vim_errorformat_with_real_vim(project):
     rows = [r.split("|", 4) for r in qf.read_text().splitlines()]
     assert rows and all(r[0] == "1" for r in rows)
     got = sorted((r[1], int(r[2]), int(r[3]), r[4]) for r in rows)
-    want = sorted((p, line, col, f"{code} [{sev}] {msg}") for p, line, col, code, sev, msg in expected(project, "."))
+    fixable = {(p, line, col, code) for p, line, col, code, *_ in expected(project, ".", safe_fix=True)}
+    want = sorted((p, line, col, f"{code} {'[*] ' * ((p, line, col, code) in fixable)}[{sev}] {msg}")
+                  for p, line, col, code, sev, msg in expected(project, "."))
+    assert fixable  # the `[*]` mark is in the output the errorformat reads
     assert got == want

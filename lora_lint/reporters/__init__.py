@@ -22,6 +22,17 @@ class RunInfo:
     summary: bool = True  # the closing "Found ..." line of the human formats (off with -q)
     sources: dict[str, str] = field(default_factory=dict)  # texts not on disk (stdin), by path
     root: str = field(default_factory=os.getcwd)  # what relative paths in SARIF/GitLab are against
+    unsafe_fixes: bool = False  # unsafe fixes count as available (``--unsafe-fixes``)
+    fixing: bool = False  # fixes were applied (``--fix``): the summary counts them
+    fixed: int = 0  # findings whose fix was applied
+
+    def fixable(self, f: Finding) -> bool:
+        """The finding has a fix this run would apply with ``--fix`` (marked ``[*]``)."""
+        return f.fix is not None and (f.fix.safe or self.unsafe_fixes)
+
+    def mark(self, f: Finding) -> str:
+        """``[*] `` for a fixable finding (ruff's convention), else ''."""
+        return "[*] " if self.fixable(f) else ""
 
     def lines(self, path: str) -> list[str] | None:
         """The lines of ``path`` (from ``sources`` or the disk), None when unreadable."""

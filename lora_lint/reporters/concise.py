@@ -1,4 +1,5 @@
-"""``path:line:col: CODE [severity] message``, one finding a line (flake8/ruff compatible)."""
+"""``path:line:col: CODE [severity] message``, one finding a line (flake8/ruff compatible);
+``CODE [*] [severity]`` when ``--fix`` would fix it (ruff's mark, after the code)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from ..model import Finding
 from .style import SEVERITY_STYLE, paint, summary
 
 
-def line(f: Finding, color: bool = False) -> str:
+def line(f: Finding, color: bool = False, mark: str = "") -> str:
     where = paint(f"{f.path}:{f.span.line}:{f.span.col}:", "bold", on=color)
     code = paint(f.code, "bold", SEVERITY_STYLE[f.severity], on=color)
-    return f"{where} {code} [{f.severity}] {f.message}"
+    return f"{where} {code} {mark}[{f.severity}] {f.message}"
 
 
 def render(findings: list[Finding], info) -> str:
-    lines = [line(f, info.color) for f in findings]
+    lines = [line(f, info.color, info.mark(f)) for f in findings]
     lines += summary(findings, info)
     return "".join(x + "\n" for x in lines)

@@ -62,16 +62,20 @@ def render_one(f: Finding, info) -> list[str]:
     color = info.color
     what, hint = split_hint(f.message)
     head = paint(f.code, "bold", SEVERITY_STYLE[f.severity], on=color)
-    out = [f"{head} [{f.severity}] {paint(what, 'bold', on=color)}",
+    out = [f"{head} {info.mark(f)}[{f.severity}] {paint(what, 'bold', on=color)}",
            f"{paint(' -->', 'cyan', on=color)} {f.path}:{f.span.line}:{f.span.col}"]
     out += frame(f, info.lines(f.path), color)
     if hint:
         out.append(f"{paint('help', 'bold', 'cyan', on=color)}: {hint}")
+    if f.fix is not None:
+        safety = "" if f.fix.safe else " (unsafe)"
+        out.append(f"{paint('fix', 'bold', 'cyan', on=color)}{safety}: {f.fix.message}")
     out.append(f"  = rule {f.name}: {DOCS_URL.format(code=f.code)}")
     return out
 
 
 def render(findings: list[Finding], info) -> str:
     blocks = ["\n".join(render_one(f, info)) for f in findings]
-    blocks += summary(findings, info)
+    tail = summary(findings, info)
+    blocks += ["\n".join(tail)] if tail else []
     return "\n\n".join(blocks) + "\n" if blocks else ""

@@ -24,7 +24,8 @@ def render(findings: list[Finding], info) -> str:
         for f in group:
             where = f"{f.span.line}:{f.span.col}".ljust(width)
             code = paint(f.code, "bold", SEVERITY_STYLE[f.severity], on=color)
-            rows.append(f"  {where} {code} [{f.severity}] {f.message}")
+            rows.append(f"  {where} {code} {info.mark(f)}[{f.severity}] {f.message}")
         blocks.append("\n".join(rows))
-    blocks += summary(findings, info)
+    tail = summary(findings, info)
+    blocks += ["\n".join(tail)] if tail else []
     return "\n\n".join(blocks) + "\n" if blocks else ""

@@ -18,8 +18,21 @@ def as_dict(f: Finding) -> dict:
         "location": {"row": f.span.line, "column": f.span.col},
         "end_location": {"row": f.span.end_line, "column": f.span.end_col},
         "url": DOCS_URL.format(code=f.code),
-        "fix": None,
+        "fix": fix_dict(f.fix),
         "noqa_row": f.span.line,
+    }
+
+
+def fix_dict(fix) -> dict | None:
+    """ruff's shape: applicability, message, and the edits (``content`` replaces the text from
+    ``location`` to ``end_location``, 1-based, the end exclusive)."""
+    if fix is None:
+        return None
+    return {
+        "applicability": fix.applicability,
+        "message": fix.message,
+        "edits": [{"content": e.text, "location": {"row": e.span.line, "column": e.span.col},
+                   "end_location": {"row": e.span.end_line, "column": e.span.end_col}} for e in fix.edits],
     }
 
 

@@ -47,6 +47,21 @@ def artifact(path: str, info) -> dict:
     return {"uri": Path(os.path.abspath(path)).as_uri()}
 
 
+def sarif_fix(f: Finding, info) -> dict:
+    fix = f.fix
+    return {
+        "description": {"text": fix.message + ("" if fix.safe else " (unsafe: changes training)")},
+        "artifactChanges": [{
+            "artifactLocation": artifact(f.path, info),
+            "replacements": [{
+                "deletedRegion": {"startLine": e.span.line, "startColumn": e.span.col,
+                                  "endLine": e.span.end_line, "endColumn": e.span.end_col},
+                "insertedContent": {"text": e.text},
+            } for e in fix.edits],
+        }],
+    }
+
+
 def render(findings: list[Finding], info) -> str:
     rules = all_rules()
     index = {code: i for i, code in enumerate(rules)}
@@ -66,6 +81,8 @@ def render(findings: list[Finding], info) -> str:
         }
         if f.code in index:
             result["ruleIndex"] = index[f.code]
+        if f.fix is not None:
+            result["fixes"] = [sarif_fix(f, info)]
         results.append(result)
     root = Path(info.root).resolve().as_uri().rstrip("/") + "/"
     log = {

@@ -31,9 +31,27 @@ def summary(findings, info) -> list[str]:
     """``Found 3 findings (1 error, 2 warnings).`` or ``All checks passed!`` (none with -q)."""
     if not info.summary:
         return []
-    if not findings:
+    fixed = getattr(info, "fixed", 0)
+    if not findings and not fixed:
         return [paint("All checks passed!", "bold", on=info.color)]
     counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
     parts = [f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items() if n]
-    n = len(findings)
-    return [f"Found {n} finding{'s' if n != 1 else ''} ({', '.join(parts)})."]
+    n = len(findings) + fixed
+    if getattr(info, "fixing", False):
+        left = f": {', '.join(parts)}" if parts else ""
+        out = [f"Found {n} finding{'s' if n != 1 else ''} ({fixed} fixed, {len(findings)} remaining{left})."]
+    else:
+        out = [f"Found {n} finding{'s' if n != 1 else ''} ({', '.join(parts)})."]
+    return out + fix_hints(findings, info)
+
+
+def fix_hints(findings, info) -> list[str]:
+    """ruff's lines about fixes: how many ``--fix`` would fix, how many more ``--unsafe-fixes``."""
+    fixable = sum(1 for f in findings if info.fixable(f))
+    hidden = sum(1 for f in findings if f.fix is not None and not info.fixable(f))
+    more = f"{hidden} unsafe fix{'es' if hidden != 1 else ''} available with `--fix --unsafe-fixes`"
+    if fixable:
+        return [f"[*] {fixable} fixable with `--fix`" + (f" ({more})." if hidden else ".")]
+    if hidden:
+        return [f"{more[0].upper()}{more[1:]}."]
+    return []

@@ -1,6 +1,10 @@
+from functools import partial
+
+from ..fixes import build
 from ..model import Severity
 from ..peft_history import REMOVED
 from ..registry import rule
+from ._fixes import certain_rename, fix
 
 #: How a dialect's settings are named in messages.
 WHAT = {
@@ -47,6 +51,15 @@ def unknown_field(site, ctx):
     ```python
     LoraConfig(r=16, lora_alpha=32)
     ```
+
+    ## Fix safety
+    The rename is a safe fix when it is certain: the suggestion differs only in case, is the
+    framework's own spelling of exactly the setting written in another framework's spelling
+    (`lora_rank` → `lora_r` in axolotl, `rank` → `r` in Python), or is a typo at most two edits
+    away that no other known name is as close to; and the suggested name is not already written
+    in the same call or mapping (nor could be, through `**kwargs`). The run then gets the value
+    the file already states. No fix is offered for a saved `adapter_config.json`, for a removed
+    field, or for a setting the framework has no way to express.
     """
     what = WHAT.get(site.dialect)
     if what is None:
@@ -60,4 +73,14 @@ def unknown_field(site, ctx):
                 if site.dialect == "adapter_config" else "LoraConfig raises TypeError"
             )
             hint = f": it was removed in peft {REMOVED[param.key]} ({effect}); remove it"
-        yield param, f"`{param.key}` is not {what}{hint}"
+            suggestion = None
+        renamed = None
+        if suggestion and site.dialect != "adapter_config":
+            renamed = partial(rename, site, ctx, param, suggestion)
+        yield param, f"`{param.key}` is not {what}{hint}", renamed
+
+
+def rename(site, ctx, p, new):
+    if not certain_rename(p.key, new, site.dialect):
+        return None
+    return fix(f"Rename `{p.key}` to `{new}`", build.rename_key(ctx.document, site, p, new))

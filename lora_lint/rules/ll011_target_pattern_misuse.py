@@ -1,7 +1,9 @@
 import re
 
+from ..fixes import build
 from ..model import Severity
 from ..registry import rule
+from ._fixes import PYTHON_DIALECTS, fix
 from ._regex import can_match_dot
 from ._util import list_items
 
@@ -20,6 +22,11 @@ FIELDS = {
     "target_modules": ("peft finds no target module", "peft adapts fewer modules than listed (or none)"),
     "exclude_modules": ("nothing is excluded", "nothing is excluded by it"),
 }
+#: Dialects that hand a string ``target_modules`` to peft as it is (so ``"all-linear"`` works).
+#: Unsloth's FastLanguageModel walks the names itself, so only its vision path takes the string.
+#: A home-grown block (generic) is read by code lora-lint does not know, so it is left alone.
+STRING_TARGETS = frozenset({"peft", "unsloth-vision", "axolotl", "hydra"})
+_NAMES = re.compile(r"\s*[A-Za-z_][\w.]*\s*(?:,\s*[A-Za-z_][\w.]*\s*)+")
 
 
 def _alternatives(pattern: str) -> list[str] | None:
@@ -133,15 +140,41 @@ def target_pattern_misuse(site, ctx):
     LoraConfig(r=16, target_modules=["q_proj", "v_proj"])  # or r".*\\.(q_proj|v_proj)"
     LoraConfig(r=16, target_modules="all-linear")
     ```
+
+    ## Fix safety
+    Two safe fixes, both writing what the config evidently means: `["all-linear"]` (the only
+    item) becomes the string `"all-linear"` in Python (not for Unsloth's `FastLanguageModel`,
+    which reads the names itself) and in the YAML frameworks that pass a string to peft as it is
+    (axolotl, Hydra's `_target_: peft.LoraConfig`; not a home-grown block, whose reader is
+    unknown); a Python comma-joined string of
+    plain names (`"q_proj,v_proj"`) becomes the list `["q_proj", "v_proj"]`. Regexes and `|`
+    alternatives are not rewritten: which of the two readings was meant is not certain.
     """
     for name, (effect, item_effect) in FIELDS.items():
         p = site.get(name)
         if p is not None and isinstance(p.value, str):
             why = string_problem(p.value, effect)
             if why:
-                yield p, f"{name}={why}"
+                yield p, f"{name}={why}", lambda p=p: _split(site, p, ctx)
             continue
         for value, where in list_items(site, name):
             why = item_problem(value, item_effect)
             if why:
-                yield where, f"{name} item {why}"
+                yield where, f"{name} item {why}", lambda n=name, v=value: _unwrap(site, n, v, ctx)
+
+
+def _split(site, p, ctx):
+    """``"q_proj,v_proj"`` -> ``["q_proj", "v_proj"]`` (Python)."""
+    if site.dialect not in PYTHON_DIALECTS or not _NAMES.fullmatch(p.value):
+        return None
+    names = [n.strip() for n in p.value.split(",")]
+    return fix(f"Write the list {_list_fix(names)}", build.string_to_list(ctx.document, p, names))
+
+
+def _unwrap(site, name, value, ctx):
+    """``["all-linear"]`` -> ``"all-linear"`` where the framework passes a string to peft."""
+    p = site.params.get(name)
+    if (name != "target_modules" or site.dialect not in STRING_TARGETS or p is None
+            or not isinstance(p.value, list) or len(p.value) != 1 or str(value).lower() != ALL_LINEAR):
+        return None
+    return fix(f"Write the string {value!r} instead of a list", build.list_to_string(ctx.document, p))

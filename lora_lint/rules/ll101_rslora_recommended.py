@@ -1,7 +1,9 @@
 import math
 
-from ..model import Severity
+from ..fixes import build
+from ..model import UNSAFE, Severity
 from ..registry import rule
+from ._fixes import PYTHON_DIALECTS, fix, spelling
 from ._util import entries, fmt, num, rank, rank_and_alpha, real, rslora, scaling
 
 
@@ -43,6 +45,15 @@ def rslora_recommended(site, ctx):
     ```python
     LoraConfig(r=64, lora_alpha=16, use_rslora=True)  # scaling α/√r = 2.0
     ```
+
+    ## Fix safety
+    Unsafe (`--unsafe-fixes`): switching rsLoRA on changes the scaling, and so what the run
+    learns; the fix message states the scaling before and after. It writes `use_rslora=True`
+    after `r` (a line of its own in a one-argument-per-line call), turns a written
+    `use_rslora=False` into `True`, or adds the framework's key (`peft_use_rslora: true` in axolotl)
+    after the rank's line with its indentation, only in frameworks that have the switch. It
+    does not lower `lora_alpha`, and never touches a saved `adapter_config.json` (its weights
+    were trained with the scaling it records).
     """
     if "no:use_rslora" in site.features or rslora(site) is not False:
         return  # on, unknown, set by **kwargs, or not settable in this framework
@@ -51,13 +62,38 @@ def rslora_recommended(site, ctx):
     r = site.get("r")
     rv = rank(site, r.value) if r is not None else None
     if r is not None and rv is not None and rv >= min_rank:
-        yield r, f"r={rv} without use_rslora: " + advice(rv, alpha, min_rank, max_scaling)
+        yield r, f"r={rv} without use_rslora: " + advice(rv, alpha, min_rank, max_scaling), \
+            lambda: switch_on(site, ctx, rv, alpha)
     alphas = {k: real(site, v) for k, v, _ in entries(site, "alpha_pattern")}
     for key, value, where in entries(site, "rank_pattern"):
         rk = rank(site, value)
         if rk is not None and rk >= min_rank:
             ak = alphas.get(key, alpha)
-            yield where, f"rank_pattern[{key!r}]={rk} without use_rslora: " + advice(rk, ak, min_rank, max_scaling)
+            yield where, f"rank_pattern[{key!r}]={rk} without use_rslora: " + advice(rk, ak, min_rank, max_scaling), \
+                lambda rk=rk, ak=ak: switch_on(site, ctx, rk, ak)
+
+
+def switch_on(site, ctx, r: int, alpha):
+    """The unsafe fix: ``use_rslora`` on, written after ``r`` (the same edit for every finding)."""
+    python = site.dialect in PYTHON_DIALECTS
+    key = "use_rslora" if python else spelling(site.dialect, "use_rslora")
+    if key is None or "saved-adapter" in site.features:
+        return None  # a saved adapter's weights were trained with its scaling: never rewritten
+    written = site.params.get("use_rslora")
+    if written is not None and not written.implicit:
+        edits = build.set_bool(ctx.document, written, True)
+        key = written.key
+    elif site.missing("use_rslora"):
+        anchor = site.params.get("r")
+        anchor = anchor if anchor is not None and not anchor.implicit else None
+        edits = build.add_setting(ctx.document, site, key, True, anchor)
+    else:
+        return None
+    now, rs = scaling(alpha, r, False), scaling(alpha, r, True)
+    setting = f"{key}=True" if python else f"{key}: true"
+    effect = (f": scaling α/r = {fmt(alpha)}/{r} = {fmt(now)} becomes α/√r = {fmt(alpha)}/√{r} = {fmt(rs)}"
+              if now is not None and rs is not None else ": scaling becomes α/√r instead of α/r")
+    return fix(f"Set `{setting}`{effect}", edits, UNSAFE)
 
 
 def advice(r: int, alpha, min_rank, max_scaling) -> str:

@@ -1,6 +1,15 @@
-from ..model import Severity
+from ..fixes import build
+from ..model import UNSAFE, Severity
 from ..registry import rule
-from ._model import by_leaf, closest, example, item, known
+from ._fixes import fix
+from ._model import adaptable_leaves, by_leaf, closest, example, item, known
+
+QKV = frozenset({"q_proj", "k_proj", "v_proj", "query", "key", "value"})
+#: Fused layers and the separate Llama/BERT-style names whose work they do.
+FUSED = {
+    "qkv_proj": QKV, "c_attn": QKV, "query_key_value": QKV, "Wqkv": QKV, "W_pack": QKV,
+    "gate_up_proj": frozenset({"gate_proj", "up_proj"}),
+}
 
 
 @rule(
@@ -39,6 +48,14 @@ def target_modules_partial_match(site, ctx):
     ```python
     LoraConfig(target_modules=["qkv_proj", "o_proj", "gate_up_proj", "down_proj"])
     ```
+
+    ## Fix safety
+    Unsafe (`--unsafe-fixes`), because it changes what is trained, or removes a name that
+    records what was meant. Where the model fuses the layers the names stand for, and exactly
+    one fused layer does (Phi-3: `q_proj`/`k_proj`/`v_proj` → `qkv_proj`, `gate_proj`/`up_proj` →
+    `gate_up_proj`; GPT-2: `c_attn`), the names are replaced by it and more layers are adapted.
+    Otherwise the entry that matches nothing is removed, which leaves the training as it is. A
+    saved `adapter_config.json` is never rewritten.
     """
     found = known(ctx)
     if found is None:
@@ -59,4 +76,35 @@ def target_modules_partial_match(site, ctx):
         yield item(site, "target_modules", entry), (
             f"{entry!r} matches no module of {inv.architecture}, so peft skips it silently and adapts only"
             f" {adapted}{hint}"
-        )
+        ), lambda e=entry: repair(site, ctx, inv, a, e)
+
+
+def fused_into(inv, entry: str) -> str | None:
+    """The one fused layer of the model that does ``entry``'s work, if exactly one does."""
+    leaves = set(adaptable_leaves(inv))
+    found = [name for name, parts in FUSED.items() if entry in parts and name in leaves]
+    return found[0] if len(found) == 1 else None
+
+
+def repair(site, ctx, inv, a, entry):
+    """Replace ``entry`` (and its siblings) with the fused layer, or drop it."""
+    p = site.params.get("target_modules")
+    targets = a.spec.target_modules
+    if p is None or p.implicit or not p.items or len(p.items) != len(targets) or "saved-adapter" in site.features:
+        return None
+    unmatched = {e for e in targets if not (e in a.match.converted or a.entries.get(e))}
+    into = fused_into(inv, entry)
+    if into is None:
+        drop = {i for i, it in enumerate(p.items) if it.value == entry}
+        message = f"Remove {entry!r}: it matches no module of {inv.architecture}, so what is trained does not change"
+        return fix(message, build.edit_items(ctx.document, p, {}, drop), UNSAFE)
+    group = [e for e in dict.fromkeys(targets) if e in unmatched and fused_into(inv, e) == into]
+    indices = [i for i, it in enumerate(p.items) if it.value in group]
+    replace = {} if into in targets else {indices[0]: into}
+    drop = set(indices) - set(replace)
+    count = sum(1 for m in inv.modules if m.leaf == into and m.adaptable)
+    names = ", ".join(repr(e) for e in group)
+    message = (f"Replace {names} with {into!r}, the fused layer {inv.architecture} has instead:"
+               f" adapts {into} ×{count} as well" if replace else
+               f"Remove {names}: {inv.architecture} fuses them into {into!r}, which is already listed")
+    return fix(message, build.edit_items(ctx.document, p, replace, drop), UNSAFE)

@@ -1,5 +1,7 @@
+from ..fixes import build
 from ..model import Severity
 from ..registry import rule
+from ._fixes import fix
 from ._model import by_leaf, example, known
 
 
@@ -36,6 +38,11 @@ def fan_in_fan_out_mismatch(site, ctx):
     ```python
     LoraConfig(target_modules=["q_proj", "v_proj"])
     ```
+
+    ## Fix safety
+    Safe: the fix writes the value peft uses anyway (`fan_in_fan_out=False` for `nn.Linear`,
+    `True` for `Conv1D`), so training does not change and the config says what runs. Only a
+    value written as a literal is rewritten, not a computed one.
     """
     found = known(ctx)
     p = site.get("fan_in_fan_out")
@@ -46,8 +53,14 @@ def fan_in_fan_out_mismatch(site, ctx):
     conv1d = [n for n in a.targeted if inv.by_name[n].kind == "conv1d"]
     if p.value and linear and not conv1d:
         yield p, (f"fan_in_fan_out=True but the adapted layers are nn.Linear ({by_leaf(linear)}): peft warns"
-                  " and resets it to False; remove it")
+                  " and resets it to False; remove it"), lambda: _flip(p, ctx)
     elif not p.value and conv1d and not linear:
         yield p, (f"fan_in_fan_out=False but {inv.architecture}'s adapted layers are transformers Conv1D"
                   f" ({by_leaf(conv1d)}), whose weight is stored (in, out): peft warns and sets it to True;"
-                  " write fan_in_fan_out=True")
+                  " write fan_in_fan_out=True"), lambda: _flip(p, ctx)
+
+
+def _flip(p, ctx):
+    value = not p.value
+    edits = build.set_bool(ctx.document, p, value)
+    return fix(f"Set `{p.key}` to {value}, the value peft uses", edits)

@@ -1,0 +1,280 @@
+"""``lora-lint server``: a language server (LSP over stdio, pygls) over the same engine.
+
+* Diagnostics on open, change and save of Python, YAML and JSON documents: ``engine.lint_text`` on
+  the editor's text with the file's own settings (its nearest config file, as ``check`` uses).
+  Linting runs on one worker thread, so the server keeps answering; a result for a version the
+  editor has moved past is dropped.
+* Code actions: a quick fix for each finding with a fix (the unsafe ones say so in their title),
+  and ``source.fixAll.lora-lint``: every safe fix, as ``--fix`` would apply them.
+* Hover on a ``LoraConfig(...)`` call or a YAML/JSON LoRA block: the ``report`` line (r, α,
+  scaling, trainable parameters and their share of the base model, adapter size).
+
+Positions: lora-lint counts characters; LSP columns are in the encoding the client negotiated
+(UTF-16 unless it offers another), converted per line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from lsprotocol import types as t
+from pygls.lsp.server import LanguageServer
+
+from . import __version__
+from .fixes.document import Document
+from .model import Finding, Fix, Severity, Span
+from .sources import is_source
+
+SEVERITY = {Severity.ERROR: t.DiagnosticSeverity.Error, Severity.WARNING: t.DiagnosticSeverity.Warning,
+            Severity.INFO: t.DiagnosticSeverity.Information}
+FIX_ALL = f"{t.CodeActionKind.SourceFixAll.value}.lora-lint"
+
+
+class LoraLintServer(LanguageServer):
+    def __init__(self, offline: bool = False, isolated: bool = False):
+        super().__init__("lora-lint", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental)
+        from .config import Overrides, Resolver
+
+        self.resolver = Resolver(Overrides(offline=offline), isolated=isolated)
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lora-lint")
+        self.results: dict[str, tuple[int | None, str, list[Finding]]] = {}
+        self.running: set[str] = set()
+        self.dirty: set[str] = set()
+
+    # -- running the engine (on the worker thread) ------------------------------------------------
+
+    def settings(self, path: str):
+        return self.resolver.settings_for(path)
+
+    def lint(self, path: str, text: str) -> list[Finding]:
+        from .engine import lint_text
+
+        settings = self.settings(path)
+        if settings.exclude and settings.is_excluded(path):
+            return []
+        return lint_text(path, text, settings)
+
+    async def run(self, fn, *args) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.worker, fn, *args)
+
+    def units(self, text: str) -> int:
+        encoding = self.workspace.position_encoding
+        if encoding == t.PositionEncodingKind.Utf8:
+            return len(text.encode("utf-8", "surrogatepass"))
+        if encoding == t.PositionEncodingKind.Utf32:
+            return len(text)
+        return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+    def position(self, doc: Document, line: int, col: int) -> t.Position:
+        """An LSP position of a 1-based line and character column."""
+        text = doc.line(line)
+        return t.Position(line=max(line - 1, 0), character=self.units(text[:max(col - 1, 0)]))
+
+    def range(self, doc: Document, span: Span) -> t.Range:
+        return t.Range(start=self.position(doc, span.line, span.col),
+                       end=self.position(doc, span.end_line, span.end_col))
+
+    def column(self, doc: Document, pos: t.Position) -> tuple[int, int]:
+        """A 1-based line and character column of an LSP position."""
+        text = doc.line(pos.line + 1)
+        col = 0
+        while col < len(text) and self.units(text[:col + 1]) <= pos.character:
+            col += 1
+        return pos.line + 1, col + 1
+
+
+def build(offline: bool = False, isolated: bool = False) -> LoraLintServer:
+    ls = LoraLintServer(offline, isolated)
+
+    @ls.feature(t.TEXT_DOCUMENT_DID_OPEN)
+    async def did_open(ls: LoraLintServer, params: t.DidOpenTextDocumentParams):
+        await refresh(ls, params.text_document.uri)
+
+    @ls.feature(t.TEXT_DOCUMENT_DID_CHANGE)
+    async def did_change(ls: LoraLintServer, params: t.DidChangeTextDocumentParams):
+        await refresh(ls, params.text_document.uri)
+
+    @ls.feature(t.TEXT_DOCUMENT_DID_SAVE)
+    async def did_save(ls: LoraLintServer, params: t.DidSaveTextDocumentParams):
+        await refresh(ls, params.text_document.uri)
+
+    @ls.feature(t.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: LoraLintServer, params: t.DidCloseTextDocumentParams):
+        ls.results.pop(params.text_document.uri, None)
+        ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+
+    @ls.feature(t.TEXT_DOCUMENT_CODE_ACTION,
+                t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix, FIX_ALL], resolve_provider=False))
+    async def code_action(ls: LoraLintServer, params: t.CodeActionParams):
+        return await code_actions(ls, params)
+
+    @ls.feature(t.TEXT_DOCUMENT_HOVER)
+    async def hover(ls: LoraLintServer, params: t.HoverParams):
+        return await hover_at(ls, params)
+
+    return ls
+
+
+def _is_open(ls: LoraLintServer, uri: str) -> bool:
+    from urllib.parse import unquote
+
+    return unquote(uri) in ls.workspace.text_documents or uri in ls.workspace.text_documents
+
+
+def _path(uri: str, doc) -> str:
+    return doc.path if uri.startswith("file:") else uri.rpartition("/")[2]
+
+
+async def current(ls: LoraLintServer, uri: str) -> tuple[str, str, list[Finding]] | None:
+    """``(path, text, findings)`` for the document as the editor has it now."""
+    doc = ls.workspace.get_text_document(uri)
+    path = _path(uri, doc)
+    if not is_source(path):
+        return None
+    text = doc.source
+    have = ls.results.get(uri)
+    if have is not None and have[0] == doc.version and have[1] == text:
+        return path, text, have[2]
+    findings = await ls.run(ls.lint, path, text)
+    return path, text, findings
+
+
+async def refresh(ls: LoraLintServer, uri: str) -> None:
+    """Lint the document and publish its diagnostics; a change during the run lints again."""
+    if uri in ls.running:
+        ls.dirty.add(uri)
+        return
+    ls.running.add(uri)
+    try:
+        while True:
+            ls.dirty.discard(uri)
+            doc = ls.workspace.get_text_document(uri)
+            path = _path(uri, doc)
+            if not is_source(path):
+                return
+            version, text = doc.version, doc.source
+            findings = await ls.run(ls.lint, path, text)
+            if uri in ls.dirty:
+                continue
+            if not _is_open(ls, uri):  # closed while it was linted: nothing to show
+                return
+            ls.results[uri] = (version, text, findings)
+            document = Document(path, text)
+            ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(
+                uri=uri, version=version, diagnostics=[diagnostic(ls, document, f) for f in findings]))
+            return
+    finally:
+        ls.running.discard(uri)
+
+
+def diagnostic(ls: LoraLintServer, doc: Document, f: Finding) -> t.Diagnostic:
+    from .registry import DOCS_URL
+
+    return t.Diagnostic(
+        range=ls.range(doc, f.span), message=f.message, severity=SEVERITY[f.severity], code=f.code,
+        code_description=t.CodeDescription(href=DOCS_URL.format(code=f.code)), source="lora-lint",
+        data={"name": f.name, "fix": None if f.fix is None else f.fix.applicability},
+    )
+
+
+def _edit(ls: LoraLintServer, uri: str, doc: Document, fix: Fix) -> t.WorkspaceEdit:
+    return t.WorkspaceEdit(changes={uri: [t.TextEdit(range=ls.range(doc, e.span), new_text=e.text) for e in fix.edits]})
+
+
+def _touches(a: t.Range, b: t.Range) -> bool:
+    def key(p: t.Position):
+        return (p.line, p.character)
+
+    return key(a.start) <= key(b.end) and key(b.start) <= key(a.end)
+
+
+async def code_actions(ls: LoraLintServer, params: t.CodeActionParams) -> list[t.CodeAction]:
+    uri = params.text_document.uri
+    got = await current(ls, uri)
+    if got is None:
+        return []
+    path, text, findings = got
+    doc = Document(path, text)
+    only = params.context.only
+    actions: list[t.CodeAction] = []
+    if not only or any(k.startswith(t.CodeActionKind.QuickFix) for k in only):
+        for f in findings:
+            if f.fix is None:
+                continue
+            diag = diagnostic(ls, doc, f)
+            if not _touches(diag.range, params.range):
+                continue
+            title = f"{f.fix.message} ({f.code})" if f.fix.safe else f"{f.fix.message} ({f.code}, unsafe: changes training)"
+            actions.append(t.CodeAction(title=title, kind=t.CodeActionKind.QuickFix, diagnostics=[diag],
+                                        is_preferred=f.fix.safe, edit=_edit(ls, uri, doc, f.fix)))
+    if not only or any(FIX_ALL.startswith(k) for k in only):
+        fixed = await ls.run(_fix_all, ls, path, text)
+        if fixed is not None and fixed != text:
+            end = ls.position(doc, len(doc.starts), len(doc.line(len(doc.starts))) + 1)
+            edit = t.TextEdit(range=t.Range(start=t.Position(line=0, character=0), end=end), new_text=fixed)
+            actions.append(t.CodeAction(title="Fix all safe lora-lint findings", kind=FIX_ALL,
+                                        edit=t.WorkspaceEdit(changes={uri: [edit]})))
+    return actions
+
+
+def _fix_all(ls: LoraLintServer, path: str, text: str) -> str | None:
+    from .fixes.apply import fix_text
+
+    return fix_text(path, text, ls.settings(path), unsafe=False, lint=lambda p, x: ls.lint(p, x)).text
+
+
+async def hover_at(ls: LoraLintServer, params: t.HoverParams) -> t.Hover | None:
+    uri = params.text_document.uri
+    doc = ls.workspace.get_text_document(uri)
+    path = _path(uri, doc)
+    if not is_source(path):
+        return None
+    text = doc.source
+    document = Document(path, text)
+    line, col = ls.column(document, params.position)
+    found = await ls.run(_report_at, ls, path, text, line, col)
+    if found is None:
+        return None
+    span, line_text = found
+    return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=f"**LoRA** {line_text}"),
+                   range=ls.range(document, span))
+
+
+def _inside(span: Span, line: int, col: int) -> bool:
+    return (span.line, span.col) <= (line, col) < (span.end_line, span.end_col) or (
+        (span.line, span.col) == (span.end_line, span.end_col) == (line, col))
+
+
+def _report_at(ls: LoraLintServer, path: str, text: str, line: int, col: int) -> tuple[Span, str] | None:
+    """The ``report`` line of the site at ``line``/``col``: in a Python call, or on a line of a
+    YAML/JSON block's LoRA settings."""
+    from .models.context import context_for, unresolved_message
+    from .report import Row, as_dict, summary_line
+    from .sources import sites_for
+
+    try:
+        sites = sites_for(path, text)
+    except Exception:
+        return None
+    python = Document(path, text).kind == "python"
+    for site in sites:
+        if python:  # anywhere in the call
+            hit = site.span if _inside(site.span, line, col) else None
+        else:  # any line of the block's settings (the key or the value)
+            where = [site.span, *(p.span for p in site.params.values() if not p.implicit)]
+            hit = next((s for s in where if s.line <= line <= s.end_line), None)
+        if hit is None:
+            continue
+        settings = ls.settings(path)
+        ctx = context_for(site, settings)
+        row = Row(site, ctx, unresolved_message(ctx) if ctx.problem else None)
+        return hit, summary_line(as_dict(row))
+    return None
+
+
+def serve(args) -> int:
+    """Run the server over stdin/stdout until the client says exit."""
+    build(offline=getattr(args, "offline", False), isolated=getattr(args, "isolated", False)).start_io()
+    return 0
