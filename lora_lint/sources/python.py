@@ -37,7 +37,7 @@ UNSLOTH_DEFAULTS: dict[str, Any] = {
 UNSLOTH_VISION_DEFAULTS: dict[str, Any] = {"r": 16, "lora_alpha": 16, "lora_dropout": 0.0, "bias": "none"}
 
 
-#: The last file read, ``(text, module, positions)``: fixes reuse its tree (a miss re-parses).
+#: The last file read, ``(text, module, extractor)``: fixes reuse its tree (a miss re-parses).
 _LAST: tuple | None = None
 
 
@@ -45,9 +45,9 @@ def tree(text: str) -> tuple[cst.Module, Any]:
     """``(module, positions)`` of ``text``, from the last file read when it is the same text."""
     last = _LAST
     if last is not None and (last[0] is text or last[0] == text):
-        return last[1], last[2]
+        return last[1], last[2].positions
     module = parse(text)
-    return module, MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    return module, positions_of(module)
 
 
 def sites(path: str, text: str) -> list[LoraSite]:
@@ -57,7 +57,7 @@ def sites(path: str, text: str) -> list[LoraSite]:
     module = parse(text)
     extractor = Extractor(path, module)
     found = extractor.sites()
-    _LAST = (text, module, extractor.positions)
+    _LAST = (text, module, extractor)
     script = _script_metadata(text) if "# /// script" in text and found else None
     if script is not None:  # PEP 723 inline metadata: the script's own pins (LL002)
         deps, first, last = script
