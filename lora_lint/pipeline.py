@@ -1,14 +1,13 @@
-"""Linting many files: parsing in worker processes, the models here, each built once.
+"""Linting many files: worker processes when they pay; each model fetched and built once, here.
 
 1. This process walks the tree and reads every file. A file that cannot hold a LoRA config (no
    marker; most files of a repository) is finished on the spot.
-2. The others are parsed: sources and every rule that needs no model (``engine.lint_partial``).
-   With N workers, N - 1 forked processes parse chunks of files and leave the model rules to
-   this process (``models="none"``), so each model's inventory is loaded, and each distinct
-   analysis made, once per run rather than once per process. As each chunk comes back, this
-   process runs the model rules of every site whose model is at hand (``engine.advance``: a
-   cached or prebuilt inventory), and whenever the workers are busy it lints a chunk itself,
-   models included. With one worker all of it runs here, file after file.
+2. The others are linted (``engine.lint_partial``): sources, every rule that needs no model,
+   and the model rules of each site whose model is at hand (a local, cached or catalog config
+   with a cached or prebuilt inventory). With N workers, N - 1 forked processes take chunks of
+   the Python files (libcst: long to import, slow to parse) while this process lints the YAML
+   and JSON files, so on two cores it never imports libcst at all; whoever is idle takes what
+   is left. With one worker all of it runs here, file after file.
 3. A site whose model needs the Hub or a meta build stays deferred. At the first one that needs
    a build, torch and transformers start importing in a background thread, so the import
    overlaps with the parsing. Then ``engine.finish`` runs the remaining model rules in file
@@ -126,58 +125,72 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
         for job in jobs:
             yield here(*job)
         return
-    # This process lints the first file of each kind itself: what that imports (libcst or
-    # PyYAML and the dialects, the rules) is then inherited by every worker instead of being
-    # paid again in each. Those results are handed on only once the workers are forked: the
-    # caller may start a thread (the torch import) on them, and fork must come first.
-    _preload()
-    firsts: dict[bool, int] = {}
-    for job in jobs:
-        firsts.setdefault(job[1].lower().endswith(PYTHON_SUFFIXES), job[0])
-    mine = [here(*job) for job in jobs if job[0] in firsts.values()]
-    rest = [job for job in jobs if job[0] not in firsts.values()]
-    if not rest:
-        yield from mine
-        return
     import multiprocessing
+    from collections import deque
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    # Python files (libcst: long to import, slow to parse) go to the workers first, YAML and
+    # JSON (quick) stay here first, next to the model rules: on two cores this process then
+    # never imports libcst at all. It takes Python files too when the workers are busy and
+    # enough are left to be worth the import.
+    def chunked(part: list) -> list[list]:
+        return [part[i:i + size] for i in range(0, len(part), size)]
+
+    python = [job for job in jobs if job[1].lower().endswith(PYTHON_SUFFIXES)]
+    other = [job for job in jobs if not job[1].lower().endswith(PYTHON_SUFFIXES)]
+    size = max(1, min(16, len(jobs) // (workers * 8)))
+    queue = deque([*((True, c) for c in chunked(python)), *((False, c) for c in chunked(other))])
+    _preload()
     global _settings_for
     _settings_for = settings_for
-    size = max(1, min(16, len(rest) // (workers * 8)))
-    chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
-    chunks.reverse()  # taken from the end, in file order
     pending: dict = {}
     try:
         with ProcessPoolExecutor(workers - 1, multiprocessing.get_context("fork"), initializer=_quiet) as pool:
-            while chunks or pending:
-                while chunks and len(pending) < 2 * (workers - 1):
-                    chunk = chunks.pop()
+            while queue or pending:
+                # a few chunks ahead per worker; all the Python ones while this process leaves
+                # them to the workers (so they never wait for it)
+                while queue and (len(pending) < 2 * (workers - 1) or (
+                        queue[0][0] and not _parsing_python_pays(sum(len(c) for p, c in queue if p)))):
+                    chunk = queue.popleft()[1]
                     pending[pool.submit(_run_batch, chunk)] = chunk
-                if mine:  # every worker is forked by the first submit
-                    yield from mine
-                    mine = []
-                done, _ = wait(pending, timeout=0 if chunks else None, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, timeout=0 if queue else None, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield from future.result()
                     del pending[future]
-                if not done and chunks and not importing():
-                    # the workers are busy: this process takes a chunk too (unless it is
-                    # importing torch in the background, which parsing here would only slow)
-                    for job in chunks.pop():
-                        yield here(*job)
+                if done or not queue or importing():
+                    continue  # (parsing here would only slow the torch import in the background)
+                is_python, chunk = queue[-1]
+                if is_python and not _parsing_python_pays(sum(len(c) for p, c in queue if p)):
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)  # leave it to the workers
+                    for future in done:
+                        yield from future.result()
+                        del pending[future]
+                    continue
+                queue.pop()
+                for job in chunk:
+                    yield here(*job)
     except BrokenProcessPool:  # a worker died (a crash in a parser): the rest is linted here
-        yield from mine
-        for chunk in [*pending.values(), *reversed(chunks)]:
+        for chunk in [*pending.values(), *(c for _, c in queue)]:
             for job in chunk:
                 yield here(*job)
     finally:
         _settings_for = None
 
 
+#: Python files left for this process to start parsing them itself (it pays for libcst's import).
+PYTHON_HERE = 64
+
+
+def _parsing_python_pays(left: int) -> bool:
+    import sys
+
+    return "libcst" in sys.modules or left >= PYTHON_HERE
+
+
 def _preload() -> None:
-    """Import what phase one may need before forking, so that no worker imports it again."""
+    """Import before forking what every process needs (the rules, the model analysis), so that
+    no worker imports it again; the readers (libcst, PyYAML) are imported where they are used."""
     from . import project, registry, suppressions  # noqa: F401
     from .models import build, context  # noqa: F401  (build: model classes; torch stays lazy)
 
@@ -192,7 +205,7 @@ def _quiet() -> None:
 
 def _run_batch(batch: list[tuple[int, str, str]]) -> list[tuple[int, Partial]]:
     assert _settings_for is not None
-    return [(index, lint_partial(path, text, _settings_for(path), models="none"))
+    return [(index, lint_partial(path, text, _settings_for(path), models="cached"))
             for index, path, text in batch]
 
 
