@@ -177,6 +177,7 @@ def main() -> int:
     renv = dict(env, LORA_LINT_CACHE_DIR=str(work / "cache-scale"))
     rows = [(n, True) for n in sizes] + [(sizes[-1], False)]
     previous: dict[int, tuple[int, float]] = {}
+    largest: dict[tuple[bool, int], float] = {}
     for n, with_lora in rows:
         repo = generate(work / f"scale-{n}-{int(with_lora)}", n, lora=with_lora)
         n_lora = max(2, n // 10) if with_lora else 0
@@ -192,8 +193,17 @@ def main() -> int:
                 cell += f", {(wall - floors['python -c pass'][0]) / n * 1000:5.3f} ms/file above `python -c pass`"
             if with_lora:
                 previous[workers] = (n, wall)
+            if n == sizes[-1]:
+                largest[(with_lora, workers)] = wall
             cells.append(cell)
         print(f"  {n:6d} files, {n_lora:4d} LoRA configs: " + " | ".join(cells))
+    n, n_lora = sizes[-1], sizes[-1] // 10
+    for workers in (1, 2):
+        per_lora = (largest[(True, workers)] - largest[(False, workers)]) / n_lora * 1000
+        per_other = (largest[(False, workers)] - floors["python -c pass"][0]) / n * 1000
+        print(f"  workers={workers}: a LoRA config costs {per_lora:.2f} ms, an unrelated file {per_other:.3f} ms"
+              f" ({n_lora} LoRA configs take {per_lora * n_lora / (per_lora * n_lora + per_other * (n - n_lora)):.0%}"
+              f" of the {n:,}-file run's time above `python -c pass`)")
     print(f"\nload average at the end: {load()}")
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)
