@@ -75,8 +75,8 @@ def auto_workers(candidates: int, cores: int | None = None) -> int:
 
 def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
               force_exclude: bool = False, workers: int = 1) -> Iterator[tuple[str, list[Finding]]]:
-    """``(path, findings)`` per file to lint, in discovery order. ``workers``: processes for
-    phase one (0: ``auto_workers``)."""
+    """``(path, findings)`` per file to lint, in discovery order. ``workers``: processes that
+    lint, this one included (0: ``auto_workers``)."""
     from .discovery import iter_files
 
     paths = list(paths)
