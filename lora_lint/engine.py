@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
