@@ -57,8 +57,10 @@ def _script_metadata(text: str):
 
 
 def parse(text: str) -> cst.Module:
+    from .python_depth import parse_guarded
+
     try:
-        return cst.parse_module(text)
+        return parse_guarded(cst.parse_module, text)
     except cst.ParserSyntaxError as e:
         raise SourceError(
             f"syntax error: {e.message}", Span.point(e.editor_line, e.editor_column)
