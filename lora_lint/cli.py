@@ -149,7 +149,7 @@ def statistics(findings, as_json: bool) -> str:
 
 def run_check(args: argparse.Namespace) -> int:
     from .engine import lint_each, lint_text
-    from .reporters import FORMATS, RunInfo
+    from .reporters import FORMATS, RunInfo, output_errors
     from .reporters.style import use_color
 
     if args.output_format not in FORMATS:
@@ -185,15 +185,26 @@ def run_check(args: argparse.Namespace) -> int:
     if args.output_file:
         try:
             os.makedirs(os.path.dirname(args.output_file) or ".", exist_ok=True)
-            with open(args.output_file, "w", encoding="utf-8", newline="\n") as f:
+            with open(args.output_file, "w", encoding="utf-8", newline="\n",
+                      errors=output_errors(args.output_format)) as f:
                 f.write(text)
         except OSError as e:
             raise UsageError(f"cannot write {args.output_file}: {e.strerror or e}") from None
     else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_stdout(text, output_errors(args.output_format))
     failing = any(f.severity.value != "info" for f in findings)
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
+
+
+def write_stdout(text: str, errors: str = "backslashreplace") -> None:
+    """Write the report whatever the console's encoding: a character it cannot show (a file
+    name's undecodable bytes, a non-ASCII path on an ASCII console) is written as an escape."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        sys.stdout.write(text.encode(encoding, errors).decode(encoding))
+    sys.stdout.flush()
 
 
 def run_rule(args: argparse.Namespace) -> int:
@@ -236,7 +247,9 @@ def run_report(args: argparse.Namespace) -> int:
     overrides.validate()
     resolver = Resolver(overrides, config_file=config_file, isolated=args.isolated)
     rows, errors = collect(args.paths, resolver.settings_for)
-    sys.stdout.write(render(rows, args.output_format))
+    from .reporters import output_errors
+
+    write_stdout(render(rows, args.output_format), output_errors(args.output_format))
     for e in errors:
         print(f"lora-lint: {e}", file=sys.stderr)
     return EXIT_OK
