@@ -31,14 +31,16 @@ def directives(path: str, text: str) -> dict[str, Param]:
         return {}
     if path.lower().endswith((".py", ".pyi")):
         try:
-            tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+            tokens = list(tokenize.generate_tokens(io.StringIO(text, newline=None).readline))
         except (tokenize.TokenError, SyntaxError, IndentationError):
             return {}
         for tok in tokens:
             if tok.type == tokenize.COMMENT:
                 found.update(_match(tok.string, tok.start[0], tok.start[1]))
         return found
-    for n, line in enumerate(text.splitlines(), 1):
+    from ..lines import split_lines
+
+    for n, line in enumerate(split_lines(path, text), 1):
         if "lora-lint" not in line:
             continue
         for hash_at in _YAML_COMMENT.finditer(line):
