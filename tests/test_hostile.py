@@ -434,3 +434,44 @@ def test_old_mac_line_endings_keep_suppressions(tmp_path):
     src = "# lora-lint: base-model=Qwen/Qwen2.5-0.5B\rfrom peft import LoraConfig\rLoraConfig(r=8, target_modules=['nope'])\r"
     found = lint_file(write(tmp_path, "b.py", src), Settings(select=["LL201", "LL902"]))
     assert [f.code for f in found] == ["LL201"]  # the comment names the model
+
+
+# -- regular expressions that backtrack for minutes ---------------------------------------------
+
+REDOS = [r"(.*.*)*z", r"([\w.]*)*z", r"(\w+\.?)+$z", r".*.*.*.*.*.*.*.*z", r"(a|ab|abc)*z"]
+SAFE = [r".*\.(q_proj|v_proj)", r".*(q|k|v)_proj", r"model\.layers\.(\d+)\.self_attn\.(q|v)_proj",
+        r".*\.(\d+)\..*", r"(?:.*\.)?(q|k|v)_proj", r"(\d{1,3}\.)+x", "q_proj", "all-linear", "(unclosed"]
+
+
+def test_catastrophic_regex_screen():
+    from lora_lint.models.regex_risk import catastrophic, risky_fields
+    from lora_lint.models.spec import LoraSpec
+
+    assert [p for p in REDOS if not catastrophic(p)] == []
+    assert [p for p in SAFE if catastrophic(p)] == []
+    spec = LoraSpec(target_modules=REDOS[0], modules_to_save=["score", REDOS[1]], rank_pattern={REDOS[2]: 4},
+                    layers_pattern="layers")
+    assert risky_fields(spec) == ["target_modules", "modules_to_save", "rank_pattern"]
+    assert risky_fields(LoraSpec(target_modules=SAFE[0], modules_to_save=["a|b"], layers_pattern=["h", "layers"])) == []
+
+
+def test_catastrophic_regexes_in_a_config_do_not_hang_the_run(tmp_path):
+    """Before: target_modules=r"(.*.*)*z" on a catalog model did not finish in minutes (peft's own
+    get_peft_model would hang the same way); each field that takes a regex, on a 24-layer model."""
+    fields = {"target_modules": "{p!r}", "exclude_modules": "{p!r}", "modules_to_save": "['score', {p!r}]",
+              "layers_pattern": "{p!r}, layers_to_transform=[0]", "rank_pattern": "{{{p!r}: 4}}",
+              "alpha_pattern": "{{{p!r}: 4}}"}
+    for i, p in enumerate(REDOS):
+        for name, value in fields.items():
+            targets = "" if name == "target_modules" else "target_modules=['q_proj'], "
+            (tmp_path / f"{name}_{i}.py").write_text(
+                "from transformers import AutoModelForCausalLM\nfrom peft import LoraConfig, get_peft_model\n"
+                "m = AutoModelForCausalLM.from_pretrained('Qwen/Qwen2.5-0.5B')\n"
+                f"get_peft_model(m, LoraConfig(r=8, lora_dropout=3, {targets}{name}={value.format(p=p)}))\n")
+    proc = subprocess.run([sys.executable, "-m", "lora_lint", "check", "--isolated", "--offline", "--select", "ALL",
+                           "--output-format", "json", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    found = json.loads(proc.stdout)
+    assert len({f["filename"] for f in found if f["code"] == "LL006"}) == len(REDOS) * len(fields)
+    assert "LL903" not in {f["code"] for f in found}

@@ -13,6 +13,7 @@ from ..model import LoraSite
 from .count import Counts, count
 from .inventory import Inventory
 from .match import Match, match
+from .regex_risk import risky_fields
 from .spec import LoraSpec
 
 
@@ -68,7 +69,7 @@ class Analysis:
 
 
 def analyze_spec(inv: Inventory, spec: LoraSpec) -> Analysis:
-    unknown = spec.unknown_match_fields()
+    unknown = spec.unknown_match_fields() or risky_fields(spec)
     if unknown:
         return Analysis(spec, known=False, unknown=unknown)
     m = match(inv, spec)
