@@ -335,7 +335,7 @@ def script_metadata(text: str) -> tuple[list[str], int, int] | None:
     if "# /// script" not in text:
         return None
     # PEP 723 reads the script with universal newlines: a CRLF (Windows) script has a block too.
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     for m in _SCRIPT.finditer(text):
         if m.group("type") != "script":
             continue
