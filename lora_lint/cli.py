@@ -148,7 +148,7 @@ def statistics(findings, as_json: bool) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .engine import lint_each, lint_text
+    from .engine import lint_each, lint_text, read_stream
     from .reporters import FORMATS, RunInfo, output_errors
     from .reporters.style import use_color
 
@@ -167,10 +167,13 @@ def run_check(args: argparse.Namespace) -> int:
         name = args.stdin_filename
         settings = resolver.settings_for(name)
         if not (args.force_exclude and settings.is_excluded(name)):
-            text = sys.stdin.read()
-            info.sources[name] = text
+            text = read_stream(sys.stdin, name, settings)
             info.files_checked = 1
-            findings = lint_text(name, text, settings)
+            if isinstance(text, str):
+                info.sources[name] = text
+                findings = lint_text(name, text, settings)
+            elif text is not None and text.code in settings.rules_for(name):
+                findings = [text]
     else:
         for _path, found in lint_each(args.paths, resolver.settings_for, args.force_exclude):
             info.files_checked += 1

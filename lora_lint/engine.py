@@ -60,6 +60,25 @@ def read_text(path: str, settings: Settings) -> str | Finding | None:
     return decode(data, path)
 
 
+def read_stream(stream, path: str, settings: Settings) -> str | Finding | None:
+    """``read_text`` for a stream (stdin): the same size limit and decoding (a BOM, UTF-16, a
+    PEP 263 line, invalid UTF-8 as LL901), whatever the console's encoding."""
+    limit = settings.max_file_size
+    raw = getattr(stream, "buffer", None)
+    try:
+        if raw is None:  # a text stream (an embedding program, tests)
+            text = stream.read(limit + 1)
+            return _too_big(path, limit) if len(text) > limit else text
+        data = raw.read(limit + 1)
+    except OSError as e:
+        return finding("LL901", f"cannot read stdin: {e.strerror or e}", path, Span.point(1, 1))
+    except UnicodeDecodeError as e:
+        return finding("LL901", f"stdin is not valid text ({e.reason})", path, Span.point(1, 1))
+    if len(data) > limit:
+        return _too_big(path, limit)
+    return decode(data, path)
+
+
 def _too_big(path: str, limit: int, size: int | None = None) -> Finding:
     what = f"is {size:,} bytes," if size is not None else "is"
     return finding("LL901", f"file {what} above the {limit:,}-byte limit: not read"

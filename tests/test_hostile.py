@@ -475,3 +475,21 @@ def test_catastrophic_regexes_in_a_config_do_not_hang_the_run(tmp_path):
     found = json.loads(proc.stdout)
     assert len({f["filename"] for f in found if f["code"] == "LL006"}) == len(REDOS) * len(fields)
     assert "LL903" not in {f["code"] for f in found}
+
+
+# -- stdin ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,data,want", [
+    ("x.yaml", YAML.encode() + b"note: caf\xe9\n", [("LL901", 6, 10)]),  # before: UnicodeDecodeError, exit 2
+    ("x.yaml", YAML.encode("utf-16"), [("LL901", 1, 1)]),  # before: nothing, exit 0
+    ("x.py", ("# -*- coding: latin-1 -*-\n" + PY).encode("latin-1"), [(c, line + 1, col) for c, line, col in PY_WANT]),
+    ("x.yaml", b"\xef\xbb\xbf" + YAML.encode(), YAML_WANT),
+    ("x.yaml", YAML.encode() + b"#" * 2000, [("LL901", 1, 1)]),  # above max-file-size = 1000
+])
+def test_stdin_is_read_as_bytes_like_a_file(tmp_path, monkeypatch, name, data, want):
+    # stdin as Python makes it: a TextIOWrapper over the bytes, strict UTF-8 (PYTHONIOENCODING=utf-8)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="strict"))
+    rc, found = check(tmp_path, "--select", "LL006,LL101,LL901", "--config", "max-file-size = 1000",
+                      "-", "--stdin-filename", name)
+    assert rc == 1
+    assert [(f["code"], f["location"]["row"], f["location"]["column"]) for f in found] == want
