@@ -493,3 +493,21 @@ def test_stdin_is_read_as_bytes_like_a_file(tmp_path, monkeypatch, name, data, w
                       "-", "--stdin-filename", name)
     assert rc == 1
     assert [(f["code"], f["location"]["row"], f["location"]["column"]) for f in found] == want
+
+
+# -- configuration files ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content,why", [
+    (b'[tool.lora-lint]\nselect = ["LL006"]\n# caf\xe9\n', "not UTF-8 (invalid continuation byte at byte 41)"),
+    (b"[tool.lora-lint]\nx = " + b"[" * 100_000 + b"]" * 100_000 + b"\n", "nested too deeply"),
+])
+def test_a_broken_config_file_is_a_clean_usage_error(tmp_path, capsys, content, why):
+    """Exit 2 as for any bad config, with the file and the reason; before, a traceback
+    (UnicodeDecodeError, RecursionError) and 'internal error'."""
+    (tmp_path / "pyproject.toml").write_bytes(content)
+    path = write(tmp_path, "a.yaml", YAML)
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert f"pyproject.toml: invalid TOML: {why}" in err and "Traceback" not in err and "internal error" not in err
+    assert main(["check", "--config", "x = " + "[" * 100_000, path]) == 2
+    assert "is neither a file nor a TOML" in capsys.readouterr().err
