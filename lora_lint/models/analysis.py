@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..model import LoraSite
+from ..regex_risk import risky_fields
 from .count import Counts, count
 from .inventory import Inventory
 from .match import Match, match
-from .regex_risk import risky_fields
 from .spec import LoraSpec
 
 
