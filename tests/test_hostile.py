@@ -444,8 +444,8 @@ SAFE = [r".*\.(q_proj|v_proj)", r".*(q|k|v)_proj", r"model\.layers\.(\d+)\.self_
 
 
 def test_catastrophic_regex_screen():
-    from lora_lint.models.regex_risk import catastrophic, risky_fields
     from lora_lint.models.spec import LoraSpec
+    from lora_lint.regex_risk import catastrophic, risky_fields
 
     assert [p for p in REDOS if not catastrophic(p)] == []
     assert [p for p in SAFE if catastrophic(p)] == []
@@ -511,3 +511,21 @@ def test_a_broken_config_file_is_a_clean_usage_error(tmp_path, capsys, content, 
     assert f"pyproject.toml: invalid TOML: {why}" in err and "Traceback" not in err and "internal error" not in err
     assert main(["check", "--config", "x = " + "[" * 100_000, path]) == 2
     assert "is neither a file nor a TOML" in capsys.readouterr().err
+
+
+# -- .gitignore files --------------------------------------------------------------------------------
+
+def test_hostile_gitignore_lines(tmp_path):
+    """Before: '[z-a]' or 'a[]b' made re.compile raise (exit 2, nothing linted); a FIFO named
+    .gitignore blocked the walk; '*a*a*a*a*a*a*a*a*b' took 90 s per file name of 60 a's and
+    '**/' twelve times minutes per path."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deep").mkdir()
+    write(tmp_path / "sub" / "deep", "a" * 60 + ".yaml", YAML)
+    write(tmp_path / "sub", "ignored.yaml", YAML)
+    (tmp_path / ".gitignore").write_text("[z-a]\na[]b\n[!]\n" + "*a" * 8 + "*b\n" + "**/" * 12 + "x\n"
+                                         "**/**/ignored.yaml\n")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "sub" / ".gitignore")
+    rc, found = check(tmp_path, "--select", "LL006", str(tmp_path))
+    assert rc == 1 and [os.path.basename(f["filename"]) for f in found] == ["a" * 60 + ".yaml"]
