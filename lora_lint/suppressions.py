@@ -127,6 +127,7 @@ def comments(path: str, text: str) -> Iterator[tuple[int, int, str]]:
 
 
 def directives(path: str, text: str) -> list[Directive]:
+    text = text.removeprefix("\ufeff")  # columns on line 1 do not count a BOM (as the readers)
     lines = split_lines(path, text)
     out: list[Directive] = []
     for line, col0, comment in comments(path, text):

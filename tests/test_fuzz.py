@@ -472,3 +472,11 @@ def test_regression_invalid_escape_in_a_user_string_warns_nothing():
         found = lint("train.py", src)
     assert caught == []
     assert "'q\\\\iproj' is not a valid regular expression" in [f.message for f in found if f.code == "LL011"][0]
+
+
+def test_regression_first_line_directive_after_a_bom():
+    """Text with its BOM (an editor, stdin before it was read as bytes): the '#' after U+FEFF was
+    not a comment, so `# lora-lint: ignore-file` and `# lora-lint: base-model=` on line 1 were lost."""
+    text = "# lora-lint: ignore-file[LL001]\nadapter: lora\nlora_r: 8\n"
+    want = [(f.code, f.span) for f in lint("train.yaml", text)]
+    assert want and [(f.code, f.span) for f in lint("train.yaml", "\ufeff" + text)] == want

@@ -26,6 +26,7 @@ def directives(path: str, text: str) -> dict[str, Param]:
     """``base-model`` / ``model-class`` from ``# lora-lint:`` comments (the last of each wins)."""
     if "base-model" not in text and "model-class" not in text:
         return {}
+    text = text.removeprefix("\ufeff")  # columns on line 1 do not count a BOM (as the readers)
     found: dict[str, Param] = {}
     if path.lower().endswith(".json"):  # JSON has no comments: a '#' is inside a string
         return {}
