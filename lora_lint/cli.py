@@ -175,7 +175,7 @@ def statistics(findings, as_json: bool) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .engine import lint_each, lint_text
+    from .engine import lint_each, lint_text, read_stream
     from .reporters import FORMATS, RunInfo
 
     if args.output_format not in FORMATS:
@@ -193,14 +193,17 @@ def run_check(args: argparse.Namespace) -> int:
         name = args.stdin_filename
         settings = resolver.settings_for(name)
         if not (args.force_exclude and settings.is_excluded(name)):
-            text = sys.stdin.read()
-            info.sources[name] = text
+            text = read_stream(sys.stdin, name, settings)
             info.files_checked = 1
-            if args.fix or args.diff:
-                from .fixes.cli import fix_stdin
+            if isinstance(text, str):
+                info.sources[name] = text
+                if args.fix or args.diff:
+                    from .fixes.cli import fix_stdin
 
-                return fix_stdin(args, name, text, settings, info)
-            findings = lint_text(name, text, settings)
+                    return fix_stdin(args, name, text, settings, info)
+                findings = lint_text(name, text, settings)
+            elif text is not None and text.code in settings.rules_for(name):
+                findings = [text]
     elif args.fix or args.diff:
         from .fixes.cli import fix_paths
 
@@ -217,7 +220,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def write_report(args: argparse.Namespace, findings, info, stream) -> int:
     """The report of ``findings`` to ``--output-file`` or ``stream``; the exit code."""
-    from .reporters import FORMATS
+    from .reporters import FORMATS, output_errors
     from .reporters.style import use_color
 
     if args.statistics:
@@ -229,19 +232,30 @@ def write_report(args: argparse.Namespace, findings, info, stream) -> int:
     if args.output_file:
         try:
             os.makedirs(os.path.dirname(args.output_file) or ".", exist_ok=True)
-            with open(args.output_file, "w", encoding="utf-8", newline="\n") as f:
+            with open(args.output_file, "w", encoding="utf-8", newline="\n",
+                      errors=output_errors(args.output_format)) as f:
                 f.write(text)
         except OSError as e:
             raise UsageError(f"cannot write {args.output_file}: {e.strerror or e}") from None
     else:
-        stream.write(text)
-        stream.flush()
+        write_stream(stream, text, output_errors(args.output_format))
     return exit_code(findings, args)
 
 
 def exit_code(findings, args: argparse.Namespace) -> int:
     failing = any(f.severity.value != "info" for f in findings)
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
+
+
+def write_stream(stream, text: str, errors: str = "backslashreplace") -> None:
+    """Write the report whatever the console's encoding: a character it cannot show (a file
+    name's undecodable bytes, a non-ASCII path on an ASCII console) is written as an escape."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        stream.write(text.encode(encoding, errors).decode(encoding))
+    stream.flush()
 
 
 def run_rule(args: argparse.Namespace) -> int:
@@ -284,7 +298,9 @@ def run_report(args: argparse.Namespace) -> int:
     overrides.validate()
     resolver = Resolver(overrides, config_file=config_file, isolated=args.isolated)
     rows, errors = collect(args.paths, resolver.settings_for)
-    sys.stdout.write(render(rows, args.output_format))
+    from .reporters import output_errors
+
+    write_stream(sys.stdout, render(rows, args.output_format), output_errors(args.output_format))
     for e in errors:
         print(f"lora-lint: {e}", file=sys.stderr)
     return EXIT_OK

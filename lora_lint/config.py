@@ -54,6 +54,10 @@ def read_toml(path: str) -> dict:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 ({e.reason} at byte {e.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
 
@@ -286,8 +290,8 @@ def parse_inline(value: str) -> dict:
     tomllib = _toml()
     try:
         return tomllib.loads(value)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"--config {value!r} is neither a file nor a TOML `key = value`: {e}") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as e:
+        raise ConfigError(f"--config {value[:80]!r} is neither a file nor a TOML `key = value`: {e}") from None
 
 
 class Resolver:

@@ -7,7 +7,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from .regex_risk import catastrophic
 from .sources import is_source
+
+GITIGNORE_MAX_BYTES = 1024 * 1024
 
 #: Directories never walked into (ruff's defaults, trimmed to what can hold configs).
 DEFAULT_EXCLUDE = frozenset({
@@ -74,11 +77,24 @@ def parse_gitignore(text: str) -> list[IgnoreRule]:
         if not line:
             continue
         anchored = "/" in line
-        line = line.lstrip("/")
-        body = _translate(line)
-        regex = re.compile(("^" if anchored else "^(?:.*/)?") + body + "$")
+        line = _collapse(line.lstrip("/"))
+        source = ("^" if anchored else "^(?:.*/)?") + _translate(line) + "$"
+        if catastrophic(source, allowance=1):
+            continue  # '*a*a*a*a*a*b' backtracks for minutes per path: such a line is not honoured
+        try:
+            regex = re.compile(source)
+        except re.error:
+            continue  # '[z-a]': git's wildmatch matches nothing with it either
         rules.append(IgnoreRule(regex, negate, dir_only))
     return rules
+
+
+def _collapse(pattern: str) -> str:
+    """``**/**/x`` is ``**/x`` and ``a***`` is ``a**``: the same files, without the adjacent
+    wildcards that make a regex backtrack."""
+    while "**/**/" in pattern:
+        pattern = pattern.replace("**/**/", "**/")
+    return re.sub(r"\*{3,}", "**", pattern)
 
 
 class Ignorer:
@@ -89,10 +105,15 @@ class Ignorer:
 
     def rules_in(self, directory: str) -> list[IgnoreRule]:
         if directory not in self.cache:
-            try:
-                with open(os.path.join(directory, ".gitignore"), encoding="utf-8", errors="replace") as f:
-                    self.cache[directory] = parse_gitignore(f.read())
-            except OSError:
+            path = os.path.join(directory, ".gitignore")
+            # a regular file only (a FIFO would block the run), and not a huge one
+            if os.path.isfile(path) and os.path.getsize(path) <= GITIGNORE_MAX_BYTES:
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as f:
+                        self.cache[directory] = parse_gitignore(f.read(GITIGNORE_MAX_BYTES))
+                except OSError:
+                    self.cache[directory] = []
+            else:
                 self.cache[directory] = []
         return self.cache[directory]
 

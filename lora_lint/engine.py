@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,32 +24,98 @@ def finding(code: str, message: str, path: str, span: Span) -> Finding:
 
 
 def read_text(path: str, settings: Settings) -> str | Finding | None:
-    """The file's text, an LL901 finding when it cannot be read, or None to skip it silently."""
+    """The file's text, an LL901 finding when it cannot be read, or None to skip it silently.
+
+    Never blocks and never reads more than ``max-file-size`` bytes: a FIFO, a device or a socket
+    under a config's name is not read (opened non-blocking, then checked), and a file that grows
+    while it is read is cut off at the limit."""
     start = Span.point(1, 1)
     try:
-        size = os.path.getsize(path)
-        if size > settings.max_file_size:
-            return finding(
-                "LL901",
-                f"file is {size:,} bytes, above the {settings.max_file_size:,}-byte limit: not read"
-                " (raise `max-file-size` to lint it)",
-                path, start,
-            )
-        with open(path, "rb") as f:
-            data = f.read()
-    except IsADirectoryError:
-        return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        if os.path.isdir(path):
+            return None
+        return finding("LL901", f"cannot read file: {e.strerror or e}", path, start)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return finding("LL901", "not a regular file (a pipe, device or socket): not read", path, start)
+        limit = settings.max_file_size
+        if st.st_size > limit:
+            return _too_big(path, limit, st.st_size)
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            return _too_big(path, limit)  # it grew while being read
+        data = b"".join(chunks)
     except OSError as e:
         return finding("LL901", f"cannot read file: {e.strerror or e}", path, start)
+    finally:
+        os.close(fd)
     return decode(data, path)
 
 
+def read_stream(stream, path: str, settings: Settings) -> str | Finding | None:
+    """``read_text`` for a stream (stdin): the same size limit and decoding (a BOM, UTF-16, a
+    PEP 263 line, invalid UTF-8 as LL901), whatever the console's encoding."""
+    limit = settings.max_file_size
+    raw = getattr(stream, "buffer", None)
+    try:
+        if raw is None:  # a text stream (an embedding program, tests)
+            text = stream.read(limit + 1)
+            return _too_big(path, limit) if len(text) > limit else text
+        data = raw.read(limit + 1)
+    except OSError as e:
+        return finding("LL901", f"cannot read stdin: {e.strerror or e}", path, Span.point(1, 1))
+    except UnicodeDecodeError as e:
+        return finding("LL901", f"stdin is not valid text ({e.reason})", path, Span.point(1, 1))
+    if len(data) > limit:
+        return _too_big(path, limit)
+    return decode(data, path)
+
+
+def _too_big(path: str, limit: int, size: int | None = None) -> Finding:
+    what = f"is {size:,} bytes," if size is not None else "is"
+    return finding("LL901", f"file {what} above the {limit:,}-byte limit: not read"
+                   " (raise `max-file-size` to lint it)", path, Span.point(1, 1))
+
+
+#: Byte-order marks of the encodings no training framework reads a config in (UTF-32 first:
+#: its little-endian mark starts with UTF-16's).
+WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+             (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
 def decode(data: bytes, path: str) -> str | Finding | None:
+    """The text of a file's bytes: UTF-8 (a BOM is dropped), or the encoding a Python file
+    declares (PEP 263). Undecodable bytes are LL901 when the file looks like a LoRA config, and
+    skipped silently otherwise; so is UTF-16/32, which the frameworks cannot read."""
+    for bom, encoding in WIDE_BOMS:
+        if data.startswith(bom):
+            try:
+                wide = data.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+            if not any(m.decode() in wide for m in LORA_MARKERS):
+                return None
+            return finding("LL901", f"file is {encoding.upper()} (it starts with a {encoding.upper()}"
+                           " byte-order mark): training frameworks read configs as UTF-8; save it"
+                           " as UTF-8", path, Span.point(1, 1))
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
+        declared = declared_text(data, path)
+        if declared is not None:
+            return declared
         if not any(m in data for m in LORA_MARKERS):
             return None
         line = data.count(b"\n", 0, e.start) + 1
@@ -58,6 +125,25 @@ def decode(data: bytes, path: str) -> str | Finding | None:
     if "\x00" in text and not any(m in data for m in LORA_MARKERS):
         return None
     return text
+
+
+def declared_text(data: bytes, path: str) -> str | None:
+    """A Python file in the encoding its ``# -*- coding: ... -*-`` line declares, else None."""
+    from .sources import PYTHON_SUFFIXES
+
+    if not path.lower().endswith(PYTHON_SUFFIXES):
+        return None
+    import codecs
+    import io
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        if codecs.lookup(encoding).name == "utf-8":
+            return None
+        return data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeError, ValueError):
+        return None
 
 
 def internal_error(where: str, path: str, span: Span, exc: BaseException) -> Finding:
@@ -236,7 +322,12 @@ def finish(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | Non
 def _final(path: str, text: str, found: list[Finding], rules: Mapping[str, Rule]) -> list[Finding]:
     from .suppressions import apply as apply_suppressions
 
-    found = apply_suppressions(path, text, [f for f in found if f.code in rules], rules)
+    found = [f for f in found if f.code in rules]
+    try:
+        found = apply_suppressions(path, text, found, rules)
+    except Exception as exc:  # a bug there must not lose the findings
+        if "LL903" in rules:
+            found.append(internal_error("the suppression comments", path, Span.point(1, 1), exc))
     return sorted(found, key=lambda f: f.sort_key)
 
 
@@ -247,10 +338,18 @@ def lint_text(path: str, text: str, settings: Settings | None = None,
     return lint_partial(path, text, settings, rules).findings
 
 
+def read_safely(path: str, settings: Settings) -> str | Finding | None:
+    """``read_text``, with a bug in reading or decoding one file reported as LL903 for that file."""
+    try:
+        return read_text(path, settings)
+    except Exception as exc:  # a bug reading one file must not take the run down
+        return internal_error("reading the file", path, Span.point(1, 1), exc)
+
+
 def lint_file(path: str, settings: Settings | None = None,
               rules: Mapping[str, Rule] | None = None) -> list[Finding]:
     settings = settings or Settings()
-    text = read_text(path, settings)
+    text = read_safely(path, settings)
     if text is None:
         return []
     if isinstance(text, Finding):

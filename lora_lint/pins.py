@@ -334,6 +334,8 @@ def script_metadata(text: str) -> tuple[list[str], int, int] | None:
     """The ``dependencies`` of a PEP 723 ``# /// script`` block, with its first and last line."""
     if "# /// script" not in text:
         return None
+    # PEP 723 reads the script with universal newlines: a CRLF (Windows) script has a block too.
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     for m in _SCRIPT.finditer(text):
         if m.group("type") != "script":
             continue

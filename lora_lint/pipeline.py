@@ -24,7 +24,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
-from .engine import Partial, advance, finish, lint_partial, read_text
+from .engine import Partial, advance, finish, lint_partial, read_safely
 from .model import Finding
 from .settings import Settings
 from .sources import PYTHON_SUFFIXES, may_hold_sites
@@ -90,7 +90,7 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
             continue
         index = len(names)
         names.append(path)
-        text = read_text(path, s)
+        text = read_safely(path, s)
         if text is None:
             results.append([])
         elif isinstance(text, Finding):

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from .lines import split_lines
 from .model import Finding, Span
 from .registry import Rule, all_rules
 from .sources import PYTHON_SUFFIXES
@@ -53,7 +54,8 @@ def python_comments(text: str) -> Iterator[tuple[int, int, str]]:
     import tokenize
 
     try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        # newline=None: a lone \r ends a line, as it does for libcst
+        for tok in tokenize.generate_tokens(io.StringIO(text, newline=None).readline):
             if tok.type == tokenize.COMMENT:
                 yield tok.start[0], tok.start[1], tok.string
     except (tokenize.TokenError, SyntaxError):
@@ -78,12 +80,12 @@ def _block_parent(line: str) -> int:
     return i
 
 
-def yaml_comments(text: str) -> Iterator[tuple[int, int, str]]:
+def yaml_comments(text: str, path: str = "x.yaml") -> Iterator[tuple[int, int, str]]:
     """``(line, col0, comment)`` for each YAML comment: a ``#`` at the start of a line or after
     whitespace, outside quoted and block scalars. JSON files simply have none."""
     quote: str | None = None
     block_parent: int | None = None  # the column a block scalar's content lines exceed
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(split_lines(path, text), 1):
         if block_parent is not None:
             if not line.strip() or len(line) - len(line.lstrip(" ")) > block_parent:
                 continue
@@ -121,11 +123,12 @@ def yaml_comments(text: str) -> Iterator[tuple[int, int, str]]:
 def comments(path: str, text: str) -> Iterator[tuple[int, int, str]]:
     if path.lower().endswith(PYTHON_SUFFIXES):
         return python_comments(text)
-    return yaml_comments(text)
+    return yaml_comments(text, path)
 
 
 def directives(path: str, text: str) -> list[Directive]:
-    lines = text.splitlines()
+    text = text.removeprefix("\ufeff")  # columns on line 1 do not count a BOM (as the readers)
+    lines = split_lines(path, text)
     out: list[Directive] = []
     for line, col0, comment in comments(path, text):
         own_line = not lines[line - 1][:col0].strip()

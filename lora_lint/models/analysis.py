@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..model import LoraSite
+from ..regex_risk import risky_fields
 from .count import Counts, count
 from .inventory import Inventory
 from .match import Match, match
@@ -68,7 +69,7 @@ class Analysis:
 
 
 def analyze_spec(inv: Inventory, spec: LoraSpec) -> Analysis:
-    unknown = spec.unknown_match_fields()
+    unknown = spec.unknown_match_fields() or risky_fields(spec)
     if unknown:
         return Analysis(spec, known=False, unknown=unknown)
     m = match(inv, spec)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,18 +110,33 @@ def read_config(path: Path) -> dict | str:
     return data
 
 
+def _is_dir(p: Path) -> bool:
+    """``Path.is_dir`` that never raises (a 300-character id: ENAMETOOLONG; a NUL byte)."""
+    try:
+        return stat.S_ISDIR(p.stat().st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _is_file(p: Path) -> bool:
+    try:
+        return stat.S_ISREG(p.stat().st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _from_local(name: str, base_dir: str | None, depth: int) -> Result | None:
     for cand in _local_candidates(name, base_dir):
-        if cand.is_dir():
+        if _is_dir(cand):
             cfg_path = cand / "config.json"
-            if cfg_path.is_file():
+            if _is_file(cfg_path):
                 return _loaded(name, cfg_path, "local")
             adapter = cand / "adapter_config.json"
-            if adapter.is_file() and depth == 0:
+            if _is_file(adapter) and depth == 0:
                 return _from_adapter_dir(name, adapter, base_dir)
             return Unresolved(name, "bad-config", f"the directory {cand} has no config.json",
                               "point the model at a directory that holds the base model's config.json")
-        if cand.is_file():
+        if _is_file(cand):
             if cand.suffix.lower() != ".json":
                 return Unresolved(name, "bad-config", f"{cand} is not a config.json file")
             return _loaded(name, cand, "local")
@@ -180,7 +196,7 @@ def from_hf_cache(repo_id: str, revision: str | None = None) -> Path | None:
         return None
     cache = hf_cache_dir()
     folder = cache / ("models--" + repo_id.replace("/", "--"))
-    if not folder.is_dir():
+    if not _is_dir(folder):
         folder = _case_folded(cache, folder.name)
         if folder is None:
             return None
@@ -192,11 +208,11 @@ def from_hf_cache(repo_id: str, revision: str | None = None) -> Path | None:
             commit = None
     if commit is not None and _COMMIT.match(commit):
         path = folder / "snapshots" / commit / "config.json"
-        if path.is_file():
+        if _is_file(path):
             return path
     if revision == "main":
         try:
-            snaps = [p for p in (folder / "snapshots").iterdir() if (p / "config.json").is_file()]
+            snaps = [p for p in (folder / "snapshots").iterdir() if _is_file(p / "config.json")]
         except OSError:
             return None
         if len(snaps) == 1:

@@ -36,13 +36,14 @@ class RunInfo:
 
     def lines(self, path: str) -> list[str] | None:
         """The lines of ``path`` (from ``sources`` or the disk), None when unreadable."""
+        from ..lines import split_lines
+
         if path not in self.sources:
-            try:
-                with open(path, encoding="utf-8-sig", errors="replace") as f:
-                    self.sources[path] = f.read()
-            except OSError:
+            text = _read_for_snippets(path)
+            if text is None:
                 return None
-        return self.sources[path].splitlines()
+            self.sources[path] = text
+        return split_lines(path, self.sources[path])
 
     def snippet(self, f: Finding) -> str:
         """The text a finding points at (its first line), '' when unknown."""
@@ -60,6 +61,74 @@ class RunInfo:
         if rel == ".." or rel.startswith(".." + os.sep):
             return None
         return rel.replace(os.sep, "/")
+
+
+#: A file above this size is not read for snippets (it was not linted either).
+SNIPPET_MAX_BYTES = 10 * 1024 * 1024
+
+
+def _read_for_snippets(path: str) -> str | None:
+    """The text of a regular file of reasonable size; None for anything else (a FIFO would block,
+    ``/dev/zero`` never ends, a 100 MB file was not linted)."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > SNIPPET_MAX_BYTES:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(SNIPPET_MAX_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > SNIPPET_MAX_BYTES:
+        return None
+    from ..engine import WIDE_BOMS, declared_text
+
+    for bom, encoding in WIDE_BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return declared_text(data, path) or data.decode("utf-8-sig", errors="replace")
+
+
+def _json_escape(err: UnicodeError) -> tuple[str, int]:
+    out = []
+    for c in err.object[err.start:err.end]:
+        o = ord(c)
+        if o > 0xFFFF:  # a surrogate pair, as JSON spells it
+            o -= 0x10000
+            out.append(f"\\u{0xD800 + (o >> 10):04x}\\u{0xDC00 + (o & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{o:04x}")
+    return "".join(out), err.end
+
+
+def _xml_escape(err: UnicodeError) -> tuple[str, int]:
+    chunk = err.object[err.start:err.end]
+    return "".join(f"\\u{ord(c):04x}" if 0xD800 <= ord(c) <= 0xDFFF else f"&#{ord(c)};" for c in chunk), err.end
+
+
+def output_errors(fmt: str) -> str:
+    """The codec error handler for writing ``fmt`` where a character cannot be encoded (an
+    ASCII console; a file name's undecodable bytes): the format's own escape, so JSON stays JSON
+    and XML stays XML; a backslash escape in the human formats."""
+    import codecs
+
+    if fmt in ("json", "json-lines", "sarif", "gitlab"):
+        codecs.register_error("lora-lint-json", _json_escape)
+        return "lora-lint-json"
+    if fmt == "junit":
+        codecs.register_error("lora-lint-xml", _xml_escape)
+        return "lora-lint-xml"
+    return "backslashreplace"
 
 
 class _Formats(Mapping):

@@ -25,7 +25,7 @@ def fingerprints(findings: list[Finding], info, root: str | None = None) -> list
         base = "\0".join((path, f.code, info.snippet(f).strip(), f.message))
         salt = 0
         while True:
-            fp = hashlib.sha256(f"{base}\0{salt}".encode()).hexdigest()[:16]
+            fp = hashlib.sha256(f"{base}\0{salt}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
             if fp not in seen:
                 break
             salt += 1

@@ -43,7 +43,7 @@ def descriptor(r) -> dict:
 def artifact(path: str, info) -> dict:
     rel = info.relpath(path)
     if rel is not None:
-        return {"uri": quote(rel), "uriBaseId": "%SRCROOT%"}
+        return {"uri": quote(rel, errors="surrogateescape"), "uriBaseId": "%SRCROOT%"}
     return {"uri": Path(os.path.abspath(path)).as_uri()}
 
 

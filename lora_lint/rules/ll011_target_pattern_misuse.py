@@ -63,6 +63,10 @@ def string_problem(value: str, effect: str) -> str | None:
         return f"{value!r} is not a valid regular expression ({e}): peft fails matching it"
     if can_match_dot(value):
         return None  # it can match a dotted path such as model.layers.0.self_attn.q_proj
+    from ..regex_risk import catastrophic
+
+    if catastrophic(value):
+        return None  # matching it could take minutes (lora_lint/regex_risk.py)
     if any(compiled.fullmatch(name) for name in TOP_LEVEL):
         return None  # e.g. "lm_head": a top-level module
     names = _alternatives(value)

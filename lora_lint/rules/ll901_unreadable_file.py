@@ -10,8 +10,10 @@ from ..registry import rule
 def unreadable_file(site, ctx):
     """## What it does
     Reports a file that cannot be read or parsed: a Python syntax error, invalid YAML or JSON in
-    a file that looks like a LoRA training config, bytes that are not UTF-8, or a file above the
-    size limit.
+    a file that looks like a LoRA training config, bytes that are not UTF-8 (or a UTF-16/32
+    config), a file above the size limit (`max-file-size`, 10 MB by default; it is not read), a
+    file nested too deeply to parse, or a name that is not a regular file (a pipe, a device).
+    A Python file in the encoding its `# -*- coding: ... -*-` line declares is read as such.
 
     ## Why is this bad?
     lora-lint cannot check what it cannot read, and neither can the training framework: the

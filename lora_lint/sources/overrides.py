@@ -26,19 +26,22 @@ def directives(path: str, text: str) -> dict[str, Param]:
     """``base-model`` / ``model-class`` from ``# lora-lint:`` comments (the last of each wins)."""
     if "base-model" not in text and "model-class" not in text:
         return {}
+    text = text.removeprefix("\ufeff")  # columns on line 1 do not count a BOM (as the readers)
     found: dict[str, Param] = {}
     if path.lower().endswith(".json"):  # JSON has no comments: a '#' is inside a string
         return {}
     if path.lower().endswith((".py", ".pyi")):
         try:
-            tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+            tokens = list(tokenize.generate_tokens(io.StringIO(text, newline=None).readline))
         except (tokenize.TokenError, SyntaxError, IndentationError):
             return {}
         for tok in tokens:
             if tok.type == tokenize.COMMENT:
                 found.update(_match(tok.string, tok.start[0], tok.start[1]))
         return found
-    for n, line in enumerate(text.splitlines(), 1):
+    from ..lines import split_lines
+
+    for n, line in enumerate(split_lines(path, text), 1):
         if "lora-lint" not in line:
             continue
         for hash_at in _YAML_COMMENT.finditer(line):

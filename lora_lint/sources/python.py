@@ -8,6 +8,7 @@ that happens to be called ``LoraConfig`` is not.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -73,16 +74,34 @@ def _script_metadata(text: str):
 
 
 def parse(text: str) -> cst.Module:
+    from .python_depth import parse_guarded
+
     try:
-        return cst.parse_module(text)
+        return parse_guarded(cst.parse_module, text)
     except cst.ParserSyntaxError as e:
-        raise SourceError(
-            f"syntax error: {e.message}", Span.point(e.editor_line, e.editor_column)
-        ) from None
+        raise SourceError(f"syntax error: {e.message}", _error_span(text, e)) from None
     except RecursionError:
         raise SourceError("file is nested too deeply to parse", Span.point(1, 1)) from None
     except Exception as e:  # libcst raises a few other kinds on odd input
         raise SourceError(f"cannot parse: {type(e).__name__}: {e}", Span.point(1, 1)) from None
+
+
+_ERROR_AT = re.compile(r"error at (\d+):(\d+)")
+
+
+def _error_span(text: str, e: cst.ParserSyntaxError) -> Span:
+    """Where a syntax error is, inside the file. libcst's ``editor_line``/``editor_column`` point
+    at the start of the failing line at best, and past the end of the file on some line endings
+    (``\r\r\n``); its parser's own "error at LINE:COL" (0-based column, in characters) is the
+    furthest point it read. Either is kept inside the file's lines."""
+    from ..lines import split_lines
+
+    m = _ERROR_AT.search(e.message)
+    line, col = (int(m[1]), int(m[2]) + 1) if m else (e.editor_line, e.editor_column)
+    lines = split_lines("x.py", text)
+    line = min(max(line, 1), len(lines) + 1)
+    width = len(lines[line - 1]) if line <= len(lines) else 0
+    return Span.point(line, min(max(col, 1), width + 1))
 
 
 def span_of(rng: CodeRange) -> Span:

@@ -203,6 +203,18 @@ def _binop(op: cst.BaseBinaryOp, a: Any, b: Any) -> Any:
     return UNKNOWN
 
 
+def _literal(source: str):
+    """``ast.literal_eval`` of a string literal, silently: an invalid escape (``"\\i"``) warns
+    (a SyntaxWarning on stderr from Python 3.12) about the user's file, not lora-lint's."""
+    if "\\" not in source:
+        return ast.literal_eval(source)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.literal_eval(source)
+
+
 class Evaluator:
     """Evaluates expressions in the scope where they appear."""
 
@@ -244,7 +256,7 @@ class Evaluator:
                 return UNKNOWN
         if isinstance(node, cst.SimpleString):
             try:
-                value = ast.literal_eval(node.value)
+                value = _literal(node.value)
             except (ValueError, SyntaxError, MemoryError):
                 return UNKNOWN
             return value if isinstance(value, str) else UNKNOWN

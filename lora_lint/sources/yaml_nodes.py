@@ -82,7 +82,10 @@ def compose(text: str) -> list[Node]:
         span = Span.point(mark.line + 1, mark.column + 1) if mark else Span.point(1, 1)
         raise ParseError(f"invalid YAML: {what}", span) from None
     except yaml.reader.ReaderError as e:
-        line, col = position(text, e.position)
+        index = e.position
+        if _is_libyaml(Loader):  # libyaml counts UTF-8 bytes, not characters
+            index = len(text.encode("utf-8", "surrogatepass")[:index].decode("utf-8", "ignore"))
+        line, col = position(text, index)
         raise ParseError(f"invalid YAML: {e.reason} (character {e.character!r})", Span.point(line, col)) from None
     except yaml.YAMLError as e:
         raise ParseError(f"invalid YAML: {e}", Span.point(1, 1)) from None
@@ -92,6 +95,14 @@ def compose(text: str) -> list[Node]:
         index = getattr(e, "start", 0)
         line, col = position(text, index)
         raise ParseError(f"invalid YAML: {e.reason}", Span.point(line, col)) from None
+
+
+def _is_libyaml(loader) -> bool:
+    try:
+        from yaml.cyaml import CParser
+    except ImportError:  # pragma: no cover - PyYAML without libyaml
+        return False
+    return issubclass(loader, CParser)
 
 
 def position(text: str, index: int) -> tuple[int, int]:

@@ -1,0 +1,482 @@
+"""Fuzzing (issue 6, item 1): random and mutated input never raises out of lora-lint, and every file
+ends as findings or LL901.
+
+Seeds: the real configs in ../shared/corpus, the YAML fixtures, every rule's Python examples and a
+few richer scripts. Mutations work on text (token insertions, deletions, duplications, random
+Unicode, line-ending changes, truncation) and on bytes (flips, then the engine's own decoding);
+generators write LoraConfig calls and YAML configs with random values. Properties, on every
+result: no LL903 (an internal error is a crash found), and every finding's span lies inside the
+file: 1 <= line <= lines + 1, 1 <= col <= len(line) + 1, end after start, end inside the file.
+
+CI runs a bounded, derandomized number of examples per test (``FUZZ_EXAMPLES``). A campaign:
+``LORA_LINT_FUZZ_EXAMPLES=3000 python -m pytest -n 4 tests/test_fuzz.py`` (random seeds, the
+number per test). Proven elsewhere:
+test_yaml_robustness.py::test_fuzzed_configs_never_raise (dialect keys with odd scalars),
+test_model_rules_robust.py::test_no_crash (model analysis over random LoraConfig fields).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, SHARED
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from lora_lint.cli import main
+from lora_lint.engine import decode, lint_text
+from lora_lint.lines import split_lines
+from lora_lint.model import Finding
+from lora_lint.models import catalog
+from lora_lint.peft_facts import lora_fields
+from lora_lint.registry import all_rules
+from lora_lint.settings import Settings
+
+BIG = int(os.environ.get("LORA_LINT_FUZZ_EXAMPLES", "0"))
+FUZZ_EXAMPLES = BIG or 200
+
+
+def fuzz(examples: int = FUZZ_EXAMPLES):
+    """Bounded and derandomized in CI (the same examples every run); random in a campaign."""
+    return settings(max_examples=BIG or examples, deadline=None, derandomize=not BIG,
+                    database=None if not BIG else settings.default.database,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.filter_too_much])
+
+
+# -- seeds ------------------------------------------------------------------------------------
+
+def _read(p: Path) -> str | None:
+    try:
+        return p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+CONFIG_FILES = sorted(
+    p for root in (SHARED / "corpus", ROOT / "tests" / "fixtures" / "yaml")
+    for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+YAML_SEEDS = [(p.name, t) for p in CONFIG_FILES if (t := _read(p)) is not None]
+RULE_EXAMPLES = [ex for r in all_rules().values() for ex in (*r.valid, *r.invalid)]
+YAML_SEEDS += [ex for ex in RULE_EXAMPLES if not isinstance(ex, str)]
+EXTRA_PY = [
+    """# /// script\n# dependencies = ["peft==0.10.0"]\n# ///\nfrom peft import LoraConfig\nLoraConfig(r=8, use_dora=True)\n""",
+    """from transformers import AutoModelForCausalLM\nfrom peft import LoraConfig, get_peft_model\n"""
+    """m = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2.5-0.5B", revision="main")\n"""
+    """cfg = LoraConfig(r=16, lora_alpha=32, target_modules=["q_proj", "nope"], modules_to_save=["lm_head"])\n"""
+    """model = get_peft_model(m, cfg)  # lora-lint: ignore[LL101]\n""",
+    """# lora-lint: base-model=meta-llama/Llama-3.2-1B\n# lora-lint: model-class=SequenceClassification\n"""
+    """import peft as p\nc = p.LoraConfig(r=64, lora_alpha=8, layers_to_transform=[0, 99], layers_pattern="layers")\n""",
+    """from unsloth import FastLanguageModel\nmodel, tok = FastLanguageModel.from_pretrained(model_name="unsloth/Llama-3.2-1B")\n"""
+    """model = FastLanguageModel.get_peft_model(model, r=128, lora_alpha=16, target_modules="all-linear")  # noqa: LL101\n""",
+    """from trl import SFTTrainer\nfrom peft import LoraConfig\nkw = dict(r=8)\n"""
+    """SFTTrainer(model="google/gemma-2-9b", peft_config=LoraConfig(**kw, lora_dropout=1.5, rank_pattern={"q": 0}))\n""",
+    """from peft import LoraConfig as LC, TaskType\nclass C:\n    def f(self, r=8):\n        return LC(r=r, task_type=TaskType.SEQ_CLS,"""
+    """ target_modules=r".*\\.(q|v)_proj", init_lora_weights="pissa_niter_4", use_rslora=True)\n""",
+]
+PY_SEEDS = [ex for ex in RULE_EXAMPLES if isinstance(ex, str)] + EXTRA_PY
+PY_NAMES = ["train.py", "t.pyi", "finetune.py"]
+
+YAML_TOKENS = [
+    ": ", "- ", "&a ", "*a", "!!python/object:os.system ", "!!python/object/apply:os.system [ls]", "!!binary ",
+    "<<: *a\n", "{", "}", "[", "]", ", ", "? ", "|\n", ">-\n", "'", '"', "#", " # lora-lint: ignore\n",
+    " # lora-lint: ignore[LL006, rank-too-small]\n", "# lora-lint: ignore-file\n", "# noqa: LL101\n",
+    "# lora-lint: base-model=Qwen/Qwen2.5-0.5B\n", "${X}", "{{ x }}", "%YAML 1.1\n", "---\n", "...\n", "\t",
+    "\n  ", "\n- ", "lora_r: ", "lora_alpha: ", "lora_target_modules: ", "adapter: lora\n", "base_model: ",
+    "peft_type: LORA", '"r": ', "null", "~", ".nan", ".inf", "1e400", "-0", "0x1F", "0o17", "1_000",
+    "9" * 40, "2001-12-14", "yes", "\ufeff", "\r", "\r\n", "\x0c", "\u2028", "\x85", "\x00", "\ud800",
+    "\U0001F600", "é", "lora_target: all\n", "finetuning_type: lora\n", "_component_: torchtune.models.lora_",
+]
+PY_TOKENS = [
+    "(", ")", "[", "]", "{", "}", ", ", "**", "*", "=", ":=", "lambda: ", "LoraConfig(", "get_peft_model(",
+    "r=", "lora_alpha=", "target_modules=", "**kwargs", "*args", "None", "True", "'", '"', '"""', "f'{x}'",
+    "#", "  # lora-lint: ignore\n", "# lora-lint: ignore[LL101]\n", "  # noqa: LL101, LL006\n",
+    "# lora-lint: base-model=Qwen/Qwen2.5-0.5B\n", "\\\n", "\t", "    ", "\n    ", "import peft\n",
+    "from peft import LoraConfig as LC\n", "1e400", "10**100", "-", "float('nan')", "\ufeff", "\r", "\r\n",
+    "\x0c", "\x00", "\ud800", "é", "\U0001F600", "async ", "await ", "yield ", "match x:\n    case 1: pass\n",
+    "def f(*, a=1): ...\n", "if x:\n", "else:\n", ".from_pretrained(", '"../../etc/passwd"', "'/dev/zero'",
+]
+
+
+# -- the properties ---------------------------------------------------------------------------
+
+def assert_sane(path: str, text: str, found: list[Finding]) -> None:
+    lines = split_lines(path, text)
+    n = len(lines)
+
+    def width(line: int) -> int:
+        return len(lines[line - 1]) if line <= n else 0
+
+    for f in found:
+        assert f.code != "LL903", f.message
+        s = f.span
+        where = f"{f.code} at {s} in a file of {n} lines: {f.message}"
+        assert 1 <= s.line <= n + 1, where
+        assert 1 <= s.col <= width(s.line) + 1, where
+        assert (s.end_line, s.end_col) >= (s.line, s.col), where
+        assert s.end_line <= n + 1, where
+        assert 1 <= s.end_col <= width(s.end_line) + 2, where  # exclusive; a point at the end
+
+
+SETTINGS = Settings(select=["ALL"], offline=True)
+
+
+def lint(path: str, text: str) -> list[Finding]:
+    found = lint_text(path, text, SETTINGS)
+    assert_sane(path, text, found)
+    return found
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _isolated_caches():
+    """Model rules run offline against a throwaway inventory cache."""
+    with tempfile.TemporaryDirectory() as d:
+        old = {k: os.environ.get(k) for k in ("LORA_LINT_CACHE_DIR", "HF_HUB_CACHE")}
+        os.environ["LORA_LINT_CACHE_DIR"] = os.path.join(d, "ll")
+        os.environ["HF_HUB_CACHE"] = os.path.join(d, "hf")
+        yield
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# -- mutations --------------------------------------------------------------------------------
+
+@st.composite
+def mutated(draw, seeds, tokens):
+    name, text = draw(st.sampled_from(seeds))
+    for _ in range(draw(st.integers(1, 6))):
+        op = draw(st.sampled_from(["insert", "insert", "delete", "duplicate", "replace", "truncate",
+                                   "unicode", "swap-lines", "indent", "line-endings"]))
+        i = draw(st.integers(0, len(text)))
+        j = min(len(text), i + draw(st.integers(0, 40)))
+        if op == "insert":
+            text = text[:i] + draw(st.sampled_from(tokens)) + text[i:]
+        elif op == "delete":
+            text = text[:i] + text[j:]
+        elif op == "duplicate":
+            text = text[:j] + text[i:j] * draw(st.integers(1, 50)) + text[j:]
+        elif op == "replace":
+            text = text[:i] + draw(st.sampled_from(tokens)) + text[j:]
+        elif op == "truncate":
+            text = text[:i]
+        elif op == "unicode":
+            text = text[:i] + draw(st.text(max_size=8)) + text[j:]
+        elif op == "swap-lines":
+            lines = text.split("\n")
+            a, b = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
+            lines[a], lines[b] = lines[b], lines[a]
+            text = "\n".join(lines)
+        elif op == "indent":
+            lines = text.split("\n")
+            k = draw(st.integers(0, len(lines) - 1))
+            lines[k] = draw(st.sampled_from(["", " ", "  ", "\t", "        "])) + lines[k].lstrip()
+            text = "\n".join(lines)
+        else:
+            text = text.replace("\n", draw(st.sampled_from(["\r\n", "\r", "\n\n", "\u2028"])))
+    return name, text
+
+
+@fuzz()
+@given(mutated(YAML_SEEDS, YAML_TOKENS))
+def test_mutated_yaml_and_json(case):
+    lint(*case)
+
+
+@fuzz()
+@given(mutated([(n, t) for n in PY_NAMES[:1] for t in PY_SEEDS], PY_TOKENS))
+def test_mutated_python(case):
+    lint(*case)
+
+
+@st.composite
+def flipped_bytes(draw):
+    name, text = draw(st.sampled_from(YAML_SEEDS + [(n, t) for n in PY_NAMES for t in PY_SEEDS[:40]]))
+    data = bytearray(text.encode("utf-8"))
+    if draw(st.booleans()):
+        data[:0] = draw(st.sampled_from([b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff",
+                                         b"# -*- coding: latin-1 -*-\n", b"# coding: utf-16\n"]))
+    for _ in range(draw(st.integers(1, 8))):
+        if not data:
+            break
+        k = draw(st.integers(0, len(data) - 1))
+        if draw(st.booleans()):
+            data[k] = draw(st.integers(0, 255))
+        else:
+            data[k:k] = draw(st.binary(min_size=1, max_size=6))
+    return name, bytes(data)
+
+
+@fuzz()
+@given(flipped_bytes())
+def test_mutated_bytes_decode_then_lint(case):
+    """What lint_file does after reading: decode (BOMs, PEP 263, invalid UTF-8), then lint."""
+    name, data = case
+    text = decode(data, name)
+    if isinstance(text, Finding):
+        assert text.code == "LL901" and text.span.line >= 1 and text.span.col >= 1
+    elif text is not None:
+        lint(name, text)
+
+
+# -- generated configs with random values ------------------------------------------------------
+
+PY_LEAVES = st.one_of(
+    st.integers(-(10 ** 30), 10 ** 30).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.sampled_from(["float('nan')", "float('inf')", "-float('inf')", "1e400", "-0.0", "2**64", "10**4300",
+                     "None", "True", "False", "x", "f()", "...", "peft.X", "'all-linear'", "r'.*\\.q_proj'",
+                     "'(unclosed'", "'.*(a+)+$'", "TaskType.SEQ_CLS", "'SEQ_CLS'", "'gaussian'", "'pissa'",
+                     "os.environ['R']", "b'bytes'", "1j", "{*()}", "[*x]", "{**d}", "lambda: 1"]),
+    st.text(max_size=12).map(repr),
+)
+PY_VALUES = st.recursive(
+    PY_LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(lambda xs: "[" + ", ".join(xs) + "]"),
+        st.lists(inner, max_size=3).map(lambda xs: "(" + "".join(x + ", " for x in xs) + ")"),
+        st.lists(st.tuples(st.one_of(st.text(max_size=8).map(repr), inner), inner), max_size=3)
+          .map(lambda kv: "{" + ", ".join(f"{k}: {v}" for k, v in kv) + "}"),
+        st.lists(inner, max_size=3).map(lambda xs: "{" + ", ".join(xs) + "}" if xs else "set()"),
+    ),
+    max_leaves=8,
+)
+FIELD_NAMES = sorted(lora_fields()) + ["rank", "lora_rank", "alpha", "target_module", "use_rsLoRA", "x"]
+MODEL_IDS = sorted(catalog.model_ids())[:12] + [
+    "acme/unknown-7b", "../../etc/passwd", "/etc/passwd", "~/.ssh/id_rsa", "/dev/zero", "org/../../x",
+    "./models/local", "", " ", "a" * 300, "hf://org/name", "C:\\Windows\\x", "org/name\x00", "..",
+]
+MODEL_CLASSES = ["AutoModelForCausalLM", "AutoModel", "AutoModelForSequenceClassification", "LlamaForCausalLM"]
+
+
+@st.composite
+def python_configs(draw):
+    kwargs = draw(st.lists(st.tuples(st.sampled_from(FIELD_NAMES), PY_VALUES), max_size=8))
+    args = [f"{k}={v}" for k, v in kwargs]
+    if draw(st.booleans()):
+        args.insert(draw(st.integers(0, len(args))), draw(st.sampled_from(["**kw", "*a", "8", "**{'r': 4}"])))
+    call = ", ".join(args)
+    head = draw(st.sampled_from([
+        "from peft import LoraConfig\n", "import peft\nLoraConfig = peft.LoraConfig\n",
+        "from peft.tuners.lora import LoraConfig\n", "from peft import *\n", "",
+    ]))
+    model = ""
+    if draw(st.booleans()):
+        cls = draw(st.sampled_from(MODEL_CLASSES))
+        model = (f"from transformers import {cls}\nfrom peft import get_peft_model\n"
+                 f"m = {cls}.from_pretrained({draw(st.sampled_from(MODEL_IDS))!r}, trust_remote_code=True)\n")
+        tail = f"get_peft_model(m, LoraConfig({call}))\n"
+    elif draw(st.booleans()):
+        model = (f"from unsloth import FastLanguageModel\nm, t = FastLanguageModel.from_pretrained("
+                 f"model_name={draw(st.sampled_from(MODEL_IDS))!r})\n")
+        tail = f"FastLanguageModel.get_peft_model(m, {call})\n"
+    else:
+        tail = f"cfg = LoraConfig({call})\n"
+    comment = draw(st.sampled_from(["", "# lora-lint: ignore-file[LL902]\n", "# lora-lint: base-model=Qwen/Qwen2.5-0.5B\n",
+                                    "# lora-lint: model-class=TokenClassification\n"]))
+    return comment + head + model + tail
+
+
+@fuzz()
+@given(python_configs())
+def test_generated_lora_config_calls(src):
+    lint("train.py", src)
+
+
+def _leaves(draw, value, depth=0):
+    """``value`` with random leaves replaced by random values, the structure kept."""
+    odd = st.one_of(st.integers(-(10 ** 20), 10 ** 20), st.floats(), st.text(max_size=10), st.booleans(),
+                    st.none(), st.sampled_from(["all-linear", "q_proj,v_proj", "${R}", "lora", "qlora", [],
+                                                {}, [1, [2, [3]]], {"a": {"b": None}}, "1e-4", 10 ** 40]))
+    if isinstance(value, dict):
+        return {k: (_leaves(draw, v, depth + 1) if draw(st.integers(0, 3)) else draw(odd)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_leaves(draw, v, depth + 1) for v in value]
+    return draw(odd) if draw(st.integers(0, 2)) == 0 else value
+
+
+def _loaded(seeds):
+    out = []
+    for name, text in seeds:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        if isinstance(data, dict):
+            out.append((name, data))
+    return out
+
+
+YAML_DOCS = _loaded(YAML_SEEDS)
+
+
+@st.composite
+def yaml_configs(draw):
+    name, data = draw(st.sampled_from(YAML_DOCS))
+    data = _leaves(draw, data)
+    if name.endswith(".json"):
+        return name, json.dumps(data, indent=draw(st.sampled_from([None, 2])))
+    return name, yaml.safe_dump(data, default_flow_style=draw(st.sampled_from([None, False, True])),
+                                allow_unicode=draw(st.booleans()))
+
+
+@fuzz()
+@given(yaml_configs())
+def test_real_configs_with_random_values(case):
+    lint(*case)
+
+
+# -- invariance: the same file with other line endings or a BOM reports the same ----------------
+
+@fuzz(100)
+@given(st.sampled_from(YAML_SEEDS + [("train.py", t) for t in PY_SEEDS]),
+       st.sampled_from(["\r\n", "\r", "bom", "bom+\r\n"]))
+def test_line_endings_and_bom_do_not_move_findings(case, variant):
+    name, text = case
+    assume("\r" not in text)
+    want = [(f.code, f.span) for f in lint(name, text)]
+    other = text.replace("\n", variant.removeprefix("bom+") if "\r" in variant else "\n")
+    if variant.startswith("bom"):
+        other = "\ufeff" + other
+    got = [(f.code, f.span) for f in lint(name, other)]
+    assert got == want
+
+
+# -- the command line -------------------------------------------------------------------------
+
+FORMATS = ["concise", "full", "grouped", "json", "json-lines", "sarif", "github", "gitlab", "junit"]
+
+
+def _console():
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", newline="\n", write_through=True)
+
+
+@fuzz(60)
+@given(st.lists(st.one_of(mutated(YAML_SEEDS, YAML_TOKENS), mutated([("train.py", t) for t in PY_SEEDS], PY_TOKENS),
+                          flipped_bytes()), min_size=1, max_size=4),
+       st.sampled_from(FORMATS), st.sampled_from([[], ["--select", "ALL"], ["--statistics"], ["-q"],
+                                                  ["--report-unused-suppressions"], ["--ignore", "LL902"]]))
+def test_cli_on_fuzzed_files(monkeypatch_session, files, fmt, flags):
+    with tempfile.TemporaryDirectory() as d:
+        for k, (name, content) in enumerate(files):
+            sub = Path(d) / str(k)
+            sub.mkdir()
+            data = content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass")
+            (sub / name).write_bytes(data)
+        out = _console()
+        monkeypatch_session.setattr(sys, "stdout", out)
+        rc = main(["check", "--isolated", "--offline", "--output-format", fmt, *flags, d])
+        text = out.buffer.getvalue().decode("utf-8")
+    assert rc in (0, 1), text[-2000:]
+    assert "Please report it at" not in text, text[-2000:]  # an LL903 message
+    if "--statistics" in flags:
+        return
+    if fmt in ("json", "sarif", "gitlab"):
+        json.loads(text)
+    elif fmt == "json-lines":
+        [json.loads(line) for line in text.splitlines()]
+    elif fmt == "junit":
+        ET.fromstring(text)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_session():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def test_cli_in_a_real_process_on_a_fuzzed_tree(tmp_path):
+    """A few whole trees of mutated files through `python -m lora_lint`: exit 0 or 1, never a
+    traceback, and the JSON report parses."""
+    import random
+
+    rng = random.Random(6)
+    seeds = YAML_SEEDS + [("train.py", t) for t in PY_SEEDS]
+    for k in range(40):
+        name, text = rng.choice(seeds)
+        data = bytearray(text.encode("utf-8"))
+        for _ in range(rng.randint(0, 6)):
+            if data:
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        (tmp_path / str(k)).mkdir()
+        (tmp_path / str(k) / name).write_bytes(bytes(data))
+    for fmt in ("json", "full"):
+        proc = subprocess.run([sys.executable, "-m", "lora_lint", "check", "--isolated", "--offline",
+                               "--select", "ALL", "--output-format", fmt, str(tmp_path)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+        assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        assert "LL903" not in proc.stdout
+        if fmt == "json":
+            assert {f["code"] for f in json.loads(proc.stdout)} - {"LL903"}
+
+
+# -- regressions: each crash a campaign found, kept as a plain test ----------------------------------
+
+def test_regression_model_id_longer_than_a_file_name():
+    """LL903 'OSError: [Errno 36] File name too long' from Path.is_dir on a 300-character id."""
+    src = ("from unsloth import FastLanguageModel\nm, t = FastLanguageModel.from_pretrained(model_name='"
+           + "a" * 300 + "')\nFastLanguageModel.get_peft_model(m, )\n")
+    found = lint("train.py", src)
+    (ll902,) = [f for f in found if f.code == "LL902"]
+    assert "neither a local path nor a valid Hub model id" in ll902.message
+    assert "LL902" in [f.code for f in lint("t.yaml", "base_model: " + "a/" * 3000 + "b\nadapter: lora\nlora_r: 8\n")]
+
+
+def test_regression_libyaml_reader_error_counts_bytes():
+    """libyaml reports a control character's position in UTF-8 bytes: after two wide characters
+    the LL901 pointed past the end of the file."""
+    (f,) = lint("unknown_adapter.yml", "base_model: NousResearch/Llama-2-7b-hf\nadapter: lroa\nlora_r:\u0800\U00010000\x1f96\n")
+    assert (f.code, f.span.line, f.span.col) == ("LL901", 3, 10)
+
+
+def test_regression_python_syntax_error_inside_the_file():
+    """libcst's editor_line/column for '\\r\\r\\n' line endings pointed at column 7 of an empty line."""
+    src = "(from peft import LoraConfig\r\r\nLoraConfig(r=8, lora_alpha=16, target_modules=['q_proj'])\r\r\n"
+    (f,) = lint("train.py", src)
+    assert (f.code, f.span.line, f.span.col) == ("LL901", 1, 7) and "error at 1:6" in f.message
+
+
+def test_regression_pep723_block_with_windows_line_endings():
+    """A script's `# /// script` pins were missed when the file had CRLF (or CR) line endings."""
+    src = "# /// script\n# dependencies = ['peft==0.8.2']\n# ///\nfrom peft import LoraConfig\nLoraConfig(r=8, use_dora=True)\n"
+    for variant in (src, src.replace("\n", "\r\n"), src.replace("\n", "\r")):
+        assert [(f.code, f.span.line) for f in lint("train.py", variant) if f.code == "LL002"] == [("LL002", 5)]
+
+
+def test_regression_pep723_block_after_a_bom():
+    """Text handed over with its BOM (stdin, an editor) lost the script block."""
+    src = "\ufeff# /// script\n# dependencies = ['peft==0.8.2']\n# ///\nfrom peft import LoraConfig\nLoraConfig(r=8, use_dora=True)\n"
+    assert [(f.code, f.span.line) for f in lint("train.py", src) if f.code == "LL002"] == [("LL002", 5)]
+
+
+def test_regression_invalid_escape_in_a_user_string_warns_nothing():
+    """ast.literal_eval of '"q\\iproj"' warned (DeprecationWarning; a SyntaxWarning on stderr from
+    Python 3.12) and, under -W error, lost the value."""
+    import warnings
+
+    src = 'from peft import LoraConfig\nLoraConfig(r=8, target_modules="q\\iproj")\n'
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("error")
+        found = lint("train.py", src)
+    assert caught == []
+    assert "'q\\\\iproj' is not a valid regular expression" in [f.message for f in found if f.code == "LL011"][0]
+
+
+def test_regression_first_line_directive_after_a_bom():
+    """Text with its BOM (an editor, stdin before it was read as bytes): the '#' after U+FEFF was
+    not a comment, so `# lora-lint: ignore-file` and `# lora-lint: base-model=` on line 1 were lost."""
+    text = "# lora-lint: ignore-file[LL001]\nadapter: lora\nlora_r: 8\n"
+    want = [(f.code, f.span) for f in lint("train.yaml", text)]
+    assert want and [(f.code, f.span) for f in lint("train.yaml", "\ufeff" + text)] == want
