@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -151,10 +152,20 @@ def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
             ctx = Context(options=settings.options_for(r), model=model, analysis=analysis,
                           document=document)
             try:
-                out.extend(r.run(site, ctx))
+                found = r.run(site, ctx)
+                if about_model and model is not None and found:
+                    facts = model_facts(model)
+                    found = [dataclasses.replace(f, facts=facts) for f in found]
+                out.extend(found)
             except Exception as exc:  # a rule bug must not take the run down
                 out.append(internal_error(f"rule {r.code} ({r.name})", site.path, site.span, exc))
     return out, deferred
+
+
+def model_facts(model) -> tuple[tuple[str, str], ...]:
+    """The transformers and peft versions an inventory's facts (and our replay of peft) came from."""
+    versions = getattr(model, "versions", None) or {}
+    return tuple((k, str(versions[k])) for k in ("transformers", "peft") if versions.get(k))
 
 
 @dataclass

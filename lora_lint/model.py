@@ -186,6 +186,8 @@ class Finding:
     path: str
     span: Span
     fix: Fix | None = None
+    #: For findings about the base model: the library versions the model facts came from.
+    facts: tuple[tuple[str, str], ...] = ()
 
     @property
     def fixable(self) -> bool:

@@ -95,3 +95,18 @@ def test_syntax_error_does_not_stop_other_files(tree, capsys):
 def test_version_and_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "lora_lint", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == f"lora-lint {__version__}"
+
+
+def test_json_says_which_library_versions_model_facts_came_from(tmp_path, capsys):
+    from importlib.metadata import version
+
+    (tmp_path / "gpt2.py").write_text(
+        "# lora-lint: base-model=openai-community/gpt2\n"
+        "from peft import LoraConfig\n"
+        "cfg = LoraConfig(r=8, target_modules=['q_proj', 'v_proj'])\n"
+    )
+    main(["--output-format", "json", "--select", "LL201,LL011", str(tmp_path)])
+    data = json.loads(capsys.readouterr().out)
+    [found] = [f for f in data if f["code"] == "LL201"]
+    assert found["facts"] == {"transformers": version("transformers"), "peft": version("peft")}
+    assert all("facts" not in f for f in data if f["code"] == "LL011")

@@ -9,7 +9,7 @@ from ..registry import DOCS_URL
 
 
 def as_dict(f: Finding) -> dict:
-    return {
+    out = {
         "code": f.code,
         "name": f.name,
         "severity": f.severity.value,
@@ -21,6 +21,9 @@ def as_dict(f: Finding) -> dict:
         "fix": fix_dict(f.fix),
         "noqa_row": f.span.line,
     }
+    if f.facts:  # a finding about the base model says which libraries its facts came from
+        out["facts"] = dict(f.facts)
+    return out
 
 
 def fix_dict(fix) -> dict | None:
