@@ -480,3 +480,11 @@ def test_regression_first_line_directive_after_a_bom():
     text = "# lora-lint: ignore-file[LL001]\nadapter: lora\nlora_r: 8\n"
     want = [(f.code, f.span) for f in lint("train.yaml", text)]
     assert want and [(f.code, f.span) for f in lint("train.yaml", "\ufeff" + text)] == want
+
+
+def test_regression_broken_yaml_with_cr_line_endings_is_still_ll901():
+    """A broken config saved with CR (or U+2028) line breaks was skipped silently: the 'does it
+    read like LoRA' test anchors keys with '^', which re only finds after '\\n'."""
+    text = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: [8\nlora_alpha: 16\n"
+    for variant in (text, text.replace("\n", "\r"), text.replace("\n", "\u2028")):
+        assert [(f.code, f.span.line, f.span.col) for f in lint("broken_lora.yaml", variant)] == [("LL901", 4, 11)]
