@@ -68,7 +68,10 @@ class PathPattern:
 
         p = pattern.strip().replace("\\", "/")
         anchored = "/" in p.rstrip("/")
-        regex = re.compile(("^" if anchored else "^(?:.*/)?") + _translate(p.strip("/")) + "(?:/.*)?$")
+        try:
+            regex = re.compile(("^" if anchored else "^(?:.*/)?") + _translate(p.strip("/")) + "(?:/.*)?$")
+        except re.error as e:
+            raise UsageError(f"invalid path pattern {pattern!r}: {e}") from None
         return cls(pattern, os.path.abspath(base or os.getcwd()), anchored, regex)
 
     def matches(self, path: str) -> bool:

@@ -10,7 +10,11 @@ file: 1 <= line <= lines + 1, 1 <= col <= len(line) + 1, end after start, end in
 
 CI runs a bounded, derandomized number of examples per test (``FUZZ_EXAMPLES``). A campaign:
 ``LORA_LINT_FUZZ_EXAMPLES=3000 python -m pytest -n 4 tests/test_fuzz.py`` (random seeds, the
-number per test). Proven elsewhere:
+number per test, random seeds, model heads that need a meta-device build included). Campaign
+record: five runs at 3,000 per test; runs 1-4 found the eight bugs kept as regressions at the end
+of this file (the first, a 300-character model id, was found by the bounded run); run 5 passed
+19,780 cases with no failure (six tests x 3,000, and the line-ending/BOM property exhausted at
+1,780). Proven elsewhere:
 test_yaml_robustness.py::test_fuzzed_configs_never_raise (dialect keys with odd scalars),
 test_model_rules_robust.py::test_no_crash (model analysis over random LoraConfig fields).
 """
@@ -257,7 +261,9 @@ MODEL_IDS = sorted(catalog.model_ids())[:12] + [
     "acme/unknown-7b", "../../etc/passwd", "/etc/passwd", "~/.ssh/id_rsa", "/dev/zero", "org/../../x",
     "./models/local", "", " ", "a" * 300, "hf://org/name", "C:\\Windows\\x", "org/name\x00", "..",
 ]
-MODEL_CLASSES = ["AutoModelForCausalLM", "AutoModel", "AutoModelForSequenceClassification", "LlamaForCausalLM"]
+#: Other heads are built on the meta device (seconds each): the campaign tries them, CI does not.
+MODEL_CLASSES = ["AutoModelForCausalLM"] + (["AutoModel", "AutoModelForSequenceClassification", "LlamaForCausalLM"]
+                                            if BIG else [])
 
 
 @st.composite
@@ -283,8 +289,8 @@ def python_configs(draw):
         tail = f"FastLanguageModel.get_peft_model(m, {call})\n"
     else:
         tail = f"cfg = LoraConfig({call})\n"
-    comment = draw(st.sampled_from(["", "# lora-lint: ignore-file[LL902]\n", "# lora-lint: base-model=Qwen/Qwen2.5-0.5B\n",
-                                    "# lora-lint: model-class=TokenClassification\n"]))
+    comment = draw(st.sampled_from(["", "# lora-lint: ignore-file[LL902]\n", "# lora-lint: base-model=Qwen/Qwen2.5-0.5B\n"]
+                                   + (["# lora-lint: model-class=TokenClassification\n"] if BIG else [])))
     return comment + head + model + tail
 
 
@@ -412,9 +418,9 @@ def test_cli_in_a_real_process_on_a_fuzzed_tree(tmp_path):
                 data[rng.randrange(len(data))] = rng.randrange(256)
         (tmp_path / str(k)).mkdir()
         (tmp_path / str(k) / name).write_bytes(bytes(data))
-    for fmt in ("json", "full"):
-        proc = subprocess.run([sys.executable, "-m", "lora_lint", "check", "--isolated", "--offline",
-                               "--select", "ALL", "--output-format", fmt, str(tmp_path)], cwd=ROOT,
+    for fmt in ("json", "full"):  # model rules are fuzzed in-process (no torch import per process here)
+        proc = subprocess.run([sys.executable, "-m", "lora_lint", "check", "--isolated", "--offline", "--select",
+                               "ALL", "--ignore", "LL105,LL106,LL2,LL3", "--output-format", fmt, str(tmp_path)], cwd=ROOT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
         assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr[-3000:]
         assert "LL903" not in proc.stdout
@@ -480,3 +486,11 @@ def test_regression_first_line_directive_after_a_bom():
     text = "# lora-lint: ignore-file[LL001]\nadapter: lora\nlora_r: 8\n"
     want = [(f.code, f.span) for f in lint("train.yaml", text)]
     assert want and [(f.code, f.span) for f in lint("train.yaml", "\ufeff" + text)] == want
+
+
+def test_regression_broken_yaml_with_cr_line_endings_is_still_ll901():
+    """A broken config saved with CR (or U+2028) line breaks was skipped silently: the 'does it
+    read like LoRA' test anchors keys with '^', which re only finds after '\\n'."""
+    text = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: [8\nlora_alpha: 16\n"
+    for variant in (text, text.replace("\n", "\r"), text.replace("\n", "\u2028")):
+        assert [(f.code, f.span.line, f.span.col) for f in lint("broken_lora.yaml", variant)] == [("LL901", 4, 11)]

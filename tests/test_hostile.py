@@ -529,3 +529,14 @@ def test_hostile_gitignore_lines(tmp_path):
         os.mkfifo(tmp_path / "sub" / ".gitignore")
     rc, found = check(tmp_path, "--select", "LL006", str(tmp_path))
     assert rc == 1 and [os.path.basename(f["filename"]) for f in found] == ["a" * 60 + ".yaml"]
+
+
+def test_an_invalid_glob_in_the_configuration_is_a_clean_usage_error(tmp_path, capsys):
+    """Before: re.error from the glob's translation, a traceback and 'internal error'."""
+    path = write(tmp_path, "a.yaml", YAML)
+    (tmp_path / "pyproject.toml").write_text('[tool.lora-lint]\nexclude = ["[z-a]"]\n')
+    assert main(["check", path]) == 2
+    assert main(["check", "--isolated", "--extend-exclude", "a[]b", path]) == 2
+    err = capsys.readouterr().err
+    assert "invalid path pattern '[z-a]'" in err and "invalid path pattern 'a[]b'" in err
+    assert "Traceback" not in err and "internal error" not in err

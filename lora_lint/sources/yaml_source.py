@@ -42,6 +42,17 @@ def markers(path: str) -> re.Pattern:
     return JSON_MARKERS if path.lower().endswith(".json") else YAML_MARKERS
 
 
+_OTHER_BREAKS = re.compile("\r\n?|\x85|\u2028|\u2029")
+
+
+def looks_lora(text: str) -> bool:
+    """Does the text read like a LoRA training config? (Its lines as YAML counts them: a file
+    saved with CR line endings is one '^' line to ``re``.)"""
+    if "\r" in text or "\x85" in text or "\u2028" in text or "\u2029" in text:
+        text = _OTHER_BREAKS.sub("\n", text)
+    return LOOKS_LORA.search(text) is not None
+
+
 def sites(path: str, text: str) -> list[LoraSite]:
     return analyze(path, text)[0]
 
@@ -56,7 +67,7 @@ def analyze(path: str, text: str, budget: Budget | None = None) -> tuple[list[Lo
     is_json = path.lower().endswith(".json")
     if not markers(path).search(text):
         return [], budget
-    if len(text) > LARGE and not LOOKS_LORA.search(text):
+    if len(text) > LARGE and not looks_lora(text):
         return [], budget  # a big data file that merely mentions LoRA: not worth composing
     try:
         if is_json:
@@ -65,7 +76,7 @@ def analyze(path: str, text: str, budget: Budget | None = None) -> tuple[list[Lo
             from .yaml_nodes import compose
         roots = compose(text)
     except ParseError as e:
-        if LOOKS_LORA.search(text):
+        if looks_lora(text):
             raise SourceError(e.message, e.span) from None
         return [], budget
     out: list[LoraSite] = []
