@@ -28,6 +28,19 @@ def known(ctx):
     return ctx.model, a
 
 
+def saved_entries(ctx):
+    """``(inventory, analysis, entries)``: the ``modules_to_save`` strings the user wrote, when the
+    matching is known and they are a list; else None."""
+    found = known(ctx)
+    if found is None:
+        return None
+    inv, a = found
+    user = a.spec.modules_to_save
+    if not isinstance(user, (list, tuple)):
+        return None
+    return inv, a, [e for e in user if isinstance(e, str)]
+
+
 def where(site: LoraSite, *names: str) -> Param | LoraSite:
     """The first of ``names`` the site writes (known or not), else the site itself."""
     for n in names:

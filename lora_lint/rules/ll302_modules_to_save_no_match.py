@@ -2,7 +2,7 @@ import difflib
 
 from ..model import Severity
 from ..registry import rule
-from ._model import example, item, known
+from ._model import example, item, saved_entries
 
 
 @rule(
@@ -39,16 +39,13 @@ def modules_to_save_no_match(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], modules_to_save=["score"])
     ```
     """
-    found = known(ctx)
+    found = saved_entries(ctx)
     if found is None:
         return
-    inv, a = found
-    user = a.spec.modules_to_save
-    if not isinstance(user, (list, tuple)):
-        return
+    inv, a, entries = found
     leaves = list(dict.fromkeys(m.leaf for m in inv.modules if m.name))
-    for entry in user:
-        if not isinstance(entry, str) or a.saved.get(entry):
+    for entry in entries:
+        if a.saved.get(entry):
             continue
         near = difflib.get_close_matches(entry.rpartition(".")[2], leaves, n=2, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""

@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..registry import rule
-from ._model import example, item, known, names, plural
+from ._model import example, item, names, plural, saved_entries
 
 
 @rule(
@@ -37,16 +37,11 @@ def modules_to_save_overbroad(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], modules_to_save=["lm_head"])
     ```
     """
-    found = known(ctx)
+    found = saved_entries(ctx)
     if found is None:
         return
-    inv, a = found
-    user = a.spec.modules_to_save
-    if not isinstance(user, (list, tuple)):
-        return
-    for entry in user:
-        if not isinstance(entry, str):
-            continue
+    inv, a, entries = found
+    for entry in entries:
         hits = a.saved.get(entry) or []
         canon = list(dict.fromkeys(inv.aliases.get(n, n) for n in hits))
         loose = [n for n in canon if n != entry and not n.endswith("." + entry)]
