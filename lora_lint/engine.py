@@ -186,14 +186,6 @@ class Deferred:
 DEFER_HUB, DEFER_BUILD = Deferred(False), Deferred(True)
 
 
-def check_sites(
-    sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule], document=None,
-) -> list[Finding]:
-    """The findings of ``rules`` on ``sites``; ``document`` (the file's ``fixes.Document``) lets
-    rules attach fixes."""
-    return _check(sites, settings, rules, document)[0]
-
-
 #: How far the model rules go: ``all`` resolves, fetches and builds what it must; ``cached`` only
 #: uses what is at hand (a cached or prebuilt inventory, no Hub); ``none`` defers every site.
 MODELS = ("all", "cached", "none")

@@ -190,10 +190,5 @@ class Finding:
     facts: tuple[tuple[str, str], ...] = ()
 
     @property
-    def fixable(self) -> bool:
-        """A safe fix exists (what ``[*]`` marks by default)."""
-        return self.fix is not None and self.fix.safe
-
-    @property
     def sort_key(self) -> tuple:
         return (self.path, self.span.line, self.span.col, self.code, self.message)
