@@ -35,7 +35,7 @@ class Context:
     options: Mapping[str, Any] = field(default_factory=dict)
     model: Any = None  # a model inventory (lora_lint.inventory) when the rule needs one
     analysis: Any = None  # the matching result of the site against the model
-    document: Any = None  # the file's text, for building fixes (lora_lint.fixes.Document)
+    document: Any = None  # the file (a SourceFile), for building fixes
 
     def opt(self, name: str) -> Any:
         return self.options[name]
@@ -101,6 +101,8 @@ def build_fix(fix: Any) -> Fix | None:
     return fix if isinstance(fix, Fix) and fix.edits else None
 
 
+#: code -> Rule, filled as the rule modules are imported (``lora_lint.rules``, whose ``all_rules``
+#: is the complete registry). Process-wide by design: a rule is registered once.
 RULES: dict[str, Rule] = {}
 
 
@@ -134,8 +136,3 @@ def rule(
 
     return register
 
-
-def all_rules() -> dict[str, Rule]:
-    from . import rules  # noqa: F401  (registers every built-in rule)
-
-    return dict(sorted(RULES.items()))

@@ -9,13 +9,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, sites_for_text
 
 from lora_lint.models import cache, catalog, context
 from lora_lint.models.inventory import Inventory
 from lora_lint.models.resolve import config_hash, resolve_offline
 from lora_lint.settings import Settings
-from lora_lint.sources import sites_for
 
 HEAVY = ("torch", "transformers", "peft", "accelerate", "huggingface_hub")
 
@@ -36,7 +35,7 @@ def gpt2_site(model_class="AutoModelForSequenceClassification"):
         m = {model_class}.from_pretrained("openai-community/gpt2")
         get_peft_model(m, LoraConfig(r=8, target_modules=["c_attn"]))
     """)
-    (site,) = sites_for("t.py", src)
+    (site,) = sites_for_text("t.py", src)
     return site
 
 
@@ -246,7 +245,8 @@ def test_processes_sharing_a_cache_dir(tmp_path):
 CHECK_PROBE = textwrap.dedent("""
     import json, sys
     from lora_lint.model import Severity
-    from lora_lint.registry import all_rules, rule
+    from lora_lint.registry import rule
+    from lora_lint.rules import all_rules
 
     all_rules()
 

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from lora_lint.model import UNKNOWN, LoraSite, Param, Span
 from lora_lint.models import analyze
-from lora_lint.registry import Context, all_rules
+from lora_lint.registry import Context
+from lora_lint.rules import all_rules
 
 MODELS = [("tiny-llama", None), ("tiny-llama-tied", None), ("tiny-mixtral", None), ("tiny-llava", None),
           ("tiny-gpt2", None), ("tiny-bert", "SequenceClassification"), ("tiny-qwen2-moe", None),

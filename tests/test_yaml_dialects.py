@@ -2,16 +2,17 @@
 
 from pathlib import Path
 
+from conftest import yaml_sites
+
 from lora_lint.dialects import NAMES
 from lora_lint.model import UNKNOWN, Span
-from lora_lint.sources import yaml_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "yaml"
 
 
 def read(rel):
     path = FIXTURES / rel
-    return yaml_source.sites(str(path), path.read_text(encoding="utf-8"))
+    return yaml_sites(str(path), path.read_text(encoding="utf-8"))
 
 
 def site(rel):

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..model import Finding, Severity
-from ..registry import all_rules
+from ..rules import all_rules
 from .gitlab import fingerprints
 
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
