@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .model import Finding, LoraSite, Span
-from .registry import Context, Rule, all_rules
+from .registry import REPOSITORY, Context, Rule, all_rules
 from .settings import Settings
 from .sources import SourceError, sites_for
 
@@ -152,7 +152,7 @@ def internal_error(where: str, path: str, span: Span, exc: BaseException) -> Fin
     return finding(
         "LL903",
         f"internal error in {where} on this file: {type(exc).__name__}: {exc}{at}."
-        " Please report it at https://github.com/lora-lint/lora-lint/issues",
+        f" Please report it at {REPOSITORY}/issues",
         path, span,
     )
 
