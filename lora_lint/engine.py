@@ -85,7 +85,7 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
         found = Resolution()
         # An inactive site's LoRA settings do not take effect (adapter switched off, adapter
         # resumed): only its dialect notes are reported, so there is no model to resolve.
-        if model_rules and "inactive" not in site.features:
+        if model_rules and site.active:
             try:
                 found = resolve_model(site, settings, reach)
             except Exception as exc:  # a resolver or analysis bug must not take the run down
@@ -96,7 +96,7 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
                 out.append(found.problem)
         model = found.model
         for r in rules.values():
-            if r.dialects is not None and site.dialect not in r.dialects:
+            if r.dialects is not None and site.dialect.name not in r.dialects:
                 continue
             if r.needs_model and model is None:
                 continue

@@ -10,7 +10,7 @@ import os
 import traceback
 
 from ..model import Finding, Span
-from ..registry import RULES, Rule
+from ..registry import REPOSITORY, RULES, Rule
 from . import (  # noqa: F401
     ll001_unknown_field,
     ll002_field_needs_newer_peft,
@@ -71,6 +71,6 @@ def internal_error(where: str, path: str, span: Span, exc: BaseException) -> Fin
     return finding(
         "LL903",
         f"internal error in {where} on this file: {type(exc).__name__}: {exc}{at}."
-        " Please report it at https://github.com/lora-lint/lora-lint/issues",
+        f" Please report it at {REPOSITORY}/issues",
         path, span,
     )
