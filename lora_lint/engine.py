@@ -95,10 +95,11 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
             elif found.problem is not None:
                 out.append(found.problem)
         model = found.model
+        ready = analysis_known(found)
         for r in rules.values():
             if r.dialects is not None and site.dialect.name not in r.dialects:
                 continue
-            if r.needs_model and model is None:
+            if r.needs_model and not ready:
                 continue
             about_model = r.needs_model or r.uses_model
             if (found.need is not None and about_model) or (model_only and not about_model):
@@ -114,6 +115,13 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
             except Exception as exc:  # a rule bug must not take the run down
                 out.append(internal_error(f"rule {r.code} ({r.name})", site.path, site.span, exc))
     return out, waiting
+
+
+def analysis_known(found: Resolution) -> bool:
+    """The site's model is resolved and its analysis known: what a model rule (``needs_model``)
+    runs on, and only then (a value that decides peft's matching is not statically known, or
+    peft rejects it before matching: no model rule can say anything true)."""
+    return found.model is not None and found.analysis is not None and found.analysis.known
 
 
 def model_facts(model) -> tuple[tuple[str, str], ...]:

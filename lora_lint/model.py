@@ -102,9 +102,8 @@ class LoraSite:
       (``adapter``, ``load_in_4bit``, ``use_peft``...), keyed by a dialect-neutral name.
     * ``base_model``: the model id or path the config names, when one is named.
     * ``model_class``: the class the model is loaded with (``AutoModelForSequenceClassification``).
-    * ``notes``: framework-specific problems a dialect knows about, as ``(code, where, message)``;
-      the rule with that code (LL001, LL009, LL010) reports them, so adding a framework never
-      changes a rule. A note may carry a ``Fix`` as a fourth element.
+    * ``notes``: framework-specific problems a dialect knows about (``Note``); the rule with
+      that code (LL001, LL009, LL010) reports them, so adding a framework never changes a rule.
     * ``dialect``: the record of the dialect the site is written in (``lora_lint.dialect``):
       its name, spellings, defaults and traits. Rules ask it, never the name.
     * ``active``: False when the file's LoRA settings do not take effect (the adapter is
@@ -123,7 +122,7 @@ class LoraSite:
     context: Mapping[str, Param] = field(default_factory=dict)
     base_model: Param | None = None
     model_class: str | None = None
-    notes: tuple[tuple, ...] = ()  # (code, where, message) or (code, where, message, fix)
+    notes: tuple[Note, ...] = ()
     active: bool = True
     resizes_vocab: bool = False
 
@@ -156,10 +155,6 @@ class LoraSite:
         p = self.context.get(name)
         return p if p is not None and p.known else None
 
-    def notes_for(self, code: str):
-        """The dialect's notes for rule ``code`` as ``(where, message)`` pairs."""
-        return [(note[1], note[2]) for note in self.notes if note[0] == code]
-
 
 @dataclass(frozen=True)
 class Edit:
@@ -188,6 +183,17 @@ class Fix:
     @property
     def safe(self) -> bool:
         return self.applicability == SAFE
+
+
+@dataclass(frozen=True)
+class Note:
+    """A problem a dialect knows about its framework, reported by rule ``code`` at ``where``
+    (the framework's own wording, and a fix when the dialect can make one)."""
+
+    code: str
+    where: Param
+    message: str
+    fix: Fix | None = None
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def test_corpus_framework_findings_are_the_expected_ones():
         for path in config_files(CORPUS / folder):
             for site in yaml_sites(str(path), path.read_text(encoding="utf-8")):
                 rel = str(path.relative_to(CORPUS))
-                got += [(rel, where.span.line, code) for code, where, _ in site.notes]
+                got += [(rel, n.where.span.line, n.code) for n in site.notes]
                 got += [(rel, p.span.line, "LL001") for p, _ in site.unknown_keys]
     got.sort()
     assert got == [

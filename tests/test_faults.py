@@ -28,7 +28,7 @@ from lora_lint.cli import main
 from lora_lint.model import Severity
 from lora_lint.models import context
 from lora_lint.pipeline import lint_paths, lint_text
-from lora_lint.registry import RULES, Rule
+from lora_lint.registry import RULES, Problem, Rule
 from lora_lint.rules import all_rules
 from lora_lint.settings import Settings
 from lora_lint.sources import python as python_source
@@ -248,7 +248,7 @@ def test_offline(tmp_path, online, how):
 def broken(site, ctx):
     """## What it does
     Nothing: a deliberately broken rule for the tests."""
-    yield site, "reported before the bug"
+    yield Problem(site, "reported before the bug")
     raise ZeroDivisionError("deliberate")
 
 

@@ -245,7 +245,7 @@ def test_processes_sharing_a_cache_dir(tmp_path):
 CHECK_PROBE = textwrap.dedent("""
     import json, sys
     from lora_lint.model import Severity
-    from lora_lint.registry import rule
+    from lora_lint.registry import Problem, rule
     from lora_lint.rules import all_rules
 
     all_rules()
@@ -253,7 +253,7 @@ CHECK_PROBE = textwrap.dedent("""
     @rule("LL999", "probe-model-facts", Severity.INFO, needs_model=True)
     def probe(site, ctx):
         '''A test-only model rule: says what the engine handed it.'''
-        yield site, f"{ctx.model.architecture} trainable={ctx.analysis.trainable}"
+        yield Problem(site, f"{ctx.model.architecture} trainable={ctx.analysis.trainable}")
 
     from lora_lint.cli import main
     rc = main(sys.argv[2:])

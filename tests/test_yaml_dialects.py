@@ -116,7 +116,7 @@ def test_llama_factory_not_training_is_not_a_site():
 def test_llama_factory_resumed_adapter_is_inactive():
     s = site("llama-factory/resumed_adapter.yaml")
     assert not s.active and s.params == {}
-    assert [c for c, *_ in s.notes] == ["LL010"]
+    assert [n.code for n in s.notes] == ["LL010"]
 
 
 def test_llama_factory_v1():
@@ -172,7 +172,7 @@ def test_torchtune_qlora_builder_and_mistakes():
     assert s.params["target_modules"].value == ["q_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
     assert s.base_model is None  # no download comment names the checkpoint
     assert {p.key: hint for p, hint in s.unknown_keys} == {"lora_r": "lora_rank"}
-    (rslora,) = [(where.key, message) for code, where, message in s.notes if code == "LL001"]
+    (rslora,) = [(n.where.key, n.message) for n in s.notes if n.code == "LL001"]
     assert rslora == ("use_rslora", "`use_rslora` is not a torchtune setting: torchtune has no way to set "
                                     "peft's `use_rslora`; remove it")
 
@@ -195,7 +195,7 @@ def test_autotrain_defaults():
 def test_autotrain_split_without_strip():
     s = site("autotrain/mistakes.yml")
     assert values(s)["target_modules"] == ["q_proj", "v_proj"]
-    assert [c for c, *_ in s.notes] == ["LL010", "LL001"]  # the spaced name; use_rslora
+    assert [n.code for n in s.notes] == ["LL010", "LL001"]  # the spaced name; use_rslora
     assert read("autotrain/seq2seq_no_peft.yml") == []
 
 

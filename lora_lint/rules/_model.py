@@ -1,7 +1,7 @@
 """Helpers shared by the model-aware rules (LL105, LL106, LL2xx, LL3xx).
 
-Rules get ``ctx.model`` (a ``models.Inventory``) and ``ctx.analysis`` (a ``models.Analysis``);
-``known(ctx)`` returns them only when the analysis could be computed from known values.
+Model rules get ``ctx.model`` (a ``models.Inventory``) and ``ctx.analysis`` (a ``models.Analysis``
+whose matching is known): the engine runs them on no other site.
 """
 
 from __future__ import annotations
@@ -20,21 +20,10 @@ def example(model: str, body: str) -> str:
     return TINY.format(model) + body
 
 
-def known(ctx):
-    """``(inventory, analysis)`` when the site's matching is known, else None."""
-    a = ctx.analysis
-    if ctx.model is None or a is None or not getattr(a, "known", False):
-        return None
-    return ctx.model, a
-
-
 def saved_entries(ctx):
-    """``(inventory, analysis, entries)``: the ``modules_to_save`` strings the user wrote, when the
-    matching is known and they are a list; else None."""
-    found = known(ctx)
-    if found is None:
-        return None
-    inv, a = found
+    """``(inventory, analysis, entries)``: the ``modules_to_save`` strings the user wrote, when
+    they are a list; else None."""
+    inv, a = ctx.model, ctx.analysis
     user = a.spec.modules_to_save
     if not isinstance(user, (list, tuple)):
         return None

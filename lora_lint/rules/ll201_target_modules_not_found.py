@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import adaptable_leaves, closest, example, known, names, py_list, where
+from ..registry import Problem, rule
+from ._model import adaptable_leaves, closest, example, names, py_list, where
 
 
 @rule(
@@ -42,10 +42,7 @@ def target_modules_not_found(site, ctx):
     LoraConfig(target_modules=["c_attn"])
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     kind = a.error_kind
     written = site.params.get("target_modules")
     if written is None or written.implicit or a.spec.target_modules is None:
@@ -64,19 +61,19 @@ def target_modules_not_found(site, ctx):
             near = sorted({c for t in targets for c in closest(inv, t)}, key=leaves.index)
             if near:
                 hint = f"; closest names that exist: {', '.join(near)}"
-        yield at, (
+        yield Problem(at, (
             f"no module of {inv.architecture} matches target_modules={targets!r}: get_peft_model raises"
             f" NoMatchingPeftModuleError{hint} ({existing})"
-        )
+        ))
     elif kind == "no-targets":
-        yield at, (
+        yield Problem(at, (
             "target_modules is empty and there are no target_parameters: get_peft_model raises"
             f" NoMatchingPeftModuleError; name the layers to adapt, e.g. {py_list(leaves[:4])}"
-        )
+        ))
     elif kind in ("none-targeted", "all-excluded"):
         by = [n for n in ("exclude_modules", "modules_to_save") if a.spec.known(n) and getattr(a.spec, n)]
-        yield at, (
+        yield Problem(at, (
             f"every module target_modules matches is removed again by {' and '.join(by) or 'the exclusions'}"
             f" ({names(a.match.excluded)}): get_peft_model raises NoMatchingPeftModuleError"
             " ('No modules were targeted for adaptation'); drop the overlap"
-        )
+        ))

@@ -1,7 +1,7 @@
 from ..model import Severity
 from ..peft_facts import facts
-from ..registry import rule
-from ._model import adaptable_leaves, example, known, py_list, where
+from ..registry import Problem, rule
+from ._model import adaptable_leaves, example, py_list, where
 
 
 @rule(
@@ -40,24 +40,21 @@ def default_targets_unavailable(site, ctx):
     LoraConfig(r=16, target_modules=["qkv_proj", "o_proj"])
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     if a.spec.target_modules is not None:
         return
     at = where(site, "target_modules")
     suggestion = py_list(adaptable_leaves(inv)[:4])
     if a.error_kind == "no-default":
-        yield at, (
+        yield Problem(at, (
             f"target_modules is omitted and peft {facts()['peft_version']} has no default targets for"
             f" model_type {inv.model_type!r}: get_peft_model raises ValueError ('Please specify"
             f" `target_modules`'); name them, e.g. target_modules={suggestion} or 'all-linear'"
-        )
+        ))
     elif a.error_kind == "no-targets":
         default = facts()["default_target_modules"].get(inv.model_type)
-        yield at, (
+        yield Problem(at, (
             f"target_modules is omitted; peft's default for {inv.model_type!r} ({default!r}) is dropped by"
             " its transformers-5 MoE conversion, so get_peft_model raises NoMatchingPeftModuleError ('No"
             f" `target_modules` passed'); write target_modules={py_list(default or []) if default else suggestion}"
-        )
+        ))

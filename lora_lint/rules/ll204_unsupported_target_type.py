@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import example, item, known, plural, where
+from ..registry import Problem, rule
+from ._model import example, item, plural, where
 
 SUPPORTED = "Linear, Conv1D, Embedding, Conv1d/2d/3d and MultiheadAttention"
 
@@ -51,10 +51,7 @@ def unsupported_target_type(site, ctx):
     LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     if a.error_kind != "unsupported":
         return
     bad = a.match.unsupported
@@ -63,9 +60,9 @@ def unsupported_target_type(site, ctx):
         for entry in targets:
             hits = [n for n in a.entries.get(entry, ()) if n in bad]
             if hits:
-                yield item(site, "target_modules", entry), _message(inv, entry, hits)
+                yield Problem(item(site, "target_modules", entry), _message(inv, entry, hits))
         return
-    yield where(site, "target_modules"), _message(inv, None, bad)
+    yield Problem(where(site, "target_modules"), _message(inv, None, bad))
 
 
 def _message(inv, entry, hits):

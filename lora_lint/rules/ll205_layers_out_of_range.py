@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import example, item, known, where
+from ..registry import Problem, rule
+from ._model import example, item, where
 
 
 def ranges(values) -> str:
@@ -56,10 +56,7 @@ def layers_out_of_range(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], layers_to_transform=list(range(24, 32)))
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     layers = a.spec.layers_to_transform
     targets = a.spec.target_modules
     if layers is None or isinstance(targets, str) or not a.entries:
@@ -72,11 +69,11 @@ def layers_out_of_range(site, ctx):
     pattern = a.spec.layers_pattern
     if pattern and not available and indexed:
         lists = sorted({p.rpartition(".")[2] for p in inv.layer_lists})
-        yield where(site, "layers_pattern"), (
+        yield Problem(where(site, "layers_pattern"), (
             f"layers_pattern={pattern!r} names no layer list of {inv.architecture} (its layer lists are"
             f" {', '.join(repr(x) for x in lists)}), so no module matches: get_peft_model raises"
             " NoMatchingPeftModuleError"
-        )
+        ))
         return
     if available:
         stacks = sorted({p for p in inv.layer_lists for k in indexed if k.startswith(p + ".")})
@@ -89,13 +86,13 @@ def layers_out_of_range(site, ctx):
             p = site.params.get("layers_to_transform")
             at = next((it for it in (p.items if p else ()) if it.value == bad[0]), None)
             word = "index" if len(bad) == 1 else "indices"
-            yield at or where(site, "layers_to_transform"), (
+            yield Problem(at or where(site, "layers_to_transform"), (
                 f"layers_to_transform {word} {', '.join(map(str, bad))} {'is' if len(bad) == 1 else 'are'} not"
-                f" layers that hold the targeted modules ({held}): {consequence}")
+                f" layers that hold the targeted modules ({held}): {consequence}"))
     for entry in a.entries:
         keys = a.entries[entry]
         if keys and all(indexed.get(k) is None for k in keys):
-            yield item(site, "target_modules", entry), (
+            yield Problem(item(site, "target_modules", entry), (
                 f"{entry!r}{'' if keys == [entry] else f' ({keys[0]})'} has no layer index, so with layers_to_transform set peft never adapts"
                 " it; drop it or drop layers_to_transform"
-            )
+            ))

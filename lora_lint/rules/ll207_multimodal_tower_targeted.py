@@ -1,8 +1,8 @@
 import re
 
 from ..model import Severity
-from ..registry import rule
-from ._model import by_leaf, example, item, known, plural, where
+from ..registry import Problem, rule
+from ._model import by_leaf, example, item, plural, where
 
 
 def _text_prefix(inv):
@@ -65,10 +65,9 @@ def multimodal_tower_targeted(site, ctx):
     LoraConfig(target_modules=r".*language_model.*\\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)")
     ```
     """
-    found = known(ctx)
-    if found is None or not found[0].towers:
+    inv, a = ctx.model, ctx.analysis
+    if not inv.towers:
         return
-    inv, a = found
     targets = a.spec.target_modules
     if isinstance(targets, str) and not a.match.all_linear:
         if any(t.rpartition(".")[2] in targets for t in inv.towers):
@@ -81,11 +80,11 @@ def multimodal_tower_targeted(site, ctx):
             hits = [n for n in a.entries.get(entry, ()) if n in in_tower]
             if hits and not any(t.rpartition(".")[2] in entry for t in inv.towers):
                 towers = sorted({inv.tower_of(n) for n in hits})
-                yield item(site, "target_modules", entry), (
+                yield Problem(item(site, "target_modules", entry), (
                     f"{entry!r} also matches {plural(len(hits), 'module')} in {', '.join(towers)}"
                     f" ({hits[0]}…), not only the language model; to adapt only the language model use"
                     f" {_advice(inv)}"
-                )
+                ))
         return
     parts = []
     for tower, kind in inv.towers.items():
@@ -93,6 +92,6 @@ def multimodal_tower_targeted(site, ctx):
         if hits:
             parts.append(f"{plural(len(hits), 'module')} of the {kind} {tower} ({by_leaf(hits)})")
     what = "all-linear" if a.match.all_linear else "target_modules"
-    yield where(site, "target_modules"), (
+    yield Problem(where(site, "target_modules"), (
         f"{what} also adapts {' and '.join(parts)}; to adapt only the language model use {_advice(inv)}"
-    )
+    ))

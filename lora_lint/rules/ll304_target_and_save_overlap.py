@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import example, item, known, names, where
+from ..registry import Problem, rule
+from ._model import example, item, names, where
 
 
 @rule(
@@ -39,10 +39,7 @@ def target_and_save_overlap(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], modules_to_save=["lm_head"])
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     targets = a.spec.target_modules
     if a.error_kind == "wrapper":
         saved = {n for ns in a.saved.values() for n in ns}
@@ -51,11 +48,11 @@ def target_and_save_overlap(site, ctx):
             head = [e for e in a.match.late_modules_to_save if any(n.endswith(e) for n in both)]
             why = (f" (task_type={a.spec.task_type!r} adds {head[0]!r} to modules_to_save after LoRA is injected)"
                    if head else "")
-            yield where(site, "target_modules"), (
+            yield Problem(where(site, "target_modules"), (
                 f"{names(both)} is adapted by target_modules and also in modules_to_save{why}: get_peft_model"
                 f" raises TypeError ('modules_to_save cannot be applied to modules of type lora.Linear');"
                 f" exclude it: exclude_modules={[n.rpartition('.')[2] for n in both]!r}"
-            )
+            ))
         return
     if a.match.all_linear or a.match.default_targets or not a.match.excluded_by_save:
         return
@@ -66,13 +63,13 @@ def target_and_save_overlap(site, ctx):
             if hits:
                 params = sum(inv.subtree_params(n) for n in hits)
                 shown = f"{entry!r}" if hits == [entry] else f"{entry!r} ({names(hits, 2)})"
-                yield item(site, "target_modules", entry), (
+                yield Problem(item(site, "target_modules", entry), (
                     f"{shown} is in both target_modules and modules_to_save: peft skips"
                     f" LoRA on it and trains it fully (+{params:,} parameters); keep it in one of the two"
-                )
+                ))
         return
     params = sum(inv.subtree_params(n) for n in overlap)
-    yield where(site, "target_modules"), (
+    yield Problem(where(site, "target_modules"), (
         f"target_modules also matches {names(overlap, 3)}, which modules_to_save names: peft skips LoRA on"
         f" it and trains it fully (+{params:,} parameters); keep each module in one of the two"
-    )
+    ))
