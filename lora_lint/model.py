@@ -10,39 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .unknown import UNKNOWN, is_known
+
 if TYPE_CHECKING:
     from .dialect import Dialect
 
-
-class _Unknown:
-    """A value that is not statically known (a call, ``${VAR}``, a ``**kwargs`` splat...)."""
-
-    _instance: _Unknown | None = None
-
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-    def __reduce__(self):
-        return (_Unknown, ())
-
-
-UNKNOWN: Any = _Unknown()
-
-
-def is_known(value: Any) -> bool:
-    """True when ``value`` and everything inside it is statically known."""
-    if value is UNKNOWN:
-        return False
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return all(is_known(v) for v in value)
-    if isinstance(value, dict):
-        return all(is_known(k) and is_known(v) for k, v in value.items())
-    return True
+__all__ = ["UNKNOWN", "Edit", "Finding", "Fix", "LoraSite", "Note", "Param", "Severity", "Span", "is_known"]
 
 
 class Severity(str, enum.Enum):

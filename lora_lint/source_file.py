@@ -71,6 +71,22 @@ def yaml_lines(text: str) -> str:
     return text
 
 
+def lines_with_breaks(text: str) -> list[str]:
+    """The lines of ``text``, each with its line break (the last one may have none)."""
+    out, start = [], 0
+    for m in LINE_BREAK.finditer(text):
+        out.append(text[start:m.end()])
+        start = m.end()
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
+def ends_a_line(text: str) -> bool:
+    """``text`` ends with a line break."""
+    return text.endswith(("\n", "\r"))
+
+
 @dataclass(frozen=True)
 class Stamp:
     """What a file's bytes were when they were read: a write-back can check nothing changed."""

@@ -10,7 +10,9 @@ from conftest import sites_for_text, source
 from lora_lint.cli import main
 from lora_lint.directives import model_directives, suppressions
 from lora_lint.files import each_file, read_file, read_stream
+from lora_lint.model import Finding, Severity, Span
 from lora_lint.pipeline import lint_file, lint_text
+from lora_lint.reporters import FORMATS, RunInfo
 from lora_lint.settings import Settings
 from lora_lint.source_file import Kind, SourceFile, Unreadable, decode, kind_of
 
@@ -83,6 +85,13 @@ def test_a_reader_text_can_map_back_to_cells():
     s = SourceFile("nb.ipynb", "a\nb\nc\n", Kind.NOTEBOOK, rows=Cells())
     assert [s.locate(n) for n in (1, 2, 3)] == [(1, 1), (1, 2), (2, 1)]
     assert SourceFile("x.py", "a\n").locate(1) == (None, 1)
+    # the human formats say where the user finds it (ruff's "cell 2:1:3")
+    f = Finding("LL101", "rslora-recommended", Severity.WARNING, "m", "nb.ipynb", Span(3, 3, 3, 4))
+    info = RunInfo(sources={"nb.ipynb": s})
+    assert FORMATS["concise"]([f], info).startswith("nb.ipynb:cell 2:1:3: LL101")
+    assert " --> nb.ipynb:cell 2:1:3\n" in FORMATS["full"]([f], info)
+    assert "  cell 2:1:3 LL101" in FORMATS["grouped"]([f], info)
+    assert FORMATS["concise"]([f], RunInfo()).startswith("nb.ipynb:3:3: LL101")
 
 
 # -- decoding ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..files import Read
 from ..model import Finding, Fix, Span
 from ..settings import Settings
-from ..source_file import LINE_BREAK, UTF8_BOM, Kind, SourceFile, kind_of
+from ..source_file import UTF8_BOM, Kind, SourceFile, ends_a_line, kind_of, lines_with_breaks
 
 MAX_PASSES = 20
 
@@ -218,20 +218,9 @@ def unified_diff(result: Result) -> str:
     import difflib
 
     name = result.path.replace(os.sep, "/")
-    lines = difflib.unified_diff(_with_breaks(result.original), _with_breaks(result.text),
+    lines = difflib.unified_diff(lines_with_breaks(result.original), lines_with_breaks(result.text),
                                  fromfile=name, tofile=name)
     out = []
     for line in lines:
-        out.append(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
+        out.append(line if ends_a_line(line) else line + "\n\\ No newline at end of file\n")
     return "".join(out)
-
-
-def _with_breaks(text: str) -> list[str]:
-    """The lines of ``text``, each with its line break."""
-    out, start = [], 0
-    for m in LINE_BREAK.finditer(text):
-        out.append(text[start:m.end()])
-        start = m.end()
-    if start < len(text):
-        out.append(text[start:])
-    return out

@@ -43,6 +43,13 @@ class RunInfo:
         source = self.sources.get(path)
         return None if source is None else source.lines
 
+    def at(self, f: Finding) -> str:
+        """Where a finding is, as its user finds it: ``LINE:COL``, or ``cell N:LINE:COL`` in a
+        file whose reader maps its lines to cells (``SourceFile.locate``)."""
+        source = self.sources.get(f.path)
+        cell, line = (None, f.span.line) if source is None else source.locate(f.span.line)
+        return f"{line}:{f.span.col}" if cell is None else f"cell {cell}:{line}:{f.span.col}"
+
     def snippet(self, f: Finding) -> str:
         """The text a finding points at (its first line), '' when unknown."""
         lines = self.lines(f.path)

@@ -76,7 +76,7 @@ def sites(source: SourceFile) -> list[LoraSite]:
     extractor = Extractor(source.path, module)
     found = extractor.sites()
     source.keep(Extractor, extractor)  # the fix builders reuse its tree and positions
-    script = _script_metadata(text) if "# /// script" in text and found else None
+    script = _script_metadata(source) if "# /// script" in text and found else None
     if script is not None:  # PEP 723 inline metadata: the script's own pins (LL002)
         deps, first, last = script
         p = Param("dependencies", deps, Span(first, 1, last, 7))
@@ -84,10 +84,10 @@ def sites(source: SourceFile) -> list[LoraSite]:
     return found
 
 
-def _script_metadata(text: str):
+def _script_metadata(source: SourceFile):
     from ..pins import script_metadata
 
-    return script_metadata(text)
+    return script_metadata(source.lines)
 
 
 def parse(source: SourceFile) -> cst.Module:
