@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..model import Edit, LoraSite, Param, Span
 from ..source_file import Kind, SourceFile
+from .text_edits import structure
 
 # ``python_edits`` (libcst) and ``yaml_edits`` (PyYAML) are imported where a fix is built, so a
 # run that builds none loads neither.
@@ -58,7 +59,7 @@ def set_bool(doc: SourceFile | None, p: Param, value: bool) -> Edits | None:
     if doc.kind is Kind.PYTHON:
         from . import python_edits as py
 
-        t = py.PyTree.of(doc)
+        t = structure(doc, py.PyTree)
         return None if t is None else py.replace_value(t, doc, p, repr(value), ("True", "False"))
     from . import yaml_edits as ym
 
@@ -73,7 +74,7 @@ def add_setting(doc: SourceFile | None, site: LoraSite, key: str, value: bool, a
     if doc.kind is Kind.PYTHON:
         from . import python_edits as py
 
-        t = py.PyTree.of(doc)
+        t = structure(doc, py.PyTree)
         return None if t is None else py.insert_keyword(t, doc, site, key, repr(value), after)
     if after is None or after.implicit:
         return None
@@ -89,7 +90,7 @@ def list_to_string(doc: SourceFile | None, p: Param) -> Edits | None:
     if doc.kind is Kind.PYTHON:
         from . import python_edits as py
 
-        t = py.PyTree.of(doc)
+        t = structure(doc, py.PyTree)
         return None if t is None else py.list_to_string(t, doc, p)
     from . import yaml_edits as ym
 
@@ -102,7 +103,7 @@ def string_to_list(doc: SourceFile | None, p: Param, names: list[str]) -> Edits 
         return None
     from . import python_edits as py
 
-    t = py.PyTree.of(doc)
+    t = structure(doc, py.PyTree)
     return None if t is None else py.string_to_list(t, doc, p, names)
 
 
@@ -113,7 +114,7 @@ def edit_items(doc: SourceFile | None, p: Param, replace: dict[int, str], drop: 
     if doc.kind is Kind.PYTHON:
         from . import python_edits as py
 
-        t = py.PyTree.of(doc)
+        t = structure(doc, py.PyTree)
         return None if t is None else py.edit_elements(t, doc, p, replace, drop)
     from . import yaml_edits as ym
 
@@ -123,10 +124,10 @@ def edit_items(doc: SourceFile | None, p: Param, replace: dict[int, str], drop: 
 def _tree(doc: SourceFile):
     from . import python_edits as py
 
-    return py.PyTree.of(doc)
+    return structure(doc, py.PyTree)
 
 
 def _index(doc: SourceFile):
     from . import yaml_edits as ym
 
-    return ym.NodeIndex.of(doc)
+    return structure(doc, ym.NodeIndex)

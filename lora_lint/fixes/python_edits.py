@@ -26,18 +26,6 @@ def _span(rng) -> Span:
 class PyTree:
     """A module's calls and keyword arguments by position."""
 
-    @classmethod
-    def of(cls, source: SourceFile) -> PyTree | None:
-        """The file's tree, built once while the file is checked; None when it does not parse."""
-        return source.derived(cls, lambda: cls._build(source))
-
-    @classmethod
-    def _build(cls, source: SourceFile) -> PyTree | None:
-        try:
-            return cls(source)
-        except Exception:
-            return None
-
     def __init__(self, source: SourceFile):
         from ..sources.python import tree
 

@@ -1,10 +1,27 @@
 """Edits on a file's text, narrowed to the characters that differ (what ``python_edits`` and
-``yaml_edits`` return once they know the new text of a region)."""
+``yaml_edits`` return once they know the new text of a region), and the structures they build
+from a file, kept with it while it is checked."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from ..model import Edit
 from ..source_file import SourceFile
+
+T = TypeVar("T")
+
+
+def structure(source: SourceFile, kind: type[T]) -> T | None:
+    """``kind(source)`` (a ``PyTree``, a ``NodeIndex``), built once while the file is checked;
+    None when the text does not parse."""
+    def make() -> T | None:
+        try:
+            return kind(source)
+        except Exception:
+            return None
+
+    return source.derived(kind, make)
 
 
 def replace(source: SourceFile, start: int, end: int, new: str) -> tuple[Edit, ...]:

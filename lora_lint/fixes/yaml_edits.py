@@ -14,6 +14,7 @@ from ..model import Edit, Param, Span
 from ..source_file import YAML_BREAK, Kind, SourceFile
 from ..sources.yaml_nodes import Budget, flatten, key_text
 from . import text_edits
+from .text_edits import structure
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _SEPARATOR = re.compile(r"\s*,\s*")
@@ -27,18 +28,6 @@ def _start(node: Node) -> tuple[int, int]:
 
 class NodeIndex:
     """The mapping entries of a YAML/JSON text by the position of their key and of their value."""
-
-    @classmethod
-    def of(cls, source: SourceFile) -> NodeIndex | None:
-        """The file's index, built once while the file is checked; None when it does not parse."""
-        return source.derived(cls, lambda: cls._build(source))
-
-    @classmethod
-    def _build(cls, source: SourceFile) -> NodeIndex | None:
-        try:
-            return cls(source)
-        except Exception:
-            return None
 
     def __init__(self, doc: SourceFile):
         if doc.kind is Kind.JSON:
@@ -105,7 +94,7 @@ def replace_scalar(doc: SourceFile, p: Param, allowed: dict[str, str]) -> tuple[
 def insert_entry(doc: SourceFile, anchor: Param, key: str, value: str) -> tuple[Edit, ...] | None:
     """``key: value`` added to the mapping that holds ``anchor``, right after it: a line of its
     own with the anchor's indentation in a block mapping, inline in a flow mapping or JSON."""
-    index = NodeIndex.of(doc)
+    index = structure(doc, NodeIndex)
     entry = index.entry(anchor) if index is not None else None
     if entry is None:
         return None
@@ -147,7 +136,7 @@ def _insert_json(doc: SourceFile, k: Node, end: int, entry: str) -> tuple[Edit, 
 
 def list_to_scalar(doc: SourceFile, p: Param) -> tuple[Edit, ...] | None:
     """A one-item list written as that item (``[all-linear]`` -> ``all-linear``)."""
-    index = NodeIndex.of(doc)
+    index = structure(doc, NodeIndex)
     entry = index.entry(p) if index is not None else None
     if entry is None:
         return None
