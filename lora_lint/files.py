@@ -104,7 +104,8 @@ def read_stream(stream, path: str, settings: Settings) -> Read:
             text = stream.read(limit + 1)
             if len(text) > limit:
                 return _too_big(path, settings)
-            return Read(path, settings, SourceFile.of_text(path, text))
+            source = SourceFile.of_text(path, text)
+            return Read(path, settings, source, shown=source)
         data = raw.read(limit + 1)
     except OSError as e:
         return _problem(path, settings, f"cannot read stdin: {e.strerror or e}")

@@ -109,8 +109,9 @@ T = TypeVar("T")
 class SourceFile:
     """A file's text as its reader sees it (no byte-order mark), with its kind and line table.
 
-    ``encoding`` and ``bom`` say how the bytes were decoded (``--fix`` writes back the same way);
-    ``stamp`` what they were (None for text an editor or standard input handed over). Structures
+    ``encoding`` and ``bom`` say how the bytes were decoded and ``stamp`` what they were (None for
+    text an editor or standard input handed over): what ``--fix`` needs to write back without
+    reading the file again. Structures
     derived from the text (a reader's parse tree, the fix builders' indexes) are kept with
     ``derived`` while the file is being checked, and dropped with ``forget``; they are never
     pickled (a worker process sends results, not trees).
