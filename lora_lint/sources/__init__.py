@@ -1,11 +1,11 @@
 """Readers turn one ``SourceFile`` into ``LoraSite`` records; one reader module per file kind.
 
-A reader module has ``may_hold(source)`` (a cheap text test: False when the file certainly holds
-no site, so nothing is parsed) and ``sites(source)`` (the sites, or ``SourceError``). It keeps what
-it parsed on the source (``SourceFile.keep``) for the fix builders. ``READERS`` registers it for
-its kind; a kind without a reader is not looked for in directories. Readers are imported when a
-file of their kind is read, so a run over YAML files never imports libcst, nor one over Python
-files PyYAML.
+A reader module has ``sites(source)`` (the sites, or ``SourceError`` for LL901) and keeps what it
+parsed on the source (``SourceFile.keep``) for the fix builders. ``READERS`` registers it for its
+kind with a cheap ``may_hold`` test (False when the file certainly holds no site, so nothing is
+parsed); a kind without a reader is not looked for in directories. Reader modules are imported
+when a file of their kind is parsed, so a run over YAML files never imports libcst, nor one over
+Python files PyYAML.
 """
 
 from __future__ import annotations
