@@ -1,10 +1,10 @@
 """Linting many files: worker processes when they pay; each model fetched and built once, here.
 
-1. This process walks the tree and reads every file. A file that cannot hold a LoRA config (no
-   marker; most files of a repository) is finished on the spot.
+1. This process walks the tree and reads every file (``files.each_file``). A file that cannot
+   hold a LoRA config (no marker; most files of a repository) is finished on the spot.
 2. The others are linted (``lint_partial``): sources, every rule that needs no model (the
-   ``engine``), and the model rules of each site whose model is at hand (a local, cached or catalog config
-   with a cached or prebuilt inventory). With N workers, N - 1 forked processes take chunks of
+   ``engine``), and the model rules of each site whose model is at hand (a local, cached or
+   catalog config with a cached or prebuilt inventory). With N workers, N - 1 forked processes take chunks of
    the Python files (libcst: long to import, slow to parse) while this process lints the YAML
    and JSON files, so on two cores it never imports libcst at all; whoever is idle takes what
    is left. With one worker all of it runs here, file after file.
