@@ -28,7 +28,10 @@ class ModelDependent:
     ``setting`` is how the file asks for it (``lora_target_linear: true``), for messages;
     ``listed`` the names written with it (axolotl adds them to what its finder returns);
     ``options`` the other settings the framework's function reads, as ``(name, value)`` pairs;
-    ``finder`` names the framework's function in messages (``axolotl's linear-layer finder``).
+    ``finder`` names the framework's function in messages (``axolotl's linear-layer finder``);
+    ``overrides`` other LoraConfig fields the framework changes on their way into peft, as
+    ``(field, value)`` pairs (axolotl hands peft's ParamWrapper a copy of the config with
+    ``lora_dropout=0``).
     """
 
     setting: str
@@ -36,6 +39,7 @@ class ModelDependent:
     finder: str = ""
     listed: tuple[str, ...] = ()
     options: tuple[tuple[str, Any], ...] = ()
+    overrides: tuple[tuple[str, Any], ...] = ()
 
     def option(self, name: str, default: Any = None) -> Any:
         for key, value in self.options:

@@ -47,11 +47,12 @@ def test_axolotl_values_defaults_and_context():
         "r": 16,  # "16" read as pydantic reads it
         "lora_alpha": 32,
         "target_modules": ["q_proj", "v_proj"],
+        "target_parameters": [],  # cfg.lora_target_parameters or []
         "lora_dropout": 0.0,
         "bias": "none",
         "task_type": "SEQ_CLS",  # from type_of_model
     }
-    assert implicit(s) == {"lora_dropout", "bias", "task_type"}
+    assert implicit(s) == {"target_parameters", "lora_dropout", "bias", "task_type"}
     assert s.params["r"].key == "lora_r" and at(s.params["r"]) == (4, 9)
     assert [at(i) for i in s.params["target_modules"].items] == [(7, 5), (8, 5)]
     assert s.span == Span(3, 1, 3, 8)  # `adapter`, the key that makes it a LoRA config
@@ -74,6 +75,39 @@ def test_axolotl_off_and_full_finetune():
     s = site("axolotl/adapter_off.yml")
     assert "inactive" in s.features and s.open and s.params == {}
     assert read("axolotl/full_finetune.yml") == []
+
+
+def test_axolotl_target_linear_is_axolotls_finder_united_with_the_list(tmp_path):
+    from lora_lint.model_dependent import ModelDependent
+    from lora_lint.models.inventory import Inventory, ModuleInfo
+
+    path = tmp_path / "a.yml"
+    path.write_text("base_model: x/y\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+                    "lora_target_modules: [lm_head]\nsequence_len: 512\n")
+    (s,) = yaml_source.sites(str(path), path.read_text())
+    p = s.params["target_modules"]
+    assert isinstance(p.value, ModelDependent) and p.value.listed == ("lm_head",) and at(p) == (5, 21)
+    assert [i.value for i in p.items] == ["lm_head"]
+    mods = [ModuleInfo("", "M", "container"), ModuleInfo("h.0.attn.c_attn", "Conv1D", "conv1d", 4, 12),
+            ModuleInfo("h.0.mlp.fc", "MyLinearish", "other"), ModuleInfo("h.0.q", "Linear", "linear", 4, 4),
+            ModuleInfo("lm_head", "Linear", "linear", 4, 9)]
+    inv = Inventory("gpt2", "X", "CausalLM", mods, {}, 0)
+    # Conv1D is no "Linear"; the output layer is dropped by name, then the listed lm_head is added back
+    assert p.value.resolve(inv) == ["fc", "lm_head", "q"]
+
+
+def test_axolotl_without_targets_or_rank_fails_in_peft(tmp_path):
+    path = tmp_path / "a.yml"
+    path.write_text("base_model: x/y\nadapter: lora\nlora_alpha: 16\nsequence_len: 512\n")
+    (s,) = yaml_source.sites(str(path), path.read_text())
+    assert s.params["target_modules"].value == [] and s.params["target_modules"].implicit
+    assert s.params["r"].value is None
+    notes = sorted(message for code, _, message in s.notes if code == "LL009")
+    assert len(notes) == 2 and "NoMatchingPeftModuleError" in notes[1] and "TypeError" in notes[0]
+    path.write_text("base_model: x/y\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nsequence_len: 512\n"
+                    "lora_target_parameters: [mlp.experts.down_proj]\n")
+    (s,) = yaml_source.sites(str(path), path.read_text())
+    assert s.notes == () and s.params["target_modules"].value == []
 
 
 def test_axolotl_merge_keys_and_aliases():
@@ -262,5 +296,5 @@ def test_not_lora_yaml_gives_nothing():
 
 def test_multi_document():
     sites = read("robustness/multi_document.yaml")
-    assert [s.span.line for s in sites] == [3, 9]
+    assert [s.span.line for s in sites] == [3, 10]
     assert [s.context["adapter"].value for s in sites] == ["lora", "qlora"]

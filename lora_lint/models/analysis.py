@@ -79,7 +79,10 @@ def resolve_framework(inv: Inventory, spec: LoraSpec) -> tuple[LoraSpec, dict[st
     framework = {f.name: v for f in fields(spec) if isinstance(v := getattr(spec, f.name), ModelDependent)}
     if not framework:
         return spec, framework
-    return replace(spec, **{name: v.resolve(inv) for name, v in framework.items()}), framework
+    values = {name: v.resolve(inv) for name, v in framework.items()}
+    for v in framework.values():
+        values.update(v.overrides)
+    return replace(spec, **values), framework
 
 
 def analyze_spec(inv: Inventory, spec: LoraSpec) -> Analysis:

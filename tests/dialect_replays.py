@@ -1,0 +1,139 @@
+"""Each training framework's own path from its YAML config to ``get_peft_model``, replayed on a real
+model (torch meta device) and real peft, written from the framework's source.
+
+One function per framework: ``replay(cfg, config) -> Outcome``, where ``cfg`` is the YAML as the
+framework loads it (``yaml.safe_load``) and ``config`` the base model's ``config.json``. It builds
+the model with the class the framework loads, computes the ``LoraConfig`` keyword arguments the
+way the framework does (file:line of the replayed release in each docstring), runs peft and
+returns ``(targeted module names, trainable, total)`` or ``("error", message)``. This module
+deliberately shares no code with ``lora_lint``: it is the other side of the differential test
+(tests/test_dialect_differential.py). torchtune does not use peft: its replay counts its own
+LoRA modules.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import warnings
+from contextlib import contextmanager
+
+
+def build(config: dict, auto_class: str):
+    """The model on the meta device, as ``<auto_class>.from_config`` builds it."""
+    import torch
+    import transformers
+
+    cfg = transformers.AutoConfig.for_model(**copy.deepcopy(config))
+    cls = getattr(transformers, auto_class)
+    with torch.device("meta"):
+        if auto_class.startswith("AutoModel"):
+            return cls.from_config(cfg)
+        return cls._from_config(cfg)
+
+
+def run_peft(model, kwargs: dict, patch=None):
+    """peft's ``get_peft_model`` on ``model``: (targeted names, trainable, total) or ("error", message)."""
+    from peft import LoraConfig, get_peft_model
+
+    try:
+        with warnings.catch_warnings(), (patch() if patch else _nothing()):
+            warnings.simplefilter("ignore")
+            pm = get_peft_model(model, LoraConfig(**kwargs), low_cpu_mem_usage=True)
+    except Exception as e:  # the framework's run stops here: the error is the outcome
+        return ("error", f"{type(e).__name__}: {e}")
+    trainable, total = pm.get_nb_trainable_parameters()
+    return (sorted(pm.base_model.targeted_module_names), trainable, total)
+
+
+@contextmanager
+def _nothing():
+    yield
+
+
+def _split(value):
+    """LLaMA-Factory's ``split_arg``: a str becomes its comma-separated, stripped items."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",")]
+    return value
+
+
+# --- axolotl v0.18.0 (2f5cb9da6; main 067b021c8 is identical in these files) -------------------
+
+def image_text_to_text(model_type: str) -> bool:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    return model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+
+def axolotl(cfg: dict, config: dict):
+    """loaders/model.py:559-573, 922-940 (the class: ``type_of_model``/``model_type``, reward
+    models from schemas/validation.py:256-270, multimodal models from MULTIMODAL_AUTO_MODEL_MAPPING,
+    else AutoModelForCausalLM); loaders/adapter.py:54-71 (find_all_linear_names),
+    131-137 (task type), 140-202 (the LoraConfig), 205-297 and 343-355 (ParamWrapper dropout);
+    schemas/peft.py:233-238 (lora_dropout 0.0 when unset)."""
+    import torch
+
+    auto = cfg.get("type_of_model") or cfg.get("model_type")
+    if not auto and cfg.get("reward_model"):
+        auto = "AutoModelForSequenceClassification"
+    if not auto and cfg.get("process_reward_model"):
+        auto = "AutoModelForTokenClassification"
+    if not auto:
+        # loaders/constants.py:8 (MULTIMODAL_AUTO_MODEL_MAPPING), utils/config/__init__.py:275-285
+        auto = "AutoModelForImageTextToText" if image_text_to_text(config["model_type"]) else "AutoModelForCausalLM"
+    model = build(config, auto)
+    targets = cfg.get("lora_target_modules") or []
+    if cfg.get("lora_target_linear"):
+        names = set()
+        for name, module in model.named_modules():
+            cls = module.__class__.__name__
+            if isinstance(module, torch.nn.Linear) or "Linear" in cls and cls not in ("LlamaLinearScalingRotaryEmbedding",):
+                parts = name.split(".")
+                names.add(parts[0] if len(parts) == 1 else parts[-1])
+        output = {"gpt_neox": "embed_out", "falcon": "lm_head", "nemotron_h": "lm_head"}.get(
+            model.config.model_type, "lm_head")
+        names.discard(output)
+        as_list = targets if isinstance(targets, list) else [targets]
+        targets = list(set(as_list + list(names)))
+    cls = type(model).__name__
+    task = "SEQ_CLS" if "SequenceClassification" in cls else "TOKEN_CLS" if "TokenClassification" in cls else "CAUSAL_LM"
+    kwargs = dict(
+        r=cfg.get("lora_r"), lora_alpha=cfg.get("lora_alpha"), target_modules=targets,
+        target_parameters=cfg.get("lora_target_parameters") or [],
+        layers_to_transform=cfg.get("peft_layers_to_transform"), layers_pattern=cfg.get("peft_layers_pattern"),
+        lora_dropout=cfg["lora_dropout"] if cfg.get("lora_dropout") is not None else 0.0,
+        fan_in_fan_out=cfg.get("lora_fan_in_fan_out"),
+        modules_to_save=cfg.get("lora_modules_to_save") or None, exclude_modules=None, bias="none", task_type=task,
+    )
+    for key, field in (("peft_use_dora", "use_dora"), ("peft_use_rslora", "use_rslora"),
+                       ("lora_rank_pattern", "rank_pattern"), ("lora_alpha_pattern", "alpha_pattern"),
+                       ("peft_trainable_token_indices", "trainable_token_indices")):
+        if cfg.get(key):
+            kwargs[field] = cfg[key]
+    patch = _axolotl_dropout_patch if kwargs["lora_dropout"] and not kwargs["target_parameters"] else None
+    return run_peft(model, kwargs, patch)
+
+
+@contextmanager
+def _axolotl_dropout_patch():
+    """adapter.py:243-297: ParamWrapper gets a copy of the config with lora_dropout=0."""
+    from peft.tuners.lora.layer import ParamWrapper
+
+    original = ParamWrapper.__init__
+
+    def init(self, base_layer, adapter_name, parameter_name, config, *args, **kwargs):
+        if getattr(config, "lora_dropout", 0):
+            config = copy.copy(config)
+            config.lora_dropout = 0.0
+        return original(self, base_layer, adapter_name, parameter_name, config, *args, **kwargs)
+
+    ParamWrapper.__init__ = init
+    try:
+        yield
+    finally:
+        ParamWrapper.__init__ = original
+
+
+REPLAYS = {"axolotl": axolotl}
+_ = re  # used by later replays

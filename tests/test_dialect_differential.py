@@ -1,0 +1,113 @@
+"""Differential test of the YAML dialects: what lora-lint's ``report`` says a framework config trains
+equals what the framework's own loading code hands to real peft.
+
+Each case is a framework YAML config and a base model (tiny test models from tests/fixtures/models,
+catalog models at their real sizes). lora-lint reads the file with its dialect, resolves the model
+and reports the targeted modules and the trainable and total parameters. The other side,
+tests/dialect_replays.py, replays the framework's path from the same YAML to ``get_peft_model``
+(written from the framework's source, file:line in each function) on a model built on the meta
+device with the class the framework loads, and runs real peft 0.21.2. Targeted module names,
+trainable and total parameters must be equal; when the framework's run fails in peft, lora-lint's
+report must carry an error and no count.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import zlib
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+from dialect_replays import REPLAYS
+
+from lora_lint.models import catalog, context
+from lora_lint.report import as_dict, collect
+from lora_lint.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "models"
+
+
+@cache
+def model_config(model: str) -> dict:
+    if "/" in model:
+        return json.loads((catalog.CATALOG / catalog.model_ids()[model]).read_text())
+    return json.loads((FIXTURES / model / "config.json").read_text())
+
+
+def model_ref(model: str) -> str:
+    return model if "/" in model else str(FIXTURES / model)
+
+
+#: (dialect, base model, YAML body without the base model line, the framework's key for it)
+CASES = [
+    # axolotl: lora_target_linear is axolotl's own finder (class name contains "Linear"), united
+    # with lora_target_modules; neither gives peft an empty list
+    ("axolotl", "tiny-llama", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"),
+    ("axolotl", "tiny-llama", "lora_r: 8\nlora_alpha: 16\nlora_target_modules: [q_proj, v_proj]\n"),
+    ("axolotl", "tiny-llama", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\nlora_target_modules: [lm_head, embed_tokens]\n"),
+    ("axolotl", "tiny-llama", "lora_r: 8\nlora_alpha: 16\n"),
+    ("axolotl", "tiny-llama", "lora_r: 8\nlora_alpha: 16\nlora_target_modules: 'model.layers.[01].self_attn.(q|v)_proj'\n"),
+    ("axolotl", "tiny-llama", "lora_r: 8\nlora_target_linear: true\n"),
+    ("axolotl", "tiny-gpt2", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"),
+    ("axolotl", "tiny-gpt2", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\nlora_target_modules: [c_attn]\n"),
+    ("axolotl", "tiny-gpt-neox", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"),
+    ("axolotl", "tiny-mixtral", "lora_r: 8\nlora_alpha: 16\nlora_dropout: 0.05\nlora_target_linear: true\n"),
+    ("axolotl", "tiny-qwen2-moe", "lora_r: 8\nlora_alpha: 16\nlora_dropout: 0.05\nlora_target_linear: true\n"),
+    ("axolotl", "tiny-qwen3-moe", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"),
+    ("axolotl", "tiny-qwen2.5-vl", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"),
+    ("axolotl", "tiny-llava", "lora_r: 8\nlora_alpha: 16\nlora_target_modules: [q_proj, v_proj]\n"),
+    ("axolotl", "tiny-qwen2", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\nlora_modules_to_save: [embed_tokens, lm_head]\n"),
+    ("axolotl", "tiny-llama", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\nreward_model: true\n"),
+    ("axolotl", "meta-llama/Llama-3.2-1B", "lora_r: 32\nlora_alpha: 16\nlora_target_linear: true\n"),
+    ("axolotl", "Qwen/Qwen3-30B-A3B", "lora_r: 16\nlora_alpha: 32\nlora_target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n"),
+]
+
+HEADERS = {
+    "axolotl": "base_model: {model}\nadapter: lora\nsequence_len: 512\nmicro_batch_size: 1\n",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-hub"))
+    monkeypatch.setenv("LORA_LINT_CACHE_DIR", str(tmp_path / "ll-cache"))
+    context._memo.clear()
+
+
+def lora_lint_side(path: Path):
+    rows, errors = collect([str(path)], Settings())
+    assert errors == []
+    (row,) = rows
+    d = as_dict(row)
+    assert d["unresolved"] is None, d["unresolved"]
+    if d["peft_error"] is not None:
+        assert d["trainable_params"] is None
+        return ("error", d["peft_error"])
+    assert d["trainable_params"] is not None, f"no count: {row.ctx.analysis and row.ctx.analysis.unknown}"
+    return (sorted(row.ctx.analysis.targeted), d["trainable_params"], d["peft_all_params"])
+
+
+def case_id(case):
+    dialect, model, body = case
+    return f"{dialect}-{model.rsplit('/', 1)[-1]}-{zlib.crc32(body.encode()) % 10**6}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_dialect_equals_the_framework(case, tmp_path):
+    dialect, model, body = case
+    text = HEADERS[dialect].format(model=model_ref(model)) + textwrap.dedent(body)
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    theirs = REPLAYS[dialect](yaml.safe_load(text), model_config(model))
+    ours = lora_lint_side(path)
+    if theirs[0] == "error":
+        assert ours[0] == "error", f"the framework's run fails ({theirs[1]}); lora-lint counts {ours[1:]}"
+        assert ours[1][:24] == theirs[1].split(": ", 1)[1][:24]  # peft's wording (a module repr is shortened)
+        return
+    assert ours[0] != "error", f"lora-lint reports {ours[1]!r}; the framework trains {theirs[1:]}"
+    assert ours[0] == theirs[0]
+    assert ours[1:] == theirs[1:]
