@@ -135,5 +135,61 @@ def _axolotl_dropout_patch():
         ParamWrapper.__init__ = original
 
 
-REPLAYS = {"axolotl": axolotl}
+# --- LLaMA-Factory v0.9.5 (7af909522) -------------------------------------------------------
+
+LF_COMPOSITE = {  # src/llamafactory/model/model_utils/visual.py:216-444 (the types tested here)
+    "llava": (["multi_modal_projector"], ["vision_tower"], ["language_model", "lm_head"], []),
+    "qwen2_5_vl": (["visual.merger"], ["visual.patch_embed", "visual.blocks"], ["language_model", "lm_head"],
+                   ["patch_embed"]),
+    "gemma3": (["multi_modal_projector"], ["vision_tower"], ["language_model", "lm_head"], []),
+}
+
+
+def llama_factory(cfg: dict, config: dict):
+    """hparams/finetuning_args.py:56-124 (LoraArguments), 527-538 (freeze_*), 560-571
+    (__post_init__: split_arg, lora_alpha or 2 x rank); model/loader.py:160-167 (the class);
+    model/adapter.py:204-284 (_setup_lora_tuning); model/model_utils/misc.py:28-77
+    (find_all_linear_modules, find_expanded_modules); model/model_utils/visual.py:173-213
+    (get_forbidden_modules, patch_target_modules)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+
+    mt = config["model_type"]
+    auto = ("AutoModelForImageTextToText" if image_text_to_text(mt) else
+            "AutoModelForSeq2SeqLM" if mt in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES else "AutoModelForCausalLM")
+    model = build(config, auto)
+    rank = cfg.get("lora_rank", 8)
+    alpha = cfg.get("lora_alpha") or rank * 2
+    target = _split(cfg.get("lora_target", "all"))
+    freeze_vision = cfg.get("freeze_vision_tower", True)
+    composite = LF_COMPOSITE.get(model.config.model_type)
+    if len(target) == 1 and target[0] == "all":
+        forbidden = {"lm_head"}
+        if composite:
+            forbidden.update(composite[0])
+            if freeze_vision:
+                forbidden.update(composite[1])
+        names = set()
+        for name, module in model.named_modules():
+            if any(f in name for f in forbidden):
+                continue
+            if "Linear" in module.__class__.__name__ and "Embedding" not in module.__class__.__name__:
+                names.add(name.split(".")[-1])
+        target = list(names)
+    if composite:
+        forbidden = set(composite[3])
+        if freeze_vision:
+            forbidden.update(composite[1])
+        if cfg.get("freeze_multi_modal_projector", True):
+            forbidden.update(composite[0])
+        if cfg.get("freeze_language_model", False):
+            forbidden.update(composite[2])
+        target = [name for name, _ in model.named_modules()
+                  if any(t in name for t in target) and not any(f in name for f in forbidden)]
+    kwargs = dict(task_type="CAUSAL_LM", inference_mode=False, r=rank, target_modules=target, lora_alpha=alpha,
+                  lora_dropout=cfg.get("lora_dropout", 0.0), use_rslora=cfg.get("use_rslora", False),
+                  use_dora=cfg.get("use_dora", False), modules_to_save=_split(cfg.get("additional_target")))
+    return run_peft(model, kwargs)
+
+
+REPLAYS = {"axolotl": axolotl, "llama-factory": llama_factory}
 _ = re  # used by later replays

@@ -65,8 +65,33 @@ CASES = [
     ("axolotl", "Qwen/Qwen3-30B-A3B", "lora_r: 16\nlora_alpha: 32\nlora_target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n"),
 ]
 
+LF = [
+    # LLaMA-Factory v0: `all` is its own finder; a vision-language model's targets become full
+    # names outside the frozen vision tower and projector (freeze_vision_tower: true by default)
+    ("llama-factory", "tiny-llama", "lora_rank: 8\n"),
+    ("llama-factory", "tiny-llama", "lora_target: q_proj, v_proj\nlora_alpha: 0\n"),
+    ("llama-factory", "tiny-llama", "lora_target: all\nadditional_target: embed_tokens,lm_head\nlora_rank: 4\n"),
+    ("llama-factory", "tiny-gpt2", "lora_target: all\n"),
+    ("llama-factory", "tiny-gpt-neox", "lora_target: all\n"),
+    ("llama-factory", "tiny-mixtral", "lora_target: all\n"),
+    ("llama-factory", "tiny-qwen3-moe", "lora_target: q_proj,gate_proj,up_proj,down_proj\n"),
+    ("llama-factory", "tiny-qwen2.5-vl", "lora_target: all\n"),
+    ("llama-factory", "tiny-qwen2.5-vl", "lora_target: all\nfreeze_vision_tower: false\n"),
+    ("llama-factory", "tiny-qwen2.5-vl", "lora_target: all\nfreeze_vision_tower: false\nfreeze_multi_modal_projector: false\n"),
+    ("llama-factory", "tiny-qwen2.5-vl", "lora_target: q_proj,v_proj,qkv\n"),
+    ("llama-factory", "tiny-llava", "lora_target: all\n"),
+    ("llama-factory", "tiny-llava", "lora_target: q_proj,v_proj\n"),
+    ("llama-factory", "tiny-llava", "lora_target: q_proj,v_proj\nfreeze_vision_tower: false\n"),
+    ("llama-factory", "tiny-llava", "lora_target: mlp\n"),
+    ("llama-factory", "Qwen/Qwen2.5-VL-7B-Instruct", "lora_rank: 16\nlora_target: all\n"),
+    ("llama-factory", "google/gemma-3-4b-it", "lora_rank: 16\nlora_target: all\n"),
+    ("llama-factory", "meta-llama/Meta-Llama-3-8B", "lora_rank: 8\nlora_target: all\n"),
+]
+CASES += LF
+
 HEADERS = {
     "axolotl": "base_model: {model}\nadapter: lora\nsequence_len: 512\nmicro_batch_size: 1\n",
+    "llama-factory": "model_name_or_path: {model}\nstage: sft\ndo_train: true\nfinetuning_type: lora\ntemplate: default\n",
 }
 
 
