@@ -191,5 +191,35 @@ def llama_factory(cfg: dict, config: dict):
     return run_peft(model, kwargs)
 
 
-REPLAYS = {"axolotl": axolotl, "llama-factory": llama_factory}
+def llama_factory_v1(cfg: dict, config: dict):
+    """v1/core/model_engine.py:136-157 (the class); v1/config/arg_utils.py:61-81 (string values);
+    v1/plugins/model_plugins/peft.py:80-91 (_find_all_linear_modules), 151-187 (get_lora_model)."""
+    kind = cfg.get("model_class", "llm")
+    if kind == "llm":
+        auto = "AutoModelForImageTextToText" if image_text_to_text(config["model_type"]) else "AutoModelForCausalLM"
+    else:
+        auto = "AutoModelForTokenClassification" if kind == "cls" else "AutoModel"
+        if kind == "cls":
+            config = dict(config, num_labels=1, classifier_dropout=0.0)
+    model = build(config, auto)
+    block = cfg["peft_config"]
+    target = block.get("target_modules", "all")
+    if target == "all":
+        names = set()
+        for name, module in model.named_modules():
+            if any(f in name for f in ("lm_head", "output_layer", "output")):
+                continue
+            if "Linear" in module.__class__.__name__ and "Embedding" not in module.__class__.__name__:
+                names.add(name.split(".")[-1])
+        target = list(names)
+    elif isinstance(target, str):
+        target = [target]
+    kwargs = dict(task_type="CAUSAL_LM", inference_mode=False, r=block.get("r", 8),
+                  lora_alpha=block.get("lora_alpha", 16), lora_dropout=block.get("lora_dropout", 0.05),
+                  use_rslora=block.get("use_rslora", False), use_dora=block.get("use_dora", False),
+                  target_modules=target, modules_to_save=block.get("modules_to_save"))
+    return run_peft(model, kwargs)
+
+
+REPLAYS = {"axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1}
 _ = re  # used by later replays

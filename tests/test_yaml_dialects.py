@@ -154,8 +154,9 @@ def test_llama_factory_resumed_adapter_is_inactive():
 def test_llama_factory_v1():
     s = site("llama-factory-v1/defaults.yaml")
     assert s.dialect == "llama-factory-v1"
-    assert values(s) == {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": "all-linear",
-                         "task_type": "CAUSAL_LM"}
+    v = values(s)
+    assert v.pop("target_modules").setting == "target_modules: all"  # v1's own finder
+    assert v == {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "task_type": "CAUSAL_LM"}
     assert [(p.key, hint) for p, hint in s.unknown_keys] == [("lora_rank", "r")]
     assert read("llama-factory-v1/freeze.yaml") == []
     assert "inactive" in site("llama-factory-v1/resumed.yaml").features
