@@ -221,5 +221,41 @@ def llama_factory_v1(cfg: dict, config: dict):
     return run_peft(model, kwargs)
 
 
-REPLAYS = {"axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1}
+# --- TRL v1.9.0 (a785283c0) ---------------------------------------------------------------------
+
+def trl(cfg: dict, config: dict):
+    """trl/scripts/utils.py:303-386 (YAML values as argparse defaults: a str is converted by the
+    field's type), trl/trainer/model_config.py:103-178 (defaults; a one-item
+    lora_target_modules unwrapped), trl/trainer/utils.py:254-277 (get_peft_config),
+    1123-1170 (create_model_from_path: the config's architecture)."""
+    if not cfg.get("use_peft"):
+        return ("error", "use_peft is off")
+    model = build(config, (config.get("architectures") or ["AutoModelForCausalLM"])[0])
+
+    def typed(key, kind, default):
+        value = cfg.get(key, default)
+        return kind(value) if isinstance(value, str) else value
+
+    targets = cfg.get("lora_target_modules")
+    if hasattr(targets, "__len__") and len(targets) == 1:
+        targets = targets[0]
+    kwargs = dict(task_type=cfg.get("lora_task_type", "CAUSAL_LM"), r=typed("lora_r", int, 16), target_modules=targets,
+                  target_parameters=cfg.get("lora_target_parameters"), lora_alpha=typed("lora_alpha", int, 32),
+                  lora_dropout=typed("lora_dropout", float, 0.05), bias="none",
+                  use_rslora=cfg.get("use_rslora", False), use_dora=cfg.get("use_dora", False),
+                  modules_to_save=cfg.get("lora_modules_to_save"))
+    return run_peft(model, kwargs)
+
+
+def alignment_handbook(cfg: dict, config: dict):
+    """alignment-handbook 925acdfe4 (recipes of v0.3.0 and later): scripts/sft.py:96-111 loads the
+    model with AutoModelForCausalLM (src/alignment/model_utils.py:37-60) and passes TRL's
+    get_peft_config(model_args): TRL's semantics, on the causal-LM class."""
+    if not config.get("architectures", [""])[0].endswith("ForCausalLM"):
+        config = dict(config, architectures=["AutoModelForCausalLM"])
+    return trl(cfg, config)
+
+
+REPLAYS = {"axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
+           "trl": trl, "alignment-handbook": alignment_handbook}
 _ = re  # used by later replays

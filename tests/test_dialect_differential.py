@@ -100,10 +100,31 @@ LF_V1 = [
 ]
 CASES += LF_V1
 
+TRL = [
+    # TRL ModelConfig: defaults r=16/α=32; a one-item lora_target_modules list becomes a regex
+    ("trl", "tiny-llama", "use_peft: true\n"),
+    ("trl", "tiny-llama", "use_peft: true\nlora_target_modules: [q_proj]\n"),
+    ("trl", "tiny-llama", "use_peft: true\nlora_target_modules: [q_proj, v_proj]\nlora_r: '8'\n"),
+    ("trl", "tiny-llama", "use_peft: true\nlora_target_modules: all-linear\nlora_modules_to_save: [lm_head]\n"),
+    ("trl", "tiny-llama", "use_peft: true\nlora_target_modules: [all-linear]\nuse_dora: true\n"),
+    ("trl", "tiny-mixtral", "use_peft: true\nlora_target_modules: [q_proj, w1, w2, w3]\nlora_dropout: 0.0\n"),
+    ("trl", "tiny-qwen2.5-vl", "use_peft: true\nlora_target_modules: all-linear\n"),
+    ("trl", "tiny-gpt2", "use_peft: true\nlora_target_modules: [c_attn, c_proj]\n"),
+    ("trl", "Qwen/Qwen2.5-7B", "use_peft: true\nlora_r: 64\nlora_alpha: 16\nlora_target_modules: all-linear\n"),
+    ("alignment-handbook", "tiny-mistral", "use_peft: true\nlora_r: 16\nlora_alpha: 16\n"
+     "lora_target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n"),
+    ("alignment-handbook", "tiny-gemma2", "use_peft: true\nlora_r: 16\nlora_target_modules: all-linear\n"),
+    ("alignment-handbook", "mistralai/Mistral-7B-v0.1", "use_peft: true\nlora_r: 128\nlora_alpha: 128\n"
+     "lora_target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n"),
+]
+CASES += TRL
+
 HEADERS = {
     "axolotl": "base_model: {model}\nadapter: lora\nsequence_len: 512\nmicro_batch_size: 1\n",
     "llama-factory": "model_name_or_path: {model}\nstage: sft\ndo_train: true\nfinetuning_type: lora\ntemplate: default\n",
     "llama-factory-v1": "model: {model}\ntrain_dataset: data.yaml\n",
+    "trl": "model_name_or_path: {model}\ndataset_name: trl-lib/Capybara\n",
+    "alignment-handbook": "model_name_or_path: {model}\ndataset_mixer:\n  HuggingFaceH4/ultrachat_200k: 1.0\n",
 }
 
 
