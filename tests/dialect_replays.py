@@ -256,6 +256,61 @@ def alignment_handbook(cfg: dict, config: dict):
     return trl(cfg, config)
 
 
-REPLAYS = {"axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
+# --- torchtune main bd2a0fc7c (LoRA modules as in v0.6.1) -------------------------------------
+
+TT_TIED = re.compile(r"^(llama3_2_(1b|3b)|qwen2_5_(0_5b|1_5b|3b)|qwen3_(0_6b|1_7b|4b))")
+TT_NO_OUTPUT_ARG = re.compile(r"^(gemma_|gemma2_|qwen2_(0_5b|1_5b)$)")
+
+
+def torchtune(cfg: dict, config: dict):
+    """torchtune builds its own model and LoRA layers, no peft. The lora_* builders
+    (torchtune/models/*/_model_builders.py: defaults rank 8, alpha 16, MLP/output off;
+    gemma/gemma2/qwen2 0.5B-1.5B take no apply_lora_to_output, tied llama3.2/qwen2.5/qwen3 small
+    ones raise for it) pass the settings to the component builders, which make q/k/v/output_proj
+    a LoRALinear when named in lora_attn_modules (unknown names skipped, an empty list a
+    ValueError), w1/w2/w3 with apply_lora_to_mlp and the output projection with
+    apply_lora_to_output. LoRALinear (torchtune/modules/peft/lora.py:27-115) adds lora_a (in->r)
+    and lora_b (r->out) without bias, DoRALinear (dora.py:94) a magnitude (out); only those are
+    trained. Counted here from the model's shapes, named as convert_weights.py:225-234 names
+    them on the Hugging Face model; the frozen base is the Hugging Face model's own count."""
+    model_cfg = cfg["model"]
+    builder = model_cfg["_component_"].rsplit(".", 1)[1].split("_", 1)[1]
+    attn = model_cfg.get("lora_attn_modules")
+    if attn is None:
+        return ("error", "TypeError: missing lora_attn_modules")
+    if not attn:
+        return ("error", "ValueError: Must pass one or more of ['q_proj', 'k_proj', 'v_proj', 'output_proj']")
+    if "apply_lora_to_output" in model_cfg and TT_NO_OUTPUT_ARG.match(builder):
+        return ("error", "TypeError: unexpected keyword argument 'apply_lora_to_output'")
+    if model_cfg.get("apply_lora_to_output") and TT_TIED.match(builder):
+        return ("error", "ValueError: apply_lora_to_output with tied embeddings")
+    rank, dora = model_cfg.get("lora_rank", 8), model_cfg.get("use_dora", False)
+    hidden, heads = config["hidden_size"], config["num_attention_heads"]
+    kv = config.get("num_key_value_heads", heads)
+    head_dim = config.get("head_dim") or hidden // heads
+    shapes = {"q_proj": (hidden, heads * head_dim), "k_proj": (hidden, kv * head_dim),
+              "v_proj": (hidden, kv * head_dim), "output_proj": (heads * head_dim, hidden)}
+    hf = {"q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj", "v_proj": "self_attn.v_proj",
+          "output_proj": "self_attn.o_proj", "w1": "mlp.gate_proj", "w3": "mlp.up_proj", "w2": "mlp.down_proj"}
+    per_layer = {n: shapes[n] for n in ("q_proj", "k_proj", "v_proj", "output_proj") if n in attn}
+    if model_cfg.get("apply_lora_to_mlp"):
+        inter = config["intermediate_size"]
+        per_layer.update(w1=(hidden, inter), w3=(hidden, inter), w2=(inter, hidden))
+    if not per_layer and not model_cfg.get("apply_lora_to_output"):
+        return ("error", "nothing is adapted")
+    names, trainable = [], 0
+    for i in range(config["num_hidden_layers"]):
+        for name, (fan_in, fan_out) in per_layer.items():
+            names.append(f"model.layers.{i}.{hf[name]}")
+            trainable += rank * (fan_in + fan_out) + (fan_out if dora else 0)
+    if model_cfg.get("apply_lora_to_output"):
+        names.append("lm_head")
+        trainable += rank * (hidden + config["vocab_size"]) + (config["vocab_size"] if dora else 0)
+    base = build(config, "AutoModelForCausalLM")
+    frozen = sum(p.numel() for p in base.parameters())
+    return (sorted(names), trainable, frozen + trainable)
+
+
+REPLAYS = {"torchtune": torchtune, "axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
            "trl": trl, "alignment-handbook": alignment_handbook}
 _ = re  # used by later replays

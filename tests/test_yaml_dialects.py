@@ -202,7 +202,9 @@ def test_torchtune_targets_in_hf_names_and_base_model_from_download_comment():
 def test_torchtune_qlora_builder_and_mistakes():
     s = site("torchtune/qlora_mistakes.yaml")
     assert s.context["quantization"].value == "nf4"
-    assert s.params["target_modules"].value == ["q_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
+    p = s.params["target_modules"]
+    assert [i.value for i in p.items] == ["q_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
+    assert p.value is UNKNOWN  # apply_lora_to_output on the tied 1B model: the builder raises, nothing trains
     assert s.base_model is None  # no download comment names the checkpoint
     assert {p.key: hint for p, hint in s.unknown_keys} == {"lora_r": "lora_rank"}
     (rslora,) = [(where.key, message) for code, where, message in s.notes if code == "LL001"]
