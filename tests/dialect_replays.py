@@ -311,6 +311,38 @@ def torchtune(cfg: dict, config: dict):
     return (sorted(names), trainable, frozen + trainable)
 
 
-REPLAYS = {"torchtune": torchtune, "axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
+# --- unsloth v0.1.801-beta (f3a66cd18): the `unsloth train` CLI --------------------------------
+
+def unsloth_cli(cfg: dict, config: dict):
+    """unsloth_cli/config.py:36-48 (lora defaults), 80-105 (model_kwargs: the comma string split
+    and stripped); studio/backend/core/training/trainer.py:1296-1310 and 1461-1474
+    (prepare_model_for_training, text path); unsloth/models/llama.py:3061-3470
+    (FastLlamaModel.get_peft_model: embed_tokens to modules_to_save, CAUSAL_LM), for the model
+    types loader.py:826-890 sends there."""
+    lora = cfg.get("lora", {})
+    model = build(config, "AutoModelForCausalLM")
+    parsed = [m.strip() for m in str(lora.get("target_modules", "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"))
+              .split(",") if m and m.strip()]
+    targets = parsed or None
+    if isinstance(targets, list) and "all-linear" in targets:
+        targets = "all-linear" if len(targets) == 1 else [m for m in targets if m != "all-linear"]
+    elif targets is None:
+        targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    modules_to_save, final = None, []
+    for module in targets:
+        if module == "embed_tokens":
+            modules_to_save = ["embed_tokens"] if modules_to_save is None else modules_to_save + ["embed_tokens"]
+        else:
+            final.append(module)
+    kwargs = dict(r=lora.get("lora_r", 64), lora_alpha=lora.get("lora_alpha", 16), target_modules=final,
+                  lora_dropout=lora.get("lora_dropout", 0.0), bias="none", task_type="CAUSAL_LM",
+                  layers_to_transform=None, init_lora_weights=True,
+                  loftq_config={"loftq_bits": 4, "loftq_iter": 1} if lora.get("use_loftq") else {},
+                  use_rslora=lora.get("use_rslora", False), modules_to_save=modules_to_save,
+                  use_dora=lora.get("use_dora", False))
+    return run_peft(model, kwargs)
+
+
+REPLAYS = {"unsloth-studio": unsloth_cli, "torchtune": torchtune, "axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
            "trl": trl, "alignment-handbook": alignment_handbook}
 _ = re  # used by later replays

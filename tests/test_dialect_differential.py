@@ -154,7 +154,20 @@ TORCHTUNE = [
 ]
 CASES += TORCHTUNE
 
+UNSLOTH = [
+    # the unsloth CLI: a comma string (stripped), the seven projections by default, embed_tokens
+    # saved in full instead of adapted, use_loftq without effect
+    ("unsloth-studio", "tiny-llama", "lora:\n  lora_r: 16\n"),
+    ("unsloth-studio", "tiny-llama", "lora:\n  lora_r: 8\n  target_modules: 'q_proj, v_proj, embed_tokens'\n"),
+    ("unsloth-studio", "tiny-qwen2", "lora:\n  lora_r: 8\n  target_modules: 'q_proj,o_proj,lm_head'\n  use_loftq: true\n"),
+    ("unsloth-studio", "tiny-mistral", "lora:\n  lora_r: 32\n  use_dora: true\n  use_rslora: true\n  target_modules: ''\n"),
+    ("unsloth-studio", "tiny-gemma2", "lora:\n  target_modules: 'all-linear,q_proj'\n"),
+    ("unsloth-studio", "Qwen/Qwen3-8B", "lora:\n  lora_r: 16\n  lora_alpha: 16\n"),
+]
+CASES += UNSLOTH
+
 HEADERS = {
+    "unsloth-studio": "model: {model}\ntraining:\n  training_type: lora\n  load_in_4bit: true\n",
     "torchtune": "# lora-lint: base-model={model}\n",
     "axolotl": "base_model: {model}\nadapter: lora\nsequence_len: 512\nmicro_batch_size: 1\n",
     "llama-factory": "model_name_or_path: {model}\nstage: sft\ndo_train: true\nfinetuning_type: lora\ntemplate: default\n",

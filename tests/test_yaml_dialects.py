@@ -238,11 +238,12 @@ def test_unsloth_studio():
     s = site("unsloth-studio/defaults.yaml")
     v = values(s)
     assert (v["r"], v["lora_alpha"], v["lora_dropout"]) == (64, 32, 0.0)
-    assert v["target_modules"] == ["q_proj", "k_proj", "v_proj"] and v["use_rslora"] is True
+    assert v["target_modules"].listed == ("q_proj", "k_proj", "v_proj") and v["use_rslora"] is True
     assert [at(i) for i in s.params["target_modules"].items] == [(7, 20), (7, 28), (7, 36)]
     assert s.base_model.value == "unsloth/Qwen2.5-0.5B"
     m = site("unsloth-studio/mistakes.yaml")
-    assert values(m)["init_lora_weights"] == "loftq"
+    assert "init_lora_weights" not in values(m)  # use_loftq leaves init_lora_weights at True
+    assert values(m)["target_modules"] is UNKNOWN  # a list: the CLI refuses the config
 
 
 def test_ms_swift():
