@@ -343,6 +343,71 @@ def unsloth_cli(cfg: dict, config: dict):
     return run_peft(model, kwargs)
 
 
-REPLAYS = {"unsloth-studio": unsloth_cli, "torchtune": torchtune, "axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
+# --- ms-swift v4.5.2 (1613a0d41) -----------------------------------------------------------------
+
+def ms_swift(cfg: dict, config: dict):
+    """swift/cli/main.py:38-67 (YAML to argv: a list field given one value gets one item);
+    swift/arguments/tuner_args.py:115-205 (defaults, target_regex); swift/pipelines/train/tuner.py:
+    92-151 (get_target_modules, get_modules_to_save), 174-231 (prepare_adapter);
+    swift/utils/transformers_utils.py:133-205 (find_layers, find_all_linears, find_embedding).
+    Text models only (a multimodal model's all-linear uses swift's model registry)."""
+    import torch
+
+    def as_list(value, default):
+        if value is None:
+            return list(default)
+        return value if isinstance(value, list) else [str(value)]
+
+    model = build(config, "AutoModelForCausalLM")
+    targets = cfg.get("target_regex") or as_list(cfg.get("target_modules"), ["all-linear"])
+
+    def find_layers(cond):
+        inner = set()
+        for name, module in model.named_modules():
+            name = re.sub(r"\d+\.", "{}.", name)
+            if not cond(name, module):
+                inner.add(name)
+        found = set()
+        for name, module in model.named_modules():
+            if cond(name, module):
+                parts = name.split(".")
+                leaf = parts.pop()
+                for node in inner:
+                    while parts and node.endswith(re.sub(r"\d+\.", "{}.", leaf)):
+                        leaf = f"{parts.pop()}.{leaf}"
+                found.add(leaf)
+        return list(found)
+
+    def linear(name, module):
+        cls = module.__class__.__name__.lower()
+        return ("linear" in cls and all(x not in cls for x in ("glulinear", "gemma4clippablelinear"))
+                and all(x not in name for x in ["lm_head", "score", "v_head", "classifier", "lora_A", "lora_B", "base_layer"]))
+
+    def embedding(name, module):
+        return isinstance(module, torch.nn.Embedding)
+
+    if not isinstance(targets, str):
+        targets = list(targets)
+        if "all-linear" in targets:
+            targets.remove("all-linear")
+            targets += find_layers(linear)
+        if "all-embedding" in targets:
+            targets.remove("all-embedding")
+            targets += find_layers(embedding)
+    saved = as_list(cfg.get("modules_to_save"), [])
+    if "all-embedding" in saved:
+        saved.remove("all-embedding")
+        saved += find_layers(embedding)
+    init = cfg.get("init_weights", "true")
+    if isinstance(init, str) and init.lower() in ("true", "false"):
+        init = init.lower() == "true"
+    kwargs = dict(task_type="CAUSAL_LM", r=int(cfg.get("lora_rank", 8)), target_modules=targets,
+                  lora_alpha=int(cfg.get("lora_alpha", 32)), lora_dropout=float(cfg.get("lora_dropout", 0.05)),
+                  bias=cfg.get("lora_bias", "none"), modules_to_save=saved, use_rslora=bool(cfg.get("use_rslora", False)),
+                  use_dora=bool(cfg.get("use_dora", False)), init_lora_weights=init)
+    return run_peft(model, kwargs)
+
+
+REPLAYS = {"ms-swift": ms_swift, "unsloth-studio": unsloth_cli, "torchtune": torchtune, "axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
            "trl": trl, "alignment-handbook": alignment_handbook}
 _ = re  # used by later replays

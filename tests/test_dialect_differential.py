@@ -166,7 +166,23 @@ UNSLOTH = [
 ]
 CASES += UNSLOTH
 
+SWIFT = [
+    # ms-swift: all-linear is swift's own finder; YAML values become argv (one string, one name)
+    ("ms-swift", "tiny-llama", "lora_rank: 8\n"),
+    ("ms-swift", "tiny-llama", "target_modules: all-linear\nlora_rank: 16\nlora_alpha: 32\n"),
+    ("ms-swift", "tiny-llama", "target_modules: [q_proj, v_proj]\nmodules_to_save: [lm_head]\n"),
+    ("ms-swift", "tiny-llama", "target_modules: [all-linear, all-embedding]\nlora_bias: all\n"),
+    ("ms-swift", "tiny-llama", "target_regex: '.*\\.(q|v)_proj'\n"),
+    ("ms-swift", "tiny-llama", "target_modules: 'q_proj,v_proj'\nmodules_to_save: [q_proj]\n"),
+    ("ms-swift", "tiny-gpt2", "target_modules: all-linear\n"),
+    ("ms-swift", "tiny-mixtral", "target_modules: all-linear\nlora_dropout: 0.0\n"),
+    ("ms-swift", "tiny-qwen2-moe", "target_modules: all-linear\nlora_dropout: 0.0\n"),
+    ("ms-swift", "Qwen/Qwen2.5-7B", "lora_rank: 8\nlora_alpha: 32\ntarget_modules: all-linear\n"),
+]
+CASES += SWIFT
+
 HEADERS = {
+    "ms-swift": "model: {model}\ntrain_type: lora\ndataset: AI-ModelScope/alpaca-gpt4-data-en\n",
     "unsloth-studio": "model: {model}\ntraining:\n  training_type: lora\n  load_in_4bit: true\n",
     "torchtune": "# lora-lint: base-model={model}\n",
     "axolotl": "base_model: {model}\nadapter: lora\nsequence_len: 512\nmicro_batch_size: 1\n",

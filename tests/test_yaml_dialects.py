@@ -249,7 +249,8 @@ def test_unsloth_studio():
 def test_ms_swift():
     s = site("ms-swift/sft.yaml")
     v = values(s)
-    assert (v["r"], v["lora_alpha"], v["lora_dropout"], v["target_modules"]) == (128, 32, 0.05, "all-linear")
+    assert (v["r"], v["lora_alpha"], v["lora_dropout"]) == (128, 32, 0.05)
+    assert v["target_modules"].listed == ("all-linear",)  # swift's own finder, resolved on the model
     assert s.base_model.value == "Qwen/Qwen2.5-7B-Instruct"
     assert "inactive" in site("ms-swift/full.yaml").features
 
