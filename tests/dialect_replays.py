@@ -79,6 +79,9 @@ def axolotl(cfg: dict, config: dict):
         auto = "AutoModelForSequenceClassification"
     if not auto and cfg.get("process_reward_model"):
         auto = "AutoModelForTokenClassification"
+    labels = cfg.get("num_labels") or (1 if cfg.get("reward_model") else 2 if cfg.get("process_reward_model") else None)
+    if labels:  # loaders/utils.py:178-180, schemas/validation.py:256-270
+        config = dict(config, num_labels=labels)
     if not auto:
         # loaders/constants.py:8 (MULTIMODAL_AUTO_MODEL_MAPPING), utils/config/__init__.py:275-285
         auto = "AutoModelForImageTextToText" if image_text_to_text(config["model_type"]) else "AutoModelForCausalLM"
@@ -408,6 +411,44 @@ def ms_swift(cfg: dict, config: dict):
     return run_peft(model, kwargs)
 
 
-REPLAYS = {"ms-swift": ms_swift, "unsloth-studio": unsloth_cli, "torchtune": torchtune, "axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
+# --- AutoTrain Advanced 0.8.37.dev0 (b5c98fbe3) ----------------------------------------------------
+
+def autotrain(cfg: dict, config: dict):
+    """src/autotrain/parser.py:170-190 (the trainer from the task); trainers/clm/params.py (defaults);
+    trainers/clm/utils.py:150-171 (get_target_modules), 925-990 (get_model, the default trainer's
+    LoraConfig); train_clm_sft.py:29-37, train_clm_reward.py:37-83 (SEQ_CLS on a sequence
+    classifier); trainers/seq2seq/__main__.py:205-220. The embeddings' resize to the tokenizer's
+    length (clm/utils.py:961) is left out: it is 0 for a tokenizer as long as the vocabulary."""
+    params = cfg.get("params", {})
+    task = cfg["task"]
+    family = task.split(":")[0].split("-")[0]
+    trainer = task.split("-", 1)[1] if "-" in task else params.get("trainer", "default")
+    if family == "seq2seq":
+        model = build(config, "AutoModelForSeq2SeqLM")
+        raw = params.get("target_modules", "all-linear")
+        targets = [m.strip() for m in raw.split(",")] if raw is not None else None
+        if len(targets) == 1 and targets[0] == "all-linear":
+            targets = "all-linear"
+        task_type = "SEQ_2_SEQ_LM"
+    else:
+        reward = trainer == "reward"
+        if reward:
+            config = dict(config, num_labels=1)
+        model = build(config, "AutoModelForSequenceClassification" if reward else "AutoModelForCausalLM")
+        raw = params.get("target_modules", "all-linear")
+        if raw is None or raw.strip() == "":
+            targets = None  # TARGET_MODULES.get(model): only Salesforce/codegen25-7b-multi is listed
+        elif raw.strip().lower() == "all-linear":
+            targets = "all-linear"
+        else:
+            targets = raw.split(",")
+        task_type = "SEQ_CLS" if reward else "CAUSAL_LM"
+    kwargs = dict(r=params.get("lora_r", 16), lora_alpha=params.get("lora_alpha", 32),
+                  lora_dropout=params.get("lora_dropout", 0.05), bias="none", task_type=task_type,
+                  target_modules=targets)
+    return run_peft(model, kwargs)
+
+
+REPLAYS = {"autotrain": autotrain, "ms-swift": ms_swift, "unsloth-studio": unsloth_cli, "torchtune": torchtune, "axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
            "trl": trl, "alignment-handbook": alignment_handbook}
 _ = re  # used by later replays

@@ -181,7 +181,28 @@ SWIFT = [
 ]
 CASES += SWIFT
 
+
+def _at(task, params):
+    return f"task: {task}\nparams:\n  peft: true\n{params}"
+
+
+AUTOTRAIN = [
+    # AutoTrain: all-linear as peft's shorthand, other strings split on "," without stripping,
+    # SEQ_CLS on a sequence classifier for llm-reward, stripped names for seq2seq
+    ("autotrain", "tiny-llama", _at("llm-sft", "")),
+    ("autotrain", "tiny-llama", _at("llm-orpo", "  target_modules: q_proj,v_proj\n  lora_r: 8\n")),
+    ("autotrain", "tiny-llama", _at("llm-dpo", "  target_modules: q_proj, v_proj\n")),
+    ("autotrain", "tiny-llama", _at("llm-reward", "  target_modules: all-linear\n")),
+    ("autotrain", "tiny-llama", _at("llm", "  target_modules: ''\n")),
+    ("autotrain", "tiny-qwen2", _at("llm-sft", "  target_modules: ALL-LINEAR\n  lora_alpha: 64\n")),
+    ("autotrain", "tiny-t5", _at("seq2seq", "  target_modules: q, v\n  quantization: int8\n")),
+    ("autotrain", "tiny-t5", _at("seq2seq", "  target_modules: all-linear\n")),
+    ("autotrain", "meta-llama/Meta-Llama-3-8B", _at("llm-sft", "  target_modules: all-linear\n  lora_r: 16\n")),
+]
+CASES += AUTOTRAIN
+
 HEADERS = {
+    "autotrain": "base_model: {model}\nproject_name: p\nbackend: local\ndata:\n  path: d\n",
     "ms-swift": "model: {model}\ntrain_type: lora\ndataset: AI-ModelScope/alpaca-gpt4-data-en\n",
     "unsloth-studio": "model: {model}\ntraining:\n  training_type: lora\n  load_in_4bit: true\n",
     "torchtune": "# lora-lint: base-model={model}\n",
@@ -226,7 +247,21 @@ def case_id(case):
     return f"{dialect}-{model.rsplit('/', 1)[-1]}-{zlib.crc32(body.encode()) % 10**6}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+#: What lora-lint cannot express yet, each a failing case kept visible (strict xfail).
+NUM_LABELS = ("a reward model's head has num_labels=1 here, but lora-lint builds the model with the "
+              "config's default of 2 labels: the saved score head's size differs")
+KNOWN_GAPS = {
+    ("axolotl", "tiny-llama", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\nreward_model: true\n"): NUM_LABELS,
+    ("autotrain", "tiny-llama", _at("llm-reward", "  target_modules: all-linear\n")): NUM_LABELS,
+}
+
+
+def marked(case):
+    reason = KNOWN_GAPS.get(case)
+    return pytest.param(case, marks=pytest.mark.xfail(reason=reason, strict=True)) if reason else case
+
+
+@pytest.mark.parametrize("case", [marked(c) for c in CASES], ids=[case_id(c) for c in CASES])
 def test_dialect_equals_the_framework(case, tmp_path):
     dialect, model, body = case
     text = config_text(dialect, model, body)
