@@ -449,6 +449,17 @@ def autotrain(cfg: dict, config: dict):
     return run_peft(model, kwargs)
 
 
-REPLAYS = {"autotrain": autotrain, "ms-swift": ms_swift, "unsloth-studio": unsloth_cli, "torchtune": torchtune, "axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
+# --- Hydra: `_target_: peft.LoraConfig` ----------------------------------------------------------
+
+def hydra(cfg: dict, config: dict):
+    """``hydra.utils.instantiate`` calls ``peft.LoraConfig`` with the block's keys (minus the
+    ``_target_``-style keys); the model is the one the config's architecture names."""
+    block = cfg["peft"]
+    kwargs = {k: v for k, v in block.items() if not (k.startswith("_") and k.endswith("_"))}
+    model = build(config, (config.get("architectures") or ["AutoModelForCausalLM"])[0])
+    return run_peft(model, kwargs)
+
+
+REPLAYS = {"hydra": hydra, "autotrain": autotrain, "ms-swift": ms_swift, "unsloth-studio": unsloth_cli, "torchtune": torchtune, "axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
            "trl": trl, "alignment-handbook": alignment_handbook}
 _ = re  # used by later replays

@@ -201,7 +201,18 @@ AUTOTRAIN = [
 ]
 CASES += AUTOTRAIN
 
+HYDRA = [
+    # Hydra instantiates peft's LoraConfig with the block's keys: peft's own semantics
+    ("hydra", "tiny-llama", "  r: 8\n  target_modules: [q_proj, v_proj]\n"),
+    ("hydra", "tiny-llama", "  r: 16\n  lora_alpha: 32\n  target_modules: all-linear\n  use_rslora: true\n"),
+    ("hydra", "tiny-mixtral", "  r: 8\n"),
+    ("hydra", "tiny-qwen2", "  target_modules: ['q_proj', 'lm_head']\n  modules_to_save: [embed_tokens]\n"),
+    ("hydra", "tiny-gpt2", "  target_modules: [c_attn]\n  fan_in_fan_out: true\n"),
+]
+CASES += HYDRA
+
 HEADERS = {
+    "hydra": "model:\n  pretrained_model_name_or_path: {model}\npeft:\n  _target_: peft.LoraConfig\n",
     "autotrain": "base_model: {model}\nproject_name: p\nbackend: local\ndata:\n  path: d\n",
     "ms-swift": "model: {model}\ntrain_type: lora\ndataset: AI-ModelScope/alpaca-gpt4-data-en\n",
     "unsloth-studio": "model: {model}\ntraining:\n  training_type: lora\n  load_in_4bit: true\n",
