@@ -292,3 +292,27 @@ def test_dialect_equals_the_framework(case, tmp_path):
     assert ours[0] != "error", f"lora-lint reports {ours[1]!r}; the framework trains {theirs[1:]}"
     assert ours[0] == theirs[0]
     assert ours[1:] == theirs[1:]
+
+
+#: LL207 claims a tower is adapted only where the framework adapts it (LLaVA: CLIP tower + projector).
+TOWERS = [
+    ("axolotl", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n", 1),  # one finding for the finder
+    ("axolotl", "lora_r: 8\nlora_alpha: 16\nlora_target_modules: 'model.language_model.layers.[0-9]+.self_attn.(q|v)_proj'\n", 0),
+    ("llama-factory", "lora_target: all\n", 0),  # freeze_vision_tower and the projector default to true
+    ("llama-factory", "lora_target: q_proj,v_proj\n", 0),
+    ("llama-factory", "lora_target: all\nfreeze_vision_tower: false\nfreeze_multi_modal_projector: false\n", 0),
+    ("llama-factory-v1", "peft_config:\n  name: lora\n  target_modules: all\n", 1),
+    ("trl", "use_peft: true\nlora_target_modules: all-linear\n", 1),
+    ("trl", "use_peft: true\nlora_target_modules: [q_proj, v_proj]\n", 2),  # one per item
+    ("ms-swift", "target_modules: all-linear\n", 0),  # swift's registry scopes it: not replayed
+]
+
+
+@pytest.mark.parametrize("dialect,body,claims", TOWERS)
+def test_tower_claims_follow_the_framework(dialect, body, claims, tmp_path):
+    from lora_lint.engine import lint_file
+
+    path = tmp_path / "config.yaml"
+    path.write_text(config_text(dialect, "tiny-llava", body))
+    found = [f for f in lint_file(str(path), Settings(select=["LL207"]))]
+    assert len(found) == claims, found
