@@ -27,7 +27,9 @@ class ModelDependent:
 
     ``setting`` is how the file asks for it (``lora_target_linear: true``), for messages;
     ``listed`` the names written with it (axolotl adds them to what its finder returns);
-    ``options`` the other settings the framework's function reads, as ``(name, value)`` pairs;
+    ``options`` the other settings the framework's function reads, as ``(name, value)`` pairs
+    (and what rules may ask: ``all_linear`` when the setting means "every linear layer",
+    ``towers_chosen`` the tower kinds the config unfroze on purpose);
     ``finder`` names the framework's function in messages (``axolotl's linear-layer finder``);
     ``overrides`` other LoraConfig fields the framework changes on their way into peft, as
     ``(field, value)`` pairs (axolotl hands peft's ParamWrapper a copy of the config with

@@ -163,7 +163,7 @@ def _targets(b: SiteBuilder, top: Map) -> None:
             b.set("target_modules", Param("lora_target_linear", UNKNOWN, at))
             return
         value = ModelDependent("lora_target_linear: true", linear_targets, "axolotl's linear-layer finder",
-                               listed=tuple(given))
+                               listed=tuple(given), options=(("all_linear", True),))
         items = p.items if p is not None and isinstance(p.value, list) else ()
         b.set("target_modules", Param("lora_target_linear", value, at, items))
         if p is not None and isinstance(p.value, str) and META.search(p.value):

@@ -175,7 +175,8 @@ def _targets(b: SiteBuilder, top: Map) -> None:
     chosen = {"vision", "audio"} if top.value("freeze_vision_tower", True) is False else set()
     if top.value("freeze_multi_modal_projector", True) is False:
         chosen.add("projector")
-    options += (("towers_chosen", tuple(sorted(chosen))),)  # unfrozen on purpose: no LL207
+    options += (("towers_chosen", tuple(sorted(chosen))),  # unfrozen on purpose: no LL207
+                ("all_linear", p.value == ["all"]))
     if not isinstance(p.value, list) or not all(isinstance(v, str) for v in p.value) or any(
             v is UNKNOWN for _, v in options):
         b.set("target_modules", Param(p.key, UNKNOWN, p.span, p.items, p.implicit))

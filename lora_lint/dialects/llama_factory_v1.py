@@ -96,7 +96,8 @@ def sites(doc: Doc) -> list[LoraSite]:
         value = block.value("target_modules", "all")
         if target is None or value == "all":
             b.set("target_modules", Param("target_modules", ModelDependent(
-                "target_modules: all", v1_linear_targets, "LLaMA-Factory v1's linear-layer finder"),
+                "target_modules: all", v1_linear_targets, "LLaMA-Factory v1's linear-layer finder",
+                options=(("all_linear", True),)),
                 span(target.node) if target is not None else b.span, implicit=target is None))
         elif isinstance(value, str):
             p = param(doc, target)

@@ -82,7 +82,7 @@ def _targets(b: SiteBuilder, top) -> None:
         return
     if "all-linear" in p.value or "all-embedding" in p.value:
         value = ModelDependent(f"target_modules: {' '.join(p.value)}", swift_targets, "ms-swift's find_all_linears",
-                               listed=tuple(p.value))
+                               listed=tuple(p.value), options=(("all_linear", "all-linear" in p.value),))
         b.set("target_modules", Param(p.key, value, p.span, p.items, p.implicit))
     else:
         b.set("target_modules", p)
