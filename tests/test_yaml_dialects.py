@@ -246,6 +246,18 @@ def test_unsloth_studio():
     assert values(m)["target_modules"] is UNKNOWN  # a list: the CLI refuses the config
 
 
+def test_unsloth_needs_evidence(tmp_path):
+    """A project's own `lora:` block next to a `training:` section is not Unsloth's config."""
+    path = tmp_path / "train.yaml"
+    path.write_text("lora:\n  r: 8\n  lora_alpha: 32\n  target_modules: [q_proj, v_proj]\ntraining:\n  lr: 0.1\n")
+    (s,) = yaml_source.sites(str(path), path.read_text())
+    assert s.dialect == "generic" and values(s)["r"] == 8 and s.unknown_keys == ()
+    path.write_text("lora:\n  lora_alpha: 32\n  target_modules: q_proj\ntraining:\n  lr: 0.1\n")
+    assert [s.dialect for s in yaml_source.sites(str(path), path.read_text())] != ["unsloth-studio"]
+    path.write_text("lora:\n  lora_r: 8\ntraining:\n  lr: 0.1\n")
+    assert [s.dialect for s in yaml_source.sites(str(path), path.read_text())] == ["unsloth-studio"]
+
+
 def test_ms_swift():
     s = site("ms-swift/sft.yaml")
     v = values(s)

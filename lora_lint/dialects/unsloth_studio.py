@@ -59,13 +59,30 @@ SETTABLE = set(KEYMAP.values()) | {"loftq_config"}
 LLAMA = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
+#: Keys only the unsloth CLI's config has (unsloth_cli/config.py:11-65), by section.
+EVIDENCE = {
+    "lora": {"lora_r", "vision_all_linear", "use_loftq", "finetune_vision_layers", "finetune_language_layers",
+             "finetune_attention_modules", "finetune_mlp_modules"},
+    "training": {"training_type", "train_on_completions"},
+    "data": {"format_type", "local_dataset"},
+    "logging": {"enable_wandb", "enable_tensorboard", "tensorboard_dir"},
+}
+#: peft's own spellings: a ``lora:`` block that uses them is a project's own config, not Unsloth's.
+PEFT_SPELLINGS = {"r", "rank", "alpha", "dropout", "task_type", "bias"}
+
+
 def detect(doc: Doc) -> bool:
+    """A ``lora:`` block next to Unsloth's sections, proven by a key only the unsloth CLI's config
+    has, and not written in peft's own spellings (a home-grown config's reader is unknown)."""
     top = doc.top
     lora = top.sub("lora") if top is not None else None
-    if lora is None or not any(k in lora for k in ("lora_r", "lora_alpha", "target_modules", "use_rslora")):
+    if lora is None or any(k in lora for k in PEFT_SPELLINGS):
         return False
-    return any(top.sub(k) is not None for k in ("training", "data", "logging", "inference")) or any(
-        k in lora for k in ("use_loftq", "vision_all_linear", *KNOWN))
+    for section, keys in EVIDENCE.items():
+        block = top.sub(section)
+        if block is not None and any(k in block for k in keys):
+            return True
+    return False
 
 
 #: Model types the unsloth CLI's text path gives Unsloth's own get_peft_model (loader.py:826-890).
