@@ -50,6 +50,7 @@ CASES = [
     ("axolotl", "tiny-llama", "lora_r: 8\nlora_alpha: 16\n"),
     ("axolotl", "tiny-llama", "lora_r: 8\nlora_alpha: 16\nlora_target_modules: 'model.layers.[01].self_attn.(q|v)_proj'\n"),
     ("axolotl", "tiny-llama", "lora_r: 8\nlora_target_linear: true\n"),
+    ("axolotl", "tiny-llama", "lora_alpha: 16\nlora_target_linear: true\n"),
     ("axolotl", "tiny-gpt2", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"),
     ("axolotl", "tiny-gpt2", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\nlora_target_modules: [c_attn]\n"),
     ("axolotl", "tiny-gpt-neox", "lora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"),

@@ -35,6 +35,7 @@ from ._base import (
     check_duplicates,
     check_unknown,
     dead_keys,
+    framework,
     names,
     param,
     truthy,
@@ -58,7 +59,10 @@ KEYMAP = {
 }
 KNOWN = {"train_type", "tuner_type", "sft_type", "tuner_backend", "lora_dtype", "lorap_lr_ratio", "lora_lr_ratio",
          "lora_target_modules", "quant_bits", "quant_method", "adapters", "resume_from_checkpoint"}
-SETTABLE = set(KEYMAP.values())
+DIALECT = framework(
+    NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()),
+    defaults={"r": 8, "lora_alpha": 32, "lora_dropout": 0.05, "bias": "none"},
+)
 SWITCHES = ("tuner_type", "train_type", "sft_type")
 INIT = {"true": True, "false": False}
 
@@ -174,13 +178,13 @@ def sites(doc: Doc) -> list[LoraSite]:
         dead = dead_keys(top, [k for k in KEYMAP if k.startswith("lora")], doc)
         if not dead:
             return []
-        b = SiteBuilder(doc, NAME, span(switch.key_node), SETTABLE)
+        b = SiteBuilder(doc, DIALECT, span(switch.key_node))
         b.deactivate()
         b.note("LL010", param(doc, switch), (
             f"`{switch.key}: {kind}` trains without LoRA, so {names(e.key for e in dead)} "
             f"{agree(dead, 'is', 'are')} ignored: set {switch.key}: lora, or remove {agree(dead, 'it', 'them')}"))
         return [b.build()]
-    b = SiteBuilder(doc, NAME, span(switch.key_node), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(switch.key_node))
     apply_keymap(b, top, KEYMAP, skip=("target_modules", "init_weights", "init_lora_weights"))
     if not truthy(top.value("target_regex")):
         b.params.pop("target_modules", None)
@@ -193,9 +197,7 @@ def sites(doc: Doc) -> list[LoraSite]:
             p = param(doc, e)
             v = INIT.get(p.value.lower(), p.value) if isinstance(p.value, str) else p.value
             b.set("init_lora_weights", Param(p.key, v, p.span))
-    for fieldname, key, default in (("r", "lora_rank", 8), ("lora_alpha", "lora_alpha", 32),
-                                    ("lora_dropout", "lora_dropout", 0.05), ("bias", "lora_bias", "none")):
-        b.default(fieldname, key, default)
+    b.defaults()
     task = top.value("task_type", "causal_lm")
     if isinstance(task, str) and task.lower() != "causal_lm" or task is UNKNOWN:
         b.set("task_type", Param("task_type", UNKNOWN, b.span))  # swift's other heads are not replayed

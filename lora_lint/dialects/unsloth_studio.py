@@ -37,6 +37,7 @@ from ._base import (
     check_unknown,
     coerce_numbers,
     dead_keys,
+    framework,
     names,
     param,
     split_param,
@@ -55,9 +56,11 @@ KEYMAP = {
 }
 KNOWN = {"vision_all_linear", "finetune_vision_layers", "finetune_language_layers",
          "finetune_attention_modules", "finetune_mlp_modules"}
-SETTABLE = set(KEYMAP.values()) | {"loftq_config"}
 LLAMA = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
+DIALECT = framework(
+    NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()) | {"loftq_config"},
+    defaults={"r": 64, "lora_alpha": 16, "lora_dropout": 0.0, "bias": "none", "task_type": "CAUSAL_LM"},
+)
 
 #: Keys only the unsloth CLI's config has (unsloth_cli/config.py:11-65), by section.
 EVIDENCE = {
@@ -132,7 +135,7 @@ def sites(doc: Doc) -> list[LoraSite]:
     top = doc.top
     lora, training = top.sub("lora"), top.sub("training")
     kind = training.value("training_type", "lora") if training else "lora"
-    b = SiteBuilder(doc, NAME, span(top.get("lora").key_node), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(top.get("lora").key_node))
     if isinstance(top.value("model"), str):
         b.base_model = param(doc, top.get("model"))
     if training is not None:
@@ -157,10 +160,7 @@ def sites(doc: Doc) -> list[LoraSite]:
                 "`use_loftq: true` has no effect: the unsloth CLI passes a loftq_config but leaves "
                 "init_lora_weights at True, and peft ignores a loftq_config without init_lora_weights='loftq' "
                 "(with a warning); remove it"))
-        for fieldname, key, default in (("r", "lora_r", 64), ("lora_alpha", "lora_alpha", 16),
-                                        ("lora_dropout", "lora_dropout", 0.0), ("bias", "bias", "none"),
-                                        ("task_type", "task_type", "CAUSAL_LM")):
-            b.default(fieldname, key, default)
+        b.defaults()
     check_unknown(b, lora, KEYMAP, KNOWN, every_key=True)
     check_duplicates(b, lora, KEYMAP)
     return [b.build()]
