@@ -15,8 +15,9 @@ Paths are under ``src/axolotl/``:
   module that is a ``torch.nn.Linear`` (or bnb Linear) or whose class name contains "Linear",
   minus the output layer named by ``get_linear_embedding_layers`` (``loaders/utils.py:231-239``:
   ``embed_out`` for gpt_neox, else ``lm_head``). So a listed ``lm_head``/``embed_tokens`` is
-  kept, GPT-2's ``Conv1D`` layers are not found, and a fused-MoE model's experts are only
-  adapted when an expert projection name is in the list. With neither setting peft gets an empty
+  kept, GPT-2's ``Conv1D`` layers are not found, a fused-MoE model's experts are only adapted
+  when an expert projection name is in the list, and GPT-NeoX's head, ``lm_head`` in
+  transformers 5, is adapted (axolotl drops ``embed_out``). With neither setting peft gets an empty
   list and raises NoMatchingPeftModuleError. The finder is replayed on the base model's
   inventory (``linear_targets``).
 * ``target_parameters`` is ``lora_target_parameters or []`` (:172). When peft converts a
