@@ -45,7 +45,7 @@ states in the parameter's dtype, plus a 4-byte step tensor on the GPU when fused
 fp32 states for a tensor smaller than 4096 elements (``min_8bit_size``); bitsandbytes 32-bit
 variants fp32 states whatever the parameter's dtype (``paged_*`` the same bytes, pageable);
 Adafactor (transformers', ``beta1=None``): fp32 row and column factors for 2-D+ tensors, a full
-fp32 second moment for 1-D ones; SGD without momentum (the default) none; Adagrad and RMSprop one
+fp32 second moment for 1-D ones, and a 0-dim fp32 RMS; SGD without momentum (the default) none; Adagrad and RMSprop one
 state in the parameter's dtype.
 
 Sharding: ZeRO-1 partitions the optimizer states, ZeRO-2 also the gradients, ZeRO-3 also the
@@ -436,12 +436,12 @@ def state_bytes(optimizer: str, t: Tensor) -> int | None:
     slots = {"adam": 2, "adam-fused": 2, "lion": 1, "rmsprop": 1, "adagrad": 1}.get(family, 0)
     if family == "sgd":
         return 0
-    if family == "adafactor":
+    if family == "adafactor":  # + the 0-dim fp32 RMS tensor
         if len(t.shape) >= 2:
             rows = _numel(t.shape[:-1])
             cols = _numel(t.shape[:-2]) * t.shape[-1]
-            return 4 * (rows + cols)
-        return 4 * n
+            return 4 * (rows + cols) + 4
+        return 4 * n + 4
     if bits == 8:
         if n < _BNB_MIN_8BIT_SIZE:
             return slots * 4 * n
@@ -514,15 +514,17 @@ def estimate(inv: Inventory, analysis: Analysis | None, setup: TrainingSetup) ->
         for kind in ("lora", "modules_to_save", "tokens", "bias"):
             detail[f"trainable_{kind}"] = sum(t.nbytes for t in tensors if t.kind == kind)
         opt = setup.optimizer
-        per = [state_bytes(opt, t) for t in tensors] if opt is not None else [None]
+        ds16 = sh is not None and sh.engine == "deepspeed" and bool(setup.mixed_precision)
+        stepped = [replace(t, itemsize=4) for t in tensors] if ds16 else tensors  # the fp32 master copy is stepped
+        per = [state_bytes(opt, t) for t in stepped] if opt is not None else [None]
         if opt is not None and tensors and any(p is None for p in per):
             notes.append(f"optimizer {opt!r}: its states are not modelled")
         if opt is None or any(p is None for p in per):
             states = None
         else:
-            states = sum(per) + _qmaps(opt, tensors)  # type: ignore[arg-type]
-            transient = step_transient(opt, tensors)
-        if sh is not None and sh.engine == "deepspeed" and setup.mixed_precision and states is not None:
+            states = sum(per) + _qmaps(opt, stepped)  # type: ignore[arg-type]
+            transient = step_transient(opt, stepped)
+        if ds16 and states is not None:
             states += 4 * sum(t.numel for t in tensors)  # fp32 master weights
         if sh is None and n > 1:
             grads *= 2  # DDP's all-reduce buckets
@@ -731,16 +733,18 @@ def activations(inv: Inventory, analysis: Analysis, setup: TrainingSetup) -> tup
     lora_copies = 2 * sum(c.lora_params.values()) if ac and lora_b == 4 else 0
     const = lora_copies
     dequant = max((ly.dequant for ly in layers), default=0) * (DTYPE_BYTES.get(setup.mixed_precision or "", 0) or 2)
+    # autocast's bf16 copies of fp32 frozen weights are saved for the backward
+    weight_copies = 2 * sum(ly.frozen_linear for ly in layers) if ac and e_h == 4 else 0
+    held = int((sum(ly.saved for ly in layers) + final + loss_held) * tokens) + lora_copies + weight_copies
     if setup.gradient_checkpointing:
         ckpt = 0 if setup.checkpoint_offload else e_h * h * len(layers)
         one = max((ly.saved for ly in layers), default=0)
         per_token = ckpt + final + max(loss_peak, one + work)
-        if ac and e_h == 4:
-            const += 2 * max((ly.frozen_linear for ly in layers), default=0)
+        if weight_copies:
+            const += 2 * max(ly.frozen_linear for ly in layers)
     else:
         per_token = sum(ly.saved for ly in layers) + final + loss_held + max(loss_peak - loss_held, work)
-        if ac and e_h == 4:
-            const += 2 * sum(ly.frozen_linear for ly in layers)
+        const += weight_copies
     const += dequant
     total = int(math.ceil(per_token * tokens)) + const
     detail = {
@@ -748,7 +752,7 @@ def activations(inv: Inventory, analysis: Analysis, setup: TrainingSetup) -> tup
         "activation_loss": int(loss_peak * tokens),
         "activation_per_token": int(math.ceil(per_token)),
         "activation_work": int(work * tokens),
-        "activation_held": int((sum(ly.saved for ly in layers) + final + loss_held) * tokens) + lora_copies,
+        "activation_held": held,
     }
     if inv.towers:
         notes.append("vision/audio tower activations not counted")
