@@ -27,9 +27,9 @@ from lora_lint.models.memory import Quantization, Sharding, TrainingSetup, estim
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# the largest relative errors of the activation estimate against the measured peaks below (the
-# module docstring states the same band)
-BAND = (-0.15, 0.25)
+# the relative error the activation estimate stays within against the measured peaks (the module
+# docstring gives the observed range)
+BAND = (-0.20, 0.25)
 
 
 def _spec(**kw) -> LoraSpec:
@@ -271,6 +271,9 @@ def test_sharding_divides_the_partitioned_terms():
     assert ds16.optimizer_states == one.optimizer_states + one.trainable_weights
     off = estimate(inv, a, TrainingSetup(dtype="bf16", num_gpus=8, sharding=Sharding("deepspeed", 3, True, True)))
     assert off.optimizer_states == 0 and off.frozen_weights == 0 and off.trainable_weights == 0
+    unknown = estimate(inv, a, TrainingSetup(dtype="bf16", num_gpus=None, sharding=Sharding("fsdp", 3)))
+    assert unknown.frozen_weights is None and unknown.gradients is None and unknown.total is None
+    assert estimate(inv, a, TrainingSetup(dtype="bf16", num_gpus=None)).gradients == one.gradients
 
 
 # --- activations: measured on real training steps --------------------------------------------
