@@ -71,7 +71,8 @@ BNB_CONFIGS = {
 def _quantization(kw: dict) -> Quantization:
     skip = kw.get("llm_int8_skip_modules")
     return Quantization(8 if kw.get("load_in_8bit") else 4, kw.get("bnb_4bit_quant_type", "fp4"),
-                        kw.get("bnb_4bit_use_double_quant", False), skip_modules=tuple(skip) if skip else None)
+                        kw.get("bnb_4bit_use_double_quant", False), kw.get("bnb_4bit_compute_dtype", "fp32"),
+                        skip_modules=tuple(skip) if skip else None)
 
 
 STORAGE_CASES = [(m, "nf4-double") for m in ("tiny-llama", "tiny-llama-tied", "tiny-qwen2", "tiny-gpt2", "tiny-mixtral")]
@@ -217,7 +218,7 @@ def test_optimizer_states_match_a_real_step(name, tmp_path, request):
               ((4000,), torch.bfloat16), ((2, 8, 300), torch.float32)]
     measured, params = _state_bytes_after_step(name, shapes, tmp_path)
     tensors = [M.Tensor(f"p{i}", tuple(p.shape), p.element_size(), "lora") for i, p in enumerate(params)]
-    assert sum(M.state_bytes(name, t) for t in tensors) + M._qmaps(name, tensors) == measured
+    assert sum(M.state_bytes(name, t) for t in tensors) + M.qmap_bytes(name, tensors) == measured
 
 
 def test_unknown_optimizer_leaves_states_out():
@@ -497,7 +498,7 @@ def test_levers_give_the_figure_of_each_change():
     assert set(got) == {"4-bit", "checkpointing", "micro-batch", "rank", "targets", "8-bit-optimizer"}
     assert got["checkpointing"].total == estimate(inv, analyze_spec(inv, spec),
                                                   replace(setup, gradient_checkpointing=True)).total
-    q = replace(setup, quantization=Quantization(4, "nf4", True))
+    q = replace(setup, quantization=Quantization(4, "nf4", True, "bf16"))
     assert got["4-bit"].total == estimate(inv, analyze_spec(inv, spec), q).total
     assert got["8-bit-optimizer"].total == estimate(inv, analyze_spec(inv, spec),
                                                     replace(setup, optimizer="adamw_8bit")).total

@@ -140,13 +140,15 @@ class Quantization:
 
     ``bits``: 4 (``load_in_4bit``) or 8 (``load_in_8bit``). ``quant_type``:
     ``bnb_4bit_quant_type`` (transformers' default ``fp4``; nf4 and fp4 take the same bytes).
-    ``double_quant``: ``bnb_4bit_use_double_quant``. ``skip_modules``: ``llm_int8_skip_modules``
+    ``double_quant``: ``bnb_4bit_use_double_quant``. ``compute_dtype``: the dtype a 4-bit weight is
+    dequantized to for each matmul. ``skip_modules``: ``llm_int8_skip_modules``
     (None: transformers' defaults, see ``quantized_modules``).
     """
 
     bits: Literal[4, 8] = 4
     quant_type: Literal["nf4", "fp4"] = "fp4"
     double_quant: bool = False
+    compute_dtype: Dtype = "fp32"  # bnb_4bit_compute_dtype (BitsAndBytesConfig's default: float32)
     blocksize: int = 64
     skip_modules: tuple[str, ...] | None = None
 
@@ -428,13 +430,25 @@ def _trained_biases(inv: Inventory, spec: LoraSpec, analysis: Analysis, roots: l
     return []
 
 
+def _deepspeed_16bit(setup: TrainingSetup) -> bool:
+    """DeepSpeed's bf16/fp16 engine: the module is cast to 16 bits (no autocast), the optimizer
+    steps an fp32 master copy."""
+    return setup.sharding is not None and setup.sharding.engine == "deepspeed" and bool(setup.mixed_precision)
+
+
 def _base_dtype_bytes(setup: TrainingSetup) -> int:
     """Bytes of an unquantized base parameter as training holds it."""
-    if setup.sharding is not None and setup.sharding.engine == "deepspeed" and setup.mixed_precision:
-        return 2  # DeepSpeed's bf16/fp16 engine casts the module
+    if _deepspeed_16bit(setup):
+        return 2
     if setup.upcast_frozen:
         return 4
     return DTYPE_BYTES[setup.dtype]
+
+
+def _adapter_bytes(setup: TrainingSetup) -> int:
+    if setup.trainable_dtype:
+        return DTYPE_BYTES[setup.trainable_dtype]
+    return 2 if _deepspeed_16bit(setup) else 4
 
 
 def trainable_tensors(inv: Inventory, analysis: Analysis, setup: TrainingSetup) -> list[Tensor] | None:
@@ -445,8 +459,7 @@ def trainable_tensors(inv: Inventory, analysis: Analysis, setup: TrainingSetup) 
     if analysis.spec.inference_mode is True:
         return []
     spec = analysis.spec
-    ds16 = setup.sharding is not None and setup.sharding.engine == "deepspeed" and setup.mixed_precision
-    adapter = DTYPE_BYTES[setup.trainable_dtype] if setup.trainable_dtype else (2 if ds16 else 4)
+    adapter = _adapter_bytes(setup)
     base = DTYPE_BYTES[setup.trainable_dtype] if setup.trainable_dtype else _base_dtype_bytes(setup)
     roots = _saved_roots(inv, analysis)
     out: list[Tensor] = []
@@ -528,7 +541,7 @@ def state_bytes(optimizer: str, t: Tensor) -> int | None:
     return size
 
 
-def _qmaps(optimizer: str, tensors: list[Tensor]) -> int:
+def qmap_bytes(optimizer: str, tensors: list[Tensor]) -> int:
     """bitsandbytes' 8-bit quantization maps (256 fp32 each), one set per device."""
     family, bits = OPTIMIZERS.get(optimizer, (None, None))
     if bits != 8 or not any(t.numel >= _BNB_MIN_8BIT_SIZE for t in tensors):
@@ -594,7 +607,7 @@ def estimate(inv: Inventory, analysis: Analysis | None, setup: TrainingSetup) ->
         for kind in ("lora", "modules_to_save", "tokens", "bias"):
             detail[f"trainable_{kind}"] = sum(t.nbytes for t in tensors if t.kind == kind)
         opt = setup.optimizer
-        ds16 = sh is not None and sh.engine == "deepspeed" and bool(setup.mixed_precision)
+        ds16 = _deepspeed_16bit(setup)
         stepped = [replace(t, itemsize=4) for t in tensors] if ds16 else tensors  # the fp32 master copy is stepped
         per = [state_bytes(opt, t) for t in stepped] if opt is not None else [None]
         if opt is not None and tensors and any(p is None for p in per):
@@ -602,7 +615,7 @@ def estimate(inv: Inventory, analysis: Analysis | None, setup: TrainingSetup) ->
         if opt is None or any(p is None for p in per):
             states = None
         else:
-            states = sum(per) + _qmaps(opt, stepped)  # type: ignore[arg-type]
+            states = sum(per) + qmap_bytes(opt, stepped)  # type: ignore[arg-type]
             transient = step_transient(opt, stepped)
         if ds16 and states is not None:
             states += 4 * sum(t.numel for t in tensors)  # fp32 master weights
@@ -676,10 +689,9 @@ def activations(inv: Inventory, analysis: Analysis, setup: TrainingSetup) -> tup
     notes: list[str] = []
     tokens = setup.seq_len * setup.micro_batch
     spec = analysis.spec
-    ds16 = setup.sharding is not None and setup.sharding.engine == "deepspeed" and bool(setup.mixed_precision)
-    ac = bool(setup.mixed_precision) and not ds16
+    ac = bool(setup.mixed_precision) and not _deepspeed_16bit(setup)
     e_h = _base_dtype_bytes(setup)  # the residual stream's dtype: the embedding's
-    lora_b = DTYPE_BYTES[setup.trainable_dtype] if setup.trainable_dtype else (2 if ds16 else 4)
+    lora_b = _adapter_bytes(setup)
     qset = quantized_modules(inv, setup.quantization) if setup.quantization else set()
     e_plain = 2 if ac else e_h
 
@@ -700,15 +712,11 @@ def activations(inv: Inventory, analysis: Analysis, setup: TrainingSetup) -> tup
     if not names:
         notes.append("no decoder layer list found: activations of the layers not estimated")
     by_layer: dict[str, list[ModuleInfo]] = {n: [] for n in names}
-    index = {n: n for n in names}
-    for m in inv.modules:
+    for m in inv.modules:  # each module under the innermost layer that contains it
         parts = m.name.split(".")
-        for k in range(len(parts), 0, -1):
-            p = ".".join(parts[:k])
-            if p in index:
-                if p != m.name:
-                    by_layer[p].append(m)
-                break
+        owner = next((p for p in (".".join(parts[:k]) for k in range(len(parts) - 1, 0, -1)) if p in by_layer), None)
+        if owner is not None:
+            by_layer[owner].append(m)
     moe_lower = False
     for lname in names:
         layer = _Layer(lname)
@@ -800,7 +808,7 @@ def activations(inv: Inventory, analysis: Analysis, setup: TrainingSetup) -> tup
     if head is None:
         heads = [inv.module(x) for x in inv.heads]
         head = next((x for x in heads if x is not None and x.kind in ("linear", "conv1d")), None)
-    vocab = head.out_features or 0 if head is not None else 0
+    vocab = (head.out_features or 0) if head is not None else 0
     for key in adapted | saved_linears:
         if not any(_under(key, ln) for ln in names) and inv.tower_of(key) is None:
             m = inv.by_name[key]
@@ -812,7 +820,8 @@ def activations(inv: Inventory, analysis: Analysis, setup: TrainingSetup) -> tup
     work = max((coef * (h + ly.width) + (4 * ly.dropout_width if ac else 0) for ly in layers), default=0)
     lora_copies = 2 * sum(c.lora_params.values()) if ac and lora_b == 4 else 0
     const = lora_copies
-    dequant = max((ly.dequant for ly in layers), default=0) * (DTYPE_BYTES.get(setup.mixed_precision or "", 0) or 2)
+    q = setup.quantization  # the largest quantized weight, dequantized to the compute dtype
+    dequant = max((ly.dequant for ly in layers), default=0) * DTYPE_BYTES[q.compute_dtype] if q else 0
     # autocast's bf16 copies of fp32 frozen weights are saved for the backward
     weight_copies = 2 * sum(ly.frozen_linear for ly in layers) if ac and e_h == 4 else 0
     held = int((sum(ly.saved for ly in layers) + final + loss_held) * tokens) + lora_copies + weight_copies
@@ -894,7 +903,7 @@ def levers(inv: Inventory, spec: LoraSpec, setup: TrainingSetup, budget: int) ->
     q = setup.quantization
     if q is None or q.bits == 8:
         add("4-bit", "load the base model in 4-bit (nf4, double quantization)",
-            replace(setup, quantization=Quantization(4, "nf4", True)))
+            replace(setup, quantization=Quantization(4, "nf4", True, setup.mixed_precision or setup.dtype)))
     if not setup.gradient_checkpointing:
         add("checkpointing", "enable gradient checkpointing", replace(setup, gradient_checkpointing=True))
     mb = setup.micro_batch or 1
