@@ -37,9 +37,10 @@ class Read:
 
 
 def each_file(paths: Iterable[str], settings_for: Callable[[str], Settings],
-              force_exclude: bool = False) -> Iterator[Read]:
+              force_exclude: bool = False, stamp: bool = False) -> Iterator[Read]:
     """Every file to lint under ``paths``, in discovery order, read. ``settings_for(path)`` gives
-    each file its settings (its nearest config file)."""
+    each file its settings (its nearest config file); ``stamp``: remember what each file's bytes
+    were (``SourceFile.stamp``), for a run that writes files back."""
     from .discovery import iter_files
 
     paths = list(paths)
@@ -48,20 +49,20 @@ def each_file(paths: Iterable[str], settings_for: Callable[[str], Settings],
         settings = settings_for(path)
         if settings.exclude and (force_exclude or path not in explicit) and settings.is_excluded(path):
             continue
-        yield read_file(path, settings)
+        yield read_file(path, settings, stamp)
 
 
-def read_file(path: str, settings: Settings) -> Read:
+def read_file(path: str, settings: Settings, stamp: bool = False) -> Read:
     """One file from the disk; a bug while reading or decoding it is LL903 for that file."""
     try:
-        return _read_file(path, settings)
+        return _read_file(path, settings, stamp)
     except Exception as exc:  # a bug reading one file must not take the run down
         from .rules import internal_error
 
         return Read(path, settings, problem=internal_error("reading the file", path, START, exc))
 
 
-def _read_file(path: str, settings: Settings) -> Read:
+def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as e:
@@ -91,7 +92,7 @@ def _read_file(path: str, settings: Settings) -> Read:
         return _problem(path, settings, f"cannot read file: {e.strerror or e}")
     finally:
         os.close(fd)
-    return _decoded(path, settings, decode(data, path, stamp_of(data, st.st_mtime_ns)), data)
+    return _decoded(path, settings, decode(data, path, stamp_of(data, st.st_mtime_ns) if stamp else None), data)
 
 
 def read_stream(stream, path: str, settings: Settings) -> Read:

@@ -72,18 +72,19 @@ def lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rul
                  reach: Reach = Reach.ALL) -> Partial:
     """One file: its sites, the rules that need no model, and the model rules of every site
     whose model ``reach`` allows; the others are left waiting."""
-    from .rules import finding, internal_error
     from .sources import SourceError, sites_for
 
     path = source.path
     try:
         sites = sites_for(source)
     except SourceError as e:
-        found = [finding("LL901", e.message, path, e.span)]
+        found = [_finding("LL901", e.message, path, e.span)]
     except RecursionError as exc:
-        found = [finding("LL901", "file is nested too deeply to parse", path, Span.point(1, 1))]
+        found = [_finding("LL901", "file is nested too deeply to parse", path, Span.point(1, 1))]
         del exc
     except Exception as exc:
+        from .rules import internal_error  # (the rules are loaded only for a file that needs them)
+
         found = [internal_error("the source reader", path, Span.point(1, 1), exc)]
     else:
         if not sites and not _directives_possible(source.text):
@@ -96,6 +97,12 @@ def lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rul
             return Partial(source, found, waiting)
     rules = settings.rules_for(path) if rules is None else rules
     return Partial(source, _final(source, found, rules))
+
+
+def _finding(code: str, message: str, path: str, span: Span) -> Finding:
+    from .rules import finding
+
+    return finding(code, message, path, span)
 
 
 def advance(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | None = None,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import bisect
 import enum
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,9 +108,9 @@ T = TypeVar("T")
 class SourceFile:
     """A file's text as its reader sees it (no byte-order mark), with its kind and line table.
 
-    ``encoding`` and ``bom`` say how the bytes were decoded and ``stamp`` what they were (None for
-    text an editor or standard input handed over): what ``--fix`` needs to write back without
-    reading the file again. Structures
+    ``encoding`` and ``bom`` say how the bytes were decoded and ``stamp`` what they were (when the
+    reading loop was asked to remember it, as ``--fix`` does; None for text an editor or standard
+    input handed over): what ``--fix`` needs to write back without reading the file again. Structures
     derived from the text (a reader's parse tree, the fix builders' indexes) are kept with
     ``derived`` while the file is being checked, and dropped with ``forget``; they are never
     pickled (a worker process sends results, not trees).
@@ -265,6 +264,8 @@ class Unreadable:
 
 
 def stamp_of(data: bytes, mtime_ns: int) -> Stamp:
+    import hashlib  # (only a run that writes files back asks: hashlib loads OpenSSL)
+
     return Stamp(len(data), mtime_ns, hashlib.sha256(data).hexdigest())
 
 

@@ -117,7 +117,8 @@ def test_undecodable_bytes():
 def test_a_read_file_carries_the_stamp_of_its_bytes(tmp_path):
     path = tmp_path / "a.yaml"
     path.write_bytes(b"adapter: lora\n")
-    read = read_file(str(path), Settings())
+    assert read_file(str(path), Settings()).source.stamp is None  # only a run that writes back asks
+    read = read_file(str(path), Settings(), stamp=True)
     st = os.stat(path)
     assert read.source.stamp.size == 14 and read.source.stamp.mtime_ns == st.st_mtime_ns
     assert read.source.stamp.sha256 == hashlib.sha256(b"adapter: lora\n").hexdigest()

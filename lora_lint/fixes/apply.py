@@ -203,7 +203,7 @@ def fix_each(paths: Iterable[str], settings_for: Callable[[str], Settings], forc
     """``(read, result)`` for each file ``check`` would lint (the same reading loop)."""
     from ..files import each_file
 
-    for read in each_file(paths, settings_for, force_exclude):
+    for read in each_file(paths, settings_for, force_exclude, stamp=write):
         try:
             yield read, fix_read(read, unsafe, write)
         except OSError as e:
