@@ -161,7 +161,8 @@ class Fix:
 @dataclass(frozen=True)
 class Note:
     """A problem a dialect knows about its framework, reported by rule ``code`` at ``where``
-    (the framework's own wording, and a fix when the dialect can make one)."""
+    (the framework's own wording, and a fix when the dialect can make one). ``code`` is a rule
+    that runs on every site (LL001, LL009, LL010), not a model rule."""
 
     code: str
     where: Param
