@@ -176,7 +176,8 @@ def _lint_read(read, rules: Mapping[str, Rule] | None = None) -> list[Finding]:
 
 @dataclass(frozen=True)
 class Linted:
-    """One file's final findings, and what a report may quote from it."""
+    """One file's final findings, and what a report may quote from it (kept only for a file
+    with findings: a run does not hold every file's text)."""
 
     path: str
     findings: list[Finding]
@@ -239,17 +240,15 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
     from .files import each_file
     from .sources import may_hold_sites
 
-    results: list[list[Finding] | Partial | None] = []
-    reads = []
+    results: list[Linted | Partial | None] = []  # (a file's text is kept only while needed)
     jobs: list[Job] = []
     for read in each_file(paths, settings_for, force_exclude):
-        index = len(reads)
-        reads.append(read)
+        index = len(results)
         if read.source is not None and may_hold_sites(read.source):
             results.append(None)
             jobs.append((index, read.source))
         else:
-            results.append(_lint_read(read))
+            results.append(_linted(read.path, _lint_read(read), read.shown))
     n = auto_workers(len(jobs)) if workers <= 0 else workers
     n = min(n, len(jobs))
     warm = Warmup()
@@ -260,10 +259,15 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
         if partial.builds:
             warm.start()
     warm.join()
-    for read, result in zip(reads, results, strict=True):
+    for result in results:
         if isinstance(result, Partial):
-            result = finish(result, settings_for(read.path))
-        yield Linted(read.path, result, read.shown)
+            result = _linted(result.path, finish(result, settings_for(result.path)), result.source)
+        assert result is not None
+        yield result
+
+
+def _linted(path: str, findings: list[Finding], shown: SourceFile | None) -> Linted:
+    return Linted(path, findings, shown if findings else None)
 
 
 def _phase_one(jobs: list[Job], settings_for: Callable[[str], Settings], workers: int,
