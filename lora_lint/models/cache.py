@@ -21,8 +21,12 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from ..bounded_read import read_regular_file
 from .catalog import DATA
 
+#: A cache entry larger than this is not read: the largest model a build allows (build.MAX_MODULES,
+#: 50,000 modules) has an inventory of about 3 MB.
+MAX_ENTRY_BYTES = 16 * 1024 * 1024
 PREBUILT = DATA / "inventories"
 PREBUILT_INDEX = PREBUILT / "index.json"
 ENV = "LORA_LINT_CACHE_DIR"
@@ -81,14 +85,16 @@ def _entry(key: str) -> Path:
 
 
 def load(key: str) -> str | None:
-    """The cached inventory JSON for ``key``, or None (missing, unreadable or corrupt)."""
+    """The cached inventory JSON for ``key``, or None (missing, unreadable or corrupt). Only a
+    regular file is read, never blocking, and at most ``MAX_ENTRY_BYTES`` of it: a FIFO under an
+    entry's name would hang the run, a symlink to /dev/zero fill the memory."""
     path = _entry(key)
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, MAX_ENTRY_BYTES)
         doc = json.loads(data)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         _discard(path)
         return None
     if not isinstance(doc, dict) or doc.get("key") != key or not isinstance(doc.get("inventory"), str):
