@@ -16,7 +16,11 @@ _FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0
 
 
 class NotRegularFile(OSError):
-    """A FIFO, a device, a socket or a directory under a file's name: not read."""
+    """A FIFO, a device, a socket or a directory (``is_dir``) under a file's name: not read."""
+
+    def __init__(self, message: str, is_dir: bool = False):
+        super().__init__(message)
+        self.is_dir = is_dir
 
 
 class FileTooLarge(OSError):
@@ -28,8 +32,9 @@ class FileTooLarge(OSError):
         super().__init__(f"{path} is {what}; the limit is {limit:,} bytes")
 
 
-def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
-    """The bytes of the regular file at ``path`` (symlinks followed), at most ``limit`` of them.
+def read_regular_file(path: str | os.PathLike, limit: int) -> tuple[bytes, os.stat_result]:
+    """The bytes of the regular file at ``path`` (symlinks followed), at most ``limit`` of them,
+    and its ``fstat`` (taken on the descriptor read).
 
     Raises ``NotRegularFile``, ``FileTooLarge``, or the ``OSError`` of opening or reading it (a read
     that would block is ``BlockingIOError``)."""
@@ -37,8 +42,9 @@ def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a pipe, device or socket)"
-            raise NotRegularFile(f"{os.fspath(path)} is {kind}")
+            is_dir = stat.S_ISDIR(st.st_mode)
+            kind = "a directory" if is_dir else "not a regular file (a pipe, device or socket)"
+            raise NotRegularFile(f"{os.fspath(path)} is {kind}", is_dir)
         if st.st_size > limit:
             raise FileTooLarge(os.fspath(path), limit, st.st_size)
         chunks, size = [], 0
@@ -50,6 +56,6 @@ def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
             size += len(chunk)
         if size > limit:
             raise FileTooLarge(os.fspath(path), limit)
-        return b"".join(chunks)
+        return b"".join(chunks), st
     finally:
         os.close(fd)

@@ -397,13 +397,15 @@ def test_read_regular_file_never_reads_past_the_limit(tmp_path):
     from lora_lint.bounded_read import FileTooLarge, NotRegularFile, read_regular_file
 
     (tmp_path / "ok").write_bytes(b"x" * 100)
-    assert read_regular_file(tmp_path / "ok", 100) == b"x" * 100
+    data, st = read_regular_file(tmp_path / "ok", 100)
+    assert data == b"x" * 100 and st.st_size == 100
     with pytest.raises(FileTooLarge):
         read_regular_file(tmp_path / "ok", 99)
     with pytest.raises(NotRegularFile):
         read_regular_file("/dev/zero", 10)
-    with pytest.raises(NotRegularFile):
+    with pytest.raises(NotRegularFile) as e:
         read_regular_file(tmp_path, 10)
+    assert e.value.is_dir
     if hasattr(os, "mkfifo"):
         os.mkfifo(tmp_path / "fifo")
         with pytest.raises(NotRegularFile):

@@ -278,6 +278,9 @@ def _build_model(config: dict, model_class: str | None):
 _state = threading.local()  # .active, .modules, .refused (the first refusal of this build)
 _seal_lock = threading.RLock()
 _hooks_installed = False
+#: True while some thread builds: the audit hook sees every event of the process (``id()`` is
+#: one), so it returns on this flag before anything else.
+_sealing = False
 
 
 def _reraise_bound(exc: BaseException) -> None:
@@ -311,6 +314,8 @@ def _offline_error(exc: BaseException) -> BaseException | None:
 
 
 def _audit(event: str, args: tuple) -> None:
+    if not _sealing:
+        return
     if event.startswith("socket.") and event != "socket.gethostname" and getattr(_state, "active", False):
         where = ""
         if event in ("socket.connect", "socket.sendto") and len(args) > 1:
@@ -354,6 +359,10 @@ _KERNEL_ENV = {"USE_HUB_KERNELS": "NO", "KERNELS_CACHE": None}
 def _sealed():
     """While the current thread builds: huggingface_hub (and transformers 4, which copies the
     switch at import) offline, no Hub kernels, sockets refused, module registrations counted."""
+    global _sealing
+    if getattr(_state, "active", False):  # already sealed by an outer build in this thread
+        yield
+        return
     with _seal_lock, tempfile.TemporaryDirectory(prefix="lora-lint-no-kernels-") as empty:
         _install_hooks()
         import huggingface_hub.constants as hub_constants
@@ -366,6 +375,7 @@ def _sealed():
             tf_hub._is_offline_mode = True
         os.environ.update({k: v or empty for k, v in _KERNEL_ENV.items()})
         _state.active, _state.modules, _state.refused = True, 0, None
+        _sealing = True
         try:
             yield
             if _state.refused is not None:  # caught and swallowed inside transformers
@@ -376,7 +386,7 @@ def _sealed():
             _reraise_bound(e)
             raise
         finally:
-            _state.active = False
+            _state.active = _sealing = False
             for k, v in saved_env.items():
                 if v is None:
                     os.environ.pop(k, None)

@@ -90,7 +90,7 @@ def load(key: str) -> str | None:
     entry's name would hang the run, a symlink to /dev/zero fill the memory."""
     path = _entry(key)
     try:
-        data = read_regular_file(path, MAX_ENTRY_BYTES)
+        data, _ = read_regular_file(path, MAX_ENTRY_BYTES)
         doc = json.loads(data)
     except FileNotFoundError:
         return None

@@ -114,7 +114,7 @@ def read_config(path: Path) -> dict | str:
     """The config dict at ``path``, or a message saying why it cannot be used. Only a regular
     file is read, never blocking, and at most ``MAX_CONFIG_BYTES`` of it."""
     try:
-        data = json.loads(read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8"))
+        data = json.loads(read_regular_file(path, MAX_CONFIG_BYTES)[0].decode("utf-8"))
     except FileTooLarge as e:
         size = f"{e.size:,} bytes" if e.size is not None else "larger than that"
         return f"{path} is {size}, too large for a config.json (the limit is {MAX_CONFIG_BYTES:,} bytes)"
@@ -237,7 +237,7 @@ def from_hf_cache(repo_id: str, revision: str | None = None) -> Path | None:
     commit = revision if COMMIT_HASH.match(revision) else None
     if commit is None:
         try:
-            commit = read_regular_file(folder / "refs" / revision, MAX_REF_BYTES).decode("utf-8").strip()
+            commit = read_regular_file(folder / "refs" / revision, MAX_REF_BYTES)[0].decode("utf-8").strip()
         except (OSError, UnicodeDecodeError):
             commit = None
     if commit is not None and COMMIT_HASH.match(commit):
