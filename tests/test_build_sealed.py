@@ -381,3 +381,11 @@ def test_ll902_message_is_one_line_whatever_it_quotes():
         ctx = ModelContext("org/m\nx", "config", None, problem=Unresolved("org/m", "build-failed", why))
         msg = unresolved_message(ctx)
         assert msg.splitlines() == [msg] and len(msg) <= 1200, repr(msg[:200])
+
+
+def test_the_rule_page_states_the_bounds():
+    from lora_lint.models.resolve import MAX_CONFIG_BYTES
+
+    page = (ROOT / "rules" / "LL902.md").read_text()
+    assert f"at most {MAX_MODULES:,} modules" in page
+    assert f"more than {MAX_CONFIG_BYTES // 2**20} MiB is not read" in page
