@@ -93,10 +93,10 @@ class Silent:
 class Hub(http.server.ThreadingHTTPServer):
     """A tiny Hub: ``routes[path] = (status, headers, body)``; records what it was asked."""
 
-    def __init__(self, routes):
+    def __init__(self, routes, handler=None):
         self.routes = routes
         self.seen = []
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(("127.0.0.1", 0), handler or Handler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -213,19 +213,14 @@ def test_offline_never_touches_the_network(tmp_path, online_env):
 
 # -- a config.json is read at most MAX_CONFIG_BYTES from the Hub (issue 12, item 11) -----------------
 
-class Streaming(http.server.ThreadingHTTPServer):
+class Streaming(Hub):
     """A Hub whose HEAD announces ``head_length`` (None: no length) and whose GET announces
     ``get_length`` (None: none) then sends bytes until the client goes away; counts what it sent."""
 
     def __init__(self, head_length, get_length):
         self.head_length, self.get_length = head_length, get_length
-        self.seen, self.sent, self.finished = [], 0, threading.Event()
-        super().__init__(("127.0.0.1", 0), StreamingHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        self.sent, self.finished = 0, threading.Event()
+        super().__init__({}, StreamingHandler)
 
 
 class StreamingHandler(http.server.BaseHTTPRequestHandler):

@@ -67,19 +67,50 @@ def test_memo_builds_each_model_once_per_run(tmp_path):
     assert first is second
 
 
+def _fifo(p: Path) -> None:
+    p.unlink()
+    os.mkfifo(p)
+
+
+def _dev_zero(p: Path) -> None:
+    p.unlink()
+    p.symlink_to("/dev/zero")
+
+
+def _too_large(p: Path) -> None:
+    with open(p, "r+b") as f:  # sparse: no disk used
+        f.truncate(cache.MAX_ENTRY_BYTES + 1)
+
+
+NO_FIFOS = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+
+
 @pytest.mark.parametrize("damage", [
     lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),  # truncated
     lambda p: p.write_bytes(b"\x00\xff garbage"),
     lambda p: p.write_text(json.dumps({"key": "another", "inventory": "{}"})),
     lambda p: p.write_text(json.dumps({"key": p.stem, "inventory": "{\"schema_version\": 999}"})),
+    # before: a FIFO entry hung the run forever; a symlink to /dev/zero read 2.7 GB, then LL903
+    pytest.param(_fifo, marks=NO_FIFOS, id="fifo"),
+    pytest.param(_dev_zero, id="dev-zero"),
+    pytest.param(_too_large, id="too-large"),
 ])
 def test_corrupt_entry_is_rebuilt(tmp_path, damage):
+    import threading
+
     site = gpt2_site()
     good = context.context_for(site, Settings(offline=True)).inventory.to_json()
     (path,) = [p for p in entries(tmp_path / "ll-cache") if p.is_file()]
     damage(path)
     context._memo.clear()
-    assert context.context_for(site, Settings(offline=True)).inventory.to_json() == good
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("ctx", context.context_for(site, Settings(offline=True))),
+                         daemon=True)
+    t.start()
+    t.join(60)
+    assert not t.is_alive(), "reading the cache entry blocked"
+    assert box["ctx"].inventory.to_json() == good
+    assert path.is_file() and not path.is_symlink() and path.stat().st_size < cache.MAX_ENTRY_BYTES
     assert Inventory.from_json(json.loads(path.read_text())["inventory"]).to_json() == good
 
 
@@ -285,40 +316,3 @@ def test_check_twice_second_run_imports_nothing_heavy(tmp_path):
     assert text1.count("LL999") == 2 and "Qwen2ForTokenClassification trainable=" in text1
     assert len([p for p in (tmp_path / "ll-cache").rglob("*.json")]) == 1
 
-
-# -- entries that are not regular files, or too large (issue 12, item 10) -----------------------------
-
-def _fifo(p: Path) -> None:
-    p.unlink()
-    os.mkfifo(p)
-
-
-def _dev_zero(p: Path) -> None:
-    p.unlink()
-    p.symlink_to("/dev/zero")
-
-
-def _too_large(p: Path) -> None:
-    with open(p, "r+b") as f:  # sparse: no disk used
-        f.truncate(cache.MAX_ENTRY_BYTES + 1)
-
-
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-@pytest.mark.parametrize("damage", [_fifo, _dev_zero, _too_large], ids=["fifo", "dev-zero", "too-large"])
-def test_an_entry_that_is_not_a_regular_file_or_too_large_is_rebuilt(tmp_path, damage):
-    """Before: a FIFO entry hung the run forever; a symlink to /dev/zero read 2.7 GB, then LL903."""
-    import threading
-
-    site = gpt2_site()
-    good = context.context_for(site, Settings(offline=True)).inventory.to_json()
-    (path,) = [p for p in entries(tmp_path / "ll-cache") if p.is_file()]
-    damage(path)
-    context._memo.clear()
-    box = {}
-    t = threading.Thread(target=lambda: box.setdefault("ctx", context.context_for(site, Settings(offline=True))),
-                         daemon=True)
-    t.start()
-    t.join(60)
-    assert not t.is_alive(), "reading the cache entry blocked"
-    assert box["ctx"].inventory.to_json() == good
-    assert path.is_file() and not path.is_symlink() and path.stat().st_size < cache.MAX_ENTRY_BYTES
