@@ -16,7 +16,7 @@ from dataclasses import replace
 import pytest
 from conftest import ROOT
 
-from lora_lint.models import cache, catalog, catalog_build
+from lora_lint.models import cache, catalog, catalog_build, context
 from lora_lint.models.inventory import Inventory, ModuleInfo, differences
 from lora_lint.models.resolve import config_hash, resolve_offline
 
@@ -36,6 +36,8 @@ def test_every_model_has_a_config_and_provenance():
     for model_id, record in records.items():
         config = json.loads((catalog.CATALOG / catalog.model_ids()[model_id]).read_text())
         assert isinstance(config.get("model_type"), str), model_id  # a config.json, not something else
+        for cls in record.get("classes", []):  # a head besides the config's own, by the name lookups use
+            assert context.class_key(cls, config) == cls, (model_id, cls)
         assert len(record.get("source", "")) > 20, f"{model_id}: no provenance"
         assert set(record) <= {"source", "classes", "aliases", "notes"}, model_id
 
