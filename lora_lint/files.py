@@ -11,10 +11,10 @@ no LoRA config can be, skipped silently).
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from .bounded_read import FileTooLarge, NotRegularFile, read_regular_file
 from .model import Finding, Span
 from .settings import Settings
 from .source_file import SourceFile, Unreadable, decode, kind_of, stamp_of
@@ -64,34 +64,17 @@ def read_file(path: str, settings: Settings, stamp: bool = False) -> Read:
 
 def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        data, st = read_regular_file(path, settings.max_file_size)
+    except NotRegularFile as e:
+        if e.is_dir:
+            return Read(path, settings)
+        return _problem(path, settings, "not a regular file (a pipe, device or socket): not read")
+    except FileTooLarge as e:
+        return _too_big(path, settings, e.size)  # (no size: it grew while being read)
     except OSError as e:
         if os.path.isdir(path):
             return Read(path, settings)
         return _problem(path, settings, f"cannot read file: {e.strerror or e}")
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            return Read(path, settings)
-        if not stat.S_ISREG(st.st_mode):
-            return _problem(path, settings, "not a regular file (a pipe, device or socket): not read")
-        limit = settings.max_file_size
-        if st.st_size > limit:
-            return _too_big(path, settings, st.st_size)
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            return _too_big(path, settings)  # it grew while being read
-        data = b"".join(chunks)
-    except OSError as e:
-        return _problem(path, settings, f"cannot read file: {e.strerror or e}")
-    finally:
-        os.close(fd)
     return _decoded(path, settings, decode(data, path, stamp_of(data, st.st_mtime_ns) if stamp else None), data)
 
 

@@ -26,7 +26,8 @@ PENDING_CYCLES = {
                "dialects.torchtune", "dialects.trl", "dialects.unsloth_studio"}),
     # the catalog, its builder, the cache, the resolver and the Hub client know each other
     # (the catalog and model-side work)
-    frozenset({"models.cache", "models.catalog", "models.catalog_build", "models.hub", "models.resolve"}),
+    frozenset({"models.build", "models.cache", "models.catalog", "models.catalog_build", "models.hub",
+               "models.resolve"}),
 }
 
 
