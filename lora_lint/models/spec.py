@@ -34,7 +34,37 @@ DEFAULTS: dict[str, Any] = {
     "ensure_weight_tying": False,
     "inference_mode": False,
     "layer_replication": None,
+    "init_lora_weights": True,
+    "megatron_config": None,
+    "loftq_config": {},
+    # the LoRA variants (resolve_lora_variant, tuners/lora/layer.py:178-213); use_dora is above
+    "alora_invocation_tokens": None,
+    "velora_config": None,
+    "arrow_config": None,
+    "use_bdlora": None,
+    "monteclora_config": None,
+    "kasa_config": None,
 }
+
+#: The head class a task type implies, where the config does not write the loading class: peft's
+#: PeftModelForSequenceClassification / ForTokenClassification / ForQuestionAnswering wrap a model
+#: loaded with these (peft_model.py:1803-1853, 2659-2697, 2893-2930).
+TASK_CLASSES = {
+    "SEQ_CLS": "AutoModelForSequenceClassification",
+    "TOKEN_CLS": "AutoModelForTokenClassification",
+    "QUESTION_ANS": "AutoModelForQuestionAnswering",
+}
+
+
+def model_class(site: LoraSite) -> str | None:
+    """The class the base model is loaded with: the one the config names (``site.model_class``),
+    else the one its ``task_type`` implies (an ``adapter_config.json``, a YAML, a script without a
+    ``*For*`` loading call), else None (the architecture's own class)."""
+    if site.model_class is not None:
+        return site.model_class
+    task = site.value("task_type", None)
+    return TASK_CLASSES.get(task) if isinstance(task, str) else None
+
 
 #: Fields that decide which modules are matched; when one is unknown nothing is matched.
 MATCH_FIELDS = ("target_modules", "exclude_modules", "target_parameters", "layers_to_transform",
@@ -64,6 +94,15 @@ class LoraSpec:
     ensure_weight_tying: Any = False
     inference_mode: Any = False
     layer_replication: Any = None
+    init_lora_weights: Any = True
+    megatron_config: Any = None
+    loftq_config: Any = field(default_factory=dict)
+    alora_invocation_tokens: Any = None
+    velora_config: Any = None
+    arrow_config: Any = None
+    use_bdlora: Any = None
+    monteclora_config: Any = None
+    kasa_config: Any = None
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> LoraSpec:

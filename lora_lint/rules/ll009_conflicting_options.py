@@ -1,7 +1,7 @@
 from ..model import Severity
 from ..peft_facts import facts
 from ..registry import rule
-from ._model import example, label
+from ._model import example, failure_for, label, raises
 from ._util import entries, explicit_first, real, strict, truthy, unset
 
 SRC = "from peft import LoraConfig\n"
@@ -207,26 +207,22 @@ def _target_parameters(site):
 def _converted_experts(site, ctx):
     """With transformers 5, peft turns a fused-MoE model's expert targets into target_parameters
     itself; the ParamWrapper constraints then apply to a config that never wrote them. Needs the
-    model: only when the analysis is available."""
-    a = ctx.analysis
-    if a is None or not getattr(a, "known", False) or site.get("target_parameters") is not None:
+    model: only when the analysis predicts that failure (a written target_parameters is
+    ``_target_parameters``' business)."""
+    found = failure_for(site, ctx, "LL009")
+    if found is None or found[2].kind != "param-wrapper" or site.get("target_parameters") is not None:
         return
-    message = getattr(a, "error", None) or ""
-    if getattr(a, "error_kind", None) != "layer" or not message.startswith("lora.ParamWrapper"):
-        return
+    _, a, failure = found
     converted = list(dict.fromkeys(label(n) for n in a.targeted_parameters))
-    for name, text in PARAM_WRAPPER.items():
-        if text in message:
-            p = site.params.get(name)
-            where = p if p is not None and not p.implicit else site.params.get("target_modules") or site
-            fix = "lora_dropout=0.0" if name == "lora_dropout" else f"remove `{name}`"
-            shown = ", ".join(converted[:4]) + (" ..." if len(converted) > 4 else "")
-            yield where, (
-                f"on this fused-MoE model peft converts the expert targets into target_parameters"
-                f"{f' ({shown})' if shown else ''}, and get_peft_model then raises \"{message}\";"
-                f" use {fix}"
-            )
-            return
+    name = failure.field
+    p = site.params.get(name)
+    where = p if p is not None and not p.implicit else site.params.get("target_modules") or site
+    fix = "lora_dropout=0.0" if name == "lora_dropout" else f"remove `{name}`"
+    shown = ", ".join(converted[:4]) + (" ..." if len(converted) > 4 else "")
+    yield where, (
+        f"on this fused-MoE model peft converts the expert targets into target_parameters"
+        f"{f' ({shown})' if shown else ''}, and {raises(failure)}; use {fix}"
+    )
 
 
 def _no_target_modules(site) -> bool:

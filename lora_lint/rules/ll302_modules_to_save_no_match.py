@@ -4,6 +4,8 @@ from ..model import Severity
 from ..registry import rule
 from ._model import example, item, saved_entries
 
+TASK_HEADS = {"SEQ_CLS": ("classifier", "score"), "TOKEN_CLS": ("classifier", "score"), "QUESTION_ANS": ("qa_outputs",)}
+
 
 @rule(
     "LL302", "modules-to-save-no-match", Severity.WARNING, needs_model=True,
@@ -44,8 +46,13 @@ def modules_to_save_no_match(site, ctx):
         return
     inv, a, entries = found
     leaves = list(dict.fromkeys(m.leaf for m in inv.modules if m.name))
-    for entry in entries:
-        if a.saved.get(entry):
+    # task_type adds its heads itself (peft_model.py:1830-1836, 2680-2685): written again (peft
+    # writes them into every saved SEQ_CLS adapter), the one of "classifier"/"score" the model
+    # lacks changes nothing while the other one is trained
+    task_heads = TASK_HEADS.get(a.spec.task_type, ())
+    head_trained = any(a.saved.get(h) for h in task_heads)
+    for entry in dict.fromkeys(entries):
+        if a.saved.get(entry) or (entry in task_heads and head_trained):
             continue
         near = difflib.get_close_matches(entry.rpartition(".")[2], leaves, n=2, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""

@@ -12,9 +12,6 @@ from ._model import example, item, known, names, where
     invalid=[
         example("tiny-llama", 'LoraConfig(\n    target_modules=[\n        "q_proj",\n'
                 '        "lm_head",  # error: LL304\n    ],\n    modules_to_save=["lm_head"],\n)\n'),
-        "from transformers import AutoModelForTokenClassification\nfrom peft import LoraConfig\n"
-        'model = AutoModelForTokenClassification.from_pretrained("tests/fixtures/models/tiny-llama")\n'
-        'LoraConfig(target_modules="all-linear", task_type="TOKEN_CLS")  # error: LL304\n',
     ],
 )
 def target_and_save_overlap(site, ctx):
@@ -23,11 +20,13 @@ def target_and_save_overlap(site, ctx):
     (including the head that `task_type` adds there).
 
     ## Why is this bad?
-    The two are exclusive in peft. A module named in both is silently left out of LoRA and fully
-    trained instead, losing the parameter efficiency the config asks for. When the head is only
-    added to `modules_to_save` after LoRA was injected (`TOKEN_CLS`, `QUESTION_ANS` with
-    `all-linear`), `get_peft_model` raises `TypeError: modules_to_save cannot be applied to modules
-    of type lora.Linear`. Keep each module in one list.
+    The two are exclusive in peft: `check_target_module_exists` excludes every module a
+    `modules_to_save` entry names before it looks at `target_modules` (peft 0.21.2
+    tuners/tuners_utils.py:2361-2364), and `set_additional_trainable_modules` then trains a full
+    copy of it (utils/other.py:1544-1551, 604-668). A module named in both is silently left out of
+    LoRA and fully trained instead, losing the parameter efficiency the config asks for. Keep each
+    module in one list. (When the head is only added to `modules_to_save` after LoRA was injected,
+    `TOKEN_CLS` or `QUESTION_ANS` with `all-linear`, peft raises instead: LL211 reports that.)
 
     ## Example
     ```python
@@ -44,19 +43,6 @@ def target_and_save_overlap(site, ctx):
         return
     inv, a = found
     targets = a.spec.target_modules
-    if a.error_kind == "wrapper":
-        saved = {n for ns in a.saved.values() for n in ns}
-        both = [n for n in a.targeted if n in saved]
-        if both:
-            head = [e for e in a.match.late_modules_to_save if any(n.endswith(e) for n in both)]
-            why = (f" (task_type={a.spec.task_type!r} adds {head[0]!r} to modules_to_save after LoRA is injected)"
-                   if head else "")
-            yield where(site, "target_modules"), (
-                f"{names(both)} is adapted by target_modules and also in modules_to_save{why}: get_peft_model"
-                f" raises TypeError ('modules_to_save cannot be applied to modules of type lora.Linear');"
-                f" exclude it: exclude_modules={[n.rpartition('.')[2] for n in both]!r}"
-            )
-        return
     if a.match.all_linear or a.match.default_targets or not a.match.excluded_by_save:
         return
     overlap = a.match.excluded_by_save

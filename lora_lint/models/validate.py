@@ -1,0 +1,183 @@
+"""The value checks peft 0.21.2 makes outside matching, replayed: what ``LoraConfig(...)`` raises
+(``config_failure``), what creating one LoRA layer raises (``layer_failure``) and what
+``_mark_only_adapters_as_trainable`` raises for ``bias`` (``bias_failure``).
+
+Each returns a ``Failure`` with peft's exception and words, or None. A value that is not
+statically known (UNKNOWN) is never a failure. The config rules (LL003-LL009) report these
+mistakes without a model, with their fixes; this replay is what the analysis and ``report`` use to
+know that peft stops, and where (file:line in the installed peft 0.21.2).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..model import UNKNOWN
+from ..peft_facts import facts
+from .failure import Failure
+from .spec import LoraSpec
+
+
+def _known(*values) -> bool:
+    return all(v is not UNKNOWN for v in values)
+
+
+def _fail(exception: str, message: str, field: str, stage: str = "get_peft_model", kind: str = "config") -> Failure:
+    return Failure(exception, message, kind, field, None, stage)
+
+
+def config_failure(spec: LoraSpec) -> Failure | None:
+    """``LoraConfig(**fields)``: config.py:95-100 (task type), tuners/lora/config.py:1036-1088."""
+    def at_init(exception, message, field):
+        return _fail(exception, message, field, "LoraConfig")
+
+    task = spec.task_type
+    if _known(task) and task is not None and task not in facts()["task_types"]:
+        return at_init("ValueError", f"Invalid task type: '{task}'. Must be one of the following task types: "
+                       f"{', '.join(facts()['task_types'])}.", "task_type")
+    tp, tm, layers, pattern = spec.target_parameters, spec.target_modules, spec.layers_to_transform, spec.layers_pattern
+    if isinstance(tp, str):
+        return at_init("TypeError", "`target_parameters` must be a list of strings or None.", "target_parameters")
+    if isinstance(tm, str) and _known(layers) and layers is not None:
+        return at_init("ValueError", "`layers_to_transform` cannot be used when `target_modules` is a str.",
+                       "layers_to_transform")
+    if isinstance(tm, str) and _known(pattern) and pattern is not None:
+        return at_init("ValueError", "`layers_pattern` cannot be used when `target_modules` is a str.", "layers_pattern")
+    if _known(pattern, layers) and _truthy(pattern) and layers is None:
+        return at_init("ValueError", "When `layers_pattern` is specified, `layers_to_transform` must also be "
+                       "specified. ", "layers_pattern")
+    dora, megatron, init = spec.use_dora, spec.megatron_config, spec.init_lora_weights
+    if _known(dora, megatron) and _truthy(dora) and _truthy(megatron):
+        return at_init("ValueError", "DoRA does not support megatron_core, please set `use_dora=False`.", "use_dora")
+    if _known(init, spec.loftq_config) and init == "loftq" and not _truthy(spec.loftq_config):
+        return at_init("ValueError", "`loftq_config` must be specified when `init_lora_weights` is 'loftq'.",
+                       "init_lora_weights")
+    bias = spec.lora_bias
+    if _known(bias) and _truthy(bias):
+        if _known(init) and init not in (True, False):
+            return at_init("ValueError", "The argument lora_bias=True is only supported with init_lora_weights=True "
+                           f"or False, got init_lora_weights={init} instead.", "lora_bias")
+        if _known(dora) and _truthy(dora):
+            return at_init("ValueError", "The argument lora_bias=True is not supported for DoRA, please pass "
+                           "use_dora=False", "lora_bias")
+    return None
+
+
+def layer_failure(spec: LoraSpec, kind: str, r, cls: str = "Linear") -> Failure | None:
+    """Creating one LoRA layer of ``kind`` (inventory kind) at rank ``r`` (tuners/lora/layer.py):
+    ``update_layer`` of Linear/Conv1D (:219-330), Embedding (:1207-1270), conv (:1582-1650);
+    MultiheadAttention's own checks (:1926-1937); ``reset_lora_parameters`` (:332-342)."""
+    name = {"linear": "Linear", "conv1d": "Linear", "embedding": "Embedding", "mha": "MultiheadAttention"}.get(
+        kind, cls)
+    if kind == "mha" and _known(spec.use_dora) and _truthy(spec.use_dora):
+        return _fail("ValueError", f"{name} does not support DoRA (yet), please set use_dora to False", "use_dora",
+                     kind="layer")
+    if kind == "embedding" and _known(spec.lora_bias) and _truthy(spec.lora_bias):
+        return _fail("ValueError", f"lora_bias={spec.lora_bias} is not supported for Embedding.", "lora_bias",
+                     kind="layer")
+    if not _known(r):
+        return None
+    if not isinstance(r, (int, float)):
+        return _fail("TypeError", f"'<=' not supported between instances of '{type(r).__name__}' and 'int'", "r")
+    if r <= 0:
+        return _fail("ValueError", f"`r` should be a positive integer value but the value passed is {r}", "r")
+    variants = _variant_failure(spec)
+    if variants is not None:
+        return variants
+    d = spec.lora_dropout
+    if _known(d):
+        if not isinstance(d, (int, float)):
+            return _fail("TypeError", f"'>' not supported between instances of '{type(d).__name__}' and 'float'",
+                         "lora_dropout")
+        if d > 1 and not (isinstance(d, float) and math.isnan(d)):
+            return _fail("ValueError", f"dropout probability has to be between 0 and 1, but got {d}", "lora_dropout")
+    if isinstance(r, float):  # nn.Linear(in, r) (layer.py:262), torch.randn((r, in)) for Embedding (:1241)
+        fn = "randn" if kind == "embedding" else "empty"
+        return _fail("TypeError", f"{fn}(): argument 'size' (position 1) must be tuple of ints, but found element "
+                     "of type float at pos 0", "r")
+    a = spec.lora_alpha
+    if _known(a) and not isinstance(a, (int, float)):
+        return _fail("TypeError", f"unsupported operand type(s) for /: '{type(a).__name__}' and 'int'", "lora_alpha")
+    return _init_failure(spec, kind, r)
+
+
+def _init_failure(spec: LoraSpec, kind: str, r) -> Failure | None:
+    init = spec.init_lora_weights
+    if not _known(init):
+        return None
+    if kind in ("linear", "conv1d"):
+        if isinstance(init, str) and init.startswith("pissa"):  # pissa_init (:429-454)
+            parts = init.split("_niter_")
+            if init == "pissa":
+                return None
+            if len(parts) == 2:
+                try:
+                    int(parts[1])
+                except ValueError:
+                    return _fail("ValueError", f"invalid literal for int() with base 10: {parts[1]!r}",
+                                 "init_lora_weights")
+                return None
+            return _fail("ValueError", "init_lora_weights should be 'pissa' or 'pissa_niter_[number of iters]', got "
+                         f"{init} instead.", "init_lora_weights")
+        if isinstance(init, str) and (init.startswith("corda") or init.lower() in ("olora", "mica")):
+            return None
+        if init in ("loftq", "eva", "lora_ga"):
+            return None
+        if init == "orthogonal":
+            if isinstance(r, int) and r % 2:
+                return _fail("ValueError", f"Orthogonal initialization requires the LoRA rank to be even, got {r} "
+                             "instead.", "init_lora_weights")
+            return None
+    elif kind == "embedding":
+        if (isinstance(init, str) and init.lower() == "mica") or init in ("loftq", "lora_ga"):
+            return None
+    elif init in ("loftq", "lora_ga"):
+        return None
+    if not _truthy(init) or init is True:
+        return None
+    if not isinstance(init, str):  # reset_lora_parameters calls init.lower() (:340)
+        return _fail("AttributeError", f"'{type(init).__name__}' object has no attribute 'lower'", "init_lora_weights")
+    if init.lower() == "gaussian":
+        return None
+    return _fail("ValueError", f"Unknown initialization init_lora_weights={init!r}", "init_lora_weights")
+
+
+def _variant_failure(spec: LoraSpec) -> Failure | None:
+    """``resolve_lora_variant`` (layer.py:178-213) for a Linear layer."""
+    info = facts().get("lora_variants")
+    if not info:
+        return None
+    active = []
+    for name in info["fields"]:
+        v = getattr(spec, name, None)
+        if v is UNKNOWN:
+            return None
+        if _truthy(v):
+            active.append(name)
+    init = spec.init_lora_weights
+    if init is UNKNOWN:
+        return None
+    active += [v for v in info["init_values"] if init == v]
+    combo = sorted(active)
+    if len(combo) < 2 or combo in info["linear_combinations"]:
+        return None
+    return _fail("ValueError", f"Invalid or unsupported variant combination: {tuple(combo)}", combo[0])
+
+
+def bias_failure(spec: LoraSpec) -> Failure | None:
+    """``_mark_only_adapters_as_trainable`` (tuners_utils.py:526-539)."""
+    b = spec.bias
+    if not _known(b) or b in ("none", "all"):
+        return None
+    if not isinstance(b, str):
+        return _fail("AttributeError", f"'{type(b).__name__}' object has no attribute 'endswith'", "bias")
+    if b.endswith("_only"):
+        return None
+    return _fail("NotImplementedError", f"Requested bias: {b}, is not implemented.", "bias")
+
+
+def _truthy(value) -> bool:
+    try:
+        return bool(value)
+    except Exception:
+        return True
