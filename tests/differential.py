@@ -30,7 +30,7 @@ def run_peft(name: str, model_class: str | None, kwargs: dict):
     from lora_lint.models.build import build_model
 
     model = build_model(config(name), model_class)
-    try:
+    try:  # LoraConfig(...) raising is part of the behaviour compared too
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # low_cpu_mem_usage=False, as users call it: True creates the adapter weights under

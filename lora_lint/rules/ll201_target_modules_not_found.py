@@ -29,7 +29,9 @@ def target_modules_not_found(site, ctx):
     model` (or "No modules were targeted for adaptation" when exclusions removed everything), after
     the base model has been downloaded and loaded, often minutes into a job. Module names differ
     between families: GPT-2 has `c_attn`, BLOOM/Falcon/GPT-NeoX `query_key_value`, BERT
-    `query`/`value`, Phi-3 a fused `qkv_proj`.
+    `query`/`value`, Phi-3 a fused `qkv_proj`. The message is peft's own: the matching is
+    `check_target_module_exists` (peft 0.21.2 tuners/tuners_utils.py:2337-2412), the errors
+    `inject_adapter`'s (tuners_utils.py:1051-1086), replayed on the model's real module names.
 
     ## Example
     ```python

@@ -28,6 +28,9 @@ def default_targets_unavailable(site, ctx):
     Qwen3-MoE, Gemma-3 (multimodal), Llava, Qwen2-VL, Mamba. With peft 0.21 and transformers 5,
     Mixtral's default (`q_proj`, `v_proj`) is even dropped by the MoE conversion peft applies
     first, so it raises "No `target_modules` passed but also no `target_parameters` found".
+    Code paths (peft 0.21.2): the defaults in `_prepare_adapter_config` (tuners/lora/model.py:695-705),
+    the conversion in utils/transformers_weight_conversion.py:402-487, the error in
+    tuners/tuners_utils.py:1056-1060.
 
     ## Example
     ```python

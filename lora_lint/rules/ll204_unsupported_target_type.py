@@ -39,7 +39,9 @@ def unsupported_target_type(site, ctx):
     `get_peft_model` raises `ValueError: Target module LlamaRMSNorm(...) is not supported`. It
     happens with names that look like layers but are containers (`self_attn`, `mlp`), with MoE
     routers named `gate`, and with regexes that end in `.*` and so also match norms and dropouts.
-    To train a norm or a router fully, list it in `modules_to_save` instead.
+    To train a norm or a router fully, list it in `modules_to_save` instead. peft raises it for
+    the first such module when no LoRA layer class accepts it (`_create_new_module`, peft 0.21.2
+    tuners/lora/model.py:499-562).
 
     ## Example
     ```python

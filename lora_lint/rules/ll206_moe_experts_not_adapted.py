@@ -45,7 +45,11 @@ def moe_experts_not_adapted(site, ctx):
     `gate_proj`/`up_proj`/`down_proj` then adapt only the shared expert or the dense layers, and
     `all-linear` adapts attention and the shared expert but none of the routed experts, which hold
     most of the model's weights. Nothing warns. (For Mixtral and Qwen3-MoE, peft 0.21 converts the
-    old expert names into `target_parameters` itself, so they are fine.)
+    old expert names into `target_parameters` itself, so they are fine.) The rule reports only
+    configs peft accepts (where it raises, LL201/LL211 say so); the adapted modules are peft's
+    own matching (tuners/tuners_utils.py:2337-2412, 2430-2490) after its MoE conversion
+    (utils/transformers_weight_conversion.py:402-487), and fused experts are reached only through
+    `target_parameters` (`_inject_parameters`, tuners_utils.py:1155-1260), all peft 0.21.2.
 
     ## Example
     ```python

@@ -1,4 +1,5 @@
 from ..model import Severity
+from ..models.replicate import layer_list
 from ..registry import rule
 from ._model import blame, example, failure_for, names, raises
 
@@ -86,8 +87,10 @@ def peft_raises(site, ctx):
         hint = f"drop lora_bias or leave {names(emb, 2) or 'the embedding'} out of target_modules"
     elif f.kind == "layer" and f.field == "use_dora":
         hint = "drop use_dora or leave the MultiheadAttention layers out of target_modules"
-    elif f.kind == "layer" and f.field == "rank_pattern":
-        hint = "use a positive integer rank"
+    elif f.kind == "replication" and f.exception == "IndexError":
+        lst = layer_list(inv)
+        n = sum(1 for m in inv.modules if m.name.rpartition(".")[0] == lst)
+        hint = f"the [start, end) ranges index the {n} layers of {lst}: keep them within 0–{n}"
     elif f.kind in ("not-found", "no-targets", "all-excluded", "none-targeted"):
         hint = "name the layers to adapt explicitly"
     yield blame(site, f), raises(f) + (f"; {hint}" if hint else "")

@@ -12,6 +12,8 @@ TASK_HEADS = {"SEQ_CLS": ("classifier", "score"), "TOKEN_CLS": ("classifier", "s
     valid=[
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["lm_head"])\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=SAVE)\n'),
+        ("adapter_config.json", '{"peft_type": "LORA", "base_model_name_or_path": "tests/fixtures/models/tiny-bert",'
+         ' "task_type": "SEQ_CLS", "target_modules": ["query", "value"], "modules_to_save": ["classifier", "score"]}\n'),
     ],
     invalid=[
         example("tiny-llama", 'LoraConfig(\n    target_modules=["q_proj"],\n'
@@ -26,9 +28,12 @@ def modules_to_save_no_match(site, ctx):
 
     ## Why is this bad?
     peft wraps the modules it finds and silently ignores entries that match nothing
-    (`_set_trainable(..., strict_module_check=False)`): the module you meant to train fully is
-    frozen and missing from the saved adapter. Typical causes are a head name from another family
-    (`classifier` on a Llama, whose head is `score`/`lm_head`) and typos.
+    (`_set_trainable(..., strict_module_check=False)`, peft 0.21.2 utils/other.py:1084-1131): the
+    module you meant to train fully is frozen and missing from the saved adapter. Typical causes
+    are a head name from another family (`classifier` on a Llama, whose head is `score`/`lm_head`)
+    and typos. The heads `task_type` adds itself (`classifier` and `score` for `SEQ_CLS`,
+    peft_model.py:1830-1836), which peft also writes into every saved adapter, are not reported
+    while one of them matches: the other one changes nothing.
 
     ## Example
     ```python
