@@ -154,6 +154,13 @@ CASES = [
  ("tiny-llama", None, dict(target_modules=["q_proj"], r=8.0)),
  ("tiny-llama", None, dict(target_modules=["q_proj"], task_type="causal_lm")),
  ("tiny-llama", None, dict(target_modules=["q_proj"], use_dora=True, alora_invocation_tokens=[5])),
+ ("tiny-qwen2.5-vl", None, dict(target_modules=["patch_embed.proj"], velora_config={"num_groups": 4})),
+ ("tiny-qwen2.5-vl", None, dict(target_modules=["patch_embed.proj"], alora_invocation_tokens=[3])),
+ ("tiny-llama", None, dict(target_modules=["embed_tokens"], arrow_config={"top_k": 1})),
+ ("tiny-llama", None, dict(target_modules=["embed_tokens"], use_dora=True)),
+ ("tiny-llama", None, dict(target_modules=[], target_parameters=["self_attn.q_proj.weight"], arrow_config={"top_k": 1})),
+ ("tiny-llama", None, dict(target_modules=[], target_parameters=["self_attn.q_proj.weight"], kasa_config={})),
+ ("tiny-llama", None, dict(target_modules=[], target_parameters=["self_attn.q_proj.weight"], rank_pattern={"q_proj": 0})),
 ]
 
 #: peft-verified figures for real shapes (research/models.md §2.5, research/peft.md §5c).

@@ -18,7 +18,7 @@ from .failure import Failure, Raises, Withheld
 from .inventory import Inventory, ModuleInfo
 from .match import Match, mamba_failure
 from .spec import LoraSpec
-from .validate import bias_failure, layer_failure
+from .validate import bias_failure, layer_failure, variant_failure
 
 
 @dataclass
@@ -70,8 +70,6 @@ def layer_params(mod: ModuleInfo, r: int, spec: LoraSpec) -> int:
         return r * (i + o) + (o if dora else 0) + (o if lbias and mod.kind != "embedding" else 0)
     if mod.kind == "conv":
         g = mod.groups or 1
-        if r % g:  # lora_B = ConvNd(r, out, groups=base.groups) (layer.py:1624-1626)
-            raise Raises("ValueError", "in_channels must be divisible by groups", "layer", "r")
         k = 1
         for d in mod.kernel or ():
             k *= d
@@ -137,10 +135,13 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
                          _entry(spec.target_parameters, key))
         if n == 0:
             _check_param_wrapper(inv, spec, m)
-        r, _ = pattern_value(m.rank_pattern, rk, key, spec.r)
+        r, rkey = pattern_value(m.rank_pattern, rk, key, spec.r)
         failure = _rank_failure(r)
         if failure is not None:
-            raise Raises(failure.exception, failure.message, "layer", "r")
+            raise Raises(failure.exception, failure.message, "layer", "rank_pattern" if rkey else "r", rkey)
+        failure = variant_failure(spec, "param")  # ParamWrapper.update_layer (tuners/lora/layer.py:2428-2433)
+        if failure is not None:
+            raise Raises(failure.exception, failure.message, "layer", failure.field)
         if _is_int(r):
             c.lora_params[key] = n_params = param_params(inv.param_shape(key), r)
             lora += n_params
@@ -191,7 +192,7 @@ def _create(inv: Inventory, spec: LoraSpec, m: Match, c: Counts, key: str, rk) -
                      "`torch.nn.Conv2d`, `torch.nn.Conv3d`, `transformers.pytorch_utils.Conv1D`, "
                      "`torch.nn.MultiheadAttention.`.", "unsupported", "target_modules", _entry(spec.target_modules, key))
     r, rkey = pattern_value(m.rank_pattern, rk, key, spec.r)
-    failure = layer_failure(spec, mod.kind, r, mod.cls)
+    failure = layer_failure(spec, mod.kind, r, mod.cls, mod.groups)
     if failure is not None:
         if rkey is not None and failure.field == "r":  # the rank came from rank_pattern
             raise Raises(failure.exception, failure.message, "layer", "rank_pattern", rkey)
@@ -238,11 +239,13 @@ def _check_param_wrapper(inv: Inventory, spec: LoraSpec, m: Match) -> None:
             fan = False
         elif kind == "conv1d":
             fan = True
-    checks = (("lora_dropout", spec.lora_dropout, "lora_dropout != 0"), ("fan_in_fan_out", fan, "fan_in_fan_out"),
-              ("lora_bias", spec.lora_bias, "lora_bias=True"), ("use_dora", spec.use_dora, "use_dora=True"))
+    checks = (("lora_dropout", spec.lora_dropout, "with lora_dropout != 0"), ("fan_in_fan_out", fan, "with fan_in_fan_out"),
+              ("lora_bias", spec.lora_bias, "with lora_bias=True"), ("use_dora", spec.use_dora, "with use_dora=True"),
+              ("velora_config", spec.velora_config is not None, "when `velora_config` is set"),
+              ("kasa_config", spec.kasa_config is not None, "when `kasa_config` is set"))
     for name, value, text in checks:
-        if value is not UNKNOWN and value:
-            raise Raises("ValueError", f"lora.ParamWrapper does not work with {text}.", "param-wrapper", name)
+        if value is not UNKNOWN and getattr(spec, name) is not UNKNOWN and value:
+            raise Raises("ValueError", f"lora.ParamWrapper does not work {text}.", "param-wrapper", name)
 
 
 _FORBIDDEN = ("ModuleDict", "ModuleList", "ParameterDict", "ParameterList")

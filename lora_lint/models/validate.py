@@ -63,15 +63,25 @@ def config_failure(spec: LoraSpec) -> Failure | None:
     return None
 
 
-def layer_failure(spec: LoraSpec, kind: str, r, cls: str = "Linear") -> Failure | None:
+def layer_failure(spec: LoraSpec, kind: str, r, cls: str = "Linear", groups: int | None = None) -> Failure | None:
     """Creating one LoRA layer of ``kind`` (inventory kind) at rank ``r`` (tuners/lora/layer.py):
-    ``update_layer`` of Linear/Conv1D (:219-330), Embedding (:1207-1270), conv (:1582-1650);
+    ``update_layer`` of Linear/Conv1D (:219-330), Embedding (:1207-1270), conv (:1547-1650);
     MultiheadAttention's own checks (:1926-1937); ``reset_lora_parameters`` (:332-342)."""
     name = {"linear": "Linear", "conv1d": "Linear", "embedding": "Embedding", "mha": "MultiheadAttention"}.get(
         kind, cls)
-    if kind == "mha" and _known(spec.use_dora) and _truthy(spec.use_dora):
-        return _fail("ValueError", f"{name} does not support DoRA (yet), please set use_dora to False", "use_dora",
-                     kind="layer")
+    if kind == "mha":  # MultiheadAttention.__init__ (:1930-1937)
+        for field, value, text in (("use_dora", spec.use_dora, "DoRA (yet), please set use_dora to False"),
+                                   ("velora_config", spec.velora_config, "VeLoRA, please set `velora_config=None`."),
+                                   ("kasa_config", spec.kasa_config, "KaSA, please set `kasa_config=None`.")):
+            if _known(value) and (value is not None if field != "use_dora" else _truthy(value)):
+                return _fail("ValueError", f"{name} does not support {text}", field, kind="layer")
+    if kind == "conv":  # _ConvNd.__init__ (:1558-1568; its aLoRA check reads a kwarg peft does not pass)
+        if _known(spec.velora_config) and spec.velora_config is not None:
+            return _fail("ValueError", "VeLoRA does not support adapting conv layers.", "velora_config", kind="layer")
+        if _known(r) and isinstance(r, int) and groups and r % groups:
+            return _fail("ValueError", f"Targeting a {cls} with groups={groups} and rank {r}. Currently, support is "
+                         "limited to conv layers where the rank is divisible by groups. Either choose a different "
+                         "rank or do not target this specific layer.", "r", kind="layer")
     if kind == "embedding" and _known(spec.lora_bias) and _truthy(spec.lora_bias):
         return _fail("ValueError", f"lora_bias={spec.lora_bias} is not supported for Embedding.", "lora_bias",
                      kind="layer")
@@ -81,7 +91,7 @@ def layer_failure(spec: LoraSpec, kind: str, r, cls: str = "Linear") -> Failure 
         return _fail("TypeError", f"'<=' not supported between instances of '{type(r).__name__}' and 'int'", "r")
     if r <= 0:
         return _fail("ValueError", f"`r` should be a positive integer value but the value passed is {r}", "r")
-    variants = _variant_failure(spec)
+    variants = variant_failure(spec, kind)
     if variants is not None:
         return variants
     d = spec.lora_dropout
@@ -142,8 +152,10 @@ def _init_failure(spec: LoraSpec, kind: str, r) -> Failure | None:
     return _fail("ValueError", f"Unknown initialization init_lora_weights={init!r}", "init_lora_weights")
 
 
-def _variant_failure(spec: LoraSpec) -> Failure | None:
-    """``resolve_lora_variant`` (layer.py:178-213) for a Linear layer."""
+def variant_failure(spec: LoraSpec, kind: str = "linear") -> Failure | None:
+    """``resolve_lora_variant`` (layer.py:178-213): the active variants must be a combination the
+    layer class supports (Linear: each variant alone; Embedding: DoRA or MiCA; conv: DoRA;
+    ``kind="param"``, a target_parameters wrapper: none)."""
     info = facts().get("lora_variants")
     if not info:
         return None
@@ -159,9 +171,17 @@ def _variant_failure(spec: LoraSpec) -> Failure | None:
         return None
     active += [v for v in info["init_values"] if init == v]
     combo = sorted(active)
-    if len(combo) < 2 or combo in info["linear_combinations"]:
+    if kind == "param":  # lora.ParamWrapper keeps LoraLayer's default: no variant (layer.py:166-177)
+        allowed = [[]]
+    elif kind in ("linear", "conv1d"):
+        allowed = info["linear_combinations"]
+    else:
+        allowed = info.get("layer_combinations", {}).get(kind, info["linear_combinations"])
+    if combo in allowed:
         return None
-    return _fail("ValueError", f"Invalid or unsupported variant combination: {tuple(combo)}", combo[0])
+    field = combo[0] if combo[0] in info["fields"] else "init_lora_weights"
+    return _fail("ValueError", f"Invalid or unsupported variant combination: {tuple(combo)}", field,
+                 kind="config" if len(combo) > 1 else "layer")
 
 
 def bias_failure(spec: LoraSpec) -> Failure | None:
