@@ -119,11 +119,12 @@ def as_dict(row: Row) -> dict:
     failure, reason = _outcome(row)
     if inv is not None:
         total = inv.total_params
-    if an is not None and failure is None and reason is None:
-        trainable = an.trainable
-        peft_total = an.total
+    if an is not None and an.known and failure is None:  # what is matched, even when a count is withheld
         targeted = len(an.targeted)
         targeted_params = len(an.targeted_parameters)
+        if reason is None:
+            trainable = an.trainable
+            peft_total = an.total
     percent = (100.0 * trainable / total) if trainable is not None and total else None
     resolved = ctx.resolved
     return {
