@@ -47,7 +47,9 @@ def conflicting_options(site, ctx):
     VeLoRA, Arrow, BD-LoRA, MonteCLoRA, KaSA, MiCA; the list comes from the installed peft);
     the same embedding in
     `trainable_token_indices` (dict form) and `modules_to_save`; and framework-level
-    contradictions such as axolotl's `adapter: qlora` without 4-bit loading.
+    contradictions such as axolotl's `adapter: qlora` without 4-bit loading. With the base model
+    known, it also reports the `lora_dropout` (or DoRA, `lora_bias`, ...) that peft rejects when
+    it turns the expert targets of a fused-MoE model into `target_parameters` itself.
 
     ## Why is this bad?
     peft raises when the config is built (`When layers_pattern is specified,
@@ -56,6 +58,10 @@ def conflicting_options(site, ctx):
     adapter is injected (`Invalid or unsupported variant combination: ('alora_invocation_tokens',
     'use_dora')`, `lora.ParamWrapper does not work with lora_dropout != 0.`), and the framework
     raises at start-up: after the environment is set up and, often, the model downloaded.
+    Code paths (peft 0.21.2): `LoraConfig.__post_init__` (tuners/lora/config.py:1036-1088),
+    `resolve_lora_variant` (tuners/lora/layer.py:178-213), `ParamWrapper.__init__`
+    (tuners/lora/layer.py:2362-2378), the MoE conversion (utils/transformers_weight_conversion.py:402-487),
+    `set_additional_trainable_modules` (utils/other.py:1567-1583).
 
     ## Example
     ```python
