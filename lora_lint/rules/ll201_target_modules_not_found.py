@@ -67,6 +67,8 @@ def target_modules_not_found(site, ctx):
                    f" layers to adapt, e.g. {py_list(leaves[:4])}")
     else:  # all-excluded, none-targeted
         by = [n for n in ("exclude_modules", "modules_to_save") if a.spec.known(n) and getattr(a.spec, n)]
+        if a.match.excluded_by_save and "modules_to_save" not in by and a.spec.task_type == "SEQ_CLS":
+            by.append("the heads task_type='SEQ_CLS' adds to modules_to_save")
         yield at, (
             f"every module target_modules matches is removed again by {' and '.join(by) or 'the exclusions'}"
             f" ({names(a.match.excluded)}): {raises(failure)}; drop the overlap"

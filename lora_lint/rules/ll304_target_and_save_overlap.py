@@ -12,6 +12,9 @@ from ._model import example, item, known, names, where
     invalid=[
         example("tiny-llama", 'LoraConfig(\n    target_modules=[\n        "q_proj",\n'
                 '        "lm_head",  # error: LL304\n    ],\n    modules_to_save=["lm_head"],\n)\n'),
+        "from transformers import AutoModelForSequenceClassification\nfrom peft import LoraConfig\n"
+        'model = AutoModelForSequenceClassification.from_pretrained("tests/fixtures/models/tiny-llama")\n'
+        'LoraConfig(target_modules=["q_proj", "score"], task_type="SEQ_CLS")  # error: LL304\n',
     ],
 )
 def target_and_save_overlap(site, ctx):
@@ -46,19 +49,26 @@ def target_and_save_overlap(site, ctx):
     if a.match.all_linear or a.match.default_targets or not a.match.excluded_by_save:
         return
     overlap = a.match.excluded_by_save
+    user = a.spec.modules_to_save if isinstance(a.spec.modules_to_save, (list, tuple)) else []
     if isinstance(targets, (list, tuple, set)) and a.entries:
         for entry in targets:
             hits = [n for n in a.entries.get(entry, ()) if n in overlap]
             if hits:
-                params = sum(inv.subtree_params(n) for n in hits)
                 shown = f"{entry!r}" if hits == [entry] else f"{entry!r} ({names(hits, 2)})"
-                yield item(site, "target_modules", entry), (
-                    f"{shown} is in both target_modules and modules_to_save: peft skips"
-                    f" LoRA on it and trains it fully (+{params:,} parameters); keep it in one of the two"
-                )
+                yield item(site, "target_modules", entry), _message(inv, a, user, shown, hits, "it")
         return
-    params = sum(inv.subtree_params(n) for n in overlap)
-    yield where(site, "target_modules"), (
-        f"target_modules also matches {names(overlap, 3)}, which modules_to_save names: peft skips LoRA on"
-        f" it and trains it fully (+{params:,} parameters); keep each module in one of the two"
-    )
+    yield where(site, "target_modules"), _message(inv, a, user, f"target_modules also matches {names(overlap, 3)},"
+                                                  " which", overlap, "them")
+
+
+def _message(inv, a, user, shown, hits, pronoun):
+    by_user = any(n.endswith(e) or n == e for n in hits for e in user)
+    if not by_user:  # the head task_type adds (peft_model.py:1830-1836)
+        return (f"{shown} is trained fully anyway: task_type={a.spec.task_type!r} adds it to modules_to_save, so"
+                f" peft skips LoRA on {pronoun} and this target_modules entry changes nothing; drop it")
+    params = sum(inv.subtree_params(n) for n in hits)
+    if shown.startswith("target_modules also"):
+        return (f"{shown} modules_to_save names: peft skips LoRA on {pronoun} and trains {pronoun} fully"
+                f" (+{params:,} parameters); keep each module in one of the two")
+    return (f"{shown} is in both target_modules and modules_to_save: peft skips LoRA on {pronoun} and trains"
+            f" {pronoun} fully (+{params:,} parameters); keep it in one of the two")
