@@ -101,7 +101,7 @@ def _outcome(row: Row):
     except ImportError:  # pragma: no cover - our own modules
         return None, "the base model is not known"
     spec = LoraSpec.from_site(site)
-    failure = config_failure(spec) or layer_failure(spec, "linear", spec.r)
+    failure = config_failure(spec) or layer_failure(spec, "linear", spec.r, spec.lora_alpha)
     if failure is not None:
         return failure, None
     return None, "the base model is not known"

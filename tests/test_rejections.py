@@ -36,6 +36,11 @@ REJECTED = [
  ("tiny-llama", None, dict(target_modules=["q_proj"], r=-4)),
  ("tiny-llama", None, dict(target_modules=["q_proj"], r=8.0)),
  ("tiny-llama", None, dict(target_modules=["q_proj"], r="8")),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], r=True)),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], r=None)),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], lora_alpha=None)),  # axolotl without lora_alpha
+ ("tiny-llama", None, dict(target_modules=["q_proj"], lora_alpha=None, use_rslora=True)),
+ ("tiny-llama", None, dict(target_modules=["q_proj", "v_proj"], alpha_pattern={"v_proj": "16"})),
  ("tiny-llama", None, dict(target_modules=["q_proj"], lora_dropout=1.5)),
  ("tiny-llama", None, dict(target_modules=["q_proj"], lora_dropout="0.1")),
  ("tiny-llama", None, dict(target_modules=["q_proj"], init_lora_weights="kaiming")),

@@ -12,9 +12,10 @@ says why in ``withheld``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 from ..model import LoraSite
+from ..model_dependent import ModelDependent
 from ..regex_risk import risky_fields
 from .count import Counts, count
 from .failure import Failure
@@ -40,6 +41,10 @@ class Analysis:
     withheld: str | None = None
     match: Match = field(default_factory=Match)
     counts: Counts = field(default_factory=Counts)
+    #: Fields whose value the training framework computes from the model (axolotl's
+    #: ``lora_target_linear``...): field -> what the file asked for. ``spec`` holds the values
+    #: the framework passes to peft.
+    framework: dict[str, ModelDependent] = field(default_factory=dict)
 
     # -- convenient views ------------------------------------------------------------------------
 
@@ -86,24 +91,39 @@ class Analysis:
         return self.match.warnings
 
 
+def resolve_framework(inv: Inventory, spec: LoraSpec) -> tuple[LoraSpec, dict[str, ModelDependent]]:
+    """``spec`` with every ``ModelDependent`` value replaced by what the framework passes to peft
+    for this model (lora_lint/model_dependent.py), and the originals by field."""
+    framework = {f.name: v for f in fields(spec) if isinstance(v := getattr(spec, f.name), ModelDependent)}
+    if not framework:
+        return spec, framework
+    values = {name: v.resolve(inv) for name, v in framework.items()}
+    for v in framework.values():
+        values.update(v.overrides)
+    return replace(spec, **values), framework
+
+
 def analyze_spec(inv: Inventory, spec: LoraSpec) -> Analysis:
+    spec, framework = resolve_framework(inv, spec)
     unknown = spec.unknown_match_fields()
     if unknown:
-        return Analysis(spec, known=False, unknown=unknown, withheld=f"{unknown[0]} is not statically known")
+        return Analysis(spec, known=False, unknown=unknown, withheld=f"{unknown[0]} is not statically known",
+                        framework=framework)
     risky = risky_fields(spec)
     if risky:
-        return Analysis(spec, known=False, unknown=risky,
+        return Analysis(spec, known=False, unknown=risky, framework=framework,
                         withheld=f"matching the regular expression in {risky[0]} could take minutes")
     failure = config_failure(spec)
     if failure is not None:
-        return Analysis(spec, known=False, failure=failure)
+        return Analysis(spec, known=False, failure=failure, framework=framework)
     m = match(inv, spec)
     if m.withheld is not None:
-        return Analysis(spec, known=False, withheld=m.withheld, match=m)
+        return Analysis(spec, known=False, withheld=m.withheld, match=m, framework=framework)
     if m.failure is not None:
-        return Analysis(spec, known=True, failure=m.failure, match=m)
+        return Analysis(spec, known=True, failure=m.failure, match=m, framework=framework)
     counts = count(m.inventory or inv, spec, m)
-    return Analysis(spec, known=True, failure=counts.failure, withheld=counts.withheld, match=m, counts=counts)
+    return Analysis(spec, known=True, failure=counts.failure, withheld=counts.withheld, match=m, counts=counts,
+                    framework=framework)
 
 
 def analyze(site: LoraSite, inventory: Inventory) -> Analysis:

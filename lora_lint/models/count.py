@@ -18,7 +18,7 @@ from .failure import Failure, Raises, Withheld
 from .inventory import Inventory, ModuleInfo
 from .match import Match, mamba_failure
 from .spec import LoraSpec
-from .validate import bias_failure, layer_failure, variant_failure
+from .validate import bias_failure, layer_failure, rank_failure, variant_failure
 
 
 @dataclass
@@ -124,7 +124,7 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
     tied = set(m.tied)
     lora = 0
     for key in [k for k in m.targeted if k not in tied]:
-        lora += _create(inv, spec, m, c, key, rk)
+        lora += _create(inv, spec, m, c, key, rk, ak)
     for n, key in enumerate(m.targeted_parameters):
         if key == m.param_conflict:
             owner = key.rpartition(".")[0]
@@ -136,7 +136,7 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
         if n == 0:
             _check_param_wrapper(inv, spec, m)
         r, rkey = pattern_value(m.rank_pattern, rk, key, spec.r)
-        failure = _rank_failure(r)
+        failure = rank_failure(r)
         if failure is not None:
             raise Raises(failure.exception, failure.message, "layer", "rank_pattern" if rkey else "r", rkey)
         failure = variant_failure(spec, "param")  # ParamWrapper.update_layer (tuners/lora/layer.py:2428-2433)
@@ -147,7 +147,7 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
             lora += n_params
     for key in m.targeted:
         if key in tied:
-            lora += _create(inv, spec, m, c, key, rk)
+            lora += _create(inv, spec, m, c, key, rk, ak)
     failure = bias_failure(spec)
     if failure is not None:
         raise Raises(failure.exception, failure.message, failure.kind, failure.field)
@@ -179,7 +179,7 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
     c.trainable = 0 if spec.inference_mode is True else lora - frozen_lora + bias + copies + tokens
 
 
-def _create(inv: Inventory, spec: LoraSpec, m: Match, c: Counts, key: str, rk) -> int:
+def _create(inv: Inventory, spec: LoraSpec, m: Match, c: Counts, key: str, rk, ak) -> int:
     """One module's LoRA layer: the Mamba check, the dispatcher, the layer's own checks
     (tuners_utils.py:968-975, tuners/lora/model.py:556-562, validate.layer_failure)."""
     mod = inv.by_name[key]
@@ -192,25 +192,18 @@ def _create(inv: Inventory, spec: LoraSpec, m: Match, c: Counts, key: str, rk) -
                      "`torch.nn.Conv2d`, `torch.nn.Conv3d`, `transformers.pytorch_utils.Conv1D`, "
                      "`torch.nn.MultiheadAttention.`.", "unsupported", "target_modules", _entry(spec.target_modules, key))
     r, rkey = pattern_value(m.rank_pattern, rk, key, spec.r)
-    failure = layer_failure(spec, mod.kind, r, mod.cls, mod.groups)
+    alpha, akey = pattern_value(m.alpha_pattern, ak, key, spec.lora_alpha)
+    failure = layer_failure(spec, mod.kind, r, alpha, mod.cls, mod.groups)
     if failure is not None:
         if rkey is not None and failure.field == "r":  # the rank came from rank_pattern
             raise Raises(failure.exception, failure.message, "layer", "rank_pattern", rkey)
+        if akey is not None and failure.field == "lora_alpha":  # the alpha came from alpha_pattern
+            raise Raises(failure.exception, failure.message, "layer", "alpha_pattern", akey)
         raise Raises(failure.exception, failure.message, failure.kind, failure.field, failure.item)
     if not _is_int(r):
         return 0
     c.lora_params[key] = n = layer_params(mod, r, spec)
     return n
-
-
-def _rank_failure(r) -> Failure | None:
-    if r is UNKNOWN:
-        return None
-    if not isinstance(r, (int, float)):
-        return Failure("TypeError", f"'<=' not supported between instances of '{type(r).__name__}' and 'int'", "layer")
-    if r <= 0:
-        return Failure("ValueError", f"`r` should be a positive integer value but the value passed is {r}", "layer")
-    return None
 
 
 def _entry(entries, key: str):

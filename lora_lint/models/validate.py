@@ -63,10 +63,14 @@ def config_failure(spec: LoraSpec) -> Failure | None:
     return None
 
 
-def layer_failure(spec: LoraSpec, kind: str, r, cls: str = "Linear", groups: int | None = None) -> Failure | None:
-    """Creating one LoRA layer of ``kind`` (inventory kind) at rank ``r`` (tuners/lora/layer.py):
+def layer_failure(spec: LoraSpec, kind: str, r, alpha, cls: str = "Linear",
+                  groups: int | None = None) -> Failure | None:
+    """Creating one LoRA layer of ``kind`` (inventory kind) at rank ``r`` and ``lora_alpha``
+    ``alpha`` (each after rank_pattern/alpha_pattern) (tuners/lora/layer.py):
     ``update_layer`` of Linear/Conv1D (:219-330), Embedding (:1207-1270), conv (:1547-1650);
-    MultiheadAttention's own checks (:1926-1937); ``reset_lora_parameters`` (:332-342)."""
+    MultiheadAttention's own checks (:1926-1937); ``reset_lora_parameters`` (:332-342).
+    A training framework may pass None for ``r`` or ``lora_alpha`` (axolotl, when lora_r or
+    lora_alpha is unset): peft raises TypeError at the comparison or the division."""
     name = {"linear": "Linear", "conv1d": "Linear", "embedding": "Embedding", "mha": "MultiheadAttention"}.get(
         kind, cls)
     if kind == "mha":  # MultiheadAttention.__init__ (:1930-1937)
@@ -87,10 +91,9 @@ def layer_failure(spec: LoraSpec, kind: str, r, cls: str = "Linear", groups: int
                      kind="layer")
     if not _known(r):
         return None
-    if not isinstance(r, (int, float)):
-        return _fail("TypeError", f"'<=' not supported between instances of '{type(r).__name__}' and 'int'", "r")
-    if r <= 0:
-        return _fail("ValueError", f"`r` should be a positive integer value but the value passed is {r}", "r")
+    failure = rank_failure(r)
+    if failure is not None:
+        return failure
     variants = variant_failure(spec, kind)
     if variants is not None:
         return variants
@@ -101,14 +104,27 @@ def layer_failure(spec: LoraSpec, kind: str, r, cls: str = "Linear", groups: int
                          "lora_dropout")
         if d > 1 and not (isinstance(d, float) and math.isnan(d)):
             return _fail("ValueError", f"dropout probability has to be between 0 and 1, but got {d}", "lora_dropout")
-    if isinstance(r, float):  # nn.Linear(in, r) (layer.py:262), torch.randn((r, in)) for Embedding (:1241)
+    if isinstance(r, (bool, float)):  # nn.Linear(in, r) (layer.py:262), torch.randn((r, in)) for Embedding (:1241)
         fn = "randn" if kind == "embedding" else "empty"
         return _fail("TypeError", f"{fn}(): argument 'size' (position 1) must be tuple of ints, but found element "
-                     "of type float at pos 0", "r")
-    a = spec.lora_alpha
-    if _known(a) and not isinstance(a, (int, float)):
-        return _fail("TypeError", f"unsupported operand type(s) for /: '{type(a).__name__}' and 'int'", "lora_alpha")
+                     f"of type {type(r).__name__} at pos 0", "r")
+    if _known(alpha, spec.use_rslora) and not isinstance(alpha, (int, float)):  # lora_alpha / r, / √r with rsLoRA
+        right = "float" if _truthy(spec.use_rslora) else "int"
+        return _fail("TypeError", f"unsupported operand type(s) for /: '{type(alpha).__name__}' and '{right}'",
+                     "lora_alpha")
     return _init_failure(spec, kind, r)
+
+
+def rank_failure(r) -> Failure | None:
+    """``if r <= 0: raise`` at the start of every ``update_layer`` (tuners/lora/layer.py:239-240,
+    ParamWrapper :2427-2428)."""
+    if r is UNKNOWN:
+        return None
+    if not isinstance(r, (int, float)):
+        return _fail("TypeError", f"'<=' not supported between instances of '{type(r).__name__}' and 'int'", "r")
+    if r <= 0:
+        return _fail("ValueError", f"`r` should be a positive integer value but the value passed is {r}", "r")
+    return None
 
 
 def _init_failure(spec: LoraSpec, kind: str, r) -> Failure | None:

@@ -48,8 +48,8 @@ def owner(site: LoraSite, a) -> str | None:
         return None
     if f.kind == "config":
         return CONFIG_OWNERS.get(f.field or "", "LL009")
-    if f.kind == "layer" and f.field == "rank_pattern":
-        return "LL005"  # it checks every rank_pattern value without the model
+    if f.kind == "layer" and f.field in ("rank_pattern", "alpha_pattern"):
+        return "LL005" if f.field == "rank_pattern" else "LL007"  # they check every pattern value without the model
     written = site.params.get("target_modules")
     explicit = written is not None and not written.implicit and a.spec.target_modules is not None
     if f.kind == "not-found" and a.spec.layers_to_transform is not None and any(a.entries.values()):

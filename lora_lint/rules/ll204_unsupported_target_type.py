@@ -59,6 +59,11 @@ def unsupported_target_type(site, ctx):
     inv, a, failure = found
     bad = a.match.unsupported
     targets = a.spec.target_modules
+    framework = a.framework.get("target_modules")
+    if framework is not None:  # the framework chose the names: one finding, in its words
+        yield where(site, "target_modules"), _message(inv, None, bad, failure,
+                                                       f"`{framework.setting}` ({framework.finder})")
+        return
     if isinstance(targets, (list, tuple, set)) and a.entries:
         for entry in targets:
             hits = [n for n in a.entries.get(entry, ()) if n in bad]
@@ -68,9 +73,9 @@ def unsupported_target_type(site, ctx):
     yield where(site, "target_modules"), _message(inv, None, bad, failure)
 
 
-def _message(inv, entry, hits, failure):
+def _message(inv, entry, hits, failure, setting=None):
     classes = sorted({inv.by_name[n].cls for n in hits})
-    what = f"{entry!r} matches" if entry else "target_modules matches"
+    what = f"{entry!r} matches" if entry else f"{setting or 'target_modules'} matches"
     text = (f"{what} {plural(len(hits), 'module')} of type {', '.join(classes)} ({hits[0]}"
             f"{', …' if len(hits) > 1 else ''}): LoRA adapts only {SUPPORTED} layers, so get_peft_model"
             f" raises {failure.exception} ('Target module {inv.by_name[hits[0]].cls}(...) is not supported')")
