@@ -95,11 +95,10 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
             elif found.problem is not None:
                 out.append(found.problem)
         model = found.model
-        ready = analysis_known(found)
         for r in rules.values():
             if r.dialects is not None and site.dialect.name not in r.dialects:
                 continue
-            if r.needs_model and not ready:
+            if r.needs_model and not model_rule_runs(r, found):
                 continue
             about_model = r.needs_model or r.uses_model
             if (found.need is not None and about_model) or (model_only and not about_model):
@@ -122,6 +121,14 @@ def analysis_known(found: Resolution) -> bool:
     runs on, and only then (a value that decides peft's matching is not statically known, or
     peft rejects it before matching: no model rule can say anything true)."""
     return found.model is not None and found.analysis is not None and found.analysis.known
+
+
+def model_rule_runs(r: Rule, found: Resolution) -> bool:
+    """Whether the model rule ``r`` runs on a site whose model is ``found``: only where the analysis
+    is known, and where the analysis predicts that peft raises, only if ``r`` reports such
+    failures (``reports_failure``; ``rules._model.failure_for`` hands each to one rule). Every
+    other model rule describes what peft does, and must not speak when peft raises."""
+    return analysis_known(found) and (r.reports_failure or found.analysis.failure is None)
 
 
 def model_facts(model) -> tuple[tuple[str, str], ...]:

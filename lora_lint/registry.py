@@ -5,7 +5,10 @@ A rule function takes ``(site, ctx)`` and yields ``Problem(where, message[, fix]
 or a function of no arguments returning either (built from ``ctx.document``; a fix that cannot be
 built, or raises, leaves the finding without one). ``Rule.run`` turns them into ``Finding``s, so
 rules never build spans. A model rule (``needs_model``) runs only on a site whose base model is
-resolved and whose analysis is known: ``ctx.model`` and ``ctx.analysis`` are set.
+resolved and whose analysis is known: ``ctx.model`` and ``ctx.analysis`` are set. It describes what
+peft does, so it runs only where peft accepts the config, unless it is declared
+``reports_failure``: then it runs also where the analysis predicts that peft raises, and reports
+the exceptions ``rules._model.failure_for`` hands it.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ class Context:
     """What a rule may know besides the site: its options, the file, and the base model.
 
     ``model`` and ``analysis`` are set for a model rule (``needs_model``), always with a known
-    analysis; a rule that ``uses_model`` gets them when the model is resolved, else None."""
+    analysis (one where peft raises only for a rule that ``reports_failure``); a rule that
+    ``uses_model`` gets them when the model is resolved, else None."""
 
     options: Mapping[str, Any] = field(default_factory=dict)
     model: Inventory | None = None  # the base model's module inventory
@@ -78,6 +82,7 @@ class Rule:
     needs_model: bool
     dialects: frozenset[str] | None  # None: every dialect
     uses_model: bool = False  # a config rule that also looks at the model when one is resolved
+    reports_failure: bool = False  # a model rule that runs also where the analysis predicts peft raises
 
     @property
     def doc(self) -> str:
@@ -141,6 +146,7 @@ def rule(
     needs_model: bool = False,
     dialects: Iterable[str] | None = None,
     uses_model: bool = False,
+    reports_failure: bool = False,
 ) -> Callable:
     """Register the decorated function as rule ``code``/``name``."""
     if not _CODE.match(code):
@@ -149,12 +155,14 @@ def rule(
         raise ValueError(f"bad rule name {name!r}")
     if code in RULES or any(r.name == name for r in RULES.values()):
         raise ValueError(f"duplicate rule {code} {name}")
+    if reports_failure and not needs_model:
+        raise ValueError(f"rule {code}: reports_failure is for a model rule (needs_model=True)")
 
     def register(fn: Callable) -> Callable:
         RULES[code] = Rule(
             code, name, Severity(severity), fn, tuple(valid), tuple(invalid),
             dict(options or {}), needs_model, frozenset(dialects) if dialects else None,
-            uses_model,
+            uses_model, reports_failure,
         )
         return fn
 

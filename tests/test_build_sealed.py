@@ -42,8 +42,12 @@ TINY_MIXTRAL = json.loads((FIXTURES / "tiny-mixtral" / "config.json").read_text(
 def shallow(config):
     """``config`` with every layer count at most 2 (the keys that reach out do not depend on it)."""
     if isinstance(config, dict):
-        return {k: (min(v, 2) if k in build.LAYER_KEYS and isinstance(v, int) else shallow(v))
-                for k, v in config.items()}
+        out = {k: (min(v, 2) if k in build.LAYER_KEYS and isinstance(v, int) else shallow(v))
+               for k, v in config.items()}
+        layers = out.get("num_hidden_layers")
+        if isinstance(out.get("layer_types"), list) and isinstance(layers, int):
+            out["layer_types"] = out["layer_types"][:layers]  # one type per layer, as the config validates
+        return out
     if isinstance(config, list):
         return [shallow(v) for v in config]
     return config

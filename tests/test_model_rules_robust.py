@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lora_lint.dialects import named
-from lora_lint.engine import Resolution, analysis_known
+from lora_lint.engine import Resolution, model_rule_runs
 from lora_lint.model import UNKNOWN, LoraSite, Param, Span
 from lora_lint.models import analyze
 from lora_lint.registry import Context
@@ -25,7 +25,12 @@ FIELDS = {
                                 st.just("(unclosed"), weird),
     "exclude_modules": st.one_of(st.none(), st.lists(names, max_size=2), names, weird),
     "modules_to_save": st.one_of(st.none(), st.lists(names, max_size=3), weird),
-    "layers_to_transform": st.one_of(st.none(), st.lists(st.integers(-1, 9), max_size=3), st.integers(-1, 9), weird),
+    "layers_to_transform": st.one_of(st.none(), st.lists(st.integers(-1, 9), max_size=3), st.integers(-1, 9),
+                                     st.tuples(st.integers(-1, 9)), st.builds(range, st.integers(-1, 3), st.integers(0, 9)),
+                                     weird),
+    "layer_replication": st.one_of(st.none(), st.lists(st.tuples(st.integers(-2, 6), st.integers(-2, 8)), max_size=2),
+                                   weird),
+    "init_lora_weights": st.one_of(st.sampled_from([True, False, "gaussian", "pissa", "kaiming", "orthogonal"]), weird),
     "layers_pattern": st.one_of(st.none(), st.sampled_from(["layers", "h", "block", "("]), weird),
     "rank_pattern": st.one_of(st.dictionaries(names, st.integers(-1, 128), max_size=2), weird),
     "alpha_pattern": st.one_of(st.dictionaries(names, st.integers(0, 64), max_size=2), weird),
@@ -59,10 +64,11 @@ def test_no_crash(model, values, is_open, resizes):
     if a.known and a.error is None and a.trainable is not None:
         assert 0 <= a.trainable <= a.total
         assert a.total >= inv.total_params
-        assert set(a.targeted) <= set(inv.by_name)
-    if not analysis_known(Resolution(inv, a)):
-        return  # the engine runs no model rule on such a site
+        assert set(a.targeted) <= set(a.match.inventory.by_name)
+    found = Resolution(inv, a)
     for r in RULES:
+        if not model_rule_runs(r, found):
+            continue  # the engine does not run it on this site
         ctx = Context(options=dict(r.options), model=inv, analysis=a)
         for f in r.run(site, ctx):
             assert f.message and f.code == r.code

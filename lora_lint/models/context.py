@@ -23,6 +23,7 @@ from ..directives import COMMENT_KEY
 from ..model import LoraSite, Param
 from . import cache
 from .resolve import Resolved, Unresolved, env_offline, one_line, resolve
+from .spec import model_class
 
 DEFAULT_HUB_TIMEOUT = 5.0
 
@@ -128,7 +129,7 @@ def context_for(site: LoraSite, settings, defer: bool = False) -> ModelContext:
             ctx.problem = found
         return ctx
     ctx.resolved = found
-    inv = inventory_for(found, site.model_class, build=not defer)
+    inv = inventory_for(found, model_class(site), build=not defer)
     if inv is None:
         ctx.deferred = Need.BUILD  # not cached: the parent builds it, once
         return ctx
