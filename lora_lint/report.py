@@ -68,6 +68,12 @@ def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
         finally:
             read.source.forget()
         for site in sites:
+            if not site.dialect.reaches_peft:  # its own LoRA: no model is resolved, nothing counted
+                from .models.context import ModelContext, choose
+
+                name, origin, param = choose(site, read.settings)
+                rows.append(Row(site, ModelContext(name if isinstance(name, str) else None, origin, param)))
+                continue
             try:
                 ctx = context_for(site, read.settings)
             except Exception as e:
@@ -82,6 +88,8 @@ def _outcome(row: Row):
     """``(failure, reason)``: the exception peft raises for the site (a ``models.Failure``), or why
     no count is given ("not counted, because <reason>"); both None when the count is there."""
     site, ctx = row.site, row.ctx
+    if not site.dialect.reaches_peft:
+        return None, f"its LoRA is {site.dialect.name}'s own implementation, not peft's"
     an = ctx.analysis
     if an is not None:
         if an.failure is not None:
@@ -135,7 +143,7 @@ def as_dict(row: Row) -> dict:
         "r": r,
         "lora_alpha": alpha,
         "use_rslora": rslora,
-        "scaling": scaling(alpha, r, rslora),
+        "scaling": scaling(alpha, r, rslora) if site.dialect.reaches_peft else None,
         "targeted_modules": targeted,
         "targeted_parameters": targeted_params,
         "trainable_params": trainable,

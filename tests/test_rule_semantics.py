@@ -61,7 +61,7 @@ def test_open_sites_do_not_fire_on_missing_fields():
 
 
 def test_adapter_config_inference_mode_is_normal():
-    assert run("LL012", site("adapter_config", inference_mode=True)) == []
+    assert run("LL012", site("saved-adapter", inference_mode=True)) == []
     assert run("LL012", site("axolotl", inference_mode=True))
 
 
@@ -128,6 +128,8 @@ def test_variant_rules_handle_saved_adapter_configs():
     saved = {name: default for name, default in lora_fields().items() if isinstance(default, (bool, type(None), dict, int, str, float))}
     saved.update(r=32, lora_alpha=64, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM",
                  inference_mode=True, use_bdlora={"target_modules_bd_a": ["o_proj"], "nblocks": 2})
+    assert codes(site("saved-adapter", **saved)) == []  # advice (LL101) is not given on a finished run
+    saved.update(inference_mode=False)  # the same settings written for training
     assert codes(site("adapter_config", **saved)) == ["LL101"]
 
 

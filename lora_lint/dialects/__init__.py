@@ -34,11 +34,12 @@ from . import (
     alignment_handbook,
     autotrain,
     axolotl,
-    generic,
+    home_grown,
     hydra,
     llama_factory,
     llama_factory_v1,
     ms_swift,
+    own_lora,
     torchtune,
     trl,
     unsloth_studio,
@@ -56,13 +57,14 @@ ORDER = (
     unsloth_studio,
     alignment_handbook,
     trl,
-    generic,
+    own_lora,
+    home_grown,
 )
 #: Framework dialects whose key spellings are LoRA settings somewhere (``lora_rank`` in an axolotl
-#: file is worth a hint: ``lora_r``). The generic dialect's short spellings (``rank``, ``targets``)
+#: file is worth a hint: ``lora_r``). The home-grown dialect's short spellings (``rank``, ``alpha``)
 #: only help to suggest, they do not make a key look like a LoRA setting.
-FRAMEWORKS = tuple(d for d in ORDER if d not in (generic, hydra, adapter_config))
-NAMES = tuple(d.DIALECT.name for d in ORDER)
+FRAMEWORKS = tuple(d for d in ORDER if d not in (home_grown, hydra, adapter_config, own_lora))
+NAMES = tuple(r.name for d in ORDER for r in getattr(d, "RECORDS", (d.DIALECT,)))
 
 
 def sites(doc: Doc) -> list[LoraSite]:
@@ -77,8 +79,9 @@ def named(name: str) -> Dialect:
     """The record of the dialect called ``name``, the Python ones (``peft``, ``unsloth``,
     ``unsloth-vision``) included. Raises KeyError for an unknown name."""
     for module in ORDER:
-        if module.DIALECT.name == name:
-            return module.DIALECT
+        for record in getattr(module, "RECORDS", (module.DIALECT,)):
+            if record.name == name:
+                return record
     from ..sources.python import DIALECTS
 
     return DIALECTS[name]

@@ -59,7 +59,7 @@ def unknown_field(site, ctx):
         if param.key in REMOVED and dialect.peft_keys:
             effect = (
                 "peft ≥ 0.14 drops it with a warning when loading, older versions raise"
-                if dialect.saved else "LoraConfig raises TypeError"
+                if dialect.peft_loads else "LoraConfig raises TypeError"
             )
             hint = f": it was removed in peft {REMOVED[param.key]} ({effect}); remove it"
             suggestion = None

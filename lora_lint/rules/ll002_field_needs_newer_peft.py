@@ -36,7 +36,7 @@ def is_set(name: str, value) -> bool:
 def consequence(site, name: str, value, pv) -> str | None:
     """What goes wrong with the older peft, or None when nothing does."""
     dialect = site.dialect
-    if dialect.saved:
+    if dialect.peft_loads:
         if pv.older_than(DROPS_UNKNOWN_KEYS_SINCE):
             return "loading this adapter raises TypeError (unexpected keyword argument)"
         if name in BOOKKEEPING or not is_set(name, value):

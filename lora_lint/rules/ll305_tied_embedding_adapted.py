@@ -4,7 +4,7 @@ from ._model import example, item, where
 
 
 @rule(
-    "LL305", "tied-embedding-adapted", Severity.WARNING, needs_model=True,
+    "LL305", "tied-embedding-adapted", Severity.WARNING, advice=True, needs_model=True,
     valid=[
         example("tiny-llama-tied", 'LoraConfig(target_modules=["q_proj", "v_proj"])\n'),
         example("tiny-llama-tied", 'LoraConfig(target_modules=["q_proj", "lm_head"], ensure_weight_tying=True)\n'),
