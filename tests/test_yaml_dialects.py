@@ -181,6 +181,14 @@ def test_trl_without_use_peft_is_inactive():
     assert not s.active and s.params == {}
 
 
+def test_trl_keys_without_trl_evidence_are_home_grown():
+    """`model_name_or_path` + `lora_r` is any HfArgumentParser script's: no claim about TRL."""
+    s = site("home-grown/trl_lookalike.yaml")
+    assert s.dialect.name == "home-grown" and s.active and s.notes == ()
+    assert values(s)["r"] == 1 and values(s)["target_modules"] == "all-linear"
+    assert s.base_model.value == "Qwen/Qwen3-0.6B"
+
+
 def test_alignment_handbook_recipe():
     s = site("alignment-handbook/recipes/zephyr/sft/config_qlora.yaml")
     assert s.dialect.name == "alignment-handbook"

@@ -8,6 +8,29 @@ record, with the framework's defaults and notes). ``ORDER`` is the detection ord
 dialect whose signature matches a document reads it. Adding a framework is adding a module
 here and listing it in ``ORDER``; no rule changes.
 
+A document is read in a framework's dialect only when keys that only that framework has prove it
+(tested on the frameworks' own example configs, ``tests/test_corpus.py``); anything else with
+LoRA settings is a home-grown block (``home_grown``), read in peft's own vocabulary. The proof of
+each dialect, in ``ORDER``:
+
+* adapter_config / saved-adapter: a top-level ``peft_type`` (only peft writes it) with a LoRA field.
+* torchtune: ``model._component_`` naming a ``torchtune.`` builder.
+* hydra: ``_target_: peft.LoraConfig`` (or another path of that class).
+* llama-factory-v1: ``peft_config.name`` lora/freeze beside a v1-only key (``model_class``,
+  ``dist_config``, ``kernel_config``, ``quant_config``, ``train_dataset``, ``sample_backend``).
+* ms-swift: its tuner switch (``tuner_type``, ``train_type``, ``sft_type``) without
+  LLaMA-Factory's ``finetuning_type``.
+* llama-factory: ``finetuning_type`` or ``lora_target``; or ``lora_rank`` with ``template``; or
+  ``stage`` with ``model_name_or_path`` and ``template``/``cutoff_len``/``dataset``/``do_train``.
+* autotrain: ``task`` with a ``params:`` mapping.
+* axolotl: ``base_model`` and ``adapter`` or a ``lora_``/``peft_`` key, with an axolotl-only key
+  (``axolotl.MARKERS``) or its typed ``datasets:`` list.
+* unsloth-studio: a ``lora:`` block beside a key only the unsloth CLI's config has
+  (``unsloth_studio.EVIDENCE``), not in peft's spellings.
+* alignment-handbook: TRL's proof in a recipe (its path, or ``dataset_mixer``...).
+* trl: ``use_peft`` or another ``ModelConfig``-only key (``trl.EVIDENCE``).
+* own_lora (mistral-finetune, mindformers, deep-training): their own keys (see the module).
+
 What a site carries besides its params (the same names in every dialect):
 
 * ``context``: ``adapter`` (the LoRA switch as written: axolotl ``adapter``, LLaMA-Factory
