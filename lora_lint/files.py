@@ -3,7 +3,9 @@
 ``each_file`` walks the paths (``discovery``), skips what ``exclude`` matches (a file named on the
 command line only with ``--force-exclude``), reads each file without ever blocking (a FIFO, a
 device or a socket under a config's name is not read) and never past ``max-file-size``, and
-decodes it (``source_file.decode``). Each file comes out as a ``Read``: its ``SourceFile``, or the
+decodes it (``source_file.decode``). A file of no kind lora-lint reads, or a data file
+(``source_file.is_data_file``: tokenizer.json...), is never opened; one above ``max-file-size`` is
+reported only when its head reads like a LoRA config. Each file comes out as a ``Read``: its ``SourceFile``, or the
 LL901 finding saying why it cannot be read (LL903 when reading it hit a bug), or neither (a file
 no LoRA config can be, skipped silently).
 """
@@ -63,6 +65,8 @@ def read_file(path: str, settings: Settings, stamp: bool = False) -> Read:
 
 
 def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
+    if kind_of(path) is None:
+        return Read(path, settings)  # no kind lora-lint reads (or a data file): never opened
     try:
         data, st = read_regular_file(path, settings.max_file_size)
     except NotRegularFile as e:
@@ -70,6 +74,8 @@ def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
             return Read(path, settings)
         return _problem(path, settings, "not a regular file (a pipe, device or socket): not read")
     except FileTooLarge as e:
+        if not _head_looks_like_config(path):
+            return Read(path, settings)  # a big data file: not a config, not reported
         return _too_big(path, settings, e.size)  # (no size: it grew while being read)
     except OSError as e:
         if os.path.isdir(path):
@@ -78,9 +84,28 @@ def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
     return _decoded(path, settings, decode(data, path, stamp_of(data, st.st_mtime_ns) if stamp else None), data)
 
 
+#: How much of a file above ``max-file-size`` is read to tell whether it is a LoRA config.
+HEAD_BYTES = 64 * 1024
+
+
+def _head_looks_like_config(path: str) -> bool:
+    """Whether the head of a file too big to read reads like a LoRA config of its kind (a YAML
+    with ``lora_r:``, Python calling ``LoraConfig``): only then is it reported (LL901)."""
+    from .bounded_read import read_head
+    from .sources import looks_like_config
+
+    try:
+        head = read_head(path, HEAD_BYTES)
+    except OSError:
+        return True  # unreadable now: say so rather than stay silent
+    return looks_like_config(SourceFile(path, head.decode("utf-8", errors="replace"), kind_of(path)))
+
+
 def read_stream(stream, path: str, settings: Settings) -> Read:
     """Standard input as the file ``path``: the same size limit and decoding (a BOM, UTF-16, a
     PEP 263 line, invalid UTF-8 as LL901), whatever the console's encoding."""
+    if kind_of(path) is None:
+        return Read(path, settings)  # named as no kind lora-lint reads (or as a data file)
     limit = settings.max_file_size
     raw = getattr(stream, "buffer", None)
     try:

@@ -18,7 +18,7 @@ from ..model import LoraSite
 from ..source_file import Kind, SourceFile, kind_of
 from ._base import PYTHON_MARKERS, SourceError
 
-__all__ = ["READERS", "Reader", "SourceError", "is_source", "may_hold_sites", "sites_for"]
+__all__ = ["READERS", "Reader", "SourceError", "is_source", "looks_like_config", "may_hold_sites", "sites_for"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class Reader:
 
     load: Callable[[], ModuleType]
     may_hold: Callable[[SourceFile], bool]
+    #: Whether a text (the head of a file too big to read) reads like a LoRA config of this kind,
+    #: strictly: a big data file that merely mentions LoRA is not reported. None: ``may_hold``.
+    looks_like_config: Callable[[SourceFile], bool] | None = None
 
 
 def _python() -> ModuleType:
@@ -51,11 +54,15 @@ def _yaml_may_hold(source: SourceFile) -> bool:
     return _yaml().may_hold(source)
 
 
+def _yaml_looks(source: SourceFile) -> bool:
+    return _yaml().looks_lora(source.text)
+
+
 #: File kind -> its reader. A kind that is not here is not read (nor looked for in directories).
 READERS: dict[Kind, Reader] = {
     Kind.PYTHON: Reader(_python, _python_may_hold),
-    Kind.YAML: Reader(_yaml, _yaml_may_hold),
-    Kind.JSON: Reader(_yaml, _yaml_may_hold),
+    Kind.YAML: Reader(_yaml, _yaml_may_hold, _yaml_looks),
+    Kind.JSON: Reader(_yaml, _yaml_may_hold, _yaml_looks),
 }
 
 
@@ -69,6 +76,14 @@ def may_hold_sites(source: SourceFile) -> bool:
     worth parsing."""
     r = READERS.get(source.kind) if source.kind is not None else None
     return r is not None and r.may_hold(source)
+
+
+def looks_like_config(source: SourceFile) -> bool:
+    """Whether ``source`` (a file's head) reads like a LoRA config of its kind."""
+    r = READERS.get(source.kind) if source.kind is not None else None
+    if r is None:
+        return False
+    return (r.looks_like_config or r.may_hold)(source)
 
 
 def sites_for(source: SourceFile) -> list[LoraSite]:
