@@ -264,7 +264,9 @@ def test_unsloth_needs_evidence(tmp_path):
     assert s.dialect.name == "home-grown" and values(s)["r"] == 8 and s.unknown_keys == ()
     path.write_text("lora:\n  lora_alpha: 32\n  target_modules: q_proj\ntraining:\n  lr: 0.1\n")
     assert [s.dialect.name for s in yaml_sites(str(path), path.read_text())] != ["unsloth-studio"]
-    path.write_text("lora:\n  lora_r: 8\ntraining:\n  lr: 0.1\n")
+    path.write_text("lora:\n  lora_r: 8\ntraining:\n  lr: 0.1\n")  # lora_r is not Unsloth's alone
+    assert [s.dialect.name for s in yaml_sites(str(path), path.read_text())] == ["home-grown"]
+    path.write_text("lora:\n  lora_r: 8\ntraining:\n  training_type: lora\n")
     assert [s.dialect.name for s in yaml_sites(str(path), path.read_text())] == ["unsloth-studio"]
 
 

@@ -324,7 +324,7 @@ def _block(doc: Doc, n: Node_, inherited: _Inherited) -> Block:
         for fieldname in sorted(DECIDED):
             b.default(fieldname, fieldname, copy.deepcopy(defaults[fieldname]))
     if inherited.where is not None:
-        b.ctx("extends", inherited.where)
+        b.ctx(inherited.where.key, inherited.where)  # extends / defaults
         if inherited.unread:
             b.open = True
         elif inherited.parent is not None:
