@@ -342,3 +342,10 @@ def test_the_record():
     d = named("home-grown")
     assert d.own_code and not d.advisable and d.reaches_peft and not d.saved
     assert d.keymap["alpha"] == "lora_alpha" and d.keymap["lora_rank"] == "r" and d.spelling("r") == "r"
+
+
+def test_a_hydra_block_composed_from_defaults_is_open(tmp_path):
+    s = one(tmp_path, "defaults:\n  - base\n_target_: peft.LoraConfig\nr: 8\nlora_alpha: 16\n")
+    assert s.dialect.name == "hydra" and s.open and s.effective("target_modules") is UNKNOWN
+    s = one(tmp_path, "_target_: peft.LoraConfig\nr: 8\nlora_alpha: 16\n")
+    assert not s.open and s.effective("target_modules") is None
