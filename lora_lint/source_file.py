@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,19 @@ def kind_of(path: str) -> Kind | None:
         if lower.endswith(suffix):
             return kind
     return None
+
+
+def repository_root(start: str) -> str | None:
+    """The repository holding the directory ``start``: the nearest directory at or above it with
+    a ``.git``; None when there is none."""
+    d = os.path.abspath(start)
+    while True:
+        if os.path.exists(os.path.join(d, ".git")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
 
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")

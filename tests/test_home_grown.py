@@ -349,3 +349,25 @@ def test_a_hydra_block_composed_from_defaults_is_open(tmp_path):
     assert s.dialect.name == "hydra" and s.open and s.effective("target_modules") is UNKNOWN
     s = one(tmp_path, "_target_: peft.LoraConfig\nr: 8\nlora_alpha: 16\n")
     assert not s.open and s.effective("target_modules") is None
+
+
+@pytest.mark.parametrize("framework,text", [
+    ("axolotl", "base_model: org/m\nlora_r: 8\nlora_alpha: 16\nmicro_batch_size: 2\nnum_epochs: 3\n"
+                "val_set_size: 0.1\nwandb_project: p\n"),  # alpaca-lora's argument names
+    ("trl", "model_name_or_path: org/m\nlora_r: 8\nlora_target_modules: [q_proj]\n"),
+    ("llama-factory-v1", "model: org/m\npeft_config:\n  name: lora\n  r: 8\n  lora_alpha: 16\n"),
+    ("unsloth-studio", "model: org/m\nlora:\n  lora_r: 8\n  lora_alpha: 16\ntraining:\n  lr: 0.1\n"),
+])
+def test_a_framework_look_alike_without_its_proof_is_home_grown(tmp_path, framework, text):
+    """Keys several projects share prove no framework: no framework default, note or rename."""
+    s = one(tmp_path, text)
+    assert s.dialect.name == "home-grown" and s.notes == () and s.unknown_keys == (), framework
+    assert s.base_model.value == "org/m"
+
+
+def test_several_values_for_one_setting_are_unknown(tmp_path):
+    """A CI matrix or a grid of the project's own: one of them runs, which is not known."""
+    text = "jobs:\n  sweep:\n    strategy:\n      matrix:\n        lora_r: [8, 16]\n        lora_alpha: [16, 32]\n"
+    s = one(tmp_path, text)
+    assert s.params["r"].value is UNKNOWN and s.params["lora_alpha"].value is UNKNOWN
+    assert codes(tmp_path, text) == ["LL902"]

@@ -57,6 +57,7 @@ from yaml.nodes import Node, ScalarNode
 
 from ..model import UNKNOWN, LoraSite, Param, Span
 from ..peft_facts import lora_fields
+from ..source_file import SourceFile, repository_root
 from ..sources.yaml_nodes import Doc, Entry, Map, span, to_value
 from ._base import (
     LORA_FIELDS,
@@ -347,6 +348,8 @@ def _param(doc: Doc, e: Entry, fieldname: str, unknown: bool, layout: bool) -> P
         return None  # null: the reading code's default (or peft's) applies
     if isinstance(p.value, dict) and fieldname not in MAPPING_FIELDS:
         return Param(p.key, UNKNOWN, p.span)  # a shape of the project's own (a sweep spec...)
+    if isinstance(p.value, list) and isinstance(lora_fields().get(fieldname), (bool, int, float, str)):
+        return Param(p.key, UNKNOWN, p.span)  # several values for one (a grid, a CI matrix)
     if fieldname == "target_modules" and isinstance(p.value, str) and "," in p.value:
         return Param(p.key, UNKNOWN, p.span, p.items)  # the reading code may split it, or pass a regex
     return p
@@ -446,10 +449,9 @@ def _read_parent(path: str, ref: Any, depth: int, seen: frozenset[str] = frozens
         return None
     here = os.path.dirname(os.path.abspath(path))
     target = os.path.normpath(os.path.join(here, ref))
-    if target in seen or not _inside(target, _repository(here)):
+    if target in seen or not _inside(target, repository_root(here) or here):
         return None
     from ..bounded_read import read_regular_file
-    from ..source_file import SourceFile
     from ..sources.yaml_nodes import Budget, ParseError, compose
 
     try:
@@ -478,18 +480,6 @@ def deep_merge(base: dict, override: dict) -> dict:
     for k, v in override.items():
         out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
-
-
-def _repository(directory: str) -> str:
-    """The repository holding ``directory`` (the nearest ``.git`` above it), else itself."""
-    d = directory
-    while True:
-        if os.path.exists(os.path.join(d, ".git")):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return directory
-        d = parent
 
 
 def _inside(path: str, root: str) -> bool:
