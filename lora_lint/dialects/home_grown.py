@@ -176,6 +176,12 @@ def blocks(doc: Doc) -> list[Block]:
 
 
 def _blocks(doc: Doc) -> list[Node_]:
+    if "home-grown" not in doc.memo:
+        doc.memo["home-grown"] = _find(doc)
+    return doc.memo["home-grown"]
+
+
+def _find(doc: Doc) -> list[Node_]:
     if doc.top is None:
         return []
     out: list[Node_] = []

@@ -74,6 +74,12 @@ def _keyed(doc: Doc, key: str, test: Callable[[Map], bool], dialect: Dialect, sw
 
 
 def _found(doc: Doc) -> list[Found]:
+    if "own-lora" not in doc.memo:
+        doc.memo["own-lora"] = _find(doc)
+    return doc.memo["own-lora"]
+
+
+def _find(doc: Doc) -> list[Found]:
     return (_mistral(doc)
             or _keyed(doc, "pet_config", lambda b: "pet_type" in b, MINDFORMERS, None)
             or _keyed(doc, "lora", lambda b: "with_lora" in b and "lora_type" in b, DEEP_TRAINING, "with_lora"))
