@@ -303,6 +303,7 @@ def write(directory: Path, files: dict[str, str]) -> list[str]:
             (directory / rel).parent.rmdir()  # only when empty
         except OSError:
             pass
+    lockfile.forget()  # this process reads the lock as now written
     return changed
 
 

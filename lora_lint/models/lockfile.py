@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -245,8 +246,11 @@ def _file_of(entry) -> str | None:
 
 # -- finding the lock ----------------------------------------------------------------------------
 
-_where: dict[str, Path | None] = {}  # directory -> the lock.json that covers it
+_where: dict[str, tuple[Path | None, float]] = {}  # directory -> (the lock.json covering it, when looked)
 _loaded: dict[Path, tuple[tuple, Lock | None]] = {}  # lock.json -> (its stat, the Lock)
+#: A directory found to have no lock is looked at again after this many seconds (a long-lived
+#: language server sees a lock written after it started).
+RECHECK_SECONDS = 2.0
 
 
 def index_path(root: str | os.PathLike) -> Path:
@@ -262,14 +266,13 @@ def find(path: str) -> Lock | None:
 
 
 def _find_index(start: str) -> Path | None:
-    if start in _where:
-        return _where[start]
+    now = time.monotonic()
+    hit = _where.get(start)
+    if hit is not None and (hit[0] is not None or now - hit[1] < RECHECK_SECONDS):
+        return hit[0]
     d, seen = start, []
     found: Path | None = None
     while True:
-        if d in _where:
-            found = _where[d]
-            break
         seen.append(d)
         candidate = index_path(d)
         if _is_file(candidate):
@@ -280,7 +283,7 @@ def _find_index(start: str) -> Path | None:
             break
         d = parent
     for s in seen:
-        _where[s] = found
+        _where[s] = (found, now)
     return found
 
 
