@@ -5,8 +5,9 @@ Which model, strongest first: ``--base-model`` (``Settings.base_model_override``
 (``Settings.base_model_for``), then what the config itself names. The id is resolved offline first
 (``resolve``; a model lock above the file is asked right after a local path), the inventory comes
 from the model lock, this run's memo, the disk cache, the prebuilt catalog inventories, and only
-then from a meta-device build (``build``: the one place torch and
-transformers are imported). Each distinct (config, model class) is built at most once per process.
+then from a meta-device build (``build``: the one place torch and transformers are imported).
+Each distinct (config, model class) is built at most once per process. What the lock lacks for a
+site (``lockfile.issue``) is LL905's message (``lock_message``).
 
 ``context_for(..., defer=True)`` is the cheap half that worker processes run: offline resolution
 and cached inventories only. A site that needs the Hub or a build comes back ``deferred``, and the
