@@ -17,9 +17,11 @@ here-documents) and its commands are followed in order with the script's variabl
   ``eval`` (the file sourced may set any of them). Inside a function, only what the function
   itself assigned is known (it may be called from anywhere).
 * Words are split and globbed as bash does: an unquoted variable holding ``q_proj v_proj`` gives
-  two words; an unquoted ``*``, ``?``, ``[...]``, ``{a,b}`` or leading ``~`` depends on the files
-  and home of whoever runs the script, so the word is UNKNOWN. An unquoted unknown expansion is
-  taken as one unknown word.
+  two words; an unquoted ``*``, ``?``, ``{a,b}`` or leading ``~`` depends on the files and home
+  of whoever runs the script, so the word is UNKNOWN, and so is an unquoted ``[...]`` (it matches
+  one-character file names) unless an ``=`` comes before it (``model.lora_attn_modules=[q_proj]``,
+  ``--targets=[q,v]``: only a file named like that would match, and bash leaves the word as it
+  is). An unquoted unknown expansion is taken as one unknown word.
 
 Which programs start a LoRA fine-tune, and how their arguments become settings, is
 ``shell_programs``; each site is written in its program's dialect (ms-swift, LLaMA-Factory, TRL,
@@ -71,7 +73,8 @@ UNSET = Value("")
 DYNAMIC = frozenset({"RANDOM", "SRANDOM", "PWD", "OLDPWD", "HOME", "USER", "SECONDS", "LINENO", "BASHPID",
                      "BASH_SOURCE", "EPOCHSECONDS", "EPOCHREALTIME", "HOSTNAME", "UID", "EUID", "PPID",
                      "SHLVL", "OPTARG", "OPTIND", "REPLY", "PIPESTATUS", "FUNCNAME", "IFS"})
-GLOB = re.compile(r"[*?]|\[[^\]]*\]")
+GLOB = re.compile(r"[*?]")
+BRACKET = re.compile(r"\[[^\]]*\]")
 BRACE = re.compile(r"\{[^{}]*(?:,|\.\.)[^{}]*\}")
 
 
@@ -275,9 +278,12 @@ class Run:
         first = pieces[0] if pieces else None
         if first is not None and not first[1] and not first[2] and first[0].text.startswith("~"):
             return [Field(UNKNOWN, word.start, word.end)]
+        before = ""  # the word's text before each piece
         for v, quoted, expanded in pieces:
-            if not quoted and (GLOB.search(v.text) or (not expanded and BRACE.search(v.text))):
+            if not quoted and (GLOB.search(v.text) or (not expanded and BRACE.search(v.text)) or (
+                    BRACKET.search(v.text) and "=" not in before + v.text[:BRACKET.search(v.text).start()])):
                 return [Field(UNKNOWN, word.start, word.end)]
+            before += v.text
         # field splitting of unquoted expansions (IFS is space, tab, newline)
         words: list[list[tuple[Value, bool]]] = [[]]
         touched = False  # a word made only of unquoted expansions that give nothing is removed

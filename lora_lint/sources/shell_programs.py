@@ -28,8 +28,8 @@ its command line, and the site each command is in its program's dialect.
 
 A configuration file named on the command line is read when it is in the repository (beside
 the script, or from the repository's root), safely (PyYAML composition); its values join the
-site as the framework's own (implicit, at the word naming the file), since the file's own
-findings are reported in the file itself. Base models come from the program's model flag
+site as they are written there, located at the word naming the file (the file's own notes and
+unknown keys are reported in the file itself). Base models come from the program's model flag
 (``--model``, ``--model_name_or_path``, ``--base_model``, ``--model_id``...), else from a
 ``tune download``, ``huggingface-cli download`` or ``hf download`` line in the same script: the
 one whose ``--local-dir``/``--output-dir`` is the path the command names, or the only one.
@@ -113,6 +113,8 @@ class Call:
     args: list[Field]
     config: Field | None = None
     script: str | None = None
+    #: The models the script downloads (``tune download``, ``hf download``...).
+    downloads: list[Download] = field(default_factory=list)
 
 
 def _word(f: Field) -> tuple[int, int]:
@@ -368,11 +370,10 @@ def sites(source: SourceFile, commands: list[Command]) -> list[LoraSite]:
         call = recognise(command)
         if call is None:
             continue
-        build = BUILDERS[call.program]
-        found = build(source, call)
-        found = [_orphans(source, call, s) for s in found]
-        out.extend(_model_from_downloads(source, s, downloads) for s in found)
-    return out
+        call.downloads = downloads
+        for site in BUILDERS[call.program](source, call):
+            out.append(_by_path(source, _orphans(source, call, site), downloads))
+    return _only_download(source, out, downloads)
 
 
 def _span(source: SourceFile, at: tuple[int, int]) -> Span:
@@ -427,11 +428,78 @@ def _scalar(source: SourceFile, f: Field, bools: frozenset[str], key: str):
     return ScalarNode(_resolve(text), text, start, end)
 
 
-def _value_node(source: SourceFile, o: Option, lists: frozenset[str], bools: frozenset[str]):
+def _fire_value(text: str) -> Any:
+    """A value as ``fire`` reads a command-line word: a Python literal in which bare names are
+    strings (``[q_proj,v_proj]`` is a list, ``16`` an int), else the word itself."""
+    import ast
+
+    def convert(n: ast.AST) -> Any:
+        if isinstance(n, ast.Constant):
+            return n.value
+        if isinstance(n, ast.Name):
+            return {"True": True, "False": False, "None": None}.get(n.id, n.id)
+        if isinstance(n, (ast.List, ast.Tuple)):
+            return [convert(e) for e in n.elts]
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub) and isinstance(n.operand, ast.Constant) \
+                and isinstance(n.operand.value, (int, float)):
+            return -n.operand.value
+        raise ValueError(n)
+
+    try:
+        return convert(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return text
+
+
+def _yaml_value(text: str, start, end):
+    """A ``key=[a, b]`` override's value as OmegaConf reads it (YAML), marked at the word."""
+    import yaml
+
+    from .yaml_nodes import Loader
+
+    if len(text) > 10_000:
+        return None
+    try:
+        node = yaml.compose(text, Loader=Loader)
+    except (yaml.YAMLError, RecursionError):
+        return None
+    return None if node is None else _remarked(node, start, end, [2_000])
+
+
+def _python_node(value: Any, start, end):
+    """The YAML node of a Python value (what ``yaml.safe_load`` would have given)."""
     from yaml.nodes import ScalarNode, SequenceNode
 
     from .yaml_nodes import STD
 
+    if isinstance(value, bool):
+        return ScalarNode(STD + "bool", "true" if value else "false", start, end)
+    if value is None:
+        return ScalarNode(STD + "null", "null", start, end)
+    if isinstance(value, int):
+        return ScalarNode(STD + "int", str(value), start, end)
+    if isinstance(value, float):
+        return ScalarNode(STD + "float", repr(value), start, end)
+    if isinstance(value, str):
+        return ScalarNode(STD + "str", value, start, end)
+    if isinstance(value, list):
+        return SequenceNode(STD + "seq", [_python_node(v, start, end) for v in value], start, end, flow_style=True)
+    return ScalarNode("!unknown", "", start, end)
+
+
+def _value_node(source: SourceFile, o: Option, lists: frozenset[str], bools: frozenset[str], fire: bool = False):
+    from yaml.nodes import ScalarNode, SequenceNode
+
+    from .yaml_nodes import STD
+
+    if fire and len(o.values) == 1 and o.values[0].known:
+        at = _field_at(o.values[0])
+        return _python_node(_fire_value(o.values[0].text), _mark(source, at[0]), _mark(source, at[1]))
+    if o.kv and o.values[0].known and o.values[0].text.lstrip()[:1] in ("[", "{"):
+        at = _field_at(o.values[0])
+        node = _yaml_value(o.values[0].text, _mark(source, at[0]), _mark(source, at[1]))
+        if node is not None:
+            return node
     if not o.values:
         at = o.key_at
         return ScalarNode(STD + "bool", "true", _mark(source, at[1]), _mark(source, at[1]))
@@ -607,6 +675,8 @@ class Program:
     #: ``key=value`` arguments (OmegaConf dotlist) instead of flags, when a config file is named.
     dotlist_with_config: bool = False
     dotlist: bool = False
+    #: Values read by ``fire`` (Python literals, bare names as strings).
+    fire: bool = False
 
 
 def _dialect(name: str):
@@ -628,7 +698,7 @@ PROGRAMS = {
     "llama-factory-old": Program(_dialect("llama_factory"), bools=HF_BOOLS),
     "trl": Program(_dialect("trl"), lists=frozenset({"lora_target_modules", "lora_modules_to_save",
                                                      "lora_target_parameters"}), bools=HF_BOOLS),
-    "axolotl": Program(_dialect("axolotl")),
+    "axolotl": Program(_dialect("axolotl"), fire=True),
     "axolotl-click": Program(_dialect("axolotl"), dash=True),
     "torchtune": Program(_dialect("torchtune"), dotlist=True),
 }
@@ -674,7 +744,7 @@ def _framework_sites(source: SourceFile, call: Call) -> list[LoraSite]:
             tree.remove(key[1:].split("."))
             continue
         path = key.split(".") if o.kv else (key.split("__") if call.program == "axolotl" else [key])
-        tree.set(path, _key_node(source, path[-1], o.key_at), _value_node(source, o, prog.lists, prog.bools))
+        tree.set(path, _key_node(source, path[-1], o.key_at), _value_node(source, o, prog.lists, prog.bools, prog.fire))
     if call.program == "ms-swift" and not any(k in tree.entries for k in ("tuner_type", "train_type", "sft_type")):
         # LoRA is ms-swift's default (``tuner_type``, v3 ``train_type``): the site is the command
         tree.set(["tuner_type"], _key_node(source, "tuner_type", call.head),
@@ -696,6 +766,10 @@ def _framework_sites(source: SourceFile, call: Call) -> list[LoraSite]:
     if call.program == "torchtune" and not module.detect(doc):
         return []  # a built-in config (not a file here) or a full fine-tune
     found = module.sites(doc)
+    if call.program == "torchtune":  # its model is the one downloaded into its checkpoint_dir
+        checkpointer = doc.top.sub("checkpointer")
+        directory = checkpointer.value("checkpoint_dir") if checkpointer is not None else None
+        found = [_by_path(source, s, call.downloads, directory) if s.base_model is None else s for s in found]
     filed = _span(source, loaded.at) if loaded is not None else None
     no_defaults = unread or call.program == "llama-factory-old"
     return [_settle(s, _span(source, head), filed, no_defaults) for s in found]
@@ -707,14 +781,14 @@ SWITCH_KEYS = {"ms-swift": "tuner_type", "llama-factory": "finetuning_type", "tr
 
 
 def _settle(site: LoraSite, head: Span, filed: Span | None, no_defaults: bool) -> LoraSite:
-    """A site built from a command line: what the named file (or the program's default) gave is
-    the framework's own (implicit); the file's own problems are reported in the file. With
-    ``no_defaults`` (a version whose defaults are not replayed, or a file that could not be read)
-    the framework's defaults are dropped and the site is open."""
-    implied = {head, filed} - {None}
-
+    """A site built from a command line. What the program supplies itself (ms-swift's LoRA
+    switch) is implicit, at the words naming the program; what the named file sets is as
+    written there, located at the word naming the file, and the file's own problems (its notes,
+    its unknown keys) are reported in the file itself. With ``no_defaults`` (a version whose
+    defaults are not replayed, or a file that could not be read) the framework's defaults are
+    dropped and the site is open."""
     def own(p: Param) -> Param:
-        if p.span in implied and not p.implicit:
+        if p.span == head and not p.implicit:
             return replace(p, implicit=True, items=tuple(replace(i, implicit=True) for i in p.items))
         return p
 
@@ -911,18 +985,24 @@ def _downloads(commands: list[Command]) -> list[Download]:
     return out
 
 
-def _model_from_downloads(source: SourceFile, site: LoraSite, downloads: list[Download]) -> LoraSite:
-    if not downloads:
+def _by_path(source: SourceFile, site: LoraSite, downloads: list[Download], path: Any = None) -> LoraSite:
+    """The model downloaded into the directory a site loads its model from (its model flag, or
+    torchtune's ``checkpointer.checkpoint_dir``)."""
+    written = site.base_model.value if site.base_model is not None and site.base_model.known else path
+    if not downloads or not isinstance(written, str) or (site.base_model is not None and HUB_ID.fullmatch(
+            written) and not written.startswith((".", "/", "~"))):
         return site
-    written = site.base_model.value if site.base_model is not None and site.base_model.known else None
-    if written is not None and HUB_ID.fullmatch(written) and not written.startswith((".", "/")):
-        return site
-    chosen = None
-    if written is not None:
-        want = written.rstrip("/")
-        chosen = next((d for d in downloads if d.directory and d.directory.rstrip("/") == want), None)
-    elif len({d.repo for d in downloads}) == 1:
-        chosen = downloads[0]
+    want = os.path.normpath(written)
+    chosen = next((d for d in downloads if d.directory and os.path.normpath(d.directory) == want), None)
     if chosen is None:
         return site
     return replace(site, base_model=Param("download", chosen.repo, _span(source, chosen.at)))
+
+
+def _only_download(source: SourceFile, sites: list[LoraSite], downloads: list[Download]) -> list[LoraSite]:
+    """A script that downloads one model and trains one adapter without naming its model trains
+    that model."""
+    repos = {d.repo for d in downloads}
+    if len(repos) != 1 or len(sites) != 1 or sites[0].base_model is not None:
+        return sites
+    return [replace(sites[0], base_model=Param("download", downloads[0].repo, _span(source, downloads[0].at)))]
