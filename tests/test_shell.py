@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lora_lint.model import UNKNOWN
+from lora_lint.model import UNKNOWN, Span
 from lora_lint.source_file import SourceFile
 from lora_lint.sources import shell_lex, sites_for
 from lora_lint.sources.shell import Run
@@ -190,3 +190,228 @@ def test_assignments_inside_branches_and_loops_are_unknown_afterwards_but_known_
     assert [c.argv[3].text for c in commands(text)] == ["8", UNKNOWN]
     text = "R=8\n( R=16 )\npython t.py --lora_r $R\n"
     assert [c.argv[3].text for c in commands(text)] == ["8"]
+
+
+# -- programs -------------------------------------------------------------------------------------------
+
+def repo(tmp_path: Path, files: dict[str, str]) -> Path:
+    (tmp_path / ".git").mkdir()
+    for name, text in files.items():
+        p = tmp_path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return tmp_path
+
+
+def check(path: Path) -> list[str]:
+    from lora_lint.pipeline import lint_file
+
+    return [f"{f.span.line}:{f.span.col} {f.code} {f.message}" for f in lint_file(str(path))]
+
+
+def only(path: Path, program: str | None = None):
+    found = sites_for(SourceFile.of_text(str(path), path.read_text()))
+    return found
+
+
+LF = "model_name_or_path: Qwen/Qwen2.5-0.5B\nstage: sft\ndo_train: true\nfinetuning_type: lora\nlora_rank: 8\n"
+AXOLOTL = "base_model: Qwen/Qwen2.5-0.5B\nadapter: lora\nlora_r: 16\nlora_alpha: 32\nlora_target_modules: [q_proj]\n"
+TORCHTUNE = ("model:\n  _component_: torchtune.models.qwen2_5.lora_qwen2_5_0_5b\n  lora_attn_modules: ['q_proj']\n"
+             "checkpointer:\n  _component_: torchtune.training.FullModelHFCheckpointer\n"
+             "  checkpoint_dir: /tmp/q\n  model_type: QWEN2\n")
+
+
+def test_swift_flags_are_an_ms_swift_site_lora_by_default():
+    (site,) = sites("swift sft --model Qwen/Qwen2.5-0.5B \\\n  --lora_rank 16 --target_modules q_proj v_proj\n")
+    assert site.dialect.name == "ms-swift"
+    assert site.value("r") == 16 and site.value("lora_alpha") == 32  # ms-swift's default α
+    assert site.value("target_modules") == ["q_proj", "v_proj"]  # a list flag takes every word
+    assert site.base_model.value == "Qwen/Qwen2.5-0.5B"
+    assert site.params["r"].span.line == 2
+    (full,) = sites("swift sft --model Qwen/Qwen2.5-0.5B --tuner_type full --lora_rank 16\n")
+    assert not full.active and "trains without LoRA" in full.notes[0].message
+
+
+def test_llamafactory_flags_and_yaml_with_overrides(tmp_path):
+    r = repo(tmp_path, {"cfg/sft.yaml": LF, "run.sh": (
+        "llamafactory-cli train --model_name_or_path Qwen/Qwen2.5-0.5B --do_train --lora_rank 4\n"
+        "llamafactory-cli train cfg/sft.yaml lora_rank=64 lora_alpha=16\n"
+        "llamafactory-cli train cfg/sft.yaml --lora_rank 64\n")})
+    flags, overrides, wrong = only(r / "run.sh")
+    assert flags.value("r") == 4 and flags.value("lora_alpha") == 8  # LLaMA-Factory's α = 2r
+    assert overrides.value("r") == 64 and overrides.value("lora_alpha") == 16
+    assert overrides.base_model.value == "Qwen/Qwen2.5-0.5B"  # from the YAML
+    assert overrides.base_model.span == Span(2, 24, 2, 36)  # the word naming the YAML
+    assert overrides.params["r"].span.line == 2
+    assert [k.key for k, _ in wrong.unknown_keys] == ["--lora_rank"]  # key=value only after a YAML
+    out = check(r / "run.sh")
+    assert any(x.startswith("3:37 LL001 `--lora_rank` is not a llama-factory") for x in out), out
+
+
+def test_a_config_file_outside_the_repository_or_missing_leaves_the_site_open(tmp_path):
+    r = repo(tmp_path, {"run.sh": "llamafactory-cli train nowhere.yaml lora_rank=64\n"
+                                  "axolotl train nowhere.yml\n"})
+    (site,) = only(r / "run.sh")
+    assert site.open and site.value("r") == 64 and site.value("lora_alpha") is UNKNOWN
+
+
+def test_axolotl_both_command_lines_override_the_yaml(tmp_path):
+    r = repo(tmp_path, {"ax.yml": AXOLOTL, "run.sh": (
+        "accelerate launch -m axolotl.cli.train ax.yml --lora_r=64 --lora_target_modules='[q_proj,vproj]'\n"
+        "axolotl train ax.yml --lora-r 4 --no-lora-target-linear\n")})
+    fire, click = only(r / "run.sh")
+    assert fire.dialect.name == click.dialect.name == "axolotl"
+    assert fire.value("r") == 64 and fire.value("target_modules") == ["q_proj", "vproj"]  # fire's list
+    assert click.value("r") == 4 and click.value("lora_alpha") == 32
+    out = check(r / "run.sh")
+    assert any(" LL202 'vproj' matches no module of Qwen2ForCausalLM" in x for x in out), out
+
+
+def test_trl_config_and_flags(tmp_path):
+    r = repo(tmp_path, {"trl.yaml": "model_name_or_path: Qwen/Qwen2.5-0.5B\nuse_peft: true\n",
+                        "run.sh": "trl sft --config trl.yaml --lora_r 32 --lora_target_modules q_proj v_proj\n"
+                                  "trl sft --model_name_or_path Qwen/Qwen2.5-0.5B --lora_r 8\n"})
+    on, off = only(r / "run.sh")
+    assert on.value("r") == 32 and on.value("target_modules") == ["q_proj", "v_proj"] and on.value("lora_alpha") == 32
+    assert not off.active and "use_peft" in off.notes[0].message
+
+
+def test_torchtune_config_overrides_and_download(tmp_path):
+    r = repo(tmp_path, {"tt.yaml": TORCHTUNE, "run.sh": (
+        "tune download Qwen/Qwen2.5-0.5B-Instruct --output-dir /tmp/q\n"
+        "tune run lora_finetune_single_device --config tt.yaml model.lora_rank=32 "
+        "model.lora_attn_modules=[q_proj,o_proj]\n"
+        "tune run lora_finetune_single_device --config qwen2_5/0.5B_lora_single_device model.lora_rank=32\n")})
+    (site,) = only(r / "run.sh")  # a built-in config is no file here: not read
+    assert site.dialect.name == "torchtune" and site.value("r") == 32
+    assert site.base_model.value == "Qwen/Qwen2.5-0.5B-Instruct" and site.base_model.span.line == 1
+    assert any("`o_proj` is not a torchtune attention module" in n.message for n in site.notes)
+
+
+def test_training_scripts_read_only_well_known_flags():
+    text = ("MODEL=meta-llama/Llama-3.2-1B\n"
+            "torchrun --nproc_per_node 2 train.py --model_name_or_path $MODEL --lora_r 16 --lora_alpha 32 "
+            "--lora_dropout 0.05 --lora_target_modules q_proj,v_proj --lora_droppout 0.1\n"
+            "python -u finetune.py --base_model x/y --lora_target_modules='[q_proj,k_proj]' --lora_r=8\n"
+            "deepspeed --include localhost:0 t.py --use_peft True --target_modules all --lora_rank 8\n"
+            "python t.py --use_lora False --lora_r 8\n"
+            "python generate.py --lora_weights tloen/alpaca-lora-7b\n")
+    a, b, c = sites(text)
+    assert {a.dialect.name, b.dialect.name, c.dialect.name} == {"script"} and a.open
+    assert (a.value("r"), a.value("lora_alpha"), a.value("target_modules")) == (16, 32, ["q_proj", "v_proj"])
+    assert a.base_model.value == "meta-llama/Llama-3.2-1B" and not a.unknown_keys  # no claim about the script
+    assert a.value("bias") is UNKNOWN and a.effective("bias") is UNKNOWN  # its defaults are its own
+    assert (b.value("r"), b.value("target_modules")) == (8, ["q_proj", "k_proj"])
+    assert c.value("target_modules") is UNKNOWN  # `all` is the script's own keyword
+
+
+def test_a_comment_inside_the_continuation_is_reported_where_the_settings_are_lost():
+    text = CASES["comment inside a continuation"].replace("--stage sft", "--stage sft --do_train")
+    (site,) = sites(text)
+    (note,) = site.notes
+    assert note.code == "LL010" and note.where.span.line == 4
+    assert note.message.startswith("`--lora_rank` is never passed to `llamafactory-cli train`: the command ends on"
+                                   " line 2, since the comment on line 3 ends it")
+
+
+def test_suppression_above_a_command_covers_its_continued_lines():
+    from lora_lint.pipeline import lint_text
+
+    text = "swift sft --model Qwen/Qwen2.5-0.5B \\\n  --lora_droput 0.1\n"
+    assert [f.code for f in lint_text("t.sh", text)] == ["LL103", "LL001"]
+    quiet = "# lora-lint: ignore[LL001]\n" + text
+    assert [f.code for f in lint_text("t.sh", quiet)] == ["LL103"]
+    assert [f.code for f in lint_text("t.sh", "# lora-lint: ignore-file\n" + text)] == []
+
+
+def test_findings_in_shell_scripts_carry_no_fix():
+    from lora_lint.pipeline import lint_text
+
+    found = lint_text("t.sh", "trl sft --model_name_or_path Qwen/Qwen2.5-0.5B --use_peft --lora_r 64 "
+                              "--lora_target_modules q_proj vproj\n")
+    assert found and all(f.fix is None for f in found)
+
+
+def test_a_script_without_a_lora_marker_costs_a_marker_test():
+    from lora_lint.sources import may_hold_sites
+
+    assert not may_hold_sites(SourceFile.of_text("a.sh", "python train.py --lr 1e-4\nmake all\n"))
+    assert may_hold_sites(SourceFile.of_text("a.sh", "swift sft --model x\n"))
+
+
+# -- the wild corpus: every launch script's LoRA configuration, counted by reading each file ---------------
+
+#: file -> the dialect of each site (one command each) and the base model the file names (None: it
+#: names none, or a path on its author's machine that bash expands, ``~/checkpoints/baichuan7b``).
+WILD_SITES = {
+    "2U1__Molmo-Finetune__finetune-lora-vision.sh": [("script", "allenai/Molmo-7B-D-0924")],  # $MODEL_NAME
+    "2U1__Qwen2-VL-Finetune__finetune-lora.sh": [("script", "Qwen/Qwen2.5-VL-3B-Instruct")],
+    "A-baoYang__LLM-Finetune-Guide__run-sft-dcard.sh": [("script", "hfl/chinese-llama-2-7b")],
+    "HyeongminMoon__ChatLLM__train-qlora.sh": [
+        ("script", "/workspaces/data/llm_weights/custom_trained/DIE-70B_sftv5_task-96000")],
+    # the commented-out lines end the command after --model_name_or_path (LL010 for the rest)
+    "JJH12234__ScaleBench__internvl3-lf.sh": [("llama-factory", "OpenGVLab/InternVL3-8B-hf")],
+    "JJH12234__ScaleBench__janus-pro-swift.sh": [("ms-swift", "deepseek-ai/Janus-Pro-7B")],
+    "LianjiaTech__BELLE__dschat-run-lora.sh": [("script", "/workspace/model_name_or_path/bloomz-7b1-mt")],
+    "OpenBMB__MiniCPM-V__finetune-lora.sh": [("script", "openbmb/MiniCPM-o-2_6")],
+    "Say1kU__im-reply-qwen__train-lora.sh": [("ms-swift", "Qwen/Qwen3-0.6B")],  # ${MODEL_ID:-...}
+    "VerdureChen__alpaca-lora__alpaca-bash.sh": [("script", "./llama-7b-hf")],
+    "VirtuosoResearch__Scalable-finetuning__meta-training-instruction.sh": [
+        ("script", "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T")],  # --model_key
+    "X-PLUG__mPLUG-Owl__owl2-finetune-lora.sh": [("script", "MAGAer13/mplug-owl2-llama2-7b")],
+    "YerongLi__ChatGLM-Efficient-Tuning__train-sft.sh": [("llama-factory", None)],  # the tool's own default
+    "artidoro__qlora__finetune-guanaco-7b.sh": [("script", "huggyllama/llama-7b")],
+    "bupticybee__FastLoRAChat__finetune-lora-unquoted.sh": [("script", "../llama-13b/")],
+    "chengzl18__Vicuna-LoRA__train-lora.sh": [("script", "lmsys/vicuna-7b-v1.3")],
+    "georgian-io__LLM-Finetuning-Toolkit__llama2-run-lora.sh": [("script", None)],  # a rank sweep
+    "jianzhnie__LLamaTuner__baichuan-7b-qlora.sh": [("script", None)],
+    "jimzhou03__GLM-4-9B-LoRA-HateSpeech__train-lora.sh": [("ms-swift", "ZhipuAI/GLM-4-9B-0414")],
+    "liguodongiot__llm-action__bootstrap-llm.sh": [("script", None)],  # sh bootstrap-llm-lora.sh --lora_rank=$..
+    "lynxx244__Qwen-LoRA-Identity-Alignment__train-lora.sh": [("llama-factory", "qwen/Qwen2.5-7B-Instruct")],
+    "shibing624__MedicalGPT__run-sft.sh": [("script", "Qwen/Qwen3.5-0.8B")],
+    "ymcui__Chinese-LLaMA-Alpaca-2__run-sft.sh": [("script", "path/to/hf/llama-2/or/chinese-llama-2/dir/or/model_id")],
+    "yuanzhoulvpi2017__zero_nlp__chatglm2-lora-train.sh": [("script", "chatglm2-6b_model")],
+    "zjunlp__DeepKE__fine-moss.bash": [("script", "models/moss-moon-003-sft")],
+}
+
+#: Every finding lora-lint gives on the wild scripts besides LL902 (the model is not resolvable
+#: offline, or none is named), each judged true: ms-swift and LLaMA-Factory take --use_rslora,
+#: their defaults are rank 8 (LLaMA-Factory's α 2r), and bash ends the InternVL3 command at its
+#: first commented-out line (its own parser says so: test_wild_scripts_split_into_the_commands...).
+WILD_FINDINGS = {
+    ("JJH12234__ScaleBench__internvl3-lf.sh", 5, "LL103"),
+    ("JJH12234__ScaleBench__internvl3-lf.sh", 12, "LL010"),
+    ("JJH12234__ScaleBench__internvl3-lf.sh", 35, "LL010"),
+    ("JJH12234__ScaleBench__janus-pro-swift.sh", 15, "LL101"),
+    ("Say1kU__im-reply-qwen__train-lora.sh", 22, "LL103"),
+    ("jimzhou03__GLM-4-9B-LoRA-HateSpeech__train-lora.sh", 27, "LL101"),
+    ("lynxx244__Qwen-LoRA-Identity-Alignment__train-lora.sh", 18, "LL103"),
+}
+
+wild = pytest.mark.skipif(not WILD.is_dir(), reason="the shared wild corpus is not next to the repository")
+
+
+@wild
+def test_every_wild_script_is_listed():
+    assert sorted(p.name for p in WILD.glob("*")) == sorted(WILD_SITES)
+
+
+@wild
+@pytest.mark.parametrize("name", sorted(WILD_SITES))
+def test_every_lora_configuration_of_the_wild_scripts_is_found_with_its_model(name):
+    path = WILD / name
+    found = sites_for(SourceFile.of_text(str(path), path.read_text(encoding="utf-8")))
+    assert [(s.dialect.name, s.base_model.value if s.base_model else None) for s in found] == WILD_SITES[name]
+
+
+@wild
+def test_the_findings_on_the_wild_scripts_are_the_judged_ones(monkeypatch):
+    from lora_lint.pipeline import lint_file
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    got = set()
+    for name in WILD_SITES:
+        for f in lint_file(str(WILD / name)):
+            if f.code != "LL902":
+                got.add((name, f.span.line, f.code))
+    assert got == WILD_FINDINGS
