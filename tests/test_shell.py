@@ -415,3 +415,15 @@ def test_the_findings_on_the_wild_scripts_are_the_judged_ones(monkeypatch):
             if f.code != "LL902":
                 got.add((name, f.span.line, f.code))
     assert got == WILD_FINDINGS
+
+
+def test_argparse_abbreviations_are_the_options_they_abbreviate():
+    """HfArgumentParser keeps argparse's ``allow_abbrev``: ms-swift takes ``--lora_r`` for
+    ``--lora_rank``; an ambiguous prefix stops it (nothing said); only a flag no option starts
+    with is unknown."""
+    (site,) = sites("swift sft --model Qwen/Qwen2.5-0.5B --lora_r 64 --lora_drop 0.1 --lora_ga_iter 2 "
+                    "--lora_g 3 --lora_x 1\n")
+    assert site.value("r") == 64 and site.value("lora_dropout") == 0.1
+    assert [p.key for p, _ in site.unknown_keys] == ["lora_x"]
+    (lf,) = sites("llamafactory-cli train --do_train --model_name_or_path Qwen/Qwen2.5-0.5B --lora_r 16\n")
+    assert lf.value("r") == 16 and lf.value("lora_alpha") == 32

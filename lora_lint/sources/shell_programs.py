@@ -677,6 +677,9 @@ class Program:
     dotlist: bool = False
     #: Values read by ``fire`` (Python literals, bare names as strings).
     fire: bool = False
+    #: argparse options of the program that a LoRA-looking flag may abbreviate (argparse takes a
+    #: unique prefix of an option for the option: ``--lora_r`` is ``--lora_rank``).
+    abbreviates: frozenset[str] = frozenset()
 
 
 def _dialect(name: str):
@@ -691,23 +694,64 @@ HF_BOOLS = frozenset({"use_rslora", "use_dora", "do_train", "use_peft", "load_in
                       "freeze_vision_tower", "freeze_multi_modal_projector", "freeze_language_model", "pissa_init",
                       "create_new_adapter", "resize_vocab", "use_llama_pro", "freeze_llm", "freeze_vit",
                       "freeze_aligner", "lora_target_linear", "use_galore", "use_apollo", "use_badam"})
+#: The options whose names hold lora, target, adapter, rslora, dora... (ms-swift v4.5.2
+#: ``swift/arguments/``, LLaMA-Factory v0.9.5 ``src/llamafactory/hparams/``, TRL v1.9.0
+#: ``trl/trainer/model_config.py``): every option a LoRA-looking flag can abbreviate.
+SWIFT_OPTIONS = frozenset(
+    "adalora_init_r adalora_orth_reg_weight adalora_target_r adalora_tfinal adalora_tinit adapter_act "
+    "adapter_length adapters init_weights lora_alpha lora_bias lora_dropout lora_dtype lora_ga_batch_size "
+    "lora_ga_direction lora_ga_iters lora_ga_max_length lora_ga_scale lora_ga_stable_gamma lora_rank "
+    "lorap_lr_ratio mcore_adapter merge_lora modules_to_save ref_adapters reward_adapters target_modules "
+    "target_parameters target_regex teacher_adapters tuner_backend tuner_type use_dora use_rslora "
+    "use_swift_lora vllm_enable_lora vllm_max_lora_rank".split())
+LF_OPTIONS = frozenset(
+    "adapter_folder adapter_name_or_path additional_target apollo_target create_new_adapter finetuning_type "
+    "galore_target kt_lora_expert_intermediate_size kt_lora_expert_num kt_use_lora_experts lora_alpha "
+    "lora_dropout lora_rank lora_target loraplus_lr_embedding loraplus_lr_ratio oft_target pissa_convert "
+    "pissa_init pissa_iter ppo_target ref_model_adapters reward_model_adapters sglang_lora_backend use_dora "
+    "use_rslora vllm_max_lora_rank".split())
+TRL_OPTIONS = frozenset(
+    "lora_alpha lora_dropout lora_modules_to_save lora_r lora_target_modules lora_target_parameters "
+    "lora_task_type use_dora use_peft use_rslora".split())
 PROGRAMS = {
     "ms-swift": Program(_dialect("ms_swift"), lists=frozenset({"target_modules", "modules_to_save",
-                                                               "target_parameters"}), bools=HF_BOOLS),
-    "llama-factory": Program(_dialect("llama_factory"), bools=HF_BOOLS, dotlist_with_config=True),
-    "llama-factory-old": Program(_dialect("llama_factory"), bools=HF_BOOLS),
+                                                               "target_parameters"}), bools=HF_BOOLS,
+                        abbreviates=SWIFT_OPTIONS),
+    "llama-factory": Program(_dialect("llama_factory"), bools=HF_BOOLS, dotlist_with_config=True,
+                             abbreviates=LF_OPTIONS),
+    "llama-factory-old": Program(_dialect("llama_factory"), bools=HF_BOOLS, abbreviates=LF_OPTIONS),
     "trl": Program(_dialect("trl"), lists=frozenset({"lora_target_modules", "lora_modules_to_save",
-                                                     "lora_target_parameters"}), bools=HF_BOOLS),
+                                                     "lora_target_parameters"}), bools=HF_BOOLS,
+                   abbreviates=TRL_OPTIONS),
     "axolotl": Program(_dialect("axolotl"), fire=True),
     "axolotl-click": Program(_dialect("axolotl"), dash=True),
     "torchtune": Program(_dialect("torchtune"), dotlist=True),
 }
 
 
-def _options(source: SourceFile, call: Call, prog: Program) -> tuple[list[Option], list[Field]]:
+def _options(source: SourceFile, call: Call, prog: Program, module) -> tuple[list[Option], list[Field]]:
     if prog.dotlist or (prog.dotlist_with_config and call.config is not None):
         return _dotlist(call.args)
-    return parse_flags(call.args, prog.lists, prog.dash)
+    options, rest = parse_flags(call.args, prog.lists, prog.dash)
+    if prog.abbreviates:
+        options = _abbreviations(options, prog.abbreviates | set(module.KEYMAP) | set(module.KNOWN))
+    return options, rest
+
+
+def _abbreviations(options: list[Option], names: frozenset[str]) -> list[Option]:
+    """argparse's ``allow_abbrev``: a flag that is a unique prefix of an option is that option; a
+    prefix of several stops the program ("ambiguous option"), and is left out (nothing is said)."""
+    out = []
+    for o in options:
+        if o.key in names:
+            out.append(o)
+            continue
+        matches = [n for n in names if n.startswith(o.key)]
+        if len(matches) == 1:
+            out.append(replace(o, key=matches[0]))
+        elif not matches:
+            out.append(o)
+    return out
 
 
 def _dotlist(args: list[Field]) -> tuple[list[Option], list[Field]]:
@@ -733,7 +777,7 @@ def _framework_sites(source: SourceFile, call: Call) -> list[LoraSite]:
     prog = PROGRAMS[call.program]
     module = prog.dialect()
     loaded = _load_config(source, call.config)
-    options, _ = _options(source, call, prog)
+    options, _ = _options(source, call, prog, module)
     tree = Tree()
     if loaded is not None:
         for k, v in loaded.pairs:
@@ -772,7 +816,11 @@ def _framework_sites(source: SourceFile, call: Call) -> list[LoraSite]:
         found = [_by_path(source, s, call.downloads, directory) if s.base_model is None else s for s in found]
     filed = _span(source, loaded.at) if loaded is not None else None
     no_defaults = unread or call.program == "llama-factory-old"
-    return [_settle(s, _span(source, head), filed, no_defaults) for s in found]
+    found = [_settle(s, _span(source, head), filed, no_defaults) for s in found]
+    if prog.abbreviates:  # options the program has, which its dialect's record does not list
+        found = [replace(s, unknown_keys=tuple((p, h) for p, h in s.unknown_keys if p.key not in prog.abbreviates))
+                 for s in found]
+    return found
 
 
 #: The key that switches LoRA on, per program, when a configuration file may set it.
