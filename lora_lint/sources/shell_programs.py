@@ -734,16 +734,17 @@ def _options(source: SourceFile, call: Call, prog: Program, module) -> tuple[lis
         return _dotlist(call.args)
     options, rest = parse_flags(call.args, prog.lists, prog.dash)
     if prog.abbreviates:
-        options = _abbreviations(options, prog.abbreviates | set(module.KEYMAP) | set(module.KNOWN))
+        options = _abbreviations(options, prog.abbreviates, set(module.KEYMAP) | set(module.KNOWN))
     return options, rest
 
 
-def _abbreviations(options: list[Option], names: frozenset[str]) -> list[Option]:
-    """argparse's ``allow_abbrev``: a flag that is a unique prefix of an option is that option; a
-    prefix of several stops the program ("ambiguous option"), and is left out (nothing is said)."""
+def _abbreviations(options: list[Option], names: frozenset[str], older: set[str]) -> list[Option]:
+    """argparse's ``allow_abbrev``: a flag that is a unique prefix of an option of the version
+    replayed (``names``) is that option; a prefix of several stops the program ("ambiguous
+    option"), and is left out (nothing is said). ``older``: names the dialect also knows."""
     out = []
     for o in options:
-        if o.key in names:
+        if o.key in names or o.key in older:
             out.append(o)
             continue
         matches = [n for n in names if n.startswith(o.key)]
