@@ -195,7 +195,7 @@ def test_assignments_inside_branches_and_loops_are_unknown_afterwards_but_known_
 # -- programs -------------------------------------------------------------------------------------------
 
 def repo(tmp_path: Path, files: dict[str, str]) -> Path:
-    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git").mkdir(parents=True)
     for name, text in files.items():
         p = tmp_path / name
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -427,3 +427,31 @@ def test_argparse_abbreviations_are_the_options_they_abbreviate():
     assert [p.key for p, _ in site.unknown_keys] == ["lora_x"]
     (lf,) = sites("llamafactory-cli train --do_train --model_name_or_path Qwen/Qwen2.5-0.5B --lora_r 16\n")
     assert lf.value("r") == 16 and lf.value("lora_alpha") == 32
+
+
+def test_a_script_without_a_suffix_is_read_by_its_shebang():
+    from lora_lint.source_file import Kind, decode
+
+    for line, kind in (("#!/bin/bash", Kind.SHELL), ("#!/usr/bin/env bash", Kind.SHELL), ("#!/bin/sh -e", Kind.SHELL),
+                       ("#! /bin/dash", Kind.SHELL), ("#!/bin/zsh", None), ("#!/usr/bin/env python3", None),
+                       ("#!/bin/bashful", None)):
+        assert decode(f"{line}\nswift sft --lora_rank 8\n".encode(), "scripts/run").kind is kind, line
+    assert decode(b"#!/bin/bash\n", "run.py").kind is Kind.PYTHON  # a suffix decides first
+
+
+def test_a_config_file_outside_the_repository_is_not_read(tmp_path):
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text(LF)
+    r = repo(tmp_path / "repo", {"run.sh": f"llamafactory-cli train {outside} lora_rank=64\n"
+                                           "llamafactory-cli train ../elsewhere.yaml lora_rank=64\n"})
+    for site in only(r / "run.sh"):
+        assert site.open and site.base_model is None
+
+
+def test_the_named_files_own_problems_stay_in_that_file(tmp_path):
+    r = repo(tmp_path, {"ax.yml": AXOLOTL + "lora_dropuot: 0.1\n", "run.sh": "axolotl train ax.yml --lora-r 8\n"})
+    (site,) = only(r / "run.sh")
+    assert site.unknown_keys == () and site.value("r") == 8
+    from lora_lint.pipeline import lint_file
+
+    assert any(f.code == "LL001" for f in lint_file(str(r / "ax.yml")))
