@@ -41,6 +41,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from ..dialect import Dialect
@@ -69,7 +70,10 @@ MODEL_FLAGS = ("model", "model_name_or_path", "base_model", "model_id", "model_i
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]*[\w]")
 
 
-def _script_dialect() -> Dialect:
+@lru_cache(maxsize=1)
+def script_dialect() -> Dialect:
+    """The record of the ``script`` dialect (made on first use: the dialects package imports
+    PyYAML). It can set only what its flags name, and decides nothing else: its sites are open."""
     from ..dialects._base import framework
 
     return framework(
@@ -77,16 +81,6 @@ def _script_dialect() -> Dialect:
         what="a well-known LoRA flag", passer="the training script",
         decided=frozenset(SCRIPT_KEYMAP.values()) | frozenset({"init_lora_weights"}),
     )
-
-
-SCRIPT = None  # made on first use (the dialects package imports PyYAML)
-
-
-def script_dialect() -> Dialect:
-    global SCRIPT
-    if SCRIPT is None:
-        SCRIPT = _script_dialect()
-    return SCRIPT
 
 
 # -- arguments ---------------------------------------------------------------------------------
@@ -112,6 +106,8 @@ class Call:
     head: tuple[int, int]
     args: list[Field]
     config: Field | None = None
+    #: The training script's path as written (``train.py``), for a program lora-lint has no
+    #: dialect for.
     script: str | None = None
     #: The models the script downloads (``tune download``, ``hf download``...).
     downloads: list[Download] = field(default_factory=list)
