@@ -455,3 +455,21 @@ def test_the_named_files_own_problems_stay_in_that_file(tmp_path):
     from lora_lint.pipeline import lint_file
 
     assert any(f.code == "LL001" for f in lint_file(str(r / "ax.yml")))
+
+
+def test_ms_swift_options_found_in_its_examples():
+    """Read from ms-swift's own example scripts: ``tuner_type lora_llm`` is LoRA (its tuner plugin
+    passes only r and α, on a target regex of its own), ``task_type`` and the LoRA-GA/AdaLoRA
+    options are options, and ``init_weights lora-ga`` is swift's own LoRA-GA, not peft's."""
+    from lora_lint.pipeline import lint_text
+
+    (llm,) = sites("swift sft --model Qwen/Qwen2.5-VL-7B-Instruct --tuner_type lora_llm --lora_rank 16 "
+                   "--lora_alpha 32 --lora_dropout 0.1\n")
+    assert llm.active and llm.open and llm.value("r") == 16 and llm.value("target_modules") is UNKNOWN
+    assert "lora_dropout" not in llm.params  # not passed by the lora_llm tuner
+    cli = ("swift sft --model Qwen/Qwen2.5-0.5B --task_type seq_cls --num_labels 2 --init_weights lora-ga "
+           "--lora_ga_iters 2 --adalora_beta1 0.8\n")
+    yaml_text = ("model: Qwen/Qwen2.5-0.5B\ntuner_type: lora\ntask_type: seq_cls\ninit_weights: lora-ga\n"
+                 "lora_ga_iters: 2\nadalora_beta1: 0.8\n")
+    for path, text in (("t.sh", cli), ("t.yaml", yaml_text)):
+        assert not [f for f in lint_text(path, text) if f.code in ("LL001", "LL008", "LL010")], path
