@@ -47,7 +47,7 @@ def test_manifest_is_valid_and_light():
     assert hooks["lora-lint-fix"]["entry"] == "lora-lint check --force-exclude --fix"
     for hook in hooks.values():
         assert hook["language"] == "python"
-        assert set(hook["types_or"]) == {"python", "pyi", "yaml", "json"}
+        assert {"python", "pyi", "yaml", "json", "shell"} <= set(hook["types_or"])
         assert hook["require_serial"] is True
         assert hook["exclude"] == r"(^|/)\.lora-lint/"  # the model lock's files
         assert "additional_dependencies" not in hook  # core dependencies only
@@ -179,3 +179,27 @@ def test_hook_without_torch_uses_the_lock_and_warns_for_an_unlocked_model(tmp_pa
                            " transformers and torch, which are not installed; and base model"
                            " '../models/tiny-mistral' is not in the model lock (.lora-lint/models/lock.json)."), out
     assert "Fix: run `lora-lint lock`" in line
+
+
+def test_shell_scripts_reach_the_hook(tmp_path, home):
+    """pre-commit's ``shell`` type sends ``.sh`` files and executable scripts with a sh/bash ``#!``
+    line; lora-lint reads both (the second by its ``#!`` line) and leaves a zsh script alone."""
+    env = clean_env(home)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (("init", "-q"), ("config", "user.name", "Test"), ("config", "user.email", "t@example.com")):
+        assert git(repo, *args, env=env).returncode == 0
+    (repo / "train.sh").write_text("#!/bin/bash\nswift sft --model Qwen/Qwen2.5-0.5B --lora_droput 0.1\n")
+    run_script = repo / "run"
+    run_script.write_text("#!/usr/bin/env bash\nswift sft --model Qwen/Qwen2.5-0.5B \\\n  --lora_alpah 16\n")
+    run_script.chmod(0o755)
+    other = repo / "other.zsh"
+    other.write_text("swift sft --model Qwen/Qwen2.5-0.5B --lora_alpah 16\n")
+    assert git(repo, "add", ".", env=env).returncode == 0
+    run = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "lora-lint", "--all-files"],
+                         cwd=repo, env=env, capture_output=True, text=True)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "train.sh:2:37: LL001 [error] `lora_droput` is not a ms-swift LoRA setting; did you mean `lora_dropout`?" in out
+    assert "run:3:3: LL001 [error] `lora_alpah` is not a ms-swift LoRA setting; did you mean `lora_alpha`?" in out
+    assert "other.zsh" not in out  # zsh splits words otherwise: not read
