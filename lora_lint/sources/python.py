@@ -91,11 +91,25 @@ def _script_metadata(source: SourceFile):
 
 
 def parse(source: SourceFile) -> cst.Module:
+    """The module of ``source``. A text that is not Python only because of IPython's own lines
+    (``!pip install``, ``%%capture``, ``model?``: a notebook or its export) is parsed with them
+    masked (``ipython.masked``: same length, so every position is the original's); the tree's
+    ``code`` is then the masked text."""
     from .python_depth import parse_guarded
 
     try:
         return parse_guarded(cst.parse_module, source.text)
     except cst.ParserSyntaxError as e:
+        from ..ipython import masked
+
+        text = masked(source.text)
+        if text != source.text:
+            try:
+                return parse_guarded(cst.parse_module, text)
+            except cst.ParserSyntaxError as again:
+                e = again
+            except Exception:
+                pass
         raise SourceError(f"syntax error: {e.message}", _error_span(source, e)) from None
     except RecursionError:
         raise SourceError("file is nested too deeply to parse", Span.point(1, 1)) from None
