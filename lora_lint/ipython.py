@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from .source_file import LINE_BREAK as _BREAK
+
 #: Cell magics whose body is Python run in the notebook's namespace (the rest of the cell is read).
 PYTHON_CELL_MAGICS = frozenset({"capture", "time", "timeit", "prun", "debug"})
 
@@ -49,7 +51,6 @@ _ESCAPED = re.compile(
 _AUTOMAGIC = re.compile(r"([A-Za-z_]\w*)[ \t]+[^\s=,;:.(\[]")
 #: Cheap test: nothing in a text that has none of these can be IPython's.
 _MAY_HAVE = re.compile(r"^[ \t]*(?:[!%?]|[\w.,* \t]+(?:\?|=[ \t]*[!%]))", re.MULTILINE)
-_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def may_have_magics(text: str) -> bool:

@@ -233,13 +233,12 @@ def fix_each(paths: Iterable[str], settings_for: Callable[[str], Settings], forc
 
 def unified_diff(result: Result) -> str:
     """``--diff``'s output for one file (lines split at line breaks only, as editors split them)."""
-    import difflib
-
     name = result.path.replace(os.sep, "/")
     before, after = result.source, result.fixed_source
     if before.rows is not None and after.rows is not None:  # a notebook: each changed cell, as ruff
         return "".join(_diff(f"{name}:cell {n}", old, new)
-                       for (n, old), (_, new) in zip(before.rows.parts(before.text), after.rows.parts(after.text))
+                       for (n, old), (_, new) in zip(before.rows.parts(before.text), after.rows.parts(after.text),
+                                                     strict=True)
                        if old != new)
     return _diff(name, result.original, result.text)
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from .. import ipython
 from ..model import Span
-from ..source_file import LINE_BREAK, Kind, SourceFile
+from ..source_file import LINE_BREAK, Kind, SourceFile, lines_with_breaks
 from ._base import PYTHON_MARKERS, SourceError
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -111,7 +111,7 @@ class Cells:
             i = min(i, len(self.cells) - 1)
             delta[i] += len(LINE_BREAK.findall(new)) - len(LINE_BREAK.findall(text[start:end]))
         out, first = [], 1
-        for cell, d in zip(self.cells, delta):
+        for cell, d in zip(self.cells, delta, strict=True):
             out.append(replace(cell, first=first, lines=cell.lines + d))
             first += cell.lines + d
         return Cells(self.raw, tuple(out), self.ascii)
@@ -146,7 +146,7 @@ class Cells:
         while tail < len(old) - head and old[-1 - tail] and new.endswith(old[-1 - tail], pos, end):
             end -= len(old[-1 - tail])
             tail += 1
-        middle = [self._string(s) for s in new[pos:end].splitlines(True)]
+        middle = [self._string(s) for s in lines_with_breaks(new[pos:end])]
         tokens = [raw[a:b] for a, b in cell.items[:head]] + middle + [
             raw[a:b] for a, b in cell.items[len(old) - tail:]]
         if not tokens:
@@ -166,25 +166,28 @@ class Cells:
             else:
                 sep = "," + opening
             return opening, sep, closing
-        line_start = raw.rfind("\n", 0, start) + 1
-        indent = re.match(r"[ \t]*", raw[line_start:]).group()
-        if line_start == 0:
+        lines = self._json()
+        row = lines.position(start)[0]
+        if row == 1:  # (all on one line)
             return "", ",", ""
-        unit = _indent_unit(raw)
-        return "\n" + indent + unit, ",\n" + indent + unit, "\n" + indent
+        indent = re.match(r"[ \t]*", lines.line(row)).group()
+        unit = re.match(r"[ \t]*", lines.line(2)).group() or " "
+        newline = lines.newline
+        return newline + indent + unit, "," + newline + indent + unit, newline + indent
+
+    def _json(self) -> SourceFile:
+        """The notebook's JSON text, for its line table."""
+        return SourceFile("", self.raw, Kind.JSON)
 
     def in_file(self, line: int, col: int) -> tuple[int, int]:
         """Where 1-based ``line``/``col`` of the script is in the notebook's JSON text."""
-        raw = self.raw
         cell = self._cell_at(line)
         if cell is None:
             return 1, 1
         starts = [0] + [m.end() for m in LINE_BREAK.finditer(cell.text)]
         row = min(max(1, line - cell.first + 1), len(starts))
         offset = min(starts[row - 1] + col - 1, len(cell.text))
-        at = self._raw_offset(cell, offset)
-        line_no = raw.count("\n", 0, at) + 1
-        return line_no, at - (raw.rfind("\n", 0, at) + 1) + 1
+        return self._json().position(self._raw_offset(cell, offset))
 
     def _raw_offset(self, cell: CodeCell, offset: int) -> int:
         """The offset in the JSON text of character ``offset`` of a cell's text."""
@@ -206,11 +209,6 @@ class Cells:
             if offset == 0 and (a, b) == cell.items[-1]:
                 return b - 1
         return cell.items[-1][1] - 1 if cell.items else cell.value[0]
-
-
-def _indent_unit(raw: str) -> str:
-    m = re.match(r"\{\r?\n([ \t]+)", raw)
-    return m.group(1) if m else " "
 
 
 # -- reading --------------------------------------------------------------------------------------

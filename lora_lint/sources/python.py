@@ -99,18 +99,22 @@ def parse(source: SourceFile) -> cst.Module:
 
     try:
         return parse_guarded(cst.parse_module, source.text)
-    except cst.ParserSyntaxError as e:
+    except cst.ParserSyntaxError as first:
         from ..ipython import masked
 
+        error = first
         text = masked(source.text)
         if text != source.text:
             try:
                 return parse_guarded(cst.parse_module, text)
             except cst.ParserSyntaxError as again:
-                e = again
+                error = again
             except Exception:
                 pass
-        raise SourceError(f"syntax error: {e.message}", _error_span(source, e)) from None
+        message = error.message
+        if source.rows is not None:  # (the parser's own "error at LINE:COL" counts the whole script)
+            message = _ERROR_AT_PREFIX.sub("", message)
+        raise SourceError(f"syntax error: {message}", _error_span(source, error)) from None
     except RecursionError:
         raise SourceError("file is nested too deeply to parse", Span.point(1, 1)) from None
     except Exception as e:  # libcst raises a few other kinds on odd input
@@ -118,6 +122,7 @@ def parse(source: SourceFile) -> cst.Module:
 
 
 _ERROR_AT = re.compile(r"error at (\d+):(\d+)")
+_ERROR_AT_PREFIX = re.compile(r"error at \d+:\d+: ")
 
 
 def _error_span(source: SourceFile, e: cst.ParserSyntaxError) -> Span:
