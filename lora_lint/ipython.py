@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from .source_file import LINE_BREAK as _BREAK
+
 #: Cell magics whose body is Python run in the notebook's namespace (the rest of the cell is read).
 PYTHON_CELL_MAGICS = frozenset({"capture", "time", "timeit", "prun", "debug"})
 
@@ -44,10 +46,11 @@ _ESCAPED = re.compile(
     r"|%{0,2}[A-Za-z_*][\w.*]*\?{1,2}\s*$"
     r"|[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[!%]"
 )
-_AUTOMAGIC = re.compile(r"([A-Za-z_]\w*)[ \t]+\S")
+#: A name, a space, and more that does not continue a Python statement (``config = ...``,
+#: ``time.sleep``, ``run(...)``: Python, not a magic).
+_AUTOMAGIC = re.compile(r"([A-Za-z_]\w*)[ \t]+[^\s=,;:.(\[]")
 #: Cheap test: nothing in a text that has none of these can be IPython's.
 _MAY_HAVE = re.compile(r"^[ \t]*(?:[!%?]|[\w.,* \t]+(?:\?|=[ \t]*[!%]))", re.MULTILINE)
-_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def may_have_magics(text: str) -> bool:
@@ -93,13 +96,15 @@ def magic_lines(text: str, automagic: bool = True) -> list[tuple[int, int]]:
                 out.append((magic_from, n))
                 magic_from = None
             continue
-        if starts and _is_magic(line, automagic):
+        if starts and _is_magic(line, False):
             if line.endswith("\\"):
                 magic_from, joined = n, True
             else:
                 out.append((n, n))
             continue
         depth, quote, joined = _scan(line, depth, quote)
+        if starts and automagic and not depth and quote is None and not joined and _is_magic(line, True):
+            out.append((n, n))  # (a whole statement on its own line: ``pip install -q peft``)
     if magic_from is not None:
         out.append((magic_from, len(lines)))
     return out

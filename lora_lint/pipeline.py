@@ -72,10 +72,11 @@ def lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rul
                  reach: Reach = Reach.ALL) -> Partial:
     """One file: its sites, the rules that need no model, and the model rules of every site
     whose model ``reach`` allows; the others are left waiting."""
-    from .sources import SourceError, sites_for
+    from .sources import SourceError, presented, sites_for
 
     path = source.path
     try:
+        source = presented(source)
         sites = sites_for(source)
     except SourceError as e:
         found = [_finding("LL901", e.message, path, e.span)]
