@@ -88,11 +88,13 @@ def lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rul
 
         found = [internal_error("the source reader", path, Span.point(1, 1), exc)]
     else:
-        if not sites and not _directives_possible(source.text):
+        unreadable = [_finding("LL901", message, path, span) for message, span in source.problems]
+        if not sites and not unreadable and not _directives_possible(source.text):
             source.forget()
             return Partial(source, [])  # the common case: no rule, not even the registry, is loaded
         rules = settings.rules_for(path) if rules is None else rules
         found, waiting = check(source if sites else None, sites, settings, rules, reach)
+        found = unreadable + found
         if waiting:
             source.forget()
             return Partial(source, found, waiting)

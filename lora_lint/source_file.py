@@ -113,6 +113,11 @@ class Rows(Protocol):
     def parts(self, text: str) -> list[tuple[int, str]]:
         """``(cell, its text)`` for each cell of the reader's text ``text`` (what a diff shows)."""
 
+    @property
+    def problems(self) -> tuple[tuple[str, Span], ...]:
+        """``(message, span)`` of each part of the file its reader could not read (a notebook's
+        cell that does not parse): LL901 each, while the rest is read."""
+
 
 T = TypeVar("T")
 
@@ -171,6 +176,11 @@ class SourceFile:
         """The text of the real file: the text itself, or for a reader's own text (a notebook's
         script), the file holding it (``Rows.file_text``)."""
         return self.text if self.rows is None else self.rows.file_text(self.text)
+
+    @property
+    def problems(self) -> tuple[tuple[str, Span], ...]:
+        """What the reader could not read while it read the rest (``Rows.problems``)."""
+        return () if self.rows is None else self.rows.problems
 
     def file_position(self, line: int, col: int) -> tuple[int, int]:
         """Where 1-based ``line``/``col`` of the text is in the real file's text."""

@@ -56,6 +56,12 @@ class CodeCell:
     listed: bool  # ``source`` is a list of strings (else one string)
     first: int = 1  # its first line in the script
     lines: int = 1  # how many lines of the script it takes (its text and the added line break)
+    stub: str | None = None  # a cell that does not parse: what it gives the script (its imports)
+
+    @property
+    def script(self) -> str:
+        """What the cell gives the script."""
+        return self.text if self.stub is None else self.stub
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class Cells:
     raw: str  # the notebook's JSON text
     cells: tuple[CodeCell, ...]
     ascii: bool  # the JSON escapes every non-ASCII character (``ensure_ascii``)
+    problems: tuple[tuple[str, Span], ...] = ()  # cells with a LoRA config that do not parse (LL901)
     _firsts: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -114,13 +121,13 @@ class Cells:
         for cell, d in zip(self.cells, delta, strict=True):
             out.append(replace(cell, first=first, lines=cell.lines + d))
             first += cell.lines + d
-        return Cells(self.raw, tuple(out), self.ascii)
+        return Cells(self.raw, tuple(out), self.ascii, self.problems)
 
     def file_text(self, text: str) -> str:
         """The notebook's JSON with the cells' text taken from the script ``text``."""
         edits = []
         for cell, new in self.split(text):
-            if new != cell.text:
+            if new != cell.script:
                 edits.append((*cell.value, self._render(cell, new)))
         out = self.raw
         for start, end, new in sorted(edits, reverse=True):
@@ -363,13 +370,14 @@ def view(source: SourceFile) -> SourceFile:
     except RecursionError:
         raise SourceError("notebook is nested too deeply to read", Span.point(1, 1)) from None
     fmt = top.get("nbformat")
-    if raw_cells is None or fmt is None:
-        raise SourceError("not a Jupyter notebook: no `cells` list or `nbformat`", Span.point(1, 1))
-    if fmt != 4:
+    if fmt is not None and fmt != 4:
         raise SourceError(f"notebook format {fmt!r} is not read: lora-lint reads nbformat 4, what Jupyter"
                           " has written since 2015 (open and save the notebook in Jupyter to convert it)",
                           Span.point(1, 1))
+    if raw_cells is None or fmt is None:
+        raise SourceError("not a Jupyter notebook: no `cells` list or `nbformat`", Span.point(1, 1))
     cells: list[CodeCell] = []
+    problems: list[tuple[str, Span]] = []
     if _is_python(top.get("metadata")):
         first = 1
         for number, raw in enumerate(raw_cells, 1):
@@ -379,15 +387,33 @@ def view(source: SourceFile) -> SourceFile:
                 raise SourceError(f"cell {number}: its `source` is not text",
                                   Span.point(*source.position(raw.value[0])))
             body = "".join(json.loads(text[a:b]) for a, b in raw.items)
-            if not _kept(body):
+            if not ipython.python_cell(body):
                 continue
+            error = _syntax_error(body)
+            stub = None
+            if error is not None:
+                if not any(m in body for m in PYTHON_MARKERS):
+                    continue
+                # (a LoRA cell that cannot run: LL901 at it; its imports stay, so the rest of
+                # the notebook reads as it will once the cell is fixed)
+                message, line, col = error
+                problems.append((f"syntax error in cell {number}: {message} (Jupyter runs nothing of"
+                                 " this cell)", Span.point(first + line - 1, col)))
+                stub = _imports_only(body)
             lines = len(LINE_BREAK.findall(body)) + 1
-            cells.append(CodeCell(number, body, raw.value, raw.items, raw.listed, first, lines))
+            cells.append(CodeCell(number, body, raw.value, raw.items, raw.listed, first, lines, stub))
             first += lines
-    script = "".join(c.text + "\n" for c in cells)
-    rows = Cells(text, tuple(cells), _escapes_non_ascii(text))
+    script = "".join(c.script + "\n" for c in cells)
+    rows = Cells(text, tuple(cells), _escapes_non_ascii(text), tuple(problems))
     return SourceFile(source.path, script, Kind.PYTHON, encoding=source.encoding, bom=source.bom,
                       stamp=source.stamp, rows=rows)
+
+
+def sites(source: SourceFile) -> list:
+    """The sites of the notebook's script (``sources.sites_for`` reads the presented script)."""
+    from . import python
+
+    return python.sites(view(source))
 
 
 def _is_python(metadata: Any) -> bool:
@@ -401,28 +427,51 @@ def _is_python(metadata: Any) -> bool:
     return True
 
 
-def _kept(body: str) -> bool:
-    """A code cell that belongs to the script (see the module's docstring)."""
-    if not ipython.python_cell(body):
-        return False
-    if any(m in body for m in PYTHON_MARKERS):
-        return True
-    if _parses(body):
-        return True
+def _syntax_error(body: str) -> tuple[str, int, int] | None:
+    """``(message, line, col)`` of the syntax error of a cell with IPython's lines masked (what
+    Python's own parser says), None when it parses."""
+    error = _error(body)
+    if error is None:
+        return None
     masked = ipython.masked(body)
-    return masked != body and _parses(masked)
+    return error if masked == body else _error(masked)
 
 
-def _parses(text: str) -> bool:
+def _error(text: str) -> tuple[str, int, int] | None:
     import ast
+    import warnings
 
     try:
-        ast.parse(text)
-    except (SyntaxError, ValueError, MemoryError):
-        return False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (odd escapes in the user's strings)
+            ast.parse(text)
+    except SyntaxError as e:
+        return e.msg, max(1, e.lineno or 1), max(1, e.offset or 1)
+    except (ValueError, MemoryError) as e:
+        return str(e), 1, 1
     except RecursionError:
-        return True  # (deep, but Python: the reader says how deep)
-    return True
+        return None  # (deep, but Python: the reader says how deep)
+    return None
+
+
+_IMPORT = re.compile(r"(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]")
+
+
+def _imports_only(body: str) -> str:
+    """The cell with only its top-level import statements, every other line emptied (its line
+    breaks kept, so lines stay where they were)."""
+    lines = lines_with_breaks(body)
+    keep = [False] * len(lines)
+    i = 0
+    while i < len(lines):
+        if _IMPORT.match(lines[i]):
+            for j in range(i, min(i + 50, len(lines))):
+                if _error("".join(lines[i:j + 1])) is None:
+                    keep[i:j + 1] = [True] * (j + 1 - i)
+                    i = j
+                    break
+        i += 1
+    return "".join(line if k else line[len(line.rstrip("\r\n")):] for line, k in zip(lines, keep, strict=True))
 
 
 def _escapes_non_ascii(raw: str) -> bool:

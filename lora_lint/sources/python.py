@@ -303,6 +303,10 @@ class Extractor:
         parts = name.split(".")
         if parts[0] == "peft" and parts[-1] == "LoraConfig":
             return "peft"
+        if parts[0] == "rapidfireai" and parts[-1] == "RFLoraConfig":
+            # rapidfireai's subclass of peft's LoraConfig: a plain value goes to LoraConfig as
+            # written, a ``List``/``Range`` one is a search axis (unknown here)
+            return "peft"
         if parts[0] == "unsloth" and parts[-1] == "get_peft_model" and len(parts) >= 3:
             cls = parts[-2]
             if cls.startswith("Fast"):

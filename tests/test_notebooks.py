@@ -1,0 +1,256 @@
+"""Jupyter notebooks and Python with IPython magics: the code cells read as one script, findings
+in cell coordinates, suppressions in cells, fixes written back into the cells with every other
+byte of the notebook kept, and the files that are not notebooks lora-lint can read."""
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SHARED
+
+from lora_lint.cli import main
+from lora_lint.fixes.apply import fix_source
+from lora_lint.pipeline import lint_file, lint_text
+from lora_lint.settings import Settings
+from lora_lint.source_file import SourceFile
+from lora_lint.sources import presented
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_LLAMA = ROOT / "tests" / "fixtures" / "models" / "tiny-llama"
+WILD = SHARED / "corpus-wild"
+NOTEBOOKS = sorted((WILD / "notebooks").glob("*.ipynb"))
+needs_corpus = pytest.mark.skipif(not NOTEBOOKS, reason="the shared corpus is not next to the repository")
+
+
+def lines(text: str) -> list[str]:
+    """nbformat's way of storing a cell's source: its lines, each with its line break."""
+    out, start = [], 0
+    for i, c in enumerate(text):
+        if c == "\n":
+            out.append(text[start:i + 1])
+            start = i + 1
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
+def notebook(*cells, indent=1, ensure_ascii=False, kernel="python", newline=True) -> str:
+    """A notebook as Jupyter writes it: ``cells`` are ``(cell_type, text)``, or a text for a code cell."""
+    out = []
+    for cell in cells:
+        kind, text = ("code", cell) if isinstance(cell, str) else cell
+        c = {"cell_type": kind, "metadata": {}, "source": lines(text)}
+        if kind == "code":
+            c.update(execution_count=None, outputs=[{"name": "stdout", "output_type": "stream",
+                                                     "text": ["LoraConfig(r=8) café\n"]}])
+        out.append(c)
+    nb = {"cells": out, "metadata": {"kernelspec": {"display_name": "Python 3", "language": kernel,
+                                                    "name": "python3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(nb, indent=indent, ensure_ascii=ensure_ascii, sort_keys=True) + ("\n" if newline else "")
+
+
+def found(path: str, text: str, select: str | None = None) -> list[tuple[str, int | None, int, int]]:
+    source = presented(SourceFile.of_text(path, text))
+    settings = Settings(select=[select]) if select else Settings()
+    return [(f.code, *source.locate(f.span.line), f.span.col) for f in lint_text(path, text, settings)]
+
+
+CONFIG = "from peft import LoraConfig\n\ncfg = LoraConfig(\n    r=64,\n    lora_alpha=16,\n)"
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+def test_findings_carry_the_cell_and_the_line_within_it(tmp_path, capsys):
+    path = tmp_path / "train.ipynb"
+    path.write_text(notebook(("markdown", "# LoraConfig(r=64) in markdown is not read"), "import os",
+                             CONFIG, ("raw", "LoraConfig(r=64)")))
+    assert main(["check", "--isolated", "--select", "LL101", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{path}:cell 3:4:5: LL101 [warning] r=64 without use_rslora")
+    assert out[1] == "Found 1 finding (1 warning)."
+
+
+def test_a_model_loaded_in_one_cell_reaches_the_config_of_another():
+    text = notebook(f'from transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained("{TINY_LLAMA}")',
+                    "x = 1",
+                    'from peft import LoraConfig, get_peft_model\nconfig = LoraConfig(target_modules=["query_key_value"])\n'
+                    "model = get_peft_model(model, config)")
+    assert found("nb.ipynb", text, "LL201") == [("LL201", 3, 2, 21)]
+
+
+IPYTHON = [
+    "!pip install -q peft transformers",
+    "%%capture\n!pip install unsloth\n%pip install -U trl",
+    "%time x = sum(range(3))\nfiles = !ls\nout = %sx echo hi",
+    "LoraConfig?\n??LoraConfig\nnp.*load*?",
+    "pip install -q peft\ncd /content\n%load_ext autoreload",
+    "%%bash\nif [ -f x ]; then echo 'unbalanced (\nfi",
+    "%%writefile train.py\nfrom peft import LoraConfig\nLoraConfig(r=-1",
+    "if True:\n    !echo \"it's\"\nwhile False:\n    %time pass",
+]
+
+
+@pytest.mark.parametrize("cell", IPYTHON)
+def test_ipython_syntax_is_skipped_not_a_syntax_error(cell):
+    text = notebook(cell, CONFIG)
+    assert found("nb.ipynb", text) == [("LL902", 2, 3, 7), ("LL101", 2, 4, 5)]
+
+
+def test_a_broken_cell_breaks_only_itself_and_a_broken_lora_cell_is_ll901():
+    assert found("nb.ipynb", notebook("def broken(:\n    pass", CONFIG), "LL101") == [("LL101", 2, 4, 5)]
+    broken = "from peft import LoraConfig\nimport os import sys\nx = LoraConfig(r=-1)"
+    got = found("nb.ipynb", notebook(broken, "cfg = LoraConfig(r=64)"), None)
+    assert ("LL901", 1, 2, 11) in got and ("LL101", 2, 1, 18) in got  # (its import reaches cell 2)
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{"cells": [{"source": "LoraConfig(r=8)"', "notebook is not valid JSON"),
+    ('{"nbformat": 3, "worksheets": [{"cells": [{"input": "LoraConfig(r=8)"}]}]}', "notebook format 3 is not read"),
+    ('["LoraConfig"]', "notebook is not valid JSON (a notebook is a JSON object)"),
+    ('{"cells": [], "note": "LoraConfig"}', "not a Jupyter notebook"),
+])
+def test_a_file_that_is_not_a_notebook_is_ll901_when_it_holds_a_lora_marker(text, message):
+    got = lint_text("nb.ipynb", text)
+    assert [f.code for f in got] == ["LL901"] and got[0].message.startswith(message)
+    assert lint_text("nb.ipynb", text.replace("LoraConfig", "Other")) == []
+
+
+def test_a_notebook_of_another_language_is_not_read():
+    assert lint_text("nb.ipynb", notebook(CONFIG, kernel="R")) == []
+
+
+def test_suppressions_and_the_base_model_comment_work_in_cells():
+    text = notebook("# lora-lint: ignore[LL101]\ncfg = LoraConfig(r=64)", "cfg2 = LoraConfig(r=64)  # noqa: LL101",
+                    "from peft import LoraConfig")
+    assert found("nb.ipynb", text, "LL101") == []
+    text = notebook(f"# lora-lint: base-model={TINY_LLAMA}", CONFIG.replace("r=64", 'target_modules=["qkv"]'))
+    assert [c for c, *_ in found("nb.ipynb", text)] == ["LL201"]
+
+
+def test_a_notebook_without_a_lora_marker_is_not_parsed(monkeypatch):
+    from lora_lint.sources import notebook as reader
+
+    calls = []
+    monkeypatch.setattr(reader, "view", lambda s: calls.append(s) or s)
+    assert lint_text("nb.ipynb", notebook("import torch").replace("LoraConfig", "Config") + "not json") == []
+    assert calls == []
+
+
+# -- writing back --------------------------------------------------------------------------------
+
+@needs_corpus
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name[:40] for p in NOTEBOOKS])
+def test_the_corpus_notebooks_round_trip_byte_for_byte(path):
+    raw = path.read_bytes().decode("utf-8")
+    view = presented(SourceFile.of_text(str(path), raw))
+    assert view.file_text == raw
+
+
+def _source_spans(raw: str) -> list[tuple[int, int]]:
+    view = presented(SourceFile.of_text("nb.ipynb", raw))
+    return [c.value for c in view.rows.cells]
+
+
+@needs_corpus
+def test_fixes_on_the_corpus_notebooks_edit_only_the_cells_sources():
+    fixed = 0
+    for path in NOTEBOOKS:
+        raw = path.read_bytes().decode("utf-8")
+        result = fix_source(SourceFile.of_text(str(path), raw), Settings(offline=True), unsafe=True)
+        if not result.changed:
+            continue
+        fixed += 1
+        new = result.fixed_source.file_text
+        before, after = json.loads(raw), json.loads(new)
+        changed = [i for i, (a, b) in enumerate(zip(before["cells"], after["cells"], strict=True)) if a != b]
+        for i in changed:
+            assert {k: v for k, v in before["cells"][i].items() if k != "source"} == {
+                k: v for k, v in after["cells"][i].items() if k != "source"}
+        before["cells"] = after["cells"] = []
+        assert before == after
+        # byte for byte outside the edited source values
+        spans = _source_spans(raw)
+        first, last = min(a for a, _ in spans), max(b for _, b in spans)
+        assert new[:first] == raw[:first] and new[len(new) - (len(raw) - last):] == raw[last:], path
+        again = fix_source(SourceFile.of_text(str(path), new), Settings(offline=True), unsafe=True)
+        assert not again.changed, path
+    assert fixed >= 3
+
+
+@pytest.mark.parametrize("style", [dict(indent=1), dict(indent=2, ensure_ascii=True), dict(indent=1, newline=False)])
+def test_fix_and_diff_on_a_notebook(tmp_path, capsys, style):
+    path = tmp_path / "train.ipynb"
+    original = notebook(("markdown", "Fine-tune"), "!pip install peft", CONFIG.replace("lora_alpha", "lora_aplha"), **style)
+    path.write_text(original, encoding="utf-8")
+    assert main(["check", "--isolated", "--select", "LL001,LL101", "--unsafe-fixes", "--diff", str(path)]) == 1
+    diff = capsys.readouterr().out
+    assert diff.startswith(f"--- {path}:cell 3\n+++ {path}:cell 3\n")
+    assert "+    use_rslora=True,\n" in diff and "+    lora_alpha=16,\n" in diff
+    assert path.read_text(encoding="utf-8") == original
+    assert main(["check", "--isolated", "--select", "LL001,LL101", "--unsafe-fixes", "--fix", str(path)]) == 0
+    fixed = path.read_text(encoding="utf-8")
+    expected = json.loads(original)
+    expected["cells"][2]["source"] = lines(CONFIG.replace("r=64,\n", "r=64,\n    use_rslora=True,\n"))
+    assert json.loads(fixed) == expected
+    assert fixed == notebook(("markdown", "Fine-tune"), "!pip install peft",
+                             CONFIG.replace("r=64,\n", "r=64,\n    use_rslora=True,\n"), **style)
+
+
+def test_crlf_json_and_a_one_string_source_are_kept(tmp_path, capsys):
+    nb = json.loads(notebook("x = 1", CONFIG.replace("lora_alpha", "lora_aplha")))
+    nb["cells"][1]["source"] = "".join(nb["cells"][1]["source"])
+    raw = json.dumps(nb, indent=2).replace("\n", "\r\n")
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(raw.encode())
+    assert main(["check", "--isolated", "--select", "LL001", "--fix", str(path)]) == 0
+    nb["cells"][1]["source"] = CONFIG
+    assert path.read_bytes() == json.dumps(nb, indent=2).replace("\n", "\r\n").encode()
+
+
+def test_stdin_fix_prints_the_notebook(capsys, monkeypatch):
+    import io
+
+    text = notebook(CONFIG.replace("lora_alpha", "lora_aplha"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    main(["check", "--isolated", "--select", "LL001", "--fix", "--stdin-filename", "nb.ipynb", "-"])
+    assert capsys.readouterr().out == notebook(CONFIG)
+
+
+# -- Python with IPython magics -----------------------------------------------------------------
+
+MAGICS_PY = """%%capture
+!pip install unsloth
+!pip uninstall unsloth -y && pip install --upgrade \\
+    --no-deps unsloth
+%pip install peft
+from peft import LoraConfig
+files = !ls
+LoraConfig?
+ok = (1
+      != 2)
+ok = 1 \\
+     != 2
+cfg = LoraConfig(r=64)
+"""
+
+
+def test_a_python_export_with_magics_is_linted():
+    assert [(f.code, f.span.line) for f in lint_text("colab.py", MAGICS_PY, Settings(select=["LL101", "LL901"]))] == [
+        ("LL101", 13)]
+
+
+@pytest.mark.parametrize("text,line", [
+    ("!pip install peft\nfrom peft import LoraConfig\ncfg = LoraConfig(r=8\n", 4),
+    ("from peft import LoraConfig\nx = [1,\n!= 2]\ncfg = LoraConfig(r=8)\n", 3),
+    ("from peft import LoraConfig\ns = '''\n'''\nx = 1 +\n!ls\ncfg = LoraConfig(r=8)\n", 5),
+])
+def test_real_syntax_errors_are_still_reported(text, line):
+    got = lint_text("colab.py", text)
+    assert [(f.code, f.span.line) for f in got] == [("LL901", line)]
+
+
+@needs_corpus
+def test_a_magic_line_alone_never_makes_the_corpus_exports_unreadable():
+    for path in sorted((WILD / "magics").glob("*.py")):
+        assert not [f for f in lint_file(str(path)) if f.code in ("LL901", "LL903")], path
