@@ -254,3 +254,58 @@ def test_real_syntax_errors_are_still_reported(text, line):
 def test_a_magic_line_alone_never_makes_the_corpus_exports_unreadable():
     for path in sorted((WILD / "magics").glob("*.py")):
         assert not [f for f in lint_file(str(path)) if f.code in ("LL901", "LL903")], path
+
+
+# -- output formats ------------------------------------------------------------------------------
+
+def _formats(tmp_path, capsys, fmt):
+    path = tmp_path / "nb.ipynb"
+    path.write_text(notebook(("markdown", "intro"), "import os", CONFIG), encoding="utf-8")
+    main(["check", "--isolated", "--select", "LL101", "--output-format", fmt, str(path)])
+    return path, capsys.readouterr().out
+
+
+def _at_in_json(path, line, col):
+    return path.read_text(encoding="utf-8").split("\n")[line - 1][col - 1:]
+
+
+@pytest.mark.parametrize("fmt", ["concise", "full", "grouped"])
+def test_human_formats_print_the_cell(tmp_path, capsys, fmt):
+    path, out = _formats(tmp_path, capsys, fmt)
+    assert "cell 3:4:5" in out
+
+
+def test_json_formats_carry_the_cell_and_rows_within_it(tmp_path, capsys):
+    for fmt in ("json", "json-lines"):
+        path, out = _formats(tmp_path, capsys, fmt)
+        got = json.loads(out)[0] if fmt == "json" else json.loads(out.splitlines()[0])
+        assert (got["cell"], got["location"], got["noqa_row"]) == (3, {"row": 4, "column": 5}, 4)
+        assert got["fix"]["edits"][0]["location"]["row"] == 5  # (use_rslora=True inserted before line 5)
+    py = tmp_path / "train.py"
+    py.write_text(CONFIG)
+    main(["check", "--isolated", "--select", "LL101", "--output-format", "json", str(py)])
+    assert json.loads(capsys.readouterr().out)[0]["cell"] is None
+
+
+def test_sarif_github_gitlab_junit_point_into_the_notebook_file(tmp_path, capsys):
+    path, out = _formats(tmp_path, capsys, "sarif")
+    result = json.loads(out)["runs"][0]["results"][0]
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert _at_in_json(path, region["startLine"], region["startColumn"]).startswith('r=64,\\n"')
+    assert region["properties"] == {"cell": 3, "cellLine": 4, "cellColumn": 5, "cellEndLine": 4, "cellEndColumn": 9}
+    assert "fixes" not in result
+    path, out = _formats(tmp_path, capsys, "github")
+    import re
+
+    m = re.search(r"line=(\d+),col=(\d+)", out)
+    assert _at_in_json(path, int(m[1]), int(m[2])).startswith("r=64")
+    assert "::cell 3%3A4%3A5: LL101" in out or "::cell 3:4:5: LL101" in out
+    path, out = _formats(tmp_path, capsys, "gitlab")
+    issue = json.loads(out)[0]
+    begin = issue["location"]["positions"]["begin"]
+    assert _at_in_json(path, begin["line"], begin["column"]).startswith("r=64")
+    assert issue["description"].startswith("cell 3:4:5: LL101")
+    path, out = _formats(tmp_path, capsys, "junit")
+    assert "cell 3, line 4, col 5, r=64 without use_rslora" in out
+    m = re.search(r'line="(\d+)" column="(\d+)"', out)
+    assert _at_in_json(path, int(m[1]), int(m[2])).startswith("r=64")
