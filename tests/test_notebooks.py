@@ -137,6 +137,67 @@ def test_a_notebook_without_a_lora_marker_is_not_parsed(monkeypatch):
     assert calls == []
 
 
+# -- the wild corpus: every LoRA configuration is found --------------------------------------------
+
+#: Counted by reading each file (each notebook's code cells in Jupyter): one site per
+#: ``LoraConfig(...)`` / ``get_peft_model(...)`` of Unsloth / rapidfireai ``RFLoraConfig(...)``
+#: call that runs, with the cell it is in. Not sites: ``LoraConfig(`` inside a string
+#: (code-llm-single-gpu's ``prefix = \"\"\"...`` cells 38 and 40), a commented-out call
+#: (granite-vision-sft), peft's ``get_peft_model(model, config)`` (it takes a config built
+#: elsewhere). rapidfire-multiconfig's cell 24 has two ``RFLoraConfig`` grid entries; t5-story's
+#: cell 6 does not parse (LL901 at it) and its config is in cell 30.
+WILD_SITES = {
+    "magics/ScientiaCapital__unsloth-mcp-server__colab-train-3b.py": [("unsloth", None)],
+    "magics/Thibault-GAREL__PPE_LLM_LoRa_Smart_contract__colab-fine-tuning-complete.py": [("peft", None)],
+    "magics/databricks__databricks-ml-examples__blip2-image-description.py": [("peft", None)],
+    "magics/databricks__databricks-ml-examples__falcon-40b-qlora.py": [("peft", None)],
+    "magics/databricks__databricks-ml-examples__llama2-70b-qlora.py": [("peft", None)],
+    "magics/databricks__databricks-ml-examples__mistral-7b-qlora.py": [("peft", None)],
+    "magics/databricks__databricks-ml-examples__mpt-7b-8k-qlora.py": [("peft", None)],
+    "magics/yuanzhoulvpi2017__zero_nlp__chatglm6b-train-all.py": [("peft", None)],
+    "notebooks/AidenGatani__Emotion-Classifier__emotion-classifier.ipynb": [("peft", 18)],
+    "notebooks/Amirhosseinesbati__parsbert-ner-lora-binary__parsbert-ner-token-cls.ipynb": [("peft", 7)],
+    "notebooks/HRF001__gemma-text-to-sql__gemma3-text-to-sql.ipynb": [("peft", 9)],
+    "notebooks/Kartik87580__Text_Classification__roberta-fine-tuning.ipynb": [("peft", 10)],
+    "notebooks/NielsRogge__Transformers-Tutorials__mistral-sft-trl.ipynb": [("peft", 26)],
+    "notebooks/NielsRogge__Transformers-Tutorials__paligemma-json-qlora.ipynb": [("peft", 42)],
+    "notebooks/NielsRogge__Transformers-Tutorials__timesfm-lora.ipynb": [("peft", 26)],
+    "notebooks/anyscale__templates__ray-train-finetune.ipynb": [("peft", 20)],
+    "notebooks/brevdev__notebooks__biomistral-finetune.ipynb": [("peft", 50)],
+    "notebooks/brevdev__notebooks__mixtral-finetune-own-data.ipynb": [("peft", 47)],
+    "notebooks/brevdev__notebooks__phi2-finetune-own-data.ipynb": [("peft", 43)],
+    "notebooks/databricks__databricks-ml-examples__openllama-qlora.ipynb": [("peft", 7)],
+    "notebooks/google-gemini__gemma-cookbook__gemma2-lora.ipynb": [("peft", 27)],
+    "notebooks/google-gemini__gemma-cookbook__gemma2-unsloth.ipynb": [("unsloth", 21)],
+    "notebooks/google-gemini__gemma-cookbook__gemma3-270m-emoji.ipynb": [("peft", 23)],
+    "notebooks/huggingface__cookbook__code-llm-single-gpu.ipynb": [("peft", 24)],
+    "notebooks/huggingface__cookbook__granite-vision-sft.ipynb": [("peft", 36)],
+    "notebooks/huggingface__cookbook__rapidfire-multiconfig.ipynb": [("peft", 24), ("peft", 24)],
+    "notebooks/huggingface__cookbook__xlam-function-calling.ipynb": [("peft", 23)],
+    "notebooks/huggingface__smol-course__smollm2-sft-peft.ipynb": [("peft", 9)],
+    "notebooks/huggingface__smol-course__smolvlm-sft.ipynb": [("peft", 9)],
+    "notebooks/imperfect-abhi__medical-ner-lora__medical-ner-token-cls.ipynb": [("peft", 8)],
+    "notebooks/liguodongiot__llm-action__finetune-bloom-bnb-peft.ipynb": [("peft", 3)],
+    "notebooks/mnoumanhanif__multimodal-story-generation-T5-LoRA__t5-story-notebook.ipynb": [("peft", 30)],
+    "notebooks/pmcavallo__CreditNLP__creditnlp-finetuning.ipynb": [("peft", 15)],
+    "notebooks/rintaro-s__LAL-v2_NF4__rinna-neox-study.ipynb": [("peft", 1)],
+}
+
+
+@needs_corpus
+def test_every_lora_config_of_the_wild_notebooks_and_exports_is_found():
+    from lora_lint.files import read_file
+    from lora_lint.sources import sites_for
+
+    files = sorted(str(p.relative_to(WILD)) for folder in ("notebooks", "magics") for p in (WILD / folder).iterdir())
+    assert files == sorted(WILD_SITES)
+    for name, expected in WILD_SITES.items():
+        read = read_file(str(WILD / name), Settings())
+        assert read.problem is None, name
+        got = [(s.dialect.name, read.source.locate(s.span.line)[0]) for s in sites_for(read.source)]
+        assert got == expected, name
+
+
 # -- writing back --------------------------------------------------------------------------------
 
 @needs_corpus
