@@ -53,15 +53,17 @@ class Resolution:
     need: Need | None = None
 
 
-def resolve_model(site: LoraSite, settings: Settings, reach: Reach = Reach.ALL) -> Resolution:
-    """The model of ``site`` as far as ``reach`` goes."""
+def resolve_model(site: LoraSite, settings: Settings, reach: Reach = Reach.ALL,
+                  source: SourceFile | None = None) -> Resolution:
+    """The model of ``site`` (of ``source``, which names its lines) as far as ``reach`` goes."""
     from .models.context import Need, context_for, unresolved_message
     from .rules import finding, internal_error
 
     if reach is Reach.NONE:
         return Resolution(need=Need.HUB)  # not even looked at: the parent process will
     try:
-        ctx = context_for(site, settings, defer=reach is Reach.CACHED)
+        ctx = context_for(site, settings, defer=reach is Reach.CACHED,
+                          where=source.where if source is not None else None)
     except Exception as exc:  # resolution must never take the run down
         return Resolution(problem=internal_error("model resolution", site.path, site.span, exc))
     if ctx.deferred is not None:
@@ -87,7 +89,7 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
         # resumed): only its dialect notes are reported, so there is no model to resolve.
         if model_rules and site.active:
             try:
-                found = resolve_model(site, settings, reach)
+                found = resolve_model(site, settings, reach, source)
             except Exception as exc:  # a resolver or analysis bug must not take the run down
                 found = Resolution(problem=internal_error("the model analysis", site.path, site.span, exc))
             if found.need is not None:

@@ -27,6 +27,7 @@ class Row:
     ctx: Any  # models.context.ModelContext
     problem: str | None = None  # the LL902 message when the model is not known
     extra: dict = field(default_factory=dict)
+    at: tuple[int | None, int] | None = None  # (cell, line) in a notebook (``SourceFile.locate``)
 
 
 def _known(site: LoraSite, name: str) -> Any:
@@ -60,7 +61,7 @@ def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
         try:
             sites = sites_for(read.source)
         except SourceError as e:
-            errors.append(f"{path}:{e.span.line}:{e.span.col}: {e.message}")
+            errors.append(f"{path}:{read.source.where(e.span.line)}:{e.span.col}: {e.message}")
             continue
         except Exception as e:  # the report goes on with the other files
             errors.append(f"{path}: cannot read it: {type(e).__name__}: {e}")
@@ -69,12 +70,13 @@ def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
             read.source.forget()
         for site in sites:
             try:
-                ctx = context_for(site, read.settings)
+                ctx = context_for(site, read.settings, where=read.source.where)
             except Exception as e:
                 errors.append(f"{path}:{site.span.line}:{site.span.col}: model resolution failed:"
                               f" {type(e).__name__}: {e}")
                 continue
-            rows.append(Row(site, ctx, unresolved_message(ctx) if ctx.problem else None))
+            at = read.source.locate(site.span.line) if read.source.rows is not None else None
+            rows.append(Row(site, ctx, unresolved_message(ctx) if ctx.problem else None, at=at))
     return rows, errors
 
 
@@ -123,7 +125,8 @@ def as_dict(row: Row) -> dict:
     resolved = ctx.resolved
     return {
         "filename": site.path,
-        "location": {"row": site.span.line, "column": site.span.col},
+        "cell": row.at[0] if row.at else None,  # (a notebook: rows count within the cell, as ruff's)
+        "location": {"row": row.at[1] if row.at else site.span.line, "column": site.span.col},
         "dialect": site.dialect.name,
         "base_model": ctx.name,
         "base_model_from": ctx.origin,
@@ -219,7 +222,8 @@ def render_text(data: list[dict]) -> str:
     table = []
     notes = []
     for d in data:
-        loc = f"{d['filename']}:{d['location']['row']}:{d['location']['column']}"
+        cell = f"cell {d['cell']}:" if d.get("cell") is not None else ""
+        loc = f"{d['filename']}:{cell}{d['location']['row']}:{d['location']['column']}"
         size = d["adapter_bytes"] or {}
         pct = d["trainable_percent"]
         table.append([

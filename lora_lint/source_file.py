@@ -182,6 +182,11 @@ class SourceFile:
         """What the reader could not read while it read the rest (``Rows.problems``)."""
         return () if self.rows is None else self.rows.problems
 
+    def where(self, line: int) -> str:
+        """Line ``line`` as a message names it: ``line N``, or ``cell C, line N`` in a notebook."""
+        cell, within = self.locate(line)
+        return f"line {within}" if cell is None else f"cell {cell}, line {within}"
+
     def file_position(self, line: int, col: int) -> tuple[int, int]:
         """Where 1-based ``line``/``col`` of the text is in the real file's text."""
         return (line, col) if self.rows is None else self.rows.in_file(line, col)

@@ -370,3 +370,28 @@ def test_sarif_github_gitlab_junit_point_into_the_notebook_file(tmp_path, capsys
     assert "cell 3, line 4, col 5, r=64 without use_rslora" in out
     m = re.search(r'line="(\d+)" column="(\d+)"', out)
     assert _at_in_json(path, int(m[1]), int(m[2])).startswith("r=64")
+
+
+def test_messages_and_report_name_lines_in_cells(tmp_path, capsys):
+    text = notebook('import random\nbase = random.choice(["a", "b"])',
+                    "from peft import LoraConfig\nfrom transformers import AutoModelForCausalLM\n"
+                    "model = AutoModelForCausalLM.from_pretrained(base)\ncfg = LoraConfig(r=8)")
+    got = [f.message for f in lint_text("nb.ipynb", text) if f.code == "LL902"]
+    assert got and "the base model (cell 2, line 3) is computed at run time" in got[0]
+    path = tmp_path / "nb.ipynb"
+    path.write_text(text)
+    main(["report", "--isolated", "--output-format", "json", str(path)])
+    row = json.loads(capsys.readouterr().out)[0]
+    assert (row["cell"], row["location"]["row"]) == (2, 4)
+
+
+def test_a_name_set_again_to_the_same_value_in_a_later_cell_is_known():
+    text = notebook(f'base_model_id = "{TINY_LLAMA}"\nfrom transformers import AutoModelForCausalLM\n'
+                    "model = AutoModelForCausalLM.from_pretrained(base_model_id)",
+                    'from peft import LoraConfig\ncfg = LoraConfig(target_modules=["Wqkv"])',
+                    f'base_model_id = "{TINY_LLAMA}"')
+    assert [c for c, *_ in found("nb.ipynb", text)] == ["LL201"]
+    other = notebook(*json.loads(text)["cells"][0]["source"][:0], "".join(json.loads(text)["cells"][0]["source"]),
+                     'from peft import LoraConfig\ncfg = LoraConfig(target_modules=["Wqkv"])',
+                     'base_model_id = "elsewhere"')
+    assert [c for c, *_ in found("nb.ipynb", other)] == ["LL902"]

@@ -16,6 +16,7 @@ from typing import Any
 import libcst as cst
 
 from ..model import UNKNOWN
+from ..unknown import is_known
 
 MAX_DEPTH = 64
 MAX_INT_BITS = 4096
@@ -237,16 +238,21 @@ class Evaluator:
                 return UNKNOWN
             values = scope.assigned.get(name)
             if values is not None:
-                if len(values) != 1:
-                    return UNKNOWN
                 key = (id(scope), name)
                 if key in self._active:
                     return UNKNOWN
                 self._active.add(key)
                 try:
-                    return self.eval(values[0], scope, depth + 1)
+                    # a name bound more than once (a notebook that sets it again in a later cell)
+                    # is known when every binding gives the same value, whichever ran last
+                    found = [self.eval(v, scope, depth + 1) for v in values[:8]]
                 finally:
                     self._active.discard(key)
+                first = found[0]
+                if len(values) > 8 or not is_known(first) or any(
+                        type(v) is not type(first) or v != first for v in found[1:]):
+                    return UNKNOWN if len(values) > 1 else first
+                return first
             scope = scope.parent
         return UNKNOWN
 
