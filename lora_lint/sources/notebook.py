@@ -376,10 +376,8 @@ def view(source: SourceFile) -> SourceFile:
                           Span.point(1, 1))
     if raw_cells is None or fmt is None:
         raise SourceError("not a Jupyter notebook: no `cells` list or `nbformat`", Span.point(1, 1))
-    cells: list[CodeCell] = []
-    problems: list[tuple[str, Span]] = []
+    code: list[CodeCell] = []
     if _is_python(top.get("metadata")):
-        first = 1
         for number, raw in enumerate(raw_cells, 1):
             if raw.fields.get("cell_type") != "code" or raw.value is None:
                 continue
@@ -387,25 +385,38 @@ def view(source: SourceFile) -> SourceFile:
                 raise SourceError(f"cell {number}: its `source` is not text",
                                   Span.point(*source.position(raw.value[0])))
             body = "".join(json.loads(text[a:b]) for a, b in raw.items)
-            if not ipython.python_cell(body):
+            code.append(CodeCell(number, body, raw.value, raw.items, raw.listed))
+    return script(source, code, text)
+
+
+def script(source: SourceFile, code: list[CodeCell], raw: str = "") -> SourceFile:
+    """The script of a notebook's code ``cells`` (in order; ``first``, ``lines`` and ``stub`` are
+    set here), as the file ``source``; ``raw``: the notebook's JSON (empty for an editor's
+    notebook document, whose cells are documents of their own)."""
+    cells: list[CodeCell] = []
+    problems: list[tuple[str, Span]] = []
+    first = 1
+    for cell in code:
+        body = cell.text
+        if not ipython.python_cell(body):
+            continue
+        error = _syntax_error(body)
+        stub = None
+        if error is not None:
+            if not any(m in body for m in PYTHON_MARKERS):
                 continue
-            error = _syntax_error(body)
-            stub = None
-            if error is not None:
-                if not any(m in body for m in PYTHON_MARKERS):
-                    continue
-                # (a LoRA cell that cannot run: LL901 at it; its imports stay, so the rest of
-                # the notebook reads as it will once the cell is fixed)
-                message, line, col = error
-                problems.append((f"syntax error in cell {number}: {message} (Jupyter runs nothing of"
-                                 " this cell)", Span.point(first + line - 1, col)))
-                stub = _imports_only(body)
-            lines = len(LINE_BREAK.findall(body)) + 1
-            cells.append(CodeCell(number, body, raw.value, raw.items, raw.listed, first, lines, stub))
-            first += lines
-    script = "".join(c.script + "\n" for c in cells)
-    rows = Cells(text, tuple(cells), _escapes_non_ascii(text), tuple(problems))
-    return SourceFile(source.path, script, Kind.PYTHON, encoding=source.encoding, bom=source.bom,
+            # (a LoRA cell that cannot run: LL901 at it; its imports stay, so the rest of the
+            # notebook reads as it will once the cell is fixed)
+            message, line, col = error
+            problems.append((f"syntax error in cell {cell.number}: {message} (Jupyter runs nothing of"
+                             " this cell)", Span.point(first + line - 1, col)))
+            stub = _imports_only(body)
+        lines = len(LINE_BREAK.findall(body)) + 1
+        cells.append(replace(cell, first=first, lines=lines, stub=stub))
+        first += lines
+    text = "".join(c.script + "\n" for c in cells)
+    rows = Cells(raw, tuple(cells), _escapes_non_ascii(raw), tuple(problems))
+    return SourceFile(source.path, text, Kind.PYTHON, encoding=source.encoding, bom=source.bom,
                       stamp=source.stamp, rows=rows)
 
 
