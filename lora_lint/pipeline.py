@@ -64,7 +64,10 @@ class Partial:
         return any(w.need is Need.BUILD for w in self.waiting)
 
 
-def _directives_possible(text: str) -> bool:
+def _directives_possible(source: SourceFile) -> bool:
+    if source.kind is Kind.NOTEBOOK:  # a notebook's JSON that was not presented (no LoRA marker):
+        return False                  # its comments are in cells, read only when it is presented
+    text = source.text
     return "lora-lint" in text or "noqa" in text.lower()
 
 
@@ -89,7 +92,7 @@ def lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rul
         found = [internal_error("the source reader", path, Span.point(1, 1), exc)]
     else:
         unreadable = [_finding("LL901", message, path, span) for message, span in source.problems]
-        if not sites and not unreadable and not _directives_possible(source.text):
+        if not sites and not unreadable and not _directives_possible(source):
             source.forget()
             return Partial(source, [])  # the common case: no rule, not even the registry, is loaded
         rules = settings.rules_for(path) if rules is None else rules
