@@ -334,6 +334,8 @@ def _at_in_json(path, line, col):
 def test_human_formats_print_the_cell(tmp_path, capsys, fmt):
     path, out = _formats(tmp_path, capsys, fmt)
     assert "cell 3:4:5" in out
+    if fmt == "full":  # the code frame counts the cell's lines
+        assert "3 | cfg = LoraConfig(\n4 |     r=64,\n" in out.replace("  |", " |")
 
 
 def test_json_formats_carry_the_cell_and_rows_within_it(tmp_path, capsys):
