@@ -397,3 +397,16 @@ def test_a_name_set_again_to_the_same_value_in_a_later_cell_is_known():
                      'from peft import LoraConfig\ncfg = LoraConfig(target_modules=["Wqkv"])',
                      'base_model_id = "elsewhere"')
     assert [c for c, *_ in found("nb.ipynb", other)] == ["LL902"]
+
+
+def test_the_model_in_effect_where_the_config_is_applied_is_the_one_tied():
+    load = 'from transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained("{}")'
+    apply = ('from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training\n'
+             'model = prepare_model_for_kbit_training(model)\n'
+             'config = LoraConfig(target_modules=["Wqkv"])\nmodel = get_peft_model(model, config)')
+    # the notebook loads its fine-tuned model again in a later cell: that load is not the base model
+    text = notebook(load.format(TINY_LLAMA), apply, load.format("outputs/checkpoint-500"))
+    assert [c for c, *_ in found("nb.ipynb", text)] == ["LL201"]
+    # a conditional load between the base model's and the config's could be in effect: not known
+    maybe = notebook(load.format(TINY_LLAMA), "if False:\n    " + load.format("elsewhere").replace("\n", "\n    "), apply)
+    assert [c for c, *_ in found("nb.ipynb", maybe)] == ["LL902"]

@@ -118,8 +118,8 @@ def context_for(site: LoraSite, settings, defer: bool = False,
     if not isinstance(name, str):
         line = param.span.line if param is not None else None
         at = "" if line is None else f" ({where(line) if where is not None else f'line {line}'})"
-        ctx.problem = Unresolved(None, "not-static", f"the base model{at} is computed at run time,"
-                                 " so lora-lint cannot read it")
+        ctx.problem = Unresolved(None, "not-static", f"the base model{at} is computed at run time or its name"
+                                 " is bound to different values, so lora-lint cannot read it")
         return ctx
     base_dir = os.path.dirname(os.path.abspath(site.path)) if origin in ("comment", "config") else None
     timeout = float(getattr(settings, "hub_timeout", DEFAULT_HUB_TIMEOUT) or DEFAULT_HUB_TIMEOUT)
