@@ -487,7 +487,7 @@ def _report_at(ls: LoraLintServer, source: SourceFile, line: int, col: int) -> t
         if hit is None:
             continue
         settings = ls.settings(source.path)
-        ctx = context_for(site, settings)
+        ctx = context_for(site, settings, where=source.where)
         row = Row(site, ctx, unresolved_message(ctx) if ctx.problem else None)
         return hit, summary_line(as_dict(row))
     return None

@@ -357,6 +357,10 @@ def test_sarif_github_gitlab_junit_point_into_the_notebook_file(tmp_path, capsys
     assert _at_in_json(path, region["startLine"], region["startColumn"]).startswith('r=64,\\n"')
     assert region["properties"] == {"cell": 3, "cellLine": 4, "cellColumn": 5, "cellEndLine": 4, "cellEndColumn": 9}
     assert "fixes" not in result
+    import jsonschema
+
+    schema = json.loads((ROOT / "tests" / "fixtures" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.validate(json.loads(out), schema)
     path, out = _formats(tmp_path, capsys, "github")
     import re
 
