@@ -400,7 +400,7 @@ def test_a_name_set_again_to_the_same_value_in_a_later_cell_is_known():
     other = notebook(*json.loads(text)["cells"][0]["source"][:0], "".join(json.loads(text)["cells"][0]["source"]),
                      'from peft import LoraConfig\ncfg = LoraConfig(target_modules=["Wqkv"])',
                      'base_model_id = "elsewhere"')
-    assert [c for c, *_ in found("nb.ipynb", other)] == ["LL902"]
+    assert [c for c, *_ in found("nb.ipynb", other)] == ["LL201"]  # (set after its use: not in effect there)
 
 
 def test_the_model_in_effect_where_the_config_is_applied_is_the_one_tied():
@@ -414,3 +414,14 @@ def test_the_model_in_effect_where_the_config_is_applied_is_the_one_tied():
     # a conditional load between the base model's and the config's could be in effect: not known
     maybe = notebook(load.format(TINY_LLAMA), "if False:\n    " + load.format("elsewhere").replace("\n", "\n    "), apply)
     assert [c for c, *_ in found("nb.ipynb", maybe)] == ["LL902"]
+
+
+def test_a_name_rebound_in_order_is_read_where_it_is_used():
+    """Databricks' exports: ``model = "ID"`` then ``model = AutoModel...from_pretrained(model)``."""
+    text = (f'model = "{TINY_LLAMA}"\nfrom transformers import AutoModelForCausalLM\n'
+            "model = AutoModelForCausalLM.from_pretrained(model)\n"
+            'from peft import LoraConfig, get_peft_model\nconfig = LoraConfig(target_modules=["Wqkv"])\n'
+            "model = get_peft_model(model, config)\n")
+    assert [f.code for f in lint_text("train.py", text)] == ["LL201"]
+    looped = text.replace("model = AutoModelForCausalLM", "for _ in range(1):\n    model = AutoModelForCausalLM")
+    assert [f.code for f in lint_text("train.py", looped)] == ["LL902"]

@@ -21,7 +21,7 @@ from ..peft_facts import facts, lora_fields, suggest
 from ..source_file import SourceFile
 from ._base import PYTHON_MARKERS as MARKERS
 from ._base import SourceError
-from .python_eval import Evaluator, Scope, ScopeBuilder
+from .python_eval import Evaluator, Flow, Scope, ScopeBuilder
 
 #: Keyword arguments of Unsloth's get_peft_model that are not LoraConfig fields.
 UNSLOTH_KWARGS = frozenset({
@@ -274,7 +274,7 @@ class Extractor:
         self.walk.replay(self.imports)
         self.scopes = ScopeBuilder()
         self.walk.replay(self.scopes)
-        self.evaluator = Evaluator(self.scopes, self._attribute)
+        self.evaluator = Evaluator(self.scopes, self._attribute, Flow(module, lambda: self.positions))
         self.task_types = set(facts()["task_types"])
 
     # name resolution ---------------------------------------------------------------------------

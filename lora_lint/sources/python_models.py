@@ -97,14 +97,8 @@ class ModelFinder:
                 self.loads[id(call)] = load
         self.bindings: dict[tuple[int, str], list[cst.BaseExpression]] = {}
         self._collect_bindings()
-        module = extractor.module
         self.module_scope = extractor.scopes.module_scope
-        #: the values bound by the module's own top-level statements (run once, in order)
-        self.top_level = {id(small.value) for stmt in module.body if isinstance(stmt, cst.SimpleStatementLine)
-                          for small in stmt.body
-                          if isinstance(small, cst.Assign | cst.AnnAssign) and small.value is not None}
-        #: the module-level loops (a use inside one may see a binding made after it)
-        self.loops = [node for node in _module_code(module) if isinstance(node, cst.For | cst.While)]
+        self.flow = extractor.evaluator.flow
 
     # loads ---------------------------------------------------------------------------------
     def _load(self, call: cst.Call, scope: Scope) -> Load | None:
@@ -192,26 +186,7 @@ class ModelFinder:
         return []
 
     def _in_effect(self, values: list[cst.BaseExpression], use: cst.CSTNode | None) -> list[cst.BaseExpression]:
-        """Of a module-level name's bindings, those that can be in effect at a use in the
-        module's own code (see the module's docstring); all of them when that is not known."""
-        if use is None or len(values) < 2:
-            return values
-        positions = self.ex.positions
-
-        def start(node):
-            p = positions[node].start
-            return p.line, p.column
-
-        def end(node):
-            p = positions[node].end
-            return p.line, p.column
-
-        at = start(use)
-        if any(start(loop) <= at < end(loop) for loop in self.loops):
-            return values
-        before = sorted((v for v in values if end(v) <= at), key=start)
-        last = max((i for i, v in enumerate(before) if id(v) in self.top_level), default=None)
-        return values if last is None else before[last:]
+        return values if self.flow is None else self.flow.in_effect(values, use)
 
     def _trace_name(self, name: str, scope: Scope | None, depth: int, seen: frozenset,
                     use: cst.CSTNode | None = None) -> list[Load]:
@@ -297,25 +272,6 @@ class ModelFinder:
     def single_model(self) -> Load | None:
         distinct = {load.identity: load for load in self.loads.values()}
         return next(iter(distinct.values())) if len(distinct) == 1 else None
-
-
-def _module_code(module: cst.Module):
-    """The statements the module itself runs (not function or class bodies), nested ones too."""
-    todo = list(module.body)
-    while todo:
-        node = todo.pop()
-        yield node
-        if isinstance(node, cst.FunctionDef | cst.ClassDef):
-            continue
-        body = getattr(node, "body", None)
-        if isinstance(body, cst.BaseSuite):
-            todo.extend(body.body)
-        for extra in ("orelse", "finalbody"):
-            part = getattr(node, extra, None)
-            if part is not None and isinstance(getattr(part, "body", None), cst.BaseSuite):
-                todo.extend(part.body.body)
-        for handler in getattr(node, "handlers", ()) or ():
-            todo.extend(handler.body.body)
 
 
 def _pick(loads: list[Load]) -> Load | None:
