@@ -3,9 +3,9 @@
 ``each_file`` walks the paths (``discovery``), skips what ``exclude`` matches (a file named on the
 command line only with ``--force-exclude``), reads each file without ever blocking (a FIFO, a
 device or a socket under a config's name is not read) and never past ``max-file-size``, and
-decodes it (``source_file.decode``). A file of no kind lora-lint reads, or a data file
-(``source_file.is_data_file``: tokenizer.json...), is never opened; one above ``max-file-size`` is
-reported only when its head reads like a LoRA config. Each file comes out as a ``Read``: its ``SourceFile``, or the
+decodes it (``source_file.decode``). A data file (``source_file.is_data_file``: tokenizer.json...)
+is never opened; one above ``max-file-size`` is reported only when its head reads like a LoRA
+config of its kind. Each file comes out as a ``Read``: its ``SourceFile``, or the
 LL901 finding saying why it cannot be read (LL903 when reading it hit a bug), or neither (a file
 no LoRA config can be, skipped silently).
 """
@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from .bounded_read import FileTooLarge, NotRegularFile, read_regular_file
 from .model import Finding, Span
 from .settings import Settings
-from .source_file import SourceFile, Unreadable, decode, kind_of, stamp_of
+from .source_file import (
+    SourceFile,
+    Unreadable,
+    decode,
+    is_data_file,
+    kind_of,
+    kind_of_file,
+    stamp_of,
+)
 
 START = Span.point(1, 1)
 
@@ -65,8 +73,8 @@ def read_file(path: str, settings: Settings, stamp: bool = False) -> Read:
 
 
 def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
-    if kind_of(path) is None:
-        return Read(path, settings)  # no kind lora-lint reads (or a data file): never opened
+    if is_data_file(path):
+        return Read(path, settings)  # a tokenizer, a shard index, a dataset's metadata: never opened
     try:
         data, st = read_regular_file(path, settings.max_file_size)
     except NotRegularFile as e:
@@ -98,14 +106,15 @@ def _head_looks_like_config(path: str) -> bool:
         head = read_head(path, HEAD_BYTES)
     except OSError:
         return True  # unreadable now: say so rather than stay silent
-    return looks_like_config(SourceFile(path, head.decode("utf-8", errors="replace"), kind_of(path)))
+    text = head.decode("utf-8", errors="replace")
+    return looks_like_config(SourceFile(path, text, kind_of_file(path, text)))
 
 
 def read_stream(stream, path: str, settings: Settings) -> Read:
     """Standard input as the file ``path``: the same size limit and decoding (a BOM, UTF-16, a
     PEP 263 line, invalid UTF-8 as LL901), whatever the console's encoding."""
-    if kind_of(path) is None:
-        return Read(path, settings)  # named as no kind lora-lint reads (or as a data file)
+    if is_data_file(path):
+        return Read(path, settings)  # named as a data file
     limit = settings.max_file_size
     raw = getattr(stream, "buffer", None)
     try:
@@ -113,8 +122,7 @@ def read_stream(stream, path: str, settings: Settings) -> Read:
             text = stream.read(limit + 1)
             if len(text) > limit:
                 return _too_big(path, settings)
-            source = SourceFile.of_text(path, text)
-            return Read(path, settings, source, shown=source)
+            return _presented(path, settings, SourceFile.of_text(path, text))
         data = raw.read(limit + 1)
     except OSError as e:
         return _problem(path, settings, f"cannot read stdin: {e.strerror or e}")
@@ -130,7 +138,18 @@ def _decoded(path: str, settings: Settings, got: SourceFile | Unreadable | None,
         return Read(path, settings)
     if isinstance(got, Unreadable):
         return _problem(path, settings, got.message, got.span, SourceFile(path, _replaced(data), kind_of(path)))
-    return Read(path, settings, got, shown=got)
+    return _presented(path, settings, got)
+
+
+def _presented(path: str, settings: Settings, source: SourceFile) -> Read:
+    """The file as its reader reads it (a notebook: its Python script), or LL901 at ``source``."""
+    from .sources import SourceError, presented
+
+    try:
+        shown = presented(source)
+    except SourceError as e:
+        return _problem(path, settings, e.message, e.span, source)
+    return Read(path, settings, shown, shown=shown)
 
 
 def _replaced(data: bytes) -> str:
