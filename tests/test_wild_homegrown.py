@@ -128,7 +128,8 @@ def test_every_warning_and_error_is_judged_true():
     found = set()
     for p in configs():
         for f in lint_file(str(p), Settings(offline=True)):
-            if f.severity.value in ("warning", "error"):
+            # LL905 says, as LL902 does, that the model could not be had here (not about the file)
+            if f.severity.value in ("warning", "error") and f.code != "LL905":
                 found.add((rel(p), f.span.line, f.code))
     judged = {k: v for k, v in verdicts().items() if k[0] in EXPECTED}
     assert sorted(found - set(judged)) == [], "findings without a verdict"
