@@ -36,6 +36,7 @@ from . import (  # noqa: F401
     ll304_target_and_save_overlap,
     ll305_tied_embedding_adapted,
     ll306_new_tokens_untrained,
+    ll307_task_type_mismatch,
     ll901_unreadable_file,
     ll902_model_unresolved,
     ll903_internal_error,
