@@ -135,7 +135,7 @@ GENERATIVE_TASKS = ("CAUSAL_LM", "SEQ_2_SEQ_LM")
 def generation_failure(inv: Inventory, spec: LoraSpec) -> Failure | None:
     """``get_peft_model`` with a generative task type on a class that cannot generate raises
     AttributeError after injecting the adapter (``self.base_model.prepare_inputs_for_generation``)."""
-    if spec.task_type in GENERATIVE_TASKS and inv.generates() is False:
+    if spec.task_type in GENERATIVE_TASKS and spec.class_named and inv.generates() is False:
         return Failure("AttributeError", f"'{inv.architecture}' object has no attribute 'prepare_inputs_for_generation'",
                        "no-generation", "task_type")
     return None

@@ -8,7 +8,7 @@ from ..peft_history import (
     release_at,
     task_since,
 )
-from ..registry import rule
+from ..registry import Problem, rule
 
 #: Bookkeeping fields peft writes into adapter_config.json; an older peft dropping them is harmless.
 BOOKKEEPING = frozenset({"peft_version", "auto_mapping", "base_model_name_or_path", "revision",
@@ -68,12 +68,12 @@ def value_problems(site, pv):
     p = site.params.get("target_modules")
     if (p is not None and not p.implicit and site.dialect.string_targets and isinstance(p.value, str)
             and p.value.lower() == "all-linear" and not release.all_linear):
-        yield p, (
+        yield Problem(p, (
             f"target_modules={p.value!r} means every linear layer from peft {ALL_LINEAR_SINCE} on; {pv.describe()}:"
             f" peft {release.version} reads it as a regular expression that matches no module, so get_peft_model"
             f" raises ValueError (Target modules {p.value} not found in the base model); require"
             f" peft>={ALL_LINEAR_SINCE} or name the layers"
-        )
+        ))
     p = site.params.get("init_lora_weights")
     if p is not None and not p.implicit and p.known and isinstance(p.value, str):
         found = init_value_since(p.value)
@@ -82,20 +82,20 @@ def value_problems(site, pv):
             label = "" if family == p.value else f" ({family})"
             what = ("get_peft_model raises ValueError (Unknown initialization)" if release.unknown_init == "raise"
                     else "any true value starts the default initialization, so it trains plain LoRA")
-            yield p, (
+            yield Problem(p, (
                 f"init_lora_weights={p.value!r}{label} was added in peft {since}; {pv.describe()}: peft"
                 f" {release.version} does not know it ({what}); require peft>={since} or use init_lora_weights=True"
-            )
+            ))
     p = site.params.get("task_type")
     if (p is not None and not p.implicit and isinstance(p.value, str) and release.task_types
             and p.value not in release.task_types and parse(release.version) >= (0, 1)):
         since = task_since(p.value)
         if since is not None:
-            yield p, (
+            yield Problem(p, (
                 f"task_type={p.value!r} was added in peft {since}; {pv.describe()}: get_peft_model in peft"
                 f" {release.version} does not know it and wraps the model in a plain PeftModel (no task head"
                 f" is trained or saved); require peft>={since}"
-            )
+            ))
 
 
 @rule(
@@ -161,8 +161,8 @@ def field_needs_newer_peft(site, ctx):
         if since is not None and not pv.allows(since):
             why = consequence(site, name, p.value, pv)
             if why:
-                yield p, (
+                yield Problem(p, (
                     f"`{name}` was added in peft {since}; {pv.describe()}: {why}; "
                     f"require peft>={since} or remove `{name}`"
-                )
+                ))
     yield from value_problems(site, pv)

@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import head_advice, known, where
+from ..registry import Problem, rule
+from ._model import head_advice, where
 
 TASKS = {"SequenceClassification": ("SEQ_CLS", ("score", "classifier")),
          "TokenClassification": ("TOKEN_CLS", ("score", "classifier")),
@@ -54,10 +54,7 @@ def classification_head_not_trainable(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], task_type="SEQ_CLS")
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     task = TASKS.get(inv.model_class)
     if task is None:
         return
@@ -73,7 +70,7 @@ def classification_head_not_trainable(site, ctx):
     task_type = a.spec.task_type
     now = f"task_type={task_type!r}" if task_type else "no task_type"
     fix = head_advice(inv, a, want) or f"set modules_to_save=[{head!r}]"
-    yield where(site, "task_type"), (
+    yield Problem(where(site, "task_type"), (
         f"{inv.architecture}'s head {head!r} (newly initialised unless the checkpoint already has one)"
         f" stays frozen and is not saved with the adapter: {now} and no modules_to_save entry for it{lora}; {fix}"
-    )
+    ))

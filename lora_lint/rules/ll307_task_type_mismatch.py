@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import blame, failure_for, head_advice, known, raises, where
+from ..registry import Problem, rule
+from ._model import blame, failure_for, head_advice, raises, where
 
 #: task_type -> (peft's wrapper, the heads it trains, the class to load for it).
 WRAPPERS = {
@@ -26,7 +26,7 @@ def _src(cls: str, body: str) -> str:
 
 
 @rule(
-    "LL307", "task-type-mismatch", Severity.ERROR, needs_model=True,
+    "LL307", "task-type-mismatch", Severity.ERROR, needs_model=True, reports_failure=True,
     valid=[
         _src("AutoModelForSequenceClassification", 'LoraConfig(target_modules=["q_proj", "v_proj"], task_type="SEQ_CLS")\n'),
         _src("AutoModelForCausalLM", 'LoraConfig(target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")\n'),
@@ -71,22 +71,21 @@ def task_type_mismatch(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], task_type="SEQ_CLS")
     ```
     """
-    if site.notes_for("LL307"):  # the framework's own wording of the same mismatch
+    if any(n.code == "LL307" for n in site.notes):  # the framework's own wording of the same mismatch
         return
     found = failure_for(site, ctx, "LL307")
     if found is not None:
         inv, a, f = found
         wrapper = WRAPPERS[a.spec.task_type][0]
-        yield blame(site, f), (
+        yield Problem(blame(site, f), (
             f"{raises(f)}; task_type={a.spec.task_type!r} makes peft wrap {inv.architecture} in {wrapper}, which"
             f" needs a model that generates (since transformers 4.52 only generative classes have that method);"
             f" {advice(inv, a)}"
-        )
+        ))
         return
-    found = known(ctx)
-    if found is None:
+    inv, a = ctx.model, ctx.analysis
+    if a.failure is not None:
         return
-    inv, a = found
     task = a.spec.task_type
     if task not in ("SEQ_CLS", "TOKEN_CLS", "QUESTION_ANS") or inv.model_class not in LANGUAGE_MODELS:
         return
@@ -94,12 +93,12 @@ def task_type_mismatch(site, ctx):
     if any(a.saved.get(h) for h in heads):
         return
     fit = FITS[inv.model_class]
-    yield where(site, "task_type"), (
+    yield Problem(where(site, "task_type"), (
         f"task_type={task!r} on {inv.architecture}, which has no {' or '.join(map(repr, heads))} head: peft wraps"
         f" it in {wrapper}, trains no head and passes the labels to the language model's own loss; the saved"
         f" adapter records {task}, so AutoPeftModelFor{WRAPPERS[fit][0].removeprefix('PeftModelFor')} refuses to"
         f" load it; load the model with {cls} to classify, or set task_type={fit!r}"
-    )
+    ))
 
 
 def advice(inv, a) -> str:
