@@ -329,3 +329,50 @@ def test_seq_cls_on_a_causal_lm_trains_the_language_model_loss(tmp_path):
     pm.peft_config["default"].save_pretrained(str(tmp_path))
     with pytest.raises(ValueError, match="Expected target PEFT class: PeftModelForSequenceClassification"):
         peft.AutoPeftModelForCausalLM.from_pretrained(str(tmp_path))
+
+
+# -- LL305 in frameworks without ensure_weight_tying -------------------------------------------------
+
+def _tied_model():
+    import json
+
+    import transformers
+    from transformers import AutoConfig
+
+    config = json.loads(open("tests/fixtures/models/tiny-llama-tied/config.json").read())
+    torch.manual_seed(0)
+    return transformers.AutoModelForCausalLM.from_config(AutoConfig.for_model(**config))
+
+
+def test_lora_on_a_tied_head_merges_into_the_embedding():
+    """LL305 (no switch): "merging the adapter adds lm_head's update to that shared weight, so
+    model.embed_tokens changes too"."""
+    model = _tied_model()
+    before = model.get_input_embeddings().weight.detach().clone()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pm = peft.get_peft_model(model, peft.LoraConfig(target_modules=["q_proj", "lm_head"], init_lora_weights=False))
+    merged = pm.merge_and_unload()
+    assert merged.get_input_embeddings().weight.data_ptr() == merged.get_output_embeddings().weight.data_ptr()
+    assert not torch.allclose(merged.get_input_embeddings().weight, before)
+
+
+@pytest.mark.parametrize("saved", ["lm_head", "embed_tokens"])
+def test_a_tied_layer_in_modules_to_save_is_trained_as_an_untied_copy(saved):
+    """LL305 (no switch): "peft trains a separate copy ..., so only that side learns: the other
+    stays as it was and the two are no longer tied"; peft warns."""
+    model = _tied_model()
+    before = model.get_input_embeddings().weight.detach().clone()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pm = peft.get_peft_model(model, peft.LoraConfig(target_modules=["q_proj"], modules_to_save=[saved]))
+    assert any("ensure_weight_tying" in str(w.message) for w in caught)
+    with torch.no_grad():
+        for name, p in pm.named_parameters():
+            if p.requires_grad and "modules_to_save" in name:
+                p.add_(1.0)  # a training step's worth of change
+    merged = pm.merge_and_unload()
+    inp, out = merged.get_input_embeddings().weight, merged.get_output_embeddings().weight
+    assert inp.data_ptr() != out.data_ptr() and not torch.allclose(inp, out)
+    other = out if saved == "embed_tokens" else inp
+    assert torch.allclose(other, before)

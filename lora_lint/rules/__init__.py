@@ -48,6 +48,7 @@ from . import (  # noqa: F401
     ll305_tied_embedding_adapted,
     ll306_new_tokens_untrained,
     ll307_task_type_mismatch,
+    ll308_unsloth_embedding_target,
     ll901_unreadable_file,
     ll902_model_unresolved,
     ll903_internal_error,

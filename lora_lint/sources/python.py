@@ -365,7 +365,7 @@ class Extractor:
             for key, value in dialect.defaults.items():
                 if key not in params:
                     params[key] = Param(key, value, site_span, implicit=True)
-        return LoraSite(
+        site = LoraSite(
             path=self.path,
             dialect=dialect,
             span=site_span,
@@ -374,3 +374,8 @@ class Extractor:
             unknown_keys=tuple(unknown),
             context=context,
         )
+        if kind != "peft":
+            from .unsloth import redirect
+
+            site = redirect(site)
+        return site
