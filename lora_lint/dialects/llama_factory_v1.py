@@ -111,7 +111,7 @@ def sites(doc: Doc) -> list[LoraSite]:
         b.defaults()
         b.model_class = MODEL_CLASS.get(top.value("model_class", "llm"))
         if b.model_class is not None and top.get("model_class") is not None:
-            b.note("LL307", param(doc, top.get("model_class")), (
+            b.note("LL009", param(doc, top.get("model_class")), (
                 f"`model_class: {top.value('model_class')}` with LoRA: LLaMA-Factory passes task_type CAUSAL_LM "
                 f"and peft's causal-LM wrapper fails on a "
                 f"{b.model_class.removeprefix('AutoModelFor').removeprefix('AutoModel') or 'base'} model "
