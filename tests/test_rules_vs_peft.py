@@ -376,3 +376,38 @@ def test_a_tied_layer_in_modules_to_save_is_trained_as_an_untied_copy(saved):
     assert inp.data_ptr() != out.data_ptr() and not torch.allclose(inp, out)
     other = out if saved == "embed_tokens" else inp
     assert torch.allclose(other, before)
+
+
+# -- LL013: values that are not what they look like ---------------------------------------------------
+
+def _tiny_llama_meta():
+    import json
+
+    from lora_lint.models.build import build_model
+
+    return build_model(json.loads(open("tests/fixtures/models/tiny-llama/config.json").read()), None)
+
+
+def test_ll013_claims(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # None (what list.append returns) means peft's default targets for the model type
+        pm = peft.get_peft_model(_tiny_llama_meta(), peft.LoraConfig(target_modules=None))
+        assert sorted({n.rsplit(".", 1)[1] for n in pm.base_model.targeted_module_names}) == ["q_proj", "v_proj"]
+        # a list is copied into a set when LoraConfig is built: a later change is not seen
+        targets, saved = ["q_proj"], ["lm_head"]
+        cfg = peft.LoraConfig(target_modules=targets, modules_to_save=saved)
+        targets.append("v_proj")
+        assert cfg.target_modules == {"q_proj"} and cfg.modules_to_save is saved
+        # class names are not module names; a block is adapted as itself, not its layers
+        with pytest.raises(ValueError, match="not found in the base model"):
+            peft.get_peft_model(_tiny_llama_meta(), peft.LoraConfig(target_modules=["Linear"]))
+        with pytest.raises(ValueError, match=r"(?s)Target module LlamaMLP\(.*is not supported"):
+            peft.get_peft_model(_tiny_llama_meta(), peft.LoraConfig(target_modules=["mlp", "q_proj"]))
+    assert targets == ["q_proj", "v_proj"]
+    src = 'from peft import LoraConfig\ntargets = ["q_proj"]\nLoraConfig(target_modules=targets.append("v_proj"))\n'
+    (f,) = lint_text("case.py", src, Settings(select=["LL013"]))
+    assert "passes None" in f.message and "default targets" in f.message

@@ -24,6 +24,7 @@ from . import (  # noqa: F401
     ll010_ignored_setting,
     ll011_target_pattern_misuse,
     ll012_inference_mode_in_training,
+    ll013_misleading_value,
     ll101_rslora_recommended,
     ll102_rank_diminishing_returns,
     ll103_rank_outside_task_band,
