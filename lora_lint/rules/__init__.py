@@ -50,6 +50,7 @@ from . import (  # noqa: F401
     ll306_new_tokens_untrained,
     ll307_task_type_mismatch,
     ll308_unsloth_embedding_target,
+    ll309_chat_tokens_untrained,
     ll901_unreadable_file,
     ll902_model_unresolved,
     ll903_internal_error,

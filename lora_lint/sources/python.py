@@ -302,6 +302,12 @@ class Extractor:
             kind = self.kind(call)
             if kind is not None:
                 found.append((call, self.site(call, scope, kind)))
+        if found:
+            from .python_templates import chat_template
+
+            template = chat_template(self, calls.calls)
+            if template is not None:
+                found = [(c, replace(s, context={**s.context, "chat_template": template})) for c, s in found]
         if found and any(_method(c) == "resize_token_embeddings" for c, _ in calls.calls):
             # the file grows the vocabulary: LL306 checks that the new rows get trained
             found = [(c, replace(s, resizes_vocab=True)) for c, s in found]
