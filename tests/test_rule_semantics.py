@@ -162,6 +162,15 @@ class TestLL002Dialects:
         assert self.findings("adapter_config", "0.5.0", use_dora=None) == []
         assert self.findings("adapter_config", "<0.6", use_rslora=False) == []
 
+    def test_removed_keys_in_a_saved_adapter(self):
+        """merge_weights/enable_lora: peft 0.6-0.13 raise on them when loading, others load."""
+        s = LoraSite("adapter_config.json", named("adapter_config"), HERE, {},
+                     context={"merge_weights": Param("merge_weights", False, Span(3, 1, 3, 5))})
+        (f,) = run("LL002", s, **{"peft-version": "0.10.0"})
+        assert "peft 0.10.0 raises TypeError" in f.message and f.span.line == 3
+        assert run("LL002", s, **{"peft-version": "0.14.0"}) == []
+        assert run("LL002", s, **{"peft-version": "0.4.0"}) == []
+
     def test_all_linear_needs_0_8(self):
         (f,) = self.findings("peft", "0.7.1", target_modules="all-linear")
         assert "regular expression that matches no module" in f.message and "peft>=0.8.0" in f.message

@@ -3,6 +3,7 @@ from ..peft_facts import lora_fields
 from ..peft_history import (
     ALL_LINEAR_SINCE,
     FIELD_SINCE,
+    REMOVED,
     init_value_since,
     parse,
     release_at,
@@ -131,7 +132,9 @@ def field_needs_newer_peft(site, ctx):
     keyword argument 'use_dora'` when the script runs, usually after the environment is built
     on the training machine (LLaMA-Factory #2696). `target_modules="all-linear"` before peft
     0.8 is a regular expression that matches no module. A saved `adapter_config.json` with a
-    newer key, even one set to null, cannot be loaded by peft 0.6–0.13 (`TypeError`); peft ≥ 0.14
+    newer key, even one set to null, or a key peft removed long ago (`merge_weights`,
+    `enable_lora`, gone since 0.3), cannot be loaded by peft 0.6–0.13 (`TypeError`:
+    `PeftConfig.from_peft_type` passes every key to the config class); peft ≥ 0.14
     drops the key with a warning (and 0.1–0.5 silently), loading a different adapter than the one
     trained. An `init_lora_weights` method the pinned peft does not know raises `ValueError`
     (peft ≥ 0.7) or silently trains with the default initialization (older releases).
@@ -166,3 +169,20 @@ def field_needs_newer_peft(site, ctx):
                     f"require peft>={since} or remove `{name}`"
                 ))
     yield from value_problems(site, pv)
+    yield from removed_keys(site, pv)
+
+
+def removed_keys(site, pv):
+    """A saved adapter with a field peft removed long ago: the peft versions that raise on it."""
+    if not site.dialect.saved:
+        return
+    release = release_at(pv.bound)
+    if release is None or release.load != "raise":
+        return
+    for name, removed in REMOVED.items():
+        p = site.context.get(name)
+        if p is not None:
+            yield Problem(p, (
+                f"`{name}` was removed from LoraConfig in peft {removed}; {pv.describe()}: peft {release.version}"
+                f" raises TypeError (unexpected keyword argument) when loading this adapter; delete the key"
+                f" (peft 0.14 and later drop it with a warning)"))
