@@ -15,7 +15,8 @@ LoRA field. Two records, told apart by the file's own evidence:
 A null value whose peft default is None is the default (``"target_modules": null`` = peft's
 per-model default). peft drops a key it does not know with a warning; LL001 reports one only
 when it is a near miss of a real field (an unknown key may be a field of a newer peft: LL002's
-business).
+business). A field peft removed (``merge_weights``, ``enable_lora``) is kept as context for
+LL002, which says whether the project's peft can load it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import dataclasses
 
 from ..model import LoraSite
 from ..peft_facts import lora_fields
+from ..peft_history import REMOVED
 from ..sources.yaml_nodes import Doc, span
 from ._base import LORA_FIELDS, METADATA, SiteBuilder, framework, key_param, param, suggestion
 
@@ -54,6 +56,9 @@ def sites(doc: Doc) -> list[LoraSite]:
     defaults = lora_fields()
     for e in top:
         if e.key in METADATA:
+            continue
+        if e.key in REMOVED:  # LL002 says which peft versions cannot load it
+            b.ctx(e.key, param(doc, e))
             continue
         if e.key not in LORA_FIELDS:
             hint = suggestion(e.key, KEYMAP)

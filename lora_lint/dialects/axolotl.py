@@ -154,6 +154,9 @@ def sites(doc: Doc) -> list[LoraSite]:
         e = top.get(key)
         if e is not None:
             b.ctx(name, param(doc, e))
+    template = top.get("chat_template_jinja") or top.get("chat_template")
+    if template is not None:  # axolotl's named template or its own Jinja text (for LL309)
+        b.ctx("chat_template", param(doc, template))
     tokens = top.value("tokens")
     if truthy(tokens):
         b.resizes_vocab = True
