@@ -10,7 +10,7 @@ EVIDENCE = Evidence(
         "peft warns \"... specified but will be ignored\" and drops a "
         "`loftq_config`/`eva_config`/`corda_config` without its init method; a framework with its adapter"
         " off never builds a `LoraConfig` (axolotl's `load_adapter` returns the model untouched without "
-        "`adapter`; TRL's `get_peft_config` returns None for `use_peft: false`)."
+        "`adapter`; TRL's `get_peft_config` returns None for `use_peft: false`; the frameworks are not run here, their code paths are read from source)."
     ),
     code=(
         "peft 0.21.2 tuners/lora/config.py:1009-1116 LoraConfig.__post_init__ (the `will be ignored` warnings)",
