@@ -35,7 +35,7 @@ NOT_TRANSFORMERS = "not a transformers model"
 REMOTE_CODE = "needs its project's own code (remote code or its own package), which lora-lint never runs"
 LOCAL = "exists only on its author's machine (a local directory or a placeholder)"
 UNVERIFIED = "a quantized, converted or re-uploaded copy whose own config.json could not be compared"
-NO_COPY = "no published copy of its config.json found to add to the catalog"
+NO_ORG = "a name without an organisation: a local directory or an unknown legacy Hub id"
 REASONS: dict[str, str] = {
     "black-forest-labs/FLUX.2-klein-base-4B": NOT_TRANSFORMERS + " (a diffusion transformer)",
     "replit/replit-code-v1-3b": REMOTE_CODE,
@@ -69,7 +69,7 @@ def kind_of(name: str, message: str) -> str:
     if name.startswith(("/", "./", "../", "~")) or name.count("/") > 1:
         return LOCAL
     if "/" not in name:
-        return "a name without an organisation: a local directory or an unknown legacy Hub id"
+        return NO_ORG
     if "needs remote code" in message:
         return REMOTE_CODE
     return "a Hub id not in the catalog"
@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.names:
             for name in sorted(names, key=str.lower):
                 print(f"        {name}" + (f" ({missing[name]} sites)" if missing[name] > 1 else ""))
-    local = sum(missing[n] for names in (by_reason.get(LOCAL, []),) for n in names)
+    local = sum(missing[n] for n in by_reason.get(LOCAL, []) + by_reason.get(NO_ORG, []))
     if local:
-        print(f"all but names that exist only on their author's machine: {resolved} of {total - local}"
+        print(f"all but local names and names without an organisation: {resolved} of {total - local}"
               f" ({100 * resolved / max(total - local, 1):.1f}%)")
     return 0
 
