@@ -175,7 +175,7 @@ def statistics(findings, as_json: bool) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .engine import lint_each, lint_text, read_stream
+    from .engine import decode, lint_each, lint_text, stream_bytes
     from .reporters import FORMATS, RunInfo
 
     if args.output_format not in FORMATS:
@@ -193,14 +193,15 @@ def run_check(args: argparse.Namespace) -> int:
         name = args.stdin_filename
         settings = resolver.settings_for(name)
         if not (args.force_exclude and settings.is_excluded(name)):
-            text = read_stream(sys.stdin, name, settings)
+            raw = stream_bytes(sys.stdin, name, settings)
+            text = decode(raw, name) if isinstance(raw, bytes) else raw
             info.files_checked = 1
             if isinstance(text, str):
                 info.sources[name] = text
                 if args.fix or args.diff:
                     from .fixes.cli import fix_stdin
 
-                    return fix_stdin(args, name, text, settings, info)
+                    return fix_stdin(args, name, text, settings, info, raw)
                 findings = lint_text(name, text, settings)
             elif text is not None and text.code in settings.rules_for(name):
                 findings = [text]

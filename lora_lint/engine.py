@@ -25,6 +25,14 @@ def finding(code: str, message: str, path: str, span: Span) -> Finding:
 
 def read_text(path: str, settings: Settings) -> str | Finding | None:
     """The file's text, an LL901 finding when it cannot be read, or None to skip it silently.
+    (``read_bytes``, then ``decode``.)"""
+    got = read_bytes(path, settings)
+    return decode(got[0], path) if isinstance(got, tuple) else got
+
+
+def read_bytes(path: str, settings: Settings) -> tuple[bytes, os.stat_result] | Finding | None:
+    """The file's bytes and its status when it was opened, an LL901 finding when it cannot be
+    read, or None to skip it silently (a directory).
 
     Never blocks and never reads more than ``max-file-size`` bytes: a FIFO, a device or a socket
     under a config's name is not read (opened non-blocking, then checked), and a file that grows
@@ -54,21 +62,21 @@ def read_text(path: str, settings: Settings) -> str | Finding | None:
             size += len(chunk)
         if size > limit:
             return _too_big(path, limit)  # it grew while being read
-        data = b"".join(chunks)
+        return b"".join(chunks), st
     except OSError as e:
         return finding("LL901", f"cannot read file: {e.strerror or e}", path, start)
     finally:
         os.close(fd)
-    return decode(data, path)
 
 
-def read_stream(stream, path: str, settings: Settings) -> str | Finding | None:
-    """``read_text`` for a stream (stdin): the same size limit and decoding (a BOM, UTF-16, a
-    PEP 263 line, invalid UTF-8 as LL901), whatever the console's encoding."""
+def stream_bytes(stream, path: str, settings: Settings) -> bytes | str | Finding:
+    """``read_bytes`` for a stream (stdin): its bytes (its text when it has no byte buffer: an
+    embedding program, tests; ``decode`` the bytes), or an LL901 finding: above
+    ``max-file-size``, or unreadable."""
     limit = settings.max_file_size
     raw = getattr(stream, "buffer", None)
     try:
-        if raw is None:  # a text stream (an embedding program, tests)
+        if raw is None:
             text = stream.read(limit + 1)
             return _too_big(path, limit) if len(text) > limit else text
         data = raw.read(limit + 1)
@@ -76,9 +84,7 @@ def read_stream(stream, path: str, settings: Settings) -> str | Finding | None:
         return finding("LL901", f"cannot read stdin: {e.strerror or e}", path, Span.point(1, 1))
     except UnicodeDecodeError as e:
         return finding("LL901", f"stdin is not valid text ({e.reason})", path, Span.point(1, 1))
-    if len(data) > limit:
-        return _too_big(path, limit)
-    return decode(data, path)
+    return _too_big(path, limit) if len(data) > limit else data
 
 
 def _too_big(path: str, limit: int, size: int | None = None) -> Finding:
@@ -94,9 +100,13 @@ WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
 
 
 def decode(data: bytes, path: str) -> str | Finding | None:
-    """The text of a file's bytes: UTF-8 (a BOM is dropped), or the encoding a Python file
-    declares (PEP 263). Undecodable bytes are LL901 when the file looks like a LoRA config, and
-    skipped silently otherwise; so is UTF-16/32, which the frameworks cannot read."""
+    """The text of a file's bytes, in its ``encoding.detect`` encoding: UTF-8 (a BOM is dropped),
+    or the encoding a Python file declares (PEP 263). Undecodable bytes are LL901 when the file
+    looks like a LoRA config, and skipped silently otherwise; so is UTF-16/32, which the
+    frameworks cannot read."""
+    from .encoding import UTF8_BOM, detect
+    from .sources import PYTHON_SUFFIXES
+
     for bom, encoding in WIDE_BOMS:
         if data.startswith(bom):
             try:
@@ -108,42 +118,19 @@ def decode(data: bytes, path: str) -> str | Finding | None:
             return finding("LL901", f"file is {encoding.upper()} (it starts with a {encoding.upper()}"
                            " byte-order mark): training frameworks read configs as UTF-8; save it"
                            " as UTF-8", path, Span.point(1, 1))
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     try:
-        text = data.decode("utf-8")
+        text = detect(data, path.lower().endswith(PYTHON_SUFFIXES)).decode(data)
     except UnicodeDecodeError as e:
-        declared = declared_text(data, path)
-        if declared is not None:
-            return declared
         if not any(m in data for m in LORA_MARKERS):
             return None
-        line = data.count(b"\n", 0, e.start) + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        body = data[len(UTF8_BOM):] if data.startswith(UTF8_BOM) else data
+        line = body.count(b"\n", 0, e.start) + 1
+        col = e.start - (body.rfind(b"\n", 0, e.start) + 1) + 1
         return finding("LL901", f"file is not valid UTF-8 ({e.reason} at byte {e.start})", path,
                        Span.point(line, col))
     if "\x00" in text and not any(m in data for m in LORA_MARKERS):
         return None
     return text
-
-
-def declared_text(data: bytes, path: str) -> str | None:
-    """A Python file in the encoding its ``# -*- coding: ... -*-`` line declares, else None."""
-    from .sources import PYTHON_SUFFIXES
-
-    if not path.lower().endswith(PYTHON_SUFFIXES):
-        return None
-    import codecs
-    import io
-    import tokenize
-
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        if codecs.lookup(encoding).name == "utf-8":
-            return None
-        return data.decode(encoding)
-    except (SyntaxError, LookupError, UnicodeError, ValueError):
-        return None
 
 
 def internal_error(where: str, path: str, span: Span, exc: BaseException) -> Finding:

@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from ..encoding import UTF8, Encoding
 from ..model import Finding, Fix, Span
 from ..settings import Settings
 from .document import Document
@@ -108,6 +109,9 @@ class Result:
     fixed: list[Finding] = field(default_factory=list)  # findings whose fix was applied
     remaining: list[Finding] = field(default_factory=list)  # findings of the fixed text
     skipped: list[Finding] = field(default_factory=list)  # fixes dropped: they broke the file
+    initial: list[Finding] = field(default_factory=list)  # findings of the original text
+    #: fixes dropped because the file's encoding cannot write them, each with the first such character
+    unencodable: list[tuple[Finding, str]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -115,22 +119,24 @@ class Result:
 
 
 def fix_text(path: str, text: str, settings: Settings | None = None, unsafe: bool = False,
-             lint: Callable[[str, str], list[Finding]] | None = None) -> Result:
-    """Apply the safe (and with ``unsafe`` the unsafe) fixes to ``text`` until none applies."""
+             lint: Callable[[str, str], list[Finding]] | None = None,
+             encoding: Encoding = UTF8) -> Result:
+    """Apply the safe (and with ``unsafe`` the unsafe) fixes to ``text`` until none applies. A
+    fix that ``encoding`` (the file's) cannot write is not applied (``Result.unencodable``)."""
     from ..engine import lint_text
 
     settings = settings or Settings()
     lint = lint or (lambda p, t: lint_text(p, t, settings))
     result = Result(path, text, text)
     seen = {text}
-    findings = lint(path, text)
+    findings = result.initial = lint(path, text)
     for _ in range(MAX_PASSES):
         todo = [f for f in findings if applicable(f, unsafe) and f not in result.skipped]
         if not todo:
             break
         new, applied = apply_fixes(path, result.text, [f.fix for f in todo])
-        if new != result.text and not readable(path, result.text, new):
-            new, applied = _one_by_one(path, result.text, todo, result)
+        if new != result.text and (not readable(path, result.text, new) or encoding.unencodable(new)):
+            new, applied = _one_by_one(path, result.text, todo, result, encoding)
         if not applied or new in seen:
             break
         ids = {id(fx) for fx in applied}
@@ -142,16 +148,21 @@ def fix_text(path: str, text: str, settings: Settings | None = None, unsafe: boo
     return result
 
 
-def _one_by_one(path: str, text: str, todo: list[Finding], result: Result) -> tuple[str, list[Fix]]:
-    """The fixes applied one at a time, each kept only if the file still parses after it."""
+def _one_by_one(path: str, text: str, todo: list[Finding], result: Result,
+                encoding: Encoding = UTF8) -> tuple[str, list[Fix]]:
+    """The fixes applied one at a time, each kept only if the file still parses after it and its
+    encoding can write it."""
     applied: list[Fix] = []
     for f in todo:
         new, done = apply_fixes(path, text, [f.fix])
-        if done and readable(path, text, new):
+        bad = encoding.unencodable(new) if done else None
+        if done and bad is None and readable(path, text, new):
             text = new
             applied += done
         else:
             result.skipped.append(f)
+            if bad is not None:
+                result.unencodable.append((f, bad))
         # later fixes were built for the original text: stop after the first kept one
         if applied:
             break
@@ -160,33 +171,49 @@ def _one_by_one(path: str, text: str, todo: list[Finding], result: Result) -> tu
 
 # -- files --------------------------------------------------------------------------------------
 
-BOM = b"\xef\xbb\xbf"
+def fix_file(path: str, settings: Settings, unsafe: bool = False, write: bool = True) -> Result | Finding | None:
+    """Fix one file in place (``write``) or only compute the result. The fixed text is written
+    in the file's own encoding (``encoding.detect``: its BOM, a PEP 263 encoding) over the very
+    file that was read (``write.write_atomic``). When it is not written, the result reports the
+    file's findings unfixed, with an LL901 saying why; a fix the encoding cannot write is left
+    out, with an LL901 at its finding."""
+    from ..encoding import detect
+    from ..engine import decode, read_bytes
+    from ..sources import PYTHON_SUFFIXES
 
-
-def read(path: str, settings: Settings) -> tuple[str, bool] | Finding | None:
-    """``(text, has_bom)``, an LL901 finding, or None for a file not to touch."""
-    from ..engine import read_text
-
-    text = read_text(path, settings)
+    got = read_bytes(path, settings)
+    if not isinstance(got, tuple):
+        return got
+    data, st = got
+    text = decode(data, path)
     if text is None or isinstance(text, Finding):
         return text
-    with open(path, "rb") as f:
-        bom = f.read(3) == BOM
-    return text, bom
+    encoding = detect(data, path.lower().endswith(PYTHON_SUFFIXES))
+    result = fix_text(path, text, settings, unsafe, encoding=encoding)
+    report = "LL901" in settings.rules_for(path)
+    if report:
+        result.remaining += [_ll901(path, f"the fix for {f.code} is not applied: {ch!r} cannot be written in"
+                                    f" {encoding.codec}, the file's encoding", f.span)
+                             for f, ch in result.unencodable]
+    if not (write and result.changed):
+        return result
+    from .write import NotWritten, Snapshot, write_atomic
 
-
-def fix_file(path: str, settings: Settings, unsafe: bool = False, write: bool = True) -> Result | Finding | None:
-    """Fix one file in place (``write``) or only compute the result."""
-    got = read(path, settings)
-    if got is None or isinstance(got, Finding):
-        return got
-    text, bom = got
-    result = fix_text(path, text, settings, unsafe)
-    if write and result.changed:
-        from .write import write_atomic
-
-        write_atomic(path, (BOM if bom else b"") + result.text.encode("utf-8"))
+    try:
+        if encoding.encode(text) != data:  # a codec that does not read back byte for byte
+            raise NotWritten(f"the file's bytes do not read back unchanged in {encoding.codec}: not fixed")
+        write_atomic(path, encoding.encode(result.text), Snapshot.of(data, st))
+    except (NotWritten, OSError) as e:
+        why = str(e) if isinstance(e, NotWritten) else f"cannot write the fixed file: {e.strerror or e}"
+        return Result(path, text, text, remaining=[*result.initial, *([_ll901(path, why)] if report else [])],
+                      initial=result.initial)
     return result
+
+
+def _ll901(path: str, message: str, span: Span | None = None) -> Finding:
+    from ..engine import finding
+
+    return finding("LL901", message, path, span or Span.point(1, 1))
 
 
 def fix_each(paths: Iterable[str], settings_for: Callable[[str], Settings], force_exclude: bool = False,
@@ -200,13 +227,7 @@ def fix_each(paths: Iterable[str], settings_for: Callable[[str], Settings], forc
         s = settings_for(path)
         if s.exclude and (force_exclude or path not in explicit) and s.is_excluded(path):
             continue
-        try:
-            yield path, fix_file(path, s, unsafe, write)
-        except OSError as e:
-            from ..engine import finding
-
-            yield path, finding("LL901", f"cannot write the fixed file: {e.strerror or e}", path,
-                                Span.point(1, 1))
+        yield path, fix_file(path, s, unsafe, write)
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")

@@ -53,11 +53,21 @@ def _diff_out(diffs: list[str], would: int, args) -> int:
     return EXIT_FINDINGS if diffs else EXIT_OK
 
 
-def fix_stdin(args, name: str, text: str, settings, info) -> int:
-    result = fix_text(name, text, settings, args.unsafe_fixes)
+def fix_stdin(args, name: str, text: str, settings, info, raw: bytes | str = "") -> int:
+    """The fixed text on stdout: in the input's encoding (its BOM, a PEP 263 encoding) when
+    stdin gave bytes (``raw``) and stdout takes them."""
+    from ..encoding import UTF8, detect
+    from ..sources import PYTHON_SUFFIXES
+
+    encoding = detect(raw, name.lower().endswith(PYTHON_SUFFIXES)) if isinstance(raw, bytes) else UTF8
+    result = fix_text(name, text, settings, args.unsafe_fixes, encoding=encoding)
     if args.diff:
         return _diff_out([unified_diff(result)] if result.changed else [], len(result.fixed) if result.changed else 0, args)
-    sys.stdout.write(result.text)
+    out = getattr(sys.stdout, "buffer", None)
+    if out is not None and isinstance(raw, bytes):
+        out.write(encoding.encode(result.text))
+    else:
+        sys.stdout.write(result.text)
     sys.stdout.flush()
     info.fixing = True
     info.fixed = len(result.fixed)

@@ -88,15 +88,17 @@ def _read_for_snippets(path: str) -> str | None:
         os.close(fd)
     if len(data) > SNIPPET_MAX_BYTES:
         return None
-    from ..engine import WIDE_BOMS, declared_text
+    from ..encoding import detect
+    from ..engine import WIDE_BOMS
+    from ..sources import PYTHON_SUFFIXES
 
     for bom, encoding in WIDE_BOMS:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
     try:
-        return data.decode("utf-8-sig")
+        return detect(data, path.lower().endswith(PYTHON_SUFFIXES)).decode(data)
     except UnicodeDecodeError:
-        return declared_text(data, path) or data.decode("utf-8-sig", errors="replace")
+        return data.decode("utf-8-sig", errors="replace")
 
 
 def _json_escape(err: UnicodeError) -> tuple[str, int]:
