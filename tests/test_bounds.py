@@ -136,3 +136,107 @@ def test_each_of_many_sites_finds_its_own_tie():
     lines += ["get_peft_model(m0, LoraConfig(r=4))"]
     found, _ = extract("\n".join(lines) + "\n")
     assert [s.base_model.value for s in found] == ["gpt2", "facebook/opt-350m"] * 150 + ["gpt2"]
+
+
+# -- Python parsing (item 7) ---------------------------------------------------------------------
+
+def test_the_token_screen_stops_counting_at_its_bound():
+    from lora_lint.sources import python_depth
+
+    huge = "x = [" + ", ".join(["1"] * 3 * python_depth.MAX_TOKENS) + "]\n"
+    assert python_depth.measure(huge)[1] == python_depth.MAX_TOKENS + 1  # stopped there
+    assert python_depth.measure("x = 1\n")[1] == 5
+    assert python_depth.depth(huge) < 10  # depth alone still reads it all
+
+
+def test_a_file_above_the_token_bound_is_ll901_naming_the_bound():
+    from lora_lint.engine import lint_text
+    from lora_lint.sources import python_depth
+
+    text = "from peft import LoraConfig\nLoraConfig(r=8, lora_aplha=1)\nx = [" + "1, " * python_depth.MAX_TOKENS + "]\n"
+    (f,) = lint_text("train.py", text)
+    assert f.code == "LL901" and (f.span.line, f.span.col) == (1, 1)
+    assert "too large to analyse: more than 100,000 Python tokens" in f.message
+
+
+@pytest.mark.parametrize("shape", ["list", "oneline", "statements"])
+def test_files_under_the_size_limit_are_linted_in_bounded_time_and_memory(tmp_path, shape):
+    """The issue's measurements: a 400 KB literal list took 17 s and 1 GB, a 2 MB one-line file 99
+    s and 5 GB, 9.4 MB aborted the process. Each is now LL901 within a 600 MB address space."""
+    body = {"list": "x = [" + ", ".join(["1"] * 3_000_000) + "]\n",  # 9 MB
+            "oneline": "; ".join(f"a{i} = {i}" for i in range(150_000)) + "\n",  # 2.4 MB, one line
+            "statements": "".join(f"a{i} = {i}\n" for i in range(50_000))}[shape]  # 0.7 MB
+    path = tmp_path / "train.py"
+    path.write_text("from peft import LoraConfig\n" + body + "cfg = LoraConfig(r=8)\n")
+    done = bounded(["check", "--isolated", "--output-format", "concise", str(path)], tmp_path, memory_mb=600)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.decode().startswith(f"{path}:1:1: LL901 [error] file is too large to analyse")
+
+
+def test_real_training_scripts_and_data_scripts_are_still_analysed(tmp_path):
+    """A few thousand lines of real training code, and a data script with a 5,000-entry literal
+    list that also builds a LoraConfig, are well under the bound and analysed."""
+    from lora_lint.engine import lint_text
+    from lora_lint.sources import python_depth
+
+    real = (ROOT.parent / "shared" / "corpus-wild" / "indirect" / "artidoro__qlora__qlora-py.py")
+    code = real.read_text() if real.exists() else "import os\n" * 1000
+    script = (code * max(1, 3000 // code.count("\n"))
+              + "from peft import LoraConfig\ncfg = LoraConfig(r=8, lora_aplha=16)\n")
+    data = ("from peft import LoraConfig\nPROMPTS = [\n"
+            + "".join(f"    'prompt number {i}: summarise the passage',\n" for i in range(5000))
+            + "]\ncfg = LoraConfig(r=8, lora_aplha=16)\n")
+    for text in (script, data):
+        assert text.count("\n") >= 3000
+        assert python_depth.measure(text)[1] < python_depth.MAX_TOKENS / 2
+        codes = {f.code for f in lint_text("train.py", text)}
+        assert "LL001" in codes and "LL901" not in codes, codes
+
+
+# -- YAML and JSON (items 7 and 13) --------------------------------------------------------------
+
+LORA_KEYS = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_target_modules: [q_proj]\n"
+
+
+def test_30000_dataset_entries_before_the_lora_keys_are_read_to_the_end():
+    """They exhausted the node budget: the base model after them was never read, and the file
+    passed with a wrong "no base model is named"."""
+    from lora_lint.sources import yaml_source
+
+    datasets = "datasets:\n" + "".join(f"  - path: data/set{i}.jsonl\n    type: alpaca\n" for i in range(30_000))
+    (site,) = yaml_source.sites("train.yaml", datasets + LORA_KEYS)
+    assert site.base_model.value == "meta-llama/Llama-3.2-1B" and site.params["r"].value == 8
+
+
+def test_an_exhausted_node_budget_is_ll901_and_nothing_is_claimed():
+    """Aliases expanded past the file's budget (3,000 LoRA blocks each expanding 729 strings): LL901
+    says so, and no rule claims anything (before: the blocks read before the budget ran out were
+    reported on, the others were not, and nothing said so)."""
+    from lora_lint.engine import lint_text
+    from lora_lint.sources import yaml_nodes
+
+    lines = ["a0: &a0 [" + ", ".join(["x"] * 9) + "]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 4)]
+    lines += [f"k{i}:\n  lora: {{r: {i}, alpha: *a3}}" for i in range(3000)]
+    found = lint_text("train.yaml", "\n".join(lines) + "\n")
+    assert [f.code for f in found] == ["LL901"]
+    assert f"more than {yaml_nodes.FILE_BUDGET:,} node visits" in found[0].message
+
+
+@pytest.mark.parametrize("name, text", [
+    ("train.yaml", LORA_KEYS + "x: [" + ",".join(["1"] * 250_000) + "]\n"),
+    ("train.yaml", LORA_KEYS + "x:\n" + "- 1\n" * 250_000),
+    ("adapter_config.json", '{"peft_type": "LORA", "r": 8, "x": [' + ",".join(["1"] * 250_000) + "]}"),
+])
+def test_a_config_with_more_nodes_than_the_bound_is_ll901_without_composing(name, text):
+    from lora_lint.engine import lint_text
+    from lora_lint.sources import yaml_nodes
+
+    (f,) = lint_text(name, text)
+    assert f.code == "LL901" and f"more than {yaml_nodes.MAX_NODES:,}" in f.message
+
+
+def test_a_big_data_file_that_is_not_a_config_stays_silent():
+    from lora_lint.engine import lint_text
+
+    assert lint_text("data.yaml", "note: lora\nx:\n" + "- 1\n" * 250_000) == []

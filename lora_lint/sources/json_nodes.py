@@ -15,7 +15,7 @@ from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..model import Span
-from .yaml_nodes import STD, ParseError
+from .yaml_nodes import MAX_NODES, STD, ParseError, TooLarge
 
 MAX_NESTING = 200
 _WS = re.compile(r"[ \t\n\r]*")
@@ -29,6 +29,7 @@ class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.i = 0
+        self.nodes = 0
         # 0-based start index of every line, for index -> (line, column)
         self.starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r(?!\n)|\n", text)]
 
@@ -60,6 +61,9 @@ class _Parser:
     def value(self, depth: int) -> Node:
         if depth > MAX_NESTING:
             self.fail("nested too deeply")
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise TooLarge("JSON")
         t, i = self.text, self.i
         c = t[i : i + 1]
         if c == "{":

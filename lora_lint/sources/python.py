@@ -78,6 +78,8 @@ def parse(text: str) -> cst.Module:
 
     try:
         return parse_guarded(cst.parse_module, text)
+    except SourceError:  # too large to analyse
+        raise
     except cst.ParserSyntaxError as e:
         raise SourceError(f"syntax error: {e.message}", _error_span(text, e)) from None
     except RecursionError:
