@@ -15,6 +15,8 @@ import textwrap
 import libcst as cst
 import pytest
 from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lora_lint.model import UNKNOWN
 from lora_lint.sources import python as py
@@ -240,3 +242,57 @@ def test_a_big_data_file_that_is_not_a_config_stays_silent():
     from lora_lint.engine import lint_text
 
     assert lint_text("data.yaml", "note: lora\nx:\n" + "- 1\n" * 250_000) == []
+
+
+# -- config globs (item 12) ----------------------------------------------------------------------
+
+def _reference(pattern: str, path: str) -> bool:
+    """The glob as one backtracking regular expression (the translation used before, with '**'
+    inside a component read as '*', as .gitignore reads it): exact, but exponential on hostile
+    patterns, so only fed small ones."""
+    import re
+
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i) and (i == 0 or pattern[i - 1] == "/"):  # a '**' component
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        out.append("[^/]*" if c == "*" else "[^/]" if c == "?" else "[ab]" if pattern.startswith("[ab]", i)
+                   else re.escape(c))
+        i += 4 if pattern.startswith("[ab]", i) else 1
+    anchored = "/" in pattern
+    return re.fullmatch(("" if anchored else "(?:.*/)?") + "".join(out) + "(?:/.*)?", path) is not None
+
+
+_component = st.lists(st.sampled_from(["a", "b", "*", "?", "[ab]", "ab"]), min_size=1, max_size=4).map("".join)
+_globs = st.lists(st.one_of(_component, st.just("**")), min_size=1, max_size=4).map("/".join).filter(
+    lambda g: not g.endswith("**") and "***" not in g)
+_paths = st.lists(st.sampled_from(["a", "b", "ab", "ba", "aab", "x"]), min_size=1, max_size=5).map("/".join)
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(_globs, _paths)
+def test_bounded_glob_matching_agrees_with_the_backtracking_regex(pattern, path):
+    from lora_lint.settings import PathPattern
+
+    pattern = pattern.replace("**/**", "**")  # (the reference has no globstar runs)
+    assert PathPattern.make(pattern, "/base").matches("/base/" + path) is _reference(pattern, path)
+
+
+def test_hostile_config_globs_are_matched_in_bounded_time(tmp_path):
+    """A dozen '**/' in extend-exclude took 45 s a path (now collapsed into one), and eight '*' in
+    one component backtrack for minutes on a long name (now each '*' commits): both are matched
+    in a few steps a path, and both still mean what they say."""
+    deep = tmp_path.joinpath(*["a" * 60] * 8)
+    deep.mkdir(parents=True)
+    (deep / "train.yaml").write_text(LORA_KEYS.replace("lora_r: 8", "lora_r: 8\nlora_dropout: 2"))
+    (deep / "x.yaml").write_text(LORA_KEYS.replace("lora_r: 8", "lora_r: 8\nlora_dropout: 2"))
+    (tmp_path / "lora-lint.toml").write_text(
+        'extend-exclude = ["' + "**/" * 12 + 'x.yaml", "' + "*a" * 8 + '*b"]\n'
+        'per-file-ignores = { "' + "**/" * 12 + "*a" * 8 + 'c" = ["ALL"] }\n')
+    done = bounded(["check", "--offline", "--select", "LL006", "--output-format", "concise", "."], tmp_path, seconds=60)
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stdout.decode().splitlines()[:-1]
+    assert "train.yaml" in line and "LL006" in line  # x.yaml excluded, train.yaml linted
