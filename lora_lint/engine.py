@@ -52,7 +52,7 @@ def read_bytes(path: str, settings: Settings) -> tuple[bytes, os.stat_result] | 
             return finding("LL901", "not a regular file (a pipe, device or socket): not read", path, start)
         limit = settings.max_file_size
         if st.st_size > limit:
-            return _too_big(path, limit, st.st_size)
+            return too_large(path, limit, st.st_size)
         chunks, size = [], 0
         while size <= limit:
             chunk = os.read(fd, min(1 << 20, limit + 1 - size))
@@ -61,7 +61,7 @@ def read_bytes(path: str, settings: Settings) -> tuple[bytes, os.stat_result] | 
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            return _too_big(path, limit)  # it grew while being read
+            return too_large(path, limit)  # it grew while being read
         return b"".join(chunks), st
     except OSError as e:
         return finding("LL901", f"cannot read file: {e.strerror or e}", path, start)
@@ -78,16 +78,17 @@ def stream_bytes(stream, path: str, settings: Settings) -> bytes | str | Finding
     try:
         if raw is None:
             text = stream.read(limit + 1)
-            return _too_big(path, limit) if len(text) > limit else text
+            return too_large(path, limit) if len(text) > limit else text
         data = raw.read(limit + 1)
     except OSError as e:
         return finding("LL901", f"cannot read stdin: {e.strerror or e}", path, Span.point(1, 1))
     except UnicodeDecodeError as e:
         return finding("LL901", f"stdin is not valid text ({e.reason})", path, Span.point(1, 1))
-    return _too_big(path, limit) if len(data) > limit else data
+    return too_large(path, limit) if len(data) > limit else data
 
 
-def _too_big(path: str, limit: int, size: int | None = None) -> Finding:
+def too_large(path: str, limit: int, size: int | None = None) -> Finding:
+    """LL901: a file above ``max-file-size`` (``size`` bytes when known), not read."""
     what = f"is {size:,} bytes," if size is not None else "is"
     return finding("LL901", f"file {what} above the {limit:,}-byte limit: not read"
                    " (raise `max-file-size` to lint it)", path, Span.point(1, 1))

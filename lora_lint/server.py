@@ -54,7 +54,21 @@ class LoraLintServer(LanguageServer):
         settings = self.settings(path)
         if settings.exclude and settings.is_excluded(path):
             return []
+        big = self.too_big(path, text)
+        if big is not None:
+            return [big] if big.code in settings.rules_for(path) else []
         return lint_text(path, text, settings)
+
+    def too_big(self, path: str, text: str) -> Finding | None:
+        """LL901 when the editor's text is above ``max-file-size`` in UTF-8 (as ``check`` refuses
+        such a file without reading it), else None."""
+        from .engine import too_large
+
+        limit = self.settings(path).max_file_size
+        if len(text) <= limit // 4:  # (a character is 4 bytes at most)
+            return None
+        size = len(text) if len(text) > limit else len(text.encode("utf-8", "surrogatepass"))
+        return too_large(path, limit, size) if size > limit else None
 
     async def run(self, fn, *args) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.worker, fn, *args)
@@ -123,13 +137,21 @@ def _is_open(ls: LoraLintServer, uri: str) -> bool:
     return unquote(uri) in ls.workspace.text_documents or uri in ls.workspace.text_documents
 
 
+def _opened(ls: LoraLintServer, uri: str):
+    """The document the client opened at ``uri``, or None. (pygls's ``get_text_document`` reads a
+    URI the client has not opened from disk, on the event loop: a FIFO there hangs the server.)"""
+    return ls.workspace.get_text_document(uri) if _is_open(ls, uri) else None
+
+
 def _path(uri: str, doc) -> str:
     return doc.path if uri.startswith("file:") else uri.rpartition("/")[2]
 
 
 async def current(ls: LoraLintServer, uri: str) -> tuple[str, str, list[Finding]] | None:
     """``(path, text, findings)`` for the document as the editor has it now."""
-    doc = ls.workspace.get_text_document(uri)
+    doc = _opened(ls, uri)
+    if doc is None:
+        return None
     path = _path(uri, doc)
     if not is_source(path):
         return None
@@ -150,7 +172,9 @@ async def refresh(ls: LoraLintServer, uri: str) -> None:
     try:
         while True:
             ls.dirty.discard(uri)
-            doc = ls.workspace.get_text_document(uri)
+            doc = _opened(ls, uri)
+            if doc is None:  # never opened (a save notification alone), or closed
+                return
             path = _path(uri, doc)
             if not is_source(path):
                 return
@@ -161,7 +185,8 @@ async def refresh(ls: LoraLintServer, uri: str) -> None:
             if not _is_open(ls, uri):  # closed while it was linted: nothing to show
                 return
             ls.results[uri] = (version, text, findings)
-            document = Document(path, text)
+            # (a text above the size limit is not split into lines: its one finding is at 1:1)
+            document = Document(path, "" if ls.too_big(path, text) else text)
             ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(
                 uri=uri, version=version, diagnostics=[diagnostic(ls, document, f) for f in findings]))
             return
@@ -227,11 +252,15 @@ def _fix_all(ls: LoraLintServer, path: str, text: str) -> str | None:
 
 async def hover_at(ls: LoraLintServer, params: t.HoverParams) -> t.Hover | None:
     uri = params.text_document.uri
-    doc = ls.workspace.get_text_document(uri)
+    doc = _opened(ls, uri)
+    if doc is None:
+        return None
     path = _path(uri, doc)
     if not is_source(path):
         return None
     text = doc.source
+    if ls.too_big(path, text):
+        return None
     document = Document(path, text)
     line, col = ls.column(document, params.position)
     found = await ls.run(_report_at, ls, path, text, line, col)
