@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import EXIT_FINDINGS, EXIT_OK, write_report
+from ..cli import EXIT_FINDINGS, EXIT_OK, write_report, write_stream
 from ..model import Finding
 from .apply import fix_each, fix_text, unified_diff
 
@@ -43,8 +43,7 @@ def fix_paths(args, resolver, info) -> list[Finding] | int:
 
 
 def _diff_out(diffs: list[str], would: int, args) -> int:
-    sys.stdout.write("".join(diffs))
-    sys.stdout.flush()
+    write_stream(sys.stdout, "".join(diffs))
     if not args.quiet:
         if would:
             print(f"Would fix {would} finding{'s' if would != 1 else ''}.", file=sys.stderr)
@@ -63,12 +62,9 @@ def fix_stdin(args, name: str, text: str, settings, info, raw: bytes | str = "")
     result = fix_text(name, text, settings, args.unsafe_fixes, encoding=encoding)
     if args.diff:
         return _diff_out([unified_diff(result)] if result.changed else [], len(result.fixed) if result.changed else 0, args)
-    out = getattr(sys.stdout, "buffer", None)
-    if out is not None and isinstance(raw, bytes):
-        out.write(encoding.encode(result.text))
-    else:
-        sys.stdout.write(result.text)
-    sys.stdout.flush()
+    stdout_takes_bytes = getattr(sys.stdout, "buffer", None) is not None
+    write_stream(sys.stdout, encoding.encode(result.text) if stdout_takes_bytes and isinstance(raw, bytes)
+                 else result.text)
     info.fixing = True
     info.fixed = len(result.fixed)
     info.sources[name] = result.text
