@@ -135,7 +135,10 @@ def _per_file(values: list[str] | None, flag: str) -> list[tuple[str, list[str]]
     return out
 
 
-def resolver_from_args(args: argparse.Namespace):
+def resolver_from_args(args: argparse.Namespace, **overrides):
+    """The settings of a run: ``--config`` (one config file, and TOML ``key = value`` tables),
+    ``--isolated``, and the command's own ``overrides`` (``Overrides`` fields). Bad selectors,
+    keys and a bad config file fail here, before any work."""
     from .config import Overrides, Resolver, parse_inline
 
     config_file, inline = None, []
@@ -146,7 +149,18 @@ def resolver_from_args(args: argparse.Namespace):
             config_file = value
         else:
             inline.append(parse_inline(value))
-    overrides = Overrides(
+    checked = Overrides(**overrides, inline=inline)
+    checked.validate()
+    resolver = Resolver(checked, config_file=config_file, isolated=args.isolated)
+    if config_file:
+        resolver.settings_for(config_file)
+    return resolver
+
+
+def check_resolver(args: argparse.Namespace):
+    """``check``'s settings: the config files under its command-line options."""
+    return resolver_from_args(
+        args,
         select=split_selectors(args.select) if args.select else None,
         extend_select=split_selectors(args.extend_select),
         ignore=split_selectors(args.ignore),
@@ -156,13 +170,7 @@ def resolver_from_args(args: argparse.Namespace):
         base_model=args.base_model,
         offline=args.offline,
         report_unused_suppressions=args.report_unused_suppressions,
-        inline=inline,
     )
-    overrides.validate()  # bad selectors and keys fail before any work
-    resolver = Resolver(overrides, config_file=config_file, isolated=args.isolated)
-    if config_file:
-        resolver.settings_for(config_file)  # so does a bad --config file
-    return resolver
 
 
 def statistics(findings, as_json: bool) -> str:
@@ -186,7 +194,7 @@ def run_check(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown output format {args.output_format!r} (choose from {', '.join(FORMATS)})"
         )
-    resolver = resolver_from_args(args)
+    resolver = check_resolver(args)
     info = RunInfo(summary=not args.quiet, unsafe_fixes=args.unsafe_fixes)
     findings = []
     if "-" in args.paths:
@@ -330,18 +338,9 @@ def run_rule(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from .config import Overrides, Resolver, parse_inline
     from .report import collect, render
 
-    config_file, inline = None, []
-    for value in args.config or ():
-        if os.path.isfile(value):
-            config_file = value
-        else:
-            inline.append(parse_inline(value))
-    overrides = Overrides(base_model=args.base_model, offline=args.offline, inline=inline)
-    overrides.validate()
-    resolver = Resolver(overrides, config_file=config_file, isolated=args.isolated)
+    resolver = resolver_from_args(args, base_model=args.base_model, offline=args.offline)
     rows, errors = collect(args.paths, resolver.settings_for)
     from .reporters import output_errors
 

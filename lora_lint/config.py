@@ -81,17 +81,25 @@ def lora_table(path: str, data: dict) -> dict | None:
     return data
 
 
-def find_config(directory: str) -> str | None:
-    """The config file that governs files in ``directory``: the nearest one up the tree."""
+def find_config(directory: str, seen: dict[str, str | None] | None = None) -> str | None:
+    """The config file that governs files in ``directory``: the nearest one up the tree.
+
+    ``seen`` memoises the answer for every directory walked (a run asks once per directory)."""
     d = os.path.abspath(directory)
-    while True:
+    seen = {} if seen is None else seen
+    walked = []
+    while d not in seen:
+        walked.append(d)
         found = config_in(d)
-        if found:
-            return found
         parent = os.path.dirname(d)
-        if parent == d:
-            return None
+        if found or parent == d:
+            seen[d] = found
+            break
         d = parent
+    result = seen[d]
+    for w in walked:
+        seen[w] = result
+    return result
 
 
 def config_in(directory: str) -> str | None:
@@ -342,20 +350,7 @@ class Resolver:
             return None
         if self.config_file:
             return self.config_file
-        d = os.path.dirname(os.path.abspath(path))
-        walked = []
-        while d not in self._dirs:
-            walked.append(d)
-            found = config_in(d)
-            parent = os.path.dirname(d)
-            if found or parent == d:
-                self._dirs[d] = found
-                break
-            d = parent
-        result = self._dirs[d]
-        for w in walked:
-            self._dirs[w] = result
-        return result
+        return find_config(os.path.dirname(os.path.abspath(path)), self._dirs)
 
     def settings_for(self, path: str) -> Settings:
         config = self.config_for(path)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .model import Finding, LoraSite, Span
-from .registry import Context, Rule, all_rules
+from .registry import REPOSITORY, Context, Rule, all_rules
 from .settings import Settings
 from .sources import SourceError, sites_for
 
@@ -140,7 +140,7 @@ def internal_error(where: str, path: str, span: Span, exc: BaseException) -> Fin
     return finding(
         "LL903",
         f"internal error in {where} on this file: {type(exc).__name__}: {exc}{at}."
-        " Please report it at https://github.com/lora-lint/lora-lint/issues",
+        f" Please report it at {REPOSITORY}/issues",
         path, span,
     )
 
@@ -193,7 +193,7 @@ def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
         waiting = False
         # An inactive site's LoRA settings do not take effect (adapter switched off, adapter
         # resumed): only its dialect notes are reported, so there is no model to resolve.
-        if model_rules and "inactive" not in site.features:
+        if model_rules and site.active:
             if models == "none":
                 unresolved = DEFER_HUB  # not even looked at: the parent process will
             else:
@@ -208,7 +208,7 @@ def _check(sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
             elif unresolved is not None:
                 out.append(unresolved)
         for r in rules.values():
-            if r.dialects is not None and site.dialect not in r.dialects:
+            if r.dialects is not None and site.dialect.name not in r.dialects:
                 continue
             if r.needs_model and model is None:
                 continue

@@ -8,7 +8,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .dialect import Dialect
 
 
 class _Unknown:
@@ -102,17 +105,17 @@ class LoraSite:
     * ``notes``: framework-specific problems a dialect knows about, as ``(code, where, message)``;
       the rule with that code (LL001, LL009, LL010) reports them, so adding a framework never
       changes a rule. A note may carry a ``Fix`` as a fourth element.
-    * ``features``: facts about the surrounding file that rules may need (``"resizes-vocab"``);
-      ``"no:<field>"`` says the framework offers no way to set that LoraConfig field (torchtune
-      has no rsLoRA switch: ``"no:use_rslora"``), so no rule advises setting it.
-      ``"inactive"``: the file's LoRA settings do not take effect (the adapter is switched off,
-      or a saved adapter is resumed with its own settings); such a site has no params, is
-      ``open``, and only its ``notes``/``unknown_keys`` are reported. ``"saved-adapter"``: an
-      ``adapter_config.json`` written by peft, not a training config.
+    * ``dialect``: the record of the dialect the site is written in (``lora_lint.dialect``):
+      its name, spellings, defaults and traits. Rules ask it, never the name.
+    * ``active``: False when the file's LoRA settings do not take effect (the adapter is
+      switched off, or a saved adapter is resumed with its own settings); such a site has no
+      params, is ``open``, and only its ``notes``/``unknown_keys`` are reported.
+    * ``resizes_vocab``: the file grows the vocabulary (``resize_token_embeddings``, axolotl
+      ``tokens``): new embedding rows that must be trained.
     """
 
     path: str
-    dialect: str
+    dialect: Dialect
     span: Span
     params: Mapping[str, Param] = field(default_factory=dict)
     open: bool = False
@@ -120,8 +123,9 @@ class LoraSite:
     context: Mapping[str, Param] = field(default_factory=dict)
     base_model: Param | None = None
     model_class: str | None = None
-    features: frozenset[str] = frozenset()
     notes: tuple[tuple, ...] = ()  # (code, where, message) or (code, where, message, fix)
+    active: bool = True
+    resizes_vocab: bool = False
 
     def get(self, name: str) -> Param | None:
         """The parameter when present and statically known, else None."""
@@ -134,6 +138,15 @@ class LoraSite:
         if p is not None:
             return p.value if p.known else UNKNOWN
         return UNKNOWN if self.open else default
+
+    def effective(self, name: str) -> Any:
+        """The value of LoraConfig field ``name`` that reaches peft: the value written (or the
+        framework's default the reader supplied); when left out, the dialect's fallback
+        (``Dialect.fallback``: the framework's default, else peft's unless the framework decides
+        it); UNKNOWN when it cannot be known. Rules, the model analysis and ``report`` all ask this."""
+        if self.missing(name):
+            return self.dialect.fallback(name)
+        return self.value(name)
 
     def missing(self, name: str) -> bool:
         """True only when ``name`` is certainly not set (absent, and no ``**kwargs`` could set it)."""

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).parent / "data" / "peft.json"
 
@@ -97,6 +99,27 @@ def facts() -> dict:
 def lora_fields() -> dict:
     """LoraConfig field name -> default, from the snapshot."""
     return facts()["lora_config_fields"]
+
+
+def scaling(alpha: Any, r: Any, rslora: Any) -> float | None:
+    """peft's scaling of the adapter's output, α/r (α/√r with rsLoRA: ``LoraLayer.update_layer``).
+
+    None when it cannot be computed: α not a finite number, r not a positive one, ``rslora``
+    not a bool, or the quotient overflowing or underflowing.
+    """
+    if not (_finite(alpha) and _finite(r)) or r <= 0 or not isinstance(rslora, bool):
+        return None
+    try:
+        out = alpha / math.sqrt(r) if rslora else alpha / r
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return None
+    if not math.isfinite(out) or (out == 0 and alpha != 0):  # overflow or underflow
+        return None
+    return out
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and (isinstance(x, int) or math.isfinite(x))
 
 
 #: Names people write for LoraConfig fields (other libraries' spellings), tried before difflib.

@@ -9,12 +9,12 @@ would print), their share of the base model and the adapter's size on disk in fp
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .model import UNKNOWN, LoraSite, is_known
+from .peft_facts import scaling
 
 #: safetensors stores every trainable tensor; the header is a few KB, so size = params x bytes.
 DTYPE_BYTES = {"fp32": 4, "bf16": 2}
@@ -28,23 +28,14 @@ class Row:
     extra: dict = field(default_factory=dict)
 
 
-def _known(site: LoraSite, name: str, default: Any) -> Any:
-    v = site.value(name, default)
+def _known(site: LoraSite, name: str) -> Any:
+    """The value of ``name`` that reaches peft (``LoraSite.effective``), None when unknown."""
+    v = site.effective(name)
     return v if is_known(v) else None
 
 
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def scaling(r: Any, alpha: Any, rslora: Any) -> float | None:
-    """peft's ``lora_alpha / r`` (``/ sqrt(r)`` with rsLoRA); None when unknown or meaningless."""
-    if not (_number(r) and _number(alpha)) or r <= 0 or not isinstance(rslora, bool):
-        return None
-    try:
-        return alpha / math.sqrt(r) if rslora else alpha / r
-    except (OverflowError, ValueError, ZeroDivisionError):
-        return None
 
 
 def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
@@ -96,9 +87,9 @@ def as_dict(row: Row) -> dict:
     from .peft_facts import facts
 
     site, ctx = row.site, row.ctx
-    r = _known(site, "r", 8)
-    alpha = _known(site, "lora_alpha", 8)
-    rslora = _known(site, "use_rslora", False)
+    r = _known(site, "r")
+    alpha = _known(site, "lora_alpha")
+    rslora = _known(site, "use_rslora")
     inv, an = ctx.inventory, ctx.analysis
     total = trainable = targeted = targeted_params = peft_total = None
     error = None
@@ -116,7 +107,7 @@ def as_dict(row: Row) -> dict:
     return {
         "filename": site.path,
         "location": {"row": site.span.line, "column": site.span.col},
-        "dialect": site.dialect,
+        "dialect": site.dialect.name,
         "base_model": ctx.name,
         "base_model_from": ctx.origin,
         "resolved_from": resolved.source if resolved else None,
@@ -127,7 +118,7 @@ def as_dict(row: Row) -> dict:
         "r": r,
         "lora_alpha": alpha,
         "use_rslora": rslora,
-        "scaling": scaling(r, alpha, rslora),
+        "scaling": scaling(alpha, r, rslora),
         "targeted_modules": targeted,
         "targeted_parameters": targeted_params,
         "trainable_params": trainable,

@@ -195,11 +195,11 @@ async def refresh(ls: LoraLintServer, uri: str) -> None:
 
 
 def diagnostic(ls: LoraLintServer, doc: Document, f: Finding) -> t.Diagnostic:
-    from .registry import DOCS_URL
+    from .registry import docs_url
 
     return t.Diagnostic(
         range=ls.range(doc, f.span), message=f.message, severity=SEVERITY[f.severity], code=f.code,
-        code_description=t.CodeDescription(href=DOCS_URL.format(code=f.code)), source="lora-lint",
+        code_description=t.CodeDescription(href=docs_url(f.code)), source="lora-lint",
         data={"name": f.name, "fix": None if f.fix is None else f.fix.applicability},
     )
 

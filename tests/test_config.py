@@ -234,3 +234,24 @@ def test_bad_config_file_given_on_the_command_line(tmp_path, capsys):
     bad = write(tmp_path / "ci.toml", 'ignore = ["LL0O1"]\n')
     assert main(["--config", str(bad), str(tmp_path / "x.py")]) == 2
     assert f"Unknown rule selector 'LL0O1' in 'ignore' in {bad}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["report"]])
+def test_check_and_report_read_config_the_same_way(tmp_path, capsys, command):
+    """One --config parser: a second config file is refused, a bad one fails before any work."""
+    write(tmp_path / "x.py", R64)
+    a, b = write(tmp_path / "a.toml", ""), write(tmp_path / "b.toml", "")
+    assert main([*command, "--config", str(a), "--config", str(b), str(tmp_path / "x.py")]) == 2
+    assert "--config FILE given twice" in capsys.readouterr().err
+    bad = write(tmp_path / "ci.toml", "max-rnk = 3\n")
+    assert main([*command, "--config", str(bad), str(tmp_path / "nothing-here")]) == 2
+    assert "unknown key 'max-rnk'" in capsys.readouterr().err
+
+
+def test_discovery_memoises_every_directory_it_walks(tmp_path):
+    write(tmp_path / "lora-lint.toml", "")
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    seen = {}
+    assert find_config(str(tmp_path / "a" / "b"), seen) == str(tmp_path / "lora-lint.toml")
+    assert seen[str(tmp_path / "a")] == seen[str(tmp_path)] == str(tmp_path / "lora-lint.toml")
+    assert Resolver().config_for(str(tmp_path / "a" / "b" / "x.yaml")) == str(tmp_path / "lora-lint.toml")

@@ -52,7 +52,7 @@ def test_every_lora_config_is_found(folder):
     counts = Counter()
     for path in config_files(CORPUS / folder):
         for site in yaml_source.sites(str(path), path.read_text(encoding="utf-8")):
-            counts[(site.dialect, "inactive" if "inactive" in site.features else "active")] += 1
+            counts[(site.dialect.name, "active" if site.active else "inactive")] += 1
     assert dict(counts) == EXPECTED[folder]
 
 

@@ -237,12 +237,13 @@ def test_a_typo_of_a_framework_key_that_is_not_a_lora_field_is_renamed_too(tmp_p
 
 
 def test_a_dialect_note_may_carry_a_fix():
+    from lora_lint.dialects import named
     from lora_lint.model import Edit, Fix, LoraSite, Param, Span
     from lora_lint.registry import Context, all_rules
 
     p = Param("lora_rnak", 8, Span(3, 1, 3, 10))
     fix = Fix("Rename", (Edit(p.span, "lora_r"),))
-    site = LoraSite("x.yaml", "axolotl", Span(1, 1, 1, 8), notes=(
+    site = LoraSite("x.yaml", named("axolotl"), Span(1, 1, 1, 8), notes=(
         ("LL001", p, "with a fix", fix), ("LL001", Param("x", 1, Span(4, 1, 4, 2)), "without one")))
     found = all_rules()["LL001"].run(site, Context(options={}))
     assert [(f.message, f.fix) for f in found] == [("with a fix", fix), ("without one", None)]

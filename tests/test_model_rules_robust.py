@@ -5,6 +5,7 @@ from differential import inventory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lora_lint.dialects import named
 from lora_lint.model import UNKNOWN, LoraSite, Param, Span
 from lora_lint.models import analyze
 from lora_lint.registry import Context, all_rules
@@ -51,8 +52,7 @@ RULES = [r for r in all_rules().values() if r.needs_model]
 def test_no_crash(model, values, is_open, resizes):
     inv = inventory(*model)
     params = {k: Param(k, v, SPAN) for k, v in values.items()}
-    site = LoraSite("x.py", "peft", SPAN, params, open=is_open,
-                    features=frozenset({"resizes-vocab"}) if resizes else frozenset())
+    site = LoraSite("x.py", named("peft"), SPAN, params, open=is_open, resizes_vocab=resizes)
     a = analyze(site, inv)
     if a.known and a.error is None and a.trainable is not None:
         assert 0 <= a.trainable <= a.total

@@ -33,7 +33,7 @@ def one(src):
 )
 def test_every_import_shape_is_recognised(src):
     site = one(src)
-    assert site.dialect == "peft"
+    assert site.dialect.name == "peft"
     assert site.get("r").value == 4
 
 
@@ -154,7 +154,7 @@ def test_unsloth_get_peft_model():
         model = FastLanguageModel.get_peft_model(model, r=64, lora_alpha=16, random_state=3407)
         """
     )
-    assert site.dialect == "unsloth"
+    assert site.dialect.name == "unsloth"
     assert site.get("r").value == 64 and not site.open
     assert site.context["random_state"].value == 3407
     assert site.unknown_keys == ()
@@ -165,7 +165,7 @@ def test_unsloth_get_peft_model():
 
 def test_unsloth_fast_model_and_module_import():
     site = one("import unsloth\nunsloth.FastModel.get_peft_model(model, r=8, finetune_vision_layers=False)\n")
-    assert site.dialect == "unsloth-vision"
+    assert site.dialect.name == "unsloth-vision"
     assert "target_modules" not in site.params
 
 

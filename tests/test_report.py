@@ -10,7 +10,8 @@ from conftest import ROOT
 
 from lora_lint.cli import main
 from lora_lint.models import catalog, context
-from lora_lint.report import human_bytes, human_count, scaling
+from lora_lint.peft_facts import scaling
+from lora_lint.report import human_bytes, human_count
 
 REQUIRED = {"filename", "location", "base_model", "resolved_from", "total_params", "trainable_params",
             "targeted_modules"}
@@ -150,8 +151,9 @@ def test_unreadable_file_goes_to_stderr(tmp_path, capsys):
 
 
 def test_helpers():
-    assert scaling(16, 32, False) == 2 and scaling(16, 32, True) == 8
-    assert scaling(0, 8, False) is None and scaling("16", 8, False) is None and scaling(8, 8, None) is None
+    # scaling(alpha, r, rslora): the formula's one home, shared with the rules
+    assert scaling(32, 16, False) == 2 and scaling(32, 16, True) == 8
+    assert scaling(8, 0, False) is None and scaling(8, "16", False) is None and scaling(8, 8, None) is None
     assert human_count(4_325_376) == "4.33M" and human_count(None) == "-"
     assert human_bytes(2 * 4_325_376) == "8.25 MiB" and human_bytes(512) == "512 B"
 

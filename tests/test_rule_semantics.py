@@ -5,6 +5,7 @@ import math
 import pytest
 
 from lora_lint import project
+from lora_lint.dialects import named
 from lora_lint.model import UNKNOWN, LoraSite, Param, Span
 from lora_lint.peft_facts import lora_fields
 from lora_lint.registry import Context, all_rules
@@ -18,7 +19,7 @@ def site(dialect="peft", open_=False, implicit=(), **values):
     params = {}
     for i, (k, v) in enumerate(values.items(), start=2):
         params[k] = Param(k, v, Span(i, 1, i, 5), implicit=k in implicit)
-    return LoraSite(path="x.yaml", dialect=dialect, span=HERE, params=params, open=open_)
+    return LoraSite(path="x.yaml", dialect=named(dialect), span=HERE, params=params, open=open_)
 
 
 def run(code, s, **options):
@@ -103,8 +104,9 @@ def test_implicit_params_may_fire_but_explicit_ones_are_preferred():
 
 
 def test_no_rslora_feature_suppresses_rslora_advice():
-    s = LoraSite("x.yaml", "torchtune", HERE, {"r": Param("r", 64, HERE), "lora_alpha": Param("lora_alpha", 4, HERE)},
-                 features=frozenset({"no:use_rslora"}))
+    s = LoraSite("x.yaml", named("torchtune"), HERE,
+                 {"r": Param("r", 64, HERE), "lora_alpha": Param("lora_alpha", 4, HERE)})
+    assert not s.dialect.can_set("use_rslora")
     assert run("LL101", s) == []
     (f,) = run("LL104", s)
     assert "use_rslora" not in f.message
@@ -172,7 +174,7 @@ class TestLL002Dialects:
     def test_unbounded_pin_never_fires(self, tmp_path):
         (tmp_path / ".git").mkdir()
         (tmp_path / "requirements.txt").write_text("peft>=0.5\n")
-        s = LoraSite(str(tmp_path / "train.py"), "peft", HERE, {"kasa_config": Param("kasa_config", {}, HERE)})
+        s = LoraSite(str(tmp_path / "train.py"), named("peft"), HERE, {"kasa_config": Param("kasa_config", {}, HERE)})
         assert run("LL002", s) == []
         (tmp_path / "requirements.txt").write_text("peft==0.20.0\n")
         project.clear_cache()

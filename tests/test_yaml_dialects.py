@@ -42,7 +42,7 @@ def test_dialect_names_are_the_agreed_ones():
 
 def test_axolotl_values_defaults_and_context():
     s = site("axolotl/defaults.yml")
-    assert s.dialect == "axolotl" and not s.open
+    assert s.dialect.name == "axolotl" and not s.open
     assert values(s) == {
         "r": 16,  # "16" read as pydantic reads it
         "lora_alpha": 32,
@@ -59,8 +59,8 @@ def test_axolotl_values_defaults_and_context():
     assert s.model_class == "AutoModelForSequenceClassification"
     assert s.base_model.value == "meta-llama/Llama-3.2-1B" and at(s.base_model) == (1, 13)
     assert s.context["learning_rate"].value == 0.0002  # plain 2e-4, a str to PyYAML
-    assert "resizes-vocab" in s.features
-    assert "no:bias" in s.features and "no:use_rslora" not in s.features
+    assert s.resizes_vocab
+    assert not s.dialect.can_set("bias") and s.dialect.can_set("use_rslora")
 
 
 def test_axolotl_placeholders_are_unknown():
@@ -72,7 +72,7 @@ def test_axolotl_placeholders_are_unknown():
 
 def test_axolotl_off_and_full_finetune():
     s = site("axolotl/adapter_off.yml")
-    assert "inactive" in s.features and s.open and s.params == {}
+    assert not s.active and s.open and s.params == {}
     assert read("axolotl/full_finetune.yml") == []
 
 
@@ -93,7 +93,7 @@ def test_llama_factory_defaults():
     assert implicit(s) == set(values(s))
     assert s.span == Span(7, 1, 7, 16)  # finetuning_type
     assert s.base_model.value == "meta-llama/Meta-Llama-3-8B-Instruct"
-    assert "no:use_rslora" not in s.features and "no:rank_pattern" in s.features
+    assert s.dialect.can_set("use_rslora") and not s.dialect.can_set("rank_pattern")
 
 
 def test_llama_factory_comma_targets_alpha_and_pissa():
@@ -105,7 +105,7 @@ def test_llama_factory_comma_targets_alpha_and_pissa():
     assert [at(i) for i in s.params["modules_to_save"].items] == [(8, 20), (8, 33)]
     assert v["lora_alpha"] == 32 and s.params["lora_alpha"].implicit  # 0 means 2 x lora_rank
     assert v["init_lora_weights"] == "pissa"  # pissa_iter: -1
-    assert "resizes-vocab" in s.features
+    assert s.resizes_vocab
 
 
 def test_llama_factory_not_training_is_not_a_site():
@@ -114,25 +114,25 @@ def test_llama_factory_not_training_is_not_a_site():
 
 def test_llama_factory_resumed_adapter_is_inactive():
     s = site("llama-factory/resumed_adapter.yaml")
-    assert "inactive" in s.features and s.params == {}
+    assert not s.active and s.params == {}
     assert [c for c, *_ in s.notes] == ["LL010"]
 
 
 def test_llama_factory_v1():
     s = site("llama-factory-v1/defaults.yaml")
-    assert s.dialect == "llama-factory-v1"
+    assert s.dialect.name == "llama-factory-v1"
     assert values(s) == {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": "all-linear",
                          "task_type": "CAUSAL_LM"}
     assert [(p.key, hint) for p, hint in s.unknown_keys] == [("lora_rank", "r")]
     assert read("llama-factory-v1/freeze.yaml") == []
-    assert "inactive" in site("llama-factory-v1/resumed.yaml").features
+    assert not site("llama-factory-v1/resumed.yaml").active
 
 
 # --- TRL and alignment-handbook -------------------------------------------------------------
 
 def test_trl_defaults_and_one_element_list():
     s = site("trl/defaults.yaml")
-    assert s.dialect == "trl"
+    assert s.dialect.name == "trl"
     v = values(s)
     assert (v["r"], v["lora_alpha"], v["lora_dropout"], v["task_type"]) == (16, 32, 0.05, "CAUSAL_LM")
     assert {"r", "lora_alpha", "lora_dropout", "task_type"} <= implicit(s)
@@ -142,12 +142,12 @@ def test_trl_defaults_and_one_element_list():
 
 def test_trl_without_use_peft_is_inactive():
     s = site("trl/no_peft.yaml")
-    assert "inactive" in s.features and s.params == {}
+    assert not s.active and s.params == {}
 
 
 def test_alignment_handbook_recipe():
     s = site("alignment-handbook/recipes/zephyr/sft/config_qlora.yaml")
-    assert s.dialect == "alignment-handbook"
+    assert s.dialect.name == "alignment-handbook"
     assert values(s)["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
     assert s.context["load_in_4bit"].value is True
 
@@ -162,7 +162,7 @@ def test_torchtune_targets_in_hf_names_and_base_model_from_download_comment():
     assert values(s)["r"] == 64 and values(s)["lora_dropout"] == 0.0
     assert s.base_model.value == "meta-llama/Meta-Llama-3-8B-Instruct"
     assert at(s.base_model) == (4, 19)  # in the `tune download` comment
-    assert {"no:use_rslora", "no:modules_to_save", "no:task_type", "no:bias"} <= s.features
+    assert not any(s.dialect.can_set(f) for f in ("use_rslora", "modules_to_save", "task_type", "bias"))
 
 
 def test_torchtune_qlora_builder_and_mistakes():
@@ -188,7 +188,7 @@ def test_autotrain_defaults():
                          "bias": "none", "task_type": "CAUSAL_LM"}
     assert s.context["quantization"].value == "int4" and s.context["quantization"].implicit
     assert s.model_class == "AutoModelForCausalLM"
-    assert "no:use_rslora" in s.features
+    assert not s.dialect.can_set("use_rslora")
 
 
 def test_autotrain_split_without_strip():
@@ -214,19 +214,19 @@ def test_ms_swift():
     v = values(s)
     assert (v["r"], v["lora_alpha"], v["lora_dropout"], v["target_modules"]) == (128, 32, 0.05, "all-linear")
     assert s.base_model.value == "Qwen/Qwen2.5-7B-Instruct"
-    assert "inactive" in site("ms-swift/full.yaml").features
+    assert not site("ms-swift/full.yaml").active
 
 
 # --- adapter_config.json, Hydra, generic ------------------------------------------------------
 
 def test_adapter_config_is_a_saved_adapter():
     s = site("adapter_config/adapter_config.json")
-    assert s.dialect == "adapter_config"
+    assert s.dialect.name == "adapter_config"
     assert "inference_mode" not in s.params and s.context["inference_mode"].value is True
     assert "target_modules" not in s.params and s.missing("target_modules")  # null = peft's default
     assert values(s)["r"] == 8 and at(s.params["r"]) == (13, 8)
     assert s.base_model.value == "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
-    assert "saved-adapter" in s.features
+    assert s.dialect.saved
 
 
 def test_adapter_config_other_methods_and_lookalikes():
@@ -239,7 +239,7 @@ def test_adapter_config_other_methods_and_lookalikes():
 
 def test_hydra_block():
     s = site("hydra/config.yaml")
-    assert s.dialect == "hydra"
+    assert s.dialect.name == "hydra"
     assert s.params["r"].value is UNKNOWN  # ${oc.env:LORA_R,16}
     assert values(s)["lora_alpha"] == 32 and values(s)["task_type"] == "CAUSAL_LM"
     assert s.base_model.value == "Qwen/Qwen2.5-0.5B"
@@ -247,7 +247,7 @@ def test_hydra_block():
 
 def test_generic_blocks():
     s = site("generic/nested.yaml")
-    assert s.dialect == "generic" and s.span == Span(6, 3, 6, 7)
+    assert s.dialect.name == "generic" and s.span == Span(6, 3, 6, 7)
     assert values(s) == {"r": 64, "lora_alpha": 16, "lora_dropout": 0.05,
                          "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
     assert s.params["r"].key == "rank"

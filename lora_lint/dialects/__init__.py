@@ -1,9 +1,12 @@
 """Training-framework dialects of YAML/JSON configs, one module each.
 
-A dialect module has ``NAME``, ``KEYMAP`` (its LoRA keys -> peft ``LoraConfig`` fields),
-``detect(doc)`` (its signature) and ``sites(doc)`` (the ``LoraSite`` records, with the
-framework's own defaults and notes). ``ORDER`` is the detection order: the first dialect whose
-signature matches a document reads it. Adding a framework is adding a module here.
+A dialect module has ``DIALECT`` (its record, ``lora_lint.dialect.Dialect``, made by
+``_base.framework``: name, ``KEYMAP`` of its LoRA keys -> peft ``LoraConfig`` fields, the
+framework's fixed defaults, the fields it can set, its other ``KNOWN`` keys and its traits),
+``detect(doc)`` (its signature) and ``sites(doc)`` (the ``LoraSite`` records, each carrying the
+record, with the framework's defaults and notes). ``ORDER`` is the detection order: the first
+dialect whose signature matches a document reads it. Adding a framework is adding a module
+here and listing it in ``ORDER``; no rule changes.
 
 What a site carries besides its params (the same names in every dialect):
 
@@ -13,15 +16,17 @@ What a site carries besides its params (the same names in every dialect):
   ``quantization``, torchtune ``quantize_base`` or "nf4" for a ``qlora_`` builder, ms-swift
   ``quant_bits``), ``merge``, ``resume_adapter`` (an adapter loaded to continue training),
   ``learning_rate``, ``stage``; a saved adapter has ``inference_mode``, ``revision``.
-* ``features``: ``no:<field>`` for every LoraConfig field the framework cannot set,
-  ``resizes-vocab``, ``inactive`` (settings that do not take effect: only notes are
-  reported), ``saved-adapter``.
-* Implicit params (``Param.implicit``) are the framework's defaults, spanning the site: the key
-  that makes the file a LoRA config (``adapter:``, ``use_peft:``, the torchtune builder...).
+* ``active`` (False when the settings do not take effect: only notes are reported) and
+  ``resizes_vocab``.
+* Implicit params (``Param.implicit``) are the framework's defaults, spanning the site: the
+  record's ``defaults`` (``SiteBuilder.defaults()``) and the ones that depend on the file
+  (``SiteBuilder.default``), and the key that makes the file a LoRA config (``adapter:``,
+  ``use_peft:``, the torchtune builder...).
 """
 
 from __future__ import annotations
 
+from ..dialect import Dialect
 from ..model import LoraSite
 from ..sources.yaml_nodes import Doc
 from . import (
@@ -57,7 +62,7 @@ ORDER = (
 #: file is worth a hint: ``lora_r``). The generic dialect's short spellings (``rank``, ``targets``)
 #: only help to suggest, they do not make a key look like a LoRA setting.
 FRAMEWORKS = tuple(d for d in ORDER if d not in (generic, hydra, adapter_config))
-NAMES = tuple(d.NAME for d in ORDER) + (trl.NAME,)
+NAMES = tuple(d.DIALECT.name for d in ORDER)
 
 
 def sites(doc: Doc) -> list[LoraSite]:
@@ -66,3 +71,14 @@ def sites(doc: Doc) -> list[LoraSite]:
         if dialect.detect(doc):
             return dialect.sites(doc)
     return []
+
+
+def named(name: str) -> Dialect:
+    """The record of the dialect called ``name``, the Python ones (``peft``, ``unsloth``,
+    ``unsloth-vision``) included. Raises KeyError for an unknown name."""
+    for module in ORDER:
+        if module.DIALECT.name == name:
+            return module.DIALECT
+    from ..sources.python import DIALECTS
+
+    return DIALECTS[name]

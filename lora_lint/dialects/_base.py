@@ -1,7 +1,8 @@
-"""What every dialect uses: Params from nodes, a builder for ``LoraSite``, unknown-key hints.
+"""What every dialect uses: its record, Params from nodes, a builder for ``LoraSite``, unknown-key hints.
 
-A dialect module is small: ``NAME``, ``KEYMAP`` (its LoRA keys -> peft ``LoraConfig`` field
-names, the preferred spelling of each field first), ``detect(doc)`` and ``sites(doc)``.
+A dialect module is small: ``DIALECT`` (its record, made by ``framework``: name, ``KEYMAP`` of
+its LoRA keys -> peft ``LoraConfig`` field names with the preferred spelling of each field
+first, defaults, settable fields, other known keys), ``detect(doc)`` and ``sites(doc)``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from yaml.nodes import ScalarNode, SequenceNode
 
+from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Param, Span
 from ..peft_facts import lora_fields, suggest
 from ..sources.yaml_nodes import Doc, Entry, Map, span, to_value, value_span
@@ -21,7 +23,27 @@ LORA_FIELDS = frozenset(lora_fields())
 METADATA = frozenset({
     "peft_type", "peft_version", "revision", "auto_mapping", "base_model_name_or_path", "inference_mode",
 })
+#: Fields a YAML framework passes with a value of its own: left out, unknown unless its record
+#: has a default (every other field left out is not passed, so peft's default applies).
+DECIDED = frozenset({"r", "lora_alpha", "init_lora_weights"})
 _UNSET: Any = object()
+
+
+# --- the record --------------------------------------------------------------------------------
+
+def framework(name: str, keymap: Mapping[str, str], *, defaults: Mapping[str, Any] | None = None,
+              settable: Iterable[str] | None = None, known: Iterable[str] = (),
+              string_targets: bool = False, **traits: Any) -> Dialect:
+    """The record of a YAML/JSON training framework: values coerced the way pydantic reads them,
+    null meaning "the framework's default", LoRA settings named "a(n) <name> LoRA setting"."""
+    article = "an" if name[:1] in "aeiou" else "a"
+    record: dict[str, Any] = {"what": f"{article} {name} LoRA setting", "decided": DECIDED, "means": meaning}
+    record.update(traits)
+    return Dialect(
+        name=name, keymap=dict(keymap), defaults=dict(defaults or {}),
+        settable=None if settable is None else frozenset(settable), known=frozenset(known),
+        string_targets=string_targets, **record,
+    )
 
 
 # --- Params ------------------------------------------------------------------------------------
@@ -123,28 +145,34 @@ def coerce_numbers(b: SiteBuilder, ints: Iterable[str] = (), floats: Iterable[st
 class SiteBuilder:
     """Collects one site's params, context and notes, then makes the ``LoraSite``."""
 
-    def __init__(self, doc: Doc, dialect: str, site_span: Span, settable: Iterable[str] | None = None):
+    def __init__(self, doc: Doc, dialect: Dialect, site_span: Span):
         self.doc = doc
         self.dialect = dialect
         self.span = site_span
-        self.settable = None if settable is None else frozenset(settable)
         self.params: dict[str, Param] = {}
         self.context: dict[str, Param] = {}
         self.unknown_keys: list[tuple[Param, str | None]] = []
         self.notes: list[tuple[str, Param, str]] = []
-        self.features: set[str] = set()
         self.base_model: Param | None = None
         self.model_class: str | None = None
         self.open = False
         self.active = True
+        self.resizes_vocab = False
 
     def set(self, field: str, p: Param) -> None:
         self.params[field] = p
 
     def default(self, field: str, key: str, value: Any) -> None:
-        """The framework's own default for ``field``, when the file does not set it."""
+        """A default of the framework's that depends on the file (LLaMA-Factory's α = 2r), for
+        ``field`` when the file does not set it; fixed defaults are the record's (``defaults``)."""
         if field not in self.params:
             self.params[field] = implicit(key, value, self.span)
+
+    def defaults(self, *fields: str) -> None:
+        """The record's defaults (of ``fields``, else all) for the fields the file does not set."""
+        for field, value in self.dialect.defaults.items():
+            if not fields or field in fields:
+                self.default(field, self.dialect.spelling(field) or field, value)
 
     def ctx(self, name: str, p: Param | None) -> None:
         if p is not None:
@@ -163,13 +191,7 @@ class SiteBuilder:
         self.active = False
 
     def build(self) -> LoraSite:
-        features = set(self.features)
-        if self.settable is not None:
-            features |= {f"no:{f}" for f in LORA_FIELDS - METADATA - self.settable}
-        params: Mapping[str, Param] = self.params
-        if not self.active:
-            features.add("inactive")
-            params = {}
+        params: Mapping[str, Param] = self.params if self.active else {}
         return LoraSite(
             path=self.doc.path,
             dialect=self.dialect,
@@ -181,8 +203,9 @@ class SiteBuilder:
             context=dict(self.context),
             base_model=self.base_model,
             model_class=self.model_class,
-            features=frozenset(features),
             notes=tuple(self.notes),
+            active=self.active,
+            resizes_vocab=self.resizes_vocab,
         )
 
 
@@ -208,9 +231,14 @@ def aliases(with_generic: bool = False) -> dict[str, frozenset[str]]:
 
     out: dict[str, set[str]] = {}
     for module in (*FRAMEWORKS, generic) if with_generic else FRAMEWORKS:
-        for key, fieldname in getattr(module, "KEYMAP", {}).items():
+        for key, fieldname in module.DIALECT.keymap.items():
             out.setdefault(key, set()).add(fieldname)
     return {k: frozenset(v) for k, v in out.items()}
+
+
+def meaning(key: str) -> frozenset[str]:
+    """The LoraConfig fields ``key`` means: a field's own name, or some framework's spelling."""
+    return aliases(with_generic=True).get(key, frozenset()) | ({key} & LORA_FIELDS)
 
 
 def lora_looking(key: str) -> bool:
@@ -226,9 +254,7 @@ def lora_looking(key: str) -> bool:
 
 def suggestion(key: str, keymap: Mapping[str, str], known: Iterable[str] = ()) -> str | None:
     """The dialect's own spelling of what ``key`` means elsewhere, else the nearest known key."""
-    fields = set(aliases(with_generic=True).get(key, ()))
-    if key in LORA_FIELDS:
-        fields.add(key)
+    fields = meaning(key)
     for own, fieldname in keymap.items():
         if fieldname in fields and own != key:
             return own
@@ -246,10 +272,11 @@ def check_unknown(b: SiteBuilder, m: Map, keymap: Mapping[str, str], known: Iter
             continue
         if every_key or lora_looking(e.key):
             hint = suggestion(e.key, keymap, known)
-            fields = sorted(aliases(with_generic=True).get(e.key, frozenset()) | ({e.key} & LORA_FIELDS))
+            fields = sorted(meaning(e.key))
             if hint is None and fields:
+                name = b.dialect.name
                 b.note("LL001", key_param(b.doc, e), (
-                    f"`{e.key}` is not a {b.dialect} setting: {b.dialect} has no way to set peft's "
+                    f"`{e.key}` is not a {name} setting: {name} has no way to set peft's "
                     f"`{fields[0]}`; remove it"))
             else:
                 b.unknown(key_param(b.doc, e), hint)

@@ -12,10 +12,13 @@ from __future__ import annotations
 from ..model import LoraSite
 from ..peft_facts import lora_fields
 from ..sources.yaml_nodes import Doc, span
-from ._base import LORA_FIELDS, METADATA, SiteBuilder, key_param, param, suggestion
+from ._base import LORA_FIELDS, METADATA, SiteBuilder, framework, key_param, param, suggestion
 
 NAME = "adapter_config"
 KEYMAP = {f: f for f in sorted(LORA_FIELDS - METADATA)}
+#: Values reach LoraConfig as saved; a field left out gets peft's default when loading.
+DIALECT = framework(NAME, KEYMAP, what="a field of peft's LoraConfig", as_written=True, saved=True,
+                    peft_keys=True, decided=frozenset())
 
 
 def detect(doc: Doc) -> bool:
@@ -31,7 +34,7 @@ def sites(doc: Doc) -> list[LoraSite]:
     if not isinstance(peft_type, str) or peft_type.upper() != "LORA":
         return []  # another peft method (IA3, ADALORA...) or unreadable: not a LoRA adapter
     entry = top.get("peft_type")
-    b = SiteBuilder(doc, NAME, span(entry.key_node))
+    b = SiteBuilder(doc, DIALECT, span(entry.key_node))
     defaults = lora_fields()
     for e in top:
         if e.key in METADATA:
@@ -54,5 +57,4 @@ def sites(doc: Doc) -> list[LoraSite]:
         e = top.get(name)
         if e is not None:
             b.ctx(name, param(doc, e))
-    b.features.add("saved-adapter")
     return [b.build()]

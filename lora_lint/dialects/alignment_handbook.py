@@ -11,9 +11,12 @@ import re
 from ..model import LoraSite
 from ..sources.yaml_nodes import Doc
 from . import trl
+from ._base import framework
 
 NAME = "alignment-handbook"
 KEYMAP = trl.KEYMAP
+#: TRL's ModelConfig under another name.
+DIALECT = framework(NAME, KEYMAP, defaults=trl.DIALECT.defaults, settable=trl.DIALECT.settable, known=trl.KNOWN)
 _RECIPE = re.compile(r"(^|[/\\])(recipes[/\\].*config_[^/\\]*|config_(full|lora|qlora))\.ya?ml$")
 
 
@@ -25,4 +28,4 @@ def detect(doc: Doc) -> bool:
 
 
 def sites(doc: Doc) -> list[LoraSite]:
-    return trl.sites(doc, NAME)
+    return trl.sites(doc, DIALECT)

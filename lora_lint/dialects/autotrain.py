@@ -20,6 +20,7 @@ from ._base import (
     check_unknown,
     coerce_numbers,
     dead_keys,
+    framework,
     names,
     param,
     split_param,
@@ -33,7 +34,10 @@ KEYMAP = {
     "target_modules": "target_modules",
 }
 KNOWN = {"peft", "quantization", "merge_adapter", "unsloth"}
-SETTABLE = set(KEYMAP.values())
+DIALECT = framework(
+    NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()),
+    defaults={"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "bias": "none"},
+)
 #: Tasks whose trainer has LoRA, with the model class and peft task type it uses.
 LORA_TASKS = {
     "llm": ("AutoModelForCausalLM", "CAUSAL_LM"),
@@ -67,7 +71,7 @@ def sites(doc: Doc) -> list[LoraSite]:
         lora = [e for e in dead if e.key != "quantization"]
         if not lora:
             return []
-        b = SiteBuilder(doc, NAME, span(lora[0].key_node), SETTABLE)
+        b = SiteBuilder(doc, DIALECT, span(lora[0].key_node))
         b.deactivate()
         b.model_class = OTHER_TASKS.get(task)
         b.note("LL010", param(doc, lora[0]), (
@@ -80,7 +84,7 @@ def sites(doc: Doc) -> list[LoraSite]:
         if not dead:
             return []
         where = peft_entry if peft_entry is not None else dead[0]
-        b = SiteBuilder(doc, NAME, span(where.key_node), SETTABLE)
+        b = SiteBuilder(doc, DIALECT, span(where.key_node))
         b.deactivate()
         state = "`peft: false`" if peft_entry is not None else "without `peft: true` (AutoTrain's default is false)"
         b.note("LL010", param(doc, where), (
@@ -89,16 +93,14 @@ def sites(doc: Doc) -> list[LoraSite]:
             f"{agree(dead, 'it', 'them')}"))
         check_unknown(b, params, KEYMAP, KNOWN)
         return [b.build()]
-    b = SiteBuilder(doc, NAME, span(peft_entry.key_node), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(peft_entry.key_node))
     apply_keymap(b, params, KEYMAP, skip=("target_modules",))
     coerce_numbers(b, ints=("r", "lora_alpha"), floats=("lora_dropout",))
     _targets(b, params, strips=family == "seq2seq")
     model_class, task_type = LORA_TASKS.get(family, (None, "CAUSAL_LM"))
     b.model_class = model_class
-    for fieldname, key, default in (("r", "lora_r", 16), ("lora_alpha", "lora_alpha", 32),
-                                    ("lora_dropout", "lora_dropout", 0.05), ("bias", "bias", "none"),
-                                    ("task_type", "task", task_type)):
-        b.default(fieldname, key, default)
+    b.defaults()
+    b.default("task_type", "task", task_type)
     model = top.get("base_model")
     if model is not None and isinstance(top.value("base_model"), str):
         b.base_model = param(doc, model)

@@ -21,6 +21,7 @@ from ._base import (
     check_unknown,
     coerce_numbers,
     dead_keys,
+    framework,
     names,
     param,
     truthy,
@@ -54,7 +55,11 @@ KNOWN = {
     "qlora_sharded_model_loading", "peft", "peft_autocast_adapter_dtype", "unsloth_lora_mlp",
     "unsloth_lora_qkv", "unsloth_lora_o", "load_in_4bit", "load_in_8bit", "gptq",
 }
-SETTABLE = set(KEYMAP.values()) | {"loftq_config", "init_lora_weights"}
+#: A bare string lora_target_modules reaches peft as it is (a regex, or "all-linear").
+DIALECT = framework(
+    NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()) | {"loftq_config", "init_lora_weights"},
+    defaults={"lora_dropout": 0.0, "bias": "none"}, string_targets=True,
+)
 BUILT_IN = ("lora", "qlora", "llama-adapter")
 MARKERS = {
     "sequence_len", "micro_batch_size", "datasets", "sample_packing", "num_epochs", "lora_target_linear",
@@ -87,13 +92,12 @@ def sites(doc: Doc) -> list[LoraSite]:
         return [_unknown_adapter(doc, top, adapter_entry)] if dead and "plugins" not in top else []
     if adapter == "llama-adapter":
         return []
-    b = SiteBuilder(doc, NAME, span(adapter_entry.key_node), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(adapter_entry.key_node))
     apply_keymap(b, top, KEYMAP, skip=("lora_target_modules", "lora_target_linear"))
     coerce_numbers(b, ints=("r", "lora_alpha"), floats=("lora_dropout",))
     _targets(b, top)
     _peft_block(b, top)
-    b.default("lora_dropout", "lora_dropout", 0.0)
-    b.default("bias", "bias", "none")
+    b.defaults()
     b.model_class = _model_class(top)
     task = "CAUSAL_LM"
     if b.model_class and "SequenceClassification" in b.model_class:
@@ -112,7 +116,7 @@ def sites(doc: Doc) -> list[LoraSite]:
             b.ctx(name, param(doc, e))
     tokens = top.value("tokens")
     if truthy(tokens):
-        b.features.add("resizes-vocab")
+        b.resizes_vocab = True
     _checks(b, top, adapter)
     check_unknown(b, top, KEYMAP, KNOWN | {k for k in top.keys() if k.startswith("relora")})
     check_duplicates(b, top, KEYMAP)
@@ -279,7 +283,7 @@ def _checks(b: SiteBuilder, top: Map, adapter) -> None:
 
 def _adapter_off(doc: Doc, top: Map, adapter_entry, dead) -> LoraSite:
     where = adapter_entry.key_node if adapter_entry is not None else dead[0].key_node
-    b = SiteBuilder(doc, NAME, span(where), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(where))
     b.deactivate()
     keys = [e.key for e in dead]
     at = param(doc, adapter_entry) if adapter_entry is not None else param(doc, dead[0])
@@ -298,7 +302,7 @@ def _adapter_off(doc: Doc, top: Map, adapter_entry, dead) -> LoraSite:
 
 
 def _unknown_adapter(doc: Doc, top: Map, entry) -> LoraSite:
-    b = SiteBuilder(doc, NAME, span(entry.key_node), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(entry.key_node))
     b.deactivate()
     value = top.value("adapter")
     b.note("LL009", param(doc, entry), (

@@ -4,8 +4,9 @@ A block counts as LoRA only when it holds a rank (``r``, ``rank``, ``lora_r``, `
 together with an alpha or the target modules -- a CI workflow with an ``r:`` key is not one --
 and its ``type``/``method`` (if any) says lora. The root mapping counts when it is a flat
 LoraConfig dump (``lora_alpha`` with ``r`` or ``target_modules``). Values are taken as written
-(peft's own defaults apply to what is missing); since the reading code is unknown, LL001 only
-reports a near miss of a LoraConfig field.
+(peft's own defaults apply to what is missing, except r, α and the init, which the reading code
+may well set itself: those are unknown); since the reading code is unknown, LL001 only reports a
+near miss of a LoraConfig field.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from ..model import LoraSite
 from ..peft_facts import suggest
 from ..sources.yaml_nodes import Doc, Map, mappings, span
-from ._base import LORA_FIELDS, METADATA, SiteBuilder, check_duplicates, key_param, param
+from ._base import LORA_FIELDS, METADATA, SiteBuilder, check_duplicates, framework, key_param, param
 
 NAME = "generic"
 KEYMAP = {
@@ -31,6 +32,8 @@ OTHERS = ("lora_alpha", "alpha", "target_modules", "lora_target_modules", "targe
 KINDS = ("type", "method", "peft_type", "adapter_type", "name", "tuner")
 MODEL_KEYS = ("base_model", "model_name_or_path", "pretrained_model_name_or_path", "model_id", "base_model_name_or_path")
 MODEL_SUBKEYS = ("name_or_path", "pretrained_model_name_or_path", "name", "path", "id", "base", "model_id")
+#: A block read by the user's own code: nothing is known about its defaults or targets.
+DIALECT = framework(NAME, KEYMAP)
 
 
 def _is_lora(m: Map) -> bool:
@@ -69,7 +72,7 @@ def sites(doc: Doc) -> list[LoraSite]:
             where = span(first.key_node)
         else:
             where = _key_span(doc, block)
-        b = SiteBuilder(doc, NAME, where)
+        b = SiteBuilder(doc, DIALECT, where)
         for key, fieldname in KEYMAP.items():
             e = block.get(key)
             if e is not None and fieldname not in b.params:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from ..model import LoraSite
 from ..sources.yaml_nodes import Doc, Map, mappings, span
-from ._base import LORA_FIELDS, SiteBuilder, check_duplicates, check_unknown, param
+from ._base import LORA_FIELDS, SiteBuilder, check_duplicates, check_unknown, framework, param
 
 NAME = "hydra"
 KEYMAP = {f: f for f in sorted(LORA_FIELDS)}
+#: Hydra instantiates LoraConfig with the block's values: a string target_modules is peft's.
+DIALECT = framework(NAME, KEYMAP, string_targets=True)
 TARGETS = {"peft.LoraConfig", "peft.tuners.lora.LoraConfig", "peft.tuners.lora.config.LoraConfig",
            "peft.tuners.LoraConfig"}
 MODEL_KEYS = ("pretrained_model_name_or_path", "model_name_or_path", "base_model", "model_id", "model_name")
@@ -35,7 +37,7 @@ def sites(doc: Doc) -> list[LoraSite]:
     out = []
     base = _base_model(doc)
     for _path, block in _blocks(doc):
-        b = SiteBuilder(doc, NAME, span(block.get("_target_").node))
+        b = SiteBuilder(doc, DIALECT, span(block.get("_target_").node))
         for e in block:
             if e.key in LORA_FIELDS:
                 p = param(doc, e)

@@ -22,6 +22,7 @@ from ._base import (
     check_duplicates,
     check_unknown,
     dead_keys,
+    framework,
     names,
     param,
     split_param,
@@ -40,7 +41,10 @@ KEYMAP = {
     "pissa_init": "init_lora_weights",
 }
 KNOWN = {"finetuning_type", "loraplus_lr_ratio", "loraplus_lr_embedding", "pissa_iter", "pissa_convert"}
-SETTABLE = set(KEYMAP.values())
+DIALECT = framework(
+    NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()),
+    defaults={"r": 8, "target_modules": "all-linear", "lora_dropout": 0.0, "bias": "none", "task_type": "CAUSAL_LM"},
+)
 METHODS = ("lora", "oft", "freeze", "full")
 LORA_ONLY = ("loraplus_lr_ratio", "use_rslora", "use_dora", "pissa_init")
 #: Pre-quantized (PTQ) checkpoints, named so by convention; DoRA cannot train on them.
@@ -71,7 +75,7 @@ def sites(doc: Doc) -> list[LoraSite]:
         return []  # chat, predict, merge or export with an adapter: nothing is trained
     anchor = top.get("finetuning_type") or (explicit[0] if explicit else None) or next(
         (top.get(k) for k in ("stage", "do_train", "model_name_or_path") if k in top), next(iter(top)))
-    b = SiteBuilder(doc, NAME, span(anchor.key_node), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(anchor.key_node))
     b.ctx("adapter", _ctx(doc, top, "finetuning_type"))
     for name, key in (("quantization", "quantization_bit"), ("stage", "stage"), ("learning_rate", "learning_rate"),
                       ("resume_adapter", "adapter_name_or_path"), ("create_new_adapter", "create_new_adapter")):
@@ -80,7 +84,7 @@ def sites(doc: Doc) -> list[LoraSite]:
     if model is not None and isinstance(top.value("model_name_or_path"), str):
         b.base_model = param(doc, model)
     if any(truthy(top.value(k)) for k in ("resize_vocab", "new_special_tokens", "add_tokens", "add_special_tokens")):
-        b.features.add("resizes-vocab")
+        b.resizes_vocab = True
     resumed = top.value("adapter_name_or_path")
     if training and truthy(resumed) and not truthy(top.value("create_new_adapter")):
         b.deactivate()
@@ -107,7 +111,7 @@ def _ctx(doc: Doc, top: Map, key: str) -> Param | None:
 def _params(b: SiteBuilder, top: Map) -> None:
     doc = b.doc
     apply_keymap(b, top, KEYMAP, skip=("lora_alpha", "lora_target", "additional_target", "pissa_init"))
-    b.default("r", "lora_rank", 8)
+    b.defaults("r")
     rank = b.params["r"].value
     alpha = top.get("lora_alpha")
     # 2 x rank, when the rank is a valid one (a bad rank is the finding, not its doubled alpha)
@@ -126,7 +130,7 @@ def _params(b: SiteBuilder, top: Map) -> None:
         if p.value == ["all"]:
             p = Param(p.key, "all-linear", p.span)
         b.set("target_modules", p)
-    b.default("target_modules", "lora_target", "all-linear")
+    b.defaults("target_modules")
     extra = top.get("additional_target")
     if extra is not None and top.value("additional_target") is not None:
         b.set("modules_to_save", split_param(doc, extra))
@@ -135,9 +139,7 @@ def _params(b: SiteBuilder, top: Map) -> None:
         it = top.value("pissa_iter", 16)
         init = "pissa" if it == -1 else (f"pissa_niter_{it}" if isinstance(it, int) else UNKNOWN)
         b.set("init_lora_weights", param(doc, pissa, init))
-    b.default("lora_dropout", "lora_dropout", 0.0)
-    b.default("bias", "bias", "none")
-    b.default("task_type", "task_type", "CAUSAL_LM")
+    b.defaults()
 
 
 def _checks(b: SiteBuilder, top: Map) -> None:
@@ -188,7 +190,7 @@ def _not_lora(doc: Doc, top: Map, method: str, explicit) -> list[LoraSite]:
     if not explicit and "lora" not in method.lower():
         return []
     entry = top.get("finetuning_type")
-    b = SiteBuilder(doc, NAME, span(entry.key_node), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(entry.key_node))
     b.deactivate()
     if method not in METHODS:
         b.note("LL009", param(doc, entry), (

@@ -16,6 +16,7 @@ from ._base import (
     apply_keymap,
     check_duplicates,
     check_unknown,
+    framework,
     names,
     param,
     truthy,
@@ -33,7 +34,10 @@ KEYMAP = {
 }
 KNOWN = {"name", "adapter_name_or_path", "export_dir", "export_size", "export_hub_model_id", "infer_dtype",
          "export_legacy_format"}
-SETTABLE = set(KEYMAP.values())
+DIALECT = framework(
+    NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()),
+    defaults={"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "task_type": "CAUSAL_LM"},
+)
 V1_KEYS = ("model_class", "dist_config", "kernel_config", "quant_config", "train_dataset", "sample_backend")
 
 
@@ -50,7 +54,7 @@ def sites(doc: Doc) -> list[LoraSite]:
     name = block.value("name")
     if name != "lora":
         return []
-    b = SiteBuilder(doc, NAME, span(top.get("peft_config").key_node), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(top.get("peft_config").key_node))
     if isinstance(top.value("model"), str):
         b.base_model = param(doc, top.get("model"))
     quant = top.sub("quant_config")
@@ -79,9 +83,7 @@ def sites(doc: Doc) -> list[LoraSite]:
             b.set("target_modules", Param(p.key, [value], p.span, (Param(p.key, value, p.span),)))
         else:
             b.set("target_modules", param(doc, target))
-        for fieldname, default in (("r", 8), ("lora_alpha", 16), ("lora_dropout", 0.05)):
-            b.default(fieldname, fieldname, default)
-        b.default("task_type", "task_type", "CAUSAL_LM")
+        b.defaults()
     check_unknown(b, block, KEYMAP, KNOWN, every_key=True)
     check_duplicates(b, block, KEYMAP)
     return [b.build()]

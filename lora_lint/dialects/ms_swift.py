@@ -17,6 +17,7 @@ from ._base import (
     check_duplicates,
     check_unknown,
     dead_keys,
+    framework,
     names,
     param,
 )
@@ -39,7 +40,10 @@ KEYMAP = {
 }
 KNOWN = {"train_type", "tuner_type", "sft_type", "tuner_backend", "lora_dtype", "lorap_lr_ratio", "lora_lr_ratio",
          "lora_target_modules", "quant_bits", "quant_method", "adapters", "resume_from_checkpoint"}
-SETTABLE = set(KEYMAP.values())
+DIALECT = framework(
+    NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()),
+    defaults={"r": 8, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear", "bias": "none"},
+)
 SWITCHES = ("tuner_type", "train_type", "sft_type")
 INIT = {"true": True, "false": False}
 
@@ -58,13 +62,13 @@ def sites(doc: Doc) -> list[LoraSite]:
         dead = dead_keys(top, [k for k in KEYMAP if k.startswith("lora")], doc)
         if not dead:
             return []
-        b = SiteBuilder(doc, NAME, span(switch.key_node), SETTABLE)
+        b = SiteBuilder(doc, DIALECT, span(switch.key_node))
         b.deactivate()
         b.note("LL010", param(doc, switch), (
             f"`{switch.key}: {kind}` trains without LoRA, so {names(e.key for e in dead)} "
             f"{agree(dead, 'is', 'are')} ignored: set {switch.key}: lora, or remove {agree(dead, 'it', 'them')}"))
         return [b.build()]
-    b = SiteBuilder(doc, NAME, span(switch.key_node), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(switch.key_node))
     apply_keymap(b, top, KEYMAP, skip=("target_modules", "init_weights", "init_lora_weights"))
     targets = top.get("target_modules")
     if targets is not None and "target_regex" not in top:
@@ -78,10 +82,7 @@ def sites(doc: Doc) -> list[LoraSite]:
             p = param(doc, e)
             v = INIT.get(p.value.lower(), p.value) if isinstance(p.value, str) else p.value
             b.set("init_lora_weights", Param(p.key, v, p.span))
-    for fieldname, key, default in (("r", "lora_rank", 8), ("lora_alpha", "lora_alpha", 32),
-                                    ("lora_dropout", "lora_dropout", 0.05),
-                                    ("target_modules", "target_modules", "all-linear"), ("bias", "lora_bias", "none")):
-        b.default(fieldname, key, default)
+    b.defaults()
     for key in ("model", "model_id_or_path"):
         if isinstance(top.value(key), str):
             b.base_model = param(doc, top.get(key))

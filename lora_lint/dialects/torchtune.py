@@ -19,7 +19,15 @@ import re
 from ..model import UNKNOWN, LoraSite, Param, Span
 from ..peft_facts import suggest
 from ..sources.yaml_nodes import Doc, Map, span, value_span
-from ._base import SiteBuilder, apply_keymap, check_duplicates, check_unknown, param, truthy
+from ._base import (
+    SiteBuilder,
+    apply_keymap,
+    check_duplicates,
+    check_unknown,
+    framework,
+    param,
+    truthy,
+)
 
 NAME = "torchtune"
 KEYMAP = {
@@ -32,7 +40,10 @@ KEYMAP = {
     "use_dora": "use_dora",
 }
 KNOWN = {"quantize_base", "decoder_trainable", "encoder_trainable", "fusion_trainable", "image_size"}
-SETTABLE = {"r", "lora_alpha", "lora_dropout", "target_modules", "use_dora"}
+DIALECT = framework(
+    NAME, KEYMAP, known=KNOWN, settable={"r", "lora_alpha", "lora_dropout", "target_modules", "use_dora"},
+    defaults={"r": 8, "lora_alpha": 16, "lora_dropout": 0.0},
+)
 ATTN = {"q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "output_proj": "o_proj"}
 MLP = ("gate_proj", "up_proj", "down_proj")
 BUILDER = re.compile(r"torchtune\.models\.(?:(\w+)\.)?(q?lora)_(\w+)$")
@@ -57,11 +68,9 @@ def sites(doc: Doc) -> list[LoraSite]:
         return []  # a full fine-tuning builder
     kind, builder = m.group(2), m.group(3)
     comp = model.get("_component_")
-    b = SiteBuilder(doc, NAME, span(comp.node), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(comp.node))
     apply_keymap(b, model, KEYMAP, skip=("lora_attn_modules", "apply_lora_to_mlp", "apply_lora_to_output"))
-    b.default("r", "lora_rank", 8)
-    b.default("lora_alpha", "lora_alpha", 16)
-    b.default("lora_dropout", "lora_dropout", 0.0)
+    b.defaults()
     _targets(b, model, builder)
     quant = model.get("quantize_base")
     if quant is not None:

@@ -9,6 +9,7 @@ plain string, i.e. a regex that must match a whole module path. ``load_in_4bit``
 
 from __future__ import annotations
 
+from ..dialect import Dialect
 from ..model import LoraSite, Param
 from ..sources.yaml_nodes import Doc, Map, span
 from ._base import (
@@ -18,6 +19,7 @@ from ._base import (
     check_duplicates,
     check_unknown,
     dead_keys,
+    framework,
     names,
     param,
     truthy,
@@ -37,7 +39,10 @@ KEYMAP = {
 }
 KNOWN = {"use_peft", "load_in_4bit", "load_in_8bit", "bnb_4bit_quant_type", "use_bnb_nested_quant",
          "bnb_4bit_quant_storage", "use_peft_lora"}
-SETTABLE = set(KEYMAP.values())
+DIALECT = framework(
+    NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()),
+    defaults={"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "task_type": "CAUSAL_LM", "bias": "none"},
+)
 
 
 def detect(doc: Doc) -> bool:
@@ -49,14 +54,14 @@ def detect(doc: Doc) -> bool:
     return "model_name_or_path" in top and ("lora_r" in top or "lora_target_modules" in top)
 
 
-def sites(doc: Doc, dialect: str = NAME) -> list[LoraSite]:
+def sites(doc: Doc, dialect: Dialect = DIALECT) -> list[LoraSite]:
     top = doc.top
     switch = top.get("use_peft")
     on = top.value("use_peft", False)
     if on is False or on is None:
         dead = dead_keys(top, KEYMAP, doc)
         return [_peft_off(doc, top, dialect, switch, dead)] if dead else []
-    b = SiteBuilder(doc, dialect, span(switch.key_node), SETTABLE)
+    b = SiteBuilder(doc, dialect, span(switch.key_node))
     apply_keymap(b, top, KEYMAP, skip=("lora_target_modules",))
     targets = top.get("lora_target_modules")
     if targets is not None:
@@ -65,10 +70,7 @@ def sites(doc: Doc, dialect: str = NAME) -> list[LoraSite]:
             p = Param(p.key, p.value[0], p.items[0].span if p.items else p.span)  # TRL unwraps it
         if p.value is not None:
             b.set("target_modules", p)
-    for fieldname, key, default in (("r", "lora_r", 16), ("lora_alpha", "lora_alpha", 32),
-                                    ("lora_dropout", "lora_dropout", 0.05),
-                                    ("task_type", "lora_task_type", "CAUSAL_LM"), ("bias", "bias", "none")):
-        b.default(fieldname, key, default)
+    b.defaults()
     model = top.get("model_name_or_path")
     if model is not None and isinstance(top.value("model_name_or_path"), str):
         b.base_model = param(doc, model)
@@ -90,9 +92,9 @@ def _both_bits(b: SiteBuilder, top: Map) -> None:
             "bit precision at the same time\"); keep one"))
 
 
-def _peft_off(doc: Doc, top: Map, dialect: str, switch, dead) -> LoraSite:
+def _peft_off(doc: Doc, top: Map, dialect: Dialect, switch, dead) -> LoraSite:
     where = switch if switch is not None else dead[0]
-    b = SiteBuilder(doc, dialect, span(where.key_node), SETTABLE)
+    b = SiteBuilder(doc, dialect, span(where.key_node))
     b.deactivate()
     keys = [e.key for e in dead]
     state = "`use_peft: false`" if switch is not None else "without `use_peft: true` (TRL's default is false)"

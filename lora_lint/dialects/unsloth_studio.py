@@ -20,6 +20,7 @@ from ._base import (
     check_unknown,
     coerce_numbers,
     dead_keys,
+    framework,
     names,
     param,
     split_param,
@@ -38,8 +39,11 @@ KEYMAP = {
 }
 KNOWN = {"vision_all_linear", "finetune_vision_layers", "finetune_language_layers",
          "finetune_attention_modules", "finetune_mlp_modules"}
-SETTABLE = set(KEYMAP.values()) | {"loftq_config"}
 LLAMA = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+DIALECT = framework(
+    NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()) | {"loftq_config"},
+    defaults={"r": 64, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": LLAMA, "bias": "none"},
+)
 VARIANTS = ("use_rslora", "use_loftq", "use_dora")
 
 
@@ -56,7 +60,7 @@ def sites(doc: Doc) -> list[LoraSite]:
     top = doc.top
     lora, training = top.sub("lora"), top.sub("training")
     kind = training.value("training_type", "lora") if training else "lora"
-    b = SiteBuilder(doc, NAME, span(top.get("lora").key_node), SETTABLE)
+    b = SiteBuilder(doc, DIALECT, span(top.get("lora").key_node))
     if isinstance(top.value("model"), str):
         b.base_model = param(doc, top.get("model"))
     four_bit = training.value("load_in_4bit", True) if training else True
@@ -97,10 +101,7 @@ def sites(doc: Doc) -> list[LoraSite]:
                 b.note("LL009", param(doc, e), (
                     "`use_loftq: true` on a 4-bit model (`load_in_4bit` defaults to true): Unsloth refuses to "
                     "start (LoftQ initialises from the full-precision weights); set training.load_in_4bit: false"))
-        for fieldname, key, default in (("r", "lora_r", 64), ("lora_alpha", "lora_alpha", 16),
-                                        ("lora_dropout", "lora_dropout", 0.0),
-                                        ("target_modules", "target_modules", LLAMA), ("bias", "bias", "none")):
-            b.default(fieldname, key, default)
+        b.defaults()
     check_unknown(b, lora, KEYMAP, KNOWN, every_key=True)
     check_duplicates(b, lora, KEYMAP)
     return [b.build()]

@@ -6,35 +6,17 @@ analysis leaves out whatever depends on it (never a guess).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..model import UNKNOWN, LoraSite, is_known
+from ..peft_facts import lora_fields
 
-#: peft 0.21.2 LoraConfig defaults for the fields used here (tuners/lora/config.py:452-999).
-DEFAULTS: dict[str, Any] = {
-    "target_modules": None,
-    "exclude_modules": None,
-    "target_parameters": None,
-    "layers_to_transform": None,
-    "layers_pattern": None,
-    "rank_pattern": {},
-    "alpha_pattern": {},
-    "modules_to_save": None,
-    "task_type": None,
-    "r": 8,
-    "lora_alpha": 8,
-    "lora_dropout": 0.0,
-    "use_rslora": False,
-    "use_dora": False,
-    "lora_bias": False,
-    "bias": "none",
-    "fan_in_fan_out": False,
-    "trainable_token_indices": None,
-    "ensure_weight_tying": False,
-    "inference_mode": False,
-    "layer_replication": None,
-}
+
+def _peft(name: str) -> Any:
+    """A LoraSpec field whose default is peft's, from the snapshot (``data/peft.json``)."""
+    return field(default_factory=lambda: copy.deepcopy(lora_fields()[name]))
 
 #: Fields that decide which modules are matched; when one is unknown nothing is matched.
 MATCH_FIELDS = ("target_modules", "exclude_modules", "target_parameters", "layers_to_transform",
@@ -43,27 +25,29 @@ MATCH_FIELDS = ("target_modules", "exclude_modules", "target_parameters", "layer
 
 @dataclass
 class LoraSpec:
-    target_modules: Any = None
-    exclude_modules: Any = None
-    target_parameters: Any = None
-    layers_to_transform: Any = None
-    layers_pattern: Any = None
-    rank_pattern: Any = field(default_factory=dict)
-    alpha_pattern: Any = field(default_factory=dict)
-    modules_to_save: Any = None
-    task_type: Any = None
-    r: Any = 8
-    lora_alpha: Any = 8
-    lora_dropout: Any = 0.0
-    use_rslora: Any = False
-    use_dora: Any = False
-    lora_bias: Any = False
-    bias: Any = "none"
-    fan_in_fan_out: Any = False
-    trainable_token_indices: Any = None
-    ensure_weight_tying: Any = False
-    inference_mode: Any = False
-    layer_replication: Any = None
+    """LoraConfig's fields the matcher and the counts use, peft's defaults unless given."""
+
+    target_modules: Any = _peft("target_modules")
+    exclude_modules: Any = _peft("exclude_modules")
+    target_parameters: Any = _peft("target_parameters")
+    layers_to_transform: Any = _peft("layers_to_transform")
+    layers_pattern: Any = _peft("layers_pattern")
+    rank_pattern: Any = _peft("rank_pattern")
+    alpha_pattern: Any = _peft("alpha_pattern")
+    modules_to_save: Any = _peft("modules_to_save")
+    task_type: Any = _peft("task_type")
+    r: Any = _peft("r")
+    lora_alpha: Any = _peft("lora_alpha")
+    lora_dropout: Any = _peft("lora_dropout")
+    use_rslora: Any = _peft("use_rslora")
+    use_dora: Any = _peft("use_dora")
+    lora_bias: Any = _peft("lora_bias")
+    bias: Any = _peft("bias")
+    fan_in_fan_out: Any = _peft("fan_in_fan_out")
+    trainable_token_indices: Any = _peft("trainable_token_indices")
+    ensure_weight_tying: Any = _peft("ensure_weight_tying")
+    inference_mode: Any = _peft("inference_mode")
+    layer_replication: Any = _peft("layer_replication")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> LoraSpec:
@@ -73,10 +57,11 @@ class LoraSpec:
 
     @classmethod
     def from_site(cls, site: LoraSite) -> LoraSpec:
+        """The values that reach peft from ``site`` (``LoraSite.effective``), UNKNOWN where unknown."""
         values = {}
-        for name, default in DEFAULTS.items():
-            v = site.value(name, default)
-            values[name] = v if is_known(v) else UNKNOWN
+        for f in fields(cls):
+            v = site.effective(f.name)
+            values[f.name] = v if is_known(v) else UNKNOWN
         return cls(**values)
 
     def known(self, name: str) -> bool:

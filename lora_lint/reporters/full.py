@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from ..model import Finding
-from ..registry import DOCS_URL
+from ..registry import docs_url
 from .style import SEVERITY_STYLE, paint, summary
 
 _REMEDY = re.compile(
@@ -70,7 +70,7 @@ def render_one(f: Finding, info) -> list[str]:
     if f.fix is not None:
         safety = "" if f.fix.safe else " (unsafe)"
         out.append(f"{paint('fix', 'bold', 'cyan', on=color)}{safety}: {f.fix.message}")
-    out.append(f"  = rule {f.name}: {DOCS_URL.format(code=f.code)}")
+    out.append(f"  = rule {f.name}: {docs_url(f.code)}")
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..model import Finding
-from ..registry import DOCS_URL
+from ..registry import docs_url
 
 
 def as_dict(f: Finding) -> dict:
@@ -17,7 +17,7 @@ def as_dict(f: Finding) -> dict:
         "filename": f.path,
         "location": {"row": f.span.line, "column": f.span.col},
         "end_location": {"row": f.span.end_line, "column": f.span.end_col},
-        "url": DOCS_URL.format(code=f.code),
+        "url": docs_url(f.code),
         "fix": fix_dict(f.fix),
         "noqa_row": f.span.line,
     }

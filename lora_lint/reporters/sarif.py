@@ -15,11 +15,10 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..model import Finding, Severity
-from ..registry import all_rules
+from ..registry import REPOSITORY, all_rules
 from .gitlab import fingerprints
 
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
-INFORMATION_URI = "https://github.com/lora-lint/lora-lint"
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
@@ -93,7 +92,7 @@ def render(findings: list[Finding], info) -> str:
                 "name": "lora-lint",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "informationUri": INFORMATION_URI,
+                "informationUri": REPOSITORY,
                 "rules": [descriptor(r) for r in rules.values()],
             }},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": root}},

@@ -1,50 +1,10 @@
-"""Helpers for the fixes rules attach: how a framework spells a setting, when a rename is certain."""
+"""Helpers for the fixes rules attach: when a rename is certain (how a framework spells a
+setting is its record's: ``site.dialect.spelling(field)``)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
+from ..dialect import Dialect
 from ..model import SAFE, Edit, Fix
-
-PYTHON_DIALECTS = ("peft", "unsloth", "unsloth-vision")
-
-
-@lru_cache(maxsize=32)
-def keymap(dialect: str) -> dict[str, str]:
-    """The dialect's setting names -> LoraConfig fields (Python: the fields themselves)."""
-    from ..peft_facts import lora_fields
-
-    if dialect in PYTHON_DIALECTS:
-        return {f: f for f in lora_fields()}
-    module = _module(dialect)
-    return dict(getattr(module, "KEYMAP", {})) if module is not None else {}
-
-
-@lru_cache(maxsize=32)
-def candidates(dialect: str) -> tuple[str, ...]:
-    """Every name the dialect knows at a site (settings and the framework's other keys)."""
-    names = set(keymap(dialect))
-    if dialect in PYTHON_DIALECTS[1:]:
-        from ..sources.python import UNSLOTH_KWARGS
-
-        names |= UNSLOTH_KWARGS
-    module = _module(dialect)
-    names |= set(getattr(module, "KNOWN", ()) or ())
-    return tuple(sorted(names))
-
-
-def _module(dialect: str):
-    from .. import dialects
-
-    for module in dialects.ORDER:
-        if module.NAME == dialect:
-            return module
-    return None
-
-
-def spelling(dialect: str, field: str) -> str | None:
-    """How the dialect writes LoraConfig field ``field`` (its preferred spelling), if it can."""
-    return next((key for key, f in keymap(dialect).items() if f == field), None)
 
 
 def distance(a: str, b: str) -> int:
@@ -61,31 +21,23 @@ def distance(a: str, b: str) -> int:
     return prev[-1]
 
 
-def certain_rename(key: str, suggestion: str, dialect: str) -> bool:
+def certain_rename(key: str, suggestion: str, dialect: Dialect) -> bool:
     """``key`` surely means ``suggestion``: the same name in another case, another framework's
     spelling of exactly that setting, or a typo (two edits at most) no other known name is as
     close to."""
     if key.lower() == suggestion.lower():
         return True
-    if suggestion not in candidates(dialect):
+    candidates = dialect.names()
+    if suggestion not in candidates:
         return False
-    field = keymap(dialect).get(suggestion)
-    if field is not None and dialect in PYTHON_DIALECTS:
-        from ..peft_facts import ALIASES
-
-        if ALIASES.get(key.lower()) == suggestion:
-            return True
-    elif field is not None:
-        from ..dialects._base import LORA_FIELDS, aliases
-
-        meant = set(aliases(with_generic=True).get(key, ())) | ({key} & LORA_FIELDS)
-        if meant == {field}:
-            return True
+    field = dialect.keymap.get(suggestion)
+    if field is not None and dialect.means(key) == {field}:
+        return True
     low = key.lower()
     d = distance(low, suggestion.lower())
     if d > 2 or d * 3 > len(suggestion):
         return False
-    return not any(c != suggestion and distance(low, c.lower()) <= d for c in candidates(dialect))
+    return not any(c != suggestion and distance(low, c.lower()) <= d for c in candidates)
 
 
 def fix(message: str, edits: tuple[Edit, ...] | None, applicability: str = SAFE) -> Fix | None:

@@ -1,4 +1,8 @@
-"""Small helpers shared by rules: reading values the way peft (or the framework) would."""
+"""Small helpers shared by rules: reading values the way peft (or the framework) would.
+
+What a dialect does with a value is its record's (``site.dialect``); the value a field has
+when the file leaves it out is ``site.effective(name)``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..model import UNKNOWN, LoraSite, Param, is_known
-
-#: Dialects whose values reach ``LoraConfig`` exactly as written (Python calls, peft's own JSON).
-STRICT_DIALECTS = frozenset({"peft", "unsloth", "unsloth-vision", "adapter_config"})
-#: Dialects that are Python source: a keyword set to None really passes None to peft.
-PYTHON_DIALECTS = frozenset({"peft", "unsloth", "unsloth-vision"})
+from ..peft_facts import scaling as scaling  # peft's formula, for the rules
 
 
 def as_number(value: Any) -> float | int | None:
@@ -29,7 +29,7 @@ def as_int(value: Any) -> int | None:
 
 def strict(site: LoraSite) -> bool:
     """True when values reach peft as written; YAML frameworks may coerce ``"16"`` or ``16.0``."""
-    return site.dialect in STRICT_DIALECTS
+    return site.dialect.as_written
 
 
 def real(site: LoraSite, value: Any) -> float | int | None:
@@ -63,7 +63,7 @@ def rank(site: LoraSite, value: Any) -> int | None:
 
 def unset(site: LoraSite, value: Any) -> bool:
     """None in a YAML/JSON file usually means "use the default"; in Python it is passed to peft."""
-    return value is None and site.dialect not in PYTHON_DIALECTS
+    return value is None and not site.dialect.python
 
 
 def fmt(x: Any) -> str:
@@ -88,19 +88,6 @@ def a_type(value: Any) -> str:
     """``an int``, ``a list``: the type of ``value`` with its article, for messages."""
     name = type(value).__name__
     return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
-
-
-def scaling(alpha: Any, r: Any, rslora: bool) -> float | None:
-    """peft's scaling α/r (α/√r with rsLoRA), or None when it cannot be computed."""
-    if as_number(alpha) is None or as_int(r) is None or r <= 0:
-        return None
-    try:
-        out = alpha / math.sqrt(r) if rslora else alpha / r
-    except (OverflowError, ZeroDivisionError, ValueError):
-        return None
-    if not math.isfinite(out) or (out == 0 and alpha != 0):  # overflow or underflow
-        return None
-    return out
 
 
 def explicit_first(*params: Param | None) -> Param | None:
@@ -155,27 +142,14 @@ def truthy(site: LoraSite, name: str) -> Param | None:
 
 def rslora(site: LoraSite) -> bool | None:
     """Whether rsLoRA is on (None when unknown)."""
-    v = site.value("use_rslora", False)
+    v = site.effective("use_rslora")
     if v is UNKNOWN:
         return None
     return bool(v)
 
 
-def peft_default(site: LoraSite, name: str) -> Any:
-    """The value of ``name``; when absent, peft's default in Python and adapter_config.json.
-
-    YAML frameworks have their own defaults (LLaMA-Factory's α is 2r), which their dialect
-    supplies as implicit params; a field they leave out is unknown here, not peft's default.
-    """
-    if strict(site):
-        from ..peft_facts import lora_fields
-
-        return site.value(name, lora_fields().get(name, UNKNOWN))
-    return site.value(name, UNKNOWN)
-
-
 def rank_and_alpha(site: LoraSite) -> tuple[int | None, float | int | None]:
     """The site-wide rank and alpha as usable numbers (positive), else None."""
-    r = rank(site, peft_default(site, "r"))
-    a = real(site, peft_default(site, "lora_alpha"))
+    r = rank(site, site.effective("r"))
+    a = real(site, site.effective("lora_alpha"))
     return (r if r is not None and r > 0 else None), (a if a is not None and a > 0 else None)

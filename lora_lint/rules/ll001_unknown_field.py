@@ -6,14 +6,6 @@ from ..peft_history import REMOVED
 from ..registry import rule
 from ._fixes import certain_rename, fix
 
-#: How a dialect's settings are named in messages.
-WHAT = {
-    "peft": "a field of peft's LoraConfig",
-    "adapter_config": "a field of peft's LoraConfig",
-    "unsloth": "a field of peft's LoraConfig or an argument of Unsloth's get_peft_model",
-    "unsloth-vision": "a field of peft's LoraConfig or an argument of Unsloth's get_peft_model",
-}
-
 
 @rule(
     "LL001", "unknown-field", Severity.ERROR,
@@ -61,23 +53,20 @@ def unknown_field(site, ctx):
     the file already states. No fix is offered for a saved `adapter_config.json`, for a removed
     field, or for a setting the framework has no way to express.
     """
-    what = WHAT.get(site.dialect)
-    if what is None:
-        article = "an" if site.dialect[:1] in "aeiou" else "a"
-        what = f"{article} {site.dialect} LoRA setting"
+    dialect = site.dialect
     for param, suggestion in site.unknown_keys:
         hint = f"; did you mean `{suggestion}`?" if suggestion else ""
-        if param.key in REMOVED and what.startswith("a field of peft"):
+        if param.key in REMOVED and dialect.peft_keys:
             effect = (
                 "peft ≥ 0.14 drops it with a warning when loading, older versions raise"
-                if site.dialect == "adapter_config" else "LoraConfig raises TypeError"
+                if dialect.saved else "LoraConfig raises TypeError"
             )
             hint = f": it was removed in peft {REMOVED[param.key]} ({effect}); remove it"
             suggestion = None
         renamed = None
-        if suggestion and site.dialect != "adapter_config":
+        if suggestion and not dialect.saved:
             renamed = partial(rename, site, ctx, param, suggestion)
-        yield param, f"`{param.key}` is not {what}{hint}", renamed
+        yield param, f"`{param.key}` is not {dialect.what}{hint}", renamed
 
 
 def rename(site, ctx, p, new):

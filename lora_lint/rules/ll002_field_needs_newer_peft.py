@@ -35,19 +35,18 @@ def is_set(name: str, value) -> bool:
 
 def consequence(site, name: str, value, pv) -> str | None:
     """What goes wrong with the older peft, or None when nothing does."""
-    if site.dialect == "peft":
-        return "LoraConfig raises TypeError (unexpected keyword argument)"
-    if site.dialect == "adapter_config":
+    dialect = site.dialect
+    if dialect.saved:
         if pv.older_than(DROPS_UNKNOWN_KEYS_SINCE):
             return "loading this adapter raises TypeError (unexpected keyword argument)"
         if name in BOOKKEEPING or not is_set(name, value):
             return None
         return "that peft drops the unknown key with a warning when loading, so the adapter loads without it"
+    if dialect.passer is None:  # the file calls LoraConfig itself: the keyword raises
+        return "LoraConfig raises TypeError (unexpected keyword argument)"
     if not is_set(name, value):
         return None
-    if site.dialect in ("unsloth", "unsloth-vision"):
-        return "Unsloth passes it to a LoraConfig that does not know it"
-    return "the framework passes it to a LoraConfig that does not know it"
+    return f"{dialect.passer} passes it to a LoraConfig that does not know it"
 
 
 @rule(

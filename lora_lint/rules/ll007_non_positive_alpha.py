@@ -23,7 +23,7 @@ def problem(site, value) -> str | None:
 
 def suggestion(site) -> str:
     """α = 2r (scaling 2), the common choice; with rsLoRA α = 2√r."""
-    r = rank(site, site.value("r", 8))
+    r = rank(site, site.effective("r"))
     if r is None or r <= 0 or r > 2**20:
         return "a positive value such as lora_alpha=16"
     if rslora(site):

@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..registry import rule
-from ._util import PYTHON_DIALECTS, a_type, entries, explicit_first, rank, unset
+from ._util import a_type, entries, explicit_first, rank, unset
 
 #: Exact-case values peft's Linear layer dispatches on (tuners/lora/layer.py update_layer).
 EXACT = ("loftq", "eva", "orthogonal", "lora_ga")
@@ -108,7 +108,7 @@ def invalid_init_lora_weights(site, ctx):
     if p is None or unset(site, p.value):
         return
     value = p.value
-    if value is None and site.dialect not in PYTHON_DIALECTS:
+    if value is None and not site.dialect.python:
         return
     found = problem(value)
     if found:
@@ -117,7 +117,7 @@ def invalid_init_lora_weights(site, ctx):
         return
     if value == "orthogonal":
         r = site.params.get("r")
-        rv = rank(site, site.value("r", 8))
+        rv = rank(site, site.effective("r"))
         if rv is not None and rv > 0 and rv % 2:
             where = explicit_first(r, p) if r is not None else p
             yield where, (

@@ -1,6 +1,6 @@
 from ..model import Severity, is_known
 from ..registry import rule
-from ._util import peft_default, unset
+from ._util import unset
 
 SRC = "from peft import LoraConfig\n"
 
@@ -45,7 +45,7 @@ def ignored_setting(site, ctx):
     LoraConfig(r=8, init_lora_weights="loftq", loftq_config={"loftq_bits": 4})
     ```
     """
-    init = peft_default(site, "init_lora_weights")
+    init = site.effective("init_lora_weights")
     if is_known(init) and not unset(site, init):
         for name, wanted in (("loftq_config", "loftq"), ("eva_config", "eva"), ("corda_config", "corda")):
             p = site.get(name)

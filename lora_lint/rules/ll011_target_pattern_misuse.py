@@ -3,7 +3,7 @@ import re
 from ..fixes import build
 from ..model import Severity
 from ..registry import rule
-from ._fixes import PYTHON_DIALECTS, fix
+from ._fixes import fix
 from ._regex import can_match_dot
 from ._util import list_items
 
@@ -22,10 +22,6 @@ FIELDS = {
     "target_modules": ("peft finds no target module", "peft adapts fewer modules than listed (or none)"),
     "exclude_modules": ("nothing is excluded", "nothing is excluded by it"),
 }
-#: Dialects that hand a string ``target_modules`` to peft as it is (so ``"all-linear"`` works).
-#: Unsloth's FastLanguageModel walks the names itself, so only its vision path takes the string.
-#: A home-grown block (generic) is read by code lora-lint does not know, so it is left alone.
-STRING_TARGETS = frozenset({"peft", "unsloth-vision", "axolotl", "hydra"})
 _NAMES = re.compile(r"\s*[A-Za-z_][\w.]*\s*(?:,\s*[A-Za-z_][\w.]*\s*)+")
 
 
@@ -169,16 +165,18 @@ def target_pattern_misuse(site, ctx):
 
 def _split(site, p, ctx):
     """``"q_proj,v_proj"`` -> ``["q_proj", "v_proj"]`` (Python)."""
-    if site.dialect not in PYTHON_DIALECTS or not _NAMES.fullmatch(p.value):
+    if not site.dialect.python or not _NAMES.fullmatch(p.value):
         return None
     names = [n.strip() for n in p.value.split(",")]
     return fix(f"Write the list {_list_fix(names)}", build.string_to_list(ctx.document, p, names))
 
 
 def _unwrap(site, name, value, ctx):
-    """``["all-linear"]`` -> ``"all-linear"`` where the framework passes a string to peft."""
+    """``["all-linear"]`` -> ``"all-linear"`` where the framework passes a string to peft
+    (``Dialect.string_targets``: not Unsloth's FastLanguageModel, which walks the names itself,
+    nor a home-grown block, read by code lora-lint does not know)."""
     p = site.params.get(name)
-    if (name != "target_modules" or site.dialect not in STRING_TARGETS or p is None
+    if (name != "target_modules" or not site.dialect.string_targets or p is None
             or not isinstance(p.value, list) or len(p.value) != 1 or str(value).lower() != ALL_LINEAR):
         return None
     return fix(f"Write the string {value!r} instead of a list", build.list_to_string(ctx.document, p))

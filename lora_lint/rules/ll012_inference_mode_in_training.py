@@ -34,7 +34,7 @@ def inference_mode_in_training(site, ctx):
     LoraConfig(r=16, lora_alpha=32)  # inference_mode defaults to False
     ```
     """
-    if site.dialect == "adapter_config":
+    if site.dialect.saved:
         return
     p = site.get("inference_mode")
     if p is None or p.value is not True:

@@ -3,7 +3,7 @@ import math
 from ..fixes import build
 from ..model import UNSAFE, Severity
 from ..registry import rule
-from ._fixes import PYTHON_DIALECTS, fix, spelling
+from ._fixes import fix
 from ._util import entries, fmt, num, rank, rank_and_alpha, real, rslora, scaling
 
 
@@ -55,7 +55,7 @@ def rslora_recommended(site, ctx):
     does not lower `lora_alpha`, and never touches a saved `adapter_config.json` (its weights
     were trained with the scaling it records).
     """
-    if "no:use_rslora" in site.features or rslora(site) is not False:
+    if not site.dialect.can_set("use_rslora") or rslora(site) is not False:
         return  # on, unknown, set by **kwargs, or not settable in this framework
     min_rank, max_scaling = ctx.opt("rslora-min-rank"), ctx.opt("max-scaling")
     _, alpha = rank_and_alpha(site)
@@ -75,9 +75,9 @@ def rslora_recommended(site, ctx):
 
 def switch_on(site, ctx, r: int, alpha):
     """The unsafe fix: ``use_rslora`` on, written after ``r`` (the same edit for every finding)."""
-    python = site.dialect in PYTHON_DIALECTS
-    key = "use_rslora" if python else spelling(site.dialect, "use_rslora")
-    if key is None or "saved-adapter" in site.features:
+    python = site.dialect.python
+    key = site.dialect.spelling("use_rslora")
+    if key is None or site.dialect.saved:
         return None  # a saved adapter's weights were trained with its scaling: never rewritten
     written = site.params.get("use_rslora")
     if written is not None and not written.implicit:

@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..registry import rule
-from ._util import peft_default, rank
+from ._util import rank
 
 #: The rank-selection guide's bands per peft task type.
 BANDS = {
@@ -53,7 +53,7 @@ def rank_outside_task_band(site, ctx):
     if task is None or not isinstance(task.value, str) or task.value not in BANDS:
         return
     lo, hi, what = BANDS[task.value]
-    rv = rank(site, peft_default(site, "r"))
+    rv = rank(site, site.effective("r"))
     if rv is None or rv <= 0 or lo <= rv <= hi:
         return
     r = site.params.get("r")

@@ -102,7 +102,7 @@ def message(site, label: str, knob: str, r: int, alpha, rs: bool, s: float, lo, 
         )
     fix = f"{knob} ≥ {num(round(lo * denom, 2))} (scaling {fmt(lo)})"
     with_rs = scaling(alpha, r, True)
-    if not rs and with_rs is not None and lo <= with_rs <= hi and "no:use_rslora" not in site.features:
+    if not rs and with_rs is not None and lo <= with_rs <= hi and site.dialect.can_set("use_rslora"):
         fix = f"set use_rslora=True (α/√r = {fmt(with_rs)}) or {fix}"
     return (
         f"{head}, below {fmt(lo)}: updates are scaled down {num(round(1 / s, 1))}×, so the adapter "

@@ -90,7 +90,7 @@ def repair(site, ctx, inv, a, entry):
     """Replace ``entry`` (and its siblings) with the fused layer, or drop it."""
     p = site.params.get("target_modules")
     targets = a.spec.target_modules
-    if p is None or p.implicit or not p.items or len(p.items) != len(targets) or "saved-adapter" in site.features:
+    if p is None or p.implicit or not p.items or len(p.items) != len(targets) or site.dialect.saved:
         return None
     unmatched = {e for e in targets if not (e in a.match.converted or a.entries.get(e))}
     into = fused_into(inv, entry)

@@ -54,7 +54,7 @@ def tied_embedding_adapted(site, ctx):
                 " (tie_word_embeddings=False): peft warns and ignores it; remove it"
             )
         return
-    if ewt is not False or "no:ensure_weight_tying" in site.features:
+    if ewt is not False or not site.dialect.can_set("ensure_weight_tying"):
         return
 
     def partner(name):

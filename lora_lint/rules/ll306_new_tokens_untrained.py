@@ -43,7 +43,7 @@ def new_tokens_untrained(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], modules_to_save=["embed_tokens", "lm_head"])
     ```
     """
-    if "resizes-vocab" not in site.features:
+    if not site.resizes_vocab:
         return
     found = known(ctx)
     if found is None:

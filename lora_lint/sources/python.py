@@ -15,6 +15,7 @@ from typing import Any
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Param, Span
 from ..peft_facts import facts, lora_fields, suggest
 from . import PYTHON_MARKERS as MARKERS
@@ -36,6 +37,25 @@ UNSLOTH_DEFAULTS: dict[str, Any] = {
     "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
 }
 UNSLOTH_VISION_DEFAULTS: dict[str, Any] = {"r": 16, "lora_alpha": 16, "lora_dropout": 0.0, "bias": "none"}
+_FIELDS = {f: f for f in lora_fields()}
+_UNSLOTH_WHAT = "a field of peft's LoraConfig or an argument of Unsloth's get_peft_model"
+
+#: ``LoraConfig(...)``: values reach peft exactly as written, a string target_modules included.
+PEFT = Dialect(
+    name="peft", keymap=_FIELDS, what="a field of peft's LoraConfig", as_written=True, python=True,
+    string_targets=True, peft_keys=True, passer=None,
+)
+#: ``FastLanguageModel.get_peft_model(...)``: Unsloth's defaults; it walks target names itself.
+UNSLOTH = Dialect(
+    name="unsloth", keymap=_FIELDS, what=_UNSLOTH_WHAT, defaults=UNSLOTH_DEFAULTS, known=UNSLOTH_KWARGS,
+    as_written=True, python=True, peft_keys=True, passer="Unsloth",
+)
+#: ``FastModel``/``FastVisionModel.get_peft_model(...)``: a string target_modules reaches peft.
+UNSLOTH_VISION = Dialect(
+    name="unsloth-vision", keymap=_FIELDS, what=_UNSLOTH_WHAT, defaults=UNSLOTH_VISION_DEFAULTS,
+    known=UNSLOTH_KWARGS, as_written=True, python=True, string_targets=True, peft_keys=True, passer="Unsloth",
+)
+DIALECTS = {d.name: d for d in (PEFT, UNSLOTH, UNSLOTH_VISION)}
 
 
 #: The last file read, ``(text, module, extractor)``: fixes reuse its tree (a miss re-parses).
@@ -288,7 +308,7 @@ class Extractor:
                 found.append((call, self.site(call, scope, kind)))
         if found and any(_method(c) == "resize_token_embeddings" for c, _ in calls.calls):
             # the file grows the vocabulary: LL306 checks that the new rows get trained
-            found = [(c, replace(s, features=s.features | {"resizes-vocab"})) for c, s in found]
+            found = [(c, replace(s, resizes_vocab=True)) for c, s in found]
         from .python_models import attach_models
 
         return attach_models(self, calls.calls, found)
@@ -321,7 +341,8 @@ class Extractor:
         return Param(key, value, span, items)
 
     def site(self, call: cst.Call, scope: Scope, kind: str) -> LoraSite:
-        fields = lora_fields()
+        dialect = DIALECTS[kind]
+        fields = dialect.keymap
         site_span = self.span(call)
         params: dict[str, Param] = {}
         context: dict[str, Param] = {}
@@ -343,19 +364,17 @@ class Extractor:
             p = self.param(key, arg.value, scope, span)
             if key in fields:
                 params[key] = p
-            elif kind != "peft" and key in UNSLOTH_KWARGS:
+            elif key in dialect.known:
                 context[key] = p
             else:
-                candidates = set(fields) | (UNSLOTH_KWARGS if kind != "peft" else set())
-                unknown.append((p, suggest(key, candidates)))
-        if kind != "peft" and not is_open:
-            defaults = UNSLOTH_DEFAULTS if kind == "unsloth" else UNSLOTH_VISION_DEFAULTS
-            for key, value in defaults.items():
+                unknown.append((p, suggest(key, set(fields) | dialect.known)))
+        if not is_open:
+            for key, value in dialect.defaults.items():
                 if key not in params:
                     params[key] = Param(key, value, site_span, implicit=True)
         return LoraSite(
             path=self.path,
-            dialect=kind,
+            dialect=dialect,
             span=site_span,
             params=params,
             open=is_open,

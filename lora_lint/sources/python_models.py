@@ -297,7 +297,7 @@ def attach_models(extractor, calls: list[tuple[cst.Call, Scope]],
     finder = ModelFinder(extractor, calls)
     out = []
     for call, site in found:
-        if site.dialect == "peft":
+        if site.dialect.name == "peft":
             load = _pick(finder.tied_loads(call))
         else:  # Unsloth: FastLanguageModel.get_peft_model(model, ...)
             arg = _arg(call, 0, "model")
