@@ -64,17 +64,30 @@ def detect(data: bytes, python: bool) -> Encoding:
 
 
 def _declared(data: bytes) -> str | None:
-    """The codec a PEP 263 line on the first two lines names (Python's own detection), or None."""
-    head = data[:data.find(b"\n", data.find(b"\n") + 1) + 1 or len(data)]
-    if b"coding" not in head:  # the common case: no tokenize import, no work
-        return None
-    import io
+    """The codec a PEP 263 line on the first two lines names (Python's own detection), or None.
+    Lines end at ``\n``, ``\r\n`` or ``\r``, as Python reads a source file."""
+    if data.find(b"coding", 0, _second_line_end(data)) < 0:
+        return None  # the common case: no tokenize import, no work
+    import re
     import tokenize
 
+    lines = [line + b"\n" for line in re.split(rb"\r\n|\r|\n", data, maxsplit=2)[:2]]
     try:
-        name = codecs.lookup(tokenize.detect_encoding(io.BytesIO(head).readline)[0]).name
+        name = codecs.lookup(tokenize.detect_encoding(iter(lines).__next__)[0]).name
         if "# coding\n".encode(name) != b"# coding\n":  # UTF-16 and the like: Python refuses them
             return None
     except (SyntaxError, LookupError, ValueError, UnicodeError):
         return None
     return "utf-8" if name == "utf-8-sig" else name
+
+
+def _second_line_end(data: bytes) -> int:
+    """Where the second line ends (any line break), or the end of ``data``."""
+    end = 0
+    for _ in range(2):
+        n, r = data.find(b"\n", end), data.find(b"\r", end)
+        found = [i for i in (n, r) if i >= 0]
+        if not found:
+            return len(data)
+        end = min(found) + 1
+    return end

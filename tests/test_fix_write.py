@@ -41,6 +41,16 @@ def test_a_declared_encoding_round_trips_every_byte_but_the_fix(tmp_path, capsys
     assert "1 fixed" in capsys.readouterr().out
 
 
+def test_a_declaration_on_a_file_with_old_mac_line_endings(tmp_path, capsys):
+    """Python reads the declaration on CR-only lines too (found by the fuzz campaign: the file was
+    read as UTF-8, and its latin-1 bytes were LL901)."""
+    text = "# -*- coding: latin-1 -*-\r" + PY.replace("\n", "\r") + TYPO.replace("\n", "\r") + "NOTE = '¡'\r"
+    path = tmp_path / "train.py"
+    path.write_bytes(text.encode("latin-1"))
+    assert fix(path) == 0
+    assert path.read_bytes() == text.replace("aplha", "alpha").encode("latin-1")
+
+
 def test_a_declared_encoding_is_read_as_python_reads_it():
     """Bytes that are valid UTF-8 too are read in the declared encoding (as Python reads them)."""
     data = "# coding: latin-1\nx = 'Ã©'\n".encode("latin-1")

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -37,13 +38,16 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lora_lint.cli import main
+from lora_lint.encoding import detect
 from lora_lint.engine import decode, lint_text
+from lora_lint.fixes.apply import fix_file
 from lora_lint.lines import split_lines
 from lora_lint.model import Finding
 from lora_lint.models import catalog
 from lora_lint.peft_facts import lora_fields
 from lora_lint.registry import all_rules
 from lora_lint.settings import Settings
+from lora_lint.sources import python_depth, yaml_nodes
 
 BIG = int(os.environ.get("LORA_LINT_FUZZ_EXAMPLES", "0"))
 FUZZ_EXAMPLES = BIG or 200
@@ -494,3 +498,186 @@ def test_regression_broken_yaml_with_cr_line_endings_is_still_ll901():
     text = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: [8\nlora_alpha: 16\n"
     for variant in (text, text.replace("\n", "\r"), text.replace("\n", "\u2028")):
         assert [(f.code, f.span.line, f.span.col) for f in lint("broken_lora.yaml", variant)] == [("LL901", 4, 11)]
+
+
+# -- issue 12: bounded work and byte-exact fixes ---------------------------------------------------
+# Each class of the issue has a generator: exponential constants (names doubling each other, models
+# traced through names bound many times), huge literals, deep and long inputs, and odd encodings
+# with fixes. "No hang past the bounds" is a deadline far above what a bounded case takes (a hang
+# guard, not a timing assertion); every other property is the usual no-LL903, spans inside.
+
+def bounded_fuzz(examples: int):
+    """``fuzz`` with a deadline: a case past the bounds would take minutes, a bounded one a second."""
+    base = fuzz(examples)
+    return settings(base, deadline=timedelta(seconds=60))
+
+
+@st.composite
+def exponential_constants(draw):
+    """Names that each use the one before several times (strings, lists, numbers), names bound
+    several times, and models traced through names rebound to each other."""
+    start = draw(st.sampled_from(['"ab"', "['q_proj']", "3", "2.5", "(1, 'x')", "'x' 'y'", "{'a': 1}", "10**40"]))
+    op = draw(st.sampled_from(["+", "*", "**", "-", "//", "%"]))
+    n, width = draw(st.integers(1, 45)), draw(st.integers(2, 5))
+    lines = ["from peft import LoraConfig, get_peft_model", "from transformers import AutoModelForCausalLM",
+             f"a0 = {start}"]
+    for i in range(1, n + 1):
+        lines.append(f"a{i} = " + f" {op} ".join([f"a{i - 1}"] * width))
+        if draw(st.integers(0, 9)) == 0:
+            lines.append(f"a{i} = a{i - 1}")  # bound twice: UNKNOWN
+    m, rebind = draw(st.integers(1, 30)), draw(st.integers(1, 6))
+    lines.append(f"m{m} = AutoModelForCausalLM.from_pretrained({draw(st.sampled_from(MODEL_IDS[:3]))!r})")
+    for i in range(m - 1, -1, -1):
+        lines += [f"m{i} = m{i + 1}" + draw(st.sampled_from(["", ".to('cpu')", ".cuda()"])) for _ in range(rebind)]
+    pick = lambda: f"a{draw(st.integers(0, n))}"  # noqa: E731
+    lines.append(f"cfg = LoraConfig(r={pick()}, lora_alpha={pick()}, target_modules={pick()}, "
+                 f"modules_to_save={pick()}, layers_to_transform={pick()})")
+    lines.append("model = get_peft_model(m0, cfg)")
+    return "\n".join(lines) + "\n"
+
+
+@bounded_fuzz(40)
+@given(exponential_constants())
+def test_exponential_constants_are_evaluated_in_bounded_work(src):
+    lint("train.py", src)
+
+
+HUGE_LEAVES = st.one_of(
+    st.integers(1, 4300).map(lambda n: "9" * n),  # up to Python's int-str limit
+    st.integers(4301, 6000).map(lambda n: "1" * n),  # past it: UNKNOWN, never an error
+    st.sampled_from(["1e308", "1e309", "-1e309", "1.7976931348623157e308 * 10", "2**4096", "2**100000",
+                     "10**4300", "0.1**400", "-(2**63)"]),
+    st.integers(1, 300_000).map(lambda n: repr("q" * n)),
+    st.integers(0, 12_000).map(lambda n: "[" + ", ".join(["'q_proj'"] * n) + "]"),
+)
+
+
+@st.composite
+def huge_literals(draw):
+    """Huge numbers, strings and lists in every place a LoRA value goes, in Python and YAML."""
+    fields = draw(st.lists(st.sampled_from(["r", "lora_alpha", "lora_dropout", "target_modules",
+                                            "modules_to_save", "layers_to_transform", "rank_pattern"]),
+                           min_size=1, max_size=4, unique=True))
+    values = {f: draw(HUGE_LEAVES) for f in fields}
+    model = draw(st.sampled_from(MODEL_IDS[:4]))
+    if draw(st.booleans()):
+        body = ", ".join(f"{k}={{'q_proj': {v}}}" if k == "rank_pattern" else f"{k}={v}" for k, v in values.items())
+        return "train.py", (f"# lora-lint: base-model={model}\nfrom peft import LoraConfig\n"
+                            f"cfg = LoraConfig({body})\n")
+    keys = {"r": "lora_r", "lora_alpha": "lora_alpha", "lora_dropout": "lora_dropout",
+            "target_modules": "lora_target_modules", "modules_to_save": "lora_modules_to_save",
+            "layers_to_transform": "peft_layers_to_transform", "rank_pattern": "peft_rank_pattern"}
+    body = "".join(f"{keys[k]}: {v.replace('**', '^')}\n" for k, v in values.items())
+    return "train.yaml", f"base_model: {model}\nadapter: lora\n{body}"
+
+
+@bounded_fuzz(40)
+@given(huge_literals())
+def test_huge_literals_are_findings_or_unknown_never_a_crash(case):
+    lint(*case)
+
+
+@st.composite
+def deep_and_long(draw):
+    """Inputs at and past the parse bounds: nesting, token counts, YAML node counts, long lines."""
+    shape = draw(st.sampled_from(["brackets", "elif", "tokens", "one-line", "yaml-nodes", "yaml-deep",
+                                  "json-nodes", "yaml-aliases"]))
+    head = "from peft import LoraConfig\n"
+    if shape == "brackets":
+        d = draw(st.integers(1, 3 * python_depth.MAX_DEPTH))
+        return "train.py", head + "x = " + "(" * d + "1" + ")" * d + "\nLoraConfig(r=8)\n"
+    if shape == "elif":
+        d = draw(st.integers(1, 9000))
+        return "train.py", head + "if a:\n    pass\n" + "elif a:\n    pass\n" * d + "LoraConfig(r=8)\n"
+    if shape == "tokens":
+        n = draw(st.sampled_from([10, 1000, python_depth.MAX_TOKENS // 2 + 1, python_depth.MAX_TOKENS]))
+        return "train.py", head + "x = [" + "1, " * n + "]\nLoraConfig(r=8, lora_aplha=1)\n"
+    if shape == "one-line":
+        n = draw(st.integers(1, 2 * python_depth.MAX_TOKENS // 4))
+        return "train.py", head + "; ".join(["a = 1"] * n) + "\nLoraConfig(r=8)\n"
+    base = "base_model: gpt2\nadapter: lora\nlora_r: 8\n"
+    if shape == "yaml-nodes":
+        n = draw(st.sampled_from([10, yaml_nodes.MAX_NODES // 2, yaml_nodes.MAX_NODES + 1]))
+        return "train.yaml", base + "x: [" + ",".join(["1"] * n) + "]\n"
+    if shape == "yaml-deep":
+        d = draw(st.integers(1, 20_000))
+        return "train.yaml", base + "x: " + "[" * d + "]" * d + "\n"
+    if shape == "json-nodes":
+        n = draw(st.sampled_from([10, yaml_nodes.MAX_NODES + 1]))
+        return "adapter_config.json", '{"peft_type": "LORA", "r": 8, "x": [' + ",".join(["1"] * n) + "]}"
+    levels, width = draw(st.integers(1, 12)), draw(st.integers(2, 12))
+    lines = [f"a0: &a0 [{', '.join(['q_proj'] * width)}]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels + 1)]
+    lines += [f"k{i}:\n  lora: {{r: {i}, alpha: *a{levels}}}" for i in range(draw(st.integers(0, 3000)))]
+    return "train.yaml", "\n".join(lines) + f"\n{base}lora_target_modules: *a{levels}\n"
+
+
+@bounded_fuzz(25)
+@given(deep_and_long())
+def test_deep_and_long_inputs_end_in_findings_or_ll901(case):
+    lint(*case)
+
+
+#: Fixable seeds: the rule examples whose rules have fixes, and YAML configs with fixable keys.
+FIXABLE = [("train.py", ex) for code in ("LL001", "LL011", "LL101", "LL202", "LL209")
+           for ex in all_rules()[code].invalid if isinstance(ex, str)] + [
+    ("train.yaml", "base_model: tests/fixtures/models/tiny-llama\nadapter: lora\nlora_rank: 64\nlora_alpha: 16\n"
+                   "lora_target_modules: [all-linear]\nsequence_len: 512\n"),
+    ("train.yaml", "base_model: tests/fixtures/models/tiny-phi3\nadapter: lora\nlora_r: 64\n"
+                   "lora_target_modules:\n  - q_proj\n  - k_proj\n  - v_proj\nsequence_len: 512\n"),
+    ("sft.yaml", "model_name_or_path: tests/fixtures/models/tiny-llama\nstage: sft\nfinetuning_type: lora\n"
+                 "lora_rank: 64\nlora_target: all\n"),
+]
+LATIN_1 = "éèàçñüöß©®½¼¾°±µ¶·¿¡ÿÆØÅ"
+CP1252 = LATIN_1 + "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
+FIX_SETTINGS = Settings(select=["ALL"], offline=True)
+
+
+@st.composite
+def encoded_fixes(draw):
+    """A fixable file in an odd encoding: PEP 263 latin-1 or cp1252 (non-ASCII comments and
+    strings), a UTF-8 BOM, CRLF or CR line endings."""
+    name, text = draw(st.sampled_from(FIXABLE))
+    python = name.endswith(".py")
+    codec = draw(st.sampled_from(["latin-1", "cp1252", "utf-8"] if python else ["utf-8"]))
+    alphabet = CP1252 if codec == "cp1252" else LATIN_1 if codec == "latin-1" else LATIN_1 + "✓λ😀"
+    lines = text.split("\n")
+    for _ in range(draw(st.integers(0, 4))):
+        lines.insert(draw(st.integers(0, len(lines) - 1)), "# " + draw(st.text(alphabet, min_size=1, max_size=12)))
+    if python and draw(st.booleans()):
+        lines.append(f"NOTE = {draw(st.text(alphabet, min_size=1, max_size=12))!r}")
+    text = "\n".join(lines)
+    if codec != "utf-8":
+        text = f"# -*- coding: {codec} -*-\n" + text
+    text = text.replace("\n", draw(st.sampled_from(["\n", "\r\n", "\r"])))
+    data = text.encode(codec)
+    if codec == "utf-8" and draw(st.booleans()):
+        data = b"\xef\xbb\xbf" + data
+    return name, data
+
+
+@bounded_fuzz(60)
+@given(encoded_fixes())
+def test_fixes_round_trip_every_byte_outside_the_fix(case):
+    """``--fix`` on the file writes the fixed text in the file's encoding: every byte before the
+    first change and after the last one is the original's, BOM and line endings included."""
+    name, data = case
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        result = fix_file(path, FIX_SETTINGS, unsafe=True)
+        with open(path, "rb") as f:
+            new = f.read()
+    assert not isinstance(result, Finding) and result is not None, result
+    encoding = detect(data, name.endswith(".py"))
+    assert encoding.encode(result.original) == data  # read without loss
+    assert new == (encoding.encode(result.text) if result.changed else data)  # written in its encoding
+    old_text, new_text = result.original, result.text
+    pre = len(os.path.commonprefix([old_text, new_text]))
+    suf = len(os.path.commonprefix([old_text[pre:][::-1], new_text[pre:][::-1]]))
+    head = encoding.encode(old_text[:pre])
+    tail = old_text[len(old_text) - suf:].encode(encoding.codec) if suf else b""
+    assert new.startswith(head) and new.endswith(tail) and data.startswith(head) and data.endswith(tail)
+    for f in result.remaining:
+        assert f.code != "LL903", f.message
