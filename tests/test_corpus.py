@@ -82,7 +82,4 @@ def test_corpus_framework_findings_are_the_expected_ones():
         ("autotrain/configs/llm_finetuning/gpt2_sft.yml", 27, "LL010"),  # merge_adapter without peft
         ("axolotl/_history/daa4faca/examples/gptq-lora-7b/config.yml", 6, "LL009"),  # 8-bit without adapter
         ("axolotl/_history/daa4faca/examples/gptq-lora-7b/config.yml", 13, "LL010"),  # adapter empty
-        ("axolotl/examples/mistral/dpo/mistral-dpo-qlora.yml", 44, "LL010"),  # list under target_linear
-        ("axolotl/examples/mistral/lora.yml", 30, "LL010"),
-        ("axolotl/examples/mistral/qlora.yml", 30, "LL010"),
     ]

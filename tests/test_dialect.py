@@ -111,11 +111,13 @@ def test_report_does_not_invent_a_rank(rank, tmp_path, capsys, monkeypatch):
     path.write_text(textwrap.dedent(AXOLOTL.format(rank=rank)))
     assert main(["report", "--output-format", "json", "--offline", str(path)]) == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert row["dialect"] == "axolotl" and row["lora_alpha"] == 16 and row["targeted_modules"] == 32
+    assert row["dialect"] == "axolotl" and row["lora_alpha"] == 16
     if rank:  # r=8: 16 layers x 2 modules x 8 x (2048 + out)
         assert row["r"] == 8 and row["scaling"] == 2 and row["trainable_params"] > 0
-    else:  # axolotl passes lora_r: None to peft; r=8 (peft's default) would be a guess
+        assert row["targeted_modules"] == 32
+    else:  # axolotl passes lora_r: None to peft, which fails on it; r=8 (peft's default) would be a guess
         assert row["r"] is None and row["scaling"] is None and row["trainable_params"] is None
+        assert row["peft_error"] == "'<=' not supported between instances of 'NoneType' and 'int'"
 
 
 def test_readers_hand_out_their_records():

@@ -47,11 +47,12 @@ def test_axolotl_values_defaults_and_context():
         "r": 16,  # "16" read as pydantic reads it
         "lora_alpha": 32,
         "target_modules": ["q_proj", "v_proj"],
+        "target_parameters": [],  # cfg.lora_target_parameters or []
         "lora_dropout": 0.0,
         "bias": "none",
         "task_type": "SEQ_CLS",  # from type_of_model
     }
-    assert implicit(s) == {"lora_dropout", "bias", "task_type"}
+    assert implicit(s) == {"target_parameters", "lora_dropout", "bias", "task_type"}
     assert s.params["r"].key == "lora_r" and at(s.params["r"]) == (4, 9)
     assert [at(i) for i in s.params["target_modules"].items] == [(7, 5), (8, 5)]
     assert s.span == Span(3, 1, 3, 8)  # `adapter`, the key that makes it a LoRA config
@@ -76,6 +77,39 @@ def test_axolotl_off_and_full_finetune():
     assert read("axolotl/full_finetune.yml") == []
 
 
+def test_axolotl_target_linear_is_axolotls_finder_united_with_the_list(tmp_path):
+    from lora_lint.model_dependent import ModelDependent
+    from lora_lint.models.inventory import Inventory, ModuleInfo
+
+    path = tmp_path / "a.yml"
+    path.write_text("base_model: x/y\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+                    "lora_target_modules: [lm_head]\nsequence_len: 512\n")
+    (s,) = yaml_source.sites(str(path), path.read_text())
+    p = s.params["target_modules"]
+    assert isinstance(p.value, ModelDependent) and p.value.listed == ("lm_head",) and at(p) == (5, 21)
+    assert [i.value for i in p.items] == ["lm_head"]
+    mods = [ModuleInfo("", "M", "container"), ModuleInfo("h.0.attn.c_attn", "Conv1D", "conv1d", 4, 12),
+            ModuleInfo("h.0.mlp.fc", "MyLinearish", "other"), ModuleInfo("h.0.q", "Linear", "linear", 4, 4),
+            ModuleInfo("lm_head", "Linear", "linear", 4, 9)]
+    inv = Inventory("gpt2", "X", "CausalLM", mods, {}, 0)
+    # Conv1D is no "Linear"; the output layer is dropped by name, then the listed lm_head is added back
+    assert p.value.resolve(inv) == ["fc", "lm_head", "q"]
+
+
+def test_axolotl_without_targets_or_rank_fails_in_peft(tmp_path):
+    path = tmp_path / "a.yml"
+    path.write_text("base_model: x/y\nadapter: lora\nlora_alpha: 16\nsequence_len: 512\n")
+    (s,) = yaml_source.sites(str(path), path.read_text())
+    assert s.params["target_modules"].value == [] and s.params["target_modules"].implicit
+    assert s.params["r"].value is None
+    notes = sorted(message for code, _, message in s.notes if code == "LL009")
+    assert len(notes) == 2 and "NoMatchingPeftModuleError" in notes[1] and "TypeError" in notes[0]
+    path.write_text("base_model: x/y\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nsequence_len: 512\n"
+                    "lora_target_parameters: [mlp.experts.down_proj]\n")
+    (s,) = yaml_source.sites(str(path), path.read_text())
+    assert s.notes == () and s.params["target_modules"].value == []
+
+
 def test_axolotl_merge_keys_and_aliases():
     s = site("robustness/anchors.yaml")
     assert values(s)["lora_alpha"] == 32 and values(s)["lora_dropout"] == 0.05
@@ -86,10 +120,9 @@ def test_axolotl_merge_keys_and_aliases():
 
 def test_llama_factory_defaults():
     s = site("llama-factory/defaults.yaml")
-    assert values(s) == {
-        "r": 8, "lora_alpha": 16, "target_modules": "all-linear", "lora_dropout": 0.0, "bias": "none",
-        "task_type": "CAUSAL_LM",
-    }
+    v = values(s)
+    assert v.pop("target_modules").listed == ("all",)  # LLaMA-Factory's own finder, resolved on the model
+    assert v == {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "bias": "none", "task_type": "CAUSAL_LM"}
     assert implicit(s) == set(values(s))
     assert s.span == Span(7, 1, 7, 16)  # finetuning_type
     assert s.base_model.value == "meta-llama/Meta-Llama-3-8B-Instruct"
@@ -99,7 +132,7 @@ def test_llama_factory_defaults():
 def test_llama_factory_comma_targets_alpha_and_pissa():
     s = site("llama-factory/targets.yaml")
     v = values(s)
-    assert v["target_modules"] == ["query_key_value", "dense"]
+    assert v["target_modules"].listed == ("query_key_value", "dense")
     assert [at(i) for i in s.params["target_modules"].items] == [(7, 15), (7, 32)]
     assert v["modules_to_save"] == ["embed_tokens", "lm_head"]
     assert [at(i) for i in s.params["modules_to_save"].items] == [(8, 20), (8, 33)]
@@ -121,8 +154,9 @@ def test_llama_factory_resumed_adapter_is_inactive():
 def test_llama_factory_v1():
     s = site("llama-factory-v1/defaults.yaml")
     assert s.dialect.name == "llama-factory-v1"
-    assert values(s) == {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": "all-linear",
-                         "task_type": "CAUSAL_LM"}
+    v = values(s)
+    assert v.pop("target_modules").setting == "target_modules: all"  # v1's own finder
+    assert v == {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "task_type": "CAUSAL_LM"}
     assert [(p.key, hint) for p, hint in s.unknown_keys] == [("lora_rank", "r")]
     assert read("llama-factory-v1/freeze.yaml") == []
     assert not site("llama-factory-v1/resumed.yaml").active
@@ -168,7 +202,9 @@ def test_torchtune_targets_in_hf_names_and_base_model_from_download_comment():
 def test_torchtune_qlora_builder_and_mistakes():
     s = site("torchtune/qlora_mistakes.yaml")
     assert s.context["quantization"].value == "nf4"
-    assert s.params["target_modules"].value == ["q_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
+    p = s.params["target_modules"]
+    assert [i.value for i in p.items] == ["q_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
+    assert p.value is UNKNOWN  # apply_lora_to_output on the tied 1B model: the builder raises, nothing trains
     assert s.base_model is None  # no download comment names the checkpoint
     assert {p.key: hint for p, hint in s.unknown_keys} == {"lora_r": "lora_rank"}
     (rslora,) = [(where.key, message) for code, where, message in s.notes if code == "LL001"]
@@ -193,7 +229,7 @@ def test_autotrain_defaults():
 
 def test_autotrain_split_without_strip():
     s = site("autotrain/mistakes.yml")
-    assert values(s)["target_modules"] == ["q_proj", "v_proj"]
+    assert values(s)["target_modules"] == ["q_proj", " v_proj"]  # what peft gets
     assert [c for c, *_ in s.notes] == ["LL010", "LL001"]  # the spaced name; use_rslora
     assert read("autotrain/seq2seq_no_peft.yml") == []
 
@@ -202,17 +238,31 @@ def test_unsloth_studio():
     s = site("unsloth-studio/defaults.yaml")
     v = values(s)
     assert (v["r"], v["lora_alpha"], v["lora_dropout"]) == (64, 32, 0.0)
-    assert v["target_modules"] == ["q_proj", "k_proj", "v_proj"] and v["use_rslora"] is True
+    assert v["target_modules"].listed == ("q_proj", "k_proj", "v_proj") and v["use_rslora"] is True
     assert [at(i) for i in s.params["target_modules"].items] == [(7, 20), (7, 28), (7, 36)]
     assert s.base_model.value == "unsloth/Qwen2.5-0.5B"
     m = site("unsloth-studio/mistakes.yaml")
-    assert values(m)["init_lora_weights"] == "loftq"
+    assert "init_lora_weights" not in values(m)  # use_loftq leaves init_lora_weights at True
+    assert values(m)["target_modules"] is UNKNOWN  # a list: the CLI refuses the config
+
+
+def test_unsloth_needs_evidence(tmp_path):
+    """A project's own `lora:` block next to a `training:` section is not Unsloth's config."""
+    path = tmp_path / "train.yaml"
+    path.write_text("lora:\n  r: 8\n  lora_alpha: 32\n  target_modules: [q_proj, v_proj]\ntraining:\n  lr: 0.1\n")
+    (s,) = yaml_source.sites(str(path), path.read_text())
+    assert s.dialect.name == "generic" and values(s)["r"] == 8 and s.unknown_keys == ()
+    path.write_text("lora:\n  lora_alpha: 32\n  target_modules: q_proj\ntraining:\n  lr: 0.1\n")
+    assert [s.dialect.name for s in yaml_source.sites(str(path), path.read_text())] != ["unsloth-studio"]
+    path.write_text("lora:\n  lora_r: 8\ntraining:\n  lr: 0.1\n")
+    assert [s.dialect.name for s in yaml_source.sites(str(path), path.read_text())] == ["unsloth-studio"]
 
 
 def test_ms_swift():
     s = site("ms-swift/sft.yaml")
     v = values(s)
-    assert (v["r"], v["lora_alpha"], v["lora_dropout"], v["target_modules"]) == (128, 32, 0.05, "all-linear")
+    assert (v["r"], v["lora_alpha"], v["lora_dropout"]) == (128, 32, 0.05)
+    assert v["target_modules"].listed == ("all-linear",)  # swift's own finder, resolved on the model
     assert s.base_model.value == "Qwen/Qwen2.5-7B-Instruct"
     assert not site("ms-swift/full.yaml").active
 
@@ -262,5 +312,5 @@ def test_not_lora_yaml_gives_nothing():
 
 def test_multi_document():
     sites = read("robustness/multi_document.yaml")
-    assert [s.span.line for s in sites] == [3, 9]
+    assert [s.span.line for s in sites] == [3, 10]
     assert [s.context["adapter"].value for s in sites] == ["lora", "qlora"]

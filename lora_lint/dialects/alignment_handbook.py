@@ -1,7 +1,11 @@
 """alignment-handbook recipes (``recipes/<model>/<sft|dpo|orpo>/config_*.yaml``).
 
-The same ``ModelConfig`` keys and defaults as TRL (the handbook's own ``ModelArguments`` had
-identical LoRA fields), told apart by the recipe layout or the handbook's data keys.
+Replays alignment-handbook at 925acdfe4 (main; the last tag v0.3.0 has the same LoRA fields):
+``scripts/sft.py:96-111`` loads the model with AutoModelForCausalLM
+(``src/alignment/model_utils.py:37-60``) and passes TRL's ``get_peft_config(model_args)``, so the
+keys, defaults and target semantics are TRL's (``dialects/trl.py``, TRL v1.9.0). Told apart from
+a TRL config by the recipe layout or the handbook's data keys. Without a ``chat_template`` the
+scripts add ChatML tokens (``setup_chat_format``), which changes the embedding size: not counted.
 """
 
 from __future__ import annotations

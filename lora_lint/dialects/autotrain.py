@@ -1,16 +1,31 @@
 """Hugging Face AutoTrain Advanced (``autotrain --config x.yml``): ``task``, ``base_model``, ``params:``.
 
-From ``trainers/clm/params.py`` and ``trainers/clm/utils.py``: LoRA only with ``params.peft:
-true`` (default false); defaults r=16, lora_alpha=32, lora_dropout=0.05,
-``target_modules: all-linear``; another string is split on "," without stripping, so
-``q_proj, v_proj`` asks for a module named " v_proj"; ``quantization`` (default int4) and
-``merge_adapter`` only act with peft. Bias is "none", the task CAUSAL_LM (SEQ_2_SEQ_LM for
-seq2seq). Unknown params are dropped with a warning. Text/token classification have no LoRA.
+Replays AutoTrain Advanced 0.8.37.dev0 (main at b5c98fbe3, the last commit; the project is
+archived). Paths are under ``src/autotrain/``:
+
+* ``parser.py:80-190``: ``task`` picks the trainer (``llm-sft`` -> sft, ``llm-reward`` -> reward,
+  ``llm`` -> ``params.trainer``, default "default"), ``base_model`` becomes ``params.model``;
+  unknown params are dropped with a warning ("Parameters supplied but not used").
+* ``trainers/clm/params.py``: LoRA only with ``params.peft: true`` (default false); r=16,
+  lora_alpha=32, lora_dropout=0.05, ``target_modules: all-linear``, ``quantization`` int4.
+* ``trainers/clm/utils.py:150-171`` (``get_target_modules``): "all-linear" (any case) is peft's
+  shorthand, another string is split on "," without stripping (``q_proj, v_proj`` asks for a
+  module named " v_proj"), empty or null is the per-model table or peft's default. The
+  ``LoraConfig`` (``train_clm_*.py``, ``utils.py:983-990``) has bias "none" and task CAUSAL_LM on
+  ``AutoModelForCausalLM``; the reward trainer uses SEQ_CLS on
+  ``AutoModelForSequenceClassification`` (``train_clm_reward.py:37-83``). Text and token
+  classification have no LoRA.
+* ``trainers/seq2seq/__main__.py:205-220``: the split names are stripped, SEQ_2_SEQ_LM.
+* Not replayed, so not counted: ``vlm`` tasks (peft adapts the PaliGemma vision tower, then
+  AutoTrain freezes it, ``trainers/vlm/utils.py:248-262``) and ``unsloth: true`` (Unsloth's own
+  get_peft_model when it is installed, ``clm/utils.py:863-912``). AutoTrain resizes the
+  embeddings to the tokenizer's length (``clm/utils.py:961``), which the config does not tell:
+  the total (not the trainable count) can differ by that much.
 """
 
 from __future__ import annotations
 
-from ..model import LoraSite, Param
+from ..model import UNKNOWN, LoraSite, Param
 from ..sources.yaml_nodes import Doc, span
 from ._base import (
     SiteBuilder,
@@ -24,6 +39,7 @@ from ._base import (
     names,
     param,
     split_param,
+    truthy,
 )
 
 NAME = "autotrain"
@@ -98,6 +114,14 @@ def sites(doc: Doc) -> list[LoraSite]:
     coerce_numbers(b, ints=("r", "lora_alpha"), floats=("lora_dropout",))
     _targets(b, params, strips=family == "seq2seq")
     model_class, task_type = LORA_TASKS.get(family, (None, "CAUSAL_LM"))
+    trainer = task.split("-", 1)[1] if isinstance(task, str) and "-" in task else params.value("trainer", "default")
+    if family == "llm" and trainer == "reward":  # trainers/clm/train_clm_reward.py:37-83
+        model_class, task_type = "AutoModelForSequenceClassification", "SEQ_CLS"
+    t = b.params.get("target_modules")
+    if t is not None and (family == "vlm" or truthy(params.value("unsloth"))):
+        # vlm: peft adapts the tower, then AutoTrain freezes it (vlm/utils.py:248-262); unsloth:
+        # Unsloth's own get_peft_model when installed (clm/utils.py:863-912). Neither is replayed.
+        b.set("target_modules", Param(t.key, UNKNOWN, t.span, t.items, t.implicit))
     b.model_class = model_class
     b.defaults()
     b.default("task_type", "task", task_type)
@@ -132,7 +156,7 @@ def _targets(b: SiteBuilder, params, strips: bool) -> None:
         return
     raw = split_param(b.doc, e, strip=False)
     p = split_param(b.doc, e)
-    b.set("target_modules", p)
+    b.set("target_modules", p if strips else raw)
     spaced = [i for i in raw.items if isinstance(i.value, str) and i.value.strip() and i.value != i.value.strip()]
     if spaced and not strips:
         b.note("LL010", spaced[0], (

@@ -1,10 +1,37 @@
 """axolotl (``axolotl train config.yml``): flat keys, LoRA switched on by ``adapter: lora|qlora``.
 
-Key map and checks from ``axolotl/utils/schemas/peft.py`` (``LoraConfig`` model, the qlora and
-adapter validators), ``schemas/validation.py`` (``LoRAValidationMixin``) and
-``loaders/adapter.py`` (``_build_peft_lora_config``): ``lora_target_linear`` adds every linear
-layer but the output head; bias is hard-coded "none"; the task type follows the model class.
-axolotl silently ignores keys it does not know, so a misspelt LoRA key changes nothing.
+Replays axolotl v0.18.0 (tag 2f5cb9da6; main at 067b021c8 has the same code in these files).
+Paths are under ``src/axolotl/``:
+
+* Keys and defaults: ``utils/schemas/peft.py:28-251`` (``LoraConfig``). ``lora_r`` and
+  ``lora_alpha`` have no default (:53-54): unset, axolotl passes None and get_peft_model raises
+  TypeError; ``lora_dropout`` becomes 0.0 when an adapter is set (:233-238). The whole config is
+  ``model_dump``-ed after validation (``utils/config/__init__.py:439-500``), so a key the schema
+  does not know is dropped silently: ``lora_exclude_modules``, read with ``getattr`` in the
+  loader, never reaches it.
+* Targets: ``loaders/adapter.py:167-202`` (``_build_peft_lora_config``) passes
+  ``lora_target_modules or []``; with ``lora_target_linear: true`` the list (a str becomes a
+  one-item list) is united with ``find_all_linear_names`` (:54-71): the last name part of every
+  module that is a ``torch.nn.Linear`` (or bnb Linear) or whose class name contains "Linear",
+  minus the output layer named by ``get_linear_embedding_layers`` (``loaders/utils.py:231-239``:
+  ``embed_out`` for gpt_neox, else ``lm_head``). So a listed ``lm_head``/``embed_tokens`` is
+  kept, GPT-2's ``Conv1D`` layers are not found, a fused-MoE model's experts are only adapted
+  when an expert projection name is in the list, and GPT-NeoX's head, ``lm_head`` in
+  transformers 5, is adapted (axolotl drops ``embed_out``). With neither setting peft gets an empty
+  list and raises NoMatchingPeftModuleError. The finder is replayed on the base model's
+  inventory (``linear_targets``).
+* ``target_parameters`` is ``lora_target_parameters or []`` (:172). When peft converts a
+  fused-MoE model's expert targets into target_parameters itself, axolotl gives peft's
+  ParamWrapper a copy of the config with ``lora_dropout=0`` (:205-297, 343-355).
+* ``bias="none"``, ``modules_to_save`` is ``lora_modules_to_save or None``, the task type comes
+  from the model class (:131-137): SEQ_CLS/TOKEN_CLS for ``*SequenceClassification`` /
+  ``*TokenClassification`` (``type_of_model``/``model_type``, or ``reward_model`` /
+  ``process_reward_model``, ``utils/schemas/validation.py:256-270``), else CAUSAL_LM. The model is
+  loaded with AutoModelForCausalLM, or AutoModelForImageTextToText for a multimodal model type
+  (``loaders/model.py:559-573``, ``loaders/constants.py:8``), which for the checkpoints in use is
+  the class their config names.
+* Checks replayed as notes: the qlora and adapter validators (``schemas/peft.py:177-251``),
+  ``schemas/validation.py`` (``LoRAValidationMixin``) and ``schemas/config.py:1876-1892``.
 """
 
 from __future__ import annotations
@@ -12,6 +39,7 @@ from __future__ import annotations
 import re
 
 from ..model import UNKNOWN, LoraSite, Param
+from ..model_dependent import ModelDependent
 from ..sources.yaml_nodes import Doc, Map, span, value_span
 from ._base import (
     SiteBuilder,
@@ -35,7 +63,6 @@ KEYMAP = {
     "lora_target_modules": "target_modules",
     "lora_target_linear": "target_modules",
     "lora_target_parameters": "target_parameters",
-    "lora_exclude_modules": "exclude_modules",
     "lora_modules_to_save": "modules_to_save",
     "lora_fan_in_fan_out": "fan_in_fan_out",
     "peft_layers_to_transform": "layers_to_transform",
@@ -52,8 +79,7 @@ KEYMAP = {
 KNOWN = {
     "adapter", "lora_model_dir", "lora_on_cpu", "lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel",
     "lora_embedding_kernel", "loraplus_lr_ratio", "loraplus_lr_embedding", "merge_lora", "merge_method",
-    "qlora_sharded_model_loading", "peft", "peft_autocast_adapter_dtype", "unsloth_lora_mlp",
-    "unsloth_lora_qkv", "unsloth_lora_o", "load_in_4bit", "load_in_8bit", "gptq",
+    "qlora_sharded_model_loading", "peft", "peft_autocast_adapter_dtype", "load_in_4bit", "load_in_8bit", "gptq",
 }
 #: A bare string lora_target_modules reaches peft as it is (a regex, or "all-linear").
 DIALECT = framework(
@@ -66,9 +92,8 @@ MARKERS = {
     "dataset_prepared_path", "val_set_size", "wandb_project", "special_tokens", "adapter", "lora_model_dir",
 }
 KERNELS = ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel")
-#: Module names that ``lora_target_linear`` does not already cover (heads and embeddings).
-NOT_LINEAR_TARGETS = {"lm_head", "embed_tokens", "embed_in", "embed_out", "wte", "word_embeddings", "output"}
-_PLAIN_NAME = re.compile(r"[A-Za-z_][\w.]*")
+#: Characters that make a ``lora_target_modules`` string a regex rather than a module name.
+META = re.compile(r"[*+?|()\[\]{}^$\\]")
 
 
 def detect(doc: Doc) -> bool:
@@ -97,7 +122,9 @@ def sites(doc: Doc) -> list[LoraSite]:
     coerce_numbers(b, ints=("r", "lora_alpha"), floats=("lora_dropout",))
     _targets(b, top)
     _peft_block(b, top)
+    _required(b, top)
     b.defaults()
+    _target_parameters(b)
     b.model_class = _model_class(top)
     task = "CAUSAL_LM"
     if b.model_class and "SequenceClassification" in b.model_class:
@@ -124,34 +151,97 @@ def sites(doc: Doc) -> list[LoraSite]:
 
 
 def _targets(b: SiteBuilder, top: Map) -> None:
+    """``_build_peft_lora_config`` (loaders/adapter.py:167-202): ``lora_target_modules or []``,
+    united with axolotl's own linear-layer finder when ``lora_target_linear`` is true."""
     linear = top.get("lora_target_linear")
     listed = top.get("lora_target_modules")
     linear_on = linear is not None and top.value("lora_target_linear")
+    p = param(b.doc, listed) if listed is not None else None
     if linear is not None and linear_on is UNKNOWN:
         b.set("target_modules", param(b.doc, linear, UNKNOWN))
         return
     if truthy(linear_on):
-        b.set("target_modules", Param("lora_target_linear", "all-linear", value_span(linear.key_node, linear.node)))
-        if listed is None:
+        given = p.value if p is not None and p.value else []
+        given = given if isinstance(given, list) else [given]  # a str becomes a one-item list (:177-181)
+        at = value_span(linear.key_node, linear.node)
+        if not all(isinstance(v, str) for v in given):
+            b.set("target_modules", Param("lora_target_linear", UNKNOWN, at))
             return
-        p = param(b.doc, listed)
-        if isinstance(p.value, str):
+        value = ModelDependent("lora_target_linear: true", linear_targets, "axolotl's linear-layer finder",
+                               listed=tuple(given), options=(("all_linear", True),))
+        items = p.items if p is not None and isinstance(p.value, list) else ()
+        b.set("target_modules", Param("lora_target_linear", value, at, items))
+        if p is not None and isinstance(p.value, str) and META.search(p.value):
             b.note("LL010", p, (
                 f"with `lora_target_linear: true` axolotl passes `lora_target_modules` as a list, so the "
                 f"regex {p.value!r} is matched as a module name and adds nothing: drop it, or set "
                 "lora_target_linear: false to target only what the regex matches"))
-        elif isinstance(p.value, list) and p.value and all(
-            isinstance(v, str) and _PLAIN_NAME.fullmatch(v) and v.split(".")[-1] not in NOT_LINEAR_TARGETS
-            for v in p.value
-        ):
-            b.note("LL010", p, (
-                "`lora_target_modules` adds nothing: `lora_target_linear: true` already adapts every linear "
-                "layer except the output head; to adapt only these modules set lora_target_linear: false"))
         return
-    if listed is not None:
-        p = param(b.doc, listed)
-        if p.value is not None:
-            b.set("target_modules", p)
+    if p is not None and p.value:
+        b.set("target_modules", p)
+        return
+    # neither: axolotl passes target_modules=[] (and target_parameters=[] unless listed)
+    b.set("target_modules", Param(p.key if p is not None else "lora_target_modules", [],
+                                  p.span if p is not None else b.span, implicit=p is None))
+    tparams = top.value("lora_target_parameters")
+    if not tparams and tparams is not UNKNOWN:
+        at = p if p is not None else (param(b.doc, linear) if linear is not None else Param("adapter", UNKNOWN, b.span))
+        b.note("LL009", at, (
+            "neither `lora_target_modules` nor `lora_target_linear: true` is set: axolotl passes "
+            "target_modules=[] and no target_parameters to peft, and get_peft_model raises "
+            "NoMatchingPeftModuleError (\"No `target_modules` passed but also no `target_parameters` found\"); "
+            "set lora_target_linear: true or list the modules in lora_target_modules"))
+
+
+def _required(b: SiteBuilder, top: Map) -> None:
+    """``lora_r`` and ``lora_alpha`` have no default (schemas/peft.py:53-54): axolotl passes None
+    to ``LoraConfig`` and peft fails creating the first layer (unless an adapter is loaded)."""
+    model_dir = top.value("lora_model_dir")
+    for fieldname, key, error in (("r", "lora_r", "'<=' not supported between instances of 'NoneType' and 'int'"),
+                                  ("lora_alpha", "lora_alpha", "unsupported operand type(s) for /: 'NoneType' and 'int'")):
+        if fieldname in b.params:
+            continue
+        b.default(fieldname, key, None)
+        if model_dir is None or model_dir == "":
+            b.note("LL009", Param("adapter", UNKNOWN, b.span), (
+                f"`{key}` is not set: axolotl has no default for it and passes None to peft, so get_peft_model "
+                f"raises TypeError (\"{error}\"); set {key}"))
+
+
+def _target_parameters(b: SiteBuilder) -> None:
+    """``cfg.lora_target_parameters or []`` (adapter.py:172). Without it, peft may still convert a
+    fused-MoE model's expert targets into target_parameters; axolotl then gives peft's
+    ParamWrapper a copy of the config with ``lora_dropout=0`` (adapter.py:205-297, 343-355),
+    so a non-zero dropout does not make get_peft_model raise."""
+    if b.params.get("target_parameters") is not None and b.params["target_parameters"].value:
+        return
+    b.params.pop("target_parameters", None)
+    dropout = b.params.get("lora_dropout")
+    if dropout is not None and dropout.value:
+        b.default("target_parameters", "lora_target_parameters", ModelDependent(
+            "lora_target_parameters unset", no_target_parameters, overrides=(("lora_dropout", 0.0),)))
+    else:
+        b.default("target_parameters", "lora_target_parameters", [])
+
+
+def no_target_parameters(inv, t: ModelDependent) -> list[str]:
+    return []
+
+
+#: ``get_linear_embedding_layers`` (loaders/utils.py:231-239): the output layer by model type.
+OUTPUT_LAYER = {"gpt_neox": "embed_out", "falcon": "lm_head", "nemotron_h": "lm_head"}
+
+
+def linear_targets(inv, t: ModelDependent) -> list[str]:
+    """``find_all_linear_names`` (loaders/adapter.py:54-71) united with the listed names
+    (:174-182): the last name part of every module that is a ``torch.nn.Linear`` (or a bnb
+    Linear) or whose class name contains "Linear", minus the model type's output layer."""
+    found = set()
+    for m in inv.modules:
+        if m.kind == "linear" or ("Linear" in m.cls and m.cls != "LlamaLinearScalingRotaryEmbedding"):
+            found.add(m.name.split(".")[-1])
+    found.discard(OUTPUT_LAYER.get(inv.model_type, "lm_head"))
+    return sorted(set(t.listed) | found)
 
 
 def _peft_block(b: SiteBuilder, top: Map) -> None:

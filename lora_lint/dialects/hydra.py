@@ -1,8 +1,11 @@
 """Hydra / OmegaConf configs that instantiate peft directly: ``_target_: peft.LoraConfig``.
 
-The block's keys are ``LoraConfig``'s keyword arguments, so any other key is a TypeError when
-Hydra instantiates it. ``${...}`` interpolations and ``???`` are not statically known; ``_args_``
-(positional arguments) leaves the site open.
+``hydra.utils.instantiate`` calls the target with the block's keys, so the block is peft's own
+``LoraConfig`` (peft 0.21.2 semantics throughout: no framework defaults) and any other key is a
+TypeError when Hydra instantiates it. Hydra's default ``_convert_: none`` hands lists over as
+OmegaConf ``ListConfig``, which peft iterates like a list when matching. ``${...}``
+interpolations and ``???`` are not statically known; ``_args_`` (positional arguments) leaves the
+site open. The base model is the user's own code's business: the usual model keys nearby name it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from ._base import LORA_FIELDS, SiteBuilder, check_duplicates, check_unknown, fr
 NAME = "hydra"
 KEYMAP = {f: f for f in sorted(LORA_FIELDS)}
 #: Hydra instantiates LoraConfig with the block's values: a string target_modules is peft's.
-DIALECT = framework(NAME, KEYMAP, string_targets=True)
+DIALECT = framework(NAME, KEYMAP, string_targets=True, decided=frozenset())  # peft fills in what is left out
 TARGETS = {"peft.LoraConfig", "peft.tuners.lora.LoraConfig", "peft.tuners.lora.config.LoraConfig",
            "peft.tuners.LoraConfig"}
 MODEL_KEYS = ("pretrained_model_name_or_path", "model_name_or_path", "base_model", "model_id", "model_name")

@@ -1,12 +1,31 @@
 """LLaMA-Factory (``llamafactory-cli train x.yaml``), the v0 flat format.
 
-From ``hparams/finetuning_args.py`` (``LoraArguments``, ``FinetuningArguments.__post_init__``),
-``hparams/parser.py`` and ``model/adapter.py``: ``finetuning_type`` defaults to lora;
-``lora_rank`` 8; ``lora_alpha`` null or 0 means 2·rank; ``lora_target`` is a comma list
-(stripped) whose default ``all`` means every linear layer but the head; ``additional_target``
-is ``modules_to_save``; ``pissa_init`` sets ``init_lora_weights`` to ``pissa_niter_<pissa_iter>``
-(``pissa`` for -1). A training run with ``adapter_name_or_path`` resumes that adapter and keeps
-its saved settings unless ``create_new_adapter``. Unknown keys make LLaMA-Factory refuse to start.
+Replays LLaMA-Factory v0.9.5 (tag 7af909522; main at ff6d4d12e adds the ``moss_vl`` model type and
+changes nothing else here). Paths are under ``src/llamafactory/``:
+
+* Keys and defaults: ``hparams/finetuning_args.py:56-124`` (``LoraArguments``): ``finetuning_type``
+  lora, ``lora_rank`` 8, ``lora_alpha`` null or 0 means 2·rank (:568), ``lora_dropout`` 0.0,
+  ``lora_target`` and ``additional_target`` split on "," and stripped (:561-571). ``pissa_init``
+  sets ``init_lora_weights`` to ``pissa_niter_<pissa_iter>`` (``pissa`` for -1,
+  ``model/adapter.py:264-270``). Task CAUSAL_LM (:273-277), bias peft's default. Unknown keys make
+  LLaMA-Factory refuse to start (``hparams/parser.py``, ``allow_extra_keys=False``).
+* Targets (``model/adapter.py:204-213``): ``all`` alone is ``find_all_linear_modules``
+  (``model/model_utils/misc.py:28-52``): the last name part of every module whose class name has
+  "Linear" and not "Embedding", skipping names that contain ``lm_head`` (``output_layer`` for
+  chatglm, ``output`` for internlm2), a composite model's projector and, while
+  ``freeze_vision_tower`` (default true), its vision tower. ``use_llama_pro`` narrows them to
+  the expanded blocks (:55-77). For a composite (vision- or audio-language) model type,
+  ``patch_target_modules`` (``model/model_utils/visual.py:196-213``) then turns every target
+  into the full names of the modules that contain it, leaving out the frozen parts
+  (``freeze_vision_tower``, ``freeze_multi_modal_projector`` default true,
+  ``freeze_language_model``) and the conflict keys of ``COMPOSITE`` (:216-444). So the vision
+  tower is not adapted unless ``freeze_vision_tower: false``. Replayed on the base model's
+  inventory by ``lf_targets``.
+* ``resize_vocab`` without ``additional_target`` saves the embedding modules (adapter.py:222-231).
+* A training run with ``adapter_name_or_path`` resumes that adapter and keeps its saved settings
+  unless ``create_new_adapter`` (adapter.py:175-202).
+* Not replayed: the value head that stage ``rm``/``ppo`` adds after peft (trained in full, not
+  counted here), ``use_unsloth`` (Unsloth's own get_peft_model) and KTransformers.
 """
 
 from __future__ import annotations
@@ -14,6 +33,7 @@ from __future__ import annotations
 import re
 
 from ..model import UNKNOWN, LoraSite, Param
+from ..model_dependent import ModelDependent
 from ..sources.yaml_nodes import Doc, Map, span
 from ._base import (
     SiteBuilder,
@@ -43,7 +63,7 @@ KEYMAP = {
 KNOWN = {"finetuning_type", "loraplus_lr_ratio", "loraplus_lr_embedding", "pissa_iter", "pissa_convert"}
 DIALECT = framework(
     NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()),
-    defaults={"r": 8, "target_modules": "all-linear", "lora_dropout": 0.0, "bias": "none", "task_type": "CAUSAL_LM"},
+    defaults={"r": 8, "lora_dropout": 0.0, "bias": "none", "task_type": "CAUSAL_LM"},
 )
 METHODS = ("lora", "oft", "freeze", "full")
 LORA_ONLY = ("loraplus_lr_ratio", "use_rslora", "use_dora", "pissa_init")
@@ -124,22 +144,164 @@ def _params(b: SiteBuilder, top: Map) -> None:
             b.note("LL010", param(doc, alpha), (
                 f"`lora_alpha: 0` is read as unset: LLaMA-Factory uses 2 × lora_rank"
                 f"{f' = {twice}' if twice is not UNKNOWN else ''} instead; write that value, or remove the key"))
-    target = top.get("lora_target")
-    if target is not None and top.value("lora_target") is not None:
-        p = split_param(doc, target)
-        if p.value == ["all"]:
-            p = Param(p.key, "all-linear", p.span)
-        b.set("target_modules", p)
-    b.defaults("target_modules")
+    _targets(b, top)
     extra = top.get("additional_target")
     if extra is not None and top.value("additional_target") is not None:
         b.set("modules_to_save", split_param(doc, extra))
+    elif truthy(top.value("resize_vocab")):  # adapter.py:222-231
+        b.set("modules_to_save", Param("resize_vocab", ModelDependent(
+            "resize_vocab: true", embedding_names, "LLaMA-Factory's embedding finder"),
+            param(doc, top.get("resize_vocab")).span))
     pissa = top.get("pissa_init")
     if pissa is not None and truthy(top.value("pissa_init")):
         it = top.value("pissa_iter", 16)
         init = "pissa" if it == -1 else (f"pissa_niter_{it}" if isinstance(it, int) else UNKNOWN)
         b.set("init_lora_weights", param(doc, pissa, init))
     b.defaults()
+
+
+#: ``finetuning_args.py`` switches read by the target functions, with their defaults (:527-538, :85).
+SWITCHES = {"freeze_vision_tower": True, "freeze_multi_modal_projector": True, "freeze_language_model": False,
+            "use_llama_pro": False, "freeze_trainable_layers": 2}
+
+
+def _targets(b: SiteBuilder, top: Map) -> None:
+    """``lora_target`` (default ``all``, split on "," and stripped, finetuning_args.py:81-90,
+    561-569) as ``_setup_lora_tuning`` turns it into peft's target list (adapter.py:204-213)."""
+    entry = top.get("lora_target")
+    if entry is not None and top.value("lora_target") is not None:
+        p = split_param(b.doc, entry)
+    else:
+        p = Param("lora_target", ["all"], b.span, implicit=True)
+    options = tuple((k, top.value(k, d)) for k, d in SWITCHES.items())
+    chosen = {"vision", "audio"} if top.value("freeze_vision_tower", True) is False else set()
+    if top.value("freeze_multi_modal_projector", True) is False:
+        chosen.add("projector")
+    options += (("towers_chosen", tuple(sorted(chosen))),  # unfrozen on purpose: no LL207
+                ("all_linear", p.value == ["all"]))
+    if not isinstance(p.value, list) or not all(isinstance(v, str) for v in p.value) or any(
+            v is UNKNOWN for _, v in options):
+        b.set("target_modules", Param(p.key, UNKNOWN, p.span, p.items, p.implicit))
+        return
+    setting = f"lora_target: {','.join(p.value)}"
+    finder = "LLaMA-Factory's linear-layer finder" if p.value == ["all"] else "LLaMA-Factory's target filter"
+    value = ModelDependent(setting, lf_targets, finder, listed=tuple(p.value), options=options)
+    b.set("target_modules", Param(p.key, value, p.span, p.items, p.implicit))
+
+
+def lf_targets(inv, t: ModelDependent):
+    """``_setup_lora_tuning`` (model/adapter.py:204-213): ``all`` is ``find_all_linear_modules``,
+    LLaMA Pro narrows to the expanded blocks, and a composite (vision/audio-language) model's
+    targets become the full names outside its frozen parts (``patch_target_modules``)."""
+    targets = list(t.listed)
+    if len(targets) == 1 and targets[0] == "all":
+        targets = _all_linear(inv, t.option("freeze_vision_tower"))
+    if t.option("use_llama_pro"):
+        targets = _expanded(inv, targets, t.option("freeze_trainable_layers"))
+        if targets is UNKNOWN:
+            return UNKNOWN
+    composite = COMPOSITE.get(inv.model_type)
+    if composite is None:
+        return targets
+    projector, vision, language, conflict = composite
+    forbidden = set(conflict)  # model_utils/visual.py:173-211
+    if t.option("freeze_vision_tower"):
+        forbidden.update(vision)
+    if t.option("freeze_multi_modal_projector"):
+        forbidden.update(projector)
+    if t.option("freeze_language_model"):
+        forbidden.update(language)
+    return [m.name for m in inv.modules
+            if any(x in m.name for x in targets) and not any(f in m.name for f in forbidden)]
+
+
+def _all_linear(inv, freeze_vision_tower) -> list[str]:
+    """``find_all_linear_modules`` (model/model_utils/misc.py:28-52): the last name part of every
+    module whose class name has "Linear" and not "Embedding", skipping names that contain the
+    output layer, a composite model's projector and (when frozen) its vision tower."""
+    forbidden = {"lm_head"}
+    if inv.model_type == "chatglm":
+        forbidden.add("output_layer")
+    elif inv.model_type == "internlm2":
+        forbidden.add("output")
+    composite = COMPOSITE.get(inv.model_type)
+    if composite is not None:
+        forbidden.update(composite[0])
+        if freeze_vision_tower:
+            forbidden.update(composite[1])
+    names = {m.name.split(".")[-1] for m in inv.modules
+             if not any(f in m.name for f in forbidden) and "Linear" in m.cls and "Embedding" not in m.cls}
+    return sorted(names)
+
+
+def _expanded(inv, targets: list[str], trainable: int):
+    """``find_expanded_modules`` (misc.py:55-77): the listed modules of every stride-th block."""
+    layers = inv.num_layers
+    if not layers or not isinstance(trainable, int) or trainable <= 0 or layers % trainable:
+        return UNKNOWN  # LLaMA-Factory raises ValueError
+    stride = layers // trainable
+    marks = [f".{i:d}." for i in range(stride - 1, layers + stride - 1, stride)]
+    return [m.name for m in inv.modules if any(x in m.name for x in targets) and any(k in m.name for k in marks)]
+
+
+def embedding_names(inv, t: ModelDependent) -> list[str]:
+    """adapter.py:222-231: with ``resize_vocab`` and no ``additional_target``, the last name part
+    of the input and output embedding modules become ``modules_to_save``."""
+    names = {n for n in (inv.input_embeddings, inv.output_embeddings) if n is not None}
+    return sorted(n.split(".")[-1] for n in names)
+
+
+#: ``_register_composite_model`` calls (model/model_utils/visual.py:68-91, 216-444): model type ->
+#: (projector keys, vision model keys, language model keys, lora conflict keys), with the defaults
+#: multi_modal_projector / vision_tower / language_model, lm_head / none.
+_DEFAULT = (("multi_modal_projector",), ("vision_tower",), ("language_model", "lm_head"), ())
+_QWEN_VL = (("visual.merger",), ("visual.patch_embed", "visual.blocks"), ("language_model", "lm_head"),
+            ("patch_embed",))
+_QWEN3_VL = (("visual.merger",), ("visual.pos_embed", "visual.patch_embed", "visual.blocks",
+                                   "visual.deepstack_merger_list"), ("language_model", "lm_head"), ("patch_embed",))
+COMPOSITE = {
+    "dots_ocr": (("vision_tower.merger",), ("vision_tower",), ("model", "lm_head"), ("merger",)),
+    "gemma3": _DEFAULT,
+    "gemma3n": (("multi_modal_projector",), ("vision_tower", "audio_tower"), ("language_model", "lm_head"),
+                ("timm_model", "subsample_conv_projection")),
+    "gemma4": (("model.embed_vision", "model.embed_audio"), ("vision_tower", "audio_tower"),
+               ("language_model", "lm_head"), ("per_layer_projection_norm",)),
+    "glm4v": _QWEN_VL,
+    "glm4v_moe": _QWEN_VL,
+    "glm_ocr": _QWEN_VL,
+    "internvl": _DEFAULT,
+    "interns1": _DEFAULT,
+    "Keye": (("mlp_AR",), ("visual.vision_model.patch_embedding", "visual.vision_model.encoder"),
+             ("model", "lm_head"), ("patch_embedding",)),
+    "kimi_vl": _DEFAULT,
+    "llama4": (("multi_modal_projector",), ("vision_model",), ("language_model", "lm_head"), ()),
+    "llava": _DEFAULT,
+    "llava_next": _DEFAULT,
+    "llava_next_video": _DEFAULT,
+    "minicpmv": (("resampler",), ("vpm",), ("llm",), ()),
+    "minicpmv4_6": (("model.merger",), ("model.vision_tower",), ("model.language_model", "lm_head"), ()),
+    "minicpmo": (("resampler",), ("vpm", "apm", "audio_avg_pooler", "audio_projection_layer", "tts"), ("llm",),
+                 ("audio_projection_layer",)),
+    "mistral3": (("model.multi_modal_projector",), ("vision_tower",), ("language_model", "lm_head"), ()),
+    "mllama": (("multi_modal_projector",), ("vision_model",), ("language_model", "lm_head"), ()),
+    "paligemma": _DEFAULT,
+    "qwen2_audio": (("multi_modal_projector",), ("audio_tower",), ("language_model", "lm_head"), ()),
+    "qwen2_5_omni_thinker": (("visual.merger", "audio_tower.proj"), ("visual.patch_embed", "visual.blocks",
+                                                                       "audio_tower"), ("model", "lm_head"),
+                             ("patch_embed",)),
+    "qwen2_vl": _QWEN_VL,
+    "qwen2_5_vl": _QWEN_VL,
+    "qwen3_vl": _QWEN3_VL,
+    "qwen3_vl_moe": _QWEN3_VL,
+    "qwen3_omni_moe_thinker": (("visual.merger", "audio_tower.proj"), (
+        "visual.pos_embed", "visual.patch_embed", "visual.blocks", "visual.deepstack_merger_list", "audio_tower"),
+        ("language_model", "lm_head"), ("patch_embed",)),
+    "qwen3_5": (("model.visual.merger",), ("visual.pos_embed", "visual.patch_embed", "visual.blocks"),
+                ("language_model", "lm_head"), ("patch_embed",)),
+    "qwen3_5_moe": (("model.visual.merger",), ("visual.pos_embed", "visual.patch_embed", "visual.blocks"),
+                    ("language_model", "lm_head"), ("patch_embed",)),
+    "video_llava": _DEFAULT,
+}
 
 
 def _checks(b: SiteBuilder, top: Map) -> None:

@@ -1,14 +1,32 @@
-"""ms-swift (``swift sft --config x.yaml``): flat keys, ``train_type`` (older ``sft_type``,
-newer ``tuner_type``) chooses LoRA.
+"""ms-swift (``swift sft --config x.yaml``): flat keys, ``tuner_type`` (older ``train_type``,
+``sft_type``) chooses LoRA.
 
-From ``swift/llm/argument/tuner_args.py``: lora_rank 8, lora_alpha 32, lora_dropout 0.05,
-``target_modules`` default ``all-linear`` (expanded by swift itself, union with any other names),
-``target_regex`` a regex string, ``lora_bias`` none|all, ``init_weights``/``init_lora_weights``.
+Replays ms-swift v4.5.2 (tag 1613a0d41; main at 3602360a5 only bumps the version). Paths are under
+``swift/``:
+
+* ``cli/main.py:38-67``: the YAML becomes command-line arguments, so a list field given a single
+  value gets one item (``target_modules: "q_proj,v_proj"`` is the one name "q_proj,v_proj").
+* ``arguments/tuner_args.py:115-205``: lora_rank 8, lora_alpha 32, lora_dropout 0.05, lora_bias
+  none|all, ``target_modules`` default ``[all-linear]``, ``target_regex`` (a regex string that
+  replaces the list), ``modules_to_save`` default empty, ``init_weights`` "true"/"false" as bool
+  or a method name; ``freeze_vit``/``freeze_aligner`` default true.
+* ``pipelines/train/tuner.py:92-206`` (``get_target_modules``, ``get_modules_to_save``,
+  ``prepare_adapter``): ``all-linear`` is swift's own ``find_all_linears``
+  (``utils/transformers_utils.py:133-205``: modules whose class name contains "linear" outside
+  ``lm_head``/``score``/``v_head``/``classifier``, named by their last name part, lengthened while
+  a non-linear module's name ends with it), plus the other listed names; ``all-embedding`` is
+  ``find_embedding``; Mamba models lose ``out_proj``/``conv1d``. On a multimodal model
+  ``all-linear`` is a regex built from swift's own registry of the model's parts, which keeps the
+  vision tower and aligner out (``freeze_vit``/``freeze_aligner``): not replayed, nothing is
+  counted. Task types other than causal_lm (swift's reward/embedding heads) are not replayed.
 """
 
 from __future__ import annotations
 
-from ..model import LoraSite, Param
+import re
+
+from ..model import UNKNOWN, LoraSite, Param
+from ..model_dependent import ModelDependent
 from ..sources.yaml_nodes import Doc, span
 from ._base import (
     SiteBuilder,
@@ -20,6 +38,7 @@ from ._base import (
     framework,
     names,
     param,
+    truthy,
 )
 
 NAME = "ms-swift"
@@ -42,10 +61,107 @@ KNOWN = {"train_type", "tuner_type", "sft_type", "tuner_backend", "lora_dtype", 
          "lora_target_modules", "quant_bits", "quant_method", "adapters", "resume_from_checkpoint"}
 DIALECT = framework(
     NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()),
-    defaults={"r": 8, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear", "bias": "none"},
+    defaults={"r": 8, "lora_alpha": 32, "lora_dropout": 0.05, "bias": "none"},
 )
 SWITCHES = ("tuner_type", "train_type", "sft_type")
 INIT = {"true": True, "false": False}
+
+
+def _as_list(b: SiteBuilder, entry) -> Param:
+    """A YAML value as swift's argv turns it into a ``List[str]`` field (cli/main.py:38-67): a list
+    gives its items, anything else one item (``"q_proj,v_proj"`` stays one name)."""
+    p = param(b.doc, entry)
+    if isinstance(p.value, list):
+        return p
+    if p.value is UNKNOWN:
+        return p
+    return Param(p.key, [str(p.value)], p.span, (Param(p.key, str(p.value), p.span),))
+
+
+def _targets(b: SiteBuilder, top) -> None:
+    entry = top.get("target_modules")
+    p = _as_list(b, entry) if entry is not None else Param("target_modules", ["all-linear"], b.span, implicit=True)
+    if not isinstance(p.value, list) or not all(isinstance(v, str) for v in p.value):
+        b.set("target_modules", Param(p.key, UNKNOWN, p.span, p.items, p.implicit))
+        return
+    if "all-linear" in p.value or "all-embedding" in p.value:
+        value = ModelDependent(f"target_modules: {' '.join(p.value)}", swift_targets, "ms-swift's find_all_linears",
+                               listed=tuple(p.value), options=(("all_linear", "all-linear" in p.value),))
+        b.set("target_modules", Param(p.key, value, p.span, p.items, p.implicit))
+    else:
+        b.set("target_modules", p)
+
+
+def _saved(b: SiteBuilder, top) -> None:
+    """``get_modules_to_save`` (pipelines/train/tuner.py:141-151)."""
+    p = _as_list(b, top.get("modules_to_save"))
+    if not isinstance(p.value, list) or "all-norm" in p.value:  # find_norm is not replayed
+        b.set("modules_to_save", Param(p.key, UNKNOWN, p.span, p.items))
+    elif "all-embedding" in p.value:
+        b.set("modules_to_save", Param(p.key, ModelDependent(
+            f"modules_to_save: {' '.join(p.value)}", swift_saved, "ms-swift's find_embedding", listed=tuple(p.value)),
+            p.span, p.items))
+    else:
+        b.set("modules_to_save", p)
+
+
+#: ``_MAMBA_MODEL_TYPES`` (pipelines/train/tuner.py:117-118): out_proj/conv1d are dropped from the list.
+MAMBA = {"falcon_h1", "mamba", "mamba2", "falcon_mamba", "nemotron_h"}
+
+
+def swift_targets(inv, t: ModelDependent):
+    """``get_target_modules`` (pipelines/train/tuner.py:92-112): on a multimodal model ``all-linear``
+    is a regex over swift's own registry of the model's parts (not replayed: UNKNOWN); else it is
+    ``find_all_linears`` and ``all-embedding`` ``find_embedding`` (utils/transformers_utils.py)."""
+    targets = list(t.listed)
+    if "all-linear" in targets:
+        if inv.towers:
+            return UNKNOWN
+        targets.remove("all-linear")
+        targets += _find_layers(inv, _is_linear)
+    if "all-embedding" in targets:
+        targets.remove("all-embedding")
+        targets += _find_layers(inv, lambda name, m: m.kind == "embedding")
+    if inv.model_type in MAMBA:
+        targets = [x for x in targets if x not in ("out_proj", "conv1d")]
+    return targets
+
+
+def swift_saved(inv, t: ModelDependent):
+    saved = [x for x in t.listed if x != "all-embedding"]
+    return saved + _find_layers(inv, lambda name, m: m.kind == "embedding")
+
+
+_IGNORED = ("lm_head", "score", "v_head", "classifier", "lora_A", "lora_B", "base_layer")
+
+
+def _is_linear(name: str, m) -> bool:
+    """``find_all_linears``' condition (utils/transformers_utils.py:178-205), with the lm_head of
+    swift's registry taken to be ``lm_head`` (what it is for the text models swift registers)."""
+    cls = m.cls.lower()
+    return ("linear" in cls and "glulinear" not in cls and "gemma4clippablelinear" not in cls
+            and all(x not in name for x in _IGNORED))
+
+
+def _find_layers(inv, cond) -> list[str]:
+    """``find_layers`` (utils/transformers_utils.py:133-164): the last name part of each module
+    ``cond`` accepts, lengthened by its parents while a rejected module's name (layer numbers
+    written {}) ends with it."""
+    def generic(name: str) -> str:
+        return re.sub(r"\d+\.", "{}.", name)
+
+    inner = sorted({generic(m.name) for m in inv.modules if not cond(generic(m.name), m)})
+    found = set()
+    for m in inv.modules:
+        if not cond(m.name, m):
+            continue
+        parts = m.name.split(".")
+        leaf = parts.pop()
+        for node in inner:
+            while parts and node.endswith(generic(leaf)):
+                leaf = f"{parts.pop()}.{leaf}"
+        found.add(leaf)
+    return sorted(found)
 
 
 def detect(doc: Doc) -> bool:
@@ -70,12 +186,11 @@ def sites(doc: Doc) -> list[LoraSite]:
         return [b.build()]
     b = SiteBuilder(doc, DIALECT, span(switch.key_node))
     apply_keymap(b, top, KEYMAP, skip=("target_modules", "init_weights", "init_lora_weights"))
-    targets = top.get("target_modules")
-    if targets is not None and "target_regex" not in top:
-        p = param(doc, targets)
-        if p.value == "all-linear" or (isinstance(p.value, list) and "all-linear" in p.value):
-            p = Param(p.key, "all-linear", p.span)
-        b.set("target_modules", p)
+    if not truthy(top.value("target_regex")):
+        b.params.pop("target_modules", None)
+        _targets(b, top)
+    if truthy(top.value("modules_to_save")):
+        _saved(b, top)
     for key in ("init_weights", "init_lora_weights"):
         e = top.get(key)
         if e is not None:
@@ -83,6 +198,11 @@ def sites(doc: Doc) -> list[LoraSite]:
             v = INIT.get(p.value.lower(), p.value) if isinstance(p.value, str) else p.value
             b.set("init_lora_weights", Param(p.key, v, p.span))
     b.defaults()
+    task = top.value("task_type", "causal_lm")
+    if isinstance(task, str) and task.lower() != "causal_lm" or task is UNKNOWN:
+        b.set("task_type", Param("task_type", UNKNOWN, b.span))  # swift's other heads are not replayed
+    else:
+        b.default("task_type", "task_type", "CAUSAL_LM")
     for key in ("model", "model_id_or_path"):
         if isinstance(top.value(key), str):
             b.base_model = param(doc, top.get(key))

@@ -1,15 +1,28 @@
 """torchtune recipes (``tune run <recipe> --config x.yaml``): LoRA is the model builder.
 
-``model._component_`` names a ``lora_*``/``qlora_*`` builder whose keyword arguments are the
-LoRA settings: ``lora_rank`` and ``lora_alpha`` (builder defaults 8 and 16), ``lora_dropout``
-(0.0), ``use_dora``, ``quantize_base`` (the ``qlora_`` builders set it), and the targets
-``lora_attn_modules`` (q_proj, k_proj, v_proj, output_proj), ``apply_lora_to_mlp`` (w1/w2/w3)
-and ``apply_lora_to_output``. Targets are given their Hugging Face names (torchtune's
-``convert_weights``: output_proj -> o_proj, w1/w3/w2 -> gate/up/down_proj, output -> lm_head).
-There is no rsLoRA, bias, modules_to_save, task type or pattern setting. A builder rejects an
-argument it does not take (TypeError); an unknown attention module name is silently skipped.
-The Hugging Face model id is read from the ``tune download <id> --output-dir <dir>`` comment
-matching ``checkpointer.checkpoint_dir``, for architectures whose module names match HF's.
+Replays torchtune main at bd2a0fc7c (the project's last commit; the last release v0.6.1 has the
+same LoRA modules and builder defaults and lacks the qwen3 builders). torchtune does not use peft:
+
+* ``model._component_`` names a ``lora_*``/``qlora_*`` builder (``torchtune/models/*/
+  _model_builders.py``; ``qlora_*`` is the same builder with ``quantize_base=True``) whose keyword
+  arguments are the LoRA settings, all with the same defaults: ``lora_rank`` 8, ``lora_alpha``
+  16, ``lora_dropout`` 0.0, ``use_dora``/``quantize_base`` False, ``apply_lora_to_mlp`` and
+  ``apply_lora_to_output`` False; ``lora_attn_modules`` has no default (TypeError without it,
+  ValueError when empty). An unknown attention module name is skipped silently (the component
+  builders test ``"q_proj" in lora_modules``...). gemma, gemma2 and qwen2 0.5B/1.5B builders take
+  no ``apply_lora_to_output``; the tied-embedding llama3.2 1B/3B, qwen2.5 0.5B-3B and qwen3
+  0.6B-4B builders raise ValueError for it.
+* Each adapted linear becomes ``LoRALinear`` (``torchtune/modules/peft/lora.py:27-115``): a
+  ``lora_a`` (in→r) and ``lora_b`` (r→out) without bias, plus a magnitude vector (out) with DoRA
+  (``dora.py``); the LoRA recipes train only these (``get_adapter_params``/
+  ``set_trainable_params``). That is r·(in+out) per adapted layer, which is also what peft counts
+  for the same layers, so the site is analysed on the Hugging Face model under the names
+  torchtune's ``convert_weights`` gives them (``torchtune/models/convert_weights.py:225-234``:
+  output_proj -> o_proj, w1/w3/w2 -> gate/up/down_proj, output -> lm_head).
+* There is no rsLoRA, bias, modules_to_save, task type or pattern setting; a builder rejects an
+  argument it does not take (TypeError). The Hugging Face model id is read from the ``tune
+  download <id> --output-dir <dir>`` comment matching ``checkpointer.checkpoint_dir``, for the
+  ``checkpointer.model_type`` values whose module names map one-to-one onto the Hugging Face ones.
 """
 
 from __future__ import annotations
@@ -47,8 +60,13 @@ DIALECT = framework(
 ATTN = {"q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "output_proj": "o_proj"}
 MLP = ("gate_proj", "up_proj", "down_proj")
 BUILDER = re.compile(r"torchtune\.models\.(?:(\w+)\.)?(q?lora)_(\w+)$")
-#: Builders whose model ties the output head to the embeddings: apply_lora_to_output raises.
-TIED = re.compile(r"^(llama3_2_(1b|3b)|qwen2_(0_5b|1_5b)|qwen2_5_(0_5b|1_5b|3b)|qwen3_(0_6b|1_7b|4b))")
+#: Builders whose model ties the output head to the embeddings: ``apply_lora_to_output: True``
+#: raises ValueError (llama3_2/_component_builders.py:261-265, qwen2/_component_builders.py,
+#: qwen3/_component_builders.py:281-286).
+TIED = re.compile(r"^(llama3_2_(1b|3b)|qwen2_5_(0_5b|1_5b|3b)|qwen3_(0_6b|1_7b|4b))")
+#: Builders without an ``apply_lora_to_output`` argument (gemma/_model_builders.py:66-75,
+#: gemma2/_model_builders.py, qwen2/_model_builders.py:199-256): passing it is a TypeError.
+NO_OUTPUT_ARG = re.compile(r"^(gemma_|gemma2_|qwen2_(0_5b|1_5b)$)")
 #: checkpointer.model_type values whose torchtune module names map one-to-one onto HF's.
 HF_LIKE = {"LLAMA2", "LLAMA3", "LLAMA3_2", "MISTRAL", "QWEN2", "QWEN3", "GEMMA", "GEMMA2"}
 DOWNLOAD = re.compile(r"tune\s+download\s+([\w.-]+/[\w.-]+)(.*)")
@@ -108,7 +126,7 @@ def _targets(b: SiteBuilder, model: Map, builder: str) -> None:
         b.note("LL009", p, (
             "`lora_attn_modules` is empty: the torchtune builder raises ValueError (\"Must pass one or more "
             "of ['q_proj', 'k_proj', 'v_proj', 'output_proj']\"); list at least one"))
-    complete = all(isinstance(v, str) for v in p.value)
+    complete = bool(p.value) and all(isinstance(v, str) for v in p.value)
     for key, hf in (("apply_lora_to_mlp", MLP), ("apply_lora_to_output", ("lm_head",))):
         e = model.get(key)
         on = model.value(key, False)
@@ -116,17 +134,20 @@ def _targets(b: SiteBuilder, model: Map, builder: str) -> None:
             complete = False
         elif truthy(on):
             items.extend(Param(key, name, value_span(e.key_node, e.node)) for name in hf)
-    value = [i.value for i in items] if complete else UNKNOWN
-    b.set("target_modules", Param(p.key, value, p.span, tuple(items)))
     out = model.get("apply_lora_to_output")
-    if out is not None and builder.startswith(("gemma_", "gemma2_")):
+    if out is not None and NO_OUTPUT_ARG.match(builder):
+        complete = False  # the builder raises: nothing is trained
         b.note("LL001", Param(out.key, UNKNOWN, span(out.key_node)), (
-            "gemma builders take no `apply_lora_to_output` (the output head is tied to the embeddings): "
+            f"{builder} takes no `apply_lora_to_output` (its output head is tied to the embeddings): "
             "torchtune raises TypeError; remove it"))
     elif out is not None and truthy(model.value("apply_lora_to_output")) and TIED.match(builder):
+        complete = False
         b.note("LL009", param(doc, out), (
             f"`apply_lora_to_output: True` on {builder}, whose output head is tied to the embeddings: the "
             "torchtune builder raises ValueError; set apply_lora_to_output: False"))
+    # nothing adapted: torchtune's own failure (an empty optimizer), not one of peft's
+    value = [i.value for i in items] if complete and items else UNKNOWN
+    b.set("target_modules", Param(p.key, value, p.span, tuple(items)))
 
 
 def _base_model(doc: Doc) -> Param | None:

@@ -1,16 +1,28 @@
 """TRL's CLI configs (``trl sft|dpo|grpo --config x.yaml``): ``ModelConfig`` keys.
 
-From ``trl/trainer/model_config.py`` and ``trainer/utils.py`` (``get_peft_config``): LoRA only
-with ``use_peft: true`` (default false); defaults r=16, lora_alpha=32, lora_dropout=0.05,
-task CAUSAL_LM, bias "none"; a one-element ``lora_target_modules`` list is passed to peft as a
-plain string, i.e. a regex that must match a whole module path. ``load_in_4bit`` with
-``load_in_8bit`` is refused. Unknown keys make the TRL parser refuse to start.
+Replays TRL v1.9.0 (tag a785283c0; main at f2cd57710 has the same code here):
+
+* ``trl/scripts/utils.py:303-386`` (``TrlParser``): the YAML values become argparse defaults, so a
+  string is converted by the field's type (``lora_r: "16"`` is 16, ``use_peft: "false"`` is
+  False) and any other value is used as it is; an unknown key makes the parser refuse to start.
+* ``trl/trainer/model_config.py:81-178`` (``ModelConfig``): LoRA only with ``use_peft: true``
+  (default false); defaults r=16, lora_alpha=32, lora_dropout=0.05, task CAUSAL_LM; a
+  ``lora_target_modules`` of length one is unwrapped (:177-178), so ``[q_proj]`` reaches peft as
+  the regex ``"q_proj"``, which must match a whole module path; ``load_in_4bit`` with
+  ``load_in_8bit`` is refused (:174-175).
+* ``trl/trainer/utils.py:254-277`` (``get_peft_config``): bias "none", target_parameters,
+  modules_to_save, rsLoRA and DoRA as written, peft's defaults for everything else.
+* ``trl/trainer/utils.py:1123-1170`` (``create_model_from_path``): the model is built from the
+  class the checkpoint's config names (as lora-lint does). ``sft_trainer.py:1004-1076``: a
+  ``chat_template_path`` that is not a Jinja file may add tokens, which TRL then trains
+  (``trainable_token_indices``, ``lm_head`` in ``modules_to_save``): how many is not known
+  statically, so nothing is counted then.
 """
 
 from __future__ import annotations
 
 from ..dialect import Dialect
-from ..model import LoraSite, Param
+from ..model import UNKNOWN, LoraSite, Param
 from ..sources.yaml_nodes import Doc, Map, span
 from ._base import (
     SiteBuilder,
@@ -18,6 +30,7 @@ from ._base import (
     apply_keymap,
     check_duplicates,
     check_unknown,
+    coerce_numbers,
     dead_keys,
     framework,
     names,
@@ -58,11 +71,14 @@ def sites(doc: Doc, dialect: Dialect = DIALECT) -> list[LoraSite]:
     top = doc.top
     switch = top.get("use_peft")
     on = top.value("use_peft", False)
+    if isinstance(on, str):  # transformers' string_to_bool, the bool fields' argparse type
+        on = on.lower() in ("yes", "true", "t", "y", "1")
     if on is False or on is None:
         dead = dead_keys(top, KEYMAP, doc)
         return [_peft_off(doc, top, dialect, switch, dead)] if dead else []
     b = SiteBuilder(doc, dialect, span(switch.key_node))
     apply_keymap(b, top, KEYMAP, skip=("lora_target_modules",))
+    coerce_numbers(b, ints=("r", "lora_alpha"), floats=("lora_dropout",))
     targets = top.get("lora_target_modules")
     if targets is not None:
         p = param(doc, targets)
@@ -74,6 +90,10 @@ def sites(doc: Doc, dialect: Dialect = DIALECT) -> list[LoraSite]:
     model = top.get("model_name_or_path")
     if model is not None and isinstance(top.value("model_name_or_path"), str):
         b.base_model = param(doc, model)
+    template = top.value("chat_template_path")
+    if template is not None and not (isinstance(template, str) and template.endswith((".jinja", ".j2"))):
+        at = param(doc, top.get("chat_template_path"))
+        b.set("trainable_token_indices", Param(at.key, UNKNOWN, at.span))
     for name, key in (("adapter", "use_peft"), ("load_in_4bit", "load_in_4bit"), ("load_in_8bit", "load_in_8bit"),
                       ("learning_rate", "learning_rate")):
         e = top.get(key)

@@ -11,6 +11,7 @@ import re
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..model import Edit, Param, Span
+from ..model_dependent import ModelDependent
 from ..sources.yaml_nodes import Budget, flatten, key_text
 from .document import Document
 
@@ -172,7 +173,8 @@ def edit_items(doc: Document, p: Param, replace: dict[int, str], drop: set[int])
     A block sequence loses the dropped items' lines; a flow list, JSON array or comma-joined
     string is rewritten between its first and last item with its own separator."""
     items = p.items
-    if not items or not isinstance(p.value, list) or len(items) != len(p.value):
+    written = p.value.listed if isinstance(p.value, ModelDependent) else p.value  # the names as written
+    if not items or not isinstance(written, (list, tuple)) or len(items) != len(written):
         return None
     keep = [i for i in range(len(items)) if i not in drop]
     if not keep:

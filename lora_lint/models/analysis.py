@@ -7,9 +7,10 @@ statically known; rules must not guess past that.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 from ..model import LoraSite
+from ..model_dependent import ModelDependent
 from ..regex_risk import risky_fields
 from .count import Counts, count
 from .inventory import Inventory
@@ -32,6 +33,10 @@ class Analysis:
     error_kind: str | None = None
     match: Match = field(default_factory=Match)
     counts: Counts = field(default_factory=Counts)
+    #: Fields whose value the training framework computes from the model (axolotl's
+    #: ``lora_target_linear``...): field -> what the file asked for. ``spec`` holds the values
+    #: the framework passes to peft.
+    framework: dict[str, ModelDependent] = field(default_factory=dict)
 
     # -- convenient views ------------------------------------------------------------------------
 
@@ -68,18 +73,31 @@ class Analysis:
         return self.match.warnings
 
 
+def resolve_framework(inv: Inventory, spec: LoraSpec) -> tuple[LoraSpec, dict[str, ModelDependent]]:
+    """``spec`` with every ``ModelDependent`` value replaced by what the framework passes to peft
+    for this model (lora_lint/model_dependent.py), and the originals by field."""
+    framework = {f.name: v for f in fields(spec) if isinstance(v := getattr(spec, f.name), ModelDependent)}
+    if not framework:
+        return spec, framework
+    values = {name: v.resolve(inv) for name, v in framework.items()}
+    for v in framework.values():
+        values.update(v.overrides)
+    return replace(spec, **values), framework
+
+
 def analyze_spec(inv: Inventory, spec: LoraSpec) -> Analysis:
+    spec, framework = resolve_framework(inv, spec)
     unknown = spec.unknown_match_fields() or risky_fields(spec)
     if unknown:
-        return Analysis(spec, known=False, unknown=unknown)
+        return Analysis(spec, known=False, unknown=unknown, framework=framework)
     m = match(inv, spec)
     if m.error_kind == "invalid":  # peft rejects the values themselves: the config rules say so
-        return Analysis(spec, known=False, error=m.error, error_kind=m.error_kind, match=m)
+        return Analysis(spec, known=False, error=m.error, error_kind=m.error_kind, match=m, framework=framework)
     counts = count(inv, spec, m)
     error, kind = m.error, m.error_kind
     if error is None and counts.error is not None:
         error, kind = counts.error, counts.error_kind
-    return Analysis(spec, known=True, error=error, error_kind=kind, match=m, counts=counts)
+    return Analysis(spec, known=True, error=error, error_kind=kind, match=m, counts=counts, framework=framework)
 
 
 def analyze(site: LoraSite, inventory: Inventory) -> Analysis:

@@ -138,7 +138,8 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
     for key in m.targeted:
         r = c.rank.get(key)
         if r is None or r <= 0:
-            raise CountError(f"`r` should be a positive integer value but the value passed is {r}")
+            raise CountError(_rank_error(pattern_value(m.rank_pattern, rk, key, spec.r)[0]))
+        _check_alpha(m, ak, key, spec)
         c.lora_params[key] = n = layer_params(inv.by_name[key], r, spec)
         lora += n
     if m.targeted_parameters:
@@ -166,6 +167,25 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
     c.breakdown = {"lora": lora - frozen_lora, "bias": bias, "modules_to_save": copies, "trainable_tokens": tokens}
     c.total = inv.total_params + lora + copies + tokens
     c.trainable = 0 if spec.inference_mode is True else lora - frozen_lora + bias + copies + tokens
+
+
+def _rank_error(r) -> str:
+    """What ``update_layer`` raises for rank ``r`` (tuners/lora/layer.py:239-240, then torch)."""
+    if isinstance(r, (bool, float)):
+        return (f"empty(): argument 'size' (position 1) must be tuple of ints, but found element of type"
+                f" {type(r).__name__} at pos 0")
+    if not isinstance(r, int):
+        return f"'<=' not supported between instances of '{type(r).__name__}' and 'int'"
+    return f"`r` should be a positive integer value but the value passed is {r}"
+
+
+def _check_alpha(m: Match, ak, key: str, spec: LoraSpec) -> None:
+    """``update_layer`` divides lora_alpha by r (√r with rsLoRA) after checking r
+    (tuners/lora/layer.py:239-281): an alpha that is not a number raises TypeError there."""
+    a, _ = pattern_value(m.alpha_pattern, ak, key, spec.lora_alpha)
+    if not isinstance(a, (int, float)):
+        right = "float" if spec.use_rslora else "int"
+        raise CountError(f"unsupported operand type(s) for /: '{type(a).__name__}' and '{right}'")
 
 
 def _under(key: str, prefix: str) -> bool:

@@ -59,6 +59,10 @@ def unsupported_target_type(site, ctx):
         return
     bad = a.match.unsupported
     targets = a.spec.target_modules
+    framework = a.framework.get("target_modules")
+    if framework is not None:  # the framework chose the names: one finding, in its words
+        yield where(site, "target_modules"), _message(inv, None, bad, f"`{framework.setting}` ({framework.finder})")
+        return
     if isinstance(targets, (list, tuple, set)) and a.entries:
         for entry in targets:
             hits = [n for n in a.entries.get(entry, ()) if n in bad]
@@ -68,9 +72,9 @@ def unsupported_target_type(site, ctx):
     yield where(site, "target_modules"), _message(inv, None, bad)
 
 
-def _message(inv, entry, hits):
+def _message(inv, entry, hits, setting=None):
     classes = sorted({inv.by_name[n].cls for n in hits})
-    what = f"{entry!r} matches" if entry else "target_modules matches"
+    what = f"{entry!r} matches" if entry else f"{setting or 'target_modules'} matches"
     text = (f"{what} {plural(len(hits), 'module')} of type {', '.join(classes)} ({hits[0]}"
             f"{', …' if len(hits) > 1 else ''}): LoRA adapts only {SUPPORTED} layers, so get_peft_model"
             " raises ValueError")

@@ -70,7 +70,8 @@ def moe_experts_not_adapted(site, ctx):
     if not fused or any(p in fused for p in a.targeted_parameters):
         return
     targets = a.spec.target_modules
-    aimed = a.match.all_linear or (
+    framework = a.framework.get("target_modules")
+    aimed = a.match.all_linear or (framework is not None and framework.option("all_linear")) or (
         isinstance(targets, (list, tuple, set)) and any(t.rpartition(".")[2] in EXPERT_LEAVES for t in targets)
     ) or (isinstance(targets, str) and any(n.rpartition(".")[2] in EXPERT_LEAVES for n in a.targeted))
     if not aimed:
@@ -79,7 +80,8 @@ def moe_experts_not_adapted(site, ctx):
     experts = inv.param_shape(fused[0])[0]
     mlp = [n for n in a.targeted if n.rpartition(".")[2] in EXPERT_LEAVES or "expert" in n]
     got = f"adapts only {by_leaf(_short(n) for n in mlp)}" if mlp else "adapts no MLP weights"
-    what = "all-linear" if a.match.all_linear else f"target_modules={targets!r}"
+    what = ("all-linear" if a.match.all_linear else f"`{framework.setting}`" if framework is not None
+            else f"target_modules={targets!r}")
     yield where(site, "target_modules"), (
         f"{inv.architecture} stores its {plural(experts, 'routed expert')} per layer as fused parameters"
         f" ({', '.join(suffixes)}), which target_modules cannot reach: {what} {got}, not the routed experts;"

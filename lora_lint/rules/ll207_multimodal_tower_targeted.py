@@ -47,6 +47,13 @@ def multimodal_tower_targeted(site, ctx):
     `q_proj` or a broad regex also adapts the vision/audio tower or the multimodal projector, not
     only the language model.
 
+    In a training framework's config the check is on what the framework hands to peft: axolotl's
+    `lora_target_linear` and LLaMA-Factory v1's `target_modules: all` take every linear layer,
+    towers included; LLaMA-Factory v0 keeps the vision tower and the projector out unless
+    `freeze_vision_tower`/`freeze_multi_modal_projector` is false (and then the tower is adapted
+    on purpose: no finding); ms-swift and Unsloth scope their `all-linear` by their own model
+    registries, which lora-lint does not replay, so they get no finding.
+
     ## Why is this bad?
     peft matches names anywhere in the model: `all-linear` takes every Linear layer of the vision
     encoder and the projector too, and CLIP/SigLIP towers use the same `q_proj`/`v_proj` names as
@@ -70,11 +77,19 @@ def multimodal_tower_targeted(site, ctx):
         return
     inv, a = found
     targets = a.spec.target_modules
+    framework = a.framework.get("target_modules")  # the training framework chose the names
     if isinstance(targets, str) and not a.match.all_linear:
         if any(t.rpartition(".")[2] in targets for t in inv.towers):
             return  # a regex that names the tower means it
-    in_tower = [n for n in a.targeted if inv.tower_of(n) is not None]
+    chosen = set(framework.option("towers_chosen", ())) if framework is not None else set()
+    in_tower = [n for n in a.targeted if inv.tower_of(n) is not None and inv.towers[inv.tower_of(n)] not in chosen]
     if not in_tower:
+        return
+    if framework is not None:
+        yield where(site, "target_modules"), (
+            f"`{framework.setting}` ({framework.finder}) also adapts {_parts(inv, in_tower)}, not only the"
+            " language model; to adapt only the language model name its modules instead"
+        )
         return
     if isinstance(targets, (list, tuple, set)) and a.entries:
         for entry in targets:
@@ -87,12 +102,16 @@ def multimodal_tower_targeted(site, ctx):
                     f" {_advice(inv)}"
                 )
         return
+    what = "all-linear" if a.match.all_linear else "target_modules"
+    yield where(site, "target_modules"), (
+        f"{what} also adapts {_parts(inv, in_tower)}; to adapt only the language model use {_advice(inv)}"
+    )
+
+
+def _parts(inv, in_tower) -> str:
     parts = []
     for tower, kind in inv.towers.items():
         hits = [n for n in in_tower if inv.tower_of(n) == tower]
         if hits:
             parts.append(f"{plural(len(hits), 'module')} of the {kind} {tower} ({by_leaf(hits)})")
-    what = "all-linear" if a.match.all_linear else "target_modules"
-    yield where(site, "target_modules"), (
-        f"{what} also adapts {' and '.join(parts)}; to adapt only the language model use {_advice(inv)}"
-    )
+    return " and ".join(parts)
