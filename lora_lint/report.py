@@ -102,6 +102,10 @@ def as_dict(row: Row) -> dict:
             peft_total = an.total
             targeted = len(an.targeted)
             targeted_params = len(an.targeted_parameters)
+    if trainable is not None and trainable.bit_length() > 1000:
+        # a rank of hundreds of digits: counts past a float, some past what Python prints (LL105
+        # reports the rank)
+        trainable = peft_total = None
     percent = (100.0 * trainable / total) if trainable is not None and total else None
     resolved = ctx.resolved
     return {

@@ -500,6 +500,26 @@ def test_regression_broken_yaml_with_cr_line_endings_is_still_ll901():
         assert [(f.code, f.span.line, f.span.col) for f in lint("broken_lora.yaml", variant)] == [("LL901", 4, 11)]
 
 
+def test_regression_a_4300_digit_rank_in_messages_and_the_report(tmp_path, capsys):
+    """LL903 'ValueError: Exceeds the limit (4300 digits) for integer string conversion' from
+    LL105's parameter count, and an internal error (float overflow) from `lora-lint report`."""
+    src = ("# lora-lint: base-model=EleutherAI/pythia-1b\nfrom peft import LoraConfig\n"
+           f"cfg = LoraConfig(r={'9' * 4300})\n")
+    (ll105,) = [f for f in lint("train.py", src) if f.code == "LL105"]
+    assert "r=a huge number" in ll105.message and "has more than 10^300 parameters per layer" in ll105.message
+    (tmp_path / "train.py").write_text(src)
+    for fmt in ("text", "json"):
+        assert main(["report", "--isolated", "--offline", "--output-format", fmt, str(tmp_path / "train.py")]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("["):])[0]["trainable_params"] is None
+
+
+def test_regression_a_coding_line_on_cr_only_lines():
+    """A latin-1 declaration on a file with CR line endings was not seen: LL901 'not valid UTF-8'."""
+    data = "# -*- coding: latin-1 -*-\rfrom peft import LoraConfig\rLoraConfig(r=8)\rNOTE = '¡'\r".encode("latin-1")
+    assert decode(data, "train.py") == data.decode("latin-1")
+
+
 # -- issue 12: bounded work and byte-exact fixes ---------------------------------------------------
 # Each class of the issue has a generator: exponential constants (names doubling each other, models
 # traced through names bound many times), huge literals, deep and long inputs, and odd encodings
