@@ -79,7 +79,7 @@ def _lora_variants(config_cls) -> dict:
     """
     import dataclasses
 
-    from peft.tuners.lora.layer import Linear
+    from peft.tuners.lora import layer
 
     fields, init_values = [], []
     for f in dataclasses.fields(config_cls):
@@ -87,8 +87,14 @@ def _lora_variants(config_cls) -> dict:
             init_values = list(f.metadata.get("lora_variants", []))
         elif f.metadata.get("is_lora_variant"):
             fields.append(f.name)
-    combinations = sorted(list(k) for k in Linear.lora_variants.fget(None))
-    return {"fields": fields, "init_values": init_values, "linear_combinations": combinations}
+
+    def combinations(cls) -> list:
+        return sorted(list(k) for k in cls.lora_variants.fget(None))
+
+    return {"fields": fields, "init_values": init_values, "linear_combinations": combinations(layer.Linear),
+            # the other layer classes, by inventory kind (conv: Conv1d/2d/3d agree)
+            "layer_combinations": {"embedding": combinations(layer.Embedding), "conv": combinations(layer.Conv2d),
+                                   "mha": combinations(layer.MultiheadAttention)}}
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import UNKNOWN, LoraSite, is_known
+from .models.spec import model_class
 from .peft_facts import scaling
 
 #: safetensors stores every trainable tensor; the header is a few KB, so size = params x bytes.
@@ -83,6 +84,29 @@ def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
     return rows, errors
 
 
+def _outcome(row: Row):
+    """``(failure, reason)``: the exception peft raises for the site (a ``models.Failure``), or why
+    no count is given ("not counted, because <reason>"); both None when the count is there."""
+    site, ctx = row.site, row.ctx
+    an = ctx.analysis
+    if an is not None:
+        if an.failure is not None:
+            return an.failure, None
+        if not an.known or an.trainable is None:
+            return None, an.withheld or "the analysis could not be completed"
+        return None, None
+    try:  # no model: what peft rejects without one (LoraConfig, and any layer it would create)
+        from .models.spec import LoraSpec
+        from .models.validate import config_failure, layer_failure
+    except ImportError:  # pragma: no cover - our own modules
+        return None, "the base model is not known"
+    spec = LoraSpec.from_site(site)
+    failure = config_failure(spec) or layer_failure(spec, "linear", spec.r, spec.lora_alpha)
+    if failure is not None:
+        return failure, None
+    return None, "the base model is not known"
+
+
 def as_dict(row: Row) -> dict:
     from .peft_facts import facts
 
@@ -92,16 +116,15 @@ def as_dict(row: Row) -> dict:
     rslora = _known(site, "use_rslora")
     inv, an = ctx.inventory, ctx.analysis
     total = trainable = targeted = targeted_params = peft_total = None
-    error = None
+    failure, reason = _outcome(row)
     if inv is not None:
         total = inv.total_params
-    if an is not None and getattr(an, "known", False):
-        error = an.error
-        if error is None:
+    if an is not None and an.known and failure is None:  # what is matched, even when a count is withheld
+        targeted = len(an.targeted)
+        targeted_params = len(an.targeted_parameters)
+        if reason is None:
             trainable = an.trainable
             peft_total = an.total
-            targeted = len(an.targeted)
-            targeted_params = len(an.targeted_parameters)
     if trainable is not None and trainable.bit_length() > 1000:
         # a rank of hundreds of digits: counts past a float, some past what Python prints (LL105
         # reports the rank)
@@ -118,7 +141,7 @@ def as_dict(row: Row) -> dict:
         "resolved_detail": resolved.detail if resolved else None,
         "model_id": resolved.model_id if resolved else None,
         "architecture": inv.architecture if inv is not None else None,
-        "model_class": site.model_class,
+        "model_class": model_class(site),
         "r": r,
         "lora_alpha": alpha,
         "use_rslora": rslora,
@@ -130,7 +153,9 @@ def as_dict(row: Row) -> dict:
         "peft_all_params": peft_total,
         "trainable_percent": percent,
         "adapter_bytes": {k: trainable * b for k, b in DTYPE_BYTES.items()} if trainable is not None else None,
-        "peft_error": error,
+        "peft_error": str(failure) if failure is not None else None,
+        "peft_error_at": failure.stage if failure is not None else None,
+        "not_counted": reason,
         "unresolved": row.problem,
         "facts": {
             "transformers": (inv.versions or {}).get("transformers") if inv is not None else None,
@@ -180,12 +205,18 @@ def summary_line(d: dict) -> str:
         size = d["adapter_bytes"] or {}
         parts.append(f"adapter {human_bytes(size.get('fp32'))} fp32, {human_bytes(size.get('bf16'))} bf16")
     elif d["peft_error"]:
-        parts.append(f"get_peft_model would fail: {d['peft_error']}")
+        parts.append(f"{_who(d)} would fail with {d['peft_error']}; nothing is trained")
+    elif d["not_counted"]:
+        parts.append(f"not counted, because {d['not_counted']}")
     if d["unresolved"]:
         parts.append(d["unresolved"])
     elif d["base_model"]:
         parts.append(f"base model {d['base_model']}" + (f" ({d['resolved_from']})" if d["resolved_from"] else ""))
     return " · ".join(parts)
+
+
+def _who(d: dict) -> str:
+    return "LoraConfig(...)" if d.get("peft_error_at") == "LoraConfig" else "get_peft_model"
 
 
 COLUMNS = ("location", "base model", "resolved", "r", "α", "scaling", "modules", "trainable",
@@ -207,10 +238,13 @@ def render_text(data: list[dict]) -> str:
             f"{pct:.3g}%" if pct is not None else "-", human_bytes(size.get("fp32")),
             human_bytes(size.get("bf16")),
         ])
+        if d["peft_error"]:
+            notes.append(f"{loc}: {_who(d)} would fail with {d['peft_error']}; nothing is trained, so nothing"
+                         " is counted")
+        elif d["not_counted"] and not d["unresolved"]:
+            notes.append(f"{loc}: not counted, because {d['not_counted']}")
         if d["unresolved"]:
-            notes.append(f"{loc}: {d['unresolved']}")
-        elif d["peft_error"]:
-            notes.append(f"{loc}: get_peft_model would fail: {d['peft_error']}")
+            notes.append(f"{loc}: {'' if d['peft_error'] else 'not counted: '}{d['unresolved']}")
     widths = [max(len(str(row[c])) for row in [COLUMNS, *table]) for c in range(len(COLUMNS))]
     numeric = set(range(3, len(COLUMNS)))
     lines = []

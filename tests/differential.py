@@ -30,10 +30,13 @@ def run_peft(name: str, model_class: str | None, kwargs: dict):
     from lora_lint.models.build import build_model
 
     model = build_model(config(name), model_class)
-    try:
+    try:  # LoraConfig(...) raising is part of the behaviour compared too
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pm = get_peft_model(model, LoraConfig(**copy.deepcopy(kwargs)), low_cpu_mem_usage=True)
+            # low_cpu_mem_usage=False, as users call it: True creates the adapter weights under
+            # init_empty_weights, which unties ensure_weight_tying's copies and layer_replication's
+            # shared layers, so its counts differ from a real run
+            pm = get_peft_model(model, LoraConfig(**copy.deepcopy(kwargs)))
     except Exception as e:  # peft's own errors are part of the behaviour compared
         return ("error", f"{type(e).__name__}: {e}")
     tuner = pm.base_model
@@ -45,6 +48,6 @@ def run_ours(name: str, model_class: str | None, kwargs: dict):
     from lora_lint.models import LoraSpec, analyze_spec
 
     a = analyze_spec(inventory(name, model_class), LoraSpec.from_kwargs(**copy.deepcopy(kwargs)))
-    if a.error is not None:
-        return ("error", a.error)
+    if a.failure is not None:
+        return ("error", str(a.failure))
     return (list(a.targeted), list(a.targeted_parameters), (a.trainable, a.total))

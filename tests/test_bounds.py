@@ -78,6 +78,14 @@ def test_a_long_chain_of_names_is_cut_at_the_depth_bound_without_poisoning_the_m
     assert site.get("lora_alpha").value == 21  # asked afresh, not the cut value of the deep walk
 
 
+def test_a_range_past_the_size_bound_is_unknown():
+    """``range(10**30)`` has more items than ``len`` can count (OverflowError, LL903 before)."""
+    (a, b, c), _ = extract("from peft import LoraConfig\nLoraConfig(layers_to_transform=list(range(10**30)))\n"
+                           "LoraConfig(layers_to_transform=range(2**70))\nLoraConfig(layers_to_transform=range(3))\n")
+    assert a.params["layers_to_transform"].value is UNKNOWN and b.params["layers_to_transform"].value is UNKNOWN
+    assert c.params["layers_to_transform"].value == range(3)
+
+
 def test_literals_past_the_size_bound_are_unknown():
     items = ", ".join(f"'m{i}'" for i in range(python_eval.MAX_ITEMS + 1))
     (site,), _ = extract(f"from peft import LoraConfig\nT = [{items}]\ncfg = LoraConfig(target_modules=T, r=8)\n")

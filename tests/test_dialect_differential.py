@@ -287,8 +287,10 @@ def test_dialect_equals_the_framework(case, tmp_path):
         return
     if theirs[0] == "error":
         assert ours[0] == "error", f"the framework's run fails ({theirs[1]}); lora-lint counts {ours[1:]}"
-        # peft's wording (a module's repr is shortened to "Name(...)")
-        assert ours[1].split("(")[0][:40] == theirs[1].split(": ", 1)[1].split("(")[0][:40]
+        # peft's exception class and wording (a module's repr is shortened to "Name(...)")
+        (ours_class, ours_text), (their_class, their_text) = ours[1].split(": ", 1), theirs[1].split(": ", 1)
+        assert ours_class == their_class
+        assert ours_text.split("(")[0][:40] == their_text.split("(")[0][:40]
         return
     assert ours[0] != "error", f"lora-lint reports {ours[1]!r}; the framework trains {theirs[1:]}"
     assert ours[0] == theirs[0]

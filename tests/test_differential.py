@@ -3,9 +3,11 @@
 Each case builds a model on the meta device (tiny configs derived from the real families in
 tests/fixtures/models, plus three real-size shapes), runs peft 0.21.2 on it and compares the
 targeted module names, the targeted parameter names and ``get_nb_trainable_parameters()``
-(trainable and total) with ``lora_lint.models.analyze_spec``; when peft raises, lora-lint must
-report an error with the same wording.
+(trainable and total) with ``lora_lint.models.analyze_spec``; when peft raises (at ``LoraConfig`` or
+in ``get_peft_model``), lora-lint must predict the same exception class with the same message.
 """
+
+import re
 
 import pytest
 from differential import run_ours, run_peft
@@ -107,6 +109,58 @@ CASES = [
  ("tiny-llava", None, dict(target_modules=["q_proj","v_proj"], layers_to_transform=[1], layers_pattern="language_model.layers")),
  ("tiny-llava", None, dict(target_modules=["patch_embedding"], r=4)),
  ("tiny-llava", None, dict(target_modules=["patch_embedding"], r=4, use_dora=True, lora_bias=False)),
+ # ensure_weight_tying: the tied partner shares the embedding's adapter or copy
+ ("tiny-llama-tied", None, dict(target_modules=["q_proj", "embed_tokens"], ensure_weight_tying=True)),
+ ("tiny-llama-tied", None, dict(target_modules=["q_proj", "lm_head"], ensure_weight_tying=True)),
+ ("tiny-llama-tied", None, dict(target_modules=["q_proj"], modules_to_save=["lm_head"], ensure_weight_tying=True)),
+ ("tiny-llama-tied", None, dict(target_modules=["q_proj"], modules_to_save=["embed_tokens"], ensure_weight_tying=True)),
+ ("tiny-llama-tied", None, dict(target_modules=r".*\.(q_proj|embed_tokens)", ensure_weight_tying=True)),
+ ("tiny-llama-tied", None, dict(target_modules="all-linear", ensure_weight_tying=True)),
+ ("tiny-llama-tied", None, dict(target_modules=["q_proj"], ensure_weight_tying=True,
+                                trainable_token_indices={"embed_tokens": [1, 2], "lm_head": [3]})),
+ ("tiny-llama", None, dict(target_modules=["q_proj", "embed_tokens"], ensure_weight_tying=True)),
+ # layer_replication
+ ("tiny-llama", None, dict(target_modules=["q_proj"], layer_replication=[[0, 2], [1, 2]])),
+ ("tiny-llama", None, dict(target_modules="all-linear", layer_replication=[[0, 4], [2, 4]])),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], layer_replication=[[0, 6]])),
+ ("tiny-bert", "SequenceClassification", dict(target_modules=["query", "value"], task_type="SEQ_CLS",
+                                              layer_replication=[[0, 2], [0, 2]])),
+ ("tiny-gpt2", None, dict(target_modules=["c_attn"], layer_replication=[[0, 2]])),
+ # layers_to_transform as a tuple or a range
+ ("tiny-llama", None, dict(target_modules=["q_proj"], layers_to_transform=(0, 3))),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], layers_to_transform=())),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], layers_to_transform=range(1, 3))),
+ ("tiny-llama", None, dict(target_modules=["q_proj", "lm_head"], layers_to_transform=[0])),
+ ("tiny-llama", None, dict(target_modules=["q_proj", "embed_tokens"], layers_to_transform=[0])),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], layers_to_transform=[0], layers_pattern="")),
+ # exceptions the analysis predicts
+ ("tiny-llama", None, dict(target_modules=["q_proj", "embed_tokens"], lora_bias=True)),
+ ("tiny-llama", None, dict(target_modules=["q_proj", "embed_tokens"], trainable_token_indices=[1, 2])),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], trainable_token_indices={"tok_embeddings": [1]})),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], target_parameters=["q_proj.weight"])),
+ ("tiny-llama", "TokenClassification", dict(target_modules="all-linear", task_type="TOKEN_CLS")),
+ ("tiny-qwen3-moe", None, dict(target_modules=["q_proj", "gate_proj", "down_proj"])),
+ ("tiny-mixtral", None, dict(target_modules=["q_proj", "w3"])),
+ ("tiny-llama", None, dict(target_modules=["q_proj", "v_proj"], rank_pattern={"v_proj": 0})),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], lora_dropout=1.5)),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], lora_dropout=1.0)),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], init_lora_weights="kaiming")),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], init_lora_weights="pissa_niter_x")),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], init_lora_weights="orthogonal", r=7)),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], lora_bias=True, init_lora_weights="gaussian")),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], lora_bias=True, use_dora=True)),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], bias="foo")),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], bias="x_only")),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], r=8.0)),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], task_type="causal_lm")),
+ ("tiny-llama", None, dict(target_modules=["q_proj"], use_dora=True, alora_invocation_tokens=[5])),
+ ("tiny-qwen2.5-vl", None, dict(target_modules=["patch_embed.proj"], velora_config={"num_groups": 4})),
+ ("tiny-qwen2.5-vl", None, dict(target_modules=["patch_embed.proj"], alora_invocation_tokens=[3])),
+ ("tiny-llama", None, dict(target_modules=["embed_tokens"], arrow_config={"top_k": 1})),
+ ("tiny-llama", None, dict(target_modules=["embed_tokens"], use_dora=True)),
+ ("tiny-llama", None, dict(target_modules=[], target_parameters=["self_attn.q_proj.weight"], arrow_config={"top_k": 1})),
+ ("tiny-llama", None, dict(target_modules=[], target_parameters=["self_attn.q_proj.weight"], kasa_config={})),
+ ("tiny-llama", None, dict(target_modules=[], target_parameters=["self_attn.q_proj.weight"], rank_pattern={"q_proj": 0})),
 ]
 
 #: peft-verified figures for real shapes (research/models.md §2.5, research/peft.md §5c).
@@ -118,6 +172,14 @@ def _id(case):
     return f"{name}{'-' + model_class if model_class else ''}-" + ",".join(f"{k}={v}" for k, v in kwargs.items())
 
 
+def normalized(error: str) -> str:
+    """peft's message with the parts that vary between runs put in a canonical form: the order of a
+    printed set, and the repr of an unsupported module (lora-lint writes ``Class(...)``)."""
+    error = re.sub(r"\{([^{}]*)\}", lambda m: "{" + ", ".join(sorted(m.group(1).split(", "))) + "}", error)
+    return re.sub(r"Target module (\w+)\(.*\) is not supported", r"Target module \1(...) is not supported", error,
+                  flags=re.S)
+
+
 @pytest.mark.parametrize("i", range(len(CASES)), ids=[_id(c) for c in CASES])
 def test_matches_peft(i):
     name, model_class, kwargs = CASES[i]
@@ -125,13 +187,7 @@ def test_matches_peft(i):
     ours = run_ours(name, model_class, kwargs)
     if peft[0] == "error" or ours[0] == "error":
         assert ours[0] == peft[0] == "error", f"peft: {peft}\nours: {ours}"
-        # same wording up to the (unordered) set peft prints
-        words = []
-        for w in ours[1].split()[:6]:
-            if "{" in w or "(" in w:
-                break
-            words.append(w)
-        assert len(words) >= 2 and " ".join(words) in peft[1], f"peft: {peft[1]}\nours: {ours[1]}"
+        assert normalized(ours[1]) == normalized(peft[1])  # same exception, same words
         return
     assert ours[0] == peft[0]  # targeted modules, in peft's order
     assert sorted(ours[1]) == sorted(peft[1])  # targeted parameters
@@ -146,3 +202,78 @@ def test_enough_pairs():
                    "bert", "t5", "llava", "qwen2.5-vl"):
         assert f"tiny-{family}" in models
     assert len(CASES) >= 40
+
+
+# Python sources whose values the static evaluator must follow (builtin calls, tuples), replayed
+# from the source and compared with real peft given the same values.
+SOURCE_CASES = [
+ ("tiny-llama", "LoraConfig(target_modules=['q_proj', 'v_proj'], rank_pattern=dict(q_proj=4))",
+  dict(target_modules=["q_proj", "v_proj"], rank_pattern={"q_proj": 4})),
+ ("tiny-llama", "LoraConfig(target_modules=['q_proj'], r=4, alpha_pattern=dict(q_proj=32, v_proj=2))",
+  dict(target_modules=["q_proj"], r=4, alpha_pattern={"q_proj": 32, "v_proj": 2})),
+ ("tiny-llama", "LoraConfig(target_modules=['q_proj'], layers_to_transform=list(range(1, 3)))",
+  dict(target_modules=["q_proj"], layers_to_transform=[1, 2])),
+ ("tiny-llama", "LAYERS = tuple(range(2, 8))\nLoraConfig(target_modules=['q_proj', 'v_proj'], layers_to_transform=LAYERS)",
+  dict(target_modules=["q_proj", "v_proj"], layers_to_transform=(2, 3, 4, 5, 6, 7))),
+ ("tiny-llama", "LoraConfig(target_modules=('q_proj', 'o_proj'), layers_to_transform=(0, 3))",
+  dict(target_modules=("q_proj", "o_proj"), layers_to_transform=(0, 3))),
+ ("tiny-llama", "LoraConfig(target_modules=['q_proj'], layers_to_transform=list(range(4, 8)))",
+  dict(target_modules=["q_proj"], layers_to_transform=[4, 5, 6, 7])),
+ ("tiny-llama-tied", "LoraConfig(target_modules=['q_proj', 'embed_tokens'], ensure_weight_tying=True)",
+  dict(target_modules=["q_proj", "embed_tokens"], ensure_weight_tying=True)),
+ ("tiny-llama", "LoraConfig(target_modules=['q_proj'], layer_replication=[(0, 2), (1, 3)])",
+  dict(target_modules=["q_proj"], layer_replication=[(0, 2), (1, 3)])),
+]
+
+
+@pytest.mark.parametrize("name,src,kwargs", SOURCE_CASES, ids=[c[1][-60:] for c in SOURCE_CASES])
+def test_python_source_matches_peft(name, src, kwargs):
+    from differential import inventory
+
+    from lora_lint.models import analyze
+    from lora_lint.sources import sites_for
+
+    (site,) = sites_for("case.py", f"from peft import LoraConfig\n{src}\n")
+    a = analyze(site, inventory(name, None))
+    peft = run_peft(name, None, kwargs)
+    if peft[0] == "error":
+        assert a.failure is not None and normalized(str(a.failure)) == normalized(peft[1])
+        return
+    assert a.failure is None and a.withheld is None
+    assert (list(a.targeted), (a.trainable, a.total)) == (peft[0], peft[2])
+
+
+# Configs that do not write the loading class: the task type decides the head (and the count).
+HEAD_CASES = [
+ ("tiny-bert", "SequenceClassification", dict(task_type="SEQ_CLS", target_modules=["query", "value"], r=16)),
+ ("tiny-llama", "SequenceClassification", dict(task_type="SEQ_CLS", target_modules=["q_proj", "v_proj"])),
+ ("tiny-llama", "TokenClassification", dict(task_type="TOKEN_CLS", target_modules=["q_proj", "v_proj"])),
+ ("tiny-llama", "QuestionAnswering", dict(task_type="QUESTION_ANS", target_modules=["q_proj", "v_proj"])),
+]
+
+
+@pytest.mark.parametrize("name,model_class,kwargs", HEAD_CASES, ids=[f"{c[0]}-{c[1]}" for c in HEAD_CASES])
+@pytest.mark.parametrize("form", ["adapter_config.json", "train.py"])
+def test_task_type_decides_the_head_class(tmp_path, capsys, monkeypatch, name, model_class, kwargs, form):
+    import json
+
+    from differential import MODELS
+
+    from lora_lint.cli import main
+    from lora_lint.models import context
+
+    monkeypatch.setenv("LORA_LINT_CACHE_DIR", str(tmp_path / "cache"))
+    context._memo.clear()
+    base = str((MODELS / name).resolve())
+    if form == "adapter_config.json":
+        text = json.dumps(dict(kwargs, peft_type="LORA", base_model_name_or_path=base))
+    else:  # a script that builds the model some other way
+        text = (f"# lora-lint: base-model={base}\nfrom peft import LoraConfig\n"
+                f"LoraConfig({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})\n")
+    (tmp_path / form).write_text(text)
+    assert main(["report", "--output-format", "json", "--offline", str(tmp_path / form)]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    targeted, _, (trainable, total) = run_peft(name, model_class, kwargs)
+    assert row["architecture"].endswith("For" + model_class)
+    assert (row["trainable_params"], row["peft_all_params"], row["targeted_modules"]) == (
+        trainable, total, len(targeted))

@@ -62,7 +62,7 @@ def model_project(tmp_path: Path) -> Path:
             from transformers import {cls}
             from peft import LoraConfig, get_peft_model
             m = {cls}.from_pretrained({str(TINY / model)!r})
-            get_peft_model(m, LoraConfig(r=8, lora_dropout=3, target_modules={targets}))
+            get_peft_model(m, LoraConfig(r=8, lora_dropout=-3, target_modules={targets}))
         """))
     return proj
 

@@ -64,9 +64,9 @@ CASES = [
      model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn"], fan_in_fan_out=False)\n'),
      model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn"], fan_in_fan_out=True)\n')),
     ("LL209-axolotl", "sft.yaml", "LL209", False,
-     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_fan_in_fan_out: True\n"
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_fan_in_fan_out: True\n"
      "lora_target_modules: [q_proj]\nsequence_len: 1\n",
-     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_fan_in_fan_out: False\n"
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_fan_in_fan_out: False\n"
      "lora_target_modules: [q_proj]\nsequence_len: 1\n"),
     # LL101 (unsafe): rsLoRA on
     ("LL101-inline", "train.py", "LL101", True,
@@ -98,9 +98,9 @@ CASES = [
      model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn", "q_proj", "o_proj"], fan_in_fan_out=True)\n'),
      model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn"], fan_in_fan_out=True)\n')),
     ("LL202-axolotl-block-drop", "sft.yaml", "LL202", True,
-     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_target_modules:\n  - q_proj\n"
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules:\n  - q_proj\n"
      "  - query  # BERT's name\n  - v_proj\nsequence_len: 1\n",
-     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_target_modules:\n  - q_proj\n  - v_proj\nsequence_len: 1\n"),
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules:\n  - q_proj\n  - v_proj\nsequence_len: 1\n"),
     ("LL202-llama-factory-comma-list", "sft.yaml", "LL202", True,
      f"model_name_or_path: {MODELS / 'tiny-llama'}\nstage: sft\ndo_train: true\nlora_target: q_proj,query,v_proj\n",
      f"model_name_or_path: {MODELS / 'tiny-llama'}\nstage: sft\ndo_train: true\nlora_target: q_proj,v_proj\n"),

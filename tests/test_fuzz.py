@@ -575,7 +575,8 @@ HUGE_LEAVES = st.one_of(
     st.integers(1, 4300).map(lambda n: "9" * n),  # up to Python's int-str limit
     st.integers(4301, 6000).map(lambda n: "1" * n),  # past it: UNKNOWN, never an error
     st.sampled_from(["1e308", "1e309", "-1e309", "1.7976931348623157e308 * 10", "2**4096", "2**100000",
-                     "10**4300", "0.1**400", "-(2**63)"]),
+                     "10**4300", "0.1**400", "-(2**63)", "range(10**30)", "list(range(2**70))",
+                     "tuple(range(0, 10**4000, 3))", "dict(q_proj=10**4000)", "list(range(9999))"]),
     st.integers(1, 300_000).map(lambda n: repr("q" * n)),
     st.integers(0, 12_000).map(lambda n: "[" + ", ".join(["'q_proj'"] * n) + "]"),
 )
@@ -710,3 +711,144 @@ def test_fixes_round_trip_every_byte_outside_the_fix(case):
     assert new.startswith(head) and new.endswith(tail) and data.startswith(head) and data.endswith(tail)
     for f in result.remaining:
         assert f.code != "LL903", f.message
+
+
+# -- hostile model configs: layer bombs, huge ints, deep nesting, odd keys --------------------------
+# (issue 12 on the model side.) Each generated config.json is written to a directory and resolved
+# like a local base model, then built: the build ends as an inventory or as a one-line LL902,
+# registers at most MAX_MODULES modules, and opens no socket (an audit hook records any attempt).
+# CI lowers the bound to 5,000 so that a build stopped at it costs a second; a campaign keeps
+# the real one.
+
+MODEL_SEEDS = [json.loads((ROOT / "tests" / "fixtures" / "models" / name / "config.json").read_text())
+               for name in ("tiny-llama", "tiny-gpt2", "tiny-qwen2-moe", "tiny-t5", "tiny-llava", "tiny-bert",
+                            "tiny-mixtral", "tiny-gemma2")]
+HUGE_INTS = [10**5, 10**6, 10**9, 2**63, 2**64, 10**30, 10**400, -1, 0, -(10**9)]
+ODD_KEYS = ["attn_implementation", "experts_implementation", "auto_map", "backbone", "use_pretrained_backbone",
+            "backbone_config", "model_type", "architectures", "dtype", "torch_dtype", "num_hidden_layers",
+            "num_layers", "n_layer", "encoder_layers", "text_config", "vision_config", "num_experts",
+            "num_local_experts", "hidden_size", "intermediate_size", "vocab_size", "max_position_embeddings",
+            "num_attention_heads", "quantization_config", "rope_scaling", "layer_types", "_name_or_path",
+            "trust_remote_code", "tie_word_embeddings", "per_layer_config", "head_dim"]
+ODD_VALUES = st.one_of(
+    st.sampled_from(HUGE_INTS), st.integers(-3, 64), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20), st.none(), st.booleans(),
+    st.sampled_from(["kernels-community/flash-attn3", "flash_attention_2", "paged|flash_attention_3", "sonicmoe",
+                     "org/backbone", "resnet50", "../../etc/passwd", "/dev/zero", "llama", "bark", "dpt",
+                     "bfloat16", "hub", "load", {"AutoModel": "evil/r--m.X"}, ["LlamaForCausalLM"],
+                     ["AutoModel", 3], {"model_type": "llama"}, {"quant_method": "mxfp4"}, [], {}]),
+)
+
+
+def _nested(depth: int, leaf):
+    for k in range(depth):
+        leaf = [leaf] if k % 2 else {"x": leaf}
+    return leaf
+
+
+@st.composite
+def hostile_model_configs(draw):
+    from lora_lint.models.build import LAYER_KEYS
+
+    cfg = json.loads(json.dumps(draw(st.sampled_from(MODEL_SEEDS))))
+    for _ in range(draw(st.integers(1, 5))):
+        op = draw(st.sampled_from(["layer-bomb", "layer-bomb", "set", "set", "nest", "delete"]))
+        subs = [v for v in cfg.values() if isinstance(v, dict)]
+        target = draw(st.sampled_from([cfg] + subs))
+        if op == "layer-bomb":
+            present = sorted(k for k in target if k in LAYER_KEYS) or ["num_hidden_layers"]
+            target[draw(st.sampled_from(present))] = draw(st.sampled_from(HUGE_INTS))
+        elif op == "set":
+            target[draw(st.sampled_from(ODD_KEYS))] = draw(ODD_VALUES)
+        elif op == "nest":
+            target[draw(st.sampled_from(ODD_KEYS))] = _nested(draw(st.integers(1, 400)), draw(ODD_VALUES))
+        elif target:
+            del target[draw(st.sampled_from(sorted(target)))]
+    return cfg
+
+
+_SOCKETS: list = []
+_GUARDING = [False]
+
+
+def _no_socket(event, args):
+    if _GUARDING[0] and event.startswith("socket.") and event != "socket.gethostname":
+        _SOCKETS.append((event, repr(args)[:120]))
+
+
+sys.addaudithook(_no_socket)
+
+
+@pytest.fixture(scope="module")
+def small_bound():
+    from lora_lint.models import build
+
+    mp = pytest.MonkeyPatch()
+    if not BIG:
+        mp.setattr(build, "MAX_MODULES", 5000)
+    yield build.MAX_MODULES
+    mp.undo()
+
+
+@fuzz(60)
+@given(hostile_model_configs(), st.sampled_from([None, "AutoModelForCausalLM", "AutoModel"] + MODEL_CLASSES[1:]))
+def test_hostile_model_configs_build_bounded_without_network(small_bound, cfg, model_class):
+    from torch.nn.modules.module import register_module_module_registration_hook
+
+    from lora_lint.models import context
+    from lora_lint.models.context import ModelContext, inventory_for, unresolved_message
+    from lora_lint.models.resolve import Resolved, Unresolved, resolve_offline
+
+    context._memo.clear()  # every example builds (the memo and the disk cache would replay it)
+    with tempfile.TemporaryDirectory() as d, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LORA_LINT_CACHE_DIR", os.path.join(d, "ll"))
+        try:
+            text = json.dumps(cfg, allow_nan=True)
+        except (ValueError, RecursionError):
+            return
+        Path(d, "config.json").write_text(text)
+        found = resolve_offline(d)
+        if isinstance(found, Unresolved):  # not JSON Python reads (a 4,301-digit int, too deep)
+            assert found.reason == "bad-config" and "\n" not in found.why
+            return
+        assert isinstance(found, Resolved)
+        registered = [0]
+        handle = register_module_module_registration_hook(lambda *a: registered.__setitem__(0, registered[0] + 1))
+        _SOCKETS.clear()
+        _GUARDING[0] = True
+        try:
+            inv = inventory_for(found, model_class)
+        finally:
+            _GUARDING[0] = False
+            handle.remove()
+    assert _SOCKETS == []
+    assert registered[0] <= small_bound + 1
+    if isinstance(inv, Unresolved):
+        msg = unresolved_message(ModelContext(d, "config", None, problem=inv))
+        assert msg.splitlines() == [msg] and len(msg) <= 1200, msg
+    else:
+        assert inv.modules and inv.total_params >= 0
+
+
+def test_hostile_model_config_text(tmp_path):
+    """config.json text Python's json refuses or cannot nest: a clean bad-config, never a crash."""
+    from lora_lint.models.resolve import Unresolved, resolve_offline
+
+    cases = {
+        "huge-int": '{"model_type": "llama", "num_hidden_layers": ' + "9" * 5000 + "}",
+        "deep": '{"model_type": "llama", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        "nan": '{"model_type": "llama", "hidden_size": NaN, "vocab_size": Infinity}',
+        "bom": "\ufeff{}",
+        "not-utf8": b'{"model_type": "\xff"}',
+        "not-an-object": "[1, 2]",
+        "empty": "",
+    }
+    for name, text in cases.items():
+        d = tmp_path / name
+        d.mkdir()
+        (d / "config.json").write_bytes(text if isinstance(text, bytes) else text.encode())
+        got = resolve_offline(str(d))
+        if isinstance(got, Unresolved):
+            assert got.reason == "bad-config" and "\n" not in got.why, (name, got)
+        else:
+            assert name == "nan", name  # JSON's NaN/Infinity extensions parse; the build decides

@@ -93,10 +93,10 @@ class Silent:
 class Hub(http.server.ThreadingHTTPServer):
     """A tiny Hub: ``routes[path] = (status, headers, body)``; records what it was asked."""
 
-    def __init__(self, routes):
+    def __init__(self, routes, handler=None):
         self.routes = routes
         self.seen = []
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(("127.0.0.1", 0), handler or Handler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -209,3 +209,99 @@ def test_offline_never_touches_the_network(tmp_path, online_env):
     finally:
         server.close()
     assert "not found offline" in row["unresolved"] and not server.conns
+
+
+# -- a config.json is read at most MAX_CONFIG_BYTES from the Hub (issue 12, item 11) -----------------
+
+class Streaming(Hub):
+    """A Hub whose HEAD announces ``head_length`` (None: no length) and whose GET announces
+    ``get_length`` (None: none) then sends bytes until the client goes away; counts what it sent."""
+
+    def __init__(self, head_length, get_length):
+        self.head_length, self.get_length = head_length, get_length
+        self.sent, self.finished = 0, threading.Event()
+        super().__init__({}, StreamingHandler)
+
+
+class StreamingHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def start(self, length):
+        self.server.seen.append(self.command)
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", SHA)
+        self.send_header("ETag", '"huge"')
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def do_HEAD(self):
+        self.start(self.server.head_length)
+
+    def do_GET(self):
+        self.start(self.server.get_length)
+        chunk = b'{"model_type": "llama", "x": "' + b"a" * 65536
+        try:
+            while self.server.sent < 64 * 1024 * 1024:  # the test's own bound: 16 times the limit
+                self.wfile.write(chunk)
+                self.server.sent += len(chunk)
+        except OSError:  # the client stopped reading: what the test wants
+            pass
+        finally:
+            self.server.finished.set()
+
+
+@pytest.mark.parametrize("head, get, asks", [
+    (10**9, 10**9, ["HEAD"]),  # announced by the HEAD: the body is never asked for
+    (300, 10**9, ["HEAD", "GET"]),  # announced by the GET: the body is not read
+    (None, None, ["HEAD", "GET"]),  # no length, streams forever: cut off at the limit
+])
+def test_a_huge_config_json_on_the_hub_is_not_downloaded(tmp_path, online_env, head, get, asks):
+    """Before: a 1 GB config.json was downloaded whole, then rejected."""
+    from lora_lint.models.resolve import MAX_CONFIG_BYTES
+
+    hub = Streaming(head, get)
+    try:
+        row = lint(tmp_path, online_env, hub.url, "acme/huge-config", timeout=20.0)
+    finally:
+        hub.shutdown()
+    msg = row["unresolved"]
+    assert "could not be fetched" in msg and f"over the {MAX_CONFIG_BYTES:,}-byte limit; not downloaded" in msg
+    assert (f"{head:,} bytes" if head == 10**9 else "is larger than that" if get is None else f"{get:,} bytes") in msg
+    assert hub.seen == asks
+    if "GET" in asks:
+        assert hub.finished.wait(20)
+        assert hub.sent < 16 * MAX_CONFIG_BYTES  # the connection was dropped, not read to the end
+    assert not (tmp_path / "hf-hub" / "models--acme--huge-config" / "snapshots").exists()
+
+
+def test_a_layer_bomb_from_the_hub_is_refused_before_building(tmp_path, online_env):
+    """A 230-byte config.json declaring 20,000 layers, served by the Hub: LL902, not a minute's build."""
+    bomb = json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+                       "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2,
+                       "vocab_size": 1000, "num_hidden_layers": 20000}).encode()
+    meta = {"X-Repo-Commit": SHA, "ETag": '"bomb"'}
+    hub = Hub({"/acme/bomb/resolve/main/config.json": (200, meta, bomb),
+               f"/acme/bomb/resolve/{SHA}/config.json": (200, meta, bomb)})
+    try:
+        row = lint(tmp_path, online_env, hub.url, "acme/bomb", timeout=20.0)
+    finally:
+        hub.shutdown()
+    assert row["resolved_from"] == "hub"
+    assert "is too large to build: it declares 20,000 layers (num_hidden_layers)" in row["unresolved"]
+
+
+def test_an_answer_without_a_commit_is_not_cached(tmp_path, online_env):
+    """The snapshot directory is named by the commit the Hub announces: a server that names none
+    (or a path) is not a Hub, and nothing is written."""
+    for commit in (None, "../../../../etc"):
+        meta = {"ETag": '"x"'} | ({"X-Repo-Commit": commit} if commit else {})
+        hub = Hub({"/acme/nocommit/resolve/main/config.json": (200, meta, QWEN_BYTES)})
+        try:
+            row = lint(tmp_path, online_env, hub.url, "acme/nocommit")
+        finally:
+            hub.shutdown()
+        assert "names no commit" in row["unresolved"], row["unresolved"]
+        assert [c for c, _, _ in hub.seen] == ["HEAD"]
+        assert not (tmp_path / "hf-hub" / "models--acme--nocommit" / "snapshots").exists()

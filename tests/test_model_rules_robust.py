@@ -23,7 +23,12 @@ FIELDS = {
                                 st.just("(unclosed"), weird),
     "exclude_modules": st.one_of(st.none(), st.lists(names, max_size=2), names, weird),
     "modules_to_save": st.one_of(st.none(), st.lists(names, max_size=3), weird),
-    "layers_to_transform": st.one_of(st.none(), st.lists(st.integers(-1, 9), max_size=3), st.integers(-1, 9), weird),
+    "layers_to_transform": st.one_of(st.none(), st.lists(st.integers(-1, 9), max_size=3), st.integers(-1, 9),
+                                     st.tuples(st.integers(-1, 9)), st.builds(range, st.integers(-1, 3), st.integers(0, 9)),
+                                     weird),
+    "layer_replication": st.one_of(st.none(), st.lists(st.tuples(st.integers(-2, 6), st.integers(-2, 8)), max_size=2),
+                                   weird),
+    "init_lora_weights": st.one_of(st.sampled_from([True, False, "gaussian", "pissa", "kaiming", "orthogonal"]), weird),
     "layers_pattern": st.one_of(st.none(), st.sampled_from(["layers", "h", "block", "("]), weird),
     "rank_pattern": st.one_of(st.dictionaries(names, st.integers(-1, 128), max_size=2), weird),
     "alpha_pattern": st.one_of(st.dictionaries(names, st.integers(0, 64), max_size=2), weird),
@@ -57,7 +62,7 @@ def test_no_crash(model, values, is_open, resizes):
     if a.known and a.error is None and a.trainable is not None:
         assert 0 <= a.trainable <= a.total
         assert a.total >= inv.total_params
-        assert set(a.targeted) <= set(inv.by_name)
+        assert set(a.targeted) <= set(a.match.inventory.by_name)
     for r in RULES:
         ctx = Context(options=dict(r.options), model=inv, analysis=a)
         for f in r.run(site, ctx):

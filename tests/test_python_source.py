@@ -200,3 +200,36 @@ def test_odd_values_do_not_crash_any_rule():
     )
     found = lint_text("t.py", src, Settings(select=["ALL"]))
     assert not [f for f in found if f.code == "LL903"], found
+
+
+@pytest.mark.parametrize("expr,value", [
+    ("dict(q_proj=4, v_proj=16)", {"q_proj": 4, "v_proj": 16}),
+    ("dict()", {}),
+    ("list(range(4, 8))", [4, 5, 6, 7]),
+    ("list(range(3))", [0, 1, 2]),
+    ("list(range(10, 0, -4))", [10, 6, 2]),
+    ("tuple(range(2, 4))", (2, 3)),
+    ("list((1, 2))", [1, 2]),
+    ("tuple(['q_proj', 'v_proj'])", ("q_proj", "v_proj")),
+    ("list(range(N, N + 2))", [24, 25]),
+    ("range(4, 8)", range(4, 8)),
+])
+def test_builtin_calls_configs_write_are_evaluated(expr, value):
+    site = one(f"from peft import LoraConfig\nN = 24\nLoraConfig(layers_to_transform={expr})\n")
+    assert site.params["layers_to_transform"].value == value
+
+
+@pytest.mark.parametrize("src", [
+    "LoraConfig(layers_to_transform=list(range(10 ** 9)))",  # too long
+    "LoraConfig(layers_to_transform=list(range(0, 4, 0)))",
+    "LoraConfig(layers_to_transform=list(range(n)))",
+    "LoraConfig(layers_to_transform=dict(q_proj=rank, **extra))",
+    "LoraConfig(layers_to_transform=dict([('q_proj', 4)]))",
+    "LoraConfig(layers_to_transform=sorted([3, 1]))",
+    "list = lambda x: x\nLoraConfig(layers_to_transform=list(range(4)))",
+    "from mylib import range\nLoraConfig(layers_to_transform=list(range(4)))",
+    "def f(dict):\n    return LoraConfig(layers_to_transform=dict(q_proj=4))",
+])
+def test_other_calls_and_shadowed_builtins_are_unknown(src):
+    site = one(f"from peft import LoraConfig\n{src}\n")
+    assert site.params["layers_to_transform"].value is UNKNOWN or not site.params["layers_to_transform"].known

@@ -82,6 +82,22 @@ def test_counts_equal_real_peft(tmp_path, capsys, model_id, model_class, src_kwa
     assert row["facts"]["peft"] == "0.21.2" and row["facts"]["transformers"]
 
 
+def test_saved_seq_cls_adapter_is_counted_on_the_classification_model(tmp_path, capsys):
+    """A RoBERTa adapter_config.json (as peft saves it: task_type SEQ_CLS, its heads written into
+    modules_to_save twice) is counted on RobertaForSequenceClassification, as peft loads it."""
+    kwargs = dict(r=16, lora_alpha=32, lora_dropout=0.1, target_modules=["value", "query"], task_type="SEQ_CLS",
+                  modules_to_save=["classifier", "score", "classifier", "score"])
+    path = tmp_path / "adapter_config.json"
+    path.write_text(json.dumps(dict(kwargs, peft_type="LORA", base_model_name_or_path="FacebookAI/roberta-base")))
+    assert main(["report", "--output-format", "json", "--offline", str(path)]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    total, trainable, all_params, targeted = peft_counts("FacebookAI/roberta-base", "AutoModelForSequenceClassification",
+                                                         kwargs)
+    assert row["architecture"] == "RobertaForSequenceClassification" and row["total_params"] == total
+    assert (row["trainable_params"], row["peft_all_params"], row["targeted_modules"]) == (trainable, all_params, targeted)
+    assert trainable == 1_181_954  # LoRA on 24 modules and the classifier's full copy
+
+
 def test_json_shape_for_every_kind_of_site(tmp_path, capsys):
     rows = report_json(tmp_path, capsys, """
         import os

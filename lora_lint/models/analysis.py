@@ -3,6 +3,11 @@
 This is what model-aware rules receive as ``ctx.analysis`` (``ctx.model`` is the Inventory).
 Every field is exact peft 0.21.2 behaviour or None/empty when a value it depends on is not
 statically known; rules must not guess past that.
+
+The replay runs in peft's order: ``LoraConfig(...)`` (``validate.config_failure``), then
+``get_peft_model``'s matching (``match``), layer creation and wrappers (``count``). The first
+exception peft would raise is the ``failure``; a count that cannot be given for another reason
+says why in ``withheld``.
 """
 
 from __future__ import annotations
@@ -13,24 +18,27 @@ from ..model import LoraSite
 from ..model_dependent import ModelDependent
 from ..regex_risk import risky_fields
 from .count import Counts, count
+from .failure import Failure
 from .inventory import Inventory
 from .match import Match, match
 from .spec import LoraSpec
+from .validate import config_failure
 
 
 @dataclass
 class Analysis:
     spec: LoraSpec
-    #: False when a value that decides matching is not statically known, or is a value peft
-    #: rejects before matching (``error_kind == "invalid"``); then nothing below is set.
+    #: False when a value that decides matching is not statically known or not replayed
+    #: (``withheld`` says which), or when ``LoraConfig`` or a layer rejects a value before
+    #: matching means anything (``failure.kind == "config"``: the config rules report it);
+    #: then ``match`` and ``counts`` are empty.
     known: bool
     #: Unknown fields that made ``known`` False.
     unknown: list[str] = field(default_factory=list)
-    #: The exception ``get_peft_model`` would raise, as peft words it (None: it succeeds).
-    error: str | None = None
-    #: not-found | no-targets | all-excluded | none-targeted | no-default | unsupported | fused |
-    #: mamba | param-on-target | layer | wrapper | tokens-not-found | invalid | unsupported-option
-    error_kind: str | None = None
+    #: The exception ``LoraConfig`` / ``get_peft_model`` would raise (None: it succeeds).
+    failure: Failure | None = None
+    #: Why the counts are not given although peft does not raise: completes "not counted, because ...".
+    withheld: str | None = None
     match: Match = field(default_factory=Match)
     counts: Counts = field(default_factory=Counts)
     #: Fields whose value the training framework computes from the model (axolotl's
@@ -39,6 +47,16 @@ class Analysis:
     framework: dict[str, ModelDependent] = field(default_factory=dict)
 
     # -- convenient views ------------------------------------------------------------------------
+
+    @property
+    def error(self) -> str | None:
+        """peft's message for the exception it raises."""
+        return self.failure.message if self.failure else None
+
+    @property
+    def error_kind(self) -> str | None:
+        """``failure.kind``: see ``models.failure.KINDS``."""
+        return self.failure.kind if self.failure else None
 
     @property
     def targeted(self) -> list[str]:
@@ -87,17 +105,25 @@ def resolve_framework(inv: Inventory, spec: LoraSpec) -> tuple[LoraSpec, dict[st
 
 def analyze_spec(inv: Inventory, spec: LoraSpec) -> Analysis:
     spec, framework = resolve_framework(inv, spec)
-    unknown = spec.unknown_match_fields() or risky_fields(spec)
+    unknown = spec.unknown_match_fields()
     if unknown:
-        return Analysis(spec, known=False, unknown=unknown, framework=framework)
+        return Analysis(spec, known=False, unknown=unknown, withheld=f"{unknown[0]} is not statically known",
+                        framework=framework)
+    risky = risky_fields(spec)
+    if risky:
+        return Analysis(spec, known=False, unknown=risky, framework=framework,
+                        withheld=f"matching the regular expression in {risky[0]} could take minutes")
+    failure = config_failure(spec)
+    if failure is not None:
+        return Analysis(spec, known=False, failure=failure, framework=framework)
     m = match(inv, spec)
-    if m.error_kind == "invalid":  # peft rejects the values themselves: the config rules say so
-        return Analysis(spec, known=False, error=m.error, error_kind=m.error_kind, match=m, framework=framework)
-    counts = count(inv, spec, m)
-    error, kind = m.error, m.error_kind
-    if error is None and counts.error is not None:
-        error, kind = counts.error, counts.error_kind
-    return Analysis(spec, known=True, error=error, error_kind=kind, match=m, counts=counts, framework=framework)
+    if m.withheld is not None:
+        return Analysis(spec, known=False, withheld=m.withheld, match=m, framework=framework)
+    if m.failure is not None:
+        return Analysis(spec, known=True, failure=m.failure, match=m, framework=framework)
+    counts = count(m.inventory or inv, spec, m)
+    return Analysis(spec, known=True, failure=counts.failure, withheld=counts.withheld, match=m, counts=counts,
+                    framework=framework)
 
 
 def analyze(site: LoraSite, inventory: Inventory) -> Analysis:

@@ -4,16 +4,28 @@ The only lora-lint module that imports torch and transformers (lazily, inside th
 The model is built with ``with torch.device("meta"): AutoModelFor*.from_config(config)``, which is
 what transformers 5 itself uses (``init_empty_weights`` breaks weight tying there, see
 research/models.md §2.4), never with ``trust_remote_code``.
+
+A build never touches the network, online or not (the config is already here): the keys that make
+transformers fetch code or weights are taken out first (``buildable``), huggingface_hub's offline
+switch is on while it runs, and an audit hook refuses any socket the building thread opens. A
+build is bounded by the number of modules it registers (``MAX_MODULES``): a 230-byte config
+declaring 20,000 layers is refused at once, not built for a minute.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
+import sys
+import tempfile
+import threading
 from typing import Any
 
 from .inventory import SCHEMA_VERSION, Inventory, ModuleInfo
+from .resolve import one_line
 
 
 class ModelBuildError(Exception):
@@ -22,6 +34,41 @@ class ModelBuildError(Exception):
 
 class RemoteCodeRequired(ModelBuildError):
     """The config names a model type only its repository's own code (``auto_map``) defines."""
+
+
+class NeedsNetwork(ModelBuildError):
+    """Building the model would fetch something (a backbone named by Hub id, a kernel): refused."""
+
+
+class ModelTooLarge(ModelBuildError):
+    """The config declares, or the build registers, more modules than ``MAX_MODULES``."""
+
+
+#: Modules one build may register. Measured on the meta device with transformers 5.25: decoder
+#: LLMs stay under 2,000 (Llama-3.1-405B 1,645, Qwen3-235B-A22B 1,323, DeepSeek-V3 1,215, Llama 4
+#: Maverick 1,188, Mixtral-8x22B 679: their experts are one fused module per layer); the largest
+#: are the encoder-decoder MoEs that keep one module per expert (NLLB-MoE-54B 8,581, Switch-Base-256
+#: 15,890, Switch-Large-128 16,406). Three times the largest; only Switch-C-2048 (about 300,000,
+#: 1.6 T parameters) is refused. Building 50,000 modules costs about 15 s and 200 MB here, the
+#: most a hostile config can cost.
+MAX_MODULES = 50_000
+BOUND = (f"lora-lint builds models of at most {MAX_MODULES:,} modules (real models have up to about"
+         " 16,000)")
+#: Every layer of a real model holds several modules (attention, its projections, the MLP, norms):
+#: a config declaring more than MAX_MODULES / 4 layers is refused before anything is built.
+MIN_MODULES_PER_LAYER = 4
+#: The keys transformers' configs count layers with (any sub-config).
+LAYER_KEYS = frozenset({"num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers",
+                        "decoder_layers", "num_encoder_layers", "num_decoder_layers"})
+#: A real config.json nests a handful of levels (text_config -> rope_parameters); deeper is refused.
+MAX_CONFIG_DEPTH = 32
+
+#: Keys that choose an implementation at run time, not the module tree. transformers 5 fetches
+#: a kernel from the Hub for some values ("kernels-community/...", "flash_attention_2" without
+#: flash-attn installed) while it builds the model, so the build goes on without them.
+RUNTIME_KEYS = frozenset({"attn_implementation", "experts_implementation", "_attn_implementation",
+                          "_attn_implementation_internal", "_experts_implementation",
+                          "_experts_implementation_internal"})
 
 
 #: model_class spellings -> transformers Auto class name.
@@ -91,6 +138,47 @@ def normalize_model_class(model_class: str | None) -> str | None:
     return s  # a concrete transformers class name
 
 
+def buildable(config: dict) -> dict:
+    """``config`` without what would make a build reach out, at every level (sub-configs too).
+
+    Dropped: the run-time implementation keys (``RUNTIME_KEYS``); ``auto_map`` (the model type is
+    native, so transformers' own classes build it; with ``auto_map`` an Auto class that has no
+    native mapping for it asks on stdin whether to download and run the repository's code);
+    ``backbone`` when the same config holds its ``backbone_config`` (transformers then ignores
+    it). ``use_pretrained_backbone`` is set to false: weights are never loaded. A ``backbone``
+    named alone is kept: the build then needs the Hub, and is refused (``NeedsNetwork``).
+    Raises ``ModelTooLarge`` for a config declaring more layers than ``MAX_MODULES`` allows,
+    ``ModelBuildError`` for one nested deeper than ``MAX_CONFIG_DEPTH``."""
+    layers: list[tuple[int, str]] = []
+
+    def clean(value, depth: int):
+        if depth > MAX_CONFIG_DEPTH:
+            raise ModelBuildError(f"config.json is nested deeper than {MAX_CONFIG_DEPTH} levels")
+        if isinstance(value, list):
+            return [clean(v, depth + 1) for v in value]
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for key, v in value.items():
+            if key in RUNTIME_KEYS or key == "auto_map":
+                continue
+            if key == "backbone" and value.get("backbone_config") is not None:
+                continue
+            if key == "use_pretrained_backbone":
+                v = False
+            elif key in LAYER_KEYS and isinstance(v, int) and not isinstance(v, bool):
+                layers.append((v, key))
+            out[key] = clean(v, depth + 1)
+        return out
+
+    cleaned = clean(config, 0)
+    if layers:
+        n, key = max(layers)
+        if n * MIN_MODULES_PER_LAYER > MAX_MODULES:
+            raise ModelTooLarge(f"it declares {n:,} layers ({key}); {BOUND}")
+    return cleaned
+
+
 def make_config(config: dict):
     """A transformers config object from a ``config.json`` dict (native classes only)."""
     from transformers import CONFIG_MAPPING
@@ -98,17 +186,26 @@ def make_config(config: dict):
     model_type = config.get("model_type")
     if not model_type:
         raise ModelBuildError("config.json has no model_type")
-    if model_type not in CONFIG_MAPPING:
+    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
         if config.get("auto_map"):
             raise RemoteCodeRequired(
                 f"model_type {model_type!r} is defined by the repository's own code (auto_map);"
                 " lora-lint never runs remote code"
             )
         raise ModelBuildError(f"model_type {model_type!r} is not known to this transformers version")
+    clean = buildable(config)
     try:
-        return CONFIG_MAPPING[model_type].from_dict(dict(config))
+        return CONFIG_MAPPING[model_type].from_dict(clean)
     except Exception as e:  # invalid shapes raise StrictDataclassClassValidationError etc.
-        raise ModelBuildError(f"invalid {model_type} config: {type(e).__name__}: {e}") from e
+        _reraise_bound(e)
+        raise ModelBuildError(f"invalid {model_type} config: {describe(e)}") from e
+
+
+def describe(exc: BaseException) -> str:
+    """``ValueError: the first line of its text``, on one line and bounded: transformers' messages
+    run over many lines (the second often lists every model type there is)."""
+    text = next((line for line in str(exc).splitlines() if line.strip()), "")
+    return one_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__, 300)
 
 
 def _candidates(model_class: str | None, architectures) -> list[str]:
@@ -126,27 +223,178 @@ def build_model(config: dict, model_class: str | None = None):
     concrete class name...); without it the config's ``architectures`` are tried, then the
     causal-LM, image-text-to-text, seq2seq and base Auto classes.
     """
+    try:
+        with _sealed():
+            return _build_model(config, model_class)
+    except NeedsNetwork as e:
+        named = _backbones_by_name(config)
+        why = f" for its `backbone` {named[0]!r} (named by id, without its backbone_config)" if named else ""
+        raise NeedsNetwork(f"building it would reach {e}{why}; lora-lint builds models without"
+                           " the network") from e
+
+
+def _backbones_by_name(config, depth: int = 0) -> list:
+    """The ``backbone`` values transformers would look up (no ``backbone_config`` beside them)."""
+    if depth > MAX_CONFIG_DEPTH or not isinstance(config, dict):
+        return []
+    found = [config["backbone"]] if config.get("backbone") is not None and config.get("backbone_config") is None else []
+    for v in config.values():
+        for item in v if isinstance(v, list) else [v]:
+            found += _backbones_by_name(item, depth + 1)
+    return found
+
+
+def _build_model(config: dict, model_class: str | None):
     import torch
     import transformers
 
     cfg = make_config(config)
-    errors = []
+    misses, errors = [], []  # a class that does not apply; one that applies and failed
     for cand in _candidates(model_class, config.get("architectures")):
         cls = getattr(transformers, cand, None)
-        if cls is None:
-            errors.append(f"{cand}: not in transformers {transformers.__version__}")
+        if cls is None or not isinstance(cls, type):
+            misses.append(f"{cand}: not in transformers {transformers.__version__}")
             continue
         try:
             with torch.device("meta"):
                 if cand.startswith("AutoModel"):
                     return cls.from_config(cfg)
-                if not isinstance(cfg, cls.config_class):
-                    errors.append(f"{cand}: expects {cls.config_class.__name__}")
+                if not isinstance(cfg, getattr(cls, "config_class", ()) or ()):
+                    misses.append(f"{cand}: expects {getattr(cls.config_class, '__name__', '?')}")
                     continue
                 return cls._from_config(cfg)
         except Exception as e:
-            errors.append(f"{cand}: {type(e).__name__}: {str(e)[:200]}")
-    raise ModelBuildError(f"cannot build a {config.get('model_type')} model: " + "; ".join(errors))
+            _reraise_bound(e)
+            entry = f"{cand}: {describe(e)}"
+            (misses if "Unrecognized configuration class" in str(e) else errors).append(entry)
+    shown = (errors or misses)[:1]
+    more = len(errors) + len(misses) - len(shown)
+    raise ModelBuildError(f"cannot build a {config.get('model_type')} model: " + "; ".join(shown)
+                          + (f" (and {more} other class{'es' if more > 1 else ''} failed)" if more else ""))
+
+
+# -- the seal around a build: no network, bounded module count ---------------------------------
+
+_state = threading.local()  # .active, .modules, .refused (the first refusal of this build)
+_seal_lock = threading.RLock()
+_hooks_installed = False
+#: True while some thread builds: the audit hook sees every event of the process (``id()`` is
+#: one), so it returns on this flag before anything else.
+_sealing = False
+
+
+def _reraise_bound(exc: BaseException) -> None:
+    """Raise the refusal the seal recorded, whatever transformers made of it (it wraps some
+    exceptions in its own, and catches others); a failure because the Hub is offline is one too."""
+    refused = getattr(_state, "refused", None)
+    if refused is not None:
+        raise refused from exc
+    offline = _offline_error(exc)
+    if offline is not None:
+        url = re.search(r"https?://[^\s'\"]+", str(offline))
+        raise NeedsNetwork(f"the Hub ({url.group(0).rstrip(':.,')})" if url else "the Hub") from exc
+
+
+def _offline_error(exc: BaseException) -> BaseException | None:
+    """The exception in ``exc``'s chain that says the Hub was needed while offline, or None."""
+    try:
+        from huggingface_hub import errors
+    except ImportError:  # pragma: no cover - transformers requires it
+        return None
+    kinds = tuple(k for k in (getattr(errors, "OfflineModeIsEnabled", None),
+                              getattr(errors, "LocalEntryNotFoundError", None)) if k is not None)
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen and len(seen) < 50:
+        seen.add(id(e))
+        if isinstance(e, kinds) or "offline mode" in str(e)[:2000].lower():
+            return e
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _audit(event: str, args: tuple) -> None:
+    if not _sealing:
+        return
+    if event.startswith("socket.") and event != "socket.gethostname" and getattr(_state, "active", False):
+        where = ""
+        if event in ("socket.connect", "socket.sendto") and len(args) > 1:
+            where = f" ({args[1]!r})"
+        elif event in ("socket.getaddrinfo", "socket.gethostbyname") and args:
+            where = f" ({args[0]!r})"
+        if getattr(_state, "refused", None) is None:
+            _state.refused = NeedsNetwork(f"the network{one_line(where, 120)}")
+        raise _state.refused
+
+
+def _on_module(module, name, submodule) -> None:
+    if not getattr(_state, "active", False):
+        return None
+    _state.modules += 1
+    if _state.modules > MAX_MODULES:
+        if getattr(_state, "refused", None) is None:
+            _state.refused = ModelTooLarge(f"building it passed {MAX_MODULES:,} modules; {BOUND}")
+        raise _state.refused
+    return None
+
+
+def _install_hooks() -> None:
+    global _hooks_installed
+    if not _hooks_installed:
+        from torch.nn.modules.module import register_module_module_registration_hook
+
+        sys.addaudithook(_audit)  # cannot be removed: it acts only while a build is sealed
+        register_module_module_registration_hook(_on_module)
+        _hooks_installed = True
+
+
+#: While a build runs: transformers' own switch for Hub kernels off, and the kernels package
+#: looking in an empty cache. Importing some model modules (GPT-Neo, Bark) asks the kernels
+#: package for a flash-attention kernel, which it loads from the Hugging Face cache when it is
+#: there: a build loads no code from the Hub, cached or not.
+_KERNEL_ENV = {"USE_HUB_KERNELS": "NO", "KERNELS_CACHE": None}
+
+
+@contextlib.contextmanager
+def _sealed():
+    """While the current thread builds: huggingface_hub (and transformers 4, which copies the
+    switch at import) offline, no Hub kernels, sockets refused, module registrations counted."""
+    global _sealing
+    if getattr(_state, "active", False):  # already sealed by an outer build in this thread
+        yield
+        return
+    with _seal_lock, tempfile.TemporaryDirectory(prefix="lora-lint-no-kernels-") as empty:
+        _install_hooks()
+        import huggingface_hub.constants as hub_constants
+
+        tf_hub = sys.modules.get("transformers.utils.hub")
+        saved = hub_constants.HF_HUB_OFFLINE, getattr(tf_hub, "_is_offline_mode", None)
+        saved_env = {k: os.environ.get(k) for k in _KERNEL_ENV}
+        hub_constants.HF_HUB_OFFLINE = True
+        if saved[1] is not None:
+            tf_hub._is_offline_mode = True
+        os.environ.update({k: v or empty for k, v in _KERNEL_ENV.items()})
+        _state.active, _state.modules, _state.refused = True, 0, None
+        _sealing = True
+        try:
+            yield
+            if _state.refused is not None:  # caught and swallowed inside transformers
+                raise _state.refused
+        except (NeedsNetwork, ModelTooLarge):
+            raise
+        except Exception as e:
+            _reraise_bound(e)
+            raise
+        finally:
+            _state.active = _sealing = False
+            for k, v in saved_env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            hub_constants.HF_HUB_OFFLINE = saved[0]
+            if saved[1] is not None:
+                tf_hub._is_offline_mode = saved[1]
 
 
 def build_inventory(config: dict, model_class: str | None = None) -> Inventory:

@@ -12,7 +12,6 @@ Versions are read from the installed distributions' metadata without importing t
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -21,8 +20,12 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from ..bounded_read import read_regular_file
 from .catalog import DATA
 
+#: A cache entry larger than this is not read: the largest model a build allows (build.MAX_MODULES,
+#: 50,000 modules) has an inventory of about 3 MB.
+MAX_ENTRY_BYTES = 16 * 1024 * 1024
 PREBUILT = DATA / "inventories"
 PREBUILT_INDEX = PREBUILT / "index.json"
 ENV = "LORA_LINT_CACHE_DIR"
@@ -81,14 +84,16 @@ def _entry(key: str) -> Path:
 
 
 def load(key: str) -> str | None:
-    """The cached inventory JSON for ``key``, or None (missing, unreadable or corrupt)."""
+    """The cached inventory JSON for ``key``, or None (missing, unreadable or corrupt). Only a
+    regular file is read, never blocking, and at most ``MAX_ENTRY_BYTES`` of it: a FIFO under an
+    entry's name would hang the run, a symlink to /dev/zero fill the memory."""
     path = _entry(key)
     try:
-        data = path.read_bytes()
+        data, _ = read_regular_file(path, MAX_ENTRY_BYTES)
         doc = json.loads(data)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         _discard(path)
         return None
     if not isinstance(doc, dict) or doc.get("key") != key or not isinstance(doc.get("inventory"), str):
@@ -130,32 +135,53 @@ def _discard(path: Path) -> None:
 
 @lru_cache(maxsize=1)
 def prebuilt_index() -> dict:
-    """``{"transformers": v, "peft": v, "entries": {config_hash: file}}`` or empty."""
+    """``{"files": {file: {"architecture", "transformers"}}, "entries": {config_hash: {"model",
+    "classes": {class or "": file}}}}``, or empty."""
     try:
         return json.loads(PREBUILT_INDEX.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
 
-def prebuilt(config_hash: str, model_class: str | None, transformers_version: str | None) -> str | None:
-    """The shipped inventory JSON for a catalog config, when it applies here.
-
-    It applies when it was built for the default class (``model_class`` None) and with the
-    installed transformers version, or when transformers is not installed at all (then it is the
-    only source there is, and the output says which version the facts come from).
-    """
-    if model_class is not None:
-        return None
+def prebuilt_file(config_hash: str, model_class: str | None) -> str | None:
+    """The prebuilt inventory file for a config and a class key (None: the config's own
+    architecture; an Auto class name, or the concrete class it builds), whatever the release."""
     index = prebuilt_index()
     if index.get("schema_version") != schema_version():
         return None
-    if transformers_version is not None and index.get("transformers") != transformers_version:
+    entry = index.get("entries", {}).get(config_hash)
+    if not entry:
         return None
-    name = index.get("entries", {}).get(config_hash)
+    classes = entry.get("classes", {})
+    name = classes.get(model_class or "")
+    if name is None and model_class:
+        files = index.get("files", {})
+        name = next((f for f in classes.values() if files.get(f, {}).get("architecture") == model_class),
+                    None)
+    return name
+
+
+def same_major(a: str | None, b: str | None) -> bool:
+    return bool(a and b) and a.split(".")[0] == b.split(".")[0]
+
+
+def prebuilt(config_hash: str, model_class: str | None, transformers_version: str | None) -> str | None:
+    """The shipped inventory JSON for a catalog config and class, when it applies here.
+
+    A prebuilt inventory applies on every release of the transformers major version it was
+    built with (the test suite and ``python -m lora_lint.models.catalog --check`` compare it
+    with a fresh build on the installed release, and fail when the structure changed), and
+    when transformers is not installed at all. The inventory records the release it was built
+    with, and the output's ``facts`` say so. Another major version (transformers 4's unfused
+    MoE experts, say) builds the model instead.
+    """
+    name = prebuilt_file(config_hash, model_class)
     if name is None:
         return None
+    built = prebuilt_index().get("files", {}).get(name, {}).get("transformers")
+    if transformers_version is not None and not same_major(built, transformers_version):
+        return None
     try:
-        with gzip.open(PREBUILT / name, "rt", encoding="utf-8") as f:
-            return f.read()
-    except (OSError, EOFError, ValueError):
+        return (PREBUILT / name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return None

@@ -1,11 +1,17 @@
 """The bundled catalog of base-model configs (``data/catalog``) and its prebuilt inventories.
 
-``lookup(name)`` finds a model id in the catalog: exactly, through ``aliases.json`` (Hub
-redirects, equal-shape instruct/chat siblings, Unsloth mirrors), then case-insensitively.
-Standard library only: a lint run that resolves through the catalog imports nothing heavy.
+``data/catalog/<org>--<name>.json`` is a model's published ``config.json``; ``catalog.json``
+says, for each model, where that copy was found (``source``), which head classes besides the
+config's own have prebuilt inventories (``classes``, transformers Auto class names), and the
+other names it answers to (``aliases``: a renamed Hub repository, an instruct/chat sibling or a
+mirror whose config was compared with this one, each saying how it was verified).
+
+``lookup(name)`` finds a model id in the catalog: exactly, through an alias, then
+case-insensitively. Standard library only: a lint run that resolves through the catalog imports
+nothing heavy.
 
 ``python -m lora_lint.models.catalog`` rebuilds ``data/inventories/`` from the installed
-transformers (see ``catalog_build``).
+transformers; ``--check`` compares instead of writing (see ``catalog_build``).
 """
 
 from __future__ import annotations
@@ -18,8 +24,14 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CATALOG = DATA / "catalog"
-ALIASES = CATALOG / "aliases.json"
-ALIAS_KINDS = ("redirects", "variants", "mirrors")
+MANIFEST = CATALOG / "catalog.json"
+#: Alias kinds, as ``catalog.json`` spells them -> how a message names them.
+ALIAS_KINDS = {
+    "redirect": "renamed repo",
+    "variant": "same-shape sibling",
+    "mirror": "same-shape mirror",
+    "adapter": "adapter on this base model",
+}
 
 
 @dataclass(frozen=True)
@@ -29,7 +41,7 @@ class Entry:
     name: str  # as written by the user
     model_id: str  # the catalog model whose config.json is used
     path: Path
-    via: tuple[str, ...] = ()  # alias kinds followed, in order ("variants", "mirrors"...)
+    via: tuple[str, ...] = ()  # alias kinds followed ("variant", "mirror"...)
     case_folded: bool = False
 
     @property
@@ -38,16 +50,18 @@ class Entry:
         if self.case_folded:
             parts.append("matched ignoring case")
         if self.via:
-            parts.append("alias: " + " → ".join(_KIND_WORD[k] for k in self.via))
+            parts.append("alias: " + " → ".join(ALIAS_KINDS[k] for k in self.via))
         return "; ".join(parts)
-
-
-_KIND_WORD = {"redirects": "renamed repo", "variants": "same-shape sibling",
-              "mirrors": "Unsloth mirror"}
 
 
 def file_name(model_id: str) -> str:
     return model_id.replace("/", "--") + ".json"
+
+
+@lru_cache(maxsize=1)
+def manifest() -> dict:
+    """``catalog.json``: ``{"models": {model id: {"source", "classes", "aliases"}}}``."""
+    return json.loads(MANIFEST.read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=1)
@@ -62,9 +76,15 @@ def model_ids() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def aliases() -> dict[str, tuple[str, str]]:
-    """Alias -> (target, kind)."""
-    data = json.loads(ALIASES.read_text(encoding="utf-8"))
-    return {a: (t, kind) for kind in ALIAS_KINDS for a, t in data.get(kind, {}).items()}
+    """Alias -> (catalog model id, kind)."""
+    return {alias: (model_id, info["kind"])
+            for model_id, record in manifest()["models"].items()
+            for alias, info in record.get("aliases", {}).items()}
+
+
+def head_classes(model_id: str) -> list[str]:
+    """The Auto classes with a prebuilt inventory for ``model_id`` besides its config's own."""
+    return list(manifest()["models"].get(model_id, {}).get("classes", []))
 
 
 @lru_cache(maxsize=1)
@@ -85,13 +105,13 @@ def lookup(name: str) -> Entry | None:
         if key is None:
             return None
         folded = True
-    via: list[str] = []
-    while key not in ids and len(via) < 4:
+    via: tuple[str, ...] = ()
+    if key not in ids:
         key, kind = al[key]
-        via.append(kind)
+        via = (kind,)
     if key not in ids:
         return None
-    return Entry(name, key, CATALOG / ids[key], tuple(via), folded)
+    return Entry(name, key, CATALOG / ids[key], via, folded)
 
 
 def all_names() -> list[str]:

@@ -21,7 +21,8 @@ from typing import Any
 from ..model import LoraSite, Param
 from ..sources.overrides import COMMENT_KEY
 from . import cache
-from .resolve import Resolved, Unresolved, env_offline, resolve
+from .resolve import Resolved, Unresolved, env_offline, one_line, resolve
+from .spec import model_class
 
 DEFAULT_HUB_TIMEOUT = 5.0
 
@@ -120,7 +121,7 @@ def context_for(site: LoraSite, settings, defer: bool = False) -> ModelContext:
             ctx.problem = found
         return ctx
     ctx.resolved = found
-    inv = inventory_for(found, site.model_class, build=not defer)
+    inv = inventory_for(found, model_class(site), build=not defer)
     if inv is None:
         ctx.deferred = "build"  # not cached: the parent builds it, once
         return ctx
@@ -191,7 +192,14 @@ def _build(found: Resolved, key: str, key_class: str | None, tf: str | None):
                           " transformers and torch, which are not installed",
                           "install them (`pip install 'lora-lint[model]'`)")
     try:
-        from .build import ModelBuildError, RemoteCodeRequired, build_inventory
+        from .build import (
+            ModelBuildError,
+            ModelTooLarge,
+            NeedsNetwork,
+            RemoteCodeRequired,
+            build_inventory,
+            describe,
+        )
     except ImportError as e:  # pragma: no cover - our own module
         return Unresolved(found.name, "build-failed", f"cannot load the model builder: {e}")
     try:
@@ -199,14 +207,20 @@ def _build(found: Resolved, key: str, key_class: str | None, tf: str | None):
     except RemoteCodeRequired as e:
         return Unresolved(found.name, "remote-code", str(e),
                           "name a model of the same architecture that transformers supports natively")
+    except NeedsNetwork as e:
+        return Unresolved(found.name, "needs-network", str(e),
+                          "name a model of the same architecture whose config.json is complete"
+                          " (a backbone given by its backbone_config, not by a Hub id)")
+    except ModelTooLarge as e:
+        return Unresolved(found.name, "too-large", str(e),
+                          "check the config's layer counts, or name the real model it stands for")
     except ModelBuildError as e:
         return Unresolved(found.name, "build-failed", f"cannot build it on the meta device: {e}")
     except ImportError as e:
         return Unresolved(found.name, "no-transformers", f"building its module inventory needs"
-                          f" transformers and torch ({e})", "install them (`pip install 'lora-lint[model]'`)")
+                          f" transformers and torch ({describe(e)})", "install them (`pip install 'lora-lint[model]'`)")
     except Exception as e:  # a transformers bug on an odd config must not take the run down
-        return Unresolved(found.name, "build-failed", "cannot build it on the meta device:"
-                          f" {type(e).__name__}: {str(e)[:200]}")
+        return Unresolved(found.name, "build-failed", f"cannot build it on the meta device: {describe(e)}")
     cache.store(key, inv.to_json(), {"model": found.model_id or found.name, "model_class": key_class,
                                      "transformers": tf})
     return inv
@@ -235,6 +249,16 @@ NAME_IT = "name it with `# lora-lint: base-model=ID`, the `base-model` setting o
 
 
 def unresolved_message(ctx: ModelContext) -> str:
+    """The LL902 message: one line (a path or an exception text with line breaks in it would break
+    every one-line format and editor matcher), bounded."""
+    return one_line(_unresolved_message(ctx), MAX_MESSAGE)
+
+
+#: LL902 messages are cut to this many characters (the longest real ones are about 450).
+MAX_MESSAGE = 1200
+
+
+def _unresolved_message(ctx: ModelContext) -> str:
     p = ctx.problem
     assert p is not None
     if p.reason in ("not-named", "not-static"):
@@ -247,11 +271,17 @@ def unresolved_message(ctx: ModelContext) -> str:
         if "online lookups are off" in p.why:
             fix += "; or allow online lookups (drop `--offline` / `HF_HUB_OFFLINE=1`)"
         return f"model-aware rules skipped: {who} not found offline: {p.why}. Fix: {fix}"
-    if p.reason in ("gated", "hub-timeout", "hub-error"):
+    if p.reason in ("gated", "hub-timeout", "hub-error", "hub-too-large"):
         fix = p.fix or "retry online, or make it available offline (a local directory, the Hugging Face cache)"
         return f"model-aware rules skipped: {who} could not be fetched: {p.why}. Fix: {fix}"
     if p.reason == "remote-code":
         return (f"model-aware rules skipped: {who} needs remote code: {p.why}. Fix: {p.fix}"
+                " (`base-model` setting or `--base-model`)")
+    if p.reason == "needs-network":
+        return (f"model-aware rules skipped: {who} cannot be built without the network: {p.why}."
+                f" Fix: {p.fix} (`base-model` setting or `--base-model`)")
+    if p.reason == "too-large":
+        return (f"model-aware rules skipped: {who} is too large to build: {p.why}. Fix: {p.fix}"
                 " (`base-model` setting or `--base-model`)")
     fix = p.fix or f"point it at a model transformers can build, or {NAME_IT}"
     return f"model-aware rules skipped: {who}: {p.why}. Fix: {fix}"

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Module kinds. ``linear`` = torch.nn.Linear (and subclasses), ``conv1d`` = transformers' Conv1D
 #: (GPT-2 style, weight stored (in, out)), ``conv`` = torch.nn.Conv1d/2d/3d, ``mha`` =
@@ -163,39 +163,26 @@ class Inventory:
     # -- serialisation -------------------------------------------------------------------------
 
     def to_json(self) -> str:
-        """Compact JSON: modules as rows ``[parent_index, leaf, class_index, kind, params, in,
-        out, has_bias, kernel, groups]`` (trailing empties dropped), names rebuilt from parents."""
+        """The inventory as stable, diff-friendly JSON (the user cache, the bundled catalog and
+        model locks all store this text).
+
+        Modules are rows ``[parent_row, leaf, class_index, kind, params, in, out, has_bias,
+        kernel, groups]`` (trailing empties dropped) in ``named_modules()`` order, a name being
+        rebuilt from its parent row. Consecutive numbered siblings with identical subtrees
+        (the decoder layers of a stack) are written once, as one row whose leaf is the range
+        ``[first, last]``: a 70B model takes as many rows as one of its layers. Parameters are rows
+        ``[module_row, leaf, shape]``. One row per line, so a changed module is a changed line.
+        """
         classes: dict[str, int] = {}
-        index: dict[str, int] = {}
-        rows = []
-        for i, m in enumerate(self.modules):
-            parent, _, leaf = m.name.rpartition(".")
-            p = index.get(parent, -1) if m.name else -2
-            index[m.name] = i
-            if p == -1 and parent:  # parent not listed (should not happen): keep the full name
-                leaf = m.name
-            row = [p, leaf, classes.setdefault(m.cls, len(classes)), KINDS.index(m.kind), m.params,
-                   m.in_features, m.out_features, int(m.has_bias), list(m.kernel) if m.kernel else None,
-                   m.groups]
-            while row and row[-1] is None:
-                row.pop()
-            rows.append(row)
-        params = []
-        for name, shape in self.parameters.items():
-            owner, _, leaf = name.rpartition(".")
-            params.append([index.get(owner, -1) if owner else -2, leaf if owner in index or not owner else name,
-                           list(shape)])
-        doc = {
+        rows, params = _encode(self, classes)
+        head = {
             "schema_version": self.schema_version,
             "model_type": self.model_type,
             "architecture": self.architecture,
             "model_class": self.model_class,
             "total_params": self.total_params,
-            "classes": list(classes),
-            "modules": rows,
-            "parameters": params,
-            "tied": self.tied,
-            "aliases": self.aliases,
+            "versions": self.versions,
+            "config_sha256": self.config_sha256,
             "tie_word_embeddings": self.tie_word_embeddings,
             "input_embeddings": self.input_embeddings,
             "output_embeddings": self.output_embeddings,
@@ -207,33 +194,27 @@ class Inventory:
             "towers": self.towers,
             "conversion_pattern": self.conversion_pattern,
             "checkpoint_conversion": self.checkpoint_conversion,
-            "versions": self.versions,
-            "config_sha256": self.config_sha256,
+            "tied": self.tied,
+            "aliases": self.aliases,
+            "classes": list(classes),
         }
-        return json.dumps(doc, separators=(",", ":"))
+        dump = json.dumps
+        lines = ["{"]
+        lines += [f"{dump(k)}: {dump(v, separators=(',', ':'))}," for k, v in head.items()]
+        for key, table, last in (("modules", rows, False), ("parameters", params, True)):
+            lines.append(f"{dump(key)}: [")
+            lines += [dump(r, separators=(",", ":")) + ("," if i < len(table) - 1 else "")
+                      for i, r in enumerate(table)]
+            lines.append("]" + ("" if last else ","))
+        lines.append("}")
+        return "\n".join(lines) + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Inventory:
         doc = json.loads(text)
         if doc.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"inventory schema {doc.get('schema_version')!r}, expected {SCHEMA_VERSION}")
-        classes = doc["classes"]
-        names: list[str] = []
-        modules = []
-        for row in doc["modules"]:
-            row = row + [None] * (10 - len(row))
-            p, leaf, c, k, params, i, o, b, kernel, groups = row
-            name = "" if p == -2 else leaf if p == -1 else (f"{names[p]}.{leaf}" if names[p] else leaf)
-            names.append(name)
-            modules.append(ModuleInfo(name, classes[c], KINDS[k], i, o, params or 0, bool(b),
-                                      tuple(kernel) if kernel else None, groups))
-        parameters = {}
-        for owner, leaf, shape in doc["parameters"]:
-            if owner == -2 or owner == -1:
-                name = leaf
-            else:
-                name = f"{names[owner]}.{leaf}" if names[owner] else leaf
-            parameters[name] = tuple(shape)
+        modules, parameters = _decode(doc["classes"], doc["modules"], doc["parameters"])
         return cls(
             model_type=doc["model_type"],
             architecture=doc["architecture"],
@@ -273,3 +254,189 @@ def _numel(shape) -> int:
     for d in shape:
         n *= d
     return n
+
+
+# -- the row encoding ------------------------------------------------------------------------------
+
+def _row(m: ModuleInfo, parent: int, leaf: str, classes: dict[str, int]) -> list:
+    row = [parent, leaf, classes.setdefault(m.cls, len(classes)), KINDS.index(m.kind), m.params,
+           m.in_features, m.out_features, int(m.has_bias), list(m.kernel) if m.kernel else None,
+           m.groups]
+    while row and row[-1] is None:
+        row.pop()
+    return row
+
+
+def _encode(inv: Inventory, classes: dict[str, int]) -> tuple[list, list]:
+    """(module rows, parameter rows), with equal numbered siblings folded into ranges when the
+    inventory is a plain tree; otherwise (a name whose parent is not a module) every row as is."""
+    mods = inv.modules
+    index = {m.name: i for i, m in enumerate(mods)}
+    parent = [-2 if not m.name else index.get(m.name.rpartition(".")[0], -1) for m in mods]
+    own: list[list] = [[] for _ in mods]
+    tree = bool(mods) and not mods[0].name and -1 not in parent and parent.count(-2) == 1
+    for name, shape in inv.parameters.items():
+        owner = index.get(name.rpartition(".")[0]) if "." in name else 0
+        if owner is None:
+            tree = False
+            break
+        own[owner].append([name.rpartition(".")[2], list(shape)])
+    if tree:
+        rows, params = _encode_tree(mods, parent, own, classes)
+        back_modules, back_params = _decode(list(classes), rows, params)
+        if back_modules == mods and list(back_params.items()) == list(inv.parameters.items()):
+            return rows, params
+        classes.clear()
+    rows = []
+    for i, m in enumerate(mods):
+        p = parent[i]
+        rows.append(_row(m, p, m.name if p == -1 else m.leaf, classes))
+    params = []
+    for name, shape in inv.parameters.items():
+        owner, _, leaf = name.rpartition(".")
+        o = index.get(owner, -1) if owner else -2
+        params.append([o, leaf if o != -1 else name, list(shape)])
+    return rows, params
+
+
+def _encode_tree(mods, parent, own, classes) -> tuple[list, list]:
+    children: list[list[int]] = [[] for _ in mods]
+    for i, p in enumerate(parent):
+        if p >= 0:
+            children[p].append(i)
+    intern: dict[tuple, int] = {}
+    sig = [0] * len(mods)
+    for i in reversed(range(len(mods))):  # children come after their parent
+        m = mods[i]
+        key = (m.cls, m.kind, m.in_features, m.out_features, m.params, m.has_bias, m.kernel,
+               m.groups, tuple((leaf, tuple(s)) for leaf, s in own[i]),
+               tuple((mods[c].leaf, sig[c]) for c in children[i]))
+        sig[i] = intern.setdefault(key, len(intern))
+    rows: list = []
+    params: list = []
+
+    def visit(i: int, parent_row: int, leaf: str | list[int]) -> None:
+        here = len(rows)
+        rows.append(_row(mods[i], parent_row, leaf, classes))
+        params.extend([here, leaf_, shape] for leaf_, shape in own[i])
+        kids = children[i]
+        j = 0
+        while j < len(kids):
+            first = kids[j]
+            name = mods[first].leaf
+            k = j
+            if name.isdigit() and str(int(name)) == name:
+                while (k + 1 < len(kids) and sig[kids[k + 1]] == sig[first]
+                       and mods[kids[k + 1]].leaf == str(int(name) + k + 1 - j)):
+                    k += 1
+            visit(first, here, name if k == j else [int(name), int(name) + k - j])
+            j = k + 1
+
+    visit(0, -2, "")
+    return rows, params
+
+
+def _decode(classes: list, rows: list, params: list) -> tuple[list[ModuleInfo], dict[str, tuple[int, ...]]]:
+    def info(name: str, row: list) -> ModuleInfo:
+        row = row + [None] * (10 - len(row))
+        _, _, c, k, count, i, o, b, kernel, groups = row
+        return ModuleInfo(name, classes[c], KINDS[k], i, o, count or 0, bool(b),
+                          tuple(kernel) if kernel else None, groups)
+
+    if not any(isinstance(r[1], list) for r in rows):
+        names: list[str] = []
+        modules = []
+        for row in rows:
+            p, leaf = row[0], row[1]
+            name = "" if p == -2 else leaf if p == -1 else (f"{names[p]}.{leaf}" if names[p] else leaf)
+            names.append(name)
+            modules.append(info(name, row))
+        parameters = {}
+        for owner, leaf, shape in params:
+            name = leaf if owner in (-2, -1) else (f"{names[owner]}.{leaf}" if names[owner] else leaf)
+            parameters[name] = tuple(shape)
+        return modules, parameters
+    children: list[list[int]] = [[] for _ in rows]
+    for r, row in enumerate(rows):
+        if row[0] >= 0:
+            children[row[0]].append(r)
+    own: list[list] = [[] for _ in rows]
+    for owner, leaf, shape in params:
+        own[owner].append((leaf, tuple(shape)))
+    modules = []
+    parameters = {}
+
+    def emit(r: int, name: str) -> None:
+        modules.append(info(name, rows[r]))
+        for leaf, shape in own[r]:
+            parameters[f"{name}.{leaf}" if name else leaf] = shape
+        for c in children[r]:
+            leaf = rows[c][1]
+            leaves = [str(n) for n in range(leaf[0], leaf[1] + 1)] if isinstance(leaf, list) else [leaf]
+            for one in leaves:
+                emit(c, f"{name}.{one}" if name else one)
+
+    emit(0, "")
+    return modules, parameters
+
+
+# -- comparison ------------------------------------------------------------------------------------
+
+_LAYER = __import__("re").compile(r"(?<=\.)\d+(?=\.|$)")
+
+
+def differences(old: Inventory, new: Inventory, limit: int = 12) -> list[str]:
+    """What changed from ``old`` to ``new`` in what lora-lint reads (the transformers, torch and
+    peft versions and the config hash are provenance, not structure): one line per kind of
+    change, layer indices folded (``model.layers.*.mlp.gate_proj``), at most ``limit`` names each.
+    An empty list means the two are the same model structure."""
+    out: list[str] = []
+
+    def names(items) -> str:
+        folded = sorted({_LAYER.sub("*", n) for n in items})
+        more = f" and {len(folded) - limit} more" if len(folded) > limit else ""
+        return ", ".join(folded[:limit]) + more
+
+    for field_ in ("model_type", "architecture", "model_class", "total_params", "tie_word_embeddings",
+                   "input_embeddings", "output_embeddings", "seq_cls_head", "heads", "tied_to_embedding",
+                   "num_layers", "layer_lists", "towers", "conversion_pattern", "checkpoint_conversion",
+                   "tied", "aliases"):
+        a, b = getattr(old, field_), getattr(new, field_)
+        if a != b:
+            if field_ == "total_params":
+                out.append(f"parameter count {a:,} -> {b:,} ({b - a:+,})")
+            elif field_ in ("tied", "aliases") and a and b:
+                out.append(f"{field_} changed ({len(a)} -> {len(b)} entries)")
+            else:
+                out.append(f"{field_}: {a!r} -> {b!r}")
+    before, after = old.by_name, new.by_name
+    if removed := [n for n in before if n not in after]:
+        out.append(f"modules removed: {names(removed)}")
+    if added := [n for n in after if n not in before]:
+        out.append(f"modules added: {names(added)}")
+    changed: dict[str, list[str]] = {}
+    for name, a in before.items():
+        b = after.get(name)
+        if b is None or a == b:
+            continue
+        what = [f"{f} {getattr(a, f)!r} -> {getattr(b, f)!r}" for f in ModuleInfo.__slots__
+                if f != "name" and getattr(a, f) != getattr(b, f)]
+        changed.setdefault("; ".join(what), []).append(name)
+    for what, group in changed.items():
+        out.append(f"{names(group)}: {what}")
+    p_old, p_new = old.parameters, new.parameters
+    if gone := [n for n in p_old if n not in p_new]:
+        out.append(f"parameters removed: {names(gone)}")
+    if new_ := [n for n in p_new if n not in p_old]:
+        out.append(f"parameters added: {names(new_)}")
+    shapes: dict[str, list[str]] = {}
+    for name, shape in p_old.items():
+        if name in p_new and p_new[name] != shape:
+            shapes.setdefault(f"{list(shape)} -> {list(p_new[name])}", []).append(name)
+    for what, group in shapes.items():
+        out.append(f"parameter shapes {what}: {names(group)}")
+    if not out and [m.name for m in old.modules] != [m.name for m in new.modules]:
+        out.append("module order changed")
+    if not out and list(p_old) != list(p_new):
+        out.append("parameter order changed")
+    return out

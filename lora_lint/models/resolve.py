@@ -17,10 +17,14 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..bounded_read import FileTooLarge, NotRegularFile, read_regular_file
 from . import catalog
 
+#: A config.json larger than this is not read (the largest real ones are a few KB).
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+#: A ref file in the Hugging Face cache holds a 40-character commit hash.
+MAX_REF_BYTES = 4096
+COMMIT_HASH = re.compile(r"^[0-9a-f]{40}$")
 _REPO_PART = r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?"
 _REPO_ID = re.compile(rf"^(?:{_REPO_PART}/)?{_REPO_PART}$", re.ASCII)
 _REVISION = re.compile(r"^[\w.\-/]{1,200}$", re.ASCII)
@@ -44,12 +48,25 @@ class Unresolved:
     """Why ``name`` gave no config, and how to fix it (both end up in LL902)."""
 
     name: str | None
-    reason: str  # not-named / not-static / bad-id / missing-path / bad-config / not-found / gated / hub-error / hub-timeout
+    #: not-named / not-static / bad-id / missing-path / bad-config / not-found / gated / hub-error /
+    #: hub-timeout / hub-too-large; from the build (``context._build``): remote-code / needs-network /
+    #: too-large / build-failed / no-transformers
+    reason: str
     why: str
     fix: str = ""
 
 
 Result = Resolved | Unresolved
+
+
+_BREAKS = re.compile(r"\s+")  # \s covers \r, \n, \x0b, \x0c, \x1c-\x1f, \x85, \u2028, \u2029
+
+
+def one_line(text: str, limit: int = 1000) -> str:
+    """``text`` on one line (every run of white space, line breaks included, one space), cut to
+    ``limit`` characters with an ellipsis: a finding's message is one line in every format."""
+    text = _BREAKS.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def config_hash(config: dict) -> str:
@@ -94,13 +111,17 @@ def _local_candidates(name: str, base_dir: str | None) -> list[Path]:
 
 
 def read_config(path: Path) -> dict | str:
-    """The config dict at ``path``, or a message saying why it cannot be used."""
+    """The config dict at ``path``, or a message saying why it cannot be used. Only a regular
+    file is read, never blocking, and at most ``MAX_CONFIG_BYTES`` of it."""
     try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            return f"{path} is {size:,} bytes, too large for a config.json"
-        with open(path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
+        data = json.loads(read_regular_file(path, MAX_CONFIG_BYTES)[0].decode("utf-8"))
+    except FileTooLarge as e:
+        size = f"{e.size:,} bytes" if e.size is not None else "larger than that"
+        return f"{path} is {size}, too large for a config.json (the limit is {MAX_CONFIG_BYTES:,} bytes)"
+    except NotRegularFile:
+        return f"{path} is not a regular file (a pipe, device, socket or directory): not read"
+    except BlockingIOError:
+        return f"cannot read {path}: reading it would block"
     except OSError as e:
         return f"cannot read {path}: {e.strerror or e}"
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -125,18 +146,29 @@ def _is_file(p: Path) -> bool:
         return False
 
 
+def _exists(p: Path) -> bool:
+    """Something is there (symlinks followed): a file, a FIFO, a device; never raises."""
+    try:
+        p.stat()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def _from_local(name: str, base_dir: str | None, depth: int) -> Result | None:
+    """A FIFO, a device or a procfs file under a config's name is opened only by ``read_config``,
+    which refuses it (or reads a bounded amount of it) without blocking."""
     for cand in _local_candidates(name, base_dir):
         if _is_dir(cand):
             cfg_path = cand / "config.json"
-            if _is_file(cfg_path):
+            if _exists(cfg_path):
                 return _loaded(name, cfg_path, "local")
             adapter = cand / "adapter_config.json"
-            if _is_file(adapter) and depth == 0:
+            if _exists(adapter) and depth == 0:
                 return _from_adapter_dir(name, adapter, base_dir)
             return Unresolved(name, "bad-config", f"the directory {cand} has no config.json",
                               "point the model at a directory that holds the base model's config.json")
-        if _is_file(cand):
+        if _exists(cand):
             if cand.suffix.lower() != ".json":
                 return Unresolved(name, "bad-config", f"{cand} is not a config.json file")
             return _loaded(name, cand, "local")
@@ -151,7 +183,9 @@ def _from_local(name: str, base_dir: str | None, depth: int) -> Result | None:
 
 def _from_adapter_dir(name: str, adapter: Path, base_dir: str | None) -> Result:
     data = read_config(adapter)
-    base = data.get("base_model_name_or_path") if isinstance(data, dict) else None
+    if isinstance(data, str):
+        return Unresolved(name, "bad-config", data)
+    base = data.get("base_model_name_or_path")
     if not isinstance(base, str) or not base:
         return Unresolved(name, "bad-config", f"{adapter.parent} is a peft adapter that names no base model")
     found = resolve_offline(base, base_dir, depth=1)
@@ -200,13 +234,13 @@ def from_hf_cache(repo_id: str, revision: str | None = None) -> Path | None:
         folder = _case_folded(cache, folder.name)
         if folder is None:
             return None
-    commit = revision if _COMMIT.match(revision) else None
+    commit = revision if COMMIT_HASH.match(revision) else None
     if commit is None:
         try:
-            commit = (folder / "refs" / revision).read_text(encoding="utf-8").strip()
+            commit = read_regular_file(folder / "refs" / revision, MAX_REF_BYTES)[0].decode("utf-8").strip()
         except (OSError, UnicodeDecodeError):
             commit = None
-    if commit is not None and _COMMIT.match(commit):
+    if commit is not None and COMMIT_HASH.match(commit):
         path = folder / "snapshots" / commit / "config.json"
         if _is_file(path):
             return path

@@ -18,6 +18,27 @@ def _peft(name: str) -> Any:
     """A LoraSpec field whose default is peft's, from the snapshot (``data/peft.json``)."""
     return field(default_factory=lambda: copy.deepcopy(lora_fields()[name]))
 
+
+#: The head class a task type implies, where the config does not write the loading class: peft's
+#: PeftModelForSequenceClassification / ForTokenClassification / ForQuestionAnswering wrap a model
+#: loaded with these (peft_model.py:1803-1853, 2659-2697, 2893-2930).
+TASK_CLASSES = {
+    "SEQ_CLS": "AutoModelForSequenceClassification",
+    "TOKEN_CLS": "AutoModelForTokenClassification",
+    "QUESTION_ANS": "AutoModelForQuestionAnswering",
+}
+
+
+def model_class(site: LoraSite) -> str | None:
+    """The class the base model is loaded with: the one the config names (``site.model_class``),
+    else the one its ``task_type`` implies (an ``adapter_config.json``, a YAML, a script without a
+    ``*For*`` loading call), else None (the architecture's own class)."""
+    if site.model_class is not None:
+        return site.model_class
+    task = site.effective("task_type")
+    return TASK_CLASSES.get(task) if isinstance(task, str) else None
+
+
 #: Fields that decide which modules are matched; when one is unknown nothing is matched.
 MATCH_FIELDS = ("target_modules", "exclude_modules", "target_parameters", "layers_to_transform",
                 "layers_pattern", "modules_to_save", "task_type", "layer_replication")
@@ -48,6 +69,16 @@ class LoraSpec:
     ensure_weight_tying: Any = _peft("ensure_weight_tying")
     inference_mode: Any = _peft("inference_mode")
     layer_replication: Any = _peft("layer_replication")
+    init_lora_weights: Any = _peft("init_lora_weights")
+    megatron_config: Any = _peft("megatron_config")
+    loftq_config: Any = _peft("loftq_config")
+    # the LoRA variants (resolve_lora_variant, tuners/lora/layer.py:178-213); use_dora is above
+    alora_invocation_tokens: Any = _peft("alora_invocation_tokens")
+    velora_config: Any = _peft("velora_config")
+    arrow_config: Any = _peft("arrow_config")
+    use_bdlora: Any = _peft("use_bdlora")
+    monteclora_config: Any = _peft("monteclora_config")
+    kasa_config: Any = _peft("kasa_config")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> LoraSpec:

@@ -29,6 +29,7 @@ from . import (  # noqa: F401
     ll208_pattern_key_unmatched,
     ll209_fan_in_fan_out_mismatch,
     ll210_uneven_layer_coverage,
+    ll211_peft_raises,
     ll301_classification_head_not_trainable,
     ll302_modules_to_save_no_match,
     ll303_modules_to_save_overbroad,

@@ -1,7 +1,14 @@
 """Helpers shared by the model-aware rules (LL105, LL106, LL2xx, LL3xx).
 
 Rules get ``ctx.model`` (a ``models.Inventory``) and ``ctx.analysis`` (a ``models.Analysis``);
-``known(ctx)`` returns them only when the analysis could be computed from known values.
+``known(ctx)`` returns them only when the analysis could be computed from known values and peft
+accepts the config: a rule describing what peft does must not speak when peft raises.
+
+Every exception the analysis predicts becomes exactly one error finding, here: ``owner`` names the
+rule that reports it (the config rules for values ``LoraConfig`` or layer creation reject, LL201,
+LL203, LL204, LL205, LL009 for the failures they explain with more context, LL211 for every
+other), ``failure_for`` hands it to that rule, ``blame`` points at the responsible parameter and
+``raises`` words it with peft's exception and message.
 """
 
 from __future__ import annotations
@@ -21,11 +28,79 @@ def example(model: str, body: str) -> str:
 
 
 def known(ctx):
-    """``(inventory, analysis)`` when the site's matching is known, else None."""
+    """``(inventory, analysis)`` when the site's matching is known and peft accepts the config, else None."""
     a = ctx.analysis
-    if ctx.model is None or a is None or not getattr(a, "known", False):
+    if ctx.model is None or a is None or not getattr(a, "known", False) or a.failure is not None:
         return None
     return ctx.model, a
+
+
+#: Config-stage failures (``LoraConfig`` and the value checks of layer creation), by field: the
+#: config rule that reports them without the model.
+CONFIG_OWNERS = {"task_type": "LL003", "bias": "LL004", "r": "LL005", "lora_dropout": "LL006",
+                 "lora_alpha": "LL007", "init_lora_weights": "LL008"}
+
+
+def owner(site: LoraSite, a) -> str | None:
+    """The rule that reports ``a.failure`` (None when there is none)."""
+    f = getattr(a, "failure", None)
+    if f is None:
+        return None
+    if f.kind == "config":
+        return CONFIG_OWNERS.get(f.field or "", "LL009")
+    if f.kind == "layer" and f.field in ("rank_pattern", "alpha_pattern"):
+        return "LL005" if f.field == "rank_pattern" else "LL007"  # they check every pattern value without the model
+    written = site.params.get("target_modules")
+    explicit = written is not None and not written.implicit and a.spec.target_modules is not None
+    if f.kind == "not-found" and a.spec.layers_to_transform is not None and any(a.entries.values()):
+        return "LL205"  # the names exist; the layer filter drops them all
+    if f.kind in ("not-found", "no-targets", "all-excluded", "none-targeted") and explicit:
+        return "LL201"
+    if f.kind in ("no-default", "no-targets") and a.spec.target_modules is None:
+        return "LL203"
+    if f.kind == "unsupported":
+        return "LL204"
+    if f.kind == "param-wrapper":  # written target_parameters: LL009's config check; converted experts: its model check
+        return "LL009"
+    if f.kind == "tokens-conflict" and isinstance(a.spec.modules_to_save, (list, tuple)) and \
+            f.item in a.spec.modules_to_save:
+        return "LL009"
+    return "LL211"
+
+
+def failure_for(site: LoraSite, ctx, code: str):
+    """``(inventory, analysis, failure)`` when the analysis predicts an exception that rule ``code``
+    reports, else None."""
+    a = ctx.analysis
+    if ctx.model is None or a is None or getattr(a, "failure", None) is None or owner(site, a) != code:
+        return None
+    return ctx.model, a, a.failure
+
+
+def blame(site: LoraSite, failure) -> Param | LoraSite:
+    """Where a finding about ``failure`` points: the element of the responsible field (a list item
+    by value, a dict entry by key), else the field, else the site."""
+    field = failure.field
+    if field is None:
+        return site
+    p = site.params.get(field)
+    if p is None or p.implicit:
+        if failure.item is not None and field != "target_modules":
+            return where(site, field, "target_modules")
+        return where(site, field)
+    if failure.item is not None:
+        by_key = isinstance(p.value, dict)
+        for it in p.items:
+            if (it.key if by_key else it.value) == failure.item:
+                return it
+    return p
+
+
+def raises(failure) -> str:
+    """``get_peft_model raises ValueError: <peft's message>`` (without its final period, so that
+    the finding can go on)."""
+    who = "LoraConfig(...)" if failure.stage == "LoraConfig" else "get_peft_model"
+    return f"{who} raises {failure.exception}: {failure.message.strip().removesuffix('.')}"
 
 
 def saved_entries(ctx):

@@ -1,7 +1,7 @@
 from ..model import Severity
 from ..peft_facts import facts
 from ..registry import rule
-from ._model import example, label
+from ._model import example, failure_for, label, raises
 from ._util import entries, explicit_first, real, strict, truthy, unset
 
 SRC = "from peft import LoraConfig\n"
@@ -47,7 +47,9 @@ def conflicting_options(site, ctx):
     VeLoRA, Arrow, BD-LoRA, MonteCLoRA, KaSA, MiCA; the list comes from the installed peft);
     the same embedding in
     `trainable_token_indices` (dict form) and `modules_to_save`; and framework-level
-    contradictions such as axolotl's `adapter: qlora` without 4-bit loading.
+    contradictions such as axolotl's `adapter: qlora` without 4-bit loading. With the base model
+    known, it also reports the `lora_dropout` (or DoRA, `lora_bias`, ...) that peft rejects when
+    it turns the expert targets of a fused-MoE model into `target_parameters` itself.
 
     ## Why is this bad?
     peft raises when the config is built (`When layers_pattern is specified,
@@ -56,6 +58,10 @@ def conflicting_options(site, ctx):
     adapter is injected (`Invalid or unsupported variant combination: ('alora_invocation_tokens',
     'use_dora')`, `lora.ParamWrapper does not work with lora_dropout != 0.`), and the framework
     raises at start-up: after the environment is set up and, often, the model downloaded.
+    Code paths (peft 0.21.2): `LoraConfig.__post_init__` (tuners/lora/config.py:1036-1088),
+    `resolve_lora_variant` (tuners/lora/layer.py:178-213), `ParamWrapper.__init__`
+    (tuners/lora/layer.py:2362-2378), the MoE conversion (utils/transformers_weight_conversion.py:402-487),
+    `set_additional_trainable_modules` (utils/other.py:1567-1583).
 
     ## Example
     ```python
@@ -207,26 +213,22 @@ def _target_parameters(site):
 def _converted_experts(site, ctx):
     """With transformers 5, peft turns a fused-MoE model's expert targets into target_parameters
     itself; the ParamWrapper constraints then apply to a config that never wrote them. Needs the
-    model: only when the analysis is available."""
-    a = ctx.analysis
-    if a is None or not getattr(a, "known", False) or site.get("target_parameters") is not None:
+    model: only when the analysis predicts that failure (a written target_parameters is
+    ``_target_parameters``' business)."""
+    found = failure_for(site, ctx, "LL009")
+    if found is None or found[2].kind != "param-wrapper" or site.get("target_parameters") is not None:
         return
-    message = getattr(a, "error", None) or ""
-    if getattr(a, "error_kind", None) != "layer" or not message.startswith("lora.ParamWrapper"):
-        return
+    _, a, failure = found
     converted = list(dict.fromkeys(label(n) for n in a.targeted_parameters))
-    for name, text in PARAM_WRAPPER.items():
-        if text in message:
-            p = site.params.get(name)
-            where = p if p is not None and not p.implicit else site.params.get("target_modules") or site
-            fix = "lora_dropout=0.0" if name == "lora_dropout" else f"remove `{name}`"
-            shown = ", ".join(converted[:4]) + (" ..." if len(converted) > 4 else "")
-            yield where, (
-                f"on this fused-MoE model peft converts the expert targets into target_parameters"
-                f"{f' ({shown})' if shown else ''}, and get_peft_model then raises \"{message}\";"
-                f" use {fix}"
-            )
-            return
+    name = failure.field
+    p = site.params.get(name)
+    where = p if p is not None and not p.implicit else site.params.get("target_modules") or site
+    fix = "lora_dropout=0.0" if name == "lora_dropout" else f"remove `{name}`"
+    shown = ", ".join(converted[:4]) + (" ..." if len(converted) > 4 else "")
+    yield where, (
+        f"on this fused-MoE model peft converts the expert targets into target_parameters"
+        f"{f' ({shown})' if shown else ''}, and {raises(failure)}; use {fix}"
+    )
 
 
 def _no_target_modules(site) -> bool:

@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..registry import rule
-from ._model import adaptable_leaves, closest, example, known, names, py_list, where
+from ._model import adaptable_leaves, blame, closest, example, failure_for, names, py_list, raises
 
 
 @rule(
@@ -29,7 +29,9 @@ def target_modules_not_found(site, ctx):
     model` (or "No modules were targeted for adaptation" when exclusions removed everything), after
     the base model has been downloaded and loaded, often minutes into a job. Module names differ
     between families: GPT-2 has `c_attn`, BLOOM/Falcon/GPT-NeoX `query_key_value`, BERT
-    `query`/`value`, Phi-3 a fused `qkv_proj`.
+    `query`/`value`, Phi-3 a fused `qkv_proj`. The message is peft's own: the matching is
+    `check_target_module_exists` (peft 0.21.2 tuners/tuners_utils.py:2337-2412), the errors
+    `inject_adapter`'s (tuners_utils.py:1051-1086), replayed on the model's real module names.
 
     ## Example
     ```python
@@ -42,21 +44,16 @@ def target_modules_not_found(site, ctx):
     LoraConfig(target_modules=["c_attn"])
     ```
     """
-    found = known(ctx)
+    found = failure_for(site, ctx, "LL201")
     if found is None:
         return
-    inv, a = found
-    kind = a.error_kind
-    written = site.params.get("target_modules")
-    if written is None or written.implicit or a.spec.target_modules is None:
-        return  # omitted: LL203's business
-    at = where(site, "target_modules")
+    inv, a, failure = found
+    kind = failure.kind
+    at = blame(site, failure)
     leaves = adaptable_leaves(inv)
     existing = f"{inv.architecture}'s adaptable layers are {names(leaves, 8)}"
     targets = a.spec.target_modules
     if kind == "not-found":
-        if any(a.entries.values()):
-            return  # names match but the layer filter drops them: LL205
         hint = ""
         if isinstance(targets, str):
             hint = f"; a string is a regex that must match the whole dotted name, e.g. r'.*\\.({'|'.join(leaves[:2])})'"
@@ -64,19 +61,15 @@ def target_modules_not_found(site, ctx):
             near = sorted({c for t in targets for c in closest(inv, t)}, key=leaves.index)
             if near:
                 hint = f"; closest names that exist: {', '.join(near)}"
-        yield at, (
-            f"no module of {inv.architecture} matches target_modules={targets!r}: get_peft_model raises"
-            f" NoMatchingPeftModuleError{hint} ({existing})"
-        )
+        yield at, f"no module of {inv.architecture} matches target_modules: {raises(failure)}{hint} ({existing})"
     elif kind == "no-targets":
-        yield at, (
-            "target_modules is empty and there are no target_parameters: get_peft_model raises"
-            f" NoMatchingPeftModuleError; name the layers to adapt, e.g. {py_list(leaves[:4])}"
-        )
-    elif kind in ("none-targeted", "all-excluded"):
+        yield at, (f"target_modules is empty and there are no target_parameters: {raises(failure)}; name the"
+                   f" layers to adapt, e.g. {py_list(leaves[:4])}")
+    else:  # all-excluded, none-targeted
         by = [n for n in ("exclude_modules", "modules_to_save") if a.spec.known(n) and getattr(a.spec, n)]
+        if a.match.excluded_by_save and "modules_to_save" not in by and a.spec.task_type == "SEQ_CLS":
+            by.append("the heads task_type='SEQ_CLS' adds to modules_to_save")
         yield at, (
             f"every module target_modules matches is removed again by {' and '.join(by) or 'the exclusions'}"
-            f" ({names(a.match.excluded)}): get_peft_model raises NoMatchingPeftModuleError"
-            " ('No modules were targeted for adaptation'); drop the overlap"
+            f" ({names(a.match.excluded)}): {raises(failure)}; drop the overlap"
         )

@@ -1,7 +1,7 @@
 from ..model import Severity
 from ..peft_facts import facts
 from ..registry import rule
-from ._model import adaptable_leaves, example, known, py_list, where
+from ._model import adaptable_leaves, blame, example, failure_for, py_list, raises
 
 
 @rule(
@@ -28,6 +28,9 @@ def default_targets_unavailable(site, ctx):
     Qwen3-MoE, Gemma-3 (multimodal), Llava, Qwen2-VL, Mamba. With peft 0.21 and transformers 5,
     Mixtral's default (`q_proj`, `v_proj`) is even dropped by the MoE conversion peft applies
     first, so it raises "No `target_modules` passed but also no `target_parameters` found".
+    Code paths (peft 0.21.2): the defaults in `_prepare_adapter_config` (tuners/lora/model.py:695-705),
+    the conversion in utils/transformers_weight_conversion.py:402-487, the error in
+    tuners/tuners_utils.py:1056-1060.
 
     ## Example
     ```python
@@ -40,24 +43,22 @@ def default_targets_unavailable(site, ctx):
     LoraConfig(r=16, target_modules=["qkv_proj", "o_proj"])
     ```
     """
-    found = known(ctx)
+    found = failure_for(site, ctx, "LL203")
     if found is None:
         return
-    inv, a = found
-    if a.spec.target_modules is not None:
-        return
-    at = where(site, "target_modules")
+    inv, a, failure = found
+    at = blame(site, failure)
     suggestion = py_list(adaptable_leaves(inv)[:4])
-    if a.error_kind == "no-default":
+    if failure.kind == "no-default":
         yield at, (
             f"target_modules is omitted and peft {facts()['peft_version']} has no default targets for"
-            f" model_type {inv.model_type!r}: get_peft_model raises ValueError ('Please specify"
-            f" `target_modules`'); name them, e.g. target_modules={suggestion} or 'all-linear'"
+            f" model_type {inv.model_type!r}: {raises(failure)}; name them, e.g. target_modules={suggestion}"
+            " or 'all-linear'"
         )
-    elif a.error_kind == "no-targets":
+    else:  # no-targets: the default is dropped by the MoE conversion
         default = facts()["default_target_modules"].get(inv.model_type)
         yield at, (
             f"target_modules is omitted; peft's default for {inv.model_type!r} ({default!r}) is dropped by"
-            " its transformers-5 MoE conversion, so get_peft_model raises NoMatchingPeftModuleError ('No"
-            f" `target_modules` passed'); write target_modules={py_list(default or []) if default else suggestion}"
+            f" its transformers-5 MoE conversion, so {raises(failure)}; write"
+            f" target_modules={py_list(default or []) if default else suggestion}"
         )

@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..registry import rule
-from ._model import example, item, known, plural, where
+from ._model import example, failure_for, item, plural, where
 
 SUPPORTED = "Linear, Conv1D, Embedding, Conv1d/2d/3d and MultiheadAttention"
 
@@ -39,7 +39,9 @@ def unsupported_target_type(site, ctx):
     `get_peft_model` raises `ValueError: Target module LlamaRMSNorm(...) is not supported`. It
     happens with names that look like layers but are containers (`self_attn`, `mlp`), with MoE
     routers named `gate`, and with regexes that end in `.*` and so also match norms and dropouts.
-    To train a norm or a router fully, list it in `modules_to_save` instead.
+    To train a norm or a router fully, list it in `modules_to_save` instead. peft raises it for
+    the first such module when no LoRA layer class accepts it (`_create_new_module`, peft 0.21.2
+    tuners/lora/model.py:499-562).
 
     ## Example
     ```python
@@ -51,33 +53,32 @@ def unsupported_target_type(site, ctx):
     LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
     ```
     """
-    found = known(ctx)
+    found = failure_for(site, ctx, "LL204")
     if found is None:
         return
-    inv, a = found
-    if a.error_kind != "unsupported":
-        return
+    inv, a, failure = found
     bad = a.match.unsupported
     targets = a.spec.target_modules
     framework = a.framework.get("target_modules")
     if framework is not None:  # the framework chose the names: one finding, in its words
-        yield where(site, "target_modules"), _message(inv, None, bad, f"`{framework.setting}` ({framework.finder})")
+        yield where(site, "target_modules"), _message(inv, None, bad, failure,
+                                                       f"`{framework.setting}` ({framework.finder})")
         return
     if isinstance(targets, (list, tuple, set)) and a.entries:
         for entry in targets:
             hits = [n for n in a.entries.get(entry, ()) if n in bad]
             if hits:
-                yield item(site, "target_modules", entry), _message(inv, entry, hits)
+                yield item(site, "target_modules", entry), _message(inv, entry, hits, failure)
         return
-    yield where(site, "target_modules"), _message(inv, None, bad)
+    yield where(site, "target_modules"), _message(inv, None, bad, failure)
 
 
-def _message(inv, entry, hits, setting=None):
+def _message(inv, entry, hits, failure, setting=None):
     classes = sorted({inv.by_name[n].cls for n in hits})
     what = f"{entry!r} matches" if entry else f"{setting or 'target_modules'} matches"
     text = (f"{what} {plural(len(hits), 'module')} of type {', '.join(classes)} ({hits[0]}"
             f"{', …' if len(hits) > 1 else ''}): LoRA adapts only {SUPPORTED} layers, so get_peft_model"
-            " raises ValueError")
+            f" raises {failure.exception} ('Target module {inv.by_name[hits[0]].cls}(...) is not supported')")
     first = inv.by_name[hits[0]]
     kids = _children(inv, first.name) if first.kind == "container" else []
     if kids:

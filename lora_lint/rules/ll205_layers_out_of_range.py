@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..registry import rule
-from ._model import example, item, known, where
+from ._model import example, failure_for, item, known, raises, where
 
 
 def ranges(values) -> str:
@@ -20,6 +20,8 @@ def ranges(values) -> str:
     valid=[
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj", "v_proj"], layers_to_transform=[0, 1, 2, 3])\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], layers_to_transform=[1], layers_pattern="layers")\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj", "lm_head"], layers_to_transform=[0, 1])\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["q_proj", "model.embed_tokens"], layers_to_transform=[0])\n'),
     ],
     invalid=[
         example("tiny-llama", 'LoraConfig(\n    target_modules=["q_proj", "v_proj"],\n'
@@ -27,23 +29,27 @@ def ranges(values) -> str:
         example("tiny-llama", 'LoraConfig(\n    target_modules=["q_proj"],\n    layers_to_transform=[1],\n'
                 '    layers_pattern="h",  # error: LL205\n)\n'),
         example("tiny-llama", 'LoraConfig(\n    target_modules=[\n        "q_proj",\n'
-                '        "lm_head",  # error: LL205\n    ],\n    layers_to_transform=[0, 1],\n)\n'),
+                '        "embed_tokens",  # error: LL205\n    ],\n    layers_to_transform=[0, 1],\n)\n'),
     ],
 )
 def layers_out_of_range(site, ctx):
     """## What it does
     Checks `layers_to_transform` and `layers_pattern` against the base model: every index must be
     a layer that holds a targeted module, `layers_pattern` must name one of the model's layer lists,
-    and no `target_modules` item may name a module outside the numbered layers (such as `lm_head`),
-    which `layers_to_transform` silently excludes.
+    and a `target_modules` item that matches only modules outside the numbered layers (such as
+    `embed_tokens`) must name them by their full name, or the layer filter drops them.
 
     ## Why is this bad?
-    peft reads the layer index from the first `.<number>.` in each module name. Indices beyond the
-    model's depth match nothing; when no index exists at all, `get_peft_model` raises "Target
-    modules ... not found ... Note: You specified 'layers_to_transform'". Some out-of-range indices
-    fail silently: the adapter simply covers fewer layers. A `layers_pattern` such as `"h"` on a
-    Llama (whose list is `layers`) matches nothing, and a module without a layer index like
-    `lm_head` is never adapted once `layers_to_transform` is set (peft issue #1024).
+    peft reads the layer index from the first `.<number>.` in each module name
+    (`check_target_module_exists`, peft 0.21.2 tuners/tuners_utils.py:2377-2410). Indices beyond the
+    model's depth match nothing; when no targeted module is left, `get_peft_model` raises "Target
+    modules ... not found ... Note: You specified 'layers_to_transform'" (tuners_utils.py:1060-1070).
+    Some out-of-range indices fail silently: the adapter simply covers fewer layers. A
+    `layers_pattern` such as `"h"` on a Llama (whose list is `layers`) gives no module an index. A
+    suffix entry like `embed_tokens` (the module is `model.embed_tokens`) has no index and is
+    dropped (peft issue #1024). An entry equal to the full module name (`lm_head` on a Llama,
+    `model.embed_tokens`) takes peft's exact-name branch (tuners_utils.py:2372-2374), which skips
+    the layer filter: it is adapted, and this rule does not report it.
 
     ## Example
     ```python
@@ -57,34 +63,43 @@ def layers_out_of_range(site, ctx):
     ```
     """
     found = known(ctx)
+    failure = None
     if found is None:
-        return
-    inv, a = found
+        owned = failure_for(site, ctx, "LL205")
+        if owned is None:
+            return
+        inv, a, failure = owned
+    else:
+        inv, a = found
     layers = a.spec.layers_to_transform
     targets = a.spec.target_modules
     if layers is None or isinstance(targets, str) or not a.entries:
         return
-    requested = [layers] if isinstance(layers, int) else list(layers)
-    if not requested:
-        return
-    indexed = {k: i for k, i in a.match.layer_index.items()}
+    out = list(_findings(site, inv, a, failure, [layers] if isinstance(layers, int) else list(layers)))
+    if failure is not None and not out:
+        out.append((where(site, "layers_to_transform"), f"no targeted module is in the layers {layers!r}: {raises(failure)}"))
+    yield from out
+
+
+def _findings(site, inv, a, failure, requested):
+    indexed = dict(a.match.layer_index)
     available = {i for i in indexed.values() if i is not None}
+    targeted = set(a.targeted)
     pattern = a.spec.layers_pattern
     if pattern and not available and indexed:
         lists = sorted({p.rpartition(".")[2] for p in inv.layer_lists})
+        then = raises(failure) if failure else "the entries that need a layer index adapt nothing"
         yield where(site, "layers_pattern"), (
             f"layers_pattern={pattern!r} names no layer list of {inv.architecture} (its layer lists are"
-            f" {', '.join(repr(x) for x in lists)}), so no module matches: get_peft_model raises"
-            " NoMatchingPeftModuleError"
+            f" {', '.join(repr(x) for x in lists)}), so no module gets a layer index: {then}"
         )
         return
-    if available:
+    if available and requested:
         stacks = sorted({p for p in inv.layer_lists for k in indexed if k.startswith(p + ".")})
         held = f"{ranges(available)} in {', '.join(stacks)}" if stacks else ranges(available)
         bad = list(dict.fromkeys(i for i in requested if i not in available))
         if bad:
-            none_left = len(bad) == len(set(requested))
-            consequence = ("nothing is adapted and get_peft_model raises NoMatchingPeftModuleError" if none_left
+            consequence = (f"nothing is adapted: {raises(failure)}" if failure
                            else "they adapt nothing, so the adapter covers fewer layers than written")
             p = site.params.get("layers_to_transform")
             at = next((it for it in (p.items if p else ()) if it.value == bad[0]), None)
@@ -94,8 +109,9 @@ def layers_out_of_range(site, ctx):
                 f" layers that hold the targeted modules ({held}): {consequence}")
     for entry in a.entries:
         keys = a.entries[entry]
-        if keys and all(indexed.get(k) is None for k in keys):
+        if keys and all(indexed.get(k) is None and k not in targeted for k in keys):
             yield item(site, "target_modules", entry), (
-                f"{entry!r}{'' if keys == [entry] else f' ({keys[0]})'} has no layer index, so with layers_to_transform set peft never adapts"
-                " it; drop it or drop layers_to_transform"
+                f"{entry!r}{'' if keys == [entry] else f' ({keys[0]})'} has no layer index, so with layers_to_transform"
+                " set peft never adapts it (only an entry equal to the full module name skips the layer filter);"
+                f" write the full name {keys[0]!r}, or drop layers_to_transform"
             )

@@ -26,6 +26,8 @@ def _short(name):
         example("tiny-qwen2-moe", 'LoraConfig(\n    target_modules=["q_proj", "v_proj"],\n'
                 '    target_parameters=["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],\n)\n'),
         example("tiny-mixtral", 'LoraConfig(target_modules=["q_proj", "w1", "w2", "w3"])\n'),
+        # peft raises (it cannot convert gate_proj without up_proj): LL211 says so, no adapter to describe
+        example("tiny-qwen3-moe", 'LoraConfig(target_modules=["q_proj", "gate_proj", "down_proj"])\n'),
     ],
     invalid=[
         example("tiny-qwen2-moe", 'LoraConfig(target_modules=["q_proj", "gate_proj", "up_proj", "down_proj"])'
@@ -45,7 +47,11 @@ def moe_experts_not_adapted(site, ctx):
     `gate_proj`/`up_proj`/`down_proj` then adapt only the shared expert or the dense layers, and
     `all-linear` adapts attention and the shared expert but none of the routed experts, which hold
     most of the model's weights. Nothing warns. (For Mixtral and Qwen3-MoE, peft 0.21 converts the
-    old expert names into `target_parameters` itself, so they are fine.)
+    old expert names into `target_parameters` itself, so they are fine.) The rule reports only
+    configs peft accepts (where it raises, LL201/LL211 say so); the adapted modules are peft's
+    own matching (tuners/tuners_utils.py:2337-2412, 2430-2490) after its MoE conversion
+    (utils/transformers_weight_conversion.py:402-487), and fused experts are reached only through
+    `target_parameters` (`_inject_parameters`, tuners_utils.py:1155-1260), all peft 0.21.2.
 
     ## Example
     ```python

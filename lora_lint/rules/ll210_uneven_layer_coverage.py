@@ -22,6 +22,7 @@ def coverage(inv, names):
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj", "v_proj"])\n'),
         example("tiny-jamba", 'LoraConfig(target_modules="all-linear")\n'),
         example("tiny-jamba", 'LoraConfig(target_modules=["q_proj", "v_proj"], layers_to_transform=[1, 3])\n'),
+        example("tiny-llama", 'LoraConfig(target_modules=["model.layers.3.self_attn.q_proj", "v_proj"])\n'),
     ],
     invalid=[
         example("tiny-jamba", 'LoraConfig(target_modules=[\n    "q_proj",  # error: LL210\n'
@@ -33,10 +34,14 @@ def uneven_layer_coverage(site, ctx):
     Checks, for each item of a `target_modules` list, in how many layers of the model's layer stack
     it matches, and reports items that exist in only some layers: hybrid stacks where attention
     sits in every k-th layer (Jamba, Zamba, Nemotron-H, Falcon-H1, Qwen3-Next), or models whose
-    layers differ (Gemma-4 global layers without `v_proj`).
+    layers differ (Gemma-4 global layers without `v_proj`). An item that names a layer by its path
+    (`model.layers.31.self_attn.q_proj`, `layers.0.mlp.up_proj`) chose that layer and is not
+    reported.
 
     ## Why is this bad?
-    The adapter then leaves whole layers untouched without any warning: on Jamba,
+    peft adapts every module whose name equals an item or ends with `.item`
+    (`check_target_module_exists`, peft 0.21.2 tuners/tuners_utils.py:2372-2376) and says nothing
+    about layers where no module matches. The adapter then leaves whole layers untouched: on Jamba,
     `["q_proj", "v_proj"]` adapts one layer in eight, so most of the network cannot learn. Add the
     projections of the other layer type (the Mamba layers' `in_proj`/`out_proj`...), use
     `all-linear`, or, if the partial coverage is intended, say so with `layers_to_transform`.
@@ -63,6 +68,8 @@ def uneven_layer_coverage(site, ctx):
         return  # the training framework chose the names from the model, together (not item by item)
     targeted = set(a.targeted)
     for entry in targets:
+        if any(part.isdigit() for part in entry.split(".")):
+            continue  # an explicit path (model.layers.31.self_attn.q_proj): the user chose the layer
         hits = [n for n in a.entries.get(entry, ()) if n in targeted]
         for prefix, layers in coverage(inv, hits).items():
             total = inv.layer_lists[prefix]

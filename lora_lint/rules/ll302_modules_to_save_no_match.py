@@ -4,12 +4,16 @@ from ..model import Severity
 from ..registry import rule
 from ._model import example, item, saved_entries
 
+TASK_HEADS = {"SEQ_CLS": ("classifier", "score"), "TOKEN_CLS": ("classifier", "score"), "QUESTION_ANS": ("qa_outputs",)}
+
 
 @rule(
     "LL302", "modules-to-save-no-match", Severity.WARNING, needs_model=True,
     valid=[
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["lm_head"])\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=SAVE)\n'),
+        ("adapter_config.json", '{"peft_type": "LORA", "base_model_name_or_path": "tests/fixtures/models/tiny-bert",'
+         ' "task_type": "SEQ_CLS", "target_modules": ["query", "value"], "modules_to_save": ["classifier", "score"]}\n'),
     ],
     invalid=[
         example("tiny-llama", 'LoraConfig(\n    target_modules=["q_proj"],\n'
@@ -24,9 +28,12 @@ def modules_to_save_no_match(site, ctx):
 
     ## Why is this bad?
     peft wraps the modules it finds and silently ignores entries that match nothing
-    (`_set_trainable(..., strict_module_check=False)`): the module you meant to train fully is
-    frozen and missing from the saved adapter. Typical causes are a head name from another family
-    (`classifier` on a Llama, whose head is `score`/`lm_head`) and typos.
+    (`_set_trainable(..., strict_module_check=False)`, peft 0.21.2 utils/other.py:1084-1131): the
+    module you meant to train fully is frozen and missing from the saved adapter. Typical causes
+    are a head name from another family (`classifier` on a Llama, whose head is `score`/`lm_head`)
+    and typos. The heads `task_type` adds itself (`classifier` and `score` for `SEQ_CLS`,
+    peft_model.py:1830-1836), which peft also writes into every saved adapter, are not reported
+    while one of them matches: the other one changes nothing.
 
     ## Example
     ```python
@@ -44,8 +51,13 @@ def modules_to_save_no_match(site, ctx):
         return
     inv, a, entries = found
     leaves = list(dict.fromkeys(m.leaf for m in inv.modules if m.name))
-    for entry in entries:
-        if a.saved.get(entry):
+    # task_type adds its heads itself (peft_model.py:1830-1836, 2680-2685): written again (peft
+    # writes them into every saved SEQ_CLS adapter), the one of "classifier"/"score" the model
+    # lacks changes nothing while the other one is trained
+    task_heads = TASK_HEADS.get(a.spec.task_type, ())
+    head_trained = any(a.saved.get(h) for h in task_heads)
+    for entry in dict.fromkeys(entries):
+        if a.saved.get(entry) or (entry in task_heads and head_trained):
             continue
         near = difflib.get_close_matches(entry.rpartition(".")[2], leaves, n=2, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""

@@ -34,6 +34,10 @@ def model_unresolved(site, ctx):
     also takes the model class when the head matters:
     `# lora-lint: base-model=Qwen/Qwen2.5-0.5B model-class=SequenceClassification`.
     Models whose `config.json` needs the repository's own code (`auto_map`) are never built:
-    lora-lint does not run remote code.
+    lora-lint does not run remote code. Building never uses the network, online or not: keys that
+    only choose a kernel at run time (`attn_implementation`, `experts_implementation`) are left
+    out, and a config that still needs the Hub to build (a `backbone` named only by its Hub id)
+    is reported here. So is a model too large to build: at most 50,000 modules (real models have
+    up to about 16,000), and a `config.json` of more than 4 MiB is not read.
     """
     return ()

@@ -1,7 +1,8 @@
-"""Static evaluation of Python expressions with libcst: literals, constants, simple arithmetic.
+"""Static evaluation of Python expressions with libcst: literals, constants, simple arithmetic,
+and the builtin calls configs write for literals (``dict(q_proj=4)``, ``list(range(4, 8))``).
 
-Anything else (a call, an attribute we do not know, a function parameter, a name bound more than
-once) evaluates to UNKNOWN, so no rule can fire on it.
+Anything else (another call, an attribute we do not know, a function parameter, a name bound
+more than once) evaluates to UNKNOWN, so no rule can fire on it.
 
 The work is bounded, whatever the file: a name's value is computed once (memo), each file's
 evaluation may take ``MAX_STEPS`` steps (one per expression node visited), and no value grows
@@ -30,6 +31,8 @@ MAX_STEPS = 100_000
 #: The longest string and the largest container a value may be.
 MAX_STRING = 100_000
 MAX_ITEMS = 10_000
+#: Builtin calls evaluated (when the name is not rebound): see ``Evaluator._call``.
+_CALLS = frozenset({"dict", "list", "tuple", "range"})
 
 
 @dataclass
@@ -352,7 +355,51 @@ class Evaluator:
             return out
         if isinstance(node, cst.Attribute):
             return self.attributes(node)
+        if isinstance(node, cst.Call):
+            return self._call(node, scope, depth)
         return UNKNOWN
+
+    def _builtin(self, func: cst.BaseExpression, scope: Scope | None) -> str | None:
+        """The name of ``func`` when it is one of the builtins below, not rebound anywhere in sight."""
+        if not isinstance(func, cst.Name) or func.value not in _CALLS:
+            return None
+        while scope is not None:
+            if func.value in scope.poisoned or func.value in scope.assigned:
+                return None
+            scope = scope.parent
+        return func.value
+
+    def _call(self, node: cst.Call, scope: Scope | None, depth: int) -> Any:
+        """``dict(k=v, ...)``, ``range(...)`` (at most ``MAX_ITEMS`` items; peft takes a range for
+        layers_to_transform as it is), ``list(...)``/``tuple(...)`` of a known sequence: the forms
+        configs write for rank_pattern and layers_to_transform. Any other call is UNKNOWN."""
+        name = self._builtin(node.func, scope)
+        if name is None or any(a.star for a in node.args):
+            return UNKNOWN
+        if name == "dict":
+            if any(a.keyword is None for a in node.args):
+                return UNKNOWN
+            return {a.keyword.value: self.eval(a.value, scope, depth + 1) for a in node.args}
+        if name == "range":
+            return self._range(node, scope, depth)
+        if any(a.keyword is not None for a in node.args) or len(node.args) != 1:
+            return UNKNOWN
+        value = self.eval(node.args[0].value, scope, depth + 1)
+        if not isinstance(value, (list, tuple, range)) or any(v is UNKNOWN for v in value):
+            return UNKNOWN
+        return list(value) if name == "list" else tuple(value)
+
+    def _range(self, node: cst.Call, scope: Scope | None, depth: int) -> Any:
+        if not 1 <= len(node.args) <= 3 or any(a.keyword is not None or a.star for a in node.args):
+            return UNKNOWN
+        bounds = [self.eval(a.value, scope, depth + 1) for a in node.args]
+        if not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+            return UNKNOWN
+        try:
+            r = range(*bounds)
+            return r if fits(len(r), r) else UNKNOWN
+        except (ValueError, OverflowError):  # a step of 0; more items than an index holds
+            return UNKNOWN
 
 
 def _as_set(items: list) -> Any:
