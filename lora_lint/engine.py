@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import stat
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from .bounded_read import FileTooLarge, NotRegularFile, read_regular_file
 from .model import Finding, LoraSite, Span
 from .registry import REPOSITORY, Context, Rule, all_rules
 from .settings import Settings
@@ -34,39 +34,22 @@ def read_bytes(path: str, settings: Settings) -> tuple[bytes, os.stat_result] | 
     """The file's bytes and its status when it was opened, an LL901 finding when it cannot be
     read, or None to skip it silently (a directory).
 
-    Never blocks and never reads more than ``max-file-size`` bytes: a FIFO, a device or a socket
-    under a config's name is not read (opened non-blocking, then checked), and a file that grows
-    while it is read is cut off at the limit."""
+    Never blocks and never reads more than ``max-file-size`` bytes (``bounded_read``): a FIFO, a
+    device or a socket under a config's name is not read, and a file that grows while it is
+    read is cut off at the limit."""
     start = Span.point(1, 1)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        return read_regular_file(path, settings.max_file_size)
+    except NotRegularFile as e:
+        if e.is_dir:
+            return None
+        return finding("LL901", "not a regular file (a pipe, device or socket): not read", path, start)
+    except FileTooLarge as e:
+        return too_large(path, e.limit, e.size)
     except OSError as e:
         if os.path.isdir(path):
             return None
         return finding("LL901", f"cannot read file: {e.strerror or e}", path, start)
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            return None
-        if not stat.S_ISREG(st.st_mode):
-            return finding("LL901", "not a regular file (a pipe, device or socket): not read", path, start)
-        limit = settings.max_file_size
-        if st.st_size > limit:
-            return too_large(path, limit, st.st_size)
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            return too_large(path, limit)  # it grew while being read
-        return b"".join(chunks), st
-    except OSError as e:
-        return finding("LL901", f"cannot read file: {e.strerror or e}", path, start)
-    finally:
-        os.close(fd)
 
 
 def stream_bytes(stream, path: str, settings: Settings) -> bytes | str | Finding:

@@ -191,7 +191,7 @@ def test_real_training_scripts_and_data_scripts_are_still_analysed(tmp_path):
 
     real = (ROOT.parent / "shared" / "corpus-wild" / "indirect" / "artidoro__qlora__qlora-py.py")
     code = real.read_text() if real.exists() else "import os\n" * 1000
-    script = (code * max(1, 3000 // code.count("\n"))
+    script = (code * -(-3000 // code.count("\n"))
               + "from peft import LoraConfig\ncfg = LoraConfig(r=8, lora_aplha=16)\n")
     data = ("from peft import LoraConfig\nPROMPTS = [\n"
             + "".join(f"    'prompt number {i}: summarise the passage',\n" for i in range(5000))

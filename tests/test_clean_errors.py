@@ -19,7 +19,8 @@ HUGE = "9" * 4001  # under Python's 4,300-digit int-str limit: a real int
 PY = ("from peft import LoraConfig\nfrom transformers import AutoModelForCausalLM\n"
       "m = AutoModelForCausalLM.from_pretrained('meta-llama/Llama-3.2-1B')\n"
       f"cfg = LoraConfig(r={HUGE}, target_modules=['q_proj'])\n")
-YAML = f"base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: {HUGE}\nlora_target_modules: [q_proj]\n"
+YAML = (f"base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: {HUGE}\nlora_alpha: 16\n"
+        "lora_target_modules: [q_proj]\n")
 
 
 @pytest.mark.parametrize("name, text", [("train.py", PY), ("train.yaml", YAML)])

@@ -191,25 +191,13 @@ def _keep_owner(tmp: str, info: os.stat_result) -> None:
 
 def _unchanged(target: str, snapshot: Snapshot) -> bool:
     """The file at ``target`` is still, byte for byte, the one ``snapshot`` recorded."""
+    from ..bounded_read import read_regular_file
+
     try:
-        fd = os.open(target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:
+        data, st = read_regular_file(target, snapshot.size)
+    except OSError:  # gone, replaced by a FIFO, grown past what was read...
         return False
-    try:
-        if not snapshot.matches(os.fstat(fd)):
-            return False
-        chunks, size = [], 0
-        while size <= snapshot.size:
-            chunk = os.read(fd, min(1 << 20, snapshot.size + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return size == snapshot.size and _digest(b"".join(chunks)) == snapshot.digest
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
+    return snapshot.matches(st) and _digest(data) == snapshot.digest
 
 
 def _sync_directory(directory: str) -> None:
