@@ -187,7 +187,8 @@ def statistics(findings, as_json: bool) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .engine import decode, lint_each, lint_text, stream_bytes
+    from .files import read_stream
+    from .pipeline import lint_each, lint_source
     from .reporters import FORMATS, RunInfo
 
     if args.output_format not in FORMATS:
@@ -205,30 +206,50 @@ def run_check(args: argparse.Namespace) -> int:
         name = args.stdin_filename
         settings = resolver.settings_for(name)
         if not (args.force_exclude and settings.is_excluded(name)):
-            raw = stream_bytes(sys.stdin, name, settings)
-            text = decode(raw, name) if isinstance(raw, bytes) else raw
+            read = read_stream(sys.stdin, name, settings)
             info.files_checked = 1
-            if isinstance(text, str):
-                info.sources[name] = text
+            if read.shown is not None:
+                info.sources[name] = read.shown
+            if read.source is not None:
                 if args.fix or args.diff:
                     from .fixes.cli import fix_stdin
 
-                    return fix_stdin(args, name, text, settings, info, raw)
-                findings = lint_text(name, text, settings)
-            elif text is not None and text.code in settings.rules_for(name):
-                findings = [text]
+                    run = fix_stdin(args, read.source, settings, info)
+                    if args.diff:
+                        return diff_out(run, args)
+                    fixed = read.source.with_text(run.text or "")
+                    # the user's text, never escaped: in its own encoding (BOM, PEP 263) when stdout takes bytes
+                    write_stream(sys.stdout, fixed.encoded() if getattr(sys.stdout, "buffer", None) else fixed.text)
+                    return write_report(args, run.findings, info, sys.stderr)
+                findings = lint_source(read.source, settings)
+            elif read.problem is not None and read.problem.code in settings.rules_for(name):
+                findings = [read.problem]
     elif args.fix or args.diff:
         from .fixes.cli import fix_paths
 
-        findings = fix_paths(args, resolver, info)
-        if isinstance(findings, int):  # --diff: the diff was the output, this the exit code
-            return findings
+        run = fix_paths(args, resolver, info)
+        if args.diff:  # the diff is the output
+            return diff_out(run, args)
+        findings = run.findings
     else:
-        for _path, found in lint_each(args.paths, resolver.settings_for, args.force_exclude, args.workers):
+        for one in lint_each(args.paths, resolver.settings_for, args.force_exclude, args.workers):
             info.files_checked += 1
-            findings.extend(found)
+            if one.findings and one.shown is not None:
+                info.sources[one.path] = one.shown
+            findings.extend(one.findings)
         findings.sort(key=lambda f: f.sort_key)
     return write_report(args, findings, info, sys.stdout)
+
+
+def diff_out(run, args: argparse.Namespace) -> int:
+    """``--diff``: the diffs on stdout, what they would fix on stderr; exit 1 when there are any."""
+    write_stream(sys.stdout, "".join(run.diffs))
+    if not args.quiet:
+        if run.would:
+            print(f"Would fix {run.would} finding{'s' if run.would != 1 else ''}.", file=sys.stderr)
+        else:
+            print("No fixes to apply.", file=sys.stderr)
+    return EXIT_FINDINGS if run.diffs else EXIT_OK
 
 
 def write_report(args: argparse.Namespace, findings, info, stream) -> int:
@@ -313,7 +334,7 @@ def _say(message: str) -> None:
 
 def run_rule(args: argparse.Namespace) -> int:
     from .docs import HEADER, page
-    from .registry import all_rules
+    from .rules import all_rules
 
     rules = all_rules()
     if args.all:

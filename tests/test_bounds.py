@@ -19,14 +19,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lora_lint.model import UNKNOWN
+from lora_lint.source_file import SourceFile
 from lora_lint.sources import python as py
 from lora_lint.sources import python_eval
 
 
 def extract(src: str):
     """The sites of ``src`` and the extractor that read them."""
-    found = py.sites("train.py", textwrap.dedent(src))
-    return found, py._LAST[2]
+    source = SourceFile.of_text("train.py", textwrap.dedent(src))
+    found = py.sites(source)
+    return found, source.kept(py.Extractor)
 
 
 def bounded(args: list[str], cwd, seconds: float = 120, memory_mb: int = 1500, stdin: bytes | None = None):
@@ -160,7 +162,7 @@ def test_the_token_screen_stops_counting_at_its_bound():
 
 
 def test_a_file_above_the_token_bound_is_ll901_naming_the_bound():
-    from lora_lint.engine import lint_text
+    from lora_lint.pipeline import lint_text
     from lora_lint.sources import python_depth
 
     text = "from peft import LoraConfig\nLoraConfig(r=8, lora_aplha=1)\nx = [" + "1, " * python_depth.MAX_TOKENS + "]\n"
@@ -186,7 +188,7 @@ def test_files_under_the_size_limit_are_linted_in_bounded_time_and_memory(tmp_pa
 def test_real_training_scripts_and_data_scripts_are_still_analysed(tmp_path):
     """A few thousand lines of real training code, and a data script with a 5,000-entry literal
     list that also builds a LoraConfig, are well under the bound and analysed."""
-    from lora_lint.engine import lint_text
+    from lora_lint.pipeline import lint_text
     from lora_lint.sources import python_depth
 
     real = (ROOT.parent / "shared" / "corpus-wild" / "indirect" / "artidoro__qlora__qlora-py.py")
@@ -214,7 +216,7 @@ def test_30000_dataset_entries_before_the_lora_keys_are_read_to_the_end():
     from lora_lint.sources import yaml_source
 
     datasets = "datasets:\n" + "".join(f"  - path: data/set{i}.jsonl\n    type: alpaca\n" for i in range(30_000))
-    (site,) = yaml_source.sites("train.yaml", datasets + LORA_KEYS)
+    (site,) = yaml_source.sites(SourceFile.of_text("train.yaml", datasets + LORA_KEYS))
     assert site.base_model.value == "meta-llama/Llama-3.2-1B" and site.params["r"].value == 8
 
 
@@ -222,7 +224,7 @@ def test_an_exhausted_node_budget_is_ll901_and_nothing_is_claimed():
     """Aliases expanded past the file's budget (3,000 LoRA blocks each expanding 729 strings): LL901
     says so, and no rule claims anything (before: the blocks read before the budget ran out were
     reported on, the others were not, and nothing said so)."""
-    from lora_lint.engine import lint_text
+    from lora_lint.pipeline import lint_text
     from lora_lint.sources import yaml_nodes
 
     lines = ["a0: &a0 [" + ", ".join(["x"] * 9) + "]"]
@@ -239,7 +241,7 @@ def test_an_exhausted_node_budget_is_ll901_and_nothing_is_claimed():
     ("adapter_config.json", '{"peft_type": "LORA", "r": 8, "x": [' + ",".join(["1"] * 250_000) + "]}"),
 ])
 def test_a_config_with_more_nodes_than_the_bound_is_ll901_without_composing(name, text):
-    from lora_lint.engine import lint_text
+    from lora_lint.pipeline import lint_text
     from lora_lint.sources import yaml_nodes
 
     (f,) = lint_text(name, text)
@@ -247,7 +249,7 @@ def test_a_config_with_more_nodes_than_the_bound_is_ll901_without_composing(name
 
 
 def test_a_big_data_file_that_is_not_a_config_stays_silent():
-    from lora_lint.engine import lint_text
+    from lora_lint.pipeline import lint_text
 
     assert lint_text("data.yaml", "note: lora\nx:\n" + "- 1\n" * 250_000) == []
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 from lora_lint.cli import main
-from lora_lint.engine import lint_text
+from lora_lint.pipeline import lint_text
 from lora_lint.settings import Settings
 
 HUGE = "9" * 4001  # under Python's 4,300-digit int-str limit: a real int

@@ -16,7 +16,7 @@ import pytest
 from test_fixes import ROOT
 
 from lora_lint.cli import main
-from lora_lint.encoding import UTF8, Encoding, detect
+from lora_lint.source_file import SourceFile, decode
 
 PY = "from peft import LoraConfig\n"
 TYPO = "cfg = LoraConfig(r=8, lora_aplha=16)\n"
@@ -55,12 +55,14 @@ def test_a_declared_encoding_is_read_as_python_reads_it():
     """Bytes that are valid UTF-8 too are read in the declared encoding (as Python reads them)."""
     data = "# coding: latin-1\nx = 'Ã©'\n".encode("latin-1")
     assert data.decode("utf-8")  # also valid UTF-8 ("é"), which Python does not read it as
-    enc = detect(data, python=True)
-    assert enc == Encoding("iso8859-1", declared=True) and "Ã©" in enc.decode(data)
-    assert detect(data, python=False) == UTF8  # YAML and JSON are UTF-8
-    assert detect(b"# coding: utf-16\n", python=True) == UTF8  # Python refuses it: read as UTF-8
-    assert detect(b"# coding: nonsense\n", python=True) == UTF8
-    assert detect(b"\xef\xbb\xbf# coding: latin-1\n", python=True) == Encoding("utf-8", bom=True)
+    source = decode(data, "train.py")
+    assert (source.encoding, source.bom) == ("iso-8859-1", False) and "Ã©" in source.text
+    assert source.encoded() == data
+    assert decode(data, "train.yaml").encoding == "utf-8"  # YAML and JSON are UTF-8
+    assert decode(b"# coding: utf-16\n", "train.py").encoding == "utf-8"  # Python refuses it
+    assert decode(b"# coding: nonsense\n", "train.py").encoding == "utf-8"
+    bom = decode(b"\xef\xbb\xbf# coding: latin-1\n", "train.py")
+    assert (bom.encoding, bom.bom) == ("utf-8", True) and bom.encoded().startswith(b"\xef\xbb\xbf")
 
 
 def test_the_bom_and_line_endings_of_a_utf8_file_are_kept(tmp_path, capsys):
@@ -82,27 +84,28 @@ def test_stdin_is_fixed_in_its_own_encoding(tmp_path):
 
 
 def test_a_fix_the_encoding_cannot_write_is_not_applied():
-    from lora_lint.engine import finding
-    from lora_lint.fixes.apply import fix_text
+    from lora_lint.fixes.apply import fix_source
     from lora_lint.model import Edit, Fix, Span
+    from lora_lint.rules import finding
 
     text = PY + "cfg = LoraConfig(r=8, lora_aplha=16, x=1)\n"
     greek = Fix("alpha", (Edit(Span(2, 23, 2, 33), "lora_α"),))
     good = Fix("x", (Edit(Span(2, 38, 2, 39), "y"),))
 
-    def lint(path, current):
+    def lint(source):
         out = []
-        if "lora_aplha" in current:
-            out.append(finding("LL001", "m", path, Span(2, 23, 2, 33)))
-            out[-1] = _with_fix(out[-1], greek)
-        if "x=1" in current:
-            out.append(_with_fix(finding("LL001", "m", path, Span(2, 38, 2, 39)), good))
+        if "lora_aplha" in source.text:
+            out.append(_with_fix(finding("LL001", "m", source.path, Span(2, 23, 2, 33)), greek))
+        if "x=1" in source.text:
+            out.append(_with_fix(finding("LL001", "m", source.path, Span(2, 38, 2, 39)), good))
         return out
 
-    result = fix_text("x.py", text, lint=lint, encoding=Encoding("iso8859-1", declared=True))
+    latin = SourceFile("x.py", text, SourceFile.of_text("x.py", "").kind, encoding="iso8859-1")
+    result = fix_source(latin, lint=lint)
     assert result.text == PY + "cfg = LoraConfig(r=8, lora_aplha=16, y=1)\n"
     assert [(f.fix.message, ch) for f, ch in result.unencodable] == [("alpha", "α")]
-    assert fix_text("x.py", text, lint=lint).text == PY + "cfg = LoraConfig(r=8, lora_α=16, y=1)\n"  # UTF-8 can
+    utf8 = SourceFile.of_text("x.py", text)
+    assert fix_source(utf8, lint=lint).text == PY + "cfg = LoraConfig(r=8, lora_α=16, y=1)\n"  # UTF-8 can
 
 
 def _with_fix(f, fix):

@@ -47,15 +47,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lora_lint.cli import main
-from lora_lint.encoding import detect
-from lora_lint.engine import decode, lint_text
-from lora_lint.fixes.apply import fix_file
-from lora_lint.lines import split_lines
 from lora_lint.model import Finding
 from lora_lint.models import catalog
 from lora_lint.peft_facts import lora_fields
-from lora_lint.registry import all_rules
+from lora_lint.pipeline import lint_source, lint_text
+from lora_lint.rules import all_rules
 from lora_lint.settings import Settings
+from lora_lint.source_file import SourceFile, Unreadable, decode
 from lora_lint.sources import python_depth, yaml_nodes
 
 BIG = int(os.environ.get("LORA_LINT_FUZZ_EXAMPLES", "0"))
@@ -127,7 +125,7 @@ PY_TOKENS = [
 # -- the properties ---------------------------------------------------------------------------
 
 def assert_sane(path: str, text: str, found: list[Finding]) -> None:
-    lines = split_lines(path, text)
+    lines = SourceFile.of_text(path, text).lines
     n = len(lines)
 
     def width(line: int) -> int:
@@ -240,11 +238,12 @@ def flipped_bytes(draw):
 def test_mutated_bytes_decode_then_lint(case):
     """What lint_file does after reading: decode (BOMs, PEP 263, invalid UTF-8), then lint."""
     name, data = case
-    text = decode(data, name)
-    if isinstance(text, Finding):
-        assert text.code == "LL901" and text.span.line >= 1 and text.span.col >= 1
-    elif text is not None:
-        lint(name, text)
+    source = decode(data, name)
+    if isinstance(source, Unreadable):  # LL901
+        assert source.span.line >= 1 and source.span.col >= 1
+    elif source is not None:
+        found = lint_source(source, SETTINGS)
+        assert_sane(name, source.text, found)
 
 
 # -- generated configs with random values ------------------------------------------------------
@@ -505,8 +504,12 @@ def test_regression_broken_yaml_with_cr_line_endings_is_still_ll901():
     """A broken config saved with CR (or U+2028) line breaks was skipped silently: the 'does it
     read like LoRA' test anchors keys with '^', which re only finds after '\\n'."""
     text = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: [8\nlora_alpha: 16\n"
-    for variant in (text, text.replace("\n", "\r"), text.replace("\n", "\u2028")):
+    for variant in (text, text.replace("\n", "\r")):
         assert [(f.code, f.span.line, f.span.col) for f in lint("broken_lora.yaml", variant)] == [("LL901", 4, 11)]
+    # U+2028 breaks lines for YAML, not for editors: the same character, on the file's one line
+    offset = SourceFile.of_text("x.yaml", text).offset(4, 11)
+    found = lint("broken_lora.yaml", text.replace("\n", "\u2028"))
+    assert [(f.code, f.span.line, f.span.col) for f in found] == [("LL901", 1, offset + 1)]
 
 
 def test_regression_a_4300_digit_rank_in_messages_and_the_report(tmp_path, capsys):
@@ -526,7 +529,7 @@ def test_regression_a_4300_digit_rank_in_messages_and_the_report(tmp_path, capsy
 def test_regression_a_coding_line_on_cr_only_lines():
     """A latin-1 declaration on a file with CR line endings was not seen: LL901 'not valid UTF-8'."""
     data = "# -*- coding: latin-1 -*-\rfrom peft import LoraConfig\rLoraConfig(r=8)\rNOTE = '¡'\r".encode("latin-1")
-    assert decode(data, "train.py") == data.decode("latin-1")
+    assert decode(data, "train.py").text == data.decode("latin-1")
 
 
 # -- issue 12: bounded work and byte-exact fixes ---------------------------------------------------
@@ -691,23 +694,26 @@ def encoded_fixes(draw):
 def test_fixes_round_trip_every_byte_outside_the_fix(case):
     """``--fix`` on the file writes the fixed text in the file's encoding: every byte before the
     first change and after the last one is the original's, BOM and line endings included."""
+    from lora_lint.files import read_file
+    from lora_lint.fixes.apply import fix_read
+
     name, data = case
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, name)
         with open(path, "wb") as f:
             f.write(data)
-        result = fix_file(path, FIX_SETTINGS, unsafe=True)
+        result = fix_read(read_file(path, FIX_SETTINGS, stamp=True), unsafe=True)
         with open(path, "rb") as f:
             new = f.read()
     assert not isinstance(result, Finding) and result is not None, result
-    encoding = detect(data, name.endswith(".py"))
-    assert encoding.encode(result.original) == data  # read without loss
-    assert new == (encoding.encode(result.text) if result.changed else data)  # written in its encoding
+    source = result.source
+    assert source.encoded() == data  # read without loss
+    assert new == (result.fixed_source.encoded() if result.changed else data)  # written in its encoding
     old_text, new_text = result.original, result.text
     pre = len(os.path.commonprefix([old_text, new_text]))
     suf = len(os.path.commonprefix([old_text[pre:][::-1], new_text[pre:][::-1]]))
-    head = encoding.encode(old_text[:pre])
-    tail = old_text[len(old_text) - suf:].encode(encoding.codec) if suf else b""
+    head = source.with_text(old_text[:pre]).encoded()
+    tail = old_text[len(old_text) - suf:].encode(source.encoding) if suf else b""
     assert new.startswith(head) and new.endswith(tail) and data.startswith(head) and data.endswith(tail)
     for f in result.remaining:
         assert f.code != "LL903", f.message

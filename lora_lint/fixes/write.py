@@ -8,8 +8,9 @@ behind by a killed run (its process is gone) is removed by the next write next t
 
 A file is not replaced (``NotWritten``, reported as LL901; its findings stay reported, unfixed):
 
-* when it changed since it was read: its size, modification time (ns), inode and a hash of its
-  bytes are compared again just before the rename; an edit saved while ``--fix`` ran is kept.
+* when it changed since it was read: its size, modification time (ns) and a hash of its bytes
+  (``SourceFile.stamp``) are compared again just before the rename; an edit saved while
+  ``--fix`` ran is kept.
 * when it is read-only by its mode bits. Decided from the mode, not ``os.access``: for root
   ``os.access`` says yes to everything, so root fixes a file that has some write bit (and keeps
   its owner and group); any other user needs the write bit of their class (owner, group, other).
@@ -27,13 +28,13 @@ change the file under it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import stat
 import sys
 import tempfile
-from dataclasses import dataclass
+
+from ..source_file import Stamp, stamp_of
 
 _MARK = ".lora-lint-"
 
@@ -42,31 +43,7 @@ class NotWritten(Exception):
     """The fixed text was not written; the message says why (the LL901 finding's text)."""
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """A file as it was read for fixing, compared again just before the fixed text replaces it."""
-
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
-    digest: bytes
-
-    @classmethod
-    def of(cls, data: bytes, st: os.stat_result) -> Snapshot:
-        """``data``, read from a file whose status (when opened) was ``st``."""
-        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, _digest(data))
-
-    def matches(self, st: os.stat_result) -> bool:
-        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == (
-            self.dev, self.ino, self.size, self.mtime_ns)
-
-
 CHANGED = "file changed on disk while it was being fixed: not written (run `--fix` again)"
-
-
-def _digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=32).digest()
 
 
 def _temp_pattern(name: str) -> re.Pattern:
@@ -127,20 +104,20 @@ def refusal(st: os.stat_result) -> str | None:
     return None
 
 
-def write_atomic(path: str, data: bytes, snapshot: Snapshot | None = None) -> None:
+def write_atomic(path: str, data: bytes, stamp: Stamp | None = None) -> None:
     """Replace ``path``'s content with ``data`` atomically, keeping its permission bits, owner and
-    group. With ``snapshot``, only if the file is still the one read (else ``NotWritten``).
-    Raises ``NotWritten`` when the file must not be replaced (``refusal``), ``OSError`` when
-    writing fails; either way the original is untouched."""
+    group. With ``stamp`` (what the file's bytes were when read), only if the file is still
+    those bytes (else ``NotWritten``). Raises ``NotWritten`` when the file must not be replaced
+    (``refusal``), ``OSError`` when writing fails; either way the original is untouched."""
     target = os.path.realpath(path)
     directory, name = os.path.split(target)
     try:
         info = os.stat(target)
     except FileNotFoundError:
-        if snapshot is not None:  # removed or renamed away while it was being fixed
+        if stamp is not None:  # removed or renamed away while it was being fixed
             raise NotWritten(CHANGED) from None
         raise
-    if snapshot is not None and not snapshot.matches(info):
+    if stamp is not None and (info.st_size, info.st_mtime_ns) != (stamp.size, stamp.mtime_ns):
         raise NotWritten(CHANGED)
     why = refusal(info)
     if why is not None:
@@ -161,7 +138,7 @@ def write_atomic(path: str, data: bytes, snapshot: Snapshot | None = None) -> No
             os.fsync(f.fileno())
         os.chmod(tmp, stat.S_IMODE(info.st_mode))
         _keep_owner(tmp, info)
-        if snapshot is not None and not _unchanged(target, snapshot):
+        if stamp is not None and not _unchanged(target, stamp):
             raise NotWritten(CHANGED)
         os.replace(tmp, target)
     except BaseException:
@@ -189,15 +166,15 @@ def _keep_owner(tmp: str, info: os.stat_result) -> None:
         os.chmod(tmp, stat.S_IMODE(info.st_mode))
 
 
-def _unchanged(target: str, snapshot: Snapshot) -> bool:
-    """The file at ``target`` is still, byte for byte, the one ``snapshot`` recorded."""
+def _unchanged(target: str, stamp: Stamp) -> bool:
+    """The file at ``target`` is still, byte for byte, the one ``stamp`` recorded."""
     from ..bounded_read import read_regular_file
 
     try:
-        data, st = read_regular_file(target, snapshot.size)
+        data, st = read_regular_file(target, stamp.size)
     except OSError:  # gone, replaced by a FIFO, grown past what was read...
         return False
-    return snapshot.matches(st) and _digest(data) == snapshot.digest
+    return stamp_of(data, st.st_mtime_ns) == stamp
 
 
 def _sync_directory(directory: str) -> None:

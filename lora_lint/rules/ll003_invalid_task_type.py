@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..peft_facts import facts, suggest
-from ..registry import rule
+from ..registry import Problem, rule
 from ._util import unset
 
 ALIASES = {
@@ -63,7 +63,7 @@ def invalid_task_type(site, ctx):
         best = key if key in members else ALIASES.get(key) or suggest(key, members)
         if best:
             hint = f"; did you mean {best!r}?"
-    yield p, (
+    yield Problem(p, (
         f"task_type={value!r} is not a peft task type: peft rejects it (\"Invalid task type\"); "
         f"use one of {', '.join(members)} (case-sensitive){hint}"
-    )
+    ))

@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._util import unset
 
 VALUES = ("none", "all", "lora_only")
@@ -50,7 +50,7 @@ def invalid_bias(site, ctx):
         hint = "; did you mean 'all'?"
     elif p.value is False or p.value is None:
         hint = "; did you mean 'none'?"
-    yield p, (
+    yield Problem(p, (
         f"bias={p.value!r} is not one of 'none', 'all', 'lora_only': get_peft_model raises "
         f"(\"Requested bias: {p.value}, is not implemented\"){hint}"
-    )
+    ))

@@ -1,8 +1,8 @@
 from ..fixes import build
 from ..model import UNSAFE, Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._fixes import fix
-from ._model import adaptable_leaves, by_leaf, closest, example, item, known
+from ._model import adaptable_leaves, by_leaf, closest, example, item
 
 QKV = frozenset({"q_proj", "k_proj", "v_proj", "query", "key", "value"})
 #: Fused layers and the separate Llama/BERT-style names whose work they do.
@@ -57,10 +57,7 @@ def target_modules_partial_match(site, ctx):
     Otherwise the entry that matches nothing is removed, which leaves the training as it is. A
     saved `adapter_config.json` is never rewritten.
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     targets = a.spec.target_modules
     if isinstance(targets, str) or not targets or a.match.default_targets:
         return
@@ -73,10 +70,10 @@ def target_modules_partial_match(site, ctx):
             continue
         near = [c for c in closest(inv, entry) if c not in targets]
         hint = f"; did you mean {' or '.join(repr(c) for c in near)}?" if near else ""
-        yield item(site, "target_modules", entry), (
+        yield Problem(item(site, "target_modules", entry), (
             f"{entry!r} matches no module of {inv.architecture}, so peft skips it silently and adapts only"
             f" {adapted}{hint}"
-        ), lambda e=entry: repair(site, ctx, inv, a, e)
+        ), lambda e=entry: repair(site, ctx, inv, a, e))
 
 
 def fused_into(inv, entry: str) -> str | None:

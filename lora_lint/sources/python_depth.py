@@ -41,7 +41,8 @@ import tokenize
 from typing import Any
 
 from ..model import Span
-from . import SourceError
+from ..source_file import lines_with_breaks
+from ._base import SourceError
 
 MAX_DEPTH = 1000
 INLINE_DEPTH = 40
@@ -136,7 +137,7 @@ def measure(text: str, max_tokens: int | None = MAX_TOKENS) -> tuple[int, int]:
         # EOF inside brackets: every token was counted above.
     except SyntaxError:
         # The tokenizer stopped mid-file (a bad dedent): count the rest crudely, never less.
-        rest = "".join(text.splitlines(keepends=True)[row - 1:])
+        rest = "".join(lines_with_breaks(text)[row - 1:])
         best = max(best, total + sum(c in _OPERATOR_CHARS for c in rest))
         tokens += len(rest.split())
     return best, tokens
