@@ -2,8 +2,9 @@
 
 ``generate(dest, n_files, local_models)``: ``n_files`` files, a tenth of them LoRA configs (half
 Python scripts that tie ``AutoModelForCausalLM.from_pretrained(ID)`` to
-``get_peft_model(model, config)``, half axolotl YAML with ``base_model: ID``), the rest unrelated
-Python modules. The ten models are catalog ids, or (``local_models``) ten local ``config.json``
+``get_peft_model(model, config)``, half axolotl YAML with ``base_model: ID``), a tenth shell
+scripts (one in ten of them a ``swift sft`` launch script, the others data and evaluation
+scripts without a LoRA marker), the rest unrelated Python modules. The ten models are catalog ids, or (``local_models``) ten local ``config.json``
 directories with shapes no catalog entry has, named by paths relative to each config file
 (``../models/local-3``). One config in seven has a target-module typo and one in nine a rank
 above a layer's width, so model-aware rules have something to say.
@@ -77,6 +78,28 @@ def lora_yaml(model: str, i: int, model_type: str) -> str:
     )
 
 
+def unrelated_shell(rng: random.Random, i: int) -> str:
+    return (
+        "#!/bin/bash\nset -euo pipefail\n\n"
+        f"DATA_DIR=${{DATA_DIR:-data/part{i}}}\n"
+        "for f in \"$DATA_DIR\"/*.jsonl; do\n"
+        f"  python tools/prepare.py --input \"$f\" --max_len {rng.randint(256, 4096)} \\\n"
+        "    --output \"${f%.jsonl}.arrow\" || echo \"skipped $f\"\n"
+        "done\n"
+        f"python tools/evaluate.py --split test --batch_size {rng.randint(1, 64)} > results{i}.txt\n"
+    )
+
+
+def lora_shell(model: str, i: int, model_type: str) -> str:
+    return (
+        f"#!/bin/bash\nMODEL={model}\n\n"
+        "swift sft \\\n  --model \"$MODEL\" \\\n  --train_type lora \\\n"
+        f"  --lora_rank {_rank(i)} \\\n  --lora_alpha 16 \\\n"
+        f"  --target_modules {' '.join(_targets(i, model_type))} \\\n"
+        "  --dataset data/train.jsonl \\\n  --output_dir output\n"
+    )
+
+
 def local_models(dest: Path) -> list[Path]:
     """Ten config.json directories: the catalog's configs with fewer layers (new shapes)."""
     out = []
@@ -100,9 +123,19 @@ def generate(dest: Path, n_files: int = 1000, local: bool = False, seed: int = 0
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     n_lora = max(2, n_files // 10) if lora else 0
+    n_shell = n_files // 10
     if local:
         local_models(dest)
-    for i in range(n_files - n_lora):
+    (dest / "scripts").mkdir()
+    for i in range(n_shell):
+        k = i % len(MODELS)
+        if lora and i % 10 == 0:
+            model_type = catalog_config(MODELS[k])["model_type"]
+            ref = f"../models/local-{k}" if local else MODELS[k]  # relative to the script
+            (dest / "scripts" / f"train{i}.sh").write_text(lora_shell(ref, i, model_type))
+        else:
+            (dest / "scripts" / f"prepare{i}.sh").write_text(unrelated_shell(rng, i))
+    for i in range(n_files - n_lora - n_shell):
         sub = dest / "src" / f"pkg{i % 30}"
         sub.mkdir(parents=True, exist_ok=True)
         (sub / f"mod{i}.py").write_text(unrelated_python(rng, i))

@@ -144,7 +144,8 @@ def main() -> int:
     outputs: dict[str, str] = {}
     for variant, local in (("10 catalog models", False), ("10 local non-catalog models", True)):
         repo = local_repo if local else generate(work / "repo-catalog", 1000)
-        print(f"\n1,000 files (900 unrelated Python, 50 Python + 50 YAML LoRA configs), {variant}")
+        print(f"\n1,000 files (800 unrelated Python, 90 unrelated shell scripts, 50 Python + 50 YAML + 10 shell"
+              f" LoRA configs), {variant}")
         for workers in (1, 2):
             cache = work / f"cache-{int(local)}-{workers}"
             renv = dict(env, LORA_LINT_CACHE_DIR=str(cache))
@@ -180,7 +181,7 @@ def main() -> int:
     largest: dict[tuple[bool, int], float] = {}
     for n, with_lora in rows:
         repo = generate(work / f"scale-{n}-{int(with_lora)}", n, lora=with_lora)
-        n_lora = max(2, n // 10) if with_lora else 0
+        n_lora = (max(2, n // 10) + n // 100) if with_lora else 0  # + one shell script in ten
         measure(lint("--exit-zero", "."), renv, repo)  # fills the cache
         cells = []
         for workers in (1, 2):
@@ -197,7 +198,7 @@ def main() -> int:
                 largest[(with_lora, workers)] = wall
             cells.append(cell)
         print(f"  {n:6d} files, {n_lora:4d} LoRA configs: " + " | ".join(cells))
-    n, n_lora = sizes[-1], sizes[-1] // 10
+    n, n_lora = sizes[-1], sizes[-1] // 10 + sizes[-1] // 100
     for workers in (1, 2):
         per_lora = (largest[(True, workers)] - largest[(False, workers)]) / n_lora * 1000
         per_other = (largest[(False, workers)] - floors["python -c pass"][0]) / n * 1000

@@ -55,6 +55,19 @@ def kind_of(path: str) -> Kind | None:
     return None
 
 
+#: ``#!`` lines of the shells whose words bash's rules read (what pre-commit's ``shell`` type
+#: also sends for a file without a suffix); zsh, csh and tcsh split words otherwise.
+SHEBANG = re.compile(r"#![ \t]*(?:/usr)?(?:/local)?/bin/(?:env[ \t]+(?:-S[ \t]+)?)?(?:ba|da|a|k)?sh(?:\s|$)")
+
+
+def kind_of_file(path: str, text: str) -> Kind | None:
+    """The kind of a file from its name, else (a name without a known suffix) from its ``#!`` line."""
+    kind = kind_of(path)
+    if kind is None and text.startswith("#!") and SHEBANG.match(text[:200]):
+        return Kind.SHELL
+    return kind
+
+
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 #: Characters YAML (PyYAML, libyaml) also reads as line breaks; positions never count them.
 YAML_ONLY_BREAKS = ("\x85", "\u2028", "\u2029")
@@ -136,7 +149,8 @@ class SourceFile:
         """A file's text handed over as text (an editor, a text stream, a test): a leading
         byte-order mark is dropped, as the readers drop it."""
         bom = text.startswith("\ufeff")
-        return cls(path, text[1:] if bom else text, kind_of(path), bom=bom)
+        text = text[1:] if bom else text
+        return cls(path, text, kind_of_file(path, text), bom=bom)
 
     def with_text(self, text: str) -> SourceFile:
         """The same file with other text (a fixed version): kind, encoding and BOM kept."""
@@ -309,7 +323,7 @@ def decode(data: bytes, path: str, stamp: Stamp | None = None) -> SourceFile | U
         return Unreadable(f"file is not valid UTF-8 ({e.reason} at byte {e.start})", Span.point(line, col))
     if "\x00" in text and not any(m in data for m in LORA_MARKERS):
         return None
-    return SourceFile(path, text, kind, bom=bom, stamp=stamp)
+    return SourceFile(path, text, kind or kind_of_file(path, text), bom=bom, stamp=stamp)
 
 
 def _declared(data: bytes) -> tuple[str, str] | None:

@@ -20,6 +20,9 @@ A file is not replaced (``NotWritten``, reported as LL901; its findings stay rep
   with the old text, and writing into the shared inode in place is not atomic (a kill
   mid-copy would tear the file). It is refused; ``--diff`` shows the fix to apply by hand.
 
+Without a stamp (lora-lint's own files: the model lock) a file is simply replaced, or created
+with mode 0o644.
+
 ``LORA_LINT_TEST_PAUSE_IN_WRITE=1`` is a test hook: halfway through writing the temporary file
 the writer says so on stderr and waits for a line on stdin, so a test can kill it mid-write, or
 change the file under it.
@@ -106,22 +109,22 @@ def refusal(st: os.stat_result) -> str | None:
 
 def write_atomic(path: str, data: bytes, stamp: Stamp | None = None) -> None:
     """Replace ``path``'s content with ``data`` atomically, keeping its permission bits, owner and
-    group. With ``stamp`` (what the file's bytes were when read), only if the file is still
-    those bytes (else ``NotWritten``). Raises ``NotWritten`` when the file must not be replaced
-    (``refusal``), ``OSError`` when writing fails; either way the original is untouched."""
+    group (a new file gets 0o644). With ``stamp`` (a user's file being fixed: what its bytes were
+    when read), only if the file is still those bytes and ``refusal`` has no objection, and only
+    if its owner and group can be kept; else ``NotWritten``. Raises ``OSError`` when writing
+    fails. Either way the original is untouched."""
     target = os.path.realpath(path)
     directory, name = os.path.split(target)
     try:
         info = os.stat(target)
     except FileNotFoundError:
-        if stamp is not None:  # removed or renamed away while it was being fixed
-            raise NotWritten(CHANGED) from None
-        raise
-    if stamp is not None and (info.st_size, info.st_mtime_ns) != (stamp.size, stamp.mtime_ns):
-        raise NotWritten(CHANGED)
-    why = refusal(info)
-    if why is not None:
-        raise NotWritten(why)
+        info = None
+    if stamp is not None:
+        if info is None or (info.st_size, info.st_mtime_ns) != (stamp.size, stamp.mtime_ns):
+            raise NotWritten(CHANGED)  # (None: removed or renamed away while it was being fixed)
+        why = refusal(info)
+        if why is not None:
+            raise NotWritten(why)
     clean_stale(directory, name)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}{_MARK}{os.getpid()}-", suffix=".tmp", dir=directory)
     try:
@@ -136,8 +139,9 @@ def write_atomic(path: str, data: bytes, stamp: Stamp | None = None) -> None:
             f.write(data[half:])
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, stat.S_IMODE(info.st_mode))
-        _keep_owner(tmp, info)
+        os.chmod(tmp, stat.S_IMODE(info.st_mode) if info is not None else 0o644)
+        if info is not None:
+            _keep_owner(tmp, info, strict=stamp is not None)
         if stamp is not None and not _unchanged(target, stamp):
             raise NotWritten(CHANGED)
         os.replace(tmp, target)
@@ -148,8 +152,9 @@ def write_atomic(path: str, data: bytes, stamp: Stamp | None = None) -> None:
     _sync_directory(directory)
 
 
-def _keep_owner(tmp: str, info: os.stat_result) -> None:
-    """Give the temporary file the original's owner and group, or refuse to go on."""
+def _keep_owner(tmp: str, info: os.stat_result, strict: bool) -> None:
+    """Give the temporary file the original's owner and group; ``strict`` (a user's file being
+    fixed): refuse to go on when they cannot be kept."""
     if not hasattr(os, "chown"):
         return
     st = os.stat(tmp)
@@ -158,6 +163,8 @@ def _keep_owner(tmp: str, info: os.stat_result) -> None:
     with contextlib.suppress(OSError):
         os.chown(tmp, info.st_uid, info.st_gid)
     st = os.stat(tmp)
+    if not strict:
+        return
     if st.st_uid != info.st_uid:
         raise NotWritten(f"the fixed copy cannot keep the file's owner (uid {info.st_uid}): not fixed")
     if st.st_gid != info.st_gid:

@@ -51,11 +51,22 @@ def _yaml_may_hold(source: SourceFile) -> bool:
     return _yaml().may_hold(source)
 
 
+def _shell() -> ModuleType:
+    from . import shell
+
+    return shell
+
+
+def _shell_may_hold(source: SourceFile) -> bool:
+    return _shell().may_hold(source)
+
+
 #: File kind -> its reader. A kind that is not here is not read (nor looked for in directories).
 READERS: dict[Kind, Reader] = {
     Kind.PYTHON: Reader(_python, _python_may_hold),
     Kind.YAML: Reader(_yaml, _yaml_may_hold),
     Kind.JSON: Reader(_yaml, _yaml_may_hold),
+    Kind.SHELL: Reader(_shell, _shell_may_hold),
 }
 
 
