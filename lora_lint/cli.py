@@ -233,9 +233,8 @@ def run_check(args: argparse.Namespace) -> int:
                     run = fix_stdin(args, read.source, settings, info)
                     if args.diff:
                         return diff_out(run, args)
-                    fixed = read.source.with_text(run.text or "")
                     # the user's text, never escaped: in its own encoding (BOM, PEP 263) when stdout takes bytes
-                    write_stream(sys.stdout, fixed.encoded() if getattr(sys.stdout, "buffer", None) else fixed.text)
+                    write_stream(sys.stdout, run.data if getattr(sys.stdout, "buffer", None) else run.text or "")
                     return write_report(args, run.findings, info, sys.stderr)
                 findings = lint_source(read.source, settings)
             elif read.problem is not None and read.problem.code in settings.rules_for(name):

@@ -35,12 +35,16 @@ class Comment:
 # -- finding comments ----------------------------------------------------------------------------
 
 def python_comments(source: SourceFile) -> Iterator[Comment]:
-    """Each comment token; stops quietly where the file breaks."""
+    """Each comment token; stops quietly where the file breaks. IPython's own lines (a notebook,
+    an export with ``!pip install``) are masked first, as the reader masks them."""
     import tokenize
 
+    from .ipython import masked, may_have_magics
+
+    text = masked(source.text) if may_have_magics(source.text) else source.text
     try:
         # newline=None: a lone \r ends a line, as it does for libcst
-        for tok in tokenize.generate_tokens(io.StringIO(source.text, newline=None).readline):
+        for tok in tokenize.generate_tokens(io.StringIO(text, newline=None).readline):
             if tok.type == tokenize.COMMENT:
                 yield Comment(tok.start[0], tok.start[1], tok.string)
     except (tokenize.TokenError, SyntaxError):

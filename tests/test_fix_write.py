@@ -251,3 +251,4 @@ def test_another_users_file_in_a_shared_directory_is_not_taken_over():
         assert [p.name for p in shared.iterdir()] == ["train.py"]
     finally:
         shutil.rmtree(shared)
+

@@ -22,6 +22,7 @@ from typing import Any
 import libcst as cst
 
 from ..model import UNKNOWN
+from ..unknown import is_known
 
 MAX_DEPTH = 64
 MAX_INT_BITS = 4096
@@ -236,14 +237,78 @@ def _literal(source: str):
         return ast.literal_eval(source)
 
 
+class Flow:
+    """Which of a module-level name's bindings can be in effect at a use in the module's own
+    code. The module's statements run once, top to bottom (a script, a notebook's cells): at a use
+    outside loops, the last unconditional top-level binding that ends before it and the
+    conditional ones after that; a binding after the use is not in effect there. ``positions``
+    gives the module's positions (computed only when a name is bound more than once)."""
+
+    def __init__(self, module: cst.Module, positions: Callable[[], Any]):
+        self.positions = positions
+        #: the values bound by the module's own top-level statements (run once, in order)
+        self.top_level = {id(small.value) for stmt in module.body if isinstance(stmt, cst.SimpleStatementLine)
+                          for small in stmt.body
+                          if isinstance(small, cst.Assign | cst.AnnAssign) and small.value is not None}
+        self.module = module
+        self._loops: list[cst.CSTNode] | None = None
+
+    def in_effect(self, values: list[cst.BaseExpression], use: cst.CSTNode | None) -> list[cst.BaseExpression]:
+        """Of ``values`` (a module-level name's bindings), those that can be in effect at ``use``;
+        ``values`` itself when that is not known."""
+        if use is None or len(values) < 2:
+            return values
+        positions = self.positions()
+        if use not in positions or any(v not in positions for v in values):
+            return values
+
+        def start(node):
+            p = positions[node].start
+            return p.line, p.column
+
+        def end(node):
+            p = positions[node].end
+            return p.line, p.column
+
+        at = start(use)
+        if self._loops is None:
+            self._loops = [n for n in _module_code(self.module) if isinstance(n, cst.For | cst.While)]
+        if any(start(loop) <= at < end(loop) for loop in self._loops):
+            return values
+        before = sorted((v for v in values if end(v) <= at), key=start)
+        last = max((i for i, v in enumerate(before) if id(v) in self.top_level), default=None)
+        return values if last is None else before[last:]
+
+
+def _module_code(module: cst.Module):
+    """The statements the module itself runs (not function or class bodies), nested ones too."""
+    todo = list(module.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, cst.FunctionDef | cst.ClassDef):
+            continue
+        body = getattr(node, "body", None)
+        if isinstance(body, cst.BaseSuite):
+            todo.extend(body.body)
+        for extra in ("orelse", "finalbody"):
+            part = getattr(node, extra, None)
+            if part is not None and isinstance(getattr(part, "body", None), cst.BaseSuite):
+                todo.extend(part.body.body)
+        for handler in getattr(node, "handlers", ()) or ():
+            todo.extend(handler.body.body)
+
+
 class Evaluator:
     """Evaluates expressions in the scope where they appear."""
 
-    def __init__(self, scopes: ScopeBuilder, attributes: Callable[[cst.BaseExpression], Any]):
+    def __init__(self, scopes: ScopeBuilder, attributes: Callable[[cst.BaseExpression], Any],
+                 flow: Flow | None = None):
         self.scopes = scopes
         self.attributes = attributes  # resolves known attributes (TaskType.CAUSAL_LM)
-        self._active: set[tuple[int, str]] = set()
-        self._memo: dict[tuple[int, str], Any] = {}  # (scope, name) -> value
+        self.flow = flow  # the module's order of execution (a name bound more than once)
+        self._active: set[tuple] = set()
+        self._memo: dict[tuple, Any] = {}  # (scope, name[, the bindings in effect]) -> value
         self.steps = MAX_STEPS  # left for this file
         self._cut = False  # the value being computed hit MAX_DEPTH: it depends on where it was asked
 
@@ -252,7 +317,7 @@ class Evaluator:
         """The step budget ran out: every evaluation from now on is UNKNOWN."""
         return self.steps < 0
 
-    def lookup(self, name: str, scope: Scope | None, depth: int) -> Any:
+    def lookup(self, name: str, scope: Scope | None, depth: int, use: cst.CSTNode | None = None) -> Any:
         start = scope
         while scope is not None:
             if scope.is_class and scope is not start:
@@ -262,9 +327,16 @@ class Evaluator:
                 return UNKNOWN
             values = scope.assigned.get(name)
             if values is not None:
-                if len(values) != 1:
-                    return UNKNOWN
-                key = (id(scope), name)
+                if (self.flow is not None and len(values) > 1 and scope is self.scopes.module_scope
+                        and start is scope):
+                    narrowed = self.flow.in_effect(values, use)
+                    if narrowed is not values:  # (they end before the use: no cycle)
+                        values = narrowed
+                        if len(values) == 1:
+                            return self.eval(values[0], scope, depth + 1)
+                key: tuple = (id(scope), name)
+                if values is not scope.assigned[name]:  # (narrowed to the bindings in effect at ``use``)
+                    key += tuple(id(v) for v in values)
                 if key in self._memo:
                     return self._memo[key]
                 if key in self._active:
@@ -272,9 +344,17 @@ class Evaluator:
                 self._active.add(key)
                 cut, self._cut = self._cut, False
                 try:
-                    value = self.eval(values[0], scope, depth + 1)
+                    # a name bound more than once (a notebook that sets it again in a later cell)
+                    # is known when every binding gives the same value, whichever ran last
+                    found = [self.eval(v, scope, depth + 1) for v in values[:8]]
                 finally:
                     self._active.discard(key)
+                first = found[0]
+                if len(values) > 8 or not is_known(first) or any(
+                        type(v) is not type(first) or v != first for v in found[1:]):
+                    value = UNKNOWN if len(values) > 1 else first
+                else:
+                    value = first
                 if not self._cut:
                     self._memo[key] = value
                 self._cut = self._cut or cut
@@ -309,7 +389,7 @@ class Evaluator:
         if isinstance(node, cst.Name):
             if node.value in ("True", "False", "None"):
                 return {"True": True, "False": False, "None": None}[node.value]
-            return self.lookup(node.value, scope, depth)
+            return self.lookup(node.value, scope, depth, node)
         if isinstance(node, cst.UnaryOperation):
             v = self.eval(node.expression, scope, depth + 1)
             if isinstance(node.operator, cst.Minus) and _number(v):
