@@ -307,3 +307,62 @@ def test_hostile_config_globs_are_matched_in_bounded_time(tmp_path):
     (line,) = done.stdout.decode().splitlines()[:-1]
     assert "train.yaml" in line and "LL006" in line  # x.yaml excluded, train.yaml linted
 
+
+# -- shell scripts: the same bounds for the shell reader ------------------------------------------
+
+SWIFT = "swift sft --model Qwen/Qwen2.5-7B --train_type lora --lora_rank 8 --target_modules $a\n"
+
+
+def _env(text: str):
+    from lora_lint.sources import shell_lex
+    from lora_lint.sources.shell import Run
+
+    run = Run(SourceFile.of_text("run.sh", text))
+    run.nodes(shell_lex.parse(text).nodes)
+    return run
+
+
+def test_shell_variables_doubling_each_other_stop_at_the_size_bound():
+    """``a="$a$a"`` forty times is a terabyte: a value past ``MAX_VALUE`` characters is UNKNOWN
+    (before: 5.8 GB in a minute, then killed)."""
+    from lora_lint.sources import shell
+
+    assert _env("a=q\n" + 'a="$a$a"\n' * 10).env["a"].text == "q" * 1024
+    assert _env("a=q\n" + 'a="$a$a"\n' * 40).env["a"].text is UNKNOWN
+    assert _env("a=q\n" + "a+=$a\n" * 40).env["a"].text is UNKNOWN
+    assert len(_env("a=q\n" + 'a="$a$a"\n' * 16).env["a"].text) == 2**16 <= shell.MAX_VALUE
+
+
+def test_shell_expansions_stop_at_the_script_bound():
+    from lora_lint.sources import shell
+
+    big = "x" * (shell.MAX_VALUE - 10)
+    run = _env(f"a={big}\n" + "echo " + "$a " * 200 + "\necho $a\n")
+    assert run.expanded > shell.MAX_EXPANDED
+    assert [f.text for f in run.commands[-1].argv] == ["echo", UNKNOWN]
+
+
+def test_a_shell_script_past_the_word_bound_is_ll901():
+    from lora_lint.pipeline import lint_text
+    from lora_lint.sources import shell
+
+    text = "a=q_proj\n" + SWIFT
+    assert "LL901" not in {f.code for f in lint_text("run.sh", text)}
+    (f,) = lint_text("run.sh", "echo x\n" * (shell.MAX_WORDS // 2 + 1) + text)
+    assert f.code == "LL901" and f"more than {shell.MAX_WORDS:,} shell words" in f.message
+
+
+@pytest.mark.parametrize("shape", ["doubling", "expansions", "long-line", "lines"])
+def test_shell_scripts_are_linted_in_bounded_time_and_memory(tmp_path, shape):
+    from lora_lint.sources import shell
+
+    body = {"doubling": "a=q\n" + 'a="$a$a"\n' * 40,
+            "expansions": f"a={'x' * 99_000}\n" + "echo " + "$a " * 5000 + "\n",
+            "long-line": "python train.py " + "--x 1 " * (shell.MAX_WORDS // 2 - 10) + "\n",
+            "lines": "echo x\n" * (shell.MAX_WORDS // 2 - 10)}[shape]
+    path = tmp_path / "run.sh"
+    path.write_text(body + SWIFT)
+    done = bounded(["check", "--isolated", "--offline", "--output-format", "concise", str(path)], tmp_path,
+                   seconds=90, memory_mb=900)
+    assert done.returncode in (0, 1), done.stderr
+    assert "LL903" not in done.stdout.decode()

@@ -252,3 +252,76 @@ def test_another_users_file_in_a_shared_directory_is_not_taken_over():
     finally:
         shutil.rmtree(shared)
 
+
+# -- notebooks: their cells are written back through the same path ------------------------------
+
+def _notebook(code: str, newline: str = "\n", bom: bool = False) -> bytes:
+    """A notebook as Jupyter writes it (non-ASCII text kept as it is), with ``newline`` line
+    endings in its JSON."""
+    import json
+
+    def lines(text):
+        return [line + "\n" for line in text.split("\n")[:-1]]
+
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Réglages « LoRA » ½\n"]},
+                    {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": lines(code),
+                     "outputs": [{"name": "stdout", "output_type": "stream", "text": ["été ✓ 😀\n"]}]}],
+          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    return (b"\xef\xbb\xbf" if bom else b"") + text.replace("\n", newline).encode("utf-8")
+
+
+@pytest.mark.parametrize("newline, bom", [("\n", False), ("\r\n", True)])
+def test_a_notebook_round_trips_every_byte_but_the_fix(tmp_path, capsys, newline, bom):
+    path = tmp_path / "train.ipynb"
+    data = _notebook(PY + "# café\n" + TYPO, newline, bom)
+    path.write_bytes(data)
+    assert fix(path) == 0
+    assert path.read_bytes() == data.replace(b"lora_aplha", b"lora_alpha")
+    assert "1 fixed" in capsys.readouterr().out
+
+
+def test_a_read_only_or_hard_linked_notebook_is_not_fixed(tmp_path, capsys):
+    data = _notebook(PY + TYPO)
+    ro, linked = tmp_path / "ro.ipynb", tmp_path / "linked.ipynb"
+    ro.write_bytes(data)
+    os.chmod(ro, 0o444)
+    linked.write_bytes(data)
+    os.link(linked, tmp_path / "other.ipynb")
+    assert fix(ro, linked) == 1
+    out = capsys.readouterr().out
+    assert "read-only (mode 0444): not fixed" in out and "2 hard links" in out
+    assert out.count("LL001") == 2  # the findings stay reported, at their cells
+    assert ro.read_bytes() == data and linked.read_bytes() == data
+    assert os.stat(ro).st_mode & 0o777 == 0o444 and os.stat(linked).st_nlink == 2
+
+
+def test_an_edit_saved_to_a_notebook_while_the_fix_runs_is_kept(tmp_path):
+    path = tmp_path / "train.ipynb"
+    data = _notebook(PY + TYPO + "# padding\n" * 2000)
+    path.write_bytes(data)
+    proc = _run(path, env={"LORA_LINT_TEST_PAUSE_IN_WRITE": "1"})
+    try:
+        for line in proc.stderr:
+            if line.startswith("lora-lint: paused writing "):
+                break
+        else:
+            pytest.fail("the writer never paused: " + proc.stdout.read())
+        saved = data.replace(b'"execution_count": 1', b'"execution_count": 2')  # Jupyter saves the notebook
+        subprocess.run([sys.executable, "-c", f"open({str(path)!r}, 'r+b').write({saved!r})"], check=True, timeout=30)
+        out, _ = proc.communicate("\n", timeout=60)
+    finally:
+        proc.kill()
+    assert path.read_bytes() == saved
+    assert "changed on disk while it was being fixed" in out and "lora_aplha" in out
+    assert proc.returncode == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["train.ipynb"]
+
+
+def test_a_notebook_that_is_not_utf8_is_never_written(tmp_path, capsys):
+    path = tmp_path / "train.ipynb"
+    data = _notebook(PY + "# caf\xe9\n" + TYPO).replace("é".encode(), b"\xe9")
+    path.write_bytes(data)
+    assert fix(path) == 1
+    assert "LL901" in capsys.readouterr().out and path.read_bytes() == data
