@@ -626,8 +626,12 @@ def test_huge_literals_are_findings_or_unknown_never_a_crash(case):
 def deep_and_long(draw):
     """Inputs at and past the parse bounds: nesting, token counts, YAML node counts, long lines."""
     shape = draw(st.sampled_from(["brackets", "elif", "tokens", "one-line", "yaml-nodes", "yaml-deep",
-                                  "json-nodes", "yaml-aliases"]))
+                                  "json-nodes", "yaml-aliases", "shell", "notebook"]))
     head = "from peft import LoraConfig\n"
+    if shape == "shell":
+        return "run.sh", draw(shell_bombs())
+    if shape == "notebook":
+        return "train.ipynb", draw(notebook_bombs())
     if shape == "brackets":
         d = draw(st.integers(1, 3 * python_depth.MAX_DEPTH))
         return "train.py", head + "x = " + "(" * d + "1" + ")" * d + "\nLoraConfig(r=8)\n"
@@ -657,10 +661,69 @@ def deep_and_long(draw):
     return "train.yaml", "\n".join(lines) + f"\n{base}lora_target_modules: *a{levels}\n"
 
 
+SWIFT = "swift sft --model Qwen/Qwen2.5-7B --train_type lora --lora_rank $r --target_modules $t\n"
+
+
+@st.composite
+def shell_bombs(draw):
+    """Shell scripts at and past the shell reader's bounds: variables doubling each other, many
+    expansions of a long value, many words, deep nesting, long here-documents."""
+    from lora_lint.sources import shell
+
+    shape = draw(st.sampled_from(["doubling", "append", "expansions", "words", "nesting", "heredoc"]))
+    n = draw(st.integers(1, 45))
+    if shape == "doubling":
+        body = "t=q_proj\n" + "".join(f't="$t{draw(st.sampled_from(["", " ", ","]))}$t"\n' for _ in range(n))
+    elif shape == "append":
+        body = "t=q\n" + "t+=$t\n" * n
+    elif shape == "expansions":
+        body = f"t={'x' * draw(st.integers(1, shell.MAX_VALUE))}\necho " + "$t " * draw(st.integers(1, 400)) + "\n"
+    elif shape == "words":
+        k = draw(st.sampled_from([10, shell.MAX_WORDS // 3, shell.MAX_WORDS // 2 + 1]))
+        body = "python train.py " + "--x 1 " * k + "\n"
+    elif shape == "nesting":
+        d = draw(st.integers(1, 6000))
+        opener, closer = draw(st.sampled_from([("(", ")"), ("{ ", "; }"), ("$(", ")"), ("if true; then ", "; fi"),
+                                               ("${a:-", "}")]))
+        body = "echo " + opener * d + "x" + closer * d + "\n"
+    else:
+        body = "cat <<EOF\n" + "line $t\n" * draw(st.integers(1, 100_000)) + "EOF\n"
+    return f"r={draw(st.sampled_from(['8', '$t', '${R:-16}']))}\n" + body + SWIFT
+
+
+@st.composite
+def notebook_bombs(draw):
+    """Notebooks at and past the bounds: a huge cell, many cells, IPython lines, deep JSON."""
+    shape = draw(st.sampled_from(["one-cell", "cells", "magics", "deep", "bad-cells"]))
+    lora = ["from peft import LoraConfig\n", "cfg = LoraConfig(r=8, lora_aplha=16)\n"]
+    cells = [lora]
+    if shape == "one-cell":
+        cells = [["x = 1\n"] * draw(st.integers(1, 200_000)) + lora]
+    elif shape == "cells":
+        cells = [["x = 1\n"]] * draw(st.integers(1, 40_000)) + [lora]
+    elif shape == "magics":
+        cells = [[draw(st.sampled_from(["%time x = 1\n", "!pip install peft\n", "x?\n", "%%capture\n"]))]
+                 * draw(st.integers(1, 60_000)) + lora]
+    elif shape == "bad-cells":
+        cells = [[draw(st.sampled_from(["x = (\n", "def f(:\n", "LoraConfig(r=\n", "  x\n"]))]] * draw(
+            st.integers(1, 5000)) + [lora]
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": c}
+                    for c in cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    text = json.dumps(nb)
+    if shape == "deep":
+        d = draw(st.integers(1, 200_000))
+        text = text.replace('"outputs": []', '"outputs": ' + "[" * d + "]" * d, 1)
+    return text
+
+
 @bounded_fuzz(25)
 @given(deep_and_long())
 def test_deep_and_long_inputs_end_in_findings_or_ll901(case):
-    lint(*case)
+    path, text = case
+    if path.endswith(".ipynb"):  # (positions are in the cells' script: assert_sane reads the JSON)
+        assert all(f.code != "LL903" for f in lint_text(path, text, SETTINGS))
+        return
+    lint(path, text)
 
 
 #: Fixable seeds: the rule examples whose rules have fixes, and YAML configs with fixable keys.
@@ -698,7 +761,32 @@ def encoded_fixes(draw):
     data = text.encode(codec)
     if codec == "utf-8" and draw(st.booleans()):
         data = b"\xef\xbb\xbf" + data
+    if python and codec == "utf-8" and draw(st.booleans()):
+        name, data = "train.ipynb", draw(_as_notebook(text.replace("\r\n", "\n").replace("\r", "\n"), alphabet))
     return name, data
+
+
+@st.composite
+def _as_notebook(draw, text: str, alphabet: str):
+    """``text`` as a notebook's code cells (cut at random lines), with non-ASCII markdown and
+    outputs, in one of the JSON styles Jupyter and other tools write (indent, escapes, CRLF, BOM)."""
+    lines = [line + "\n" for line in text.split("\n")]
+    cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(lines) - 1)), max_size=3))))
+    pieces = [lines[a:b] for a, b in zip([0, *cuts], [*cuts, len(lines)], strict=True)]
+    note = draw(st.text(alphabet, min_size=1, max_size=12))
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": [f"# {note}\n", "LoRA"]}]
+    for piece in pieces:
+        if piece:
+            piece[-1] = piece[-1].rstrip("\n") if draw(st.booleans()) else piece[-1]
+        cells.append({"cell_type": "code", "execution_count": draw(st.none() | st.integers(1, 99)), "metadata": {},
+                      "outputs": [{"name": "stdout", "output_type": "stream", "text": [note + "\n"]}],
+                      "source": piece if draw(st.booleans()) else "".join(piece)})
+    nb = {"cells": cells, "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    out = json.dumps(nb, indent=draw(st.sampled_from([None, 1, 2, 4])), ensure_ascii=draw(st.booleans()),
+                     sort_keys=draw(st.booleans())) + draw(st.sampled_from(["", "\n"]))
+    out = out.replace("\n", draw(st.sampled_from(["\n", "\r\n"])))
+    return (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + out.encode("utf-8")
 
 
 @bounded_fuzz(60)
@@ -721,6 +809,15 @@ def test_fixes_round_trip_every_byte_outside_the_fix(case):
     source = result.source
     assert source.encoded() == data  # read without loss
     assert new == (result.fixed_source.encoded() if result.changed else data)  # written in its encoding
+    if source.rows is not None:  # a notebook: every byte outside the changed cells' `source` stays
+        raw, changed = source.rows.raw, [c for c, t in source.rows.split(result.text) if t != c.script]
+        text = new.decode("utf-8").removeprefix("\ufeff")
+        if changed:
+            start, end = changed[0].value[0], changed[-1].value[1]
+            assert text[:start] == raw[:start] and text.endswith(raw[end:])
+        assert new.startswith(b"\xef\xbb\xbf") == data.startswith(b"\xef\xbb\xbf")
+        assert json.loads(text) == json.loads(raw) or changed
+        return
     old_text, new_text = result.original, result.text
     pre = len(os.path.commonprefix([old_text, new_text]))
     suf = len(os.path.commonprefix([old_text[pre:][::-1], new_text[pre:][::-1]]))
