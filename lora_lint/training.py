@@ -15,9 +15,12 @@ and the value normalisers, so that the models side can read what the readers wro
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .unknown import UNKNOWN
+
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
 #: name -> (the values it takes, what it means). Every reader writes these names only.
 SETTINGS: dict[str, tuple[str, str]] = {
@@ -44,7 +47,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "sharding": ('{"engine", "stage", "offload_optimizer", "offload_params"} | "none"',
                  "DeepSpeed ZeRO / FSDP"),
     "num_gpus": ("int", "GPUs the run uses"),
-    "device_map": ('"one" | "split"', "split: from_pretrained may spread the model over several GPUs"),
+    "device_map": ('"gpu" | "cpu" | "split"', "where from_pretrained puts the model: all on one GPU, on the CPU "
+                   "(the trainer moves it), or split: accelerate may spread it over several GPUs or the CPU"),
+    "launch_sharding": ("bool", "the launcher (an accelerate or DeepSpeed config) may shard the model with ZeRO-3 "
+                        "or FSDP when the file does not say"),
+    "experts_quantized": ("bool", "the framework quantizes the MoE experts itself (not sized)"),
     "objective": ('"sft" | "pt" | "dpo" | ...', "what is trained: the activation estimate models sft and pt"),
     "calibrated": ("bool", "the framework runs transformers' modelling code (the estimate's calibration)"),
 }
@@ -114,3 +121,24 @@ def int_value(value: Any) -> Any:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     return value if isinstance(value, int) and value > 0 else UNKNOWN
+
+
+# --- memory sizes (the ``gpu-memory`` budget) ----------------------------------------------------
+
+_UNITS = {"": 1, "b": 1, "k": KiB, "kb": 1000, "kib": KiB, "m": MiB, "mb": 1000**2, "mib": MiB,
+          "g": GiB, "gb": 1000**3, "gib": GiB, "t": 1 << 40, "tb": 1000**4, "tib": 1 << 40}
+
+
+def parse_size(text: str | int | float) -> int:
+    """``"24GiB"``, ``"24 GB"`` (10^9), ``"24G"`` (GiB, as nvidia-smi means it), ``80e9``."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if text <= 0:
+            raise ValueError(f"a memory size must be positive, got {text!r}")
+        return int(text)
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+    if not m or m.group(2).lower() not in _UNITS:
+        raise ValueError(f"not a memory size: {text!r} (write e.g. \"24GiB\" or \"80GB\")")
+    value = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if value <= 0:
+        raise ValueError(f"a memory size must be positive, got {text!r}")
+    return int(value)

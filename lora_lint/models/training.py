@@ -14,7 +14,9 @@ when the sequence length is certain (every batch padded or packed to it: otherwi
 longest a batch may be), the framework runs transformers' modelling code (the estimate's
 calibration) and the objective is supervised (sft, pt), and then only at the lower edge of the
 estimate's measured error band. A setting that is not known takes its most favourable value; a
-model that ``device_map`` may spread over several GPUs, or sharding that is not known, has no
+model that ``device_map`` may spread over several GPUs, sharding that is not known, or a run whose
+launcher may shard it (``launch_sharding``: ``accelerate launch --config_file`` with ZeRO-3 or
+FSDP, when the file names no sharding and its framework takes one from the launcher) has no
 certain figure.
 """
 
@@ -66,6 +68,7 @@ class Memory:
     favourable: TrainingSetup | None = None
     activations_certain: bool = False
     detail: Mapping[str, int] = field(default_factory=dict)
+    frozen_known: bool = True  # False: a checkpoint stored quantized by a method not sized here
 
     def as_dict(self) -> dict:
         return {**{k: self.terms.get(k) for k in TERMS},
@@ -80,8 +83,9 @@ def _value(p: Param | None) -> Any:
     return p.value if p.known else UNKNOWN
 
 
-def _config_dtype(config: Mapping | None) -> str:
-    """The dtype ``from_pretrained(dtype="auto")`` loads: config.json's (fp32 without one)."""
+def _config_dtype(config: Mapping | None) -> str | None:
+    """The dtype ``from_pretrained(dtype="auto")`` loads: config.json's; None without one (then
+    transformers takes the checkpoint's own, which only its weight files tell)."""
     from ..training import dtype_name
 
     for c in (config or {}, (config or {}).get("text_config") or {}):
@@ -90,7 +94,34 @@ def _config_dtype(config: Mapping | None) -> str:
                 d = dtype_name(c.get(key)) if isinstance(c.get(key), str) else None
                 if d in ("fp32", "bf16", "fp16"):
                     return d
-    return "fp32"
+    return None
+
+
+def prequantized(config: Mapping | None) -> tuple[str, dict] | None:
+    """``(quant_method, its settings)`` of a checkpoint stored quantized (config.json's
+    ``quantization_config``): transformers loads it so, whatever the load call asks."""
+    for c in (config or {}, (config or {}).get("text_config") or {}):
+        q = c.get("quantization_config") if isinstance(c, Mapping) else None
+        if isinstance(q, Mapping):
+            return str(q.get("quant_method", "unknown")), dict(q)
+    return None
+
+
+def _stored_bnb(q: dict) -> dict[str, Any]:
+    """A bitsandbytes checkpoint's own quantization, as settings."""
+    from ..training import dtype_name
+
+    bits = 4 if q.get("load_in_4bit") or q.get("_load_in_4bit") else 8 if q.get("load_in_8bit") or q.get(
+        "_load_in_8bit") else 0
+    out: dict[str, Any] = {"quantization": bits}
+    if bits == 4:
+        out["quant_type"] = q.get("bnb_4bit_quant_type", "fp4")
+        out["double_quant"] = bool(q.get("bnb_4bit_use_double_quant", False))
+        out["compute_dtype"] = dtype_name(q.get("bnb_4bit_compute_dtype")) or "fp32"
+    skip = q.get("llm_int8_skip_modules")
+    if isinstance(skip, list):
+        out["skip_modules"] = skip
+    return out
 
 
 def experts_per_token(config: Mapping | None) -> int | None:
@@ -112,6 +143,11 @@ class _Read:
     unknown: dict[str, str]  # setting -> why
 
 
+#: Why a setting written under these keys is not known, beyond "not statically known".
+WHY = {"deepspeed": "a DeepSpeed config file is not read",
+       "recipe": "the recipe, one GPU or FSDP over several, is chosen on the command line"}
+
+
 def _read(site: LoraSite) -> _Read:
     from ..training import SETTINGS
 
@@ -120,9 +156,8 @@ def _read(site: LoraSite) -> _Read:
         p = site.context.get(name)
         v = _value(p)
         if v is UNKNOWN:
-            unknown[name] = ("not statically known" if p is None or p.key != "deepspeed" else
-                             "not statically known (a DeepSpeed config file is not read)") if p is not None \
-                else "not read for this kind of file"
+            unknown[name] = ("not read for this kind of file" if p is None else
+                             f"not statically known ({WHY[p.key]})" if p.key in WHY else "not statically known")
         else:
             values[name] = v
     return _Read(values, unknown)
@@ -139,7 +174,7 @@ def _setup(v: Mapping[str, Any], config: Mapping | None, inv, analysis) -> Train
     """A TrainingSetup from settings ``v`` (every memory-relevant one present)."""
     dtype = v["dtype"]
     if dtype == "auto":
-        dtype = _config_dtype(config)
+        dtype = _config_dtype(config) or "fp32"
     mixed = v["mixed_precision"]
     if mixed == "auto":
         mixed = "bf16" if dtype == "bf16" else "fp16"
@@ -176,7 +211,7 @@ def _setup(v: Mapping[str, Any], config: Mapping | None, inv, analysis) -> Train
 #: when nothing asks for more (no quantization, no sharding, no upcast...).
 ABSENT = {"quantization": 0, "upcast_frozen": False, "checkpoint_offload": False, "chunked_loss": False,
           "sharding": "none", "double_quant": False, "quantize_targets_only": False,
-          "trainable_dtype": None, "skip_modules": None}
+          "trainable_dtype": None, "skip_modules": None, "experts_quantized": False}
 
 
 def memory_for(site: LoraSite, inv, analysis, config: Mapping | None = None, *,
@@ -189,6 +224,19 @@ def memory_for(site: LoraSite, inv, analysis, config: Mapping | None = None, *,
     read = _read(site)
     values = {**ABSENT, **read.values}
     unknown = {k: why for k, why in read.unknown.items() if k not in ABSENT or k in site.context}
+    stored = prequantized(config)
+    frozen_why = None
+    if stored is not None and stored[0] == "bitsandbytes":
+        for k, v in _stored_bnb(stored[1]).items():  # the checkpoint's quantization wins
+            values[k] = v
+            unknown.pop(k, None)
+    elif stored is not None:
+        frozen_why = f"the checkpoint is stored quantized ({stored[0]}), whose size is not computed"
+    if values.get("experts_quantized") is True:
+        frozen_why = "the framework quantizes the MoE experts itself, whose size is not computed"
+    if values.get("dtype") == "auto" and _config_dtype(config) is None:
+        del values["dtype"]
+        unknown["dtype"] = "auto, and config.json names none (the checkpoint's own dtype is used)"
     varying = {k: CANDIDATES[k] for k in unknown if k in CANDIDATES}
     quant_unknown = "quantization" in unknown
     if not quant_unknown and not values.get("quantization"):
@@ -220,6 +268,8 @@ def memory_for(site: LoraSite, inv, analysis, config: Mapping | None = None, *,
     if sharding_unknown:
         for term in TERMS:
             why.setdefault(term, f"depends on the DeepSpeed/FSDP sharding, {unknown['sharding']}")
+    if frozen_why:
+        why.setdefault("frozen_weights", frozen_why)
     objective = values.get("objective")
     if "objective" in unknown:
         why.setdefault("activations", f"depends on the training objective, {unknown['objective']}")
@@ -260,16 +310,21 @@ def memory_for(site: LoraSite, inv, analysis, config: Mapping | None = None, *,
     split = values.get("device_map") == "split" or "device_map" in unknown
     if split:
         notes.append("device_map may spread the model over several GPUs: per GPU it can be less")
+    # the file names no sharding, and its launcher (an accelerate or DeepSpeed config) may add one
+    launched = base_setup.sharding is None and values.get("launch_sharding") is not False
+    if launched and not sharding_unknown:
+        notes.append("an accelerate or DeepSpeed config given at launch may shard it over several GPUs"
+                     " (ZeRO-3, FSDP): per GPU it can be less")
     act_certain = (full and calibrated and objective in SUPERVISED and values.get("seq_len") is not None
                    and values.get("micro_batch") is not None)
-    least, favourable = (None, None) if split or sharding_unknown or not certain else _certain(
-        inv, analysis, values, varying, config, act_certain)
+    least, favourable = (None, None) if split or launched or sharding_unknown or not certain else _certain(
+        inv, analysis, values, varying, config, act_certain, frozen=frozen_why is None)
     return Memory(terms, {t: why[t] for t in TERMS if t in why}, band, least, base_setup,
                   describe(base_setup, values, unknown), tuple(dict.fromkeys(notes)), favourable,
-                  act_certain, dict(base.detail))
+                  act_certain, dict(base.detail), frozen_why is None)
 
 
-def _certain(inv, analysis, values, varying, config, with_activations: bool):
+def _certain(inv, analysis, values, varying, config, with_activations: bool, frozen: bool = True):
     """The least memory per GPU over every value the unknown settings can take, and its setup."""
     names = list(varying)
     combos = list(itertools.islice(itertools.product(*(varying[n] for n in names)), MAX_COMBINATIONS + 1))
@@ -281,14 +336,21 @@ def _certain(inv, analysis, values, varying, config, with_activations: bool):
         s = _setup(v, config, inv, analysis)
         if not with_activations:
             s = replace(s, seq_len=None)
-        e = estimate(inv, analysis, s)
-        frozen, trainable, grads, states = (x or 0 for x in (e.frozen_weights, e.trainable_weights,
-                                                               e.gradients, e.optimizer_states))
-        act = int(e.activations / (1 + ACTIVATION_BAND[1])) if with_activations and e.activations else 0
-        low = frozen + trainable + states + max(grads, act)
+        low = least(estimate(inv, analysis, s), with_activations, frozen)
         if best is None or low < best[0]:
             best = (low, s)
     return best if best is not None else (None, None)
+
+
+def least(e, with_activations: bool, with_frozen: bool = True) -> int:
+    """The memory a GPU certainly holds in a run whose terms are ``e``: the weights and optimizer
+    states, with the gradients (at the optimizer step) or the activations at the lower edge of
+    their band (after a forward pass), whichever is more. A term that is not known counts 0
+    (``with_frozen=False``: the frozen weights are not known)."""
+    frozen, trainable, grads, states = (x or 0 for x in (e.frozen_weights if with_frozen else 0, e.trainable_weights,
+                                                           e.gradients, e.optimizer_states))
+    act = int(e.activations / (1 + ACTIVATION_BAND[1])) if with_activations and e.activations else 0
+    return frozen + trainable + states + max(grads, act)
 
 
 _TERM_WORDS = {"frozen_weights": "the frozen weights", "trainable_weights": "the trainable weights",
@@ -337,8 +399,7 @@ def describe(s: TrainingSetup, values: Mapping[str, Any], unknown: Mapping[str, 
 
 
 def budget_levers(inv, analysis, mem: Memory, budget: int):
-    """What would bring ``mem`` under ``budget``: ``memory.levers`` on the most favourable setup."""
-    s = mem.favourable or mem.setup
-    if s.seq_len is None and mem.setup.seq_len is not None:
-        s = replace(s, seq_len=mem.setup.seq_len)
-    return levers(inv, analysis.spec, s, budget)
+    """What would bring ``mem.certain`` under ``budget``: ``memory.levers`` from the most
+    favourable setup, each change measured the way ``certain`` is."""
+    return levers(inv, analysis.spec, mem.favourable or mem.setup, budget,
+                  measure=lambda e: least(e, mem.activations_certain, mem.frozen_known))

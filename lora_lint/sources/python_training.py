@@ -174,6 +174,10 @@ def read(calls: Calls, site: LoraSite, load) -> T.Entries:
                 out.update(_bnb(calls, load.node, scope, q, span))
             elif "quantization" not in out and closed:
                 out["quantization"] = Param("quantization_config", 0, span, implicit=True)
+            dm, quant = out.get("device_map"), out.get("quantization")
+            if dm is not None and dm.implicit and quant is not None and quant.value:
+                # bitsandbytes places a quantized model on the current GPU when no map is given
+                out["device_map"] = Param(dm.key, "gpu" if quant.value is not UNKNOWN else UNKNOWN, dm.span, implicit=True)
         out.setdefault("calibrated", Param("from_pretrained", not unsloth, span, implicit=True))
     elif load is not None:  # TRL's SFTTrainer(model="id"): loaded with args.model_init_kwargs
         kw = init_kwargs or {}
@@ -182,6 +186,7 @@ def read(calls: Calls, site: LoraSite, load) -> T.Entries:
         out["quantization"] = Param("model_init_kwargs", 0 if "quantization_config" not in kw else UNKNOWN,
                                     span, implicit=True)
         out["device_map"] = Param("model_init_kwargs", T.device_map_kind(kw.get("device_map")), span, implicit=True)
+        out["launch_sharding"] = Param("model", True, span, implicit=True)
         out["calibrated"] = Param("model", True, span, implicit=True)
 
     # what is done to the model before training
@@ -241,6 +246,7 @@ def _unsloth_load(get: T.Lookup, span: Span, closed: bool, args: T.Entries) -> T
         else:
             r.default("seq_len", "max_seq_length", 2048)
     r.read("device_map", "device_map", T.device_map_kind, "split")  # "sequential"
+    r.default("launch_sharding", "device_map", False)  # Unsloth shards nothing
     return r.out
 
 

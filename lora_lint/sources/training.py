@@ -220,24 +220,26 @@ def model_load(get: Lookup, span: Span, closed: bool = True, *, default_dtype: s
     p = r.first("load_in_4bit", "load_in_8bit")
     if p is not None:
         r.out.update(bits_and_bytes(get, span, closed))
-    r.read("device_map", "device_map", device_map_kind, "one")
+    r.read("device_map", "device_map", device_map_kind, "cpu")
+    r.default("launch_sharding", "device_map", True)  # accelerate launch --config_file ... may shard
     return r.out
 
 
 def device_map_kind(value: Any) -> Any:
-    """``"one"`` when the whole model goes to one device (None, a device, ``{"": n}``), ``"split"``
-    when accelerate may spread it over several GPUs (``auto``, ``balanced``, ``sequential``, a
-    map naming several devices)."""
-    if value is None or isinstance(value, int) and not isinstance(value, bool):
-        return "one"
+    """Where ``from_pretrained(device_map=value)`` puts the model: ``"gpu"`` (one device: ``0``,
+    ``"cuda:0"``, ``{"": n}``), ``"cpu"`` (None: loaded on the CPU, the trainer moves it), or
+    ``"split"`` (``auto``, ``balanced``, ``sequential``, ``"cpu"``, a map naming several devices:
+    accelerate may spread it over several GPUs or keep part of it in CPU memory)."""
+    if value is None:
+        return "cpu"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "gpu"
     if isinstance(value, str):
         v = value.strip().lower()
-        if v in ("auto", "balanced", "balanced_low_0", "sequential"):
-            return "split"
-        return "one"
+        return "gpu" if v.startswith(("cuda", "npu", "xpu", "mps")) or v.isdigit() else "split"
     if isinstance(value, dict):
-        devices = set(value.values())
-        return "one" if len(devices) <= 1 else "split"
+        devices = {str(d).lower() for d in value.values()}
+        return "gpu" if len(devices) == 1 and not devices & {"cpu", "disk", "meta"} else "split"
     return UNKNOWN
 
 
@@ -331,7 +333,11 @@ def axolotl(get: Lookup, span: Span) -> Entries:
         r.put("objective", p, rl.lower() if isinstance(rl, str) else UNKNOWN)
     else:
         r.default("objective", "rl", "sft")
-    r.default("device_map", "device_map", "one")
+    # one process: device_map "auto" (accelerate may spread the model over the visible GPUs, or
+    # keep part of it on the CPU); each process of a multi-GPU run: the whole model on its GPU
+    r.read("device_map", "device_map", device_map_kind, "split")
+    r.default("launch_sharding", "deepspeed", False)  # axolotl's own deepspeed/fsdp_config keys
+    r.read("experts_quantized", "quantize_moe_experts", bool_value, False)
     r.default("calibrated", "base_model", True)
     return r.out
 
@@ -423,7 +429,10 @@ def llama_factory(get: Lookup, span: Span) -> Entries:
     else:
         r.default("chunked_loss", "enable_liger_kernel", False)
     r.default("seq_full", "packing", False)
-    r.default("device_map", "device_map", "one")
+    # the model goes to this process's GPU, unless ZeRO-3/FSDP, which LLaMA-Factory also takes
+    # from an accelerate config (examples/accelerate/fsdp_config.yaml)
+    r.default("device_map", "device_map", "gpu")
+    r.default("launch_sharding", "deepspeed", True)
     r.default("calibrated", "model_name_or_path", not truthy(r.value("use_unsloth", default=False)))
     return r.out
 
@@ -454,7 +463,9 @@ def trl_cli(get: Lookup, span: Span, trainer: str | None = None) -> Entries:
         r.read("quant_type", "bnb_4bit_quant_type", lambda v: v.lower() if isinstance(v, str) else UNKNOWN, "nf4")
         r.read("double_quant", "use_bnb_nested_quant", bool_value, False)
         r.default("compute_dtype", "dtype", dtype)
-    r.default("device_map", "load_in_4bit", "one")
+    q = r.out.get("quantization")
+    r.default("device_map", "load_in_4bit", UNKNOWN if q is None or q.value is UNKNOWN else "gpu" if q.value else "cpu")
+    r.default("launch_sharding", "deepspeed", True)  # accelerate configs (trl's --accelerate_config)
     r.default("seq_full", "packing", False)
     r.default("calibrated", "model_name_or_path", True)
     return r.out
@@ -509,9 +520,10 @@ def torchtune(get: Lookup, span: Span, qlora: bool) -> Entries:
                   "double_quant": Param("quantize_base", True, span, implicit=True),
                   "compute_dtype": Param("dtype", dtype, span, implicit=True),
                   "quantize_targets_only": Param("quantize_base", True, span, implicit=True)})
-    # the recipe (single device, or FSDP over several GPUs) is chosen on the command line:
-    # sharding stays unknown
-    r.default("device_map", "device", "one")
+    # the recipe (single device, or FSDP over several GPUs) is chosen on the command line
+    r.out["sharding"] = Param("recipe", UNKNOWN, span, implicit=True)
+    r.default("device_map", "device", "gpu")
+    r.default("launch_sharding", "recipe", False)
     r.default("calibrated", "model", False)
     return r.out
 
@@ -550,7 +562,8 @@ def unsloth_cli(get: Lookup, span: Span) -> Entries:
     r.default("chunked_loss", "training", True)
     r.default("sharding", "training", "none")
     r.default("objective", "training", "sft")
-    r.default("device_map", "training", "one")
+    r.default("device_map", "training", "split")  # Unsloth's loader: device_map="sequential"
+    r.default("launch_sharding", "training", False)
     r.default("calibrated", "training", False)
     return r.out
 
@@ -598,7 +611,9 @@ def ms_swift(get: Lookup, span: Span) -> Entries:
     else:
         r.default("objective", "rlhf_type", "sft")
     r.default("seq_full", "packing", False)
-    r.default("device_map", "device_map", "one")
+    # without device_map, one process on several visible GPUs spreads the model over them
+    r.read("device_map", "device_map", device_map_kind, "split")
+    r.default("launch_sharding", "deepspeed", False)  # swift's own --deepspeed / --fsdp
     r.default("calibrated", "model", True)
     return r.out
 
@@ -614,8 +629,10 @@ def autotrain(get: Lookup, span: Span, quantization: Param | None, trainer: Any 
     ``mixed_precision`` none, ``disable_gradient_checkpointing`` false; ``quantization`` int4
     (nf4 without double quantization, computed in fp16) or int8, the model loaded without a
     dtype (config.json's with transformers 5) and, for the default trainer,
-    ``prepare_model_for_kbit_training`` (frozen weights that are not quantized in fp32). The
-    sequence length (``block_size``, the tokenizer's maximum) is not read here."""
+    ``prepare_model_for_kbit_training`` (frozen weights that are not quantized in fp32);
+    ``distributed_backend`` ddp (each GPU holds the model) or deepspeed (ZeRO-3 on several GPUs),
+    in the accelerate command AutoTrain writes (commands.py). The sequence length (``block_size``,
+    the tokenizer's maximum) is not read here."""
     r = Reading(get, span)
     r.read("micro_batch", "batch_size", int_value, 2)
     r.read("grad_accum", "gradient_accumulation", int_value, 4)
@@ -646,10 +663,16 @@ def autotrain(get: Lookup, span: Span, quantization: Param | None, trainer: Any 
         r.put("objective", p, obj)
     else:
         r.default("objective", "trainer", obj)
-    r.default("sharding", "base_model", "none")
+    r.read("sharding", "distributed_backend",
+           lambda v: "none" if v in (None, "ddp") else _AUTOTRAIN_ZERO3 if v == "deepspeed" else UNKNOWN, "none")
     r.default("calibrated", "base_model", True)
-    r.default("device_map", "base_model", "one")
+    r.default("device_map", "base_model", "cpu")  # loaded without a device_map: the Trainer moves it
+    r.default("launch_sharding", "distributed_backend", False)  # AutoTrain writes the accelerate command
     return r.out
+
+
+#: AutoTrain's ``distributed_backend: deepspeed`` on several GPUs (commands.py): ZeRO-3, no offload.
+_AUTOTRAIN_ZERO3 = {"engine": "deepspeed", "stage": 3, "offload_optimizer": False, "offload_params": False}
 
 
 def merged(*parts: Mapping[str, Param]) -> Entries:
