@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from .model import LoraSite, Param, Span
 from .source_file import Kind, SourceFile
+from .training import GPU_MEMORY
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,16 @@ class Comment:
 # -- finding comments ----------------------------------------------------------------------------
 
 def python_comments(source: SourceFile) -> Iterator[Comment]:
-    """Each comment token; stops quietly where the file breaks."""
+    """Each comment token; stops quietly where the file breaks. IPython's own lines (a notebook,
+    an export with ``!pip install``) are masked first, as the reader masks them."""
     import tokenize
 
+    from .ipython import masked, may_have_magics
+
+    text = masked(source.text) if may_have_magics(source.text) else source.text
     try:
         # newline=None: a lone \r ends a line, as it does for libcst
-        for tok in tokenize.generate_tokens(io.StringIO(source.text, newline=None).readline):
+        for tok in tokenize.generate_tokens(io.StringIO(text, newline=None).readline):
             if tok.type == tokenize.COMMENT:
                 yield Comment(tok.start[0], tok.start[1], tok.string)
     except (tokenize.TokenError, SyntaxError):
@@ -223,8 +228,6 @@ def _next_code_line(lines: list[str], line: int) -> int | None:
 COMMENT_KEY = "lora-lint: base-model"
 CLASS_KEY = "lora-lint: model-class"
 GPU_MEMORY_KEY = "lora-lint: gpu-memory"
-#: The ``LoraSite.context`` entry of a ``gpu-memory`` comment.
-GPU_MEMORY = "gpu_memory"
 _KEYS = {"base-model": COMMENT_KEY, "model-class": CLASS_KEY, "gpu-memory": GPU_MEMORY_KEY}
 _MODEL = re.compile(r"#\s*lora-lint:\s*(?P<body>.*)")
 _PAIR = re.compile(r"\b(?P<key>base-model|model-class|gpu-memory)\s*=\s*(?P<q>['\"]?)(?P<value>[^\s'\"#]+)(?P=q)")

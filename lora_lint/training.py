@@ -21,6 +21,8 @@ from typing import Any
 from .unknown import UNKNOWN
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+#: The ``LoraSite.context`` entry of a ``# lora-lint: gpu-memory=24GiB`` comment (LL107's budget).
+GPU_MEMORY = "gpu_memory"
 
 #: name -> (the values it takes, what it means). Every reader writes these names only.
 SETTINGS: dict[str, tuple[str, str]] = {

@@ -47,7 +47,7 @@ def test_manifest_is_valid_and_light():
     assert hooks["lora-lint-fix"]["entry"] == "lora-lint check --force-exclude --fix"
     for hook in hooks.values():
         assert hook["language"] == "python"
-        assert {"python", "pyi", "yaml", "json", "shell"} <= set(hook["types_or"])
+        assert set(hook["types_or"]) == {"python", "pyi", "yaml", "json", "jupyter", "shell"}
         assert hook["require_serial"] is True
         assert hook["exclude"] == r"(^|/)\.lora-lint/"  # the model lock's files
         assert "additional_dependencies" not in hook  # core dependencies only
@@ -102,6 +102,36 @@ def test_fix_hook_fixes_the_file_and_stops_the_commit(tmp_path, home):
     assert run.returncode == 1, out
     assert "files were modified by this hook" in out and "Found 2 findings (1 fixed, 1 remaining: 1 info)." in out  # LL902: no model named
     assert (repo / "train.py").read_text() == GOOD
+
+
+def _notebook(code: str) -> str:
+    import json
+
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": ["# Fine-tune"]},
+             {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+              "source": [line + "\n" for line in code.rstrip("\n").split("\n")]}]
+    cells[1]["source"][-1] = cells[1]["source"][-1].rstrip("\n")
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
+
+
+def test_a_notebook_is_refused_with_its_cell_then_fixed(tmp_path, home):
+    env = clean_env(home)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (("init", "-q"), ("config", "user.name", "Test"), ("config", "user.email", "t@example.com")):
+        assert git(repo, *args, env=env).returncode == 0
+    (repo / "train.ipynb").write_text(_notebook("!pip install peft\n" + BAD))
+    assert git(repo, "add", ".", env=env).returncode == 0
+    run = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "lora-lint", "--all-files"],
+                         cwd=repo, env=env, capture_output=True, text=True)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "train.ipynb:cell 2:3:23: LL001 [*] [error] `lora_aplha` is not a field of peft's LoraConfig" in out
+    run = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "lora-lint-fix", "--all-files"],
+                         cwd=repo, env=env, capture_output=True, text=True)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1 and "files were modified by this hook" in out, out
+    assert (repo / "train.ipynb").read_text() == _notebook("!pip install peft\n" + GOOD)
 
 
 # -- the model lock in the hook's torch-free environment -------------------------------------------

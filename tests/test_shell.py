@@ -374,8 +374,8 @@ WILD_SITES = {
     "zjunlp__DeepKE__fine-moss.bash": [("script", "models/moss-moon-003-sft")],
 }
 
-#: Every finding lora-lint gives on the wild scripts besides LL902 (the model is not resolvable
-#: offline, or none is named), each judged true: ms-swift and LLaMA-Factory take --use_rslora,
+#: Every finding lora-lint gives on the wild scripts besides LL902/LL905 (the model is not
+#: resolvable offline or not locked, or none is named), each judged true: ms-swift and LLaMA-Factory take --use_rslora,
 #: their defaults are rank 8 (LLaMA-Factory's α 2r), and bash ends the InternVL3 command at its
 #: first commented-out line (its own parser says so: test_wild_scripts_split_into_the_commands...).
 WILD_FINDINGS = {
@@ -412,7 +412,7 @@ def test_the_findings_on_the_wild_scripts_are_the_judged_ones(monkeypatch):
     got = set()
     for name in WILD_SITES:
         for f in lint_file(str(WILD / name)):
-            if f.code != "LL902":
+            if f.code not in ("LL902", "LL905"):
                 got.add((name, f.span.line, f.code))
     assert got == WILD_FINDINGS
 

@@ -35,7 +35,7 @@ def test_kinds_are_walked_once_they_have_a_reader(tmp_path):
     for name in ("a.py", "b.yaml", "c.json", "d.ipynb", "e.sh", "f.txt"):
         (tmp_path / name).write_text("lora\n")
     found = sorted(os.path.basename(r.path) for r in each_file([str(tmp_path)], lambda _p: Settings()))
-    assert found == ["a.py", "b.yaml", "c.json", "e.sh"]  # (a kind is walked once its reader is registered)
+    assert found == ["a.py", "b.yaml", "c.json", "d.ipynb", "e.sh"]  # (a kind is walked once its reader is registered)
 
 
 # -- lines ---------------------------------------------------------------------------------------

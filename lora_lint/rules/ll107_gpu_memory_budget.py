@@ -1,7 +1,6 @@
-from ..directives import GPU_MEMORY
 from ..model import Severity
 from ..registry import Problem, rule
-from ..training import parse_size
+from ..training import GPU_MEMORY, parse_size
 from ._model import TINY
 
 LLAMA = TINY.format("tiny-llama")
