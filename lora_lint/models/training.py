@@ -156,7 +156,7 @@ def _read(site: LoraSite) -> _Read:
         p = site.context.get(name)
         v = _value(p)
         if v is UNKNOWN:
-            unknown[name] = ("not read for this kind of file" if p is None else
+            unknown[name] = ("not written in the file" if p is None else
                              f"not statically known ({WHY[p.key]})" if p.key in WHY else "not statically known")
         else:
             values[name] = v

@@ -666,7 +666,9 @@ def autotrain(get: Lookup, span: Span, quantization: Param | None, trainer: Any 
     r.read("sharding", "distributed_backend",
            lambda v: "none" if v in (None, "ddp") else _AUTOTRAIN_ZERO3 if v == "deepspeed" else UNKNOWN, "none")
     r.default("calibrated", "base_model", True)
-    r.default("device_map", "base_model", "cpu")  # loaded without a device_map: the Trainer moves it
+    # loaded without a device_map (the Trainer moves it); with `unsloth: true` (and Unsloth
+    # installed, for llama/mistral/gemma/qwen2) by FastLanguageModel, whose device_map is "sequential"
+    r.read("device_map", "unsloth", lambda v: "cpu" if bool_value(v) in (False, None) else "split", "cpu")
     r.default("launch_sharding", "distributed_backend", False)  # AutoTrain writes the accelerate command
     return r.out
 
