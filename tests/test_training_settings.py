@@ -149,3 +149,18 @@ def test_autotrain_holds_the_model_on_each_gpu_unless_unsloth_loads_it():
     assert value(unsloth, "device_map") == "split" and memory(unsloth).certain is None
     zero3 = memory(site("config.yml", AUTOTRAIN + "  distributed_backend: deepspeed\n"))
     assert not zero3.certain  # ZeRO-3 shards every term over a number of GPUs the file does not write
+
+
+def test_axolotl_quantize_moe_experts_leaves_the_frozen_weights_of_a_dense_model_known():
+    m = memory(site("sft.yaml", AXOLOTL + "quantize_moe_experts: true\n"))
+    assert m.terms["frozen_weights"] is not None  # tiny-llama has no fused experts to quantize
+
+
+def test_axolotl_quantize_moe_experts_leaves_moe_frozen_weights_unknown():
+    text = AXOLOTL.replace("tiny-llama", "tiny-mixtral") + "device_map: cuda:0\n"
+    assert memory(site("sft.yaml", text)).terms["frozen_weights"] is not None
+    m = memory(site("sft.yaml", text + "quantize_moe_experts: true\n"))
+    assert m.terms["frozen_weights"] is None
+    assert "quantize the MoE experts" in m.unknown["frozen_weights"]
+    assert m.certain == m.terms["trainable_weights"] + m.terms["optimizer_states"] + max(
+        m.terms["gradients"], m.band[0])  # the frozen weights count 0 in what is certain

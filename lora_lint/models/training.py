@@ -232,8 +232,8 @@ def memory_for(site: LoraSite, inv, analysis, config: Mapping | None = None, *,
             unknown.pop(k, None)
     elif stored is not None:
         frozen_why = f"the checkpoint is stored quantized ({stored[0]}), whose size is not computed"
-    if values.get("experts_quantized") is True:
-        frozen_why = "the framework quantizes the MoE experts itself, whose size is not computed"
+    if (values.get("experts_quantized") is True or "experts_quantized" in unknown) and inv.fused_experts():
+        frozen_why = "the framework may quantize the MoE experts itself, whose size is not computed"
     if values.get("dtype") == "auto" and _config_dtype(config) is None:
         del values["dtype"]
         unknown["dtype"] = "auto, and config.json names none (the checkpoint's own dtype is used)"
