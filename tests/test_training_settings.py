@@ -164,3 +164,12 @@ def test_axolotl_quantize_moe_experts_leaves_moe_frozen_weights_unknown():
     assert "quantize the MoE experts" in m.unknown["frozen_weights"]
     assert m.certain == m.terms["trainable_weights"] + m.terms["optimizer_states"] + max(
         m.terms["gradients"], m.band[0])  # the frozen weights count 0 in what is certain
+
+
+def test_autotrain_dtype_depends_on_the_installed_transformers_and_trl_prepares_kbit_models():
+    m = memory(site("config.yml", AUTOTRAIN))
+    assert m.terms["frozen_weights"] is None  # float32 under transformers 4.48, bf16 under 5
+    assert "float32 under transformers 4" in m.unknown["frozen_weights"]
+    dpo = site("config.yml", AUTOTRAIN.replace("task: llm-sft", "task: llm-dpo").replace(
+        "quantization: null", "quantization: int4"))
+    assert value(dpo, "upcast_frozen") is True  # TRL's DPOTrainer runs prepare_model_for_kbit_training

@@ -145,7 +145,8 @@ class _Read:
 
 #: Why a setting written under these keys is not known, beyond "not statically known".
 WHY = {"deepspeed": "a DeepSpeed config file is not read",
-       "recipe": "the recipe, one GPU or FSDP over several, is chosen on the command line"}
+       "recipe": "the recipe, one GPU or FSDP over several, is chosen on the command line",
+       "transformers": "loaded without a dtype: float32 under transformers 4, config.json's under transformers 5"}
 
 
 def _read(site: LoraSite) -> _Read:
@@ -156,7 +157,7 @@ def _read(site: LoraSite) -> _Read:
         p = site.context.get(name)
         v = _value(p)
         if v is UNKNOWN:
-            unknown[name] = ("not written in the file" if p is None else
+            unknown[name] = ("not read from the file" if p is None else
                              f"not statically known ({WHY[p.key]})" if p.key in WHY else "not statically known")
         else:
             values[name] = v

@@ -628,8 +628,9 @@ def autotrain(get: Lookup, span: Span, quantization: Param | None, trainer: Any 
     ``utils.py``): ``batch_size`` 2, ``gradient_accumulation`` 4, ``optimizer`` adamw_torch,
     ``mixed_precision`` none, ``disable_gradient_checkpointing`` false; ``quantization`` int4
     (nf4 without double quantization, computed in fp16) or int8, the model loaded without a
-    dtype (config.json's with transformers 5) and, for the default trainer,
-    ``prepare_model_for_kbit_training`` (frozen weights that are not quantized in fp32);
+    dtype (float32 under the transformers 4.48 AutoTrain pins, config.json's under transformers
+    5: not known) and ``prepare_model_for_kbit_training`` (frozen weights that are not quantized
+    in fp32), by the default trainer or by TRL's (0.13: sft, dpo, orpo, reward) given a k-bit model;
     ``distributed_backend`` ddp (each GPU holds the model) or deepspeed (ZeRO-3 on several GPUs),
     in the accelerate command AutoTrain writes (commands.py). The sequence length (``block_size``,
     the tokenizer's maximum) is not read here."""
@@ -645,7 +646,9 @@ def autotrain(get: Lookup, span: Span, quantization: Param | None, trainer: Any 
         r.put("gradient_checkpointing", p, UNKNOWN if bool_value(off) is UNKNOWN else not bool_value(off))
     else:
         r.default("gradient_checkpointing", "disable_gradient_checkpointing", True)
-    r.default("dtype", "base_model", "auto")
+    # loaded without a dtype: float32 under the transformers AutoTrain pins (4.48), config.json's
+    # under transformers 5; which one is installed is not in the file
+    r.default("dtype", "transformers", UNKNOWN)
     bits: Any = 0
     if quantization is not None:
         q = quantization.value if quantization.known else UNKNOWN
@@ -655,7 +658,9 @@ def autotrain(get: Lookup, span: Span, quantization: Param | None, trainer: Any 
             r.out.update({"quant_type": Param("quantization", "nf4", span, implicit=True),
                           "double_quant": Param("quantization", False, span, implicit=True),
                           "compute_dtype": Param("quantization", "fp16", span, implicit=True)})
-    upcast = UNKNOWN if UNKNOWN in (bits, trainer) else bool(bits) and trainer == "default"
+    # the default trainer calls prepare_model_for_kbit_training itself; TRL's trainers (sft, dpo,
+    # orpo, reward) call it on a k-bit model they are given with a peft_config
+    upcast = UNKNOWN if bits is UNKNOWN else bool(bits)
     r.default("upcast_frozen", "quantization", upcast)
     p = r.first("trainer")
     obj = AUTOTRAIN_TRAINERS.get(trainer, UNKNOWN) if isinstance(trainer, str) else UNKNOWN
