@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ..training import GPU_MEMORY, parse_size
 from ._model import TINY
 
@@ -11,6 +11,33 @@ def _yaml(budget: str, body: str) -> tuple[str, str]:
     return ("axolotl.yaml", f"# lora-lint: base-model=tests/fixtures/models/tiny-llama gpu-memory={budget}\n{body}")
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "The frozen and trainable weights, gradients and optimizer states are the bytes of the real model's "
+        "parameters after `from_pretrained` (bitsandbytes storage included) and `get_peft_model`, and of a real "
+        "optimizer step; the activations' lower edge is 0.8 of an estimate whose measured peaks have stayed "
+        "within 80% to 125% of it."
+    ),
+    code=(
+        "peft 0.21.2 peft_model.py:932-961 PeftModel.get_nb_trainable_parameters",
+        "lora-lint lora_lint/models/memory.py estimate",
+        "lora-lint lora_lint/models/training.py memory_for",
+    ),
+    tests=(
+        "tests/test_memory.py::test_trainable_and_frozen_bytes_match_peft",
+        "tests/test_memory.py::test_frozen_weights_are_bitsandbytes_storage",
+        "tests/test_memory.py::test_optimizer_states_match_a_real_step",
+        "tests/test_memory.py::test_activation_estimate_within_band",
+        "tests/test_training_settings.py::test_axolotl_one_process_spreads_the_model_with_device_map_auto",
+        "tests/test_training_settings.py::test_a_value_not_statically_known_stays_unknown_and_its_terms_are_left_out",
+    ),
+    guidance=(
+        "The budget is the user's own `gpu-memory` setting: the rule compares only the memory that is certain "
+        "with it, and names the changes that would bring it under with the figure each gives."
+    ),
+)
+
+
 AXOLOTL = ("base_model: tiny\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
            "sequence_len: 256\nmicro_batch_size: 2\nsample_packing: true\npad_to_sequence_len: true\n"
            "device_map: cuda:0\n")
@@ -18,7 +45,7 @@ AXOLOTL = ("base_model: tiny\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_tar
 
 @rule(
     "LL107", "gpu-memory-budget", Severity.WARNING, needs_model=True,
-    options={"gpu-memory": None},
+    options={"gpu-memory": None}, evidence=EVIDENCE,
     valid=[
         # fits: at least 10.1 MiB (the activation estimate, 11.5 MiB, at 0.8 of it)
         _yaml("16MiB", AXOLOTL),
