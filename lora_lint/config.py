@@ -24,7 +24,7 @@ SELECTION_KEYS = ("select", "extend-select", "ignore")
 CORE_KEYS = (
     "extend", *SELECTION_KEYS, "per-file-ignores", "extend-per-file-ignores", "exclude",
     "extend-exclude", "base-model", "offline", "hub-timeout", "max-file-size",
-    "report-unused-suppressions",
+    "report-unused-suppressions", "gpu-memory",
 )
 
 
@@ -227,6 +227,8 @@ def apply_table(settings: Settings, table: Mapping[str, Any], origin: str, base:
                 f"{_where(origin, 'base-model')} must be a model id or path, or a table of "
                 f"glob = model, got {value!r}"
             )
+    if "gpu-memory" in table:
+        s.gpu_memory, s.per_file_gpu_memory = _gpu_memory(table["gpu-memory"], origin, base, s)
     for key, attr in (("offline", "offline"), ("report-unused-suppressions", "report_unused_suppressions")):
         if key in table:
             if not isinstance(table[key], bool):
@@ -247,6 +249,25 @@ def apply_table(settings: Settings, table: Mapping[str, Any], origin: str, base:
         if key in options and key not in CORE_KEYS:
             s.rule_options[key] = _option(key, value, options[key], origin)
     return s
+
+
+def _size(value: Any, origin: str, key: str) -> int:
+    from .training import parse_size
+
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(f"{_where(origin, key)} must be a memory size such as \"24GiB\" or \"80GB\", got {value!r}")
+    try:
+        return parse_size(value)
+    except ValueError as e:
+        raise ConfigError(f"{_where(origin, key)}: {e}") from None
+
+
+def _gpu_memory(value: Any, origin: str, base: str, s: Settings) -> tuple[int | None, list]:
+    """``gpu-memory = "24GiB"`` (every file), or a table of glob = size (first match wins; the
+    global value stays for the files no glob matches)."""
+    if isinstance(value, dict):
+        return s.gpu_memory, [(PathPattern.make(g, base), _size(v, origin, f"gpu-memory.{g}")) for g, v in value.items()]
+    return _size(value, origin, "gpu-memory"), []
 
 
 def load_config(path: str, _chain: tuple[str, ...] = ()) -> Settings:

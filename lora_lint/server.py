@@ -489,10 +489,10 @@ def _inside(span: Span, line: int, col: int) -> bool:
 
 
 def _report_at(ls: LoraLintServer, source: SourceFile, line: int, col: int) -> tuple[Span, str] | None:
-    """The ``report`` line of the site at ``line``/``col``: in a Python call, or on a line of a
-    YAML/JSON block's LoRA settings."""
+    """The ``report`` line of the site at ``line``/``col`` (in a Python call, or on a line of a
+    YAML/JSON block's LoRA settings), and its training memory per GPU when it is known."""
     from .models.context import context_for, unresolved_message
-    from .report import Row, as_dict, summary_line
+    from .report import Row, as_dict, memory_line, summary_line
     from .sources import sites_for
 
     try:
@@ -513,7 +513,9 @@ def _report_at(ls: LoraLintServer, source: SourceFile, line: int, col: int) -> t
         settings = ls.settings(source.path)
         ctx = context_for(site, settings, where=source.where)
         row = Row(site, ctx, unresolved_message(ctx) if ctx.problem else None)
-        return hit, summary_line(as_dict(row))
+        d = as_dict(row)
+        memory = memory_line(d)  # a paragraph of its own: will it fit?
+        return hit, summary_line(d) + (f"\n\n**Memory** {memory}" if memory else "")
     return None
 
 

@@ -113,6 +113,9 @@ class Settings:
     per_file_ignores: list[tuple[PathPattern, tuple[str, ...]]] = field(default_factory=list)
     #: ``(pattern, model)``: the base model for files the pattern matches; the first match wins.
     per_file_base_model: list[tuple[PathPattern, str]] = field(default_factory=list)
+    gpu_memory: int | None = None  # the `gpu-memory` setting, bytes per GPU (per path: gpu_memory_for)
+    #: ``(pattern, bytes)``: the GPU memory for files the pattern matches; the first match wins.
+    per_file_gpu_memory: list[tuple[PathPattern, int]] = field(default_factory=list)
     exclude: list[PathPattern] = field(default_factory=list)
     report_unused_suppressions: bool = False
     #: The config file these settings came from (None: defaults and the command line only).
@@ -164,8 +167,20 @@ class Settings:
                 return model
         return self.base_model
 
-    def options_for(self, rule: Rule) -> dict[str, Any]:
-        return {name: self.rule_options.get(name, default) for name, default in rule.options.items()}
+    def gpu_memory_for(self, path: str) -> int | None:
+        """The `gpu-memory` setting that applies to ``path`` (bytes): the first matching per-path
+        entry, else the global one."""
+        for pattern, size in self.per_file_gpu_memory:
+            if pattern.matches(path):
+                return size
+        return self.gpu_memory
+
+    def options_for(self, rule: Rule, path: str | None = None) -> dict[str, Any]:
+        """``rule``'s options; ``gpu-memory`` is the setting for ``path`` (a per-path setting)."""
+        out = {name: self.rule_options.get(name, default) for name, default in rule.options.items()}
+        if "gpu-memory" in out:
+            out["gpu-memory"] = self.gpu_memory_for(path) if path is not None else self.gpu_memory
+        return out
 
 
 def _all_rules() -> dict[str, Rule]:

@@ -324,12 +324,14 @@ def attach_models(extractor, calls: list[tuple[cst.Call, Scope]],
         if load is None:
             load = finder.single_model()
         if load is None:
-            out.append(site)
+            out.append((site, None))
             continue
         param = Param(load.key, load.model_id, extractor.span(load.id_node))
         changes = {"base_model": param, "model_class": load.model_class}
         if load.revision is not None:
             changes["context"] = {**site.context, REVISION_KEY: Param(
                 "revision", load.revision, extractor.span(load.id_node))}
-        out.append(replace(site, **changes))
-    return out
+        out.append((replace(site, **changes), load))
+    from .python_training import attach  # the training settings that decide memory
+
+    return attach(extractor, finder, calls, out)
