@@ -237,7 +237,7 @@ def results_cache():
 
     if not enabled():
         return None
-    from .discovery import repository_root
+    from .source_file import repository_root
 
     cwd = os.getcwd()
     return ResultCache.open(root=repository_root(cwd) or cwd)
@@ -245,8 +245,8 @@ def results_cache():
 
 def run_clean(args: argparse.Namespace) -> int:
     """``lora-lint clean``: the cached results of this project and of the projects below it."""
-    from .discovery import repository_root
     from .result_cache import clean
+    from .source_file import repository_root
 
     cwd = os.getcwd()
     removed = clean(repository_root(cwd) or cwd, args.cache_dir and os.path.abspath(args.cache_dir))

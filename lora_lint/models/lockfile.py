@@ -106,9 +106,7 @@ def local_exists(name: str, base_dir: str | None) -> str | None:
         if base is None and not os.path.isabs(expanded):
             continue
         p = expanded if base is None else os.path.join(base, expanded)
-        try:
-            os.stat(p)
-        except (OSError, ValueError):
+        if not depends.exists(p):  # (recorded: a directory appearing there changes what resolves)
             continue
         return p
     return None
