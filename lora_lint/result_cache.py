@@ -219,6 +219,7 @@ class ResultCache:
         self._dep_rows: dict[tuple, int] = {}
         self._dep_ok: dict[int, bool] = {}
         self.hits = 0
+        self.today = _today()
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -285,10 +286,11 @@ class ResultCache:
 
     def _get(self, path: str, settings: Any, entry: list) -> list[Finding] | None:
         size, mtime, digest, row, deps, rows, day = entry
-        st = stat_or_none(path)
-        if st is None or not _stat.S_ISREG(st.st_mode) or st.st_size != size:
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
             return None
-        if row != self.settings_row(settings):
+        if st.st_size != size or not _stat.S_ISREG(st.st_mode) or row != self.settings_row(settings):
             return None
         if mtime is None or st.st_mtime_ns != mtime:
             try:
@@ -302,12 +304,11 @@ class ResultCache:
         for i in deps:
             if not self._holds(i):
                 return None
-        findings = decode(rows, path)
-        if day != _today():
-            entry[6] = _today()
+        if day != self.today:
+            entry[6] = self.today
             self._touch(path)
         self.hits += 1
-        return findings
+        return decode(rows, path) if rows else []
 
     def _holds(self, i: int) -> bool:
         ok = self._dep_ok.get(i)

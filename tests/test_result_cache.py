@@ -88,8 +88,18 @@ lora_alpha: 16
 lora_target_modules: [q_proj, k_proj]
 use_dora: true
 """
+LF_YAML = """\
+model_name_or_path: Qwen/Qwen2.5-0.5B
+stage: sft
+do_train: true
+finetuning_type: lora
+lora_rank: 8
+lora_target: q_proj,v_proj
+"""
+LAUNCH_SH = "#!/bin/bash\nllamafactory-cli train configs/lf.yaml lora_rank=1024\n"
 UNRELATED = "import math\n\n\ndef area(r):\n    return math.pi * r * r\n"
-FILES = ("bad.yaml", "configs/catalog.yaml", "configs/hub.yaml", "models/local/config.json", "src/util.py", "train.py")
+FILES = ("bad.yaml", "configs/catalog.yaml", "configs/hub.yaml", "configs/lf.yaml", "launch.sh",
+         "models/local/config.json", "src/util.py", "train.py")
 
 
 def hf_cache_model(hf: Path, repo_id: str, config: Path) -> None:
@@ -124,6 +134,8 @@ def repo(tmp_path):
     write(root / "configs" / "hub.yaml", HUB_YAML)
     write(root / "configs" / "catalog.yaml", CATALOG_YAML)
     write(root / "src" / "util.py", UNRELATED)
+    write(root / "configs" / "lf.yaml", LF_YAML)
+    write(root / "launch.sh", LAUNCH_SH)
     write(root / "bad.yaml", b"lora_r: 8\nadapter: lora\nnote: \xff\n")  # not UTF-8: LL901
     hf_cache_model(tmp_path / "hf", "acme/tiny-gpt2", CATALOG / "openai-community--gpt2.json")
     return root
@@ -160,16 +172,19 @@ def test_cached_runs_print_what_uncached_runs_print_across_edits(repo):
          lambda: write(repo / "models" / "local" / "config.json", (CATALOG / "Qwen--Qwen2.5-1.5B.json").read_text()),
          {"train.py", "models/local/config.json"}),
         ("the peft pin", lambda: write(repo / "requirements.txt", "torch\npeft>=0.14\n"),
-         {"train.py", "configs/hub.yaml", "configs/catalog.yaml"}),
+         {"train.py", "configs/hub.yaml", "configs/catalog.yaml", "configs/lf.yaml", "launch.sh"}),
         ("a model leaving the Hugging Face cache", lambda: shutil.move(hf_model, repo.parent / "hf-away"),
          {"configs/hub.yaml"}),
         ("the model lock (written where the model resolves), then the model gone again",
          lambda: (shutil.move(repo.parent / "hf-away", hf_model), lock(repo),
                   shutil.move(hf_model, repo.parent / "hf-away")),
-         {"train.py", "configs/hub.yaml", "configs/catalog.yaml"}),
+         {"train.py", "configs/hub.yaml", "configs/catalog.yaml", "configs/lf.yaml", "launch.sh"}),
         ("a locked local model's config.json", lambda: write(
             repo / "models" / "local" / "config.json", (CATALOG / "Qwen--Qwen2.5-3B.json").read_text()),
          {"train.py", "models/local/config.json"}),
+        ("a YAML file a script reads", lambda: write(
+            repo / "configs" / "lf.yaml", LF_YAML.replace("q_proj,v_proj", "q_proj,v_proj,qkv_proj")),
+         {"configs/lf.yaml", "launch.sh"}),
     ]
     previous = None
     for what, edit, relinted in steps:
@@ -182,7 +197,7 @@ def test_cached_runs_print_what_uncached_runs_print_across_edits(repo):
             assert uncached["code"] == cached["code"] == warm["code"], (what, fmt)
             assert warm["relinted"] == [] and warm["hits"] == warm["entries"] == len(FILES), (what, fmt)
         first = next(iter(got.values()))
-        assert set(first["cached"]["relinted"]) == relinted, what
+        assert set(first["cached"]["relinted"]) == relinted, (what, sorted(first["cached"]["relinted"]))
         concise = got["concise"]["uncached"]["out"]
         assert concise != previous, f"{what}: the edit does not change the findings, so this step proves nothing"
         previous = concise
