@@ -4,12 +4,17 @@
 reports size 0 whatever it holds (``/proc/kmsg`` blocks when read, as root). So the file is
 opened non-blocking, checked on the open descriptor (no race with a rename in between), and read
 at most ``limit + 1`` bytes, so a file that grows while it is read is cut off too.
+
+What it read, or that there was no regular file to read, is recorded for the file being linted
+(``depends``): a file read this way while linting another is one of that file's dependencies.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+
+from .depends import note_read
 
 _FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
           | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
@@ -38,6 +43,19 @@ def read_regular_file(path: str | os.PathLike, limit: int) -> tuple[bytes, os.st
 
     Raises ``NotRegularFile``, ``FileTooLarge``, or the ``OSError`` of opening or reading it (a read
     that would block is ``BlockingIOError``)."""
+    try:
+        data, st = _read(path, limit)
+    except FileTooLarge:
+        note_read(path, too_large=True)
+        raise
+    except OSError:
+        note_read(path)
+        raise
+    note_read(path, st, data)
+    return data, st
+
+
+def _read(path: str | os.PathLike, limit: int) -> tuple[bytes, os.stat_result]:
     fd = os.open(path, _FLAGS)
     try:
         st = os.fstat(fd)

@@ -1,5 +1,6 @@
 """Command line: ``lora-lint [check] PATH...``, ``lora-lint rule CODE|NAME``, ``lora-lint report``,
-``lora-lint lock`` (the model lock), ``lora-lint server`` (LSP). Exit 0/1/2 as ruff."""
+``lora-lint lock`` (the model lock), ``lora-lint clean`` (the cached results), ``lora-lint server``
+(LSP). Exit 0/1/2 as ruff."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from . import __version__
 from .settings import UsageError, resolve_selector, split_selectors
 
-SUBCOMMANDS = ("check", "rule", "report", "lock", "server")
+SUBCOMMANDS = ("check", "rule", "report", "lock", "clean", "server")
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 OUTPUT_FORMATS = ("concise", "full", "grouped", "json", "json-lines", "sarif", "github", "gitlab", "junit")
 COLOR_FORMATS = ("concise", "full", "grouped")
@@ -72,6 +73,11 @@ def add_check_args(p: argparse.ArgumentParser) -> None:
     files.add_argument("--base-model", metavar="ID_OR_PATH",
                        help="base model to assume for every config (overrides what configs name)")
     files.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
+    files.add_argument("--no-cache", action="store_true",
+                       help="neither read nor write the cache (each file's results, the base models'"
+                            " inventories; env LORA_LINT_NO_CACHE)")
+    files.add_argument("--cache-dir", metavar="DIR",
+                       help="the cache directory (default: env LORA_LINT_CACHE_DIR, else the user cache)")
     files.add_argument("--workers", type=_workers, default=os.environ.get("LORA_LINT_WORKERS", "auto"),
                        metavar="N", help="processes that lint, this one included: a number, or auto (default:"
                                          " 1 for a few LoRA configs, else one per idle core; env LORA_LINT_WORKERS)")
@@ -123,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the format of --check's findings (default: concise)")
     lock.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     lock.set_defaults(statistics=False, output_file=None, exit_zero=False)
+    clean = sub.add_parser("clean", help="remove the cached results of the project here (and of projects below)")
+    clean.add_argument("--cache-dir", metavar="DIR",
+                       help="the cache directory (default: env LORA_LINT_CACHE_DIR, else the user cache)")
+    clean.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     server = sub.add_parser("server", help="run the language server (LSP over stdio) for editors")
     server.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     server.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
@@ -203,6 +213,55 @@ def statistics(findings, as_json: bool) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    """``check`` with the cache flags applied for the run (the workers and the inventory cache
+    read them from the environment)."""
+    saved = {k: os.environ.get(k) for k in (CACHE_DIR_ENV, NO_CACHE_ENV)}
+    try:
+        if args.cache_dir:
+            os.environ[CACHE_DIR_ENV] = os.path.abspath(args.cache_dir)
+        if args.no_cache:
+            os.environ[NO_CACHE_ENV] = "1"
+        return check_once(args)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+#: The cache's environment: its directory, and "do not use it" (``--cache-dir``, ``--no-cache``).
+CACHE_DIR_ENV, NO_CACHE_ENV = "LORA_LINT_CACHE_DIR", "LORA_LINT_NO_CACHE"
+
+
+def results_cache():
+    """The results cache of this run (its project: the git top level here, else this directory),
+    or None with ``--no-cache``."""
+    from .result_cache import ResultCache, enabled
+
+    if not enabled():
+        return None
+    from .source_file import repository_root
+
+    cwd = os.getcwd()
+    return ResultCache.open(root=repository_root(cwd) or cwd)
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    """``lora-lint clean``: the cached results of this project and of the projects below it."""
+    from .result_cache import clean
+    from .source_file import repository_root
+
+    cwd = os.getcwd()
+    removed = clean(repository_root(cwd) or cwd, args.cache_dir and os.path.abspath(args.cache_dir))
+    if not args.quiet:
+        n = len(removed)
+        print(f"Removed {n} cached result file{'s' if n != 1 else ''}." if n else "No cached results to remove.",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def check_once(args: argparse.Namespace) -> int:
     from .files import read_stream
     from .pipeline import lint_each, lint_source
     from .reporters import FORMATS, RunInfo
@@ -247,7 +306,8 @@ def run_check(args: argparse.Namespace) -> int:
             return diff_out(run, args)
         findings = run.findings
     else:
-        for one in lint_each(args.paths, resolver.settings_for, args.force_exclude, args.workers):
+        cache = results_cache()
+        for one in lint_each(args.paths, resolver.settings_for, args.force_exclude, args.workers, cache):
             info.files_checked += 1
             if one.findings and one.shown is not None:
                 info.sources[one.path] = one.shown
@@ -399,6 +459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .lock import run as run_lock
 
             return run_lock(args, resolver_from_args(args, offline=args.offline), write_report)
+        if args.command == "clean":
+            return run_clean(args)
         if args.command == "server":
             try:
                 from .server import serve

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import rule_index
 from .settings import Layer, PathPattern, Settings, UsageError, resolve_selector
 
 CONFIG_NAMES = (".lora-lint.toml", "lora-lint.toml", "pyproject.toml")
@@ -32,12 +33,19 @@ class ConfigError(UsageError):
     """A configuration file (or ``--config`` value) that cannot be used: exit 2."""
 
 
-def rule_option_defaults() -> dict[str, Any]:
-    """Every option a registered rule declares, with its default (kebab-case names)."""
-    from .rules import all_rules
+def known_rules() -> dict[str, Any]:
+    """The rules configuration is checked against, code -> (anything with a ``name`` and
+    ``options``): the rule index (so that reading a configuration file loads no rule; it equals
+    the registry, tests/test_docs.py), and any rule registered since (at run time, in a test)."""
+    from .registry import RULES
 
+    return {**rule_index.rules(), **RULES}
+
+
+def rule_option_defaults() -> dict[str, Any]:
+    """Every option a rule declares, with its default (kebab-case names)."""
     out: dict[str, Any] = {}
-    for r in all_rules().values():
+    for r in known_rules().values():
         out.update(r.options)
     return out
 
@@ -126,10 +134,8 @@ def _str_list(value: Any, origin: str, key: str, what: str = "strings") -> list[
 
 
 def _selectors(value: Any, origin: str, key: str) -> list[str]:
-    from .rules import all_rules
-
     items = _str_list(value, origin, key, "rule codes or names")
-    rules = all_rules()
+    rules = known_rules()
     for s in items:
         resolve_selector(s, rules, f"'{key}' in {origin}")
     return items
@@ -313,10 +319,8 @@ class Overrides:
     def validate(self) -> None:
         if not (self.select or self.extend_select or self.ignore or self.per_file_ignores
                 or self.extend_per_file_ignores or self.inline):
-            return  # nothing to check: the rules are not even loaded
-        from .rules import all_rules
-
-        rules = all_rules()
+            return  # nothing to check
+        rules = known_rules()
         for key, values in (("select", self.select or []), ("extend-select", self.extend_select),
                             ("ignore", self.ignore)):
             for s in values:
@@ -370,6 +374,7 @@ class Resolver:
         self.isolated = isolated
         self._dirs: dict[str, str | None] = {}
         self._settings: dict[str | None, Settings] = {}
+        self._by_dir: dict[str, Settings] = {}  # a path's directory as given -> its settings
 
     def config_for(self, path: str) -> str | None:
         if self.isolated:
@@ -379,6 +384,13 @@ class Resolver:
         return find_config(os.path.dirname(os.path.abspath(path)), self._dirs)
 
     def settings_for(self, path: str) -> Settings:
+        directory = os.path.dirname(path)
+        known = self._by_dir.get(directory)
+        if known is None:
+            known = self._by_dir[directory] = self._settings_for(path)
+        return known
+
+    def _settings_for(self, path: str) -> Settings:
         config = self.config_for(path)
         if config not in self._settings:
             base = load_config(config) if config else Settings()

@@ -1,6 +1,8 @@
-"""Renders the rule reference in ``rules/`` from the rules' own docstrings.
+"""Renders the rule reference in ``rules/`` from the rules' own docstrings, and the rules' codes,
+names and options in ``lora_lint/data/rules.json`` (``rule_index``: what configuration is checked
+against without importing a rule).
 
-``python -m lora_lint.docs`` writes the pages; ``--check`` exits 1 when a page is stale.
+``python -m lora_lint.docs`` writes both; ``--check`` exits 1 when either is stale.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from . import rule_index
 from .registry import CODE_PATH, Evidence, Rule
 from .rules import all_rules
 
@@ -86,16 +89,20 @@ def expected() -> dict[str, str]:
     return files
 
 
-def stale(root: Path = ROOT) -> list[str]:
-    """Pages that differ from what the code would write, and pages no rule owns."""
+def stale(root: Path = ROOT, data: Path = rule_index.DATA) -> list[str]:
+    """Pages that differ from what the code would write, pages no rule owns, and the rule index
+    (by its file name) when it differs."""
     want = expected()
     have = {p.name for p in root.glob("*.md")} if root.is_dir() else set()
     out = [n for n, text in want.items() if not (root / n).is_file() or (root / n).read_text(encoding="utf-8") != text]
     out += sorted(have - set(want))
+    if not data.is_file() or data.read_text(encoding="utf-8") != rule_index.render(all_rules()):
+        out.append(data.name)
     return sorted(out)
 
 
-def write(root: Path = ROOT) -> None:
+def write(root: Path = ROOT, data: Path = rule_index.DATA) -> None:
+    data.write_text(rule_index.render(all_rules()), encoding="utf-8")
     root.mkdir(exist_ok=True)
     want = expected()
     for p in root.glob("*.md"):

@@ -21,6 +21,7 @@ from .model import Finding, Span
 from .settings import Settings
 from .source_file import (
     SourceFile,
+    Stamp,
     Unreadable,
     decode,
     is_data_file,
@@ -37,13 +38,15 @@ class Read:
     """One file, read: ``source`` to lint, or ``problem`` to report, or neither (skipped).
 
     ``shown`` is what a report may quote from the file: its source, or for bytes that are not
-    valid text, those bytes decoded with replacement characters."""
+    valid text, those bytes decoded with replacement characters. ``stamp``: what the bytes read
+    were (when the reading loop was asked to remember it), whatever came of them."""
 
     path: str
     settings: Settings
     source: SourceFile | None = None
     problem: Finding | None = None
     shown: SourceFile | None = None
+    stamp: Stamp | None = None
 
 
 def each_file(paths: Iterable[str], settings_for: Callable[[str], Settings],
@@ -51,6 +54,15 @@ def each_file(paths: Iterable[str], settings_for: Callable[[str], Settings],
     """Every file to lint under ``paths``, in discovery order, read. ``settings_for(path)`` gives
     each file its settings (its nearest config file); ``stamp``: remember what each file's bytes
     were (``SourceFile.stamp``), for a run that writes files back."""
+    for path, settings in file_paths(paths, settings_for, force_exclude):
+        yield read_file(path, settings, stamp)
+
+
+def file_paths(paths: Iterable[str], settings_for: Callable[[str], Settings],
+               force_exclude: bool = False) -> Iterator[tuple[str, Settings]]:
+    """The files to lint under ``paths``, in discovery order, with their settings, not read (the
+    results cache asks before reading): a file matching its ``exclude`` is skipped when found by walking, and also
+    when named explicitly with ``force_exclude``."""
     from .discovery import iter_files
 
     paths = list(paths)
@@ -59,7 +71,7 @@ def each_file(paths: Iterable[str], settings_for: Callable[[str], Settings],
         settings = settings_for(path)
         if settings.exclude and (force_exclude or path not in explicit) and settings.is_excluded(path):
             continue
-        yield read_file(path, settings, stamp)
+        yield path, settings
 
 
 def read_file(path: str, settings: Settings, stamp: bool = False) -> Read:
@@ -89,7 +101,22 @@ def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
         if os.path.isdir(path):
             return Read(path, settings)
         return _problem(path, settings, f"cannot read file: {e.strerror or e}")
-    return _decoded(path, settings, decode(data, path, stamp_of(data, st.st_mtime_ns) if stamp else None), data)
+    stamped = stamp_of(data, st.st_mtime_ns) if stamp else None
+    return _decoded(path, settings, decode(data, path, stamped), data, stamped)
+
+
+def shown_of(path: str, settings: Settings) -> SourceFile | None:
+    """What a report may quote from ``path`` (``Read.shown``), for a file whose findings came from
+    the results cache: read as ``read_file`` reads it, but no finding about reading it is made
+    (that would load the rules)."""
+    try:
+        data, _ = read_regular_file(path, settings.max_file_size)
+    except OSError:
+        return None
+    got = decode(data, path)
+    if isinstance(got, Unreadable):
+        return _as_quoted(path, data)
+    return _decoded(path, settings, got, data).shown
 
 
 #: How much of a file above ``max-file-size`` is read to tell whether it is a LoRA config.
@@ -133,23 +160,30 @@ def read_stream(stream, path: str, settings: Settings) -> Read:
     return _decoded(path, settings, decode(data, path), data)
 
 
-def _decoded(path: str, settings: Settings, got: SourceFile | Unreadable | None, data: bytes) -> Read:
+def _decoded(path: str, settings: Settings, got: SourceFile | Unreadable | None, data: bytes,
+             stamp: Stamp | None = None) -> Read:
     if got is None:
-        return Read(path, settings)
+        return Read(path, settings, stamp=stamp)
     if isinstance(got, Unreadable):
-        return _problem(path, settings, got.message, got.span, SourceFile(path, _replaced(data), kind_of(path)))
-    return _presented(path, settings, got)
+        read = _problem(path, settings, got.message, got.span, _as_quoted(path, data))
+        return Read(read.path, settings, problem=read.problem, shown=read.shown, stamp=stamp)
+    return _presented(path, settings, got, stamp)
 
 
-def _presented(path: str, settings: Settings, source: SourceFile) -> Read:
+def _as_quoted(path: str, data: bytes) -> SourceFile:
+    return SourceFile(path, _replaced(data), kind_of(path))
+
+
+def _presented(path: str, settings: Settings, source: SourceFile, stamp: Stamp | None = None) -> Read:
     """The file as its reader reads it (a notebook: its Python script), or LL901 at ``source``."""
     from .sources import SourceError, presented
 
     try:
         shown = presented(source)
     except SourceError as e:
-        return _problem(path, settings, e.message, e.span, source)
-    return Read(path, settings, shown, shown=shown)
+        read = _problem(path, settings, e.message, e.span, source)
+        return Read(read.path, settings, problem=read.problem, shown=read.shown, stamp=stamp)
+    return Read(path, settings, shown, shown=shown, stamp=stamp)
 
 
 def _replaced(data: bytes) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import configparser
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +149,11 @@ def combine(found: list[Bound | None]) -> tuple[bool, Bound | None]:
 
 
 # files ----------------------------------------------------------------------------------------
+#: How the parsers below read a file: its text (at most ``MAX_FILE`` bytes), or None. The caller
+#: (``project``) hands over one that reads without blocking and records what it read.
+Reader = Callable[[Path], "str | None"]
+
+
 def _read(path: Path) -> str | None:
     try:
         if path.stat().st_size > MAX_FILE:
@@ -158,9 +163,10 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def requirements_file(path: Path, depth: int = 0, seen: frozenset[Path] = frozenset()) -> list[Bound | None]:
+def requirements_file(path: Path, depth: int = 0, seen: frozenset[Path] = frozenset(),
+                      read: Reader = _read) -> list[Bound | None]:
     """Bounds of every peft line in a requirements file and the files it includes (-r/-c)."""
-    text = _read(path)
+    text = read(path)
     if text is None or depth > MAX_INCLUDE_DEPTH or path in seen:
         return []
     seen = seen | {path}
@@ -171,7 +177,7 @@ def requirements_file(path: Path, depth: int = 0, seen: frozenset[Path] = frozen
             continue
         inc = re.match(r"^(-r|-c|--requirement|--constraint)\s*=?\s*(\S+)", line)
         if inc:
-            out += requirements_file(path.parent / inc.group(2), depth + 1, seen)
+            out += requirements_file(path.parent / inc.group(2), depth + 1, seen, read)
             continue
         if line.startswith("-"):
             continue
@@ -308,11 +314,11 @@ def conda_bound(spec: str) -> tuple[bool, Bound | None]:
     return True, loosest(alternatives)
 
 
-def file_groups(path: Path) -> list[tuple[bool, Bound | None]]:
+def file_groups(path: Path, read: Reader = _read) -> list[tuple[bool, Bound | None]]:
     name = path.name
     if name.startswith("requirements") and name.endswith(".txt"):
-        return [combine(requirements_file(path))]
-    text = _read(path)
+        return [combine(requirements_file(path, read=read))]
+    text = read(path)
     if text is None:
         return []
     if name == "pyproject.toml":

@@ -15,7 +15,10 @@
    ``models.context``) and only its inventory is kept.
 
 Findings are sorted per file and files come out in discovery order, so the output does not depend
-on the number of workers, on scheduling, or on what was cached. One file's way: ``Partial``
+on the number of workers, on scheduling, or on what was cached. With a results cache
+(``result_cache``), a file whose entry holds is not even read (a ``stat``); every other file is
+linted while ``depends`` records what its findings depend on (``Partial.record``, sent back from
+the workers with the findings), and its entry is written when it is final. One file's way: ``Partial``
 (findings so far, sites still ``Waiting`` and what they need), advanced by ``Reach`` (how far
 model resolution may go in a step) until nothing waits; then its suppression comments apply.
 """
@@ -25,13 +28,19 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from .depends import Record, recording
 from .engine import Reach, Waiting, check
 from .model import Finding, Span
 from .registry import Rule
 from .settings import Settings
-from .source_file import Kind, SourceFile
+from .source_file import Kind, SourceFile, Stamp
+
+if TYPE_CHECKING:
+    from .result_cache import ResultCache
 
 #: Below this many files that may hold a LoRA config, one process is fastest (forking and
 #: shipping results cost more than the parsing they save).
@@ -46,11 +55,13 @@ MAX_AUTO_WORKERS = 8
 @dataclass
 class Partial:
     """One file on its way: the sites in ``waiting`` still need their model rules; until they
-    have run, ``findings`` are not final (the suppression comments are applied last)."""
+    have run, ``findings`` are not final (the suppression comments are applied last). ``record``:
+    what its findings so far depend on (``depends``), when that is being recorded."""
 
     source: SourceFile
     findings: list[Finding]
     waiting: list[Waiting] = field(default_factory=list)
+    record: Record | None = None
 
     @property
     def path(self) -> str:
@@ -71,10 +82,23 @@ def _directives_possible(source: SourceFile) -> bool:
     return "lora-lint" in text or "noqa" in text.lower()
 
 
+def _recorded(record: Record | None):
+    return nullcontext() if record is None else recording(record)
+
+
 def lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rule] | None = None,
-                 reach: Reach = Reach.ALL) -> Partial:
+                 reach: Reach = Reach.ALL, record: Record | None = None) -> Partial:
     """One file: its sites, the rules that need no model, and the model rules of every site
-    whose model ``reach`` allows; the others are left waiting."""
+    whose model ``reach`` allows; the others are left waiting. ``record``: where to record what
+    the findings depend on."""
+    with _recorded(record):
+        partial = _lint_partial(source, settings, rules, reach)
+    partial.record = record
+    return partial
+
+
+def _lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rule] | None,
+                  reach: Reach) -> Partial:
     from .sources import SourceError, presented, sites_for
 
     path = source.path
@@ -119,12 +143,13 @@ def advance(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | No
         return partial
     source = partial.source
     rules = settings.rules_for(source.path) if rules is None else rules
-    more, still = check(source, [w.site for w in partial.waiting], settings, rules, reach, model_only=True)
-    found = partial.findings + more
-    if still:
-        source.forget()
-        return Partial(source, found, still)
-    return Partial(source, _final(source, found, rules))
+    with _recorded(partial.record):
+        more, still = check(source, [w.site for w in partial.waiting], settings, rules, reach, model_only=True)
+        found = partial.findings + more
+        if still:
+            source.forget()
+            return Partial(source, found, still, partial.record)
+        return Partial(source, _final(source, found, rules), record=partial.record)
 
 
 def finish(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | None = None) -> list[Finding]:
@@ -188,6 +213,8 @@ class Linted:
     path: str
     findings: list[Finding]
     shown: SourceFile | None = None
+    #: What the findings depend on (``depends``), when they were linted in this run.
+    record: Record | None = None
 
 
 def lint_paths(paths: Iterable[str], settings: Settings | None = None,
@@ -238,23 +265,37 @@ Job = tuple[int, SourceFile]  # (the file's place in discovery order, the file)
 
 
 def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
-              force_exclude: bool = False, workers: int = 1) -> Iterator[Linted]:
+              force_exclude: bool = False, workers: int = 1,
+              cache: ResultCache | None = None) -> Iterator[Linted]:
     """Every file to lint, in discovery order, with its final findings. ``settings_for(path)``
     gives each file its settings (its nearest config file); a file its ``exclude`` matches is
     skipped when found by walking a directory, and also when named explicitly if
-    ``force_exclude``. ``workers``: processes that lint, this one included (0: ``auto_workers``)."""
-    from .files import each_file
-    from .sources import may_hold_sites
+    ``force_exclude``. ``workers``: processes that lint, this one included (0: ``auto_workers``).
+    ``cache``: the results cache, asked before a file is read and saved when all are done."""
+    from .files import file_paths, read_file, shown_of
 
     results: list[Linted | Partial | None] = []  # (a file's text is kept only while needed)
     jobs: list[Job] = []
-    for read in each_file(paths, settings_for, force_exclude):
+    #: the files to cache once linted: their place -> (path, settings, what their bytes were)
+    stamps: dict[int, tuple[str, Settings, Stamp]] = {}
+    for path, settings in file_paths(paths, settings_for, force_exclude):
+        if cache is not None:
+            found = cache.get(path, settings)
+            if found is not None:
+                results.append(_linted(path, found, shown_of(path, settings) if found else None))
+                continue
+        read = read_file(path, settings, stamp=cache is not None)
         index = len(results)
-        if read.source is not None and may_hold_sites(read.source):
+        if read.stamp is not None:
+            stamps[index] = (read.path, settings, read.stamp)
+        if read.source is not None and _may_hold_sites(read.source):
             results.append(None)
             jobs.append((index, read.source))
         else:
-            results.append(_linted(read.path, _lint_read(read), read.shown))
+            record = Record()
+            with recording(record):
+                found = _lint_read(read)
+            results.append(Linted(read.path, found, read.shown if found else None, record))
     n = auto_workers(len(jobs)) if workers <= 0 else workers
     n = min(n, len(jobs))
     warm = Warmup()
@@ -265,11 +306,23 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
         if partial.builds:
             warm.start()
     warm.join()
-    for result in results:
+    for index, result in enumerate(results):
         if isinstance(result, Partial):
-            result = _linted(result.path, finish(result, settings_for(result.path)), result.source)
+            findings = finish(result, settings_for(result.path))
+            result = Linted(result.path, findings, result.source if findings else None, result.record)
         assert result is not None
+        stamped = stamps.get(index)
+        if cache is not None and stamped is not None:
+            cache.put(*stamped, result.findings, result.record)
         yield result
+    if cache is not None:
+        cache.save()
+
+
+def _may_hold_sites(source: SourceFile) -> bool:
+    from .sources import may_hold_sites
+
+    return may_hold_sites(source)
 
 
 def _linted(path: str, findings: list[Finding], shown: SourceFile | None) -> Linted:
@@ -279,7 +332,7 @@ def _linted(path: str, findings: list[Finding], shown: SourceFile | None) -> Lin
 def _phase_one(jobs: list[Job], settings_for: Callable[[str], Settings], workers: int,
                importing: Callable[[], bool] = lambda: False) -> Iterator[tuple[int, Partial]]:
     def here(index: int, source: SourceFile) -> tuple[int, Partial]:
-        return index, lint_partial(source, settings_for(source.path), reach=Reach.CACHED)
+        return index, lint_partial(source, settings_for(source.path), reach=Reach.CACHED, record=Record())
 
     if workers <= 1:  # ``workers`` counts this process, which takes its share of the files
         for job in jobs:
@@ -300,8 +353,8 @@ def _phase_one(jobs: list[Job], settings_for: Callable[[str], Settings], workers
     sources = dict(jobs)
 
     def received(future) -> Iterator[tuple[int, Partial]]:
-        for index, findings, waiting in future.result():
-            yield index, Partial(sources[index], findings, waiting)
+        for index, findings, waiting, record in future.result():
+            yield index, Partial(sources[index], findings, waiting, record)
 
     python = [job for job in jobs if job[1].kind is Kind.PYTHON]
     other = [job for job in jobs if job[1].kind is not Kind.PYTHON]
@@ -371,15 +424,15 @@ def _start_worker(settings_for: Callable[[str], Settings]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool
 
 
-def _run_batch(batch: list[Job]) -> list[tuple[int, list[Finding], list[Waiting]]]:
-    """Phase one of some files in a worker: what comes back is findings and waiting sites (the
-    parent has the texts)."""
+def _run_batch(batch: list[Job]) -> list[tuple[int, list[Finding], list[Waiting], Record | None]]:
+    """Phase one of some files in a worker: what comes back is findings, waiting sites and what
+    they depend on (the parent has the texts)."""
     settings_for = _worker_settings
     assert settings_for is not None
     out = []
     for index, source in batch:
-        partial = lint_partial(source, settings_for(source.path), reach=Reach.CACHED)
-        out.append((index, partial.findings, partial.waiting))
+        partial = lint_partial(source, settings_for(source.path), reach=Reach.CACHED, record=Record())
+        out.append((index, partial.findings, partial.waiting, partial.record))
     return out
 
 

@@ -18,8 +18,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from . import depends
+from .bounded_read import read_regular_file
 from .peft_history import parse
-from .pins import Bound, combine, file_groups, loosest, requirement_bound, script_metadata, strings
+from .pins import (
+    MAX_FILE,
+    Bound,
+    combine,
+    file_groups,
+    loosest,
+    requirement_bound,
+    script_metadata,
+    strings,
+)
 
 __all__ = ["Bound", "PeftVersion", "peft_version", "script_metadata", "clear_cache"]
 
@@ -55,24 +66,34 @@ def _display(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
+#: The files of a directory that may pin peft.
+PIN_FILES = r"pyproject\.toml|setup\.cfg|environment\.ya?ml|requirements.*\.txt"
+
+
 def _candidates(directory: Path) -> list[Path]:
     try:
-        names = sorted(os.listdir(directory))
+        names = depends.listing(directory, PIN_FILES)
     except OSError:
         return []
-    wanted = ("pyproject.toml", "setup.cfg", "environment.yml", "environment.yaml")
-    return [
-        directory / n for n in names
-        if n in wanted or (n.startswith("requirements") and n.endswith(".txt"))
-    ]
+    return [directory / n for n in names]
 
 
-@lru_cache(maxsize=1024)
+def _read(path: Path) -> str | None:
+    """A pin file's text: a regular file only, never blocking, at most ``pins.MAX_FILE`` bytes,
+    and recorded (``depends``): the findings of a file whose pin it is depend on it."""
+    try:
+        data, _ = read_regular_file(path, MAX_FILE)
+    except OSError:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+@depends.memo(maxsize=1024)
 def directory_pin(directory: str) -> PeftVersion | None:
     """The peft pin of the files in ``directory`` itself (not its parents), or None."""
     found: list[tuple[Bound | None, str, str]] = []
     for path in _candidates(Path(directory)):
-        for mentioned, bound in file_groups(path):
+        for mentioned, bound in file_groups(path, _read):
             if mentioned:
                 found.append((bound, str(path), _spec_text(bound)))
     if not found:
@@ -90,7 +111,7 @@ def _spec_text(bound: Bound | None) -> str:
     return f"peft=={bound}" if bound.inclusive else f"peft{bound}"
 
 
-@lru_cache(maxsize=1024)
+@depends.memo(maxsize=1024)
 def find_pin(directory: str) -> PeftVersion | None:
     """The nearest peft pin from ``directory`` up to the repository root."""
     d = Path(directory)
@@ -98,7 +119,7 @@ def find_pin(directory: str) -> PeftVersion | None:
         pin = directory_pin(str(d))
         if pin is not None:
             return pin
-        if (d / ".git").exists() or d.parent == d:
+        if depends.exists(d / ".git") or d.parent == d:
             return None
         d = d.parent
 

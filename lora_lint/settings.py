@@ -25,8 +25,9 @@ class UsageError(Exception):
     """A bad selector, option or configuration: exit 2."""
 
 
-def resolve_selector(selector: str, rules: Mapping[str, Rule], origin: str = "") -> set[str]:
-    """Codes selected by ``selector``: ``ALL``, a code, a code prefix (``LL1``) or a rule name."""
+def resolve_selector(selector: str, rules: Mapping[str, Any], origin: str = "") -> set[str]:
+    """Codes selected by ``selector``: ``ALL``, a code, a code prefix (``LL1``) or a rule name.
+    ``rules``: code -> anything with a ``name`` (a ``Rule``, or a ``rule_index`` entry)."""
     s = selector.strip()
     if s.upper() == "ALL":
         return set(rules)

@@ -78,10 +78,13 @@ def kind_of(path: str) -> Kind | None:
 
 def repository_root(start: str) -> str | None:
     """The repository holding the directory ``start``: the nearest directory at or above it with
-    a ``.git``; None when there is none."""
+    a ``.git``; None when there is none. The probes are recorded (``depends``): a ``.git``
+    created or removed moves the repository a file belongs to."""
+    from .depends import exists
+
     d = os.path.abspath(start)
     while True:
-        if os.path.exists(os.path.join(d, ".git")):
+        if exists(os.path.join(d, ".git")):
             return d
         parent = os.path.dirname(d)
         if parent == d:

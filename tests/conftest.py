@@ -7,6 +7,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # A fix builder that raises fails the test instead of leaving its finding without a fix.
 os.environ["LORA_LINT_STRICT_FIXES"] = "1"
+# Every run lints every file: a test's monkeypatched code is not part of the results cache's key
+# (its own tests, test_result_cache.py, turn it back on).
+os.environ["LORA_LINT_NO_RESULT_CACHE"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

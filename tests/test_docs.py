@@ -18,3 +18,15 @@ def test_stale_page_is_detected(tmp_path):
     (tmp_path / "LL101.md").write_text("edited by hand\n")
     (tmp_path / "LL999.md").write_text("orphan\n")
     assert docs.stale(tmp_path) == ["LL101.md", "LL999.md"]
+
+
+def test_the_rule_index_matches_the_registry(tmp_path):
+    """What configuration is checked against without loading a rule (``rule_index``)."""
+    from lora_lint import rule_index
+
+    assert {c: (e.name, e.options) for c, e in rule_index.rules().items()} == {
+        c: (r.name, dict(r.options)) for c, r in sorted(all_rules().items())}
+    docs.write(tmp_path, tmp_path / "rules.json")
+    assert docs.stale(tmp_path, tmp_path / "rules.json") == []
+    (tmp_path / "rules.json").write_text("{}\n")
+    assert docs.stale(tmp_path, tmp_path / "rules.json") == ["rules.json"]

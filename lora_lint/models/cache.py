@@ -1,8 +1,8 @@
 """Inventories on disk: the user cache and the prebuilt catalog inventories.
 
 An inventory is keyed by the config's content hash, the model class asked for, the installed
-transformers version, the inventory schema version and lora-lint's version. Entries live in ``LORA_LINT_CACHE_DIR``
-(else the platform's user cache directory) as ``inventories/<key[:2]>/<key>.json``, written to a
+transformers version, the inventory schema version and lora-lint's version. Entries live in the
+cache directory (``cache_root``: ``LORA_LINT_CACHE_DIR``, else the user cache directory) as ``inventories/<key[:2]>/<key>.json``, written to a
 temporary file and moved into place (``os.replace``), so two processes sharing the directory never
 see half a file. A truncated or corrupt entry is ignored (and rebuilt by the caller); a read-only
 or missing cache directory only means nothing is saved.
@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..bounded_read import read_regular_file
+from ..cache_root import cache_root, disabled
+from ..depends import unrecorded
 from .catalog import DATA
 
 #: A cache entry larger than this is not read: the largest model a build allows (build.MAX_MODULES,
@@ -28,7 +30,6 @@ from .catalog import DATA
 MAX_ENTRY_BYTES = 16 * 1024 * 1024
 PREBUILT = DATA / "inventories"
 PREBUILT_INDEX = PREBUILT / "index.json"
-ENV = "LORA_LINT_CACHE_DIR"
 
 
 @lru_cache(maxsize=8)
@@ -58,12 +59,7 @@ def versions() -> dict[str, str | None]:
 
 
 def cache_dir() -> Path:
-    env = os.environ.get(ENV)
-    if env:
-        return Path(os.path.expanduser(env))
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("lora-lint", appauthor=False))
+    return cache_root()
 
 
 def schema_version() -> int:
@@ -87,9 +83,12 @@ def load(key: str) -> str | None:
     """The cached inventory JSON for ``key``, or None (missing, unreadable or corrupt). Only a
     regular file is read, never blocking, and at most ``MAX_ENTRY_BYTES`` of it: a FIFO under an
     entry's name would hang the run, a symlink to /dev/zero fill the memory."""
+    if disabled():
+        return None
     path = _entry(key)
     try:
-        data, _ = read_regular_file(path, MAX_ENTRY_BYTES)
+        with unrecorded():  # (keyed by the config's content hash and the versions: not a dependency)
+            data, _ = read_regular_file(path, MAX_ENTRY_BYTES)
         doc = json.loads(data)
     except FileNotFoundError:
         return None
@@ -104,6 +103,8 @@ def load(key: str) -> str | None:
 
 def store(key: str, inventory_json: str, meta: dict | None = None) -> bool:
     """Save an inventory atomically; False (and no error) when the cache cannot be written."""
+    if disabled():
+        return False
     path = _entry(key)
     doc = {"key": key, **(meta or {}), "inventory": inventory_json}
     tmp = None

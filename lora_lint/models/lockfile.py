@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import depends
 from ..bounded_read import read_regular_file
 from .resolve import Resolved, Unresolved, config_hash, is_repo_id
 
@@ -105,9 +106,7 @@ def local_exists(name: str, base_dir: str | None) -> str | None:
         if base is None and not os.path.isabs(expanded):
             continue
         p = expanded if base is None else os.path.join(base, expanded)
-        try:
-            os.stat(p)
-        except (OSError, ValueError):
+        if not depends.exists(p):  # (recorded: a directory appearing there changes what resolves)
             continue
         return p
     return None
@@ -190,15 +189,15 @@ class Lock:
 
     def config(self, sha: str) -> dict | None:
         """The stored config.json of ``sha`` (checked against its hash), or None."""
-        if sha in self._configs:
-            return self._configs[sha]
+        return depends.remembered(self._configs, sha, lambda: self._config(sha))
+
+    def _config(self, sha: str) -> dict | None:
         record = self.configs.get(sha)
         data = None
         if isinstance(record, dict) and record.get("config") and isinstance(record.get("dir"), str):
             data = self.read_config(self._file(record["dir"], "config.json"))
             if data is not None and config_hash(data) != sha:
                 data = None  # edited by hand, or half written: not what was locked
-        self._configs[sha] = data
         return data
 
     def _file(self, directory: str, name: str) -> Path:
@@ -215,9 +214,10 @@ class Lock:
     def inventory(self, name: str, sha: str, model_class: str | None):
         """The locked Inventory of (config, class key), the recorded build failure (Unresolved),
         or None (not locked, or its file cannot be read)."""
-        key = (sha, model_class or "")
-        if key in self._inventories:
-            return self._inventories[key]
+        return depends.remembered(self._inventories, (sha, model_class or ""),
+                                  lambda: self._inventory(name, sha, model_class))
+
+    def _inventory(self, name: str, sha: str, model_class: str | None):
         record = self.configs.get(sha)
         result = None
         if isinstance(record, dict):
@@ -235,7 +235,6 @@ class Lock:
                     result = inv if inv.config_sha256 in (None, sha) else None
                 except Exception:  # missing, corrupt or of another schema: as if not locked
                     result = None
-        self._inventories[key] = result
         return result
 
 
@@ -246,8 +245,10 @@ def _file_of(entry) -> str | None:
 
 # -- finding the lock ----------------------------------------------------------------------------
 
-_where: dict[str, tuple[Path | None, float]] = {}  # directory -> (the lock.json covering it, when looked)
-_loaded: dict[Path, tuple[tuple, Lock | None]] = {}  # lock.json -> (its stat, the Lock)
+#: directory -> (the lock.json covering it, when looked, what looking depended on)
+_where: dict[str, tuple[Path | None, float, depends.Record]] = {}
+#: lock.json -> (its stat, the Lock, what reading it depended on)
+_loaded: dict[Path, tuple[tuple, Lock | None, depends.Record]] = {}
 #: A directory found to have no lock is looked at again after this many seconds (a long-lived
 #: language server sees a lock written after it started).
 RECHECK_SECONDS = 2.0
@@ -269,29 +270,24 @@ def _find_index(start: str) -> Path | None:
     now = time.monotonic()
     hit = _where.get(start)
     if hit is not None and (hit[0] is not None or now - hit[1] < RECHECK_SECONDS):
+        depends.replay(hit[2])
         return hit[0]
     d, seen = start, []
     found: Path | None = None
-    while True:
-        seen.append(d)
-        candidate = index_path(d)
-        if _is_file(candidate):
-            found = candidate
-            break
-        parent = os.path.dirname(d)
-        if parent == d or os.path.exists(os.path.join(d, ".git")):
-            break
-        d = parent
+    with depends.captured() as record:  # (a lock created or removed on the way changes the findings)
+        while True:
+            seen.append(d)
+            candidate = index_path(d)
+            if depends.is_file(candidate):
+                found = candidate
+                break
+            parent = os.path.dirname(d)
+            if parent == d or depends.exists(os.path.join(d, ".git")):
+                break
+            d = parent
     for s in seen:
-        _where[s] = (found, now)
+        _where[s] = (found, now, record)
     return found
-
-
-def _is_file(p: Path) -> bool:
-    try:
-        return p.is_file()
-    except OSError:
-        return False
 
 
 def load(index: Path) -> Lock | None:
@@ -304,17 +300,19 @@ def load(index: Path) -> Lock | None:
     stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
     cached = _loaded.get(index)
     if cached is not None and cached[0] == stamp:
+        depends.replay(cached[2])
         return cached[1]
     lock = None
-    try:
-        doc = json.loads(read_regular_file(index, MAX_INDEX_BYTES)[0])
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
-        doc = None
+    with depends.captured() as record:
+        try:
+            doc = json.loads(read_regular_file(index, MAX_INDEX_BYTES)[0])
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+            doc = None
     if isinstance(doc, dict) and doc.get("version") == VERSION:
         models, configs = doc.get("models"), doc.get("configs")
         lock = Lock(index, models if isinstance(models, dict) else {},
                     configs if isinstance(configs, dict) else {})
-    _loaded[index] = (stamp, lock)
+    _loaded[index] = (stamp, lock, record)
     return lock
 
 

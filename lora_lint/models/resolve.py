@@ -13,10 +13,10 @@ import hashlib
 import json
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import depends
 from ..bounded_read import FileTooLarge, NotRegularFile, read_regular_file
 from . import catalog
 
@@ -133,28 +133,11 @@ def read_config(path: Path) -> dict | str:
     return data
 
 
-def _is_dir(p: Path) -> bool:
-    """``Path.is_dir`` that never raises (a 300-character id: ENAMETOOLONG; a NUL byte)."""
-    try:
-        return stat.S_ISDIR(p.stat().st_mode)
-    except (OSError, ValueError):
-        return False
-
-
-def _is_file(p: Path) -> bool:
-    try:
-        return stat.S_ISREG(p.stat().st_mode)
-    except (OSError, ValueError):
-        return False
-
-
-def _exists(p: Path) -> bool:
-    """Something is there (symlinks followed): a file, a FIFO, a device; never raises."""
-    try:
-        p.stat()
-        return True
-    except (OSError, ValueError):
-        return False
+# Probes never raise (a 300-character id: ENAMETOOLONG; a NUL byte), and are recorded: what a
+# site's model resolves to depends on what is, and is not, at each path looked at (``depends``).
+_is_dir = depends.is_dir
+_is_file = depends.is_file
+_exists = depends.exists  # something is there (symlinks followed): a file, a FIFO, a device
 
 
 def _from_local(name: str, base_dir: str | None, depth: int, lock=None) -> Result | None:
@@ -248,7 +231,8 @@ def from_hf_cache(repo_id: str, revision: str | None = None) -> Path | None:
             return path
     if revision == "main":
         try:
-            snaps = [p for p in (folder / "snapshots").iterdir() if _is_file(p / "config.json")]
+            snaps = [folder / "snapshots" / n for n in depends.listing(folder / "snapshots")
+                     if _is_file(folder / "snapshots" / n / "config.json")]
         except OSError:
             return None
         if len(snaps) == 1:
@@ -258,11 +242,9 @@ def from_hf_cache(repo_id: str, revision: str | None = None) -> Path | None:
 
 def _case_folded(cache: Path, wanted: str) -> Path | None:
     try:
-        names = os.listdir(cache)
+        hits = depends.listing(cache, "(?i)" + re.escape(wanted))
     except OSError:
         return None
-    low = wanted.lower()
-    hits = [n for n in names if n.lower() == low]
     return cache / hits[0] if len(hits) == 1 else None
 
 
@@ -304,6 +286,7 @@ def resolve(name: str, base_dir: str | None = None, *, online: bool = False, tim
         return found
     if not online:
         return Unresolved(found.name, "not-found", found.why + "; online lookups are off", offline=True)
+    depends.volatile()  # what the Hub answers is no file's: a finding that asked it is not cached
     from .hub import fetch_config
 
     path, problem = fetch_config(found.name, revision, timeout)

@@ -44,9 +44,10 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from ..depends import is_file
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Note, Param, Span
-from ..source_file import Kind, SourceFile, kind_of
+from ..source_file import Kind, SourceFile, kind_of, repository_root
 from .shell_lex import Command, Field
 
 # -- the dialect of a script lora-lint cannot read ------------------------------------------------
@@ -624,32 +625,19 @@ def _load_config(source: SourceFile, f: Field | None) -> Loaded | None:
     return loaded
 
 
-def repository_root(path: str) -> str | None:
-    """The nearest directory above ``path`` holding ``.git``, if any."""
-    d = os.path.dirname(os.path.abspath(path))
-    for _ in range(64):
-        if os.path.exists(os.path.join(d, ".git")):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
-    return None
-
-
 def _find(script: str, name: str) -> str | None:
     """The file a command names, relative to the script's directory or the repository's root;
     only inside the repository (or the script's directory when there is none), and only when
     the places it could be agree."""
-    if not name or script in ("", "-") or not os.path.isfile(script):
+    if not name or script in ("", "-") or not is_file(script):
         return None
     here = os.path.dirname(os.path.abspath(script))
-    root = repository_root(script) or here
+    root = repository_root(here) or here
     if os.path.isabs(name):
         candidates = [name]
     else:
         candidates = [os.path.join(here, name), os.path.join(root, name)]
-    found = {os.path.realpath(c) for c in candidates if os.path.isfile(c)}
+    found = {os.path.realpath(c) for c in candidates if is_file(c)}
     if len(found) != 1:
         return None
     path = found.pop()
