@@ -14,7 +14,8 @@ from .settings import UsageError, resolve_selector, split_selectors
 
 SUBCOMMANDS = ("check", "rule", "report", "server")
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-OUTPUT_FORMATS = ("concise", "full", "grouped", "json", "json-lines", "sarif", "github", "gitlab", "junit")
+OUTPUT_FORMATS = ("concise", "full", "grouped", "json", "json-lines", "sarif", "github", "gitlab", "junit",
+                  "pylint", "rdjson", "azure")
 COLOR_FORMATS = ("concise", "full", "grouped")
 
 
@@ -169,6 +170,20 @@ def check_resolver(args: argparse.Namespace):
     )
 
 
+def report_root(resolver, cwd: str | None = None) -> str:
+    """What the CI formats' paths are relative to: the git top level of the working directory,
+    else the directory of the config file that applies there, else the working directory. A
+    workflow step with ``working-directory: sub`` then still names ``sub/train.py``."""
+    from .discovery import repository_root
+
+    cwd = os.path.abspath(cwd or os.getcwd())
+    top = repository_root(cwd)
+    if top is not None:
+        return top
+    config = resolver.config_for(os.path.join(cwd, "_"))
+    return os.path.dirname(config) if config else cwd
+
+
 def statistics(findings, as_json: bool) -> str:
     """ruff's ``--statistics``: the count per rule, most frequent first."""
     counts: dict[tuple[str, str], int] = {}
@@ -191,7 +206,7 @@ def run_check(args: argparse.Namespace) -> int:
             f"unknown output format {args.output_format!r} (choose from {', '.join(FORMATS)})"
         )
     resolver = check_resolver(args)
-    info = RunInfo(summary=not args.quiet, unsafe_fixes=args.unsafe_fixes)
+    info = RunInfo(summary=not args.quiet, unsafe_fixes=args.unsafe_fixes, root=report_root(resolver))
     findings = []
     if "-" in args.paths:
         if args.paths != ["-"]:

@@ -134,7 +134,8 @@ class Ignorer:
         return result
 
 
-def _repo_root(start: str) -> str | None:
+def repository_root(start: str) -> str | None:
+    """The git top level holding ``start`` (the nearest directory up with a ``.git``), if any."""
     d = os.path.abspath(start)
     while True:
         if os.path.exists(os.path.join(d, ".git")):
@@ -156,7 +157,7 @@ def iter_files(paths: Iterable[str], exclude: Iterable[str] = ()) -> Iterator[st
                 seen.add(top)
                 yield top
             continue
-        root = _repo_root(top)
+        root = repository_root(top)
         top_abs = os.path.abspath(top)
         # .gitignore files from the repository root down to `top` apply too.
         chain = []

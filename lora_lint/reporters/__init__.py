@@ -21,7 +21,9 @@ class RunInfo:
     color: bool = False  # ANSI colour (concise, full, grouped): a TTY and NO_COLOR unset
     summary: bool = True  # the closing "Found ..." line of the human formats (off with -q)
     sources: dict[str, str] = field(default_factory=dict)  # texts not on disk (stdin), by path
-    root: str = field(default_factory=os.getcwd)  # what relative paths in SARIF/GitLab are against
+    #: what the CI formats' relative paths (SARIF, github, gitlab, rdjson, azure) are against: the
+    #: repository's root (``cli`` sets it: the git top level, else the config's directory)
+    root: str = field(default_factory=os.getcwd)
     unsafe_fixes: bool = False  # unsafe fixes count as available (``--unsafe-fixes``)
     fixing: bool = False  # fixes were applied (``--fix``): the summary counts them
     fixed: int = 0  # findings whose fix was applied
@@ -53,6 +55,20 @@ class RunInfo:
         line = lines[f.span.line - 1]
         end = f.span.end_col - 1 if f.span.end_line == f.span.line else len(line)
         return line[f.span.col - 1 : end]
+
+    def byte_col(self, path: str, line: int, col: int) -> int:
+        """The 1-based UTF-8 byte column of character column ``col`` on ``line`` (what Vim's
+        quickfix, nvim-lint and reviewdog count); ``col`` itself when the line is not known."""
+        lines = self.lines(path)
+        if not lines or not 1 <= line <= len(lines):
+            return col
+        return len(lines[line - 1][: col - 1].encode("utf-8", "surrogatepass")) + 1 + max(
+            0, col - 1 - len(lines[line - 1]))
+
+    def report_path(self, path: str) -> str:
+        """How a CI format names a file: relative to ``root`` with '/' separators, or absolute
+        when it lies outside."""
+        return self.relpath(path) or os.path.abspath(path)
 
     def relpath(self, path: str, root: str | None = None) -> str | None:
         """``path`` relative to ``root`` (default ``self.root``) with '/' separators; None when
@@ -122,7 +138,7 @@ def output_errors(fmt: str) -> str:
     and XML stays XML; a backslash escape in the human formats."""
     import codecs
 
-    if fmt in ("json", "json-lines", "sarif", "gitlab"):
+    if fmt in ("json", "json-lines", "sarif", "gitlab", "rdjson"):
         codecs.register_error("lora-lint-json", _json_escape)
         return "lora-lint-json"
     if fmt == "junit":
@@ -137,7 +153,7 @@ class _Formats(Mapping):
     MODULES = {
         "concise": "concise", "full": "full", "grouped": "grouped", "json": "json_format",
         "json-lines": "json_lines", "sarif": "sarif", "github": "github", "gitlab": "gitlab",
-        "junit": "junit",
+        "junit": "junit", "pylint": "pylint", "rdjson": "rdjson", "azure": "azure",
     }
 
     def __getitem__(self, name: str) -> Reporter:

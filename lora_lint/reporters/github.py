@@ -1,6 +1,7 @@
 """GitHub Actions workflow commands: one ``::error``/``::warning``/``::notice`` annotation a finding.
 
-Escaping follows actions/toolkit (``command.ts``): data ``%``, CR, LF; property values also
+``file`` is relative to the repository's root (what GitHub resolves it against, whatever the
+step's ``working-directory``), absolute for a file outside it. Escaping follows actions/toolkit (``command.ts``): data ``%``, CR, LF; property values also
 ``:`` and ``,``.
 """
 
@@ -19,10 +20,10 @@ def escape_property(s: str) -> str:
     return escape_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation(f: Finding) -> str:
+def annotation(f: Finding, info) -> str:
     props = {
         "title": f"lora-lint ({f.code} {f.name})",
-        "file": f.path,
+        "file": info.report_path(f.path),
         "line": f.span.line,
         "col": f.span.col,
         "endLine": f.span.end_line,
@@ -33,4 +34,4 @@ def annotation(f: Finding) -> str:
 
 
 def render(findings: list[Finding], info) -> str:
-    return "".join(annotation(f) + "\n" for f in findings)
+    return "".join(annotation(f, info) + "\n" for f in findings)
