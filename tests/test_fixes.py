@@ -94,9 +94,29 @@ CASES = [
               '    "o_proj",\n    "gate_proj",\n    "up_proj",\n    "down_proj",\n])\n'),
      model_py("tiny-phi3", 'cfg = LoraConfig(target_modules=[\n    "qkv_proj",\n'
               '    "o_proj",\n    "gate_up_proj",\n    "down_proj",\n])\n')),
-    ("LL202-gpt2-merge-and-drop", "train.py", "LL202", True,
-     model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn", "q_proj", "o_proj"], fan_in_fan_out=True)\n'),
+    ("LL202-gpt2-already-listed", "train.py", "LL202", True,
+     model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn", "q_proj"], fan_in_fan_out=True)\n'),
      model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn"], fan_in_fan_out=True)\n')),
+    ("LL202-llama-from-gpt-neox", "train.py", "LL202", True,
+     model_py("tiny-llama", 'cfg = LoraConfig(target_modules=[\n    "query_key_value",  # attention\n'
+              '    "dense",\n    "dense_h_to_4h",\n    "down_proj",\n])\n'),
+     model_py("tiny-llama", 'cfg = LoraConfig(target_modules=[\n    "q_proj",\n    "k_proj",\n'
+              '    "v_proj",  # attention\n    "o_proj",\n    "gate_proj",\n    "up_proj",\n    "down_proj",\n])\n')),
+    ("LL202-gpt-neox-from-llama", "train.py", "LL202", True,
+     model_py("tiny-gpt-neox", 'cfg = LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "fc_in",'
+              ' "dense_4h_to_h"])\n'),
+     model_py("tiny-gpt-neox", 'cfg = LoraConfig(target_modules=["query_key_value", "dense", "dense_h_to_4h",'
+              ' "dense_4h_to_h"])\n')),
+    ("LL202-axolotl-block-split", "sft.yaml", "LL202", True,
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules:\n"
+     "  - c_attn  # GPT-2's\n  - o_proj\nsequence_len: 1\n",
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules:\n"
+     "  - q_proj\n  - k_proj\n  - v_proj  # GPT-2's\n  - o_proj\nsequence_len: 1\n"),
+    ("LL202-axolotl-flow-split", "sft.yaml", "LL202", True,
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+     "lora_target_modules: [Wqkv, 'o_proj', fc_out]\n",
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+     "lora_target_modules: [q_proj, k_proj, v_proj, 'o_proj', down_proj]\n"),
     ("LL202-axolotl-block-drop", "sft.yaml", "LL202", True,
      f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules:\n  - q_proj\n"
      "  - query  # BERT's name\n  - v_proj\nsequence_len: 1\n",
@@ -147,8 +167,13 @@ def test_unsafe_fix_messages_state_the_effect(tmp_path):
     assert f.fix.message == "Set `use_rslora=True`: scaling α/r = 128/64 = 2.0 becomes α/√r = 128/√64 = 16.0"
     path.write_text(model_py("tiny-phi3", 'cfg = LoraConfig(target_modules=["q_proj", "v_proj", "o_proj", "query"])\n'))
     fixes = {f.fix.message for f in codes(path, "LL202")}
-    assert fixes == {"Replace 'q_proj', 'v_proj', 'query' with 'qkv_proj', the fused layer Phi3ForCausalLM has"
-                     " instead: adapts qkv_proj ×4 as well"}
+    assert fixes == {"Replace 'q_proj', 'v_proj', 'query' with 'qkv_proj', the fused query/key/value layer of"
+                     " Phi3ForCausalLM: adapts qkv_proj ×4"}
+    path.write_text(model_py("tiny-llama", 'cfg = LoraConfig(target_modules=["query_key_value", "o_proj"])\n'))
+    (f,) = codes(path, "LL202")
+    assert f.message.endswith("; the query/key/value layers of LlamaForCausalLM are 'q_proj', 'k_proj', 'v_proj'")
+    assert f.fix.message == ("Replace 'query_key_value' with 'q_proj', 'k_proj', 'v_proj', the query/key/value"
+                             " layers of LlamaForCausalLM: adapts q_proj ×4, k_proj ×4, v_proj ×4")
 
 
 # -- what is not fixed --------------------------------------------------------------------------
@@ -169,6 +194,12 @@ NOT_FIXED = [
      "lora:\n  r: 8\n  lora_alpha: 16\n  target_modules: [all-linear]\n"),
     ("Unsloth reads the names itself", "LL011", "from unsloth import FastLanguageModel\n"
      "m = FastLanguageModel.get_peft_model(model, r=8, target_modules=['all-linear'])\n"),
+    ("GPT-2's c_proj is two jobs: o_proj has no counterpart", "LL202",
+     model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn", "o_proj"], fan_in_fan_out=True)\n')),
+    ("BERT's dense is three layers", "LL202",
+     model_py("tiny-bert", 'cfg = LoraConfig(target_modules=["query", "o_proj", "down_proj"])\n')),
+    ("a name with no known job is never dropped", "LL202",
+     model_py("tiny-llama", 'cfg = LoraConfig(target_modules=["q_proj", "qkv_projj"])\n')),
     ("a computed value", "LL209",
      model_py("tiny-llama", 'FLAG = True\ncfg = LoraConfig(target_modules=["q_proj"], fan_in_fan_out=FLAG)\n')),
 ]

@@ -110,10 +110,13 @@ def string_to_list(doc: Document | None, p: Param, names: list[str]) -> Edits | 
     return None if t is None else py.string_to_list(t, doc, p, names)
 
 
-def edit_items(doc: Document | None, p: Param, replace: dict[int, str], drop: set[int]) -> Edits | None:
-    """List ``p``'s items replaced (index -> name) and dropped, the list's layout kept."""
+def edit_items(doc: Document | None, p: Param, replace: dict[int, str | tuple[str, ...]],
+               drop: set[int]) -> Edits | None:
+    """List ``p``'s items replaced (index -> a name, or names written one after the other in its
+    place) and dropped, the list's layout kept."""
     if doc is None or p.implicit or not p.items:
         return None
+    replace = {i: (names,) if isinstance(names, str) else tuple(names) for i, names in replace.items()}
     if doc.kind == "python":
         from . import python_edits as py
 

@@ -167,11 +167,13 @@ def quoted_like(raw: str, value: str, name: str) -> str | None:
     return None
 
 
-def edit_items(doc: Document, p: Param, replace: dict[int, str], drop: set[int]) -> tuple[Edit, ...] | None:
-    """List ``p``'s items replaced (index -> name, quoted like the item) and dropped.
+def edit_items(doc: Document, p: Param, replace: dict[int, tuple[str, ...]],
+               drop: set[int]) -> tuple[Edit, ...] | None:
+    """List ``p``'s items replaced (index -> one or more names, quoted like the item) and dropped.
 
-    A block sequence loses the dropped items' lines; a flow list, JSON array or comma-joined
-    string is rewritten between its first and last item with its own separator."""
+    A block sequence loses the dropped items' lines and gets a line of its own, with the item's
+    indentation and dash, for each further name; a flow list, JSON array or comma-joined string
+    is rewritten between its first and last item with its own separator."""
     items = p.items
     written = p.value.listed if isinstance(p.value, ModelDependent) else p.value  # the names as written
     if not items or not isinstance(written, (list, tuple)) or len(items) != len(written):
@@ -182,14 +184,25 @@ def edit_items(doc: Document, p: Param, replace: dict[int, str], drop: set[int])
     bounds = [doc.bounds(it.span) for it in items]
     raws = [doc.text[s:e] for s, e in bounds]
     new_raw = list(raws)
-    for i, name in replace.items():
-        if not isinstance(items[i].value, str):
+    quoted: dict[int, list[str]] = {}
+    for i, names in replace.items():
+        if not isinstance(items[i].value, str) or not names:
             return None
-        q = quoted_like(raws[i], items[i].value, name)
-        if q is None:
+        quoted[i] = [quoted_like(raws[i], items[i].value, name) for name in names]
+        if None in quoted[i]:
             return None
-        new_raw[i] = q
-    if doc.kind == "yaml" and all(_own_line(doc, it.span) for it in items):
+    block = doc.kind == "yaml" and all(_own_line(doc, it.span) for it in items)
+    seps = {doc.text[bounds[i][1]:bounds[i + 1][0]] for i in range(len(items) - 1)}
+    if not block and (len(seps) > 1 or not all(_SEPARATOR.fullmatch(s) for s in seps)):
+        return None
+    sep = seps.pop() if seps and not block else ", "
+    for i, names in quoted.items():
+        if block:  # each further name on a line of its own, after the item's own dash
+            prefix = doc.line(items[i].span.line)[:items[i].span.col - 1]
+            new_raw[i] = ("\n" + prefix).join(names)
+        else:
+            new_raw[i] = sep.join(names)
+    if block:
         edits = [Edit(items[i].span, new_raw[i]) for i in replace if i not in drop]
         for i in sorted(drop):
             line = items[i].span.line
@@ -199,10 +212,6 @@ def edit_items(doc: Document, p: Param, replace: dict[int, str], drop: set[int])
                 start = doc.line_end(line - 1)
             edits.append(Edit(doc.span(start, end), ""))
         return tuple(sorted(edits, key=lambda e: (e.span.line, e.span.col)))
-    seps = {doc.text[bounds[i][1]:bounds[i + 1][0]] for i in range(len(items) - 1)}
-    if len(seps) > 1 or not all(_SEPARATOR.fullmatch(s) for s in seps):
-        return None
-    sep = seps.pop() if seps else ", "
     return doc.replace(bounds[0][0], bounds[-1][1], sep.join(new_raw[i] for i in keep))
 
 
