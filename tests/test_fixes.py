@@ -56,6 +56,19 @@ CASES = [
     ("LL011-yaml-block-list", "train.yaml", "LL011", False,
      "lora:\n  _target_: peft.LoraConfig\n  r: 8\n  target_modules:\n    - \"all-linear\"\n  lora_dropout: 0.1\n",
      "lora:\n  _target_: peft.LoraConfig\n  r: 8\n  target_modules: \"all-linear\"\n  lora_dropout: 0.1\n"),
+    # LL003/LL004: case slips
+    ("LL003-case-slip", "train.py", "LL003", False,
+     PY + "cfg = LoraConfig(r=8, task_type='causal_lm')\n",
+     PY + "cfg = LoraConfig(r=8, task_type='CAUSAL_LM')\n"),
+    ("LL003-yaml-case-slip", "train.yaml", "LL003", False,
+     "lora:\n  r: 8\n  task_type: Causal_LM  # decoder\n  target_modules: [q_proj]\n",
+     "lora:\n  r: 8\n  task_type: CAUSAL_LM  # decoder\n  target_modules: [q_proj]\n"),
+    ("LL004-unsloth-case-slip", "train.py", "LL004", False,
+     "from unsloth import FastLanguageModel\nm = FastLanguageModel.get_peft_model(model, r=8, bias=\"None\")\n",
+     "from unsloth import FastLanguageModel\nm = FastLanguageModel.get_peft_model(model, r=8, bias=\"none\")\n"),
+    ("LL004-yaml-quoted-case-slip", "train.yaml", "LL004", False,
+     "lora:\n  r: 8\n  bias: 'All'\n  target_modules: [q_proj]\n",
+     "lora:\n  r: 8\n  bias: 'all'\n  target_modules: [q_proj]\n"),
     # LL209: the value peft uses anyway
     ("LL209-linear", "train.py", "LL209", False,
      model_py("tiny-llama", 'cfg = LoraConfig(target_modules=["q_proj"], fan_in_fan_out=True)\n'),
@@ -70,8 +83,14 @@ CASES = [
      "lora_target_modules: [q_proj]\nsequence_len: 1\n"),
     # LL101 (unsafe): rsLoRA on
     ("LL101-inline", "train.py", "LL101", True,
+     PY + "cfg = LoraConfig(r=64, lora_alpha=16)\n",
+     PY + "cfg = LoraConfig(r=64, use_rslora=True, lora_alpha=16)\n"),
+    ("LL101-keeps-the-scaling", "train.py", "LL101", True,
      PY + "cfg = LoraConfig(r=64, lora_alpha=128)\n",
-     PY + "cfg = LoraConfig(r=64, use_rslora=True, lora_alpha=128)\n"),
+     PY + "cfg = LoraConfig(r=64, use_rslora=True, lora_alpha=16)\n"),
+    ("LL101-axolotl-keeps-the-scaling", "sft.yaml", "LL101", True,
+     "base_model: ./m\nadapter: lora\nlora_r: 128\nlora_alpha: 256  # 2x\nsequence_len: 1\n",
+     "base_model: ./m\nadapter: lora\nlora_r: 128\npeft_use_rslora: true\nlora_alpha: 23  # 2x\nsequence_len: 1\n"),
     ("LL101-own-line-last-argument-in-a-function", "train.py", "LL101", True,
      PY + "def make():\n    return LoraConfig(\n        lora_alpha=16,\n        r=64  # rank\n    )\n",
      PY + "def make():\n    return LoraConfig(\n        lora_alpha=16,\n        r=64,  # rank\n"
@@ -87,7 +106,7 @@ CASES = [
      "model_name_or_path: ./m\nstage: sft\ndo_train: true\nfinetuning_type: lora\nlora_rank: 128\nuse_rslora: true"),
     ("LL101-json", "train.json", "LL101", True,
      '{\n  "lora": {\n    "r": 32,\n    "lora_alpha": 64,\n    "target_modules": ["q_proj"]\n  }\n}\n',
-     '{\n  "lora": {\n    "r": 32,\n    "use_rslora": true,\n    "lora_alpha": 64,\n    "target_modules": ["q_proj"]\n  }\n}\n'),
+     '{\n  "lora": {\n    "r": 32,\n    "use_rslora": true,\n    "lora_alpha": 11,\n    "target_modules": ["q_proj"]\n  }\n}\n'),
     # LL202 (unsafe): the architecture's real names, or drop what matches nothing
     ("LL202-phi3-fused", "train.py", "LL202", True,
      model_py("tiny-phi3", 'cfg = LoraConfig(target_modules=[\n    "q_proj",\n    "k_proj",  # keys\n    "v_proj",\n'
@@ -164,7 +183,8 @@ def test_unsafe_fix_messages_state_the_effect(tmp_path):
     path = tmp_path / "train.py"
     path.write_text(PY + "cfg = LoraConfig(r=64, lora_alpha=128)\n")
     (f,) = codes(path, "LL101")
-    assert f.fix.message == "Set `use_rslora=True`: scaling α/r = 128/64 = 2.0 becomes α/√r = 128/√64 = 16.0"
+    assert f.fix.message == ("Set `use_rslora=True` and `lora_alpha=16`: scaling α/r = 128/64 = 2.0 becomes"
+                             " α/√r = 16/√64 = 2.0, the same (with α unchanged it would be 16.0, above 8)")
     path.write_text(model_py("tiny-phi3", 'cfg = LoraConfig(target_modules=["q_proj", "v_proj", "o_proj", "query"])\n'))
     fixes = {f.fix.message for f in codes(path, "LL202")}
     assert fixes == {"Replace 'q_proj', 'v_proj', 'query' with 'qkv_proj', the fused query/key/value layer of"
@@ -200,6 +220,8 @@ NOT_FIXED = [
      model_py("tiny-bert", 'cfg = LoraConfig(target_modules=["query", "o_proj", "down_proj"])\n')),
     ("a name with no known job is never dropped", "LL202",
      model_py("tiny-llama", 'cfg = LoraConfig(target_modules=["q_proj", "qkv_projj"])\n')),
+    ("not a case slip", "LL003", PY + "cfg = LoraConfig(r=8, task_type='SEQ2SEQ')\n"),
+    ("not a case slip either", "LL004", PY + "cfg = LoraConfig(r=8, bias='lora')\n"),
     ("a computed value", "LL209",
      model_py("tiny-llama", 'FLAG = True\ncfg = LoraConfig(target_modules=["q_proj"], fan_in_fan_out=FLAG)\n')),
 ]
@@ -305,3 +327,25 @@ def test_stdin_fix_prints_the_fixed_text(tmp_path, capsys, monkeypatch):
     assert captured.out == PY + "cfg = LoraConfig(r=64, lora_alpha=16)\n"
     assert "train.py:2:18: LL101 [warning]" in captured.err and "(1 fixed, 1 remaining" in captured.err
     assert code == 1
+
+
+@pytest.mark.parametrize("r,alpha", [(64, 128), (32, 64), (128, 256), (256, 512), (48, 96.0), (64, 16), (40, 100)])
+def test_rslora_fix_leaves_nothing_for_ll104(tmp_path, capsys, r, alpha):
+    """The fixed file passes LL104 whatever α was (issue: r=64, α=128 became α/√r = 16)."""
+    path = tmp_path / "train.py"
+    path.write_text(PY + f"cfg = LoraConfig(r={r}, lora_alpha={alpha!r})\n")
+    main(["check", "--isolated", "--select", "LL101", "--fix", "--unsafe-fixes", str(path)])
+    capsys.readouterr()
+    assert "use_rslora=True" in path.read_text()
+    assert codes(path, "LL104") == [] and codes(path, "LL101") == []
+
+
+def test_ll209_message_says_what_the_fix_writes(tmp_path):
+    path = tmp_path / "train.py"
+    for model, value, want in (("tiny-llama", True, False), ("tiny-gpt2", False, True)):
+        target = "c_attn" if model == "tiny-gpt2" else "q_proj"
+        path.write_text(model_py(model, f'cfg = LoraConfig(target_modules=["{target}"], fan_in_fan_out={value})\n'))
+        (f,) = codes(path, "LL209")
+        assert f.message.endswith(f"write fan_in_fan_out={want}")
+        assert f.fix.message == f"Set `fan_in_fan_out` to {want}, the value peft uses"
+        assert f.fix.applicability == "safe"

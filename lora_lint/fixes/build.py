@@ -69,6 +69,37 @@ def set_bool(doc: Document | None, p: Param, value: bool) -> Edits | None:
     return ym.replace_scalar(doc, p, BOOL_WORDS if doc.kind == "yaml" else JSON_BOOLS)
 
 
+def set_string(doc: Document | None, p: Param, value: str) -> Edits | None:
+    """A string written as a plain literal (quoted or, in YAML, bare; no escapes) set to
+    ``value`` in the same quotes."""
+    if doc is None or p.implicit or not isinstance(p.value, str):
+        return None
+    if doc.kind == "python":
+        from . import python_edits as py
+
+        t = doc.python
+        return None if t is None else py.replace_string(t, doc, p, value)
+    from . import yaml_edits as ym
+
+    return ym.replace_string(doc, p, value)
+
+
+def set_number(doc: Document | None, p: Param, value: int | float) -> Edits | None:
+    """A number written as a plain literal (``128``, ``16.0``; not computed, not quoted) set to
+    ``value``."""
+    if doc is None or p.implicit or isinstance(p.value, bool) or not isinstance(p.value, (int, float)):
+        return None
+    code = repr(value)
+    if doc.kind == "python":
+        from . import python_edits as py
+
+        t = doc.python
+        return None if t is None else py.replace_number(t, doc, p, code)
+    from . import yaml_edits as ym
+
+    return ym.replace_number(doc, p, code)
+
+
 def add_setting(doc: Document | None, site: LoraSite, key: str, value: bool, after: Param | None) -> Edits | None:
     """``key`` set to ``value`` (a boolean) where the site's other settings are written, right after
     ``after`` (Python: or the last keyword argument)."""

@@ -184,6 +184,23 @@ def replace_value(t: PyTree, doc, p: Param, value_code: str,
     return t.swap(doc, arg.value, cst.parse_expression(value_code))
 
 
+def replace_string(t: PyTree, doc, p: Param, value: str) -> tuple[Edit, ...] | None:
+    """The value of keyword ``p`` replaced when it is a plain string literal, in its quotes."""
+    found = t.arg(p)
+    parts = string_parts(found[2].value) if found is not None else None
+    if parts is None or parts[1] != p.value:
+        return None
+    return t.swap(doc, found[2].value, cst.SimpleString(string_literal(parts[0], value)))
+
+
+def replace_number(t: PyTree, doc, p: Param, value_code: str) -> tuple[Edit, ...] | None:
+    """The value of keyword ``p`` replaced when it is written as a number literal."""
+    found = t.arg(p)
+    if found is None or not isinstance(found[2].value, (cst.Integer, cst.Float)):
+        return None
+    return t.swap(doc, found[2].value, cst.parse_expression(value_code))
+
+
 # -- lists --------------------------------------------------------------------------------------
 
 SEQUENCES = (cst.List, cst.Tuple, cst.Set)

@@ -88,6 +88,24 @@ def replace_scalar(doc: Document, p: Param, allowed: dict[str, str]) -> tuple[Ed
     return (Edit(p.span, allowed[raw]),) if raw in allowed else None
 
 
+def replace_string(doc: Document, p: Param, value: str) -> tuple[Edit, ...] | None:
+    """The scalar ``p`` points at rewritten as ``value``, quoted as it was (or bare)."""
+    if p.span.line != p.span.end_line or not isinstance(p.value, str):
+        return None
+    new = quoted_like(doc.slice(p.span), p.value, value)
+    return (Edit(p.span, new),) if new is not None else None
+
+
+_NUMBER = re.compile(r"[0-9][0-9_]*(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?")
+
+
+def replace_number(doc: Document, p: Param, value: str) -> tuple[Edit, ...] | None:
+    """The scalar ``p`` points at rewritten as ``value`` when written as a plain number."""
+    if p.span.line != p.span.end_line:
+        return None
+    return (Edit(p.span, value),) if _NUMBER.fullmatch(doc.slice(p.span)) else None
+
+
 # -- inserting an entry -------------------------------------------------------------------------
 
 def insert_entry(doc: Document, anchor: Param, key: str, value: str) -> tuple[Edit, ...] | None:
