@@ -198,7 +198,8 @@ def statistics(findings, as_json: bool) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .engine import lint_each, lint_text, read_stream
+    from .files import read_stream
+    from .pipeline import lint_each, lint_source
     from .reporters import FORMATS, RunInfo
 
     if args.output_format not in FORMATS:
@@ -216,29 +217,50 @@ def run_check(args: argparse.Namespace) -> int:
         name = args.stdin_filename
         settings = resolver.settings_for(name)
         if not (args.force_exclude and settings.is_excluded(name)):
-            text = read_stream(sys.stdin, name, settings)
+            read = read_stream(sys.stdin, name, settings)
             info.files_checked = 1
-            if isinstance(text, str):
-                info.sources[name] = text
+            if read.shown is not None:
+                info.sources[name] = read.shown
+            if read.source is not None:
                 if args.fix or args.diff:
                     from .fixes.cli import fix_stdin
 
-                    return fix_stdin(args, name, text, settings, info)
-                findings = lint_text(name, text, settings)
-            elif text is not None and text.code in settings.rules_for(name):
-                findings = [text]
+                    run = fix_stdin(args, read.source, settings, info)
+                    if args.diff:
+                        return diff_out(run, args)
+                    sys.stdout.write(run.text or "")  # the user's text: never escaped
+                    sys.stdout.flush()
+                    return write_report(args, run.findings, info, sys.stderr)
+                findings = lint_source(read.source, settings)
+            elif read.problem is not None and read.problem.code in settings.rules_for(name):
+                findings = [read.problem]
     elif args.fix or args.diff:
         from .fixes.cli import fix_paths
 
-        findings = fix_paths(args, resolver, info)
-        if isinstance(findings, int):  # --diff: the diff was the output, this the exit code
-            return findings
+        run = fix_paths(args, resolver, info)
+        if args.diff:  # the diff is the output
+            return diff_out(run, args)
+        findings = run.findings
     else:
-        for _path, found in lint_each(args.paths, resolver.settings_for, args.force_exclude, args.workers):
+        for one in lint_each(args.paths, resolver.settings_for, args.force_exclude, args.workers):
             info.files_checked += 1
-            findings.extend(found)
+            if one.findings and one.shown is not None:
+                info.sources[one.path] = one.shown
+            findings.extend(one.findings)
         findings.sort(key=lambda f: f.sort_key)
     return write_report(args, findings, info, sys.stdout)
+
+
+def diff_out(run, args: argparse.Namespace) -> int:
+    """``--diff``: the diffs on stdout, what they would fix on stderr; exit 1 when there are any."""
+    sys.stdout.write("".join(run.diffs))
+    sys.stdout.flush()
+    if not args.quiet:
+        if run.would:
+            print(f"Would fix {run.would} finding{'s' if run.would != 1 else ''}.", file=sys.stderr)
+        else:
+            print("No fixes to apply.", file=sys.stderr)
+    return EXIT_FINDINGS if run.diffs else EXIT_OK
 
 
 def write_report(args: argparse.Namespace, findings, info, stream) -> int:
@@ -283,7 +305,7 @@ def write_stream(stream, text: str, errors: str = "backslashreplace") -> None:
 
 def run_rule(args: argparse.Namespace) -> int:
     from .docs import HEADER, page
-    from .registry import all_rules
+    from .rules import all_rules
 
     rules = all_rules()
     if args.all:

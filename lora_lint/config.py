@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .registry import all_rules
 from .settings import Layer, PathPattern, Settings, UsageError, resolve_selector
 
 CONFIG_NAMES = (".lora-lint.toml", "lora-lint.toml", "pyproject.toml")
@@ -33,6 +32,8 @@ class ConfigError(UsageError):
 
 def rule_option_defaults() -> dict[str, Any]:
     """Every option a registered rule declares, with its default (kebab-case names)."""
+    from .rules import all_rules
+
     out: dict[str, Any] = {}
     for r in all_rules().values():
         out.update(r.options)
@@ -117,6 +118,8 @@ def _str_list(value: Any, origin: str, key: str, what: str = "strings") -> list[
 
 
 def _selectors(value: Any, origin: str, key: str) -> list[str]:
+    from .rules import all_rules
+
     items = _str_list(value, origin, key, "rule codes or names")
     rules = all_rules()
     for s in items:
@@ -259,6 +262,8 @@ class Overrides:
         if not (self.select or self.extend_select or self.ignore or self.per_file_ignores
                 or self.extend_per_file_ignores or self.inline):
             return  # nothing to check: the rules are not even loaded
+        from .rules import all_rules
+
         rules = all_rules()
         for key, values in (("select", self.select or []), ("extend-select", self.extend_select),
                             ("ignore", self.ignore)):

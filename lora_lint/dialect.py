@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import UNKNOWN
+from .unknown import UNKNOWN
 
 
 def peft_aliases(key: str) -> frozenset[str]:

@@ -10,39 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .unknown import UNKNOWN, is_known
+
 if TYPE_CHECKING:
     from .dialect import Dialect
 
-
-class _Unknown:
-    """A value that is not statically known (a call, ``${VAR}``, a ``**kwargs`` splat...)."""
-
-    _instance: _Unknown | None = None
-
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-    def __reduce__(self):
-        return (_Unknown, ())
-
-
-UNKNOWN: Any = _Unknown()
-
-
-def is_known(value: Any) -> bool:
-    """True when ``value`` and everything inside it is statically known."""
-    if value is UNKNOWN:
-        return False
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return all(is_known(v) for v in value)
-    if isinstance(value, dict):
-        return all(is_known(k) and is_known(v) for k, v in value.items())
-    return True
+__all__ = ["UNKNOWN", "Edit", "Finding", "Fix", "LoraSite", "Note", "Param", "Severity", "Span", "is_known"]
 
 
 class Severity(str, enum.Enum):
@@ -102,9 +75,8 @@ class LoraSite:
       (``adapter``, ``load_in_4bit``, ``use_peft``...), keyed by a dialect-neutral name.
     * ``base_model``: the model id or path the config names, when one is named.
     * ``model_class``: the class the model is loaded with (``AutoModelForSequenceClassification``).
-    * ``notes``: framework-specific problems a dialect knows about, as ``(code, where, message)``;
-      the rule with that code (LL001, LL009, LL010) reports them, so adding a framework never
-      changes a rule. A note may carry a ``Fix`` as a fourth element.
+    * ``notes``: framework-specific problems a dialect knows about (``Note``); the rule with
+      that code (LL001, LL009, LL010) reports them, so adding a framework never changes a rule.
     * ``dialect``: the record of the dialect the site is written in (``lora_lint.dialect``):
       its name, spellings, defaults and traits. Rules ask it, never the name.
     * ``active``: False when the file's LoRA settings do not take effect (the adapter is
@@ -123,7 +95,7 @@ class LoraSite:
     context: Mapping[str, Param] = field(default_factory=dict)
     base_model: Param | None = None
     model_class: str | None = None
-    notes: tuple[tuple, ...] = ()  # (code, where, message) or (code, where, message, fix)
+    notes: tuple[Note, ...] = ()
     active: bool = True
     resizes_vocab: bool = False
 
@@ -156,10 +128,6 @@ class LoraSite:
         p = self.context.get(name)
         return p if p is not None and p.known else None
 
-    def notes_for(self, code: str):
-        """The dialect's notes for rule ``code`` as ``(where, message)`` pairs."""
-        return [(note[1], note[2]) for note in self.notes if note[0] == code]
-
 
 @dataclass(frozen=True)
 class Edit:
@@ -188,6 +156,18 @@ class Fix:
     @property
     def safe(self) -> bool:
         return self.applicability == SAFE
+
+
+@dataclass(frozen=True)
+class Note:
+    """A problem a dialect knows about its framework, reported by rule ``code`` at ``where``
+    (the framework's own wording, and a fix when the dialect can make one). ``code`` is a rule
+    that runs on every site (LL001, LL009, LL010), not a model rule."""
+
+    code: str
+    where: Param
+    message: str
+    fix: Fix | None = None
 
 
 @dataclass(frozen=True)

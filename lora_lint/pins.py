@@ -328,20 +328,23 @@ def file_groups(path: Path) -> list[tuple[bool, Bound | None]]:
 _SCRIPT = re.compile(
     r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$"
 )
+_COMMENT_LINE = re.compile(r"#.*\n")
 
 
-def script_metadata(text: str) -> tuple[list[str], int, int] | None:
-    """The ``dependencies`` of a PEP 723 ``# /// script`` block, with its first and last line."""
+def script_metadata(lines: list[str]) -> tuple[list[str], int, int] | None:
+    """The ``dependencies`` of a PEP 723 ``# /// script`` block, with its first and last line.
+
+    ``lines`` are the script's lines (``SourceFile.lines``): PEP 723 reads the script with
+    universal newlines, so a CRLF (Windows) or CR script has a block too."""
+    text = "\n".join(lines) + "\n"
     if "# /// script" not in text:
         return None
-    # PEP 723 reads the script with universal newlines: a CRLF (Windows) script has a block too.
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     for m in _SCRIPT.finditer(text):
         if m.group("type") != "script":
             continue
         content = "".join(
             line[2:] if line.startswith("# ") else line[1:]
-            for line in m.group("content").splitlines(keepends=True)
+            for line in _COMMENT_LINE.findall(m.group("content"))
         )
         try:
             data = tomllib.loads(content)

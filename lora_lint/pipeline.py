@@ -1,33 +1,37 @@
 """Linting many files: worker processes when they pay; each model fetched and built once, here.
 
-1. This process walks the tree and reads every file. A file that cannot hold a LoRA config (no
-   marker; most files of a repository) is finished on the spot.
-2. The others are linted (``engine.lint_partial``): sources, every rule that needs no model,
-   and the model rules of each site whose model is at hand (a local, cached or catalog config
-   with a cached or prebuilt inventory). With N workers, N - 1 forked processes take chunks of
+1. This process walks the tree and reads every file (``files.each_file``). A file that cannot
+   hold a LoRA config (no marker; most files of a repository) is finished on the spot.
+2. The others are linted (``lint_partial``): sources, every rule that needs no model (the
+   ``engine``), and the model rules of each site whose model is at hand (a local, cached or
+   catalog config with a cached or prebuilt inventory). With N workers, N - 1 forked processes take chunks of
    the Python files (libcst: long to import, slow to parse) while this process lints the YAML
    and JSON files, so on two cores it never imports libcst at all; whoever is idle takes what
    is left. With one worker all of it runs here, file after file.
-3. A site whose model needs the Hub or a meta build stays deferred. At the first one that needs
+3. A site whose model needs the Hub or a meta build stays ``Waiting``. At the first one that needs
    a build, torch and transformers start importing in a background thread, so the import
-   overlaps with the parsing. Then ``engine.finish`` runs the remaining model rules in file
+   overlaps with the parsing. Then ``finish`` runs the remaining model rules in file
    order: the Hub is asked once per model, each distinct model is built once (the memo in
    ``models.context``) and only its inventory is kept.
 
 Findings are sorted per file and files come out in discovery order, so the output does not depend
-on the number of workers, on scheduling, or on what was cached.
+on the number of workers, on scheduling, or on what was cached. One file's way: ``Partial``
+(findings so far, sites still ``Waiting`` and what they need), advanced by ``Reach`` (how far
+model resolution may go in a step) until nothing waits; then its suppression comments apply.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 
-from .engine import Partial, advance, finish, lint_partial, read_safely
-from .model import Finding
+from .engine import Reach, Waiting, check
+from .model import Finding, Span
+from .registry import Rule
 from .settings import Settings
-from .sources import PYTHON_SUFFIXES, may_hold_sites
+from .source_file import Kind, SourceFile
 
 #: Below this many files that may hold a LoRA config, one process is fastest (forking and
 #: shipping results cost more than the parsing they save).
@@ -36,7 +40,158 @@ MIN_PARALLEL = 16
 FILES_PER_WORKER = 8
 MAX_AUTO_WORKERS = 8
 
-_settings_for: Callable[[str], Settings] | None = None  # the workers' copy, inherited by fork
+
+# -- one file ------------------------------------------------------------------------------------
+
+@dataclass
+class Partial:
+    """One file on its way: the sites in ``waiting`` still need their model rules; until they
+    have run, ``findings`` are not final (the suppression comments are applied last)."""
+
+    source: SourceFile
+    findings: list[Finding]
+    waiting: list[Waiting] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.source.path
+
+    @property
+    def builds(self) -> bool:
+        """Some waiting site needs a meta build (torch and transformers)."""
+        from .models.context import Need
+
+        return any(w.need is Need.BUILD for w in self.waiting)
+
+
+def _directives_possible(text: str) -> bool:
+    return "lora-lint" in text or "noqa" in text.lower()
+
+
+def lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rule] | None = None,
+                 reach: Reach = Reach.ALL) -> Partial:
+    """One file: its sites, the rules that need no model, and the model rules of every site
+    whose model ``reach`` allows; the others are left waiting."""
+    from .sources import SourceError, sites_for
+
+    path = source.path
+    try:
+        sites = sites_for(source)
+    except SourceError as e:
+        found = [_finding("LL901", e.message, path, e.span)]
+    except RecursionError as exc:
+        found = [_finding("LL901", "file is nested too deeply to parse", path, Span.point(1, 1))]
+        del exc
+    except Exception as exc:
+        from .rules import internal_error  # (the rules are loaded only for a file that needs them)
+
+        found = [internal_error("the source reader", path, Span.point(1, 1), exc)]
+    else:
+        if not sites and not _directives_possible(source.text):
+            source.forget()
+            return Partial(source, [])  # the common case: no rule, not even the registry, is loaded
+        rules = settings.rules_for(path) if rules is None else rules
+        found, waiting = check(source if sites else None, sites, settings, rules, reach)
+        if waiting:
+            source.forget()
+            return Partial(source, found, waiting)
+    rules = settings.rules_for(path) if rules is None else rules
+    return Partial(source, _final(source, found, rules))
+
+
+def _finding(code: str, message: str, path: str, span: Span) -> Finding:
+    from .rules import finding
+
+    return finding(code, message, path, span)
+
+
+def advance(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | None = None,
+            reach: Reach = Reach.CACHED) -> Partial:
+    """The model rules of the waiting sites whose model ``reach`` allows; the partial is final
+    (suppressions applied) when none is left."""
+    if not partial.waiting:
+        return partial
+    source = partial.source
+    rules = settings.rules_for(source.path) if rules is None else rules
+    more, still = check(source, [w.site for w in partial.waiting], settings, rules, reach, model_only=True)
+    found = partial.findings + more
+    if still:
+        source.forget()
+        return Partial(source, found, still)
+    return Partial(source, _final(source, found, rules))
+
+
+def finish(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | None = None) -> list[Finding]:
+    """The last step: the remaining model rules (models resolved, fetched and built here, each
+    once per process), then the suppressions."""
+    return advance(partial, settings, rules, Reach.ALL).findings
+
+
+def _final(source: SourceFile, found: list[Finding], rules: Mapping[str, Rule]) -> list[Finding]:
+    from .rules import internal_error
+    from .suppressions import apply as apply_suppressions
+
+    found = [f for f in found if f.code in rules]
+    try:
+        found = apply_suppressions(source, found, rules)
+    except Exception as exc:  # a bug there must not lose the findings
+        if "LL903" in rules:
+            found.append(internal_error("the suppression comments", source.path, Span.point(1, 1), exc))
+    source.forget()
+    return sorted(found, key=lambda f: f.sort_key)
+
+
+def lint_source(source: SourceFile, settings: Settings | None = None,
+                rules: Mapping[str, Rule] | None = None) -> list[Finding]:
+    """Findings for one file, after ``per-file-ignores`` and suppression comments."""
+    return lint_partial(source, settings or Settings(), rules).findings  # Reach.ALL: nothing waits
+
+
+def lint_text(path: str, text: str, settings: Settings | None = None,
+              rules: Mapping[str, Rule] | None = None) -> list[Finding]:
+    """``lint_source`` for a text handed over as text (an editor, a test)."""
+    return lint_source(SourceFile.of_text(path, text), settings, rules)
+
+
+def lint_file(path: str, settings: Settings | None = None,
+              rules: Mapping[str, Rule] | None = None) -> list[Finding]:
+    """``lint_source`` for a file on disk (with the findings about reading it)."""
+    from .files import read_file
+
+    settings = settings or Settings()
+    read = read_file(path, settings)
+    return _lint_read(read, rules)
+
+
+def _lint_read(read, rules: Mapping[str, Rule] | None = None) -> list[Finding]:
+    if read.problem is not None:
+        rules = read.settings.rules_for(read.path) if rules is None else rules
+        return [read.problem] if read.problem.code in rules else []
+    if read.source is None:
+        return []
+    return lint_source(read.source, read.settings, rules)
+
+
+# -- many files ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Linted:
+    """One file's final findings, and what a report may quote from it (kept only for a file
+    with findings: a run does not hold every file's text)."""
+
+    path: str
+    findings: list[Finding]
+    shown: SourceFile | None = None
+
+
+def lint_paths(paths: Iterable[str], settings: Settings | None = None,
+               settings_for: Callable[[str], Settings] | None = None,
+               force_exclude: bool = False, workers: int = 1) -> list[Finding]:
+    if settings_for is None:
+        settings = settings or Settings()
+        settings_for = lambda _path: settings  # noqa: E731
+    out = [f for one in lint_each(paths, settings_for, force_exclude, workers) for f in one.findings]
+    return sorted(out, key=lambda f: f.sort_key)
 
 
 def cpu_count() -> int:
@@ -73,33 +228,27 @@ def auto_workers(candidates: int, cores: int | None = None) -> int:
     return max(1, min(cores, candidates // FILES_PER_WORKER, MAX_AUTO_WORKERS))
 
 
-def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
-              force_exclude: bool = False, workers: int = 1) -> Iterator[tuple[str, list[Finding]]]:
-    """``(path, findings)`` per file to lint, in discovery order. ``workers``: processes that
-    lint, this one included (0: ``auto_workers``)."""
-    from .discovery import iter_files
+Job = tuple[int, SourceFile]  # (the file's place in discovery order, the file)
 
-    paths = list(paths)
-    explicit = set(paths)
-    results: list[list[Finding] | Partial | None] = []
-    names: list[str] = []
-    jobs: list[tuple[int, str, str]] = []
-    for path in iter_files(paths):
-        s = settings_for(path)
-        if s.exclude and (force_exclude or path not in explicit) and s.is_excluded(path):
-            continue
-        index = len(names)
-        names.append(path)
-        text = read_safely(path, s)
-        if text is None:
-            results.append([])
-        elif isinstance(text, Finding):
-            results.append([text] if text.code in s.rules_for(path) else [])
-        elif may_hold_sites(path, text):
+
+def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
+              force_exclude: bool = False, workers: int = 1) -> Iterator[Linted]:
+    """Every file to lint, in discovery order, with its final findings. ``settings_for(path)``
+    gives each file its settings (its nearest config file); a file its ``exclude`` matches is
+    skipped when found by walking a directory, and also when named explicitly if
+    ``force_exclude``. ``workers``: processes that lint, this one included (0: ``auto_workers``)."""
+    from .files import each_file
+    from .sources import may_hold_sites
+
+    results: list[Linted | Partial | None] = []  # (a file's text is kept only while needed)
+    jobs: list[Job] = []
+    for read in each_file(paths, settings_for, force_exclude):
+        index = len(results)
+        if read.source is not None and may_hold_sites(read.source):
             results.append(None)
-            jobs.append((index, path, text))
+            jobs.append((index, read.source))
         else:
-            results.append(lint_partial(path, text, s).findings)
+            results.append(_linted(read.path, _lint_read(read), read.shown))
     n = auto_workers(len(jobs)) if workers <= 0 else workers
     n = min(n, len(jobs))
     warm = Warmup()
@@ -110,16 +259,21 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
         if partial.builds:
             warm.start()
     warm.join()
-    for path, result in zip(names, results, strict=True):
+    for result in results:
         if isinstance(result, Partial):
-            result = finish(result, settings_for(path))
-        yield path, result
+            result = _linted(result.path, finish(result, settings_for(result.path)), result.source)
+        assert result is not None
+        yield result
 
 
-def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], Settings],
-               workers: int, importing: Callable[[], bool] = lambda: False) -> Iterator[tuple[int, Partial]]:
-    def here(index: int, path: str, text: str) -> tuple[int, Partial]:
-        return index, lint_partial(path, text, settings_for(path), models="cached")
+def _linted(path: str, findings: list[Finding], shown: SourceFile | None) -> Linted:
+    return Linted(path, findings, shown if findings else None)
+
+
+def _phase_one(jobs: list[Job], settings_for: Callable[[str], Settings], workers: int,
+               importing: Callable[[], bool] = lambda: False) -> Iterator[tuple[int, Partial]]:
+    def here(index: int, source: SourceFile) -> tuple[int, Partial]:
+        return index, lint_partial(source, settings_for(source.path), reach=Reach.CACHED)
 
     if workers <= 1:  # ``workers`` counts this process, which takes its share of the files
         for job in jobs:
@@ -137,16 +291,21 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
     def chunked(part: list) -> list[list]:
         return [part[i:i + size] for i in range(0, len(part), size)]
 
-    python = [job for job in jobs if job[1].lower().endswith(PYTHON_SUFFIXES)]
-    other = [job for job in jobs if not job[1].lower().endswith(PYTHON_SUFFIXES)]
+    sources = dict(jobs)
+
+    def received(future) -> Iterator[tuple[int, Partial]]:
+        for index, findings, waiting in future.result():
+            yield index, Partial(sources[index], findings, waiting)
+
+    python = [job for job in jobs if job[1].kind is Kind.PYTHON]
+    other = [job for job in jobs if job[1].kind is not Kind.PYTHON]
     size = max(1, min(16, len(jobs) // (workers * 8)))
     queue = deque([*((True, c) for c in chunked(python)), *((False, c) for c in chunked(other))])
     _preload()
-    global _settings_for
-    _settings_for = settings_for
     pending: dict = {}
     try:
-        with ProcessPoolExecutor(workers - 1, multiprocessing.get_context("fork"), initializer=_quiet) as pool:
+        with ProcessPoolExecutor(workers - 1, multiprocessing.get_context("fork"), initializer=_start_worker,
+                                 initargs=(settings_for,)) as pool:
             while queue or pending:
                 # a few chunks ahead per worker; all the Python ones while this process leaves
                 # them to the workers (so they never wait for it)
@@ -156,7 +315,7 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
                     pending[pool.submit(_run_batch, chunk)] = chunk
                 done, _ = wait(pending, timeout=0 if queue else None, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield from future.result()
+                    yield from received(future)
                     del pending[future]
                 if done or not queue or importing():
                     continue  # (parsing here would only slow the torch import in the background)
@@ -164,7 +323,7 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
                 if is_python and not _parsing_python_pays(sum(len(c) for p, c in queue if p)):
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)  # leave it to the workers
                     for future in done:
-                        yield from future.result()
+                        yield from received(future)
                         del pending[future]
                     continue
                 queue.pop()
@@ -174,8 +333,6 @@ def _phase_one(jobs: list[tuple[int, str, str]], settings_for: Callable[[str], S
         for chunk in [*pending.values(), *(c for _, c in queue)]:
             for job in chunk:
                 yield here(*job)
-    finally:
-        _settings_for = None
 
 
 #: Python files left for this process to start parsing them itself (it pays for libcst's import).
@@ -191,22 +348,33 @@ def _parsing_python_pays(left: int) -> bool:
 def _preload() -> None:
     """Import before forking what every process needs (the rules, the model analysis), so that
     no worker imports it again; the readers (libcst, PyYAML) are imported where they are used."""
-    from . import project, registry, suppressions  # noqa: F401
+    from . import project, rules, suppressions  # noqa: F401
     from .models import build, context  # noqa: F401  (build: model classes; torch stays lazy)
 
-    registry.all_rules()
+
+#: In a worker process only: how it finds each file's settings, handed over by its initializer
+#: (a forked worker inherits the parent's function as it is, nothing is pickled). None here.
+_worker_settings: Callable[[str], Settings] | None = None
 
 
-def _quiet() -> None:
+def _start_worker(settings_for: Callable[[str], Settings]) -> None:
     import signal
 
+    global _worker_settings
+    _worker_settings = settings_for
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool
 
 
-def _run_batch(batch: list[tuple[int, str, str]]) -> list[tuple[int, Partial]]:
-    assert _settings_for is not None
-    return [(index, lint_partial(path, text, _settings_for(path), models="cached"))
-            for index, path, text in batch]
+def _run_batch(batch: list[Job]) -> list[tuple[int, list[Finding], list[Waiting]]]:
+    """Phase one of some files in a worker: what comes back is findings and waiting sites (the
+    parent has the texts)."""
+    settings_for = _worker_settings
+    assert settings_for is not None
+    out = []
+    for index, source in batch:
+        partial = lint_partial(source, settings_for(source.path), reach=Reach.CACHED)
+        out.append((index, partial.findings, partial.waiting))
+    return out
 
 
 class Warmup:

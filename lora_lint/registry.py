@@ -1,10 +1,14 @@
 """Rule declaration: ``@rule(...)`` on a small function in its own module under ``lora_lint.rules``.
 
-A rule function takes ``(site, ctx)`` and yields ``(where, message)`` pairs, where ``where`` is a
-``Param`` (the finding points at its value) or the ``LoraSite`` itself, or ``(where, message, fix)``
-triples: ``fix`` is a ``Fix``, None, or a function of no arguments returning either (built from
-``ctx.document``; a fix that cannot be built, or raises, leaves the finding without one).
-``Rule.run`` turns them into ``Finding``s, so rules never build spans.
+A rule function takes ``(site, ctx)`` and yields ``Problem(where, message[, fix])``: ``where`` is a
+``Param`` (the finding points at its value) or the ``LoraSite`` itself; ``fix`` is a ``Fix``, None,
+or a function of no arguments returning either (built from ``ctx.document``; a fix that cannot be
+built, or raises, leaves the finding without one). ``Rule.run`` turns them into ``Finding``s, so
+rules never build spans. A model rule (``needs_model``) runs only on a site whose base model is
+resolved and whose analysis is known: ``ctx.model`` and ``ctx.analysis`` are set. It describes what
+peft does, so it runs only where peft accepts the config, unless it is declared
+``reports_failure``: then it runs also where the analysis predicts that peft raises, and reports
+the exceptions ``rules._model.failure_for`` hands it.
 """
 
 from __future__ import annotations
@@ -14,9 +18,14 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .model import Finding, Fix, LoraSite, Param, Severity
+
+if TYPE_CHECKING:
+    from .models.analysis import Analysis
+    from .models.inventory import Inventory
+    from .source_file import SourceFile
 
 #: The project's home: rule pages, issue reports, SARIF's ``informationUri``.
 REPOSITORY = "https://github.com/lora-lint/lora-lint"
@@ -35,17 +44,30 @@ Example = str | tuple[str, str]
 """A rule example: Python source, or ``(filename, text)`` for YAML/JSON."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Context:
-    """What a rule may know besides the site: its options and, for model rules, the model."""
+    """What a rule may know besides the site: its options, the file, and the base model.
+
+    ``model`` and ``analysis`` are set for a model rule (``needs_model``), always with a known
+    analysis (one where peft raises only for a rule that ``reports_failure``); a rule that
+    ``uses_model`` gets them when the model is resolved, else None."""
 
     options: Mapping[str, Any] = field(default_factory=dict)
-    model: Any = None  # a model inventory (lora_lint.inventory) when the rule needs one
-    analysis: Any = None  # the matching result of the site against the model
-    document: Any = None  # the file's text, for building fixes (lora_lint.fixes.Document)
+    model: Inventory | None = None  # the base model's module inventory
+    analysis: Analysis | None = None  # the site replayed against it (peft's matching and counts)
+    document: SourceFile | None = None  # the file, for building fixes (``fixes.build``)
 
     def opt(self, name: str) -> Any:
         return self.options[name]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a rule yields: ``message`` about ``where``, and maybe a ``fix`` (see the module)."""
+
+    where: Param | LoraSite
+    message: str
+    fix: Fix | Callable[[], Fix | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,13 +75,14 @@ class Rule:
     code: str
     name: str
     severity: Severity
-    check: Callable[[LoraSite, Context], Iterable[tuple[Any, str]]]
+    check: Callable[[LoraSite, Context], Iterable[Problem]]
     valid: tuple[Example, ...]
     invalid: tuple[Example, ...]
     options: Mapping[str, Any]
     needs_model: bool
     dialects: frozenset[str] | None  # None: every dialect
     uses_model: bool = False  # a config rule that also looks at the model when one is resolved
+    reports_failure: bool = False  # a model rule that runs also where the analysis predicts peft raises
 
     @property
     def doc(self) -> str:
@@ -80,19 +103,18 @@ class Rule:
         """The rule's findings on ``site``: the dialect's notes for this code first, then the
         rule's own checks, except where a note already reports the same place (the framework's
         wording is the more specific one)."""
-        out = [self._finding(site, note[1], note[2], note[3] if len(note) > 3 else None)
-               for note in site.notes if note[0] == self.code]
+        out = [self._finding(site, Problem(n.where, n.message, n.fix)) for n in site.notes if n.code == self.code]
         noted = {f.span for f in out}
-        for found in self.check(site, ctx) or ():
-            where, message = found[0], found[1]
-            span = where.span if isinstance(where, (Param, LoraSite)) else where
-            if span not in noted:
-                out.append(self._finding(site, where, message, found[2] if len(found) > 2 else None))
+        for problem in self.check(site, ctx) or ():
+            if not isinstance(problem, Problem):
+                raise TypeError(f"rule {self.code} yielded {problem!r}, not a Problem")
+            if problem.where.span not in noted:
+                out.append(self._finding(site, problem))
         return out
 
-    def _finding(self, site: LoraSite, where: Any, message: str, fix: Any) -> Finding:
-        span = where.span if isinstance(where, (Param, LoraSite)) else where
-        return Finding(self.code, self.name, self.severity, message, site.path, span, build_fix(fix))
+    def _finding(self, site: LoraSite, problem: Problem) -> Finding:
+        return Finding(self.code, self.name, self.severity, problem.message, site.path, problem.where.span,
+                       build_fix(problem.fix))
 
 
 def build_fix(fix: Any) -> Fix | None:
@@ -108,6 +130,8 @@ def build_fix(fix: Any) -> Fix | None:
     return fix if isinstance(fix, Fix) and fix.edits else None
 
 
+#: code -> Rule, filled as the rule modules are imported (``lora_lint.rules``, whose ``all_rules``
+#: is the complete registry). Process-wide by design: a rule is registered once.
 RULES: dict[str, Rule] = {}
 
 
@@ -122,6 +146,7 @@ def rule(
     needs_model: bool = False,
     dialects: Iterable[str] | None = None,
     uses_model: bool = False,
+    reports_failure: bool = False,
 ) -> Callable:
     """Register the decorated function as rule ``code``/``name``."""
     if not _CODE.match(code):
@@ -130,19 +155,16 @@ def rule(
         raise ValueError(f"bad rule name {name!r}")
     if code in RULES or any(r.name == name for r in RULES.values()):
         raise ValueError(f"duplicate rule {code} {name}")
+    if reports_failure and not needs_model:
+        raise ValueError(f"rule {code}: reports_failure is for a model rule (needs_model=True)")
 
     def register(fn: Callable) -> Callable:
         RULES[code] = Rule(
             code, name, Severity(severity), fn, tuple(valid), tuple(invalid),
             dict(options or {}), needs_model, frozenset(dialects) if dialects else None,
-            uses_model,
+            uses_model, reports_failure,
         )
         return fn
 
     return register
 
-
-def all_rules() -> dict[str, Rule]:
-    from . import rules  # noqa: F401  (registers every built-in rule)
-
-    return dict(sorted(RULES.items()))

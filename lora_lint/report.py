@@ -43,39 +43,33 @@ def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
     """Rows for every site under ``paths`` and messages about files that could not be read.
 
     ``settings`` is a Settings or a function giving each path its Settings (config files)."""
-    from .discovery import iter_files
-    from .engine import read_text
-    from .model import Finding
+    from .files import each_file
     from .models.context import context_for, unresolved_message
     from .sources import SourceError, sites_for
 
     settings_for = settings if callable(settings) else (lambda _path: settings)
-    paths = list(paths)
-    explicit = set(paths)
     rows: list[Row] = []
     errors: list[str] = []
-    for path in iter_files(paths):
-        settings = settings_for(path)
-        is_excluded = getattr(settings, "is_excluded", None)
-        if path not in explicit and is_excluded is not None and is_excluded(path):
+    for read in each_file(paths, settings_for):
+        path = read.path
+        if read.problem is not None:
+            errors.append(f"{path}: {read.problem.message}")
             continue
-        text = read_text(path, settings)
-        if text is None:
-            continue
-        if isinstance(text, Finding):
-            errors.append(f"{path}: {text.message}")
+        if read.source is None:
             continue
         try:
-            sites = sites_for(path, text)
+            sites = sites_for(read.source)
         except SourceError as e:
             errors.append(f"{path}:{e.span.line}:{e.span.col}: {e.message}")
             continue
         except Exception as e:  # the report goes on with the other files
             errors.append(f"{path}: cannot read it: {type(e).__name__}: {e}")
             continue
+        finally:
+            read.source.forget()
         for site in sites:
             try:
-                ctx = context_for(site, settings)
+                ctx = context_for(site, read.settings)
             except Exception as e:
                 errors.append(f"{path}:{site.span.line}:{site.span.col}: model resolution failed:"
                               f" {type(e).__name__}: {e}")

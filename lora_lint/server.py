@@ -1,7 +1,7 @@
 """``lora-lint server``: a language server (LSP over stdio, pygls) over the same engine.
 
-* Diagnostics on open, change and save of Python, YAML and JSON documents: ``engine.lint_text`` on
-  the editor's text with the file's own settings (its nearest config file, as ``check`` uses).
+* Diagnostics on open, change and save of Python, YAML and JSON documents: ``pipeline.lint_source``
+  on the editor's text with the file's own settings (its nearest config file, as ``check`` uses).
   Linting runs on one worker thread, so the server keeps answering; a result for a version the
   editor has moved past is dropped.
 * Code actions: a quick fix for each finding with a fix (the unsafe ones say so in their title),
@@ -23,8 +23,8 @@ from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
 
 from . import __version__
-from .fixes.document import Document
 from .model import Finding, Fix, Severity, Span
+from .source_file import Kind, SourceFile
 from .sources import is_source
 
 SEVERITY = {Severity.ERROR: t.DiagnosticSeverity.Error, Severity.WARNING: t.DiagnosticSeverity.Warning,
@@ -48,13 +48,13 @@ class LoraLintServer(LanguageServer):
     def settings(self, path: str):
         return self.resolver.settings_for(path)
 
-    def lint(self, path: str, text: str) -> list[Finding]:
-        from .engine import lint_text
+    def lint(self, source: SourceFile) -> list[Finding]:
+        from .pipeline import lint_source
 
-        settings = self.settings(path)
-        if settings.exclude and settings.is_excluded(path):
+        settings = self.settings(source.path)
+        if settings.exclude and settings.is_excluded(source.path):
             return []
-        return lint_text(path, text, settings)
+        return lint_source(source, settings)
 
     async def run(self, fn, *args) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.worker, fn, *args)
@@ -67,22 +67,30 @@ class LoraLintServer(LanguageServer):
             return len(text)
         return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
-    def position(self, doc: Document, line: int, col: int) -> t.Position:
-        """An LSP position of a 1-based line and character column."""
-        text = doc.line(line)
+    def position(self, doc: SourceFile, line: int, col: int) -> t.Position:
+        """An LSP position of a 1-based line and character column (the editor's text keeps its
+        byte-order mark, which lora-lint's columns do not count)."""
+        text = _editor_line(doc, line)
+        col += len(text) - len(doc.line(line))
         return t.Position(line=max(line - 1, 0), character=self.units(text[:max(col - 1, 0)]))
 
-    def range(self, doc: Document, span: Span) -> t.Range:
+    def range(self, doc: SourceFile, span: Span) -> t.Range:
         return t.Range(start=self.position(doc, span.line, span.col),
                        end=self.position(doc, span.end_line, span.end_col))
 
-    def column(self, doc: Document, pos: t.Position) -> tuple[int, int]:
+    def column(self, doc: SourceFile, pos: t.Position) -> tuple[int, int]:
         """A 1-based line and character column of an LSP position."""
-        text = doc.line(pos.line + 1)
+        text = _editor_line(doc, pos.line + 1)
         col = 0
         while col < len(text) and self.units(text[:col + 1]) <= pos.character:
             col += 1
-        return pos.line + 1, col + 1
+        return pos.line + 1, max(1, col + 1 - (len(text) - len(doc.line(pos.line + 1))))
+
+
+def _editor_line(doc: SourceFile, line: int) -> str:
+    """Line ``line`` as the editor has it."""
+    text = doc.line(line)
+    return "\ufeff" + text if doc.bom and line == 1 else text
 
 
 def build(offline: bool = False, isolated: bool = False) -> LoraLintServer:
@@ -127,18 +135,23 @@ def _path(uri: str, doc) -> str:
     return doc.path if uri.startswith("file:") else uri.rpartition("/")[2]
 
 
-async def current(ls: LoraLintServer, uri: str) -> tuple[str, str, list[Finding]] | None:
-    """``(path, text, findings)`` for the document as the editor has it now."""
-    doc = ls.workspace.get_text_document(uri)
+def _source(uri: str, doc) -> SourceFile | None:
+    """The editor's document as a ``SourceFile``, None for a kind lora-lint does not read."""
     path = _path(uri, doc)
-    if not is_source(path):
+    return SourceFile.of_text(path, doc.source) if is_source(path) else None
+
+
+async def current(ls: LoraLintServer, uri: str) -> tuple[SourceFile, list[Finding]] | None:
+    """``(source, findings)`` for the document as the editor has it now."""
+    doc = ls.workspace.get_text_document(uri)
+    source = _source(uri, doc)
+    if source is None:
         return None
-    text = doc.source
     have = ls.results.get(uri)
-    if have is not None and have[0] == doc.version and have[1] == text:
-        return path, text, have[2]
-    findings = await ls.run(ls.lint, path, text)
-    return path, text, findings
+    if have is not None and have[0] == doc.version and have[1] == doc.source:
+        return source, have[2]
+    findings = await ls.run(ls.lint, source)
+    return source, findings
 
 
 async def refresh(ls: LoraLintServer, uri: str) -> None:
@@ -151,25 +164,24 @@ async def refresh(ls: LoraLintServer, uri: str) -> None:
         while True:
             ls.dirty.discard(uri)
             doc = ls.workspace.get_text_document(uri)
-            path = _path(uri, doc)
-            if not is_source(path):
-                return
             version, text = doc.version, doc.source
-            findings = await ls.run(ls.lint, path, text)
+            source = _source(uri, doc)
+            if source is None:
+                return
+            findings = await ls.run(ls.lint, source)
             if uri in ls.dirty:
                 continue
             if not _is_open(ls, uri):  # closed while it was linted: nothing to show
                 return
             ls.results[uri] = (version, text, findings)
-            document = Document(path, text)
             ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(
-                uri=uri, version=version, diagnostics=[diagnostic(ls, document, f) for f in findings]))
+                uri=uri, version=version, diagnostics=[diagnostic(ls, source, f) for f in findings]))
             return
     finally:
         ls.running.discard(uri)
 
 
-def diagnostic(ls: LoraLintServer, doc: Document, f: Finding) -> t.Diagnostic:
+def diagnostic(ls: LoraLintServer, doc: SourceFile, f: Finding) -> t.Diagnostic:
     from .registry import docs_url
 
     return t.Diagnostic(
@@ -179,7 +191,7 @@ def diagnostic(ls: LoraLintServer, doc: Document, f: Finding) -> t.Diagnostic:
     )
 
 
-def _edit(ls: LoraLintServer, uri: str, doc: Document, fix: Fix) -> t.WorkspaceEdit:
+def _edit(ls: LoraLintServer, uri: str, doc: SourceFile, fix: Fix) -> t.WorkspaceEdit:
     return t.WorkspaceEdit(changes={uri: [t.TextEdit(range=ls.range(doc, e.span), new_text=e.text) for e in fix.edits]})
 
 
@@ -195,8 +207,7 @@ async def code_actions(ls: LoraLintServer, params: t.CodeActionParams) -> list[t
     got = await current(ls, uri)
     if got is None:
         return []
-    path, text, findings = got
-    doc = Document(path, text)
+    doc, findings = got
     only = params.context.only
     actions: list[t.CodeAction] = []
     if not only or any(k.startswith(t.CodeActionKind.QuickFix) for k in only):
@@ -210,36 +221,34 @@ async def code_actions(ls: LoraLintServer, params: t.CodeActionParams) -> list[t
             actions.append(t.CodeAction(title=title, kind=t.CodeActionKind.QuickFix, diagnostics=[diag],
                                         is_preferred=f.fix.safe, edit=_edit(ls, uri, doc, f.fix)))
     if not only or any(FIX_ALL.startswith(k) for k in only):
-        fixed = await ls.run(_fix_all, ls, path, text)
-        if fixed is not None and fixed != text:
+        fixed = await ls.run(_fix_all, ls, doc)
+        if fixed is not None and fixed != doc.text:
             end = ls.position(doc, len(doc.starts), len(doc.line(len(doc.starts))) + 1)
+            fixed = "\ufeff" + fixed if doc.bom else fixed
             edit = t.TextEdit(range=t.Range(start=t.Position(line=0, character=0), end=end), new_text=fixed)
             actions.append(t.CodeAction(title="Fix all safe lora-lint findings", kind=FIX_ALL,
                                         edit=t.WorkspaceEdit(changes={uri: [edit]})))
     return actions
 
 
-def _fix_all(ls: LoraLintServer, path: str, text: str) -> str | None:
-    from .fixes.apply import fix_text
+def _fix_all(ls: LoraLintServer, source: SourceFile) -> str | None:
+    from .fixes.apply import fix_source
 
-    return fix_text(path, text, ls.settings(path), unsafe=False, lint=lambda p, x: ls.lint(p, x)).text
+    return fix_source(source, ls.settings(source.path), unsafe=False, lint=ls.lint).text
 
 
 async def hover_at(ls: LoraLintServer, params: t.HoverParams) -> t.Hover | None:
     uri = params.text_document.uri
-    doc = ls.workspace.get_text_document(uri)
-    path = _path(uri, doc)
-    if not is_source(path):
+    source = _source(uri, ls.workspace.get_text_document(uri))
+    if source is None:
         return None
-    text = doc.source
-    document = Document(path, text)
-    line, col = ls.column(document, params.position)
-    found = await ls.run(_report_at, ls, path, text, line, col)
+    line, col = ls.column(source, params.position)
+    found = await ls.run(_report_at, ls, source, line, col)
     if found is None:
         return None
     span, line_text = found
     return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=f"**LoRA** {line_text}"),
-                   range=ls.range(document, span))
+                   range=ls.range(source, span))
 
 
 def _inside(span: Span, line: int, col: int) -> bool:
@@ -247,7 +256,7 @@ def _inside(span: Span, line: int, col: int) -> bool:
         (span.line, span.col) == (span.end_line, span.end_col) == (line, col))
 
 
-def _report_at(ls: LoraLintServer, path: str, text: str, line: int, col: int) -> tuple[Span, str] | None:
+def _report_at(ls: LoraLintServer, source: SourceFile, line: int, col: int) -> tuple[Span, str] | None:
     """The ``report`` line of the site at ``line``/``col``: in a Python call, or on a line of a
     YAML/JSON block's LoRA settings."""
     from .models.context import context_for, unresolved_message
@@ -255,10 +264,12 @@ def _report_at(ls: LoraLintServer, path: str, text: str, line: int, col: int) ->
     from .sources import sites_for
 
     try:
-        sites = sites_for(path, text)
+        sites = sites_for(source)
     except Exception:
         return None
-    python = Document(path, text).kind == "python"
+    finally:
+        source.forget()
+    python = source.kind is Kind.PYTHON
     for site in sites:
         if python:  # anywhere in the call
             hit = site.span if _inside(site.span, line, col) else None
@@ -267,7 +278,7 @@ def _report_at(ls: LoraLintServer, path: str, text: str, line: int, col: int) ->
             hit = next((s for s in where if s.line <= line <= s.end_line), None)
         if hit is None:
             continue
-        settings = ls.settings(path)
+        settings = ls.settings(source.path)
         ctx = context_for(site, settings)
         row = Row(site, ctx, unresolved_message(ctx) if ctx.problem else None)
         return hit, summary_line(as_dict(row))

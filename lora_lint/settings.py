@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .registry import Rule, all_rules
+from .registry import Rule
 
 #: Rules that run only when selected explicitly (by code, prefix, name or ``ALL``).
 DEFAULT_OFF = frozenset({"LL904"})
@@ -127,7 +127,7 @@ class Settings:
         return [first, *self.layers]
 
     def selected(self, rules: Mapping[str, Rule] | None = None) -> dict[str, Rule]:
-        rules = rules if rules is not None else all_rules()
+        rules = rules if rules is not None else _all_rules()
         codes = set(rules) - DEFAULT_OFF
         for layer in self._layers():
             if layer.select is not None:
@@ -144,7 +144,7 @@ class Settings:
 
     def rules_for(self, path: str, rules: Mapping[str, Rule] | None = None) -> dict[str, Rule]:
         """The selected rules minus those ``per-file-ignores`` turns off for ``path``."""
-        rules = rules if rules is not None else all_rules()
+        rules = rules if rules is not None else _all_rules()
         selected = self.selected(rules)
         for pattern, selectors in self.per_file_ignores:
             if pattern.matches(path):
@@ -166,3 +166,9 @@ class Settings:
 
     def options_for(self, rule: Rule) -> dict[str, Any]:
         return {name: self.rule_options.get(name, default) for name, default in rule.options.items()}
+
+
+def _all_rules() -> dict[str, Rule]:
+    from .rules import all_rules  # loaded when first asked: a run with nothing to lint never is
+
+    return all_rules()

@@ -21,7 +21,6 @@ import threading
 import pytest
 from conftest import ROOT
 
-from lora_lint.engine import lint_text
 from lora_lint.models import build, catalog
 from lora_lint.models.build import (
     MAX_MODULES,
@@ -31,6 +30,7 @@ from lora_lint.models.build import (
     build_model,
     buildable,
 )
+from lora_lint.pipeline import lint_text
 from lora_lint.settings import Settings
 
 FIXTURES = ROOT / "tests" / "fixtures" / "models"

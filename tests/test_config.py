@@ -202,7 +202,7 @@ def test_base_model_global_per_path_and_cli(tmp_path):
 
 def test_options_validated_against_declared_rule_options():
     from lora_lint.config import rule_option_defaults
-    from lora_lint.registry import all_rules
+    from lora_lint.rules import all_rules
 
     declared = rule_option_defaults()
     assert declared["rslora-min-rank"] == 32

@@ -25,9 +25,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import yaml_sites
 
-from lora_lint.engine import lint_file
-from lora_lint.sources import yaml_source
+from lora_lint.pipeline import lint_file
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 EXPECTED = {
@@ -51,7 +51,7 @@ def config_files(folder: Path):
 def test_every_lora_config_is_found(folder):
     counts = Counter()
     for path in config_files(CORPUS / folder):
-        for site in yaml_source.sites(str(path), path.read_text(encoding="utf-8")):
+        for site in yaml_sites(str(path), path.read_text(encoding="utf-8")):
             counts[(site.dialect.name, "active" if site.active else "inactive")] += 1
     assert dict(counts) == EXPECTED[folder]
 
@@ -73,9 +73,9 @@ def test_corpus_framework_findings_are_the_expected_ones():
     got = []
     for folder in EXPECTED:
         for path in config_files(CORPUS / folder):
-            for site in yaml_source.sites(str(path), path.read_text(encoding="utf-8")):
+            for site in yaml_sites(str(path), path.read_text(encoding="utf-8")):
                 rel = str(path.relative_to(CORPUS))
-                got += [(rel, where.span.line, code) for code, where, _ in site.notes]
+                got += [(rel, n.where.span.line, n.code) for n in site.notes]
                 got += [(rel, p.span.line, "LL001") for p, _ in site.unknown_keys]
     got.sort()
     assert got == [

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import sites_for_text
 
 from lora_lint.cli import main
 from lora_lint.dialect import Dialect
@@ -16,7 +17,6 @@ from lora_lint.model import UNKNOWN, LoraSite, Param, Span
 from lora_lint.models import context
 from lora_lint.models.spec import LoraSpec
 from lora_lint.peft_facts import lora_fields
-from lora_lint.sources import sites_for
 
 PYTHON = ("peft", "unsloth", "unsloth-vision")
 ALL = (*NAMES, *PYTHON)
@@ -121,9 +121,9 @@ def test_report_does_not_invent_a_rank(rank, tmp_path, capsys, monkeypatch):
 
 
 def test_readers_hand_out_their_records():
-    (s,) = sites_for("t.py", "from unsloth import FastLanguageModel\nFastLanguageModel.get_peft_model(m, r=8)\n")
+    (s,) = sites_for_text("t.py", "from unsloth import FastLanguageModel\nFastLanguageModel.get_peft_model(m, r=8)\n")
     assert s.dialect is named("unsloth") and isinstance(s.dialect, Dialect)
-    (s,) = sites_for("c.yaml", "base_model: x\nadapter: lora\nlora_r: 8\nsequence_len: 2\n")
+    (s,) = sites_for_text("c.yaml", "base_model: x\nadapter: lora\nlora_r: 8\nsequence_len: 2\n")
     assert s.dialect is named("axolotl")
 
 

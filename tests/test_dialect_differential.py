@@ -244,7 +244,7 @@ def lora_lint_side(path: Path):
         assert d["trainable_params"] is None
         return ("error", d["peft_error"])
     if d["trainable_params"] is None:  # the framework refuses before peft: a note says why
-        return ("uncounted", sorted(code for code, _, _ in row.site.notes))
+        return ("uncounted", sorted(n.code for n in row.site.notes))
     return (sorted(row.ctx.analysis.targeted), d["trainable_params"], d["peft_all_params"])
 
 
@@ -313,7 +313,7 @@ TOWERS = [
 
 @pytest.mark.parametrize("dialect,body,claims", TOWERS)
 def test_tower_claims_follow_the_framework(dialect, body, claims, tmp_path):
-    from lora_lint.engine import lint_file
+    from lora_lint.pipeline import lint_file
 
     path = tmp_path / "config.yaml"
     path.write_text(config_text(dialect, "tiny-llava", body))

@@ -228,12 +228,12 @@ SOURCE_CASES = [
 
 @pytest.mark.parametrize("name,src,kwargs", SOURCE_CASES, ids=[c[1][-60:] for c in SOURCE_CASES])
 def test_python_source_matches_peft(name, src, kwargs):
+    from conftest import sites_for_text
     from differential import inventory
 
     from lora_lint.models import analyze
-    from lora_lint.sources import sites_for
 
-    (site,) = sites_for("case.py", f"from peft import LoraConfig\n{src}\n")
+    (site,) = sites_for_text("case.py", f"from peft import LoraConfig\n{src}\n")
     a = analyze(site, inventory(name, None))
     peft = run_peft(name, None, kwargs)
     if peft[0] == "error":

@@ -1,5 +1,5 @@
 from lora_lint import docs
-from lora_lint.registry import all_rules
+from lora_lint.rules import all_rules
 
 
 def test_rule_pages_are_in_sync():

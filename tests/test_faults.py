@@ -23,12 +23,13 @@ import pytest
 from conftest import ROOT
 from test_hub import Hub, Silent
 
-from lora_lint import engine, suppressions
+from lora_lint import files, suppressions
 from lora_lint.cli import main
-from lora_lint.engine import lint_paths, lint_text
 from lora_lint.model import Severity
 from lora_lint.models import context
-from lora_lint.registry import RULES, Rule, all_rules
+from lora_lint.pipeline import lint_paths, lint_text
+from lora_lint.registry import RULES, Problem, Rule
+from lora_lint.rules import all_rules
 from lora_lint.settings import Settings
 from lora_lint.sources import python as python_source
 from lora_lint.sources import yaml_source
@@ -247,7 +248,7 @@ def test_offline(tmp_path, online, how):
 def broken(site, ctx):
     """## What it does
     Nothing: a deliberately broken rule for the tests."""
-    yield site, "reported before the bug"
+    yield Problem(site, "reported before the bug")
     raise ZeroDivisionError("deliberate")
 
 
@@ -291,7 +292,7 @@ def test_a_broken_source_or_step_is_ll903_for_that_file_only(tmp_path, monkeypat
         "yaml source": ((yaml_source, "sites"), "b.yaml", "the source reader"),
         "python source": ((python_source, "sites"), "a.py", "the source reader"),
         "suppressions": ((suppressions, "apply"), None, "the suppression comments"),
-        "decoding": ((engine, "decode"), None, "reading the file"),
+        "decoding": ((files, "decode"), None, "reading the file"),
         "model resolution": ((context, "context_for"), None, "model resolution"),
     }[where]
     monkeypatch.setattr(*target, boom)

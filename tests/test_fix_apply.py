@@ -7,12 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import sites_for_text, source
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_fixes import MIXED, PY, ROOT, codes
 
 from lora_lint.cli import main
-from lora_lint.engine import lint_text
+from lora_lint.pipeline import lint_text
 from lora_lint.settings import Settings
 
 # -- files: line endings, BOM, permissions, links -----------------------------------------------
@@ -90,21 +91,22 @@ def test_overlapping_fixes_wait_for_the_next_pass():
     second = Fix("second", (Edit(Span(1, 3, 1, 5), "Y"),))
     inside = Fix("insert", (Edit(Span(1, 3, 1, 3), "Z"),))
     twin = Fix("twin", (Edit(Span(1, 2, 1, 4), "X"),))
-    out, applied = apply_fixes("x.py", text, [second, inside, first, twin])
+    out, applied = apply_fixes(source("x.py", text), [second, inside, first, twin])
     assert out == "aXdef\n" and [f.message for f in applied] == ["first", "twin"]
 
 
 def test_a_fix_that_breaks_the_file_is_not_applied(tmp_path):
-    from lora_lint.engine import finding
     from lora_lint.fixes.apply import fix_text
     from lora_lint.model import Edit, Fix, Span
+    from lora_lint.rules import finding
 
     text = PY + "cfg = LoraConfig(r=8, lora_aplha=16)\n"
     good = Fix("rename", (Edit(Span(2, 23, 2, 33), "lora_alpha"),))
     broken = Fix("break it", (Edit(Span(2, 17, 2, 18), "(("),))
 
-    def lint(path, current):
-        if current != text:
+    def lint(current):
+        path = current.path
+        if current.text != text:
             return []
         return [replace_fix(finding("LL001", "m", path, Span(2, 23, 2, 33)), broken),
                 replace_fix(finding("LL001", "m", path, Span(2, 23, 2, 33)), good)]
@@ -138,7 +140,6 @@ def test_every_fix_on_the_real_corpus_keeps_it_readable_and_converges():
     """All fixes, safe and unsafe, on every real config: the result parses, its sites are still
     found, no applicable fix is left, and fixing again changes nothing."""
     from lora_lint.fixes.apply import fix_text, readable
-    from lora_lint.sources import sites_for
 
     fixed_files = 0
     for path in sorted(p for p in CORPUS.rglob("*") if p.suffix in (".yaml", ".yml", ".json", ".py")):
@@ -148,7 +149,7 @@ def test_every_fix_on_the_real_corpus_keeps_it_readable_and_converges():
             continue
         fixed_files += 1
         assert readable(str(path), text, result.text), path
-        assert len(sites_for(str(path), result.text)) == len(sites_for(str(path), text)), path
+        assert len(sites_for_text(str(path), result.text)) == len(sites_for_text(str(path), text)), path
         assert not [f for f in result.remaining if f.fix is not None], path
         again = fix_text(str(path), result.text, Settings(offline=True), unsafe=True)
         assert not again.changed and not again.fixed, path
@@ -175,10 +176,15 @@ def test_sarif_carries_the_fixes_and_stays_valid(tmp_path, capsys, monkeypatch):
 
 
 def test_yaml_line_breaks_are_counted_as_the_yaml_reader_counts_them():
-    from lora_lint.fixes.document import YAML_BREAK
-    from lora_lint.sources.yaml_nodes import LINE_BREAK
+    """The reader's positions and the fixes' offsets come from one line table: past a U+2028
+    inside a string (a line break to PyYAML, not to editors), a finding and its fix still point
+    at the same text."""
+    from lora_lint.fixes.apply import fix_text
 
-    assert YAML_BREAK.pattern == LINE_BREAK.pattern
+    text = 'base_model: ./m\nadapter: lora\nnote: "a\u2028b"\nlora_rank: 64\nsequence_len: 1\n'
+    (f,) = lint_text("x.yaml", text, Settings(select=["LL001"]))
+    assert (f.code, f.span.line, f.span.col) == ("LL001", 4, 1)
+    assert fix_text("x.yaml", text, Settings(select=["LL001"])).text == text.replace("lora_rank", "lora_r")
 
 
 NESTED = PY + '''class A:
@@ -206,7 +212,7 @@ def test_a_node_rendered_alone_gives_the_same_text_as_the_whole_module(monkeypat
     def fixed():
         found = lint_text("x.py", NESTED, Settings(select=["LL001", "LL011", "LL101"]))
         assert sum(f.fix is not None for f in found) == 4
-        return [apply_fixes("x.py", NESTED, [f.fix])[0] for f in found if f.fix is not None]
+        return [apply_fixes(source("x.py", NESTED), [f.fix])[0] for f in found if f.fix is not None]
 
     fast = fixed()
     monkeypatch.setattr(python_edits, "_indents", lambda doc, line: [])
@@ -238,13 +244,14 @@ def test_a_typo_of_a_framework_key_that_is_not_a_lora_field_is_renamed_too(tmp_p
 
 def test_a_dialect_note_may_carry_a_fix():
     from lora_lint.dialects import named
-    from lora_lint.model import Edit, Fix, LoraSite, Param, Span
-    from lora_lint.registry import Context, all_rules
+    from lora_lint.model import Edit, Fix, LoraSite, Note, Param, Span
+    from lora_lint.registry import Context
+    from lora_lint.rules import all_rules
 
     p = Param("lora_rnak", 8, Span(3, 1, 3, 10))
     fix = Fix("Rename", (Edit(p.span, "lora_r"),))
     site = LoraSite("x.yaml", named("axolotl"), Span(1, 1, 1, 8), notes=(
-        ("LL001", p, "with a fix", fix), ("LL001", Param("x", 1, Span(4, 1, 4, 2)), "without one")))
+        Note("LL001", p, "with a fix", fix), Note("LL001", Param("x", 1, Span(4, 1, 4, 2)), "without one")))
     found = all_rules()["LL001"].run(site, Context(options={}))
     assert [(f.message, f.fix) for f in found] == [("with a fix", fix), ("without one", None)]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lora_lint.cli import main
-from lora_lint.engine import lint_text
+from lora_lint.pipeline import lint_text
 from lora_lint.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,11 +9,13 @@ import jsonschema
 import pytest
 
 from lora_lint.model import Finding, Severity, Span
-from lora_lint.registry import all_rules
 from lora_lint.reporters import FORMATS, RunInfo
 from lora_lint.reporters.full import split_hint
 from lora_lint.reporters.github import escape_data, escape_property
 from lora_lint.reporters.style import use_color
+from lora_lint.rules import all_rules
+from lora_lint.settings import Settings
+from lora_lint.source_file import SourceFile
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
@@ -42,6 +44,14 @@ def project(tmp_path, monkeypatch):
 
 
 WANT = {("configs/sft.yaml", 3, 13, "LL902"), ("train.py", 3, 7, "LL101"), ("train.py", 4, 5, "LL001")}
+
+
+def read(findings, **kw) -> RunInfo:
+    """The run's information with the files of ``findings`` as the run read them."""
+    from lora_lint.files import read_file
+
+    sources = {f.path: read_file(f.path, Settings()).source for f in findings}
+    return RunInfo(sources=sources, **kw)
 
 
 def parse_concise(text):
@@ -262,7 +272,7 @@ def test_github_command_per_severity(project):
 
 def test_gitlab_code_quality_fields_and_stable_fingerprints(project, monkeypatch):
     root, findings = project
-    issues = json.loads(FORMATS["gitlab"](findings, RunInfo()))
+    issues = json.loads(FORMATS["gitlab"](findings, read(findings)))
     for d in issues:
         assert {"description", "check_name", "fingerprint", "severity", "location"} <= set(d)
         assert d["severity"] in {"info", "minor", "major", "critical", "blocker"}
@@ -275,10 +285,10 @@ def test_gitlab_code_quality_fields_and_stable_fingerprints(project, monkeypatch
     moved = [Finding(f.code, f.name, f.severity, f.message, f.path,
                      Span(f.span.line + 1, f.span.col, f.span.end_line + 1, f.span.end_col))
              if f.path == "train.py" else f for f in findings]
-    again = json.loads(FORMATS["gitlab"](moved, RunInfo()))
+    again = json.loads(FORMATS["gitlab"](moved, read(moved)))
     assert [d["fingerprint"] for d in again] == [d["fingerprint"] for d in issues]
     # two identical findings still get distinct fingerprints
-    twice = json.loads(FORMATS["gitlab"]([findings[1], findings[1]], RunInfo()))
+    twice = json.loads(FORMATS["gitlab"]([findings[1], findings[1]], read(findings)))
     assert twice[0]["fingerprint"] != twice[1]["fingerprint"]
     # paths relative to CI_PROJECT_DIR
     monkeypatch.setenv("CI_PROJECT_DIR", str(root / "configs"))
@@ -301,7 +311,7 @@ def test_junit_counts_failures_but_not_info(project):
 
 def test_full_shows_a_code_frame_and_the_fix_hint(project):
     _, findings = project
-    text = FORMATS["full"](findings, RunInfo())
+    text = FORMATS["full"](findings, read(findings))
     block = text.split("\n\n")[2]  # LL001
     assert block.splitlines() == [
         "LL001 [error] `lora_aplha` is not a field of peft's LoraConfig",
@@ -320,7 +330,7 @@ def test_full_shows_a_code_frame_and_the_fix_hint(project):
 
 def test_full_frame_for_stdin_text_and_unreadable_files():
     f = make("LL101", "-", 1, 12, 16, "r=64 without use_rslora")
-    info = RunInfo(sources={"-": "LoraConfig(r=64)\n"})
+    info = RunInfo(sources={"-": SourceFile.of_text("-", "LoraConfig(r=64)\n")})
     assert "1 | LoraConfig(r=64)\n  |            ^^^^" in FORMATS["full"]([f], info)
     gone = make("LL101", "/nonexistent/x.py", 1, 1, 2, "m")
     assert " --> /nonexistent/x.py:1:1\n  = rule" in FORMATS["full"]([gone], RunInfo())

@@ -37,13 +37,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lora_lint.cli import main
-from lora_lint.engine import decode, lint_text
-from lora_lint.lines import split_lines
 from lora_lint.model import Finding
 from lora_lint.models import catalog
 from lora_lint.peft_facts import lora_fields
-from lora_lint.registry import all_rules
+from lora_lint.pipeline import lint_source, lint_text
+from lora_lint.rules import all_rules
 from lora_lint.settings import Settings
+from lora_lint.source_file import SourceFile, Unreadable, decode
 
 BIG = int(os.environ.get("LORA_LINT_FUZZ_EXAMPLES", "0"))
 FUZZ_EXAMPLES = BIG or 200
@@ -114,7 +114,7 @@ PY_TOKENS = [
 # -- the properties ---------------------------------------------------------------------------
 
 def assert_sane(path: str, text: str, found: list[Finding]) -> None:
-    lines = split_lines(path, text)
+    lines = SourceFile.of_text(path, text).lines
     n = len(lines)
 
     def width(line: int) -> int:
@@ -227,11 +227,12 @@ def flipped_bytes(draw):
 def test_mutated_bytes_decode_then_lint(case):
     """What lint_file does after reading: decode (BOMs, PEP 263, invalid UTF-8), then lint."""
     name, data = case
-    text = decode(data, name)
-    if isinstance(text, Finding):
-        assert text.code == "LL901" and text.span.line >= 1 and text.span.col >= 1
-    elif text is not None:
-        lint(name, text)
+    source = decode(data, name)
+    if isinstance(source, Unreadable):  # LL901
+        assert source.span.line >= 1 and source.span.col >= 1
+    elif source is not None:
+        found = lint_source(source, SETTINGS)
+        assert_sane(name, source.text, found)
 
 
 # -- generated configs with random values ------------------------------------------------------
@@ -492,8 +493,12 @@ def test_regression_broken_yaml_with_cr_line_endings_is_still_ll901():
     """A broken config saved with CR (or U+2028) line breaks was skipped silently: the 'does it
     read like LoRA' test anchors keys with '^', which re only finds after '\\n'."""
     text = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: [8\nlora_alpha: 16\n"
-    for variant in (text, text.replace("\n", "\r"), text.replace("\n", "\u2028")):
+    for variant in (text, text.replace("\n", "\r")):
         assert [(f.code, f.span.line, f.span.col) for f in lint("broken_lora.yaml", variant)] == [("LL901", 4, 11)]
+    # U+2028 breaks lines for YAML, not for editors: the same character, on the file's one line
+    offset = SourceFile.of_text("x.yaml", text).offset(4, 11)
+    found = lint("broken_lora.yaml", text.replace("\n", "\u2028"))
+    assert [(f.code, f.span.line, f.span.col) for f in found] == [("LL901", 1, offset + 1)]
 
 
 # -- hostile model configs: layer bombs, huge ints, deep nesting, odd keys --------------------------

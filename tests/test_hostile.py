@@ -24,7 +24,7 @@ import pytest
 from conftest import ROOT
 
 from lora_lint.cli import main
-from lora_lint.engine import lint_each, lint_file, lint_text
+from lora_lint.pipeline import lint_each, lint_file, lint_text
 from lora_lint.settings import Settings
 from lora_lint.sources import python_depth
 
@@ -224,7 +224,7 @@ def test_deep_python_on_a_small_thread_stack():
     code = textwrap.dedent("""
         import sys, threading
         threading.stack_size(int(sys.argv[2]) * 1024)
-        from lora_lint.engine import lint_text
+        from lora_lint.pipeline import lint_text
         n = int(sys.argv[1])
         src = "from peft import LoraConfig\\nx = " + "(" * n + "8" + ")" * n + "\\nLoraConfig(r=x, lora_dropout=2)\\n"
         out = []
@@ -329,7 +329,7 @@ def test_a_file_deleted_during_the_run(tmp_path):
             os.unlink(path)
         return SELECT
 
-    results = dict(lint_each([str(tmp_path)], settings_for))
+    results = {one.path: one.findings for one in lint_each([str(tmp_path)], settings_for)}
     assert sorted(results) == sorted([first, gone, last])
     assert where(results[first]) == YAML_WANT and where(results[last]) == PY_WANT
     assert [(f.code, f.message) for f in results[gone]] == [("LL901", "cannot read file: No such file or directory")]
@@ -417,15 +417,19 @@ def test_lint_text_from_another_thread_and_process_state_is_untouched():
 def test_form_feed_does_not_shift_suppressions_or_snippets(tmp_path):
     """str.splitlines breaks at a form feed; Python does not. Before, the comment above the
     finding covered the wrong line and the report showed the wrong source line."""
+    from lora_lint.files import read_file
     from lora_lint.reporters import RunInfo
+
+    def snippet(f):
+        return RunInfo(sources={f.path: read_file(f.path, Settings()).source}).snippet(f)
 
     src = "from peft import LoraConfig\n# \x0c\n# lora-lint: ignore[LL101]\ncfg = LoraConfig(r=64, lora_alpha=16)\nLoraConfig(r=64)\n"
     found = lint_file(write(tmp_path, "a.py", src), Settings(select=["LL101"]))
     assert where(found) == [("LL101", 5, 12)]
-    assert RunInfo().snippet(found[0]) == "r=64"
+    assert snippet(found[0]) == "r=64"
     js = '{"peft_type": "LORA", "note": "a\u2028b", "r": 64, "lora_alpha": 16}\n'
     (f,) = lint_file(write(tmp_path, "adapter_config.json", js), Settings(select=["LL101"]))
-    assert RunInfo().snippet(f) == "64"
+    assert snippet(f) == "64"
 
 
 def test_old_mac_line_endings_keep_suppressions(tmp_path):

@@ -15,7 +15,7 @@ from differential import run_peft  # noqa: E402
 from test_fixes import model_py  # noqa: E402
 
 from lora_lint.cli import main  # noqa: E402
-from lora_lint.engine import lint_text  # noqa: E402
+from lora_lint.pipeline import lint_text  # noqa: E402
 from lora_lint.settings import Settings  # noqa: E402
 
 CASES = [

@@ -8,13 +8,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, sites_for_text
 
 from lora_lint.models import cache, context
 from lora_lint.models.inventory import Inventory
 from lora_lint.models.resolve import resolve_offline
 from lora_lint.settings import Settings
-from lora_lint.sources import sites_for
 
 HEAVY = ("torch", "transformers", "peft", "accelerate", "huggingface_hub")
 
@@ -40,7 +39,7 @@ def gpt2_site(model_class="AutoModelForSequenceClassification"):
         m = {model_class}.from_pretrained("{TINY_GPT2}")
         get_peft_model(m, LoraConfig(r=8, target_modules=["c_attn"]))
     """)
-    (site,) = sites_for("t.py", src)
+    (site,) = sites_for_text("t.py", src)
     return site
 
 
@@ -256,14 +255,15 @@ def test_processes_sharing_a_cache_dir(tmp_path):
 CHECK_PROBE = textwrap.dedent("""
     import json, sys
     from lora_lint.model import Severity
-    from lora_lint.registry import all_rules, rule
+    from lora_lint.registry import Problem, rule
+    from lora_lint.rules import all_rules
 
     all_rules()
 
     @rule("LL999", "probe-model-facts", Severity.INFO, needs_model=True)
     def probe(site, ctx):
         '''A test-only model rule: says what the engine handed it.'''
-        yield site, f"{ctx.model.architecture} trainable={ctx.analysis.trainable}"
+        yield Problem(site, f"{ctx.model.architecture} trainable={ctx.analysis.trainable}")
 
     from lora_lint.cli import main
     rc = main(sys.argv[2:])

@@ -9,11 +9,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, source
 
 from lora_lint import pipeline
-from lora_lint.engine import lint_partial, lint_text
+from lora_lint.engine import Reach
 from lora_lint.models import context
+from lora_lint.pipeline import lint_partial, lint_text
 from lora_lint.settings import Settings
 
 TINY = ROOT / "tests" / "fixtures" / "models"
@@ -97,10 +98,10 @@ def test_the_pipeline_finds_what_lint_text_finds(tree, tmp_path, monkeypatch):
     monkeypatch.chdir(tree)
     context._memo.clear()
     settings = Settings(offline=True)
-    deferred = [lint_partial(p, Path(p).read_text(), settings, models="cached")
+    deferred = [lint_partial(source(p, Path(p).read_text()), settings, reach=Reach.CACHED)
                 for p in ("train/a.py", "configs/a.yaml")]
-    assert all(d.deferred and d.builds and d.text for d in deferred)  # local configs: built later
-    got = dict(pipeline.lint_each(["."], lambda _p: settings, workers=1))
+    assert all(d.waiting and d.builds and d.source.text for d in deferred)  # local configs: built later
+    got = {one.path: one.findings for one in pipeline.lint_each(["."], lambda _p: settings, workers=1)}
     assert set(got) == {str(p.relative_to(tree)) for p in tree.rglob("*")
                         if p.suffix in (".py", ".yaml", ".yml", ".json")}
     context._memo.clear()
@@ -119,7 +120,7 @@ def test_phase_one_runs_in_other_processes(tree, tmp_path, monkeypatch):
         (seen / str(os.getpid())).touch()
         return Settings(offline=True)
 
-    jobs = [(i, p, Path(p).read_text()) for i, p in enumerate(sorted(
+    jobs = [(i, source(p, Path(p).read_text())) for i, p in enumerate(sorted(
         str(p.relative_to(tree)) for p in tree.rglob("*.py")))]
     out = dict(pipeline._phase_one(jobs, settings_for, 2))
     assert sorted(out) == list(range(len(jobs)))
@@ -165,7 +166,7 @@ def test_a_dead_worker_leaves_its_files_to_this_process(tree, tmp_path, monkeypa
     monkeypatch.chdir(tree)
     monkeypatch.setenv("DIED", str(tmp_path / "died"))
     settings = Settings(offline=True)
-    jobs = [(i, p, Path(p).read_text()) for i, p in enumerate(sorted(
+    jobs = [(i, source(p, Path(p).read_text())) for i, p in enumerate(sorted(
         str(p.relative_to(tree)) for p in tree.rglob("*.py")))]
     expected = dict(pipeline._phase_one(jobs, lambda _p: settings, 1))
     monkeypatch.setattr(pipeline, "_run_batch", _die)

@@ -5,6 +5,7 @@ from importlib import metadata
 import pytest
 
 from lora_lint import pins, project
+from lora_lint.source_file import SourceFile
 
 
 @pytest.fixture(autouse=True)
@@ -197,9 +198,9 @@ def test_result_is_cached_per_directory(tmp_path):
 
 def test_pep723_script_block():
     text = '# /// script\n# requires-python = ">=3.10"\n# dependencies = [\n#   "peft==0.8.2",\n# ]\n# ///\nimport peft\n'
-    deps, first, last = pins.script_metadata(text)
+    deps, first, last = pins.script_metadata(SourceFile.of_text("x.py", text).lines)
     assert deps == ["peft==0.8.2"] and (first, last) == (1, 6)
     pin = project.peft_version("/nonexistent/x.py", deps)
     assert str(pin.bound) == "0.8.2" and "# /// script" in pin.describe()
-    assert pins.script_metadata("# /// script\n# dependencies = 3\n# ///\n") is None
+    assert pins.script_metadata(["# /// script", "# dependencies = 3", "# ///"]) is None
     assert project.script_bound(["torch"]) is None

@@ -3,15 +3,15 @@
 import textwrap
 
 import pytest
+from conftest import sites_for_text, source
 
 from lora_lint.model import UNKNOWN
-from lora_lint.sources import sites_for
 
 
 def models(src):
     return [
         (s.base_model.value if s.base_model else None, s.model_class)
-        for s in sites_for("train.py", textwrap.dedent(src))
+        for s in sites_for_text("train.py", textwrap.dedent(src))
     ]
 
 
@@ -33,7 +33,7 @@ def test_base_model_span_points_at_the_id_argument():
         m = transformers.AutoModelForCausalLM.from_pretrained(pretrained_model_name_or_path="gpt2")
         peft.get_peft_model(m, peft.LoraConfig(r=8))
     """)
-    (site,) = sites_for("t.py", src)
+    (site,) = sites_for_text("t.py", src)
     assert site.base_model.key == "pretrained_model_name_or_path"
     assert (site.base_model.span.line, site.base_model.span.col) == (3, 85)
     assert site.model_class == "AutoModelForCausalLM"
@@ -180,7 +180,7 @@ def test_comment_overrides_the_model_for_every_site():
         LoraConfig(r=4)
           # lora-lint: base-model=Qwen/Qwen2.5-0.5B
     """)
-    sites = sites_for("t.py", src)
+    sites = sites_for_text("t.py", src)
     assert [(s.base_model.value, s.model_class) for s in sites] == [
         ("Qwen/Qwen2.5-0.5B", "AutoModelForSequenceClassification"),
         ("Qwen/Qwen2.5-0.5B", "AutoModelForSequenceClassification"),  # the file's single model
@@ -190,7 +190,10 @@ def test_comment_overrides_the_model_for_every_site():
 
 
 def test_yaml_comment_is_found_but_not_inside_a_value():
-    from lora_lint.sources.overrides import base_model_comment
+    from lora_lint.directives import model_directives
+
+    def base_model_comment(path, text):
+        return model_directives(source(path, text)).get("base-model")
 
     text = 'url: "http://x#lora-lint: base-model=no"\n# lora-lint: base-model="meta-llama/Llama-3.2-1B"\n'
     p = base_model_comment("c.yaml", text)
@@ -201,14 +204,14 @@ def test_yaml_comment_is_found_but_not_inside_a_value():
 
 def test_comment_model_class():
     src = "from peft import LoraConfig\nLoraConfig(r=8)\n# lora-lint: base-model=gpt2 model-class=SequenceClassification\n"
-    (site,) = sites_for("t.py", src)
+    (site,) = sites_for_text("t.py", src)
     assert (site.base_model.value, site.model_class) == ("gpt2", "SequenceClassification")
-    (site,) = sites_for("t.py", "from peft import LoraConfig\nLoraConfig(r=8)  # lora-lint: model-class=X\n")
+    (site,) = sites_for_text("t.py", "from peft import LoraConfig\nLoraConfig(r=8)  # lora-lint: model-class=X\n")
     assert (site.base_model, site.model_class) == (None, "X")
 
 
 def test_revision_is_recorded():
-    (site,) = sites_for("t.py", textwrap.dedent("""
+    (site,) = sites_for_text("t.py", textwrap.dedent("""
         from transformers import AutoModelForCausalLM
         from peft import LoraConfig, get_peft_model
         REV = "v2.0"
@@ -219,6 +222,6 @@ def test_revision_is_recorded():
 
 
 def test_json_has_no_comments():
-    from lora_lint.sources.overrides import directives
+    from lora_lint.directives import model_directives
 
-    assert directives("adapter_config.json", '{"note": "x # lora-lint: base-model=y"}') == {}
+    assert model_directives(source("adapter_config.json", '{"note": "x # lora-lint: base-model=y"}')) == {}

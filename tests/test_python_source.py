@@ -3,16 +3,16 @@
 import textwrap
 
 import pytest
+from conftest import source
 
-from lora_lint.engine import lint_text
 from lora_lint.model import UNKNOWN, Span
+from lora_lint.pipeline import lint_text
 from lora_lint.settings import Settings
-from lora_lint.sources import SourceError
-from lora_lint.sources.python import sites
+from lora_lint.sources import SourceError, python
 
 
 def one(src):
-    found = sites("train.py", textwrap.dedent(src))
+    found = python.sites(source("train.py", textwrap.dedent(src)))
     assert len(found) == 1, found
     return found[0]
 
@@ -48,12 +48,12 @@ def test_every_import_shape_is_recognised(src):
     ],
 )
 def test_other_calls_are_not_sites(src):
-    assert sites("train.py", src) == []
+    assert python.sites(source("train.py", src)) == []
 
 
 def test_cheap_text_test_skips_parsing():
     # Not even valid Python: without a marker it is never parsed, so no LL901.
-    assert sites("x.py", "def (:\n") == []
+    assert python.sites(source("x.py", "def (:\n")) == []
     assert lint_text("x.py", "def (:\n") == []
 
 
@@ -176,7 +176,7 @@ def test_unsloth_second_positional_argument_opens_site():
 def test_syntax_error_is_ll901_at_its_location():
     src = "from peft import LoraConfig\n\ncfg = LoraConfig(r=8,,)\n"
     with pytest.raises(SourceError) as e:
-        sites("bad.py", src)
+        python.sites(source("bad.py", src))
     assert e.value.span.line == 3
     found = lint_text("bad.py", src)
     assert [(f.code, f.span.line) for f in found] == [("LL901", 3)]

@@ -13,8 +13,8 @@ from differential import MODELS, run_peft
 from test_differential import normalized
 
 from lora_lint.cli import main
-from lora_lint.engine import lint_text
 from lora_lint.models import context
+from lora_lint.pipeline import lint_text
 from lora_lint.settings import Settings
 
 LOADERS = {"SequenceClassification": "AutoModelForSequenceClassification",

@@ -6,8 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import sites_for_text
 
-from lora_lint.engine import model_context
+from lora_lint.engine import resolve_model
 from lora_lint.models import catalog
 from lora_lint.models.context import choose, context_for, unresolved_message
 from lora_lint.models.resolve import (
@@ -20,7 +21,6 @@ from lora_lint.models.resolve import (
     resolve_offline,
 )
 from lora_lint.settings import Settings
-from lora_lint.sources import sites_for
 
 QWEN = json.loads((catalog.CATALOG / "Qwen--Qwen2.5-0.5B.json").read_text())
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -48,7 +48,7 @@ def hf_cache_entry(root: Path, repo_id: str, config: dict, ref: str = "main", sh
 
 
 def site_of(src: str, path: str):
-    (site,) = sites_for(path, textwrap.dedent(src))
+    (site,) = sites_for_text(path, textwrap.dedent(src))
     return site
 
 
@@ -211,7 +211,8 @@ def test_model_class_is_kept_under_an_override():
 
 def ll902(src, settings=None, path="t.py"):
     site = site_of(src, path)
-    inv, analysis, finding = model_context(site, settings or Settings(offline=True))
+    got = resolve_model(site, settings or Settings(offline=True))
+    inv, finding = got.model, got.problem
     assert inv is None and finding is not None and finding.code == "LL902"
     assert finding.span == site.span
     return finding.message

@@ -8,7 +8,8 @@ from lora_lint import project
 from lora_lint.dialects import named
 from lora_lint.model import UNKNOWN, LoraSite, Param, Span
 from lora_lint.peft_facts import lora_fields
-from lora_lint.registry import Context, all_rules
+from lora_lint.registry import Context
+from lora_lint.rules import all_rules
 
 RULES = all_rules()
 CONFIG_RULES = {c: r for c, r in RULES.items() if not r.needs_model and c < "LL900"}

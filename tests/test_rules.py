@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 import lora_lint.rules
-from lora_lint.engine import lint_text
-from lora_lint.registry import SECTIONS, all_rules
+from lora_lint.pipeline import lint_text
+from lora_lint.registry import SECTIONS
+from lora_lint.rules import all_rules
 from lora_lint.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

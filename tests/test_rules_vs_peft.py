@@ -14,7 +14,7 @@ peft = pytest.importorskip("peft")
 
 from torch import nn  # noqa: E402
 
-from lora_lint.engine import lint_text  # noqa: E402
+from lora_lint.pipeline import lint_text  # noqa: E402
 from lora_lint.settings import Settings  # noqa: E402
 
 

@@ -5,13 +5,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import source
 
 from lora_lint.cli import main
-from lora_lint.engine import lint_text
+from lora_lint.directives import python_comments, suppressions, yaml_comments
 from lora_lint.model import Finding, Severity, Span
-from lora_lint.registry import all_rules
+from lora_lint.pipeline import lint_text
+from lora_lint.rules import all_rules
 from lora_lint.settings import Settings
-from lora_lint.suppressions import apply, directives, python_comments, yaml_comments
+from lora_lint.suppressions import apply
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 HEAD = "from peft import LoraConfig\n"
@@ -61,7 +63,7 @@ def test_hash_inside_a_python_string_is_not_a_comment():
 
 def test_python_comment_scan_survives_a_broken_file():
     text = "x = 1  # lora-lint: ignore[LL901]\ny = (\n"
-    assert [c[0] for c in python_comments(text)] == [1]
+    assert [c.line for c in python_comments(source("x.py", text))] == [1]
 
 
 # -- YAML ------------------------------------------------------------------------------------
@@ -89,13 +91,13 @@ def test_yaml_suppressions():
     found = [finding("LL010", 2), finding("LL101", 3), finding("LL902", 4), finding("LL001", 5),
              finding("LL009", 7), finding("LL001", 9), finding("LL009", 10)]
     rules = Settings().selected()
-    kept = apply("configs/sft.yaml", YAML, found, rules)
+    kept = apply(source("configs/sft.yaml", YAML), found, rules)
     assert [(f.span.line, f.code) for f in kept] == [(5, "LL001"), (7, "LL009"), (10, "LL009")]
 
 
 def test_yaml_unused_suppressions_are_reported_at_the_comment():
     rules = Settings(extend_select=["LL904"]).selected()
-    kept = apply("configs/sft.yaml", YAML, [finding("LL101", 3)], rules)
+    kept = apply(source("configs/sft.yaml", YAML), [finding("LL101", 3)], rules)
     got = sorted((f.span.line, f.span.col, f.code, f.message.split(":")[0]) for f in kept)
     assert got == [
         (1, 1, "LL904", "unused suppression"),   # ignore-file[LL010]
@@ -129,7 +131,7 @@ def test_used_suppression_is_not_reported(tmp_path, capsys):
 
 
 def test_yaml_directive_parsing():
-    ds = directives("x.yaml", YAML)
+    ds = suppressions(source("x.yaml", YAML))
     assert [(d.line, d.file_level, d.entries) for d in ds] == [
         (1, True, ("LL010",)), (3, False, ("LL101",)), (4, False, ("LL902",)),
         (8, False, ("unknown-field",)),
@@ -168,7 +170,7 @@ TRICKY = [
 
 @pytest.mark.parametrize("text", TRICKY)
 def test_yaml_comment_scanner_agrees_with_pyyaml(text):
-    assert [(n, c) for n, c, _ in yaml_comments(text)] == pyyaml_comments(text)
+    assert [(c.line, c.col0) for c in yaml_comments(source("x.yaml", text))] == pyyaml_comments(text)
 
 
 def test_yaml_comment_scanner_agrees_with_pyyaml_on_the_corpus():
@@ -183,7 +185,7 @@ def test_yaml_comment_scanner_agrees_with_pyyaml_on_the_corpus():
             want = pyyaml_comments(text)
         except yaml.YAMLError:
             continue
-        assert [(n, c) for n, c, _ in yaml_comments(text)] == want, p
+        assert [(c.line, c.col0) for c in yaml_comments(source(str(p), text))] == want, p
 
 
 def test_real_yaml_findings_are_suppressed_when_a_dialect_reports_them(tmp_path, capsys):

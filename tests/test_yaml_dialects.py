@@ -2,16 +2,17 @@
 
 from pathlib import Path
 
+from conftest import yaml_sites
+
 from lora_lint.dialects import NAMES
 from lora_lint.model import UNKNOWN, Span
-from lora_lint.sources import yaml_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "yaml"
 
 
 def read(rel):
     path = FIXTURES / rel
-    return yaml_source.sites(str(path), path.read_text(encoding="utf-8"))
+    return yaml_sites(str(path), path.read_text(encoding="utf-8"))
 
 
 def site(rel):
@@ -84,7 +85,7 @@ def test_axolotl_target_linear_is_axolotls_finder_united_with_the_list(tmp_path)
     path = tmp_path / "a.yml"
     path.write_text("base_model: x/y\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
                     "lora_target_modules: [lm_head]\nsequence_len: 512\n")
-    (s,) = yaml_source.sites(str(path), path.read_text())
+    (s,) = yaml_sites(str(path), path.read_text())
     p = s.params["target_modules"]
     assert isinstance(p.value, ModelDependent) and p.value.listed == ("lm_head",) and at(p) == (5, 21)
     assert [i.value for i in p.items] == ["lm_head"]
@@ -99,14 +100,14 @@ def test_axolotl_target_linear_is_axolotls_finder_united_with_the_list(tmp_path)
 def test_axolotl_without_targets_or_rank_fails_in_peft(tmp_path):
     path = tmp_path / "a.yml"
     path.write_text("base_model: x/y\nadapter: lora\nlora_alpha: 16\nsequence_len: 512\n")
-    (s,) = yaml_source.sites(str(path), path.read_text())
+    (s,) = yaml_sites(str(path), path.read_text())
     assert s.params["target_modules"].value == [] and s.params["target_modules"].implicit
     assert s.params["r"].value is None
-    notes = sorted(message for code, _, message in s.notes if code == "LL009")
+    notes = sorted(n.message for n in s.notes if n.code == "LL009")
     assert len(notes) == 2 and "NoMatchingPeftModuleError" in notes[1] and "TypeError" in notes[0]
     path.write_text("base_model: x/y\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nsequence_len: 512\n"
                     "lora_target_parameters: [mlp.experts.down_proj]\n")
-    (s,) = yaml_source.sites(str(path), path.read_text())
+    (s,) = yaml_sites(str(path), path.read_text())
     assert s.notes == () and s.params["target_modules"].value == []
 
 
@@ -148,7 +149,7 @@ def test_llama_factory_not_training_is_not_a_site():
 def test_llama_factory_resumed_adapter_is_inactive():
     s = site("llama-factory/resumed_adapter.yaml")
     assert not s.active and s.params == {}
-    assert [c for c, *_ in s.notes] == ["LL010"]
+    assert [n.code for n in s.notes] == ["LL010"]
 
 
 def test_llama_factory_v1():
@@ -207,7 +208,7 @@ def test_torchtune_qlora_builder_and_mistakes():
     assert p.value is UNKNOWN  # apply_lora_to_output on the tied 1B model: the builder raises, nothing trains
     assert s.base_model is None  # no download comment names the checkpoint
     assert {p.key: hint for p, hint in s.unknown_keys} == {"lora_r": "lora_rank"}
-    (rslora,) = [(where.key, message) for code, where, message in s.notes if code == "LL001"]
+    (rslora,) = [(n.where.key, n.message) for n in s.notes if n.code == "LL001"]
     assert rslora == ("use_rslora", "`use_rslora` is not a torchtune setting: torchtune has no way to set "
                                     "peft's `use_rslora`; remove it")
 
@@ -230,7 +231,7 @@ def test_autotrain_defaults():
 def test_autotrain_split_without_strip():
     s = site("autotrain/mistakes.yml")
     assert values(s)["target_modules"] == ["q_proj", " v_proj"]  # what peft gets
-    assert [c for c, *_ in s.notes] == ["LL010", "LL001"]  # the spaced name; use_rslora
+    assert [n.code for n in s.notes] == ["LL010", "LL001"]  # the spaced name; use_rslora
     assert read("autotrain/seq2seq_no_peft.yml") == []
 
 
@@ -250,12 +251,12 @@ def test_unsloth_needs_evidence(tmp_path):
     """A project's own `lora:` block next to a `training:` section is not Unsloth's config."""
     path = tmp_path / "train.yaml"
     path.write_text("lora:\n  r: 8\n  lora_alpha: 32\n  target_modules: [q_proj, v_proj]\ntraining:\n  lr: 0.1\n")
-    (s,) = yaml_source.sites(str(path), path.read_text())
+    (s,) = yaml_sites(str(path), path.read_text())
     assert s.dialect.name == "generic" and values(s)["r"] == 8 and s.unknown_keys == ()
     path.write_text("lora:\n  lora_alpha: 32\n  target_modules: q_proj\ntraining:\n  lr: 0.1\n")
-    assert [s.dialect.name for s in yaml_source.sites(str(path), path.read_text())] != ["unsloth-studio"]
+    assert [s.dialect.name for s in yaml_sites(str(path), path.read_text())] != ["unsloth-studio"]
     path.write_text("lora:\n  lora_r: 8\ntraining:\n  lr: 0.1\n")
-    assert [s.dialect.name for s in yaml_source.sites(str(path), path.read_text())] == ["unsloth-studio"]
+    assert [s.dialect.name for s in yaml_sites(str(path), path.read_text())] == ["unsloth-studio"]
 
 
 def test_ms_swift():

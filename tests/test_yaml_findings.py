@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lora_lint.engine import lint_file, lint_text
+from lora_lint.pipeline import lint_file, lint_text
 from lora_lint.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "yaml"

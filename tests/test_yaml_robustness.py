@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import json_compose, yaml_analyze, yaml_sites
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lora_lint.engine import lint_text
 from lora_lint.model import UNKNOWN
+from lora_lint.pipeline import lint_text
 from lora_lint.settings import Settings
 from lora_lint.sources import SourceError, json_nodes, yaml_nodes, yaml_source
 
@@ -28,7 +29,7 @@ def test_billion_laughs_costs_a_bounded_number_of_node_visits():
     text = bomb() + AXOLOTL + (
         "lora_target_modules: *a9\npeft_layers_to_transform: [*a9, *a9]\nlora_modules_to_save: *a8\n"
         "extra:\n  lora: {r: *a9, alpha: *a9, target_modules: *a9}\n")
-    sites, budget = yaml_source.analyze("bomb.yml", text)
+    sites, budget = yaml_analyze("bomb.yml", text)
     # 9**9 = 387,420,489 strings if expanded; each distinct alias costs at most VALUE_BUDGET visits
     assert budget.used <= 5 * yaml_nodes.VALUE_BUDGET < 9 ** 9
     (s,) = sites
@@ -39,7 +40,7 @@ def test_billion_laughs_costs_a_bounded_number_of_node_visits():
 
 def test_the_file_budget_stops_every_walk():
     text = bomb(levels=3) + "\n".join(f"k{i}:\n  lora: {{r: {i}, alpha: *a3}}" for i in range(3000)) + "\n"
-    _sites, budget = yaml_source.analyze("many.yml", text)
+    _sites, budget = yaml_analyze("many.yml", text)
     assert budget.exhausted and budget.used == budget.limit + 1
 
 
@@ -47,21 +48,21 @@ def test_merge_key_bomb_is_merged_once_per_mapping():
     lines = ["m0: &m0 {lora_r: 1, lora_alpha: 2}"]
     lines += [f"m{i}: &m{i} {{<<: [{', '.join([f'*m{i - 1}'] * 9)}], k{i}: 1}}" for i in range(1, 12)]
     text = "\n".join(lines) + "\nbase_model: m\nadapter: lora\n<<: *m11\nsequence_len: 1\n"
-    sites, budget = yaml_source.analyze("merge.yml", text)
+    sites, budget = yaml_analyze("merge.yml", text)
     assert budget.used < 1_000  # 9**11 merges if each reference were expanded
     assert (sites[0].params["r"].value, sites[0].params["lora_alpha"].value) == (1, 2)  # as yaml.safe_load
 
 
 def test_a_site_read_on_an_exhausted_budget_is_open():
     text = AXOLOTL + "".join(f"k{i}: {i}\n" for i in range(100)) + "lora_target_modules: [q_proj]\n"
-    (s,), budget = yaml_source.analyze("big.yml", text, yaml_nodes.Budget(limit=40))
+    (s,), budget = yaml_analyze("big.yml", text, yaml_nodes.Budget(limit=40))
     assert budget.exhausted
     assert s.open and not s.missing("target_modules")
 
 
 def test_recursive_alias_is_unknown_not_a_hang():
     text = AXOLOTL + "loop: &loop [*loop, q_proj]\nlora_target_modules: *loop\n"
-    (s,) = yaml_source.sites("loop.yml", text)
+    (s,) = yaml_sites("loop.yml", text)
     assert not s.params["target_modules"].known and s.get("target_modules") is None
 
 
@@ -92,7 +93,7 @@ def test_python_tags_are_never_constructed(tmp_path, monkeypatch):
     yaml.unsafe_load(text)  # the payload is live: an unsafe loader runs it
     assert marker.exists()
     marker.unlink()
-    sites = yaml_source.sites("python_tag.yaml", text)
+    sites = yaml_sites("python_tag.yaml", text)
     got = lint_text("python_tag.yaml", text)
     assert not marker.exists()
     (s,) = sites
@@ -107,14 +108,14 @@ def test_crlf_and_bom_keep_positions(name):
     assert want, "the fixture has findings to compare"
     for variant in (text.replace("\n", "\r\n"), "\ufeff" + text, "\ufeff" + text.replace("\n", "\r\n")):
         assert [(f.code, f.span, f.message) for f in lint_text(name, variant)] == want
-    sites = yaml_source.sites(name, text.replace("\n", "\r\n"))
-    for s, plain in zip(sites, yaml_source.sites(name, text), strict=True):
+    sites = yaml_sites(name, text.replace("\n", "\r\n"))
+    for s, plain in zip(sites, yaml_sites(name, text), strict=True):
         assert {k: (p.span, [i.span for i in p.items]) for k, p in s.params.items()} == {
             k: (p.span, [i.span for i in p.items]) for k, p in plain.params.items()}
 
 
 def test_bom_file_on_disk(tmp_path):
-    from lora_lint.engine import lint_file
+    from lora_lint.pipeline import lint_file
 
     path = tmp_path / "x.yml"
     path.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "axolotl" / "wrong_keys.yml").read_bytes())
@@ -124,7 +125,7 @@ def test_bom_file_on_disk(tmp_path):
 
 def test_yaml_11_numbers():
     text = AXOLOTL.replace("lora_r: 8", "lora_r: 8\nlora_dropout: 1e-1") + 'learning_rate: "2e-4"\n'
-    (s,) = yaml_source.sites("n.yml", text)
+    (s,) = yaml_sites("n.yml", text)
     assert s.params["lora_dropout"].value == 0.1
     assert s.context["learning_rate"].value == "2e-4"  # quoted: stays a string
 
@@ -132,13 +133,13 @@ def test_yaml_11_numbers():
 @pytest.mark.parametrize("written", ["${LORA_R}", "${oc.env:LORA_R,16}", "'{{ lora_r }}'", "???", "$LORA_R",
                                      "x-${RUN}-y", "!!python/object:os.system x", "!Ref Rank"])
 def test_placeholders_and_tags_are_unknown(written):
-    (s,) = yaml_source.sites("p.yml", AXOLOTL.replace("lora_r: 8", f"lora_r: {written}"))
+    (s,) = yaml_sites("p.yml", AXOLOTL.replace("lora_r: 8", f"lora_r: {written}"))
     assert s.params["r"].value is UNKNOWN and s.get("r") is None
 
 
 def test_huge_and_odd_scalars_do_not_crash():
     text = AXOLOTL.replace("lora_r: 8", "lora_r: " + "9" * 5000).replace("lora_alpha: 16", "lora_alpha: .nan")
-    (s,) = yaml_source.sites("odd.yml", text)
+    (s,) = yaml_sites("odd.yml", text)
     assert s.params["r"].value is UNKNOWN  # beyond Python's int-from-string limit
     lint_text("odd.yml", text)
     for odd in ("lora_r: [1, {a: b}]", "lora_r: {? [a]: b}", "lora_r: !!binary aGVsbG8=", "lora_r: 2001-12-14",
@@ -155,7 +156,7 @@ def test_broken_file_is_ll901_only_when_it_looks_like_lora():
     assert lint_text("package.json", '{"name": "x",, "version": 1}') == []
     assert lint_text("vocab.json", '{"lora": 5,, "r": 6}') == []
     with pytest.raises(SourceError):
-        yaml_source.sites("b.yml", "lora_r: 8\n\tlora_alpha: [\n")
+        yaml_sites("b.yml", "lora_r: 8\n\tlora_alpha: [\n")
 
 
 def test_text_from_an_editor_with_a_lone_surrogate():
@@ -165,7 +166,7 @@ def test_text_from_an_editor_with_a_lone_surrogate():
 
 
 def test_json_nan_and_infinity_as_python_writes_them():
-    (s,) = yaml_source.sites("adapter_config.json", '{"peft_type": "LORA", "r": 8, "lora_dropout": -Infinity}')
+    (s,) = yaml_sites("adapter_config.json", '{"peft_type": "LORA", "r": 8, "lora_dropout": -Infinity}')
     assert s.params["lora_dropout"].value == float("-inf")
 
 
@@ -180,8 +181,8 @@ def test_files_without_markers_are_not_parsed(monkeypatch):
 
     monkeypatch.setattr(yaml_nodes, "compose", boom)
     monkeypatch.setattr(json_nodes, "compose", boom)
-    assert yaml_source.sites("ci.yml", "jobs:\n  test:\n    r: [1, 2]\n") == []
-    assert yaml_source.sites("tokenizer.json", '{"vocab": {"lora": 5, "r": 6}}') == []
+    assert yaml_sites("ci.yml", "jobs:\n  test:\n    r: [1, 2]\n") == []
+    assert yaml_sites("tokenizer.json", '{"vocab": {"lora": 5, "r": 6}}') == []
 
 
 def test_big_data_files_are_not_composed(monkeypatch):
@@ -191,14 +192,14 @@ def test_big_data_files_are_not_composed(monkeypatch):
     monkeypatch.setattr(yaml_nodes, "compose", boom)
     data = "stage: 1\nitems:\n" + "".join(f"  - {{name: item{i}, lora: x{i}}}\n" for i in range(40_000))
     assert len(data) > yaml_source.LARGE
-    assert yaml_source.sites("data.yml", data) == []
+    assert yaml_sites("data.yml", data) == []
     with pytest.raises(AssertionError, match="parsed"):
-        yaml_source.sites("data.yml", "lora_r: 8\n" + data)  # a big file that reads like LoRA is parsed
+        yaml_sites("data.yml", "lora_r: 8\n" + data)  # a big file that reads like LoRA is parsed
 
 
 def test_json_reader():
     text = '{\n\t"a": 1e-4, "b": [1, "x\\/y", {"c": null}], "d": true,\r\n "e": -0, "f": "\\u00e9"}'
-    (root,) = json_nodes.compose(text)
+    (root,) = json_compose(text)
     m = yaml_nodes.Map.of(root, yaml_nodes.Budget())
     assert m.value("a") == 0.0001 and m.value("b") == [1, "x/y", {"c": None}]
     assert (m.value("d"), m.value("e"), m.value("f")) == (True, 0, "é")
@@ -206,9 +207,9 @@ def test_json_reader():
     for bad, where in (('{"a": }', (1, 7)), ('{"a": 1', (1, 8)), ("[1 2]", (1, 4)), ('{"a": 1} x', (1, 10)),
                        ('{"a": "\\q"}', (1, 7)), ("{'a': 1}", (1, 2))):
         with pytest.raises(yaml_nodes.ParseError) as e:
-            json_nodes.compose(bad)
+            json_compose(bad)
         assert (e.value.span.line, e.value.span.col) == where, bad
-    assert json_nodes.compose("  ") == []
+    assert json_compose("  ") == []
 
 
 # --- fuzzing: whatever the values, no dialect raises ------------------------------------------------
@@ -250,7 +251,7 @@ def documents(draw):
 @given(documents(), st.sampled_from(["c.yaml", "recipes/x/config_lora.yaml", "adapter_config.json"]))
 def test_fuzzed_configs_never_raise(text, name):
     try:
-        yaml_source.sites(name, text)
+        yaml_sites(name, text)
     except SourceError:
         pass
     found = lint_text(name, text)

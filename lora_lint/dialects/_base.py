@@ -14,7 +14,7 @@ from typing import Any
 from yaml.nodes import ScalarNode, SequenceNode
 
 from ..dialect import Dialect
-from ..model import UNKNOWN, LoraSite, Param, Span
+from ..model import UNKNOWN, LoraSite, Note, Param, Span
 from ..peft_facts import lora_fields, suggest
 from ..sources.yaml_nodes import Doc, Entry, Map, span, to_value, value_span
 
@@ -152,7 +152,7 @@ class SiteBuilder:
         self.params: dict[str, Param] = {}
         self.context: dict[str, Param] = {}
         self.unknown_keys: list[tuple[Param, str | None]] = []
-        self.notes: list[tuple[str, Param, str]] = []
+        self.notes: list[Note] = []
         self.base_model: Param | None = None
         self.model_class: str | None = None
         self.open = False
@@ -181,7 +181,7 @@ class SiteBuilder:
     def note(self, code: str, where: Param | Span, message: str) -> None:
         if isinstance(where, Span):
             where = Param("", UNKNOWN, where)
-        self.notes.append((code, where, message))
+        self.notes.append(Note(code, where, message))
 
     def unknown(self, p: Param, suggestion: str | None) -> None:
         self.unknown_keys.append((p, suggestion))

@@ -10,14 +10,14 @@ file readable are kept. Passes repeat until no fix applies (at most ``MAX_PASSES
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from ..files import Read
 from ..model import Finding, Fix, Span
 from ..settings import Settings
-from .document import Document
+from ..source_file import UTF8_BOM, Kind, SourceFile, ends_a_line, kind_of, lines_with_breaks
 
 MAX_PASSES = 20
 
@@ -26,10 +26,10 @@ def applicable(f: Finding, unsafe: bool) -> bool:
     return f.fix is not None and (f.fix.safe or unsafe)
 
 
-def apply_fixes(path: str, text: str, fixes: Iterable[Fix]) -> tuple[str, list[Fix]]:
-    """``text`` with the non-overlapping ``fixes`` applied (in order of position), and the fixes
+def apply_fixes(source: SourceFile, fixes: Iterable[Fix]) -> tuple[str, list[Fix]]:
+    """The text with the non-overlapping ``fixes`` applied (in order of position), and the fixes
     applied. A fix identical to one applied counts as applied (two findings, one change)."""
-    doc = Document(path, text)
+    doc = source
     taken: list[tuple[int, int]] = []
     chosen: list[tuple[int, int, str]] = []
     done: dict[tuple, Fix] = {}
@@ -54,7 +54,7 @@ def apply_fixes(path: str, text: str, fixes: Iterable[Fix]) -> tuple[str, list[F
         applied.append(fix)
         taken += [(s, e) for s, e, _ in ranges]
         chosen += ranges
-    out = text
+    out = source.text
     for start, end, new in sorted(chosen, key=lambda r: (r[0], r[1]), reverse=True):
         out = out[:start] + new + out[end:]
     return out, applied
@@ -68,20 +68,20 @@ def _overlap(a: tuple, b: tuple) -> bool:
 def readable(path: str, before: str, after: str) -> bool:
     """``after`` still parses (Python: libcst, and Python's compiler when ``before`` passed it too,
     which also refuses a repeated keyword; nothing is run; YAML/JSON: the composer)."""
-    kind = Document(path, after).kind
+    kind = kind_of(path)
     try:
-        if kind == "python":
+        if kind is Kind.PYTHON:
             import libcst as cst
 
             cst.parse_module(after)
             if _compiles(before, path) and not _compiles(after, path):
                 return False
         else:
-            if kind == "json":
+            if kind is Kind.JSON:
                 from ..sources.json_nodes import compose
             else:
                 from ..sources.yaml_nodes import compose
-            compose(after)
+            compose(SourceFile(path, after, kind))
     except Exception:
         return False
     return True
@@ -102,52 +102,77 @@ def _compiles(text: str, path: str) -> bool:
 class Result:
     """What fixing one file did."""
 
-    path: str
-    original: str
-    text: str
+    source: SourceFile  # the file as it was read
+    text: str  # its fixed text
     fixed: list[Finding] = field(default_factory=list)  # findings whose fix was applied
     remaining: list[Finding] = field(default_factory=list)  # findings of the fixed text
     skipped: list[Finding] = field(default_factory=list)  # fixes dropped: they broke the file
 
     @property
+    def path(self) -> str:
+        return self.source.path
+
+    @property
+    def original(self) -> str:
+        return self.source.text
+
+    @property
     def changed(self) -> bool:
         return self.text != self.original
 
+    @property
+    def fixed_source(self) -> SourceFile:
+        """The file as the fixes left it."""
+        return self.source.with_text(self.text) if self.changed else self.source
 
-def fix_text(path: str, text: str, settings: Settings | None = None, unsafe: bool = False,
-             lint: Callable[[str, str], list[Finding]] | None = None) -> Result:
-    """Apply the safe (and with ``unsafe`` the unsafe) fixes to ``text`` until none applies."""
-    from ..engine import lint_text
+
+Lint = Callable[[SourceFile], list[Finding]]
+
+
+def fix_source(source: SourceFile, settings: Settings | None = None, unsafe: bool = False,
+               lint: Lint | None = None) -> Result:
+    """Apply the safe (and with ``unsafe`` the unsafe) fixes to ``source`` until none applies."""
+    from ..pipeline import lint_source
 
     settings = settings or Settings()
-    lint = lint or (lambda p, t: lint_text(p, t, settings))
-    result = Result(path, text, text)
-    seen = {text}
-    findings = lint(path, text)
+    lint = lint or (lambda s: lint_source(s, settings))
+    result = Result(source, source.text)
+    current = source
+    seen = {source.text}
+    findings = lint(source)
+    path = source.path
     for _ in range(MAX_PASSES):
         todo = [f for f in findings if applicable(f, unsafe) and f not in result.skipped]
         if not todo:
             break
-        new, applied = apply_fixes(path, result.text, [f.fix for f in todo])
-        if new != result.text and not readable(path, result.text, new):
-            new, applied = _one_by_one(path, result.text, todo, result)
+        new, applied = apply_fixes(current, [f.fix for f in todo])
+        if new != current.text and not readable(path, current.text, new):
+            new, applied = _one_by_one(current, todo, result)
         if not applied or new in seen:
             break
         ids = {id(fx) for fx in applied}
         result.fixed += [f for f in todo if id(f.fix) in ids]
         result.text = new
+        current = source.with_text(new)
         seen.add(new)
-        findings = lint(path, new)
+        findings = lint(current)
     result.remaining = findings
     return result
 
 
-def _one_by_one(path: str, text: str, todo: list[Finding], result: Result) -> tuple[str, list[Fix]]:
+def fix_text(path: str, text: str, settings: Settings | None = None, unsafe: bool = False,
+             lint: Lint | None = None) -> Result:
+    """``fix_source`` for a text handed over as text (an editor, a test)."""
+    return fix_source(SourceFile.of_text(path, text), settings, unsafe, lint)
+
+
+def _one_by_one(source: SourceFile, todo: list[Finding], result: Result) -> tuple[str, list[Fix]]:
     """The fixes applied one at a time, each kept only if the file still parses after it."""
+    text = source.text
     applied: list[Fix] = []
     for f in todo:
-        new, done = apply_fixes(path, text, [f.fix])
-        if done and readable(path, text, new):
+        new, done = apply_fixes(source, [f.fix])
+        if done and readable(source.path, text, new):
             text = new
             applied += done
         else:
@@ -160,56 +185,32 @@ def _one_by_one(path: str, text: str, todo: list[Finding], result: Result) -> tu
 
 # -- files --------------------------------------------------------------------------------------
 
-BOM = b"\xef\xbb\xbf"
-
-
-def read(path: str, settings: Settings) -> tuple[str, bool] | Finding | None:
-    """``(text, has_bom)``, an LL901 finding, or None for a file not to touch."""
-    from ..engine import read_text
-
-    text = read_text(path, settings)
-    if text is None or isinstance(text, Finding):
-        return text
-    with open(path, "rb") as f:
-        bom = f.read(3) == BOM
-    return text, bom
-
-
-def fix_file(path: str, settings: Settings, unsafe: bool = False, write: bool = True) -> Result | Finding | None:
-    """Fix one file in place (``write``) or only compute the result."""
-    got = read(path, settings)
-    if got is None or isinstance(got, Finding):
-        return got
-    text, bom = got
-    result = fix_text(path, text, settings, unsafe)
+def fix_read(read: Read, unsafe: bool = False, write: bool = True) -> Result | Finding | None:
+    """Fix one file the reading loop read, in place (``write``) or only compute the result."""
+    if read.problem is not None or read.source is None:
+        return read.problem
+    result = fix_source(read.source, read.settings, unsafe)
     if write and result.changed:
         from .write import write_atomic
 
-        write_atomic(path, (BOM if bom else b"") + result.text.encode("utf-8"))
+        source = read.source
+        write_atomic(source.path, (UTF8_BOM if source.bom else b"") + result.text.encode("utf-8"))
     return result
 
 
 def fix_each(paths: Iterable[str], settings_for: Callable[[str], Settings], force_exclude: bool = False,
-             unsafe: bool = False, write: bool = True) -> Iterator[tuple[str, Result | Finding | None]]:
-    """``(path, result)`` for each file ``lint_each`` would lint (same discovery and exclusions)."""
-    from ..discovery import iter_files
+             unsafe: bool = False, write: bool = True) -> Iterator[tuple[Read, Result | Finding | None]]:
+    """``(read, result)`` for each file ``check`` would lint (the same reading loop)."""
+    from ..files import each_file
 
-    paths = list(paths)
-    explicit = set(paths)
-    for path in iter_files(paths):
-        s = settings_for(path)
-        if s.exclude and (force_exclude or path not in explicit) and s.is_excluded(path):
-            continue
+    for read in each_file(paths, settings_for, force_exclude, stamp=write):
         try:
-            yield path, fix_file(path, s, unsafe, write)
+            yield read, fix_read(read, unsafe, write)
         except OSError as e:
-            from ..engine import finding
+            from ..rules import finding
 
-            yield path, finding("LL901", f"cannot write the fixed file: {e.strerror or e}", path,
+            yield read, finding("LL901", f"cannot write the fixed file: {e.strerror or e}", read.path,
                                 Span.point(1, 1))
-
-
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 def unified_diff(result: Result) -> str:
@@ -217,9 +218,9 @@ def unified_diff(result: Result) -> str:
     import difflib
 
     name = result.path.replace(os.sep, "/")
-    lines = difflib.unified_diff(_LINE.findall(result.original), _LINE.findall(result.text),
+    lines = difflib.unified_diff(lines_with_breaks(result.original), lines_with_breaks(result.text),
                                  fromfile=name, tofile=name)
     out = []
     for line in lines:
-        out.append(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
+        out.append(line if ends_a_line(line) else line + "\n\\ No newline at end of file\n")
     return "".join(out)

@@ -1,4 +1,4 @@
-"""``lora-lint check --fix / --unsafe-fixes / --diff``, as ruff does them.
+"""``lora-lint check --fix / --unsafe-fixes / --diff``, as ruff does them (``cli`` prints the outcome).
 
 * ``--fix``: the files are rewritten (atomically); the report lists what remains and the summary
   says ``Found N findings (M fixed, K remaining).``
@@ -9,57 +9,58 @@
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass, field
 
-from ..cli import EXIT_FINDINGS, EXIT_OK, write_report
 from ..model import Finding
-from .apply import fix_each, fix_text, unified_diff
+from ..settings import Settings
+from ..source_file import SourceFile
+from .apply import fix_each, fix_source, unified_diff
 
 
-def fix_paths(args, resolver, info) -> list[Finding] | int:
-    """Fix the files under ``args.paths``: the findings left (``--fix``) or the exit code (``--diff``)."""
-    findings: list[Finding] = []
-    diffs: list[str] = []
-    would = 0
+@dataclass
+class FixRun:
+    """What ``--fix`` or ``--diff`` did: the findings left, and the diffs (``--diff``)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    diffs: list[str] = field(default_factory=list)
+    would: int = 0  # findings the diffs fix
+    text: str | None = None  # stdin: the fixed text
+
+
+def fix_paths(args, resolver, info) -> FixRun:
+    """Fix the files under ``args.paths`` (``--diff``: only say how)."""
+    run = FixRun()
     info.fixing = not args.diff
-    for path, result in fix_each(args.paths, resolver.settings_for, args.force_exclude,
+    for read, result in fix_each(args.paths, resolver.settings_for, args.force_exclude,
                                  unsafe=args.unsafe_fixes, write=not args.diff):
         info.files_checked += 1
+        path = read.path
         if result is None:
             continue
         if isinstance(result, Finding):
-            if result.code in resolver.settings_for(path).rules_for(path):
-                findings.append(result)
+            if result.code in read.settings.rules_for(path):
+                run.findings.append(result)
+                if read.shown is not None:
+                    info.sources[path] = read.shown
             continue
-        findings.extend(result.remaining)
+        run.findings.extend(result.remaining)
+        if result.remaining:
+            info.sources[path] = result.fixed_source
         info.fixed += len(result.fixed)
         if result.changed:
-            would += len(result.fixed)
-            diffs.append(unified_diff(result))
+            run.would += len(result.fixed)
+            run.diffs.append(unified_diff(result))
+    run.findings.sort(key=lambda f: f.sort_key)
+    return run
+
+
+def fix_stdin(args, source: SourceFile, settings: Settings, info) -> FixRun:
+    """Fix standard input: the fixed text (``--diff``: the diff) and what remains."""
+    result = fix_source(source, settings, args.unsafe_fixes)
     if args.diff:
-        return _diff_out(diffs, would, args)
-    findings.sort(key=lambda f: f.sort_key)
-    return findings
-
-
-def _diff_out(diffs: list[str], would: int, args) -> int:
-    sys.stdout.write("".join(diffs))
-    sys.stdout.flush()
-    if not args.quiet:
-        if would:
-            print(f"Would fix {would} finding{'s' if would != 1 else ''}.", file=sys.stderr)
-        else:
-            print("No fixes to apply.", file=sys.stderr)
-    return EXIT_FINDINGS if diffs else EXIT_OK
-
-
-def fix_stdin(args, name: str, text: str, settings, info) -> int:
-    result = fix_text(name, text, settings, args.unsafe_fixes)
-    if args.diff:
-        return _diff_out([unified_diff(result)] if result.changed else [], len(result.fixed) if result.changed else 0, args)
-    sys.stdout.write(result.text)
-    sys.stdout.flush()
+        return FixRun(diffs=[unified_diff(result)] if result.changed else [],
+                      would=len(result.fixed) if result.changed else 0)
     info.fixing = True
     info.fixed = len(result.fixed)
-    info.sources[name] = result.text
-    return write_report(args, result.remaining, info, sys.stderr)
+    info.sources[source.path] = result.fixed_source
+    return FixRun(result.remaining, text=result.text)

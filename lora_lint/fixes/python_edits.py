@@ -15,6 +15,8 @@ from typing import Any
 import libcst as cst
 
 from ..model import Edit, LoraSite, Param, Span
+from ..source_file import SourceFile
+from . import text_edits
 
 
 def _span(rng) -> Span:
@@ -24,10 +26,10 @@ def _span(rng) -> Span:
 class PyTree:
     """A module's calls and keyword arguments by position."""
 
-    def __init__(self, text: str):
+    def __init__(self, source: SourceFile):
         from ..sources.python import tree
 
-        self.module, self.positions = tree(text)
+        self.module, self.positions = tree(source)
         self.calls: dict[Span, cst.Call] = {}
         self.args: dict[tuple[int, int], tuple[cst.Call, int]] = {}
         for node, rng in self.positions.items():
@@ -68,7 +70,7 @@ class PyTree:
         node._codegen(state)
         return "".join(state.tokens)
 
-    def swap(self, doc, old: cst.CSTNode, new: cst.CSTNode) -> tuple[Edit, ...]:
+    def swap(self, doc: SourceFile, old: cst.CSTNode, new: cst.CSTNode) -> tuple[Edit, ...]:
         """The edits replacing ``old`` with ``new`` in ``doc``."""
         span = self.span(old)
         start, end = doc.bounds(span)
@@ -76,13 +78,13 @@ class PyTree:
         for indent in _indents(doc, span.line):
             try:
                 if self.code(old, indent) == original:
-                    return doc.replace(start, end, self.code(new, indent))
+                    return text_edits.replace(doc, start, end, self.code(new, indent))
             except Exception:  # libcst's renderer internals changed: render the module instead
                 break
-        return doc.rewrite(self.module.deep_replace(old, new).code)
+        return text_edits.rewrite(doc, self.module.deep_replace(old, new).code)
 
 
-def _indents(doc, line: int, lookback: int = 40) -> list[str]:
+def _indents(doc: SourceFile, line: int, lookback: int = 40) -> list[str]:
     """Candidate indentations of the block a node on ``line`` sits in: the leading whitespace of
     that line and of the lines above it (a node may start on a continuation line), then none."""
     out: dict[str, None] = {}

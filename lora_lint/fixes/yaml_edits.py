@@ -12,8 +12,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..model import Edit, Param, Span
 from ..model_dependent import ModelDependent
+from ..source_file import YAML_BREAK, Kind, SourceFile
 from ..sources.yaml_nodes import Budget, flatten, key_text
-from .document import Document
+from . import text_edits
+from .text_edits import structure
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _SEPARATOR = re.compile(r"\s*,\s*")
@@ -28,15 +30,15 @@ def _start(node: Node) -> tuple[int, int]:
 class NodeIndex:
     """The mapping entries of a YAML/JSON text by the position of their key and of their value."""
 
-    def __init__(self, doc: Document):
-        if doc.kind == "json":
+    def __init__(self, doc: SourceFile):
+        if doc.kind is Kind.JSON:
             from ..sources.json_nodes import compose
         else:
             from ..sources.yaml_nodes import compose
         self.by_key: dict[tuple[int, int], tuple[MappingNode, Node, Node]] = {}
         self.by_value: dict[tuple[int, int], tuple[MappingNode, Node, Node]] = {}
         seen: set[int] = set()
-        stack: list[Node] = list(compose(doc.text))
+        stack: list[Node] = list(compose(doc))
         while stack:
             node = stack.pop()
             if id(node) in seen:
@@ -60,17 +62,17 @@ class NodeIndex:
         return self.by_value.get(at) or self.by_key.get(at)
 
 
-def _offset(doc: Document, node: Node, end: bool = False) -> int:
+def _offset(doc: SourceFile, node: Node, end: bool = False) -> int:
     mark = node.end_mark if end else node.start_mark
     return doc.offset(mark.line + 1, mark.column + 1)
 
 
 # -- keys and scalars ---------------------------------------------------------------------------
 
-def rename_key(doc: Document, p: Param, old: str, new: str) -> tuple[Edit, ...] | None:
+def rename_key(doc: SourceFile, p: Param, old: str, new: str) -> tuple[Edit, ...] | None:
     """``old`` -> ``new`` at the key ``p`` points at, inside its quotes if it is quoted."""
     raw = doc.slice(p.span)
-    if raw == old and doc.kind != "json" and _PLAIN_KEY.fullmatch(new):
+    if raw == old and doc.kind is not Kind.JSON and _PLAIN_KEY.fullmatch(new):
         return (Edit(p.span, new),)
     if len(raw) == len(old) + 2 and raw[0] in "\"'" and raw[-1] == raw[0] and raw[1:-1] == old:
         s = p.span
@@ -80,7 +82,7 @@ def rename_key(doc: Document, p: Param, old: str, new: str) -> tuple[Edit, ...] 
     return None
 
 
-def replace_scalar(doc: Document, p: Param, allowed: dict[str, str]) -> tuple[Edit, ...] | None:
+def replace_scalar(doc: SourceFile, p: Param, allowed: dict[str, str]) -> tuple[Edit, ...] | None:
     """The scalar ``p`` points at rewritten as ``allowed[raw]`` when written as one of its keys."""
     if p.span.line != p.span.end_line:
         return None
@@ -88,7 +90,7 @@ def replace_scalar(doc: Document, p: Param, allowed: dict[str, str]) -> tuple[Ed
     return (Edit(p.span, allowed[raw]),) if raw in allowed else None
 
 
-def replace_string(doc: Document, p: Param, value: str) -> tuple[Edit, ...] | None:
+def replace_string(doc: SourceFile, p: Param, value: str) -> tuple[Edit, ...] | None:
     """The scalar ``p`` points at rewritten as ``value``, quoted as it was (or bare)."""
     if p.span.line != p.span.end_line or not isinstance(p.value, str):
         return None
@@ -99,7 +101,7 @@ def replace_string(doc: Document, p: Param, value: str) -> tuple[Edit, ...] | No
 _NUMBER = re.compile(r"[0-9][0-9_]*(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?")
 
 
-def replace_number(doc: Document, p: Param, value: str) -> tuple[Edit, ...] | None:
+def replace_number(doc: SourceFile, p: Param, value: str) -> tuple[Edit, ...] | None:
     """The scalar ``p`` points at rewritten as ``value`` when written as a plain number."""
     if p.span.line != p.span.end_line:
         return None
@@ -108,10 +110,10 @@ def replace_number(doc: Document, p: Param, value: str) -> tuple[Edit, ...] | No
 
 # -- inserting an entry -------------------------------------------------------------------------
 
-def insert_entry(doc: Document, anchor: Param, key: str, value: str) -> tuple[Edit, ...] | None:
+def insert_entry(doc: SourceFile, anchor: Param, key: str, value: str) -> tuple[Edit, ...] | None:
     """``key: value`` added to the mapping that holds ``anchor``, right after it: a line of its
     own with the anchor's indentation in a block mapping, inline in a flow mapping or JSON."""
-    index = doc.nodes
+    index = structure(doc, NodeIndex)
     entry = index.entry(anchor) if index is not None else None
     if entry is None:
         return None
@@ -122,7 +124,7 @@ def insert_entry(doc: Document, anchor: Param, key: str, value: str) -> tuple[Ed
         return None
     end = _offset(doc, v, end=True)
     line = k.start_mark.line + 1
-    if doc.kind == "json":
+    if doc.kind is Kind.JSON:
         return _insert_json(doc, k, end, f'"{key}": {value}')
     if mapping.flow_style:
         return (Edit(doc.span(end, end), f", {key}: {value}"),)
@@ -136,7 +138,7 @@ def insert_entry(doc: Document, anchor: Param, key: str, value: str) -> tuple[Ed
     return (Edit(doc.span(at, at), f"{doc.newline}{indent}{key}: {value}"),)
 
 
-def _insert_json(doc: Document, k: Node, end: int, entry: str) -> tuple[Edit, ...]:
+def _insert_json(doc: SourceFile, k: Node, end: int, entry: str) -> tuple[Edit, ...]:
     line = k.start_mark.line + 1
     own_line = not doc.line(line)[:k.start_mark.column].strip()
     rest = doc.text[end:doc.line_end(line)]
@@ -151,9 +153,9 @@ def _insert_json(doc: Document, k: Node, end: int, entry: str) -> tuple[Edit, ..
 
 # -- lists --------------------------------------------------------------------------------------
 
-def list_to_scalar(doc: Document, p: Param) -> tuple[Edit, ...] | None:
+def list_to_scalar(doc: SourceFile, p: Param) -> tuple[Edit, ...] | None:
     """A one-item list written as that item (``[all-linear]`` -> ``all-linear``)."""
-    index = doc.nodes
+    index = structure(doc, NodeIndex)
     entry = index.entry(p) if index is not None else None
     if entry is None:
         return None
@@ -168,12 +170,12 @@ def list_to_scalar(doc: Document, p: Param) -> tuple[Edit, ...] | None:
         inside = doc.text[s + 1:start] + doc.text[end:e - 1]
         if inside.strip() not in ("", ","):
             return None
-        return doc.replace(s, e, raw)
+        return text_edits.replace(doc, s, e, raw)
     key_end = _offset(doc, k, end=True)
     between = doc.text[key_end:start]
-    if not re.fullmatch(r"[ \t]*:[ \t]*(?:\r\n|\r|\n|\x85|\u2028|\u2029)\s*-[ \t]+", between):
+    if not re.fullmatch(rf"[ \t]*:[ \t]*(?:{YAML_BREAK.pattern})\s*-[ \t]+", between):
         return None
-    return doc.replace(key_end, end, f": {raw}")
+    return text_edits.replace(doc, key_end, end, f": {raw}")
 
 
 def quoted_like(raw: str, value: str, name: str) -> str | None:
@@ -185,7 +187,7 @@ def quoted_like(raw: str, value: str, name: str) -> str | None:
     return None
 
 
-def edit_items(doc: Document, p: Param, replace: dict[int, tuple[str, ...]],
+def edit_items(doc: SourceFile, p: Param, replace: dict[int, tuple[str, ...]],
                drop: set[int]) -> tuple[Edit, ...] | None:
     """List ``p``'s items replaced (index -> one or more names, quoted like the item) and dropped.
 
@@ -209,7 +211,7 @@ def edit_items(doc: Document, p: Param, replace: dict[int, tuple[str, ...]],
         quoted[i] = [quoted_like(raws[i], items[i].value, name) for name in names]
         if None in quoted[i]:
             return None
-    block = doc.kind == "yaml" and all(_own_line(doc, it.span) for it in items)
+    block = doc.kind is Kind.YAML and all(_own_line(doc, it.span) for it in items)
     seps = {doc.text[bounds[i][1]:bounds[i + 1][0]] for i in range(len(items) - 1)}
     if not block and (len(seps) > 1 or not all(_SEPARATOR.fullmatch(s) for s in seps)):
         return None
@@ -230,10 +232,10 @@ def edit_items(doc: Document, p: Param, replace: dict[int, tuple[str, ...]],
                 start = doc.line_end(line - 1)
             edits.append(Edit(doc.span(start, end), ""))
         return tuple(sorted(edits, key=lambda e: (e.span.line, e.span.col)))
-    return doc.replace(bounds[0][0], bounds[-1][1], sep.join(new_raw[i] for i in keep))
+    return text_edits.replace(doc, bounds[0][0], bounds[-1][1], sep.join(new_raw[i] for i in keep))
 
 
-def _own_line(doc: Document, span: Span) -> bool:
+def _own_line(doc: SourceFile, span: Span) -> bool:
     """An item alone on its line after ``- `` (a block sequence item)."""
     if span.line != span.end_line:
         return False

@@ -14,12 +14,13 @@ parent process resolves it with ``defer=False`` (so each model is fetched and bu
 
 from __future__ import annotations
 
+import enum
 import os
 from dataclasses import dataclass
 from typing import Any
 
+from ..directives import COMMENT_KEY
 from ..model import LoraSite, Param
-from ..sources.overrides import COMMENT_KEY
 from . import cache
 from .resolve import Resolved, Unresolved, env_offline, one_line, resolve
 from .spec import model_class
@@ -47,6 +48,13 @@ _analyses: dict[tuple[int, str], Any] = {}
 MAX_ANALYSES = 4096
 
 
+class Need(enum.Enum):
+    """What a deferred site's model still needs: only the parent process does these, once each."""
+
+    HUB = "hub"  # a lookup on the Hugging Face Hub
+    BUILD = "build"  # a meta-device build (torch and transformers)
+
+
 @dataclass
 class ModelContext:
     """Everything known about the model of one site (the report shows most of it)."""
@@ -58,8 +66,8 @@ class ModelContext:
     problem: Unresolved | None = None
     inventory: Any = None
     analysis: Any = None
-    #: "hub" or "build" when ``context_for(..., defer=True)`` stopped short of the Hub or a build.
-    deferred: str | None = None
+    #: What ``context_for(..., defer=True)`` stopped short of (the Hub or a build).
+    deferred: Need | None = None
 
     @property
     def resolved_from(self) -> str | None:
@@ -116,14 +124,14 @@ def context_for(site: LoraSite, settings, defer: bool = False) -> ModelContext:
     found = resolve(name, base_dir, online=online and not defer, timeout=timeout, revision=revision)
     if isinstance(found, Unresolved):
         if defer and online and found.reason == "not-found":
-            ctx.deferred = "hub"  # the Hub is the only place left: the parent asks it, once
+            ctx.deferred = Need.HUB  # the Hub is the only place left: the parent asks it, once
         else:
             ctx.problem = found
         return ctx
     ctx.resolved = found
     inv = inventory_for(found, model_class(site), build=not defer)
     if inv is None:
-        ctx.deferred = "build"  # not cached: the parent builds it, once
+        ctx.deferred = Need.BUILD  # not cached: the parent builds it, once
         return ctx
     if isinstance(inv, Unresolved):
         ctx.problem = inv

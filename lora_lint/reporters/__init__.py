@@ -1,4 +1,7 @@
-"""Reporters: pure functions from a list of findings to text. ``FORMATS[name](findings, info)``."""
+"""Reporters: pure functions from a list of findings to text. ``FORMATS[name](findings, info)``.
+
+What a report quotes from a file (a code frame, a fingerprint) comes from ``RunInfo.sources``: the
+``SourceFile`` of each file with findings, handed over by the run; files are never read again."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ..model import Finding
+from ..source_file import SourceFile
 
 Reporter = Callable[[list[Finding], "RunInfo"], str]
 
@@ -20,7 +24,7 @@ class RunInfo:
     versions: dict = field(default_factory=dict)  # library versions the facts came from
     color: bool = False  # ANSI colour (concise, full, grouped): a TTY and NO_COLOR unset
     summary: bool = True  # the closing "Found ..." line of the human formats (off with -q)
-    sources: dict[str, str] = field(default_factory=dict)  # texts not on disk (stdin), by path
+    sources: dict[str, SourceFile] = field(default_factory=dict)  # the files with findings, by path
     #: what the CI formats' relative paths (SARIF, github, gitlab, rdjson, azure) are against: the
     #: repository's root (``cli`` sets it: the git top level, else the config's directory)
     root: str = field(default_factory=os.getcwd)
@@ -37,15 +41,16 @@ class RunInfo:
         return "[*] " if self.fixable(f) else ""
 
     def lines(self, path: str) -> list[str] | None:
-        """The lines of ``path`` (from ``sources`` or the disk), None when unreadable."""
-        from ..lines import split_lines
+        """The lines of ``path``, None when the run has no text for it."""
+        source = self.sources.get(path)
+        return None if source is None else source.lines
 
-        if path not in self.sources:
-            text = _read_for_snippets(path)
-            if text is None:
-                return None
-            self.sources[path] = text
-        return split_lines(path, self.sources[path])
+    def at(self, f: Finding) -> str:
+        """Where a finding is, as its user finds it: ``LINE:COL``, or ``cell N:LINE:COL`` in a
+        file whose reader maps its lines to cells (``SourceFile.locate``)."""
+        source = self.sources.get(f.path)
+        cell, line = (None, f.span.line) if source is None else source.locate(f.span.line)
+        return f"{line}:{f.span.col}" if cell is None else f"cell {cell}:{line}:{f.span.col}"
 
     def snippet(self, f: Finding) -> str:
         """The text a finding points at (its first line), '' when unknown."""
@@ -77,42 +82,6 @@ class RunInfo:
         if rel == ".." or rel.startswith(".." + os.sep):
             return None
         return rel.replace(os.sep, "/")
-
-
-#: A file above this size is not read for snippets (it was not linted either).
-SNIPPET_MAX_BYTES = 10 * 1024 * 1024
-
-
-def _read_for_snippets(path: str) -> str | None:
-    """The text of a regular file of reasonable size; None for anything else (a FIFO would block,
-    ``/dev/zero`` never ends, a 100 MB file was not linted)."""
-    import stat
-
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > SNIPPET_MAX_BYTES:
-            return None
-        with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read(SNIPPET_MAX_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(data) > SNIPPET_MAX_BYTES:
-        return None
-    from ..engine import WIDE_BOMS, declared_text
-
-    for bom, encoding in WIDE_BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return declared_text(data, path) or data.decode("utf-8-sig", errors="replace")
 
 
 def _json_escape(err: UnicodeError) -> tuple[str, int]:

@@ -7,13 +7,13 @@ from ..model import Finding
 from .style import SEVERITY_STYLE, paint, summary
 
 
-def line(f: Finding, color: bool = False, mark: str = "") -> str:
-    where = paint(f"{f.path}:{f.span.line}:{f.span.col}:", "bold", on=color)
-    code = paint(f.code, "bold", SEVERITY_STYLE[f.severity], on=color)
-    return f"{where} {code} {mark}[{f.severity}] {f.message}"
+def line(f: Finding, info) -> str:
+    where = paint(f"{f.path}:{info.at(f)}:", "bold", on=info.color)
+    code = paint(f.code, "bold", SEVERITY_STYLE[f.severity], on=info.color)
+    return f"{where} {code} {info.mark(f)}[{f.severity}] {f.message}"
 
 
 def render(findings: list[Finding], info) -> str:
-    lines = [line(f, info.color, info.mark(f)) for f in findings]
+    lines = [line(f, info) for f in findings]
     lines += summary(findings, info)
     return "".join(x + "\n" for x in lines)

@@ -63,7 +63,7 @@ def render_one(f: Finding, info) -> list[str]:
     what, hint = split_hint(f.message)
     head = paint(f.code, "bold", SEVERITY_STYLE[f.severity], on=color)
     out = [f"{head} {info.mark(f)}[{f.severity}] {paint(what, 'bold', on=color)}",
-           f"{paint(' -->', 'cyan', on=color)} {f.path}:{f.span.line}:{f.span.col}"]
+           f"{paint(' -->', 'cyan', on=color)} {f.path}:{info.at(f)}"]
     out += frame(f, info.lines(f.path), color)
     if hint:
         out.append(f"{paint('help', 'bold', 'cyan', on=color)}: {hint}")

@@ -19,10 +19,10 @@ def render(findings: list[Finding], info) -> str:
     blocks = []
     for path, group in groupby(findings, key=lambda f: f.path):
         group = list(group)
-        width = max(len(f"{f.span.line}:{f.span.col}") for f in group)
+        width = max(len(info.at(f)) for f in group)
         rows = [paint(f"{path}:", "bold", on=color)]
         for f in group:
-            where = f"{f.span.line}:{f.span.col}".ljust(width)
+            where = info.at(f).ljust(width)
             code = paint(f.code, "bold", SEVERITY_STYLE[f.severity], on=color)
             rows.append(f"  {where} {code} {info.mark(f)}[{f.severity}] {f.message}")
         blocks.append("\n".join(rows))

@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..model import Finding, Severity
-from ..registry import REPOSITORY, all_rules
+from ..registry import REPOSITORY
+from ..rules import all_rules
 from .gitlab import fingerprints
 
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}

@@ -1,5 +1,16 @@
-"""Built-in rules, one module each. Registration is this import list (a test checks it is complete)."""
+"""Built-in rules, one module each. Registration is this import list (a test checks it is complete).
 
+``all_rules()`` is the registry once every rule has registered; ``finding`` and ``internal_error``
+make the findings the machinery itself reports (LL901 unreadable files, LL903 internal errors).
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+
+from ..model import Finding, Span
+from ..registry import REPOSITORY, RULES, Rule
 from . import (  # noqa: F401
     ll001_unknown_field,
     ll002_field_needs_newer_peft,
@@ -41,3 +52,26 @@ from . import (  # noqa: F401
     ll903_internal_error,
     ll904_unused_suppression,
 )
+
+
+def all_rules() -> dict[str, Rule]:
+    """Every built-in rule by code, in code order."""
+    return dict(sorted(RULES.items()))
+
+
+def finding(code: str, message: str, path: str, span: Span) -> Finding:
+    """A finding of rule ``code`` that no rule function yields (LL901, LL902, LL903)."""
+    r = RULES[code]
+    return Finding(r.code, r.name, r.severity, message, path, span)
+
+
+def internal_error(where: str, path: str, span: Span, exc: BaseException) -> Finding:
+    """LL903: a bug in lora-lint met on this file, said with where it was raised."""
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    at = f" at {os.path.basename(last[0].filename)}:{last[0].lineno}" if last else ""
+    return finding(
+        "LL903",
+        f"internal error in {where} on this file: {type(exc).__name__}: {exc}{at}."
+        f" Please report it at {REPOSITORY}/issues",
+        path, span,
+    )

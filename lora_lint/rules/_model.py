@@ -1,8 +1,9 @@
 """Helpers shared by the model-aware rules (LL105, LL106, LL2xx, LL3xx).
 
-Rules get ``ctx.model`` (a ``models.Inventory``) and ``ctx.analysis`` (a ``models.Analysis``);
-``known(ctx)`` returns them only when the analysis could be computed from known values and peft
-accepts the config: a rule describing what peft does must not speak when peft raises.
+Model rules get ``ctx.model`` (a ``models.Inventory``) and ``ctx.analysis`` (a ``models.Analysis``
+whose matching is known); the engine runs them on no other site. A model rule that describes what
+peft does runs only where peft accepts the config (it must not speak when peft raises); a rule
+declared ``reports_failure`` runs also where the analysis predicts an exception.
 
 Every exception the analysis predicts becomes exactly one error finding, here: ``owner`` names the
 rule that reports it (the config rules for values ``LoraConfig`` or layer creation reject, LL201,
@@ -25,14 +26,6 @@ TINY = "# lora-lint: base-model=tests/fixtures/models/{}\nfrom peft import LoraC
 
 def example(model: str, body: str) -> str:
     return TINY.format(model) + body
-
-
-def known(ctx):
-    """``(inventory, analysis)`` when the site's matching is known and peft accepts the config, else None."""
-    a = ctx.analysis
-    if ctx.model is None or a is None or not getattr(a, "known", False) or a.failure is not None:
-        return None
-    return ctx.model, a
 
 
 #: Config-stage failures (``LoraConfig`` and the value checks of layer creation), by field: the
@@ -104,12 +97,9 @@ def raises(failure) -> str:
 
 
 def saved_entries(ctx):
-    """``(inventory, analysis, entries)``: the ``modules_to_save`` strings the user wrote, when the
-    matching is known and they are a list; else None."""
-    found = known(ctx)
-    if found is None:
-        return None
-    inv, a = found
+    """``(inventory, analysis, entries)``: the ``modules_to_save`` strings the user wrote, when
+    they are a list; else None."""
+    inv, a = ctx.model, ctx.analysis
     user = a.spec.modules_to_save
     if not isinstance(user, (list, tuple)):
         return None

@@ -3,7 +3,7 @@ from functools import partial
 from ..fixes import build
 from ..model import Severity
 from ..peft_history import REMOVED
-from ..registry import rule
+from ..registry import Problem, rule
 from ._fixes import certain_rename, fix
 
 
@@ -66,7 +66,7 @@ def unknown_field(site, ctx):
         renamed = None
         if suggestion and not dialect.saved:
             renamed = partial(rename, site, ctx, param, suggestion)
-        yield param, f"`{param.key}` is not {dialect.what}{hint}", renamed
+        yield Problem(param, f"`{param.key}` is not {dialect.what}{hint}", renamed)
 
 
 def rename(site, ctx, p, new):

@@ -1,7 +1,7 @@
 from ..model import Severity
 from ..peft_facts import lora_fields
 from ..peft_history import DROPS_UNKNOWN_KEYS_SINCE, FIELD_SINCE, init_value_since, parse
-from ..registry import rule
+from ..registry import Problem, rule
 
 #: Bookkeeping fields peft writes into adapter_config.json; an older peft dropping them is harmless.
 BOOKKEEPING = frozenset({"peft_version", "auto_mapping", "base_model_name_or_path", "revision",
@@ -103,18 +103,18 @@ def field_needs_newer_peft(site, ctx):
         if since is not None and not pv.allows(since):
             why = consequence(site, name, p.value, pv)
             if why:
-                yield p, (
+                yield Problem(p, (
                     f"`{name}` was added in peft {since}; {pv.describe()}: {why}; "
                     f"require peft>={since} or remove `{name}`"
-                )
+                ))
             continue
         if name == "init_lora_weights" and p.known:
             found = init_value_since(p.value)
             if found is not None and not pv.allows(found[1]):
                 family, since = found
                 label = "" if family == p.value else f" ({family})"
-                yield p, (
+                yield Problem(p, (
                     f"init_lora_weights={p.value!r}{label} was added in peft {since}; {pv.describe()}: "
                     f"that peft does not know it (it raises or silently uses the default init); "
                     f"require peft>={since} or use init_lora_weights=True"
-                )
+                ))

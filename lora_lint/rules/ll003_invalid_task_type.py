@@ -1,7 +1,7 @@
 from ..fixes import build
 from ..model import Severity
 from ..peft_facts import facts, suggest
-from ..registry import rule
+from ..registry import Problem, rule
 from ._fixes import fix
 from ._util import unset
 
@@ -71,8 +71,8 @@ def invalid_task_type(site, ctx):
         if best:
             hint = f"; did you mean {best!r}?"
     slip = [m for m in members if isinstance(value, str) and value.upper() == m.upper()]
-    yield p, (
+    yield Problem(p, (
         f"task_type={value!r} is not a peft task type: peft rejects it (\"Invalid task type\"); "
         f"use one of {', '.join(members)} (case-sensitive){hint}"
     ), (lambda: fix(f"Write `{slip[0]}` (task types are case-sensitive)",
-                    build.set_string(ctx.document, p, slip[0]))) if len(slip) == 1 else None
+                    build.set_string(ctx.document, p, slip[0]))) if len(slip) == 1 else None)

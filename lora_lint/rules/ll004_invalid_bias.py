@@ -1,6 +1,6 @@
 from ..fixes import build
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._fixes import fix
 from ._util import unset
 
@@ -58,8 +58,8 @@ def invalid_bias(site, ctx):
     elif p.value is False or p.value is None:
         hint = "; did you mean 'none'?"
     slip = p.value.lower() if isinstance(p.value, str) and p.value.lower() in VALUES else None
-    yield p, (
+    yield Problem(p, (
         f"bias={p.value!r} is not one of 'none', 'all', 'lora_only': get_peft_model raises "
         f"(\"Requested bias: {p.value}, is not implemented\"){hint}"
-    ), (lambda: fix(f"Write `{slip}` (peft compares it exactly)", build.set_string(ctx.document, p, slip))) \
-        if slip else None
+    ), (lambda: fix(f"Write `{slip}` (peft compares it exactly)", build.set_string(ctx.document, p, slip)))
+        if slip else None)

@@ -1,7 +1,7 @@
 import math
 
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._util import a_type, entries, fmt, rank, strict, unset
 
 
@@ -78,13 +78,13 @@ def invalid_rank(site, ctx):
     if p is not None:
         why = problem(site, p.value)
         if why:
-            yield p, f"r={fmt(p.value)} is not a positive integer: {why}; use {suggestion(p.value)}"
+            yield Problem(p, f"r={fmt(p.value)} is not a positive integer: {why}; use {suggestion(p.value)}")
     for key, value, where in entries(site, "rank_pattern"):
         if value is None and not strict(site):
             continue
         why = problem(site, value) if value is not None else "None is not a rank"
         if why:
-            yield where, (
+            yield Problem(where, (
                 f"rank_pattern[{key!r}]={fmt(value)} is not a positive integer: {why}; "
                 f"use {suggestion(value, '')}"
-            )
+            ))

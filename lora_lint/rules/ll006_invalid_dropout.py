@@ -1,7 +1,7 @@
 import math
 
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._util import fmt, real, strict, unset
 
 
@@ -58,7 +58,7 @@ def invalid_dropout(site, ctx):
             why = "None fails in peft (TypeError comparing it with 0.0)"
         else:
             why = "not a number"
-        yield p, f"lora_dropout={fmt(value)}: {why}; use a number in [0, 1) such as 0.05"
+        yield Problem(p, f"lora_dropout={fmt(value)}: {why}; use a number in [0, 1) such as 0.05")
         return
     if 0 <= d < 1:
         return
@@ -72,4 +72,4 @@ def invalid_dropout(site, ctx):
     else:
         why = "peft only creates a dropout layer for values above 0, so this is silently no dropout"
         fix = "0.0, or a probability such as 0.05"
-    yield p, f"lora_dropout={fmt(d)} is outside [0, 1): {why}; use lora_dropout={fix}"
+    yield Problem(p, f"lora_dropout={fmt(d)} is outside [0, 1): {why}; use lora_dropout={fix}")

@@ -1,7 +1,7 @@
 import math
 
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._util import entries, fmt, rank, real, rslora, strict, unset
 
 
@@ -69,8 +69,8 @@ def non_positive_alpha(site, ctx):
     if p is not None:
         why = problem(site, p.value)
         if why:
-            yield p, f"lora_alpha={fmt(p.value)}: {why}; use {suggestion(site)}"
+            yield Problem(p, f"lora_alpha={fmt(p.value)}: {why}; use {suggestion(site)}")
     for key, value, where in entries(site, "alpha_pattern"):
         why = problem(site, value)
         if why:
-            yield where, f"alpha_pattern[{key!r}]={fmt(value)}: {why}; use a positive value"
+            yield Problem(where, f"alpha_pattern[{key!r}]={fmt(value)}: {why}; use a positive value")

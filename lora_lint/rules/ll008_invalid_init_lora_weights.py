@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._util import a_type, entries, explicit_first, rank, unset
 
 #: Exact-case values peft's Linear layer dispatches on (tuners/lora/layer.py update_layer).
@@ -113,30 +113,30 @@ def invalid_init_lora_weights(site, ctx):
     found = problem(value)
     if found:
         why, fix = found
-        yield p, f"init_lora_weights={value!r} is not accepted: {why}; use init_lora_weights={fix}"
+        yield Problem(p, f"init_lora_weights={value!r} is not accepted: {why}; use init_lora_weights={fix}")
         return
     if value == "orthogonal":
         r = site.params.get("r")
         rv = rank(site, site.effective("r"))
         if rv is not None and rv > 0 and rv % 2:
             where = explicit_first(r, p) if r is not None else p
-            yield where, (
+            yield Problem(where, (
                 f"init_lora_weights='orthogonal' needs an even rank, r={rv}: peft raises \"Orthogonal "
                 f"initialization requires the LoRA rank to be even\"; use r={rv + 1}"
-            )
+            ))
         for key, v, where in entries(site, "rank_pattern"):
             rv = rank(site, v)
             if rv is not None and rv > 0 and rv % 2:
-                yield where, (
+                yield Problem(where, (
                     f"rank_pattern[{key!r}]={rv} is odd but init_lora_weights='orthogonal' needs an "
                     f"even rank: peft raises for those modules; use {rv + 1}"
-                )
+                ))
     if value == "lora_ga":
         cfg = site.params.get("lora_ga_config")
         if (cfg is None and site.missing("lora_ga_config")) or (cfg is not None and cfg.known and cfg.value is None):
-            yield p, (
+            yield Problem(p, (
                 "init_lora_weights='lora_ga' without lora_ga_config: peft.preprocess_loraga raises "
                 "\"please initialize the LoraConfig with init_lora_weights='lora_ga' and "
                 "lora_ga_config=LoraGAConfig(...)\", and without that step the layers silently fall "
                 "back to the default init; pass lora_ga_config=LoraGAConfig()"
-            )
+            ))

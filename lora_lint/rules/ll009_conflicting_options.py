@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..peft_facts import facts
-from ..registry import rule
+from ..registry import Problem, rule
 from ._model import example, failure_for, label, raises
 from ._util import entries, explicit_first, real, strict, truthy, unset
 
@@ -81,10 +81,10 @@ def conflicting_options(site, ctx):
     dora = truthy(site, "use_dora")
     megatron = truthy(site, "megatron_config")
     if dora is not None and megatron is not None:
-        yield explicit_first(dora, megatron), (
+        yield Problem(explicit_first(dora, megatron), (
             "use_dora=True with megatron_config: peft raises \"DoRA does not support megatron_core, "
             "please set `use_dora=False`\"; drop one of them"
-        )
+        ))
     yield from _target_parameters(site)
     yield from _converted_experts(site, ctx)
     yield from _variants(site)
@@ -98,21 +98,21 @@ def _layers(site):
         if (layers is None and site.missing("layers_to_transform")) or (
             layers is not None and layers.known and layers.value is None and not unset(site, None)
         ):
-            yield pattern, (
+            yield Problem(pattern, (
                 "`layers_pattern` is set without `layers_to_transform`: peft raises ValueError "
                 "(\"When `layers_pattern` is specified, `layers_to_transform` must also be specified\"); "
                 "give the layer indices in `layers_to_transform`"
-            )
+            ))
     target = site.get("target_modules")
     if target is None or not isinstance(target.value, str):
         return
     for name in ("layers_to_transform", "layers_pattern"):
         p = site.get(name)
         if p is not None and p.value is not None:
-            yield p, (
+            yield Problem(p, (
                 f"`{name}` cannot be used when `target_modules` is a string (a regex): peft raises "
                 f"ValueError; list the module names in target_modules, or put the layer indices in the regex"
-            )
+            ))
 
 
 def _nonempty(value) -> bool:
@@ -133,17 +133,17 @@ def _lora_bias(site):
         except Exception:
             bad = False
         if bad:
-            yield bias, (
+            yield Problem(bias, (
                 f"lora_bias=True with init_lora_weights={init.value!r}: peft raises \"The argument "
                 f"lora_bias=True is only supported with init_lora_weights=True or False\"; drop lora_bias "
                 f"or use the default init"
-            )
+            ))
     dora = truthy(site, "use_dora")
     if dora is not None:
-        yield bias, (
+        yield Problem(bias, (
             "lora_bias=True with use_dora=True: peft raises \"The argument lora_bias=True is not "
             "supported for DoRA, please pass use_dora=False\"; drop one of them"
-        )
+        ))
 
 
 def _loftq(site):
@@ -156,11 +156,11 @@ def _loftq(site):
     else:
         missing = cfg.known and not unset(site, cfg.value) and not _nonempty(cfg.value)
     if missing:
-        yield init, (
+        yield Problem(init, (
             "init_lora_weights='loftq' without loftq_config: peft raises ValueError (\"`loftq_config` "
             "must be specified when `init_lora_weights` is 'loftq'\"); pass "
             "loftq_config=LoftQConfig(loftq_bits=4)"
-        )
+        ))
 
 
 #: What a ParamWrapper (target_parameters) rejects: field -> peft's message fragment.
@@ -179,10 +179,10 @@ def _target_parameters(site):
     if tp is None:
         return
     if isinstance(tp.value, str):
-        yield tp, (
+        yield Problem(tp, (
             f"target_parameters={tp.value!r} is a string: peft raises TypeError (\"`target_parameters` "
             f"must be a list of strings or None\"); write [{tp.value!r}]"
-        )
+        ))
         return
     if not isinstance(tp.value, (list, tuple)) or not tp.value:
         return
@@ -204,10 +204,10 @@ def _target_parameters(site):
         if on:
             where = p if not p.implicit else tp
             fix = "lora_dropout=0.0" if name == "lora_dropout" else f"remove `{name}`"
-            yield where, (
+            yield Problem(where, (
                 f"target_parameters cannot be combined with {name}={p.value!r}: peft raises "
                 f"\"lora.ParamWrapper does not work with {text}\"; use {fix}"
-            )
+            ))
 
 
 def _converted_experts(site, ctx):
@@ -225,10 +225,10 @@ def _converted_experts(site, ctx):
     where = p if p is not None and not p.implicit else site.params.get("target_modules") or site
     fix = "lora_dropout=0.0" if name == "lora_dropout" else f"remove `{name}`"
     shown = ", ".join(converted[:4]) + (" ..." if len(converted) > 4 else "")
-    yield where, (
+    yield Problem(where, (
         f"on this fused-MoE model peft converts the expert targets into target_parameters"
         f"{f' ({shown})' if shown else ''}, and {raises(failure)}; use {fix}"
-    )
+    ))
 
 
 def _no_target_modules(site) -> bool:
@@ -260,10 +260,10 @@ def _variants(site):
         return
     where = explicit_first(*(p for _, p in sorted(active, key=lambda a: a[1].span, reverse=True)))
     names = tuple(combo)
-    yield where, (
+    yield Problem(where, (
         f"{' and '.join(combo)} are LoRA variants that peft cannot combine: it raises \"Invalid or "
         f"unsupported variant combination: {names}\" when the adapter is created; keep one of them"
-    )
+    ))
 
 
 def _trainable_tokens(site):
@@ -273,7 +273,7 @@ def _trainable_tokens(site):
     saved = {m for m in mts.value if isinstance(m, str)}
     for key, _, where in entries(site, "trainable_token_indices"):
         if key in saved:
-            yield where, (
+            yield Problem(where, (
                 f"trainable_token_indices trains tokens of {key!r}, which modules_to_save also trains fully: "
                 f"peft raises \"The embedding layer is already marked to be trained fully\"; keep one of them"
-            )
+            ))

@@ -1,5 +1,5 @@
 from ..model import Severity, is_known
-from ..registry import rule
+from ..registry import Problem, rule
 from ._util import unset
 
 SRC = "from peft import LoraConfig\n"
@@ -54,7 +54,7 @@ def ignored_setting(site, ctx):
             # peft: `elif self.loftq_config:` (a non-empty config), `eva_config is not None`.
             used = bool(p.value) if name == "loftq_config" else p.value is not None
             if used:
-                yield p, (
+                yield Problem(p, (
                     f"`{name}` is ignored unless init_lora_weights={wanted!r} (it is {init!r}): "
                     f"set init_lora_weights={wanted!r} or remove `{name}`"
-                )
+                ))

@@ -2,7 +2,7 @@ import re
 
 from ..fixes import build
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._fixes import fix
 from ._regex import can_match_dot
 from ._util import list_items
@@ -155,12 +155,12 @@ def target_pattern_misuse(site, ctx):
         if p is not None and isinstance(p.value, str):
             why = string_problem(p.value, effect)
             if why:
-                yield p, f"{name}={why}", lambda p=p: _split(site, p, ctx)
+                yield Problem(p, f"{name}={why}", lambda p=p: _split(site, p, ctx))
             continue
         for value, where in list_items(site, name):
             why = item_problem(value, item_effect)
             if why:
-                yield where, f"{name} item {why}", lambda n=name, v=value: _unwrap(site, n, v, ctx)
+                yield Problem(where, f"{name} item {why}", lambda n=name, v=value: _unwrap(site, n, v, ctx))
 
 
 def _split(site, p, ctx):

@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 
 
 @rule(
@@ -39,7 +39,7 @@ def inference_mode_in_training(site, ctx):
     p = site.get("inference_mode")
     if p is None or p.value is not True:
         return
-    yield p, (
+    yield Problem(p, (
         "inference_mode=True creates the adapter frozen: 0 trainable parameters, so training changes "
         "nothing; remove it (default False), or load a trained adapter with PeftModel.from_pretrained"
-    )
+    ))

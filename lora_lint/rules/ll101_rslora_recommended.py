@@ -2,7 +2,7 @@ import math
 
 from ..fixes import build
 from ..model import UNSAFE, Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._fixes import fix
 from ._util import entries, fmt, num, rank, rank_and_alpha, real, rslora, scaling
 
@@ -64,15 +64,15 @@ def rslora_recommended(site, ctx):
     r = site.get("r")
     rv = rank(site, r.value) if r is not None else None
     if r is not None and rv is not None and rv >= min_rank:
-        yield r, f"r={rv} without use_rslora: " + advice(rv, alpha, min_rank, max_scaling), \
-            lambda: switch_on(site, ctx, rv, alpha, whole=True)
+        yield Problem(r, f"r={rv} without use_rslora: " + advice(rv, alpha, min_rank, max_scaling),
+                      lambda: switch_on(site, ctx, rv, alpha, whole=True))
     alphas = {k: real(site, v) for k, v, _ in entries(site, "alpha_pattern")}
     for key, value, where in entries(site, "rank_pattern"):
         rk = rank(site, value)
         if rk is not None and rk >= min_rank:
             ak = alphas.get(key, alpha)
-            yield where, f"rank_pattern[{key!r}]={rk} without use_rslora: " + advice(rk, ak, min_rank, max_scaling), \
-                lambda rk=rk, ak=ak: switch_on(site, ctx, rk, ak)
+            yield Problem(where, f"rank_pattern[{key!r}]={rk} without use_rslora: " + advice(rk, ak, min_rank, max_scaling), \
+                lambda rk=rk, ak=ak: switch_on(site, ctx, rk, ak))
 
 
 def switch_on(site, ctx, r: int, alpha, whole: bool = False):

@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._util import entries, fmt, num, rank
 
 
@@ -43,11 +43,11 @@ def rank_diminishing_returns(site, ctx):
     if r is not None:
         rv = rank(site, r.value)
         if rv is not None and rv > max_rank:
-            yield r, f"r={fmt(rv)} is above {max_rank}: {why(rv, max_rank)}; use r={max_rank} or lower"
+            yield Problem(r, f"r={fmt(rv)} is above {max_rank}: {why(rv, max_rank)}; use r={max_rank} or lower")
     for key, value, where in entries(site, "rank_pattern"):
         rv = rank(site, value)
         if rv is not None and rv > max_rank:
-            yield where, f"rank_pattern[{key!r}]={fmt(rv)} is above {max_rank}: {why(rv, max_rank)}; use {max_rank} or lower"
+            yield Problem(where, f"rank_pattern[{key!r}]={fmt(rv)} is above {max_rank}: {why(rv, max_rank)}; use {max_rank} or lower")
 
 
 def why(r: int, max_rank: int) -> str:

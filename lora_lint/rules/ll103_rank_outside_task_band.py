@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._util import rank
 
 #: The rank-selection guide's bands per peft task type.
@@ -63,7 +63,7 @@ def rank_outside_task_band(site, ctx):
         where, said = task, f"r={rv} (the default)"
     nearest = lo if rv < lo else hi
     side = "below" if rv < lo else "above"
-    yield where, (
+    yield Problem(where, (
         f"{said} is {side} the {lo}–{hi} band the rank-selection guide gives for {task.value} "
         f"({what}); consider r={nearest}"
-    )
+    ))

@@ -1,7 +1,7 @@
 import math
 
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._util import entries, explicit_first, fmt, num, rank, rank_and_alpha, real, rslora, scaling
 
 
@@ -60,7 +60,7 @@ def extreme_scaling(site, ctx):
     overall = scaling(alpha, r, rs)
     if overall is not None and not lo <= overall <= hi:
         where = explicit_first(site.params.get("lora_alpha"), site.params.get("r")) or site
-        yield where, message(site, "", "lora_alpha", r, alpha, rs, overall, lo, hi)
+        yield Problem(where, message(site, "", "lora_alpha", r, alpha, rs, overall, lo, hi))
     else:
         overall = None
     patterns_r = {k: v for k, v, _ in entries(site, "rank_pattern")}
@@ -71,7 +71,7 @@ def extreme_scaling(site, ctx):
         s = scaling(ak, rk, rs) if rk and rk > 0 and ak and ak > 0 else None
         if s is not None and not lo <= s <= hi and s != overall:
             label = f"modules matching rank_pattern key {key!r}" + ("" if key in patterns_a else " (no alpha_pattern key for them)")
-            yield where, message(site, label, f"alpha_pattern[{key!r}]", rk, ak, rs, s, lo, hi)
+            yield Problem(where, message(site, label, f"alpha_pattern[{key!r}]", rk, ak, rs, s, lo, hi))
     for key, value, where in entries(site, "alpha_pattern"):
         if key in patterns_r:
             continue
@@ -79,7 +79,7 @@ def extreme_scaling(site, ctx):
         s = scaling(ak, r, rs) if r and ak and ak > 0 else None
         if s is not None and not lo <= s <= hi and s != overall:
             label = f"modules matching alpha_pattern key {key!r}"
-            yield where, message(site, label, f"alpha_pattern[{key!r}]", r, ak, rs, s, lo, hi)
+            yield Problem(where, message(site, label, f"alpha_pattern[{key!r}]", r, ak, rs, s, lo, hi))
 
 
 def message(site, label: str, knob: str, r: int, alpha, rs: bool, s: float, lo, hi) -> str:

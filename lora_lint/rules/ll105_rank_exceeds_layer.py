@@ -1,7 +1,7 @@
 from ..model import Severity
 from ..models.count import compile_patterns, pattern_value
-from ..registry import rule
-from ._model import by_leaf, example, known, label, where
+from ..registry import Problem, rule
+from ._model import by_leaf, example, label, where
 
 
 def _dims(inv, name):
@@ -59,10 +59,7 @@ def rank_exceeds_layer(site, ctx):
     LoraConfig(r=16, target_modules=["q_proj", "k_proj"])
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     rank_items = {p.key: p for p in getattr(site.params.get("rank_pattern"), "items", ())}
     user = {k: v for k, v in a.match.rank_pattern.items() if k not in a.match.added_pattern_keys}
     compiled = compile_patterns(user)
@@ -89,8 +86,8 @@ def rank_exceeds_layer(site, ctx):
                         " layer itself")
                 break
         pattern = ", ".join(f"{leaf!r}: {max(1, min(i, o) // 4)}" for leaf, i, o in dict.fromkeys(layers))
-        yield at, (
+        yield Problem(at, (
             f"{source} is not below min(in, out) of {parts}: the update cannot be low-rank there{tail};"
             f" use a rank below {low} for {'it' if len(layers) == 1 else 'them'}"
             f" (e.g. rank_pattern={{{pattern}}}) or leave {'it' if len(layers) == 1 else 'them'} out"
-        )
+        ))

@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import example, known, where
+from ..registry import Problem, rule
+from ._model import example, where
 
 
 def size(n_bytes: float) -> str:
@@ -46,10 +46,7 @@ def adapter_budget(site, ctx):
     LoraConfig(r=16, target_modules="all-linear")
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     trainable = a.trainable
     if trainable is None or not inv.total_params:
         return
@@ -64,9 +61,9 @@ def adapter_budget(site, ctx):
     why = {"lora": "the LoRA matrices", "modules_to_save": "the full copies of modules_to_save",
            "bias": "the trained biases", "trainable_tokens": "the trainable tokens"}[big]
     at = where(site, "modules_to_save") if big == "modules_to_save" else where(site, "r", "target_modules")
-    yield at, (
+    yield Problem(at, (
         f"the adapter trains {trainable:,} parameters, {pct:.1f}% of {inv.architecture}'s"
         f" {inv.total_params:,} (budget {limit:g}%), most of it in {why} ({parts.get(big, 0):,});"
         f" adapter file ≈ {size(4 * trainable)} in fp32, {size(2 * trainable)} in bf16. Lower r, target"
         " fewer modules or drop full module copies, or raise `max-trainable-percent`"
-    )
+    ))

@@ -1,10 +1,10 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._model import adaptable_leaves, blame, closest, example, failure_for, names, py_list, raises
 
 
 @rule(
-    "LL201", "target-modules-not-found", Severity.ERROR, needs_model=True,
+    "LL201", "target-modules-not-found", Severity.ERROR, needs_model=True, reports_failure=True,
     valid=[
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj", "v_proj"])\n'),
         example("tiny-llama", 'LoraConfig(target_modules=r".*\\.(q_proj|v_proj)")\n'),
@@ -61,15 +61,16 @@ def target_modules_not_found(site, ctx):
             near = sorted({c for t in targets for c in closest(inv, t)}, key=leaves.index)
             if near:
                 hint = f"; closest names that exist: {', '.join(near)}"
-        yield at, f"no module of {inv.architecture} matches target_modules: {raises(failure)}{hint} ({existing})"
+        yield Problem(at, f"no module of {inv.architecture} matches target_modules: {raises(failure)}{hint}"
+                          f" ({existing})")
     elif kind == "no-targets":
-        yield at, (f"target_modules is empty and there are no target_parameters: {raises(failure)}; name the"
-                   f" layers to adapt, e.g. {py_list(leaves[:4])}")
+        yield Problem(at, (f"target_modules is empty and there are no target_parameters: {raises(failure)}; name"
+                           f" the layers to adapt, e.g. {py_list(leaves[:4])}"))
     else:  # all-excluded, none-targeted
         by = [n for n in ("exclude_modules", "modules_to_save") if a.spec.known(n) and getattr(a.spec, n)]
         if a.match.excluded_by_save and "modules_to_save" not in by and a.spec.task_type == "SEQ_CLS":
             by.append("the heads task_type='SEQ_CLS' adds to modules_to_save")
-        yield at, (
+        yield Problem(at, (
             f"every module target_modules matches is removed again by {' and '.join(by) or 'the exclusions'}"
             f" ({names(a.match.excluded)}): {raises(failure)}; drop the overlap"
-        )
+        ))

@@ -1,9 +1,9 @@
 from ..fixes import build
 from ..model import UNSAFE, Severity
 from ..models.roles import counterparts, describe, leaf_jobs, written_jobs
-from ..registry import rule
+from ..registry import Problem, rule
 from ._fixes import fix
-from ._model import by_leaf, closest, example, item, known
+from ._model import by_leaf, closest, example, item
 
 
 @rule(
@@ -55,10 +55,7 @@ def target_modules_partial_match(site, ctx):
     both the attention and the MLP output; BERT's `dense` is three layers), no fix is offered:
     removing the name would hide the mistake. A saved `adapter_config.json` is never rewritten.
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     targets = a.spec.target_modules
     if isinstance(targets, str) or not targets or a.match.default_targets:
         return
@@ -77,10 +74,10 @@ def target_modules_partial_match(site, ctx):
                     f" {', '.join(repr(c) for c in same)}")
         else:
             hint = f"; did you mean {' or '.join(repr(c) for c in near)}?" if near else ""
-        yield item(site, "target_modules", entry), (
+        yield Problem(item(site, "target_modules", entry), (
             f"{entry!r} matches no module of {inv.architecture}, so peft skips it silently and adapts only"
             f" {adapted}{hint}"
-        ), lambda e=entry: repair(site, ctx, inv, a, e, jobs)
+        ), lambda e=entry: repair(site, ctx, inv, a, e, jobs))
 
 
 def repair(site, ctx, inv, a, entry, jobs):

@@ -1,11 +1,11 @@
 from ..model import Severity
 from ..peft_facts import facts
-from ..registry import rule
+from ..registry import Problem, rule
 from ._model import adaptable_leaves, blame, example, failure_for, py_list, raises
 
 
 @rule(
-    "LL203", "default-targets-unavailable", Severity.ERROR, needs_model=True,
+    "LL203", "default-targets-unavailable", Severity.ERROR, needs_model=True, reports_failure=True,
     valid=[
         example("tiny-llama", "LoraConfig(r=16)\n"),
         example("tiny-phi3", 'LoraConfig(r=16, target_modules=["qkv_proj", "o_proj"])\n'),
@@ -50,15 +50,15 @@ def default_targets_unavailable(site, ctx):
     at = blame(site, failure)
     suggestion = py_list(adaptable_leaves(inv)[:4])
     if failure.kind == "no-default":
-        yield at, (
+        yield Problem(at, (
             f"target_modules is omitted and peft {facts()['peft_version']} has no default targets for"
             f" model_type {inv.model_type!r}: {raises(failure)}; name them, e.g. target_modules={suggestion}"
             " or 'all-linear'"
-        )
+        ))
     else:  # no-targets: the default is dropped by the MoE conversion
         default = facts()["default_target_modules"].get(inv.model_type)
-        yield at, (
+        yield Problem(at, (
             f"target_modules is omitted; peft's default for {inv.model_type!r} ({default!r}) is dropped by"
             f" its transformers-5 MoE conversion, so {raises(failure)}; write"
             f" target_modules={py_list(default or []) if default else suggestion}"
-        )
+        ))

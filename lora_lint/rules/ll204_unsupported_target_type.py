@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._model import example, failure_for, item, plural, where
 
 SUPPORTED = "Linear, Conv1D, Embedding, Conv1d/2d/3d and MultiheadAttention"
@@ -16,7 +16,7 @@ def _children(inv, name):
 
 
 @rule(
-    "LL204", "unsupported-target-type", Severity.ERROR, needs_model=True,
+    "LL204", "unsupported-target-type", Severity.ERROR, needs_model=True, reports_failure=True,
     valid=[
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj", "v_proj"])\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["input_layernorm"])\n'),
@@ -61,16 +61,16 @@ def unsupported_target_type(site, ctx):
     targets = a.spec.target_modules
     framework = a.framework.get("target_modules")
     if framework is not None:  # the framework chose the names: one finding, in its words
-        yield where(site, "target_modules"), _message(inv, None, bad, failure,
-                                                       f"`{framework.setting}` ({framework.finder})")
+        setting = f"`{framework.setting}` ({framework.finder})"
+        yield Problem(where(site, "target_modules"), _message(inv, None, bad, failure, setting))
         return
     if isinstance(targets, (list, tuple, set)) and a.entries:
         for entry in targets:
             hits = [n for n in a.entries.get(entry, ()) if n in bad]
             if hits:
-                yield item(site, "target_modules", entry), _message(inv, entry, hits, failure)
+                yield Problem(item(site, "target_modules", entry), _message(inv, entry, hits, failure))
         return
-    yield where(site, "target_modules"), _message(inv, None, bad, failure)
+    yield Problem(where(site, "target_modules"), _message(inv, None, bad, failure))
 
 
 def _message(inv, entry, hits, failure, setting=None):

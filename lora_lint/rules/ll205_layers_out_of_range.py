@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import example, failure_for, item, known, raises, where
+from ..registry import Problem, rule
+from ._model import example, failure_for, item, raises, where
 
 
 def ranges(values) -> str:
@@ -16,7 +16,7 @@ def ranges(values) -> str:
 
 
 @rule(
-    "LL205", "layers-out-of-range", Severity.ERROR, needs_model=True,
+    "LL205", "layers-out-of-range", Severity.ERROR, needs_model=True, reports_failure=True,
     valid=[
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj", "v_proj"], layers_to_transform=[0, 1, 2, 3])\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], layers_to_transform=[1], layers_pattern="layers")\n'),
@@ -62,22 +62,18 @@ def layers_out_of_range(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], layers_to_transform=list(range(24, 32)))
     ```
     """
-    found = known(ctx)
-    failure = None
-    if found is None:
-        owned = failure_for(site, ctx, "LL205")
-        if owned is None:
-            return
-        inv, a, failure = owned
-    else:
-        inv, a = found
+    inv, a = ctx.model, ctx.analysis
+    failure = a.failure
+    if failure is not None and failure_for(site, ctx, "LL205") is None:
+        return  # peft raises, and another rule reports it
     layers = a.spec.layers_to_transform
     targets = a.spec.target_modules
     if layers is None or isinstance(targets, str) or not a.entries:
         return
     out = list(_findings(site, inv, a, failure, [layers] if isinstance(layers, int) else list(layers)))
     if failure is not None and not out:
-        out.append((where(site, "layers_to_transform"), f"no targeted module is in the layers {layers!r}: {raises(failure)}"))
+        out.append(Problem(where(site, "layers_to_transform"),
+                           f"no targeted module is in the layers {layers!r}: {raises(failure)}"))
     yield from out
 
 
@@ -89,10 +85,10 @@ def _findings(site, inv, a, failure, requested):
     if pattern and not available and indexed:
         lists = sorted({p.rpartition(".")[2] for p in inv.layer_lists})
         then = raises(failure) if failure else "the entries that need a layer index adapt nothing"
-        yield where(site, "layers_pattern"), (
+        yield Problem(where(site, "layers_pattern"), (
             f"layers_pattern={pattern!r} names no layer list of {inv.architecture} (its layer lists are"
             f" {', '.join(repr(x) for x in lists)}), so no module gets a layer index: {then}"
-        )
+        ))
         return
     if available and requested:
         stacks = sorted({p for p in inv.layer_lists for k in indexed if k.startswith(p + ".")})
@@ -104,14 +100,14 @@ def _findings(site, inv, a, failure, requested):
             p = site.params.get("layers_to_transform")
             at = next((it for it in (p.items if p else ()) if it.value == bad[0]), None)
             word = "index" if len(bad) == 1 else "indices"
-            yield at or where(site, "layers_to_transform"), (
+            yield Problem(at or where(site, "layers_to_transform"), (
                 f"layers_to_transform {word} {', '.join(map(str, bad))} {'is' if len(bad) == 1 else 'are'} not"
-                f" layers that hold the targeted modules ({held}): {consequence}")
+                f" layers that hold the targeted modules ({held}): {consequence}"))
     for entry in a.entries:
         keys = a.entries[entry]
         if keys and all(indexed.get(k) is None and k not in targeted for k in keys):
-            yield item(site, "target_modules", entry), (
+            yield Problem(item(site, "target_modules", entry), (
                 f"{entry!r}{'' if keys == [entry] else f' ({keys[0]})'} has no layer index, so with layers_to_transform"
                 " set peft never adapts it (only an entry equal to the full module name skips the layer filter);"
                 f" write the full name {keys[0]!r}, or drop layers_to_transform"
-            )
+            ))

@@ -1,8 +1,8 @@
 from collections import Counter
 
 from ..model import Severity
-from ..registry import rule
-from ._model import example, known, plural, py_list, where
+from ..registry import Problem, rule
+from ._model import example, plural, py_list, where
 
 EXPERT_LEAVES = frozenset({"gate_proj", "up_proj", "down_proj", "w1", "w2", "w3", "gate_up_proj",
                            "fc1", "fc2", "experts", "mlp", "feed_forward", "block_sparse_moe"})
@@ -68,10 +68,7 @@ def moe_experts_not_adapted(site, ctx):
     )
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     fused = inv.fused_experts()
     if not fused or any(p in fused for p in a.targeted_parameters):
         return
@@ -88,8 +85,8 @@ def moe_experts_not_adapted(site, ctx):
     got = f"adapts only {by_leaf(_short(n) for n in mlp)}" if mlp else "adapts no MLP weights"
     what = ("all-linear" if a.match.all_linear else f"`{framework.setting}`" if framework is not None
             else f"target_modules={targets!r}")
-    yield where(site, "target_modules"), (
+    yield Problem(where(site, "target_modules"), (
         f"{inv.architecture} stores its {plural(experts, 'routed expert')} per layer as fused parameters"
         f" ({', '.join(suffixes)}), which target_modules cannot reach: {what} {got}, not the routed experts;"
         f" add target_parameters={py_list(suffixes)} (with lora_dropout=0)"
-    )
+    ))

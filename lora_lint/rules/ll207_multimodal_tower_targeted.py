@@ -1,8 +1,8 @@
 import re
 
 from ..model import Severity
-from ..registry import rule
-from ._model import by_leaf, example, item, known, plural, where
+from ..registry import Problem, rule
+from ._model import by_leaf, example, item, plural, where
 
 
 def _text_prefix(inv):
@@ -72,10 +72,9 @@ def multimodal_tower_targeted(site, ctx):
     LoraConfig(target_modules=r".*language_model.*\\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)")
     ```
     """
-    found = known(ctx)
-    if found is None or not found[0].towers:
+    inv, a = ctx.model, ctx.analysis
+    if not inv.towers:
         return
-    inv, a = found
     targets = a.spec.target_modules
     framework = a.framework.get("target_modules")  # the training framework chose the names
     if isinstance(targets, str) and not a.match.all_linear:
@@ -86,26 +85,26 @@ def multimodal_tower_targeted(site, ctx):
     if not in_tower:
         return
     if framework is not None:
-        yield where(site, "target_modules"), (
+        yield Problem(where(site, "target_modules"), (
             f"`{framework.setting}` ({framework.finder}) also adapts {_parts(inv, in_tower)}, not only the"
             " language model; to adapt only the language model name its modules instead"
-        )
+        ))
         return
     if isinstance(targets, (list, tuple, set)) and a.entries:
         for entry in targets:
             hits = [n for n in a.entries.get(entry, ()) if n in in_tower]
             if hits and not any(t.rpartition(".")[2] in entry for t in inv.towers):
                 towers = sorted({inv.tower_of(n) for n in hits})
-                yield item(site, "target_modules", entry), (
+                yield Problem(item(site, "target_modules", entry), (
                     f"{entry!r} also matches {plural(len(hits), 'module')} in {', '.join(towers)}"
                     f" ({hits[0]}…), not only the language model; to adapt only the language model use"
                     f" {_advice(inv)}"
-                )
+                ))
         return
     what = "all-linear" if a.match.all_linear else "target_modules"
-    yield where(site, "target_modules"), (
+    yield Problem(where(site, "target_modules"), (
         f"{what} also adapts {_parts(inv, in_tower)}; to adapt only the language model use {_advice(inv)}"
-    )
+    ))
 
 
 def _parts(inv, in_tower) -> str:

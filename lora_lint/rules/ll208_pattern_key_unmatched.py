@@ -1,8 +1,8 @@
 import re
 
 from ..model import Severity
-from ..registry import rule
-from ._model import example, known, where
+from ..registry import Problem, rule
+from ._model import example, where
 
 
 def _rx(key):
@@ -65,10 +65,9 @@ def pattern_key_unmatched(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], rank_pattern={"model.layers.0.self_attn.q_proj": 32, "q_proj": 4})
     ```
     """
-    found = known(ctx)
-    if found is None or found[1].error is not None:
+    inv, a = ctx.model, ctx.analysis
+    if a.error is not None:
         return
-    inv, a = found
     adapted = [*a.targeted, *a.targeted_parameters]
     for field in ("rank_pattern", "alpha_pattern"):
         patterns = getattr(a.spec, field)
@@ -89,10 +88,10 @@ def pattern_key_unmatched(site, ctx):
             at = items.get(k) or where(site, field)
             matched = [n for n in adapted if rx.match(n)]
             if not matched:
-                yield at, (f"{field} key {k!r} matches no adapted module of {inv.architecture}, so peft ignores"
+                yield Problem(at, (f"{field} key {k!r} matches no adapted module of {inv.architecture}, so peft ignores"
                            f" it (keys match the end of full names like {adapted[0] if adapted else '?'})"
-                           f"{_hint(k, inv, a)}")
+                           f"{_hint(k, inv, a)}"))
                 continue
             earlier = next(e for e, erx in compiled if erx is not None and erx.match(matched[0]))
-            yield at, (f"{field} key {k!r} never applies: the earlier key {earlier!r} already matches"
-                       f" {matched[0]} (first match in dict order wins); put the more specific key first")
+            yield Problem(at, (f"{field} key {k!r} never applies: the earlier key {earlier!r} already matches"
+                       f" {matched[0]} (first match in dict order wins); put the more specific key first"))

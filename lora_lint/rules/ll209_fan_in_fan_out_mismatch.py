@@ -1,8 +1,8 @@
 from ..fixes import build
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._fixes import fix
-from ._model import by_leaf, example, known
+from ._model import by_leaf, example
 
 
 @rule(
@@ -44,20 +44,19 @@ def fan_in_fan_out_mismatch(site, ctx):
     `True` for `Conv1D`), so training does not change and the config says what runs. Only a
     value written as a literal is rewritten, not a computed one.
     """
-    found = known(ctx)
+    inv, a = ctx.model, ctx.analysis
     p = site.get("fan_in_fan_out")
-    if found is None or p is None or p.implicit or not isinstance(p.value, bool):
+    if p is None or p.implicit or not isinstance(p.value, bool):
         return
-    inv, a = found
     linear = [n for n in a.targeted if inv.by_name[n].kind == "linear"]
     conv1d = [n for n in a.targeted if inv.by_name[n].kind == "conv1d"]
     if p.value and linear and not conv1d:
-        yield p, (f"fan_in_fan_out=True but the adapted layers are nn.Linear ({by_leaf(linear)}): peft warns"
-                  " and resets it to False; write fan_in_fan_out=False"), lambda: _flip(p, ctx)
+        yield Problem(p, (f"fan_in_fan_out=True but the adapted layers are nn.Linear ({by_leaf(linear)}): peft warns"
+                  " and resets it to False; write fan_in_fan_out=False"), lambda: _flip(p, ctx))
     elif not p.value and conv1d and not linear:
-        yield p, (f"fan_in_fan_out=False but {inv.architecture}'s adapted layers are transformers Conv1D"
+        yield Problem(p, (f"fan_in_fan_out=False but {inv.architecture}'s adapted layers are transformers Conv1D"
                   f" ({by_leaf(conv1d)}), whose weight is stored (in, out): peft warns and sets it to True;"
-                  " write fan_in_fan_out=True"), lambda: _flip(p, ctx)
+                  " write fan_in_fan_out=True"), lambda: _flip(p, ctx))
 
 
 def _flip(p, ctx):

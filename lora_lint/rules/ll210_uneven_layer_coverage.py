@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import example, item, known
+from ..registry import Problem, rule
+from ._model import example, item
 
 
 def coverage(inv, names):
@@ -57,10 +57,7 @@ def uneven_layer_coverage(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj", "in_proj", "out_proj"])
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     targets = a.spec.target_modules
     if a.spec.layers_to_transform is not None or not isinstance(targets, (list, tuple, set)) or not a.entries:
         return
@@ -77,9 +74,9 @@ def uneven_layer_coverage(site, ctx):
                 continue
             missing = sorted(set(range(total)) - layers)
             kinds = sorted({inv.by_name[f"{prefix}.{i}"].cls for i in missing if f"{prefix}.{i}" in inv.by_name})
-            yield item(site, "target_modules", entry), (
+            yield Problem(item(site, "target_modules", entry), (
                 f"{entry!r} exists in only {len(layers)} of the {total} layers of {prefix}: layers"
                 f" {', '.join(map(str, missing[:8]))}{'…' if len(missing) > 8 else ''}"
                 f" ({', '.join(kinds)}) get no adapter from it; also target their layers, use 'all-linear',"
                 " or make the choice explicit with layers_to_transform"
-            )
+            ))

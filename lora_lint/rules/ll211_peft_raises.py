@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..models.replicate import layer_list
-from ..registry import rule
+from ..registry import Problem, rule
 from ._model import blame, example, failure_for, names, raises
 
 #: What to do, per failure kind (peft's message says what went wrong).
@@ -18,7 +18,7 @@ HINTS = {
 
 
 @rule(
-    "LL211", "peft-raises", Severity.ERROR, needs_model=True,
+    "LL211", "peft-raises", Severity.ERROR, needs_model=True, reports_failure=True,
     valid=[
         example("tiny-mixtral", 'LoraConfig(target_modules=["q_proj", "w1", "w2", "w3"], lora_dropout=0.0)\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj", "embed_tokens"], lora_bias=False)\n'),
@@ -93,4 +93,4 @@ def peft_raises(site, ctx):
         hint = f"the [start, end) ranges index the {n} layers of {lst}: keep them within 0–{n}"
     elif f.kind in ("not-found", "no-targets", "all-excluded", "none-targeted"):
         hint = "name the layers to adapt explicitly"
-    yield blame(site, f), raises(f) + (f"; {hint}" if hint else "")
+    yield Problem(blame(site, f), raises(f) + (f"; {hint}" if hint else ""))

@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import known, where
+from ..registry import Problem, rule
+from ._model import where
 
 TASKS = {"SequenceClassification": ("SEQ_CLS", ("score", "classifier")),
          "TokenClassification": ("TOKEN_CLS", ("score", "classifier")),
@@ -50,10 +50,7 @@ def classification_head_not_trainable(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], task_type="SEQ_CLS")
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     task = TASKS.get(inv.model_class)
     if task is None:
         return
@@ -68,8 +65,8 @@ def classification_head_not_trainable(site, ctx):
     lora = "; all-linear even wraps LoRA around the random head instead of training it" if head in a.targeted else ""
     task_type = a.spec.task_type
     now = f"task_type={task_type!r}" if task_type else "no task_type"
-    yield where(site, "task_type"), (
+    yield Problem(where(site, "task_type"), (
         f"{inv.architecture}'s head {head!r} (newly initialised unless the checkpoint already has one)"
         f" stays frozen and is not saved with the adapter: {now} and no modules_to_save entry for it{lora};"
         f" set task_type={want!r} (or modules_to_save=[{head!r}])"
-    )
+    ))

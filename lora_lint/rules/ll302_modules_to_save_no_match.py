@@ -1,7 +1,7 @@
 import difflib
 
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._model import example, item, saved_entries
 
 TASK_HEADS = {"SEQ_CLS": ("classifier", "score"), "TOKEN_CLS": ("classifier", "score"), "QUESTION_ANS": ("qa_outputs",)}
@@ -62,7 +62,7 @@ def modules_to_save_no_match(site, ctx):
         near = difflib.get_close_matches(entry.rpartition(".")[2], leaves, n=2, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
         heads = f" ({inv.architecture}'s heads: {', '.join(inv.heads)})" if inv.heads else ""
-        yield item(site, "modules_to_save", entry), (
+        yield Problem(item(site, "modules_to_save", entry), (
             f"modules_to_save entry {entry!r} matches no module of {inv.architecture}: peft ignores it"
             f" silently, nothing is trained or saved for it{hint}{heads}"
-        )
+        ))

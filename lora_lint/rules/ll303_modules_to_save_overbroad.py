@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Problem, rule
 from ._model import example, item, names, plural, saved_entries
 
 
@@ -47,13 +47,13 @@ def modules_to_save_overbroad(site, ctx):
         loose = [n for n in canon if n != entry and not n.endswith("." + entry)]
         params = sum(inv.subtree_params(n) for n in canon)
         if loose:
-            yield item(site, "modules_to_save", entry), (
+            yield Problem(item(site, "modules_to_save", entry), (
                 f"modules_to_save entry {entry!r} also selects {names(loose)} (peft matches with endswith and"
                 f" no dot boundary): {plural(len(canon), 'module')} fully trained, +{params:,} parameters;"
                 f" write the full name{'s' if len(canon) > 1 else ''} you mean"
-            )
+            ))
         elif len(canon) > 1:
-            yield item(site, "modules_to_save", entry), (
+            yield Problem(item(site, "modules_to_save", entry), (
                 f"modules_to_save entry {entry!r} selects {plural(len(canon), 'module')} ({names(canon, 3)}):"
                 f" each gets a full trainable copy, +{params:,} parameters; name the one you mean"
-            )
+            ))

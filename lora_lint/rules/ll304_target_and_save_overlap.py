@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import example, item, known, names, where
+from ..registry import Problem, rule
+from ._model import example, item, names, where
 
 
 @rule(
@@ -41,10 +41,7 @@ def target_and_save_overlap(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], modules_to_save=["lm_head"])
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     targets = a.spec.target_modules
     if a.match.all_linear or a.match.default_targets or not a.match.excluded_by_save:
         return
@@ -55,10 +52,10 @@ def target_and_save_overlap(site, ctx):
             hits = [n for n in a.entries.get(entry, ()) if n in overlap]
             if hits:
                 shown = f"{entry!r}" if hits == [entry] else f"{entry!r} ({names(hits, 2)})"
-                yield item(site, "target_modules", entry), _message(inv, a, user, shown, hits, "it")
+                yield Problem(item(site, "target_modules", entry), _message(inv, a, user, shown, hits, "it"))
         return
-    yield where(site, "target_modules"), _message(inv, a, user, f"target_modules also matches {names(overlap, 3)},"
-                                                  " which", overlap, "them")
+    shown = f"target_modules also matches {names(overlap, 3)}, which"
+    yield Problem(where(site, "target_modules"), _message(inv, a, user, shown, overlap, "them"))
 
 
 def _message(inv, a, user, shown, hits, pronoun):

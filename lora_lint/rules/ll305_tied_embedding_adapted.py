@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import example, item, known, where
+from ..registry import Problem, rule
+from ._model import example, item, where
 
 
 @rule(
@@ -41,18 +41,15 @@ def tied_embedding_adapted(site, ctx):
     LoraConfig(target_modules=["q_proj", "v_proj"], modules_to_save=["lm_head"], ensure_weight_tying=True)
     ```
     """
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     ewt = a.spec.ensure_weight_tying
     tied = set(inv.tied_to_embedding) | ({inv.input_embeddings} if inv.tied_to_embedding else set())
     if not tied:
         if ewt is True and not site.params["ensure_weight_tying"].implicit:
-            yield where(site, "ensure_weight_tying"), (
+            yield Problem(where(site, "ensure_weight_tying"), (
                 f"ensure_weight_tying=True but {inv.architecture} has no tied embeddings"
                 " (tie_word_embeddings=False): peft warns and ignores it; remove it"
-            )
+            ))
         return
     if ewt is not False or not site.dialect.can_set("ensure_weight_tying"):
         return
@@ -65,14 +62,14 @@ def tied_embedding_adapted(site, ctx):
         for entry in targets:
             hits = [n for n in a.entries.get(entry, ()) if n in tied and n in a.targeted]
             if hits:
-                yield item(site, "target_modules", entry), _message(hits[0], partner(hits[0]), "adapted")
+                yield Problem(item(site, "target_modules", entry), _message(hits[0], partner(hits[0]), "adapted"))
     elif any(n in tied for n in a.targeted):
         hit = next(n for n in a.targeted if n in tied)
-        yield where(site, "target_modules"), _message(hit, partner(hit), "adapted")
+        yield Problem(where(site, "target_modules"), _message(hit, partner(hit), "adapted"))
     for entry, hits in a.saved.items():
         hit = next((inv.aliases.get(n, n) for n in hits if inv.aliases.get(n, n) in tied), None)
         if hit and entry in (a.spec.modules_to_save or ()):
-            yield item(site, "modules_to_save", entry), _message(hit, partner(hit), "fully trained")
+            yield Problem(item(site, "modules_to_save", entry), _message(hit, partner(hit), "fully trained"))
 
 
 def _message(name, partner, how):

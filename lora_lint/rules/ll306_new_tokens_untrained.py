@@ -1,6 +1,6 @@
 from ..model import Severity
-from ..registry import rule
-from ._model import known, py_list
+from ..registry import Problem, rule
+from ._model import py_list
 
 _SRC = ("# lora-lint: base-model=tests/fixtures/models/tiny-llama\nfrom peft import LoraConfig\n"
         "model.resize_token_embeddings(len(tokenizer))\n")
@@ -45,10 +45,7 @@ def new_tokens_untrained(site, ctx):
     """
     if not site.resizes_vocab:
         return
-    found = known(ctx)
-    if found is None:
-        return
-    inv, a = found
+    inv, a = ctx.model, ctx.analysis
     if a.spec.trainable_token_indices is not None:
         return
     emb = [n for n in (inv.input_embeddings, inv.output_embeddings, *inv.tied_to_embedding) if n]
@@ -60,8 +57,8 @@ def new_tokens_untrained(site, ctx):
     leaves = list(dict.fromkeys(n.rpartition(".")[2] for n in emb))
     emb = list(dict.fromkeys(emb))
     which = f"neither {', '.join(emb[:-1])} nor {emb[-1]} is" if len(emb) > 1 else f"{emb[0]} is not"
-    yield site, (
+    yield Problem(site, (
         f"the vocabulary is resized but {which} trained: the new"
         f" tokens' rows stay random and are not saved; add modules_to_save={py_list(leaves)}"
         " (or trainable_token_indices=[<new token ids>])"
-    )
+    ))

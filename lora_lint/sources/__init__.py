@@ -1,59 +1,84 @@
-"""Sources turn one file's text into ``LoraSite`` records; one module per source kind."""
+"""Readers turn one ``SourceFile`` into ``LoraSite`` records; one reader module per file kind.
+
+A reader module has ``sites(source)`` (the sites, or ``SourceError`` for LL901) and keeps what it
+parsed on the source (``SourceFile.keep``) for the fix builders. ``READERS`` registers it for its
+kind with a cheap ``may_hold`` test (False when the file certainly holds no site, so nothing is
+parsed); a kind without a reader is not looked for in directories. Reader modules are imported
+when a file of their kind is parsed, so a run over YAML files never imports libcst, nor one over
+Python files PyYAML.
+"""
 
 from __future__ import annotations
 
-from ..model import LoraSite, Span
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
 
-PYTHON_SUFFIXES = (".py", ".pyi")
-YAML_SUFFIXES = (".yaml", ".yml", ".json")
-SUFFIXES = PYTHON_SUFFIXES + YAML_SUFFIXES
-#: A Python file containing none of these cannot hold a site: libcst is not even imported.
-PYTHON_MARKERS = ("LoraConfig", "get_peft_model")
+from ..model import LoraSite
+from ..source_file import Kind, SourceFile, kind_of
+from ._base import PYTHON_MARKERS, SourceError
+
+__all__ = ["READERS", "Reader", "SourceError", "is_source", "may_hold_sites", "sites_for"]
 
 
-class SourceError(Exception):
-    """The file cannot be read or parsed: reported as LL901 at ``span``."""
+@dataclass(frozen=True)
+class Reader:
+    """A registered reader: ``load`` imports its module (which has ``sites(source)``), and
+    ``may_hold`` is its cheap test, which imports nothing heavy: the parent process runs it on
+    every file, and only what passes is parsed (maybe in a worker process)."""
 
-    def __init__(self, message: str, span: Span):
-        super().__init__(message)
-        self.message = message
-        self.span = span
+    load: Callable[[], ModuleType]
+    may_hold: Callable[[SourceFile], bool]
+
+
+def _python() -> ModuleType:
+    from . import python
+
+    return python
+
+
+def _python_may_hold(source: SourceFile) -> bool:
+    return any(marker in source.text for marker in PYTHON_MARKERS)
+
+
+def _yaml() -> ModuleType:
+    from . import yaml_source
+
+    return yaml_source
+
+
+def _yaml_may_hold(source: SourceFile) -> bool:
+    return _yaml().may_hold(source)
+
+
+#: File kind -> its reader. A kind that is not here is not read (nor looked for in directories).
+READERS: dict[Kind, Reader] = {
+    Kind.PYTHON: Reader(_python, _python_may_hold),
+    Kind.YAML: Reader(_yaml, _yaml_may_hold),
+    Kind.JSON: Reader(_yaml, _yaml_may_hold),
+}
 
 
 def is_source(path: str) -> bool:
-    return path.lower().endswith(SUFFIXES)
+    """A file of a kind some reader reads (what a directory walk picks up)."""
+    return kind_of(path) in READERS
 
 
-def may_hold_sites(path: str, text: str) -> bool:
-    """False when ``sites_for`` certainly finds nothing without parsing (the marker tests it
-    starts with); True means the file is worth parsing."""
-    lower = path.lower()
-    if lower.endswith(PYTHON_SUFFIXES):
-        return any(marker in text for marker in PYTHON_MARKERS)
-    if lower.endswith(YAML_SUFFIXES):
-        from .yaml_source import markers
-
-        return markers(path).search(text) is not None
-    return False
+def may_hold_sites(source: SourceFile) -> bool:
+    """False when ``sites_for`` certainly finds nothing without parsing; True means the file is
+    worth parsing."""
+    r = READERS.get(source.kind) if source.kind is not None else None
+    return r is not None and r.may_hold(source)
 
 
-def sites_for(path: str, text: str) -> list[LoraSite]:
-    """The LoRA sites of one file. Raises ``SourceError`` when the file cannot be parsed."""
-    lower = path.lower()
-    if lower.endswith(PYTHON_SUFFIXES):
-        if not any(marker in text for marker in PYTHON_MARKERS):
-            return []
-        from . import python
-
-        found = python.sites(path, text)
-    elif lower.endswith(YAML_SUFFIXES):
-        from . import yaml_source
-
-        found = yaml_source.sites(path, text)
-    else:
+def sites_for(source: SourceFile) -> list[LoraSite]:
+    """The LoRA sites of one file, with its ``# lora-lint: base-model=`` comment applied. Raises
+    ``SourceError`` when the file cannot be parsed."""
+    if not may_hold_sites(source):
         return []
+    found = READERS[source.kind].load().sites(source)
     if not found:
         return found
-    from .overrides import apply_comment
+    from ..directives import apply_model_directives
 
-    return apply_comment(path, text, found)
+    return apply_model_directives(source, found)

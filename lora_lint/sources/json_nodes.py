@@ -15,6 +15,7 @@ from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..model import Span
+from ..source_file import SourceFile
 from .yaml_nodes import STD, ParseError
 
 MAX_NESTING = 200
@@ -26,21 +27,14 @@ _STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"'
 
 
 class _Parser:
-    def __init__(self, text: str):
-        self.text = text
+    def __init__(self, source: SourceFile):
+        self.source = source
+        self.text = source.text
         self.i = 0
-        # 0-based start index of every line, for index -> (line, column)
-        self.starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r(?!\n)|\n", text)]
 
     def mark(self, index: int) -> Mark:
-        lo, hi = 0, len(self.starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.starts[mid] <= index:
-                lo = mid
-            else:
-                hi = mid - 1
-        return Mark("<json>", index, lo, index - self.starts[lo], None, None)
+        line, col = self.source.position(index)
+        return Mark("<json>", index, line - 1, col - 1, None, None)
 
     def fail(self, message: str, index: int | None = None):
         m = self.mark(self.i if index is None else index)
@@ -138,8 +132,8 @@ class _Parser:
                 self.fail("expected ',' or ']'", self.i - 1)
 
 
-def compose(text: str) -> list[Node]:
-    """A JSON text as one document node. Raises ``ParseError``."""
-    if not text.strip():
+def compose(source: SourceFile) -> list[Node]:
+    """A JSON file as one document node. Raises ``ParseError``."""
+    if not source.text.strip():
         return []
-    return [_Parser(text).parse()]
+    return [_Parser(source).parse()]

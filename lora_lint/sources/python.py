@@ -18,8 +18,9 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Param, Span
 from ..peft_facts import facts, lora_fields, suggest
-from . import PYTHON_MARKERS as MARKERS
-from . import SourceError
+from ..source_file import SourceFile
+from ._base import PYTHON_MARKERS as MARKERS
+from ._base import SourceError
 from .python_eval import Evaluator, Scope, ScopeBuilder
 
 #: Keyword arguments of Unsloth's get_peft_model that are not LoraConfig fields.
@@ -58,28 +59,24 @@ UNSLOTH_VISION = Dialect(
 DIALECTS = {d.name: d for d in (PEFT, UNSLOTH, UNSLOTH_VISION)}
 
 
-#: The last file read, ``(text, module, extractor)``: fixes reuse its tree (a miss re-parses).
-_LAST: tuple | None = None
-
-
-def tree(text: str) -> tuple[cst.Module, Any]:
-    """``(module, positions)`` of ``text``, from the last file read when it is the same text."""
-    last = _LAST
-    if last is not None and (last[0] is text or last[0] == text):
-        return last[1], last[2].positions
-    module = parse(text)
+def tree(source: SourceFile) -> tuple[cst.Module, Any]:
+    """``(module, positions)`` of ``source``: the reader's own parse when it read the file."""
+    extractor = source.kept(Extractor)
+    if extractor is not None:
+        return extractor.module, extractor.positions
+    module = parse(source)
     return module, positions_of(module)
 
 
-def sites(path: str, text: str) -> list[LoraSite]:
-    global _LAST
+def sites(source: SourceFile) -> list[LoraSite]:
+    text = source.text
     if not any(marker in text for marker in MARKERS):
         return []
-    module = parse(text)
-    extractor = Extractor(path, module)
+    module = parse(source)
+    extractor = Extractor(source.path, module)
     found = extractor.sites()
-    _LAST = (text, module, extractor)
-    script = _script_metadata(text) if "# /// script" in text and found else None
+    source.keep(Extractor, extractor)  # the fix builders reuse its tree and positions
+    script = _script_metadata(source) if "# /// script" in text and found else None
     if script is not None:  # PEP 723 inline metadata: the script's own pins (LL002)
         deps, first, last = script
         p = Param("dependencies", deps, Span(first, 1, last, 7))
@@ -87,19 +84,19 @@ def sites(path: str, text: str) -> list[LoraSite]:
     return found
 
 
-def _script_metadata(text: str):
+def _script_metadata(source: SourceFile):
     from ..pins import script_metadata
 
-    return script_metadata(text)
+    return script_metadata(source.lines)
 
 
-def parse(text: str) -> cst.Module:
+def parse(source: SourceFile) -> cst.Module:
     from .python_depth import parse_guarded
 
     try:
-        return parse_guarded(cst.parse_module, text)
+        return parse_guarded(cst.parse_module, source.text)
     except cst.ParserSyntaxError as e:
-        raise SourceError(f"syntax error: {e.message}", _error_span(text, e)) from None
+        raise SourceError(f"syntax error: {e.message}", _error_span(source, e)) from None
     except RecursionError:
         raise SourceError("file is nested too deeply to parse", Span.point(1, 1)) from None
     except Exception as e:  # libcst raises a few other kinds on odd input
@@ -109,16 +106,14 @@ def parse(text: str) -> cst.Module:
 _ERROR_AT = re.compile(r"error at (\d+):(\d+)")
 
 
-def _error_span(text: str, e: cst.ParserSyntaxError) -> Span:
+def _error_span(source: SourceFile, e: cst.ParserSyntaxError) -> Span:
     """Where a syntax error is, inside the file. libcst's ``editor_line``/``editor_column`` point
     at the start of the failing line at best, and past the end of the file on some line endings
     (``\r\r\n``); its parser's own "error at LINE:COL" (0-based column, in characters) is the
     furthest point it read. Either is kept inside the file's lines."""
-    from ..lines import split_lines
-
     m = _ERROR_AT.search(e.message)
     line, col = (int(m[1]), int(m[2]) + 1) if m else (e.editor_line, e.editor_column)
-    lines = split_lines("x.py", text)
+    lines = source.lines
     line = min(max(line, 1), len(lines) + 1)
     width = len(lines[line - 1]) if line <= len(lines) else 0
     return Span.point(line, min(max(col, 1), width + 1))

@@ -6,6 +6,8 @@ walk over nodes spends a per-file ``Budget``, so an alias bomb costs what its te
 Values are what the training frameworks get from ``yaml.safe_load`` (YAML 1.1 resolution), except
 that a plain scalar such as ``2e-4`` -- a string to PyYAML that every framework coerces -- reads
 as the number it means. ``${VAR}``, ``${oc.env:X}`` and ``{{ x }}`` read as UNKNOWN.
+Positions are the file's (``SourceFile``): PyYAML also counts NEL and U+2028/U+2029 as line
+breaks, so where the text has one, node marks are converted from their character index.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
+from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..model import UNKNOWN, Span
+from ..source_file import YAML_ONLY_BREAKS, SourceFile
 
 try:  # libyaml: fast, and it bounds nesting depth itself
     from yaml import CSafeLoader as Loader
@@ -35,7 +39,6 @@ MAX_DEPTH = 64
 PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\{\{.*?\}\}|^\?\?\?$|^\$[A-Za-z_][A-Za-z0-9_]*$", re.S)
 #: A number with an exponent that YAML 1.1 leaves a string (``2e-4``, ``1.0e4``, ``1E5``).
 EXP_NUMBER = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+")
-LINE_BREAK = re.compile(r"\r\n|\r|\n|\x85|\u2028|\u2029")
 _SAFE = SafeConstructor()
 
 
@@ -70,31 +73,61 @@ class Budget:
 
 # --- parsing ---------------------------------------------------------------------------------
 
-def compose(text: str) -> list[Node]:
-    """The documents of a YAML text as nodes. Raises ``ParseError``."""
+def compose(source: SourceFile) -> list[Node]:
+    """The documents of a YAML file as nodes, their marks in the file's lines. Raises ``ParseError``."""
+    text = source.text
     try:
-        return [d for d in yaml.compose_all(text, Loader=Loader) if d is not None]
+        roots = [d for d in yaml.compose_all(text, Loader=Loader) if d is not None]
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         what = e.problem or e.context or "invalid YAML"
         if e.context and e.problem:
             what = f"{e.problem} ({e.context})"
-        span = Span.point(mark.line + 1, mark.column + 1) if mark else Span.point(1, 1)
+        span = _point(source, mark) if mark else Span.point(1, 1)
         raise ParseError(f"invalid YAML: {what}", span) from None
     except yaml.reader.ReaderError as e:
         index = e.position
         if _is_libyaml(Loader):  # libyaml counts UTF-8 bytes, not characters
             index = len(text.encode("utf-8", "surrogatepass")[:index].decode("utf-8", "ignore"))
-        line, col = position(text, index)
-        raise ParseError(f"invalid YAML: {e.reason} (character {e.character!r})", Span.point(line, col)) from None
+        raise ParseError(f"invalid YAML: {e.reason} (character {e.character!r})",
+                         Span.point(*source.position(index))) from None
     except yaml.YAMLError as e:
         raise ParseError(f"invalid YAML: {e}", Span.point(1, 1)) from None
     except RecursionError:
         raise ParseError("file is nested too deeply to parse", Span.point(1, 1)) from None
     except UnicodeError as e:  # a lone surrogate in text handed over by an editor
         index = getattr(e, "start", 0)
-        line, col = position(text, index)
-        raise ParseError(f"invalid YAML: {e.reason}", Span.point(line, col)) from None
+        raise ParseError(f"invalid YAML: {e.reason}", Span.point(*source.position(index))) from None
+    if any(c in text for c in YAML_ONLY_BREAKS):
+        _remark(source, roots)
+    return roots
+
+
+def _point(source: SourceFile, mark: Mark) -> Span:
+    if any(c in source.text for c in YAML_ONLY_BREAKS):
+        return Span.point(*source.position(mark.index))
+    return Span.point(mark.line + 1, mark.column + 1)
+
+
+def _remark(source: SourceFile, roots: list[Node]) -> None:
+    """Every node's marks recomputed from its character index in the file's lines."""
+    def mark(m: Mark) -> Mark:
+        line, col = source.position(m.index)
+        return Mark(m.name, m.index, line - 1, col - 1, None, None)
+
+    seen: set[int] = set()
+    stack: list[Node] = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        node.start_mark, node.end_mark = mark(node.start_mark), mark(node.end_mark)
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack += (k, v)
+        elif isinstance(node, SequenceNode):
+            stack += node.value
 
 
 def _is_libyaml(loader) -> bool:
@@ -103,14 +136,6 @@ def _is_libyaml(loader) -> bool:
     except ImportError:  # pragma: no cover - PyYAML without libyaml
         return False
     return issubclass(loader, CParser)
-
-
-def position(text: str, index: int) -> tuple[int, int]:
-    """1-based line and column of character ``index``."""
-    before = text[:index]
-    breaks = list(LINE_BREAK.finditer(before))
-    line_start = breaks[-1].end() if breaks else 0
-    return len(breaks) + 1, index - line_start + 1
 
 
 # --- positions -------------------------------------------------------------------------------
@@ -328,18 +353,27 @@ def mappings(node: Node, budget: Budget, max_depth: int = 6) -> Iterator[tuple[t
 class Doc:
     """One YAML/JSON document of a file (``top`` is its root mapping, if it is one)."""
 
-    path: str
-    text: str
+    source: SourceFile
     root: Node
     budget: Budget
-    lines: list[str] = field(default_factory=list)
     top: Map | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        if not self.lines:
-            self.lines = LINE_BREAK.split(self.text)
         self.top = Map.of(self.root, self.budget)
+
+    @property
+    def path(self) -> str:
+        return self.source.path
+
+    @property
+    def text(self) -> str:
+        return self.source.text
+
+    @property
+    def lines(self) -> list[str]:
+        """The file's lines (without their breaks)."""
+        return self.source.lines
 
     def line(self, n: int) -> str:
         """Line ``n`` (0-based) of the file's text, '' past the end."""
-        return self.lines[n] if 0 <= n < len(self.lines) else ""
+        return self.source.line(n + 1)

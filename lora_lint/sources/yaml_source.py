@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 from ..model import LoraSite
-from . import SourceError
+from ..source_file import Kind, SourceFile, yaml_lines
+from ._base import SourceError
 from .yaml_nodes import Budget, Doc, ParseError
 
 #: Without one of these, a YAML file cannot hold a LoRA config (LLaMA-Factory's default
@@ -37,35 +38,33 @@ LOOKS_LORA = re.compile(
     """)
 
 
-def markers(path: str) -> re.Pattern:
+def markers(source: SourceFile) -> re.Pattern:
     """The marker test a file of this kind must pass to be parsed at all."""
-    return JSON_MARKERS if path.lower().endswith(".json") else YAML_MARKERS
+    return JSON_MARKERS if source.kind is Kind.JSON else YAML_MARKERS
 
 
-_OTHER_BREAKS = re.compile("\r\n?|\x85|\u2028|\u2029")
+def may_hold(source: SourceFile) -> bool:
+    return markers(source).search(source.text) is not None
 
 
 def looks_lora(text: str) -> bool:
     """Does the text read like a LoRA training config? (Its lines as YAML counts them: a file
     saved with CR line endings is one '^' line to ``re``.)"""
-    if "\r" in text or "\x85" in text or "\u2028" in text or "\u2029" in text:
-        text = _OTHER_BREAKS.sub("\n", text)
-    return LOOKS_LORA.search(text) is not None
+    return LOOKS_LORA.search(yaml_lines(text)) is not None
 
 
-def sites(path: str, text: str) -> list[LoraSite]:
-    return analyze(path, text)[0]
+def sites(source: SourceFile) -> list[LoraSite]:
+    return analyze(source)[0]
 
 
-def analyze(path: str, text: str, budget: Budget | None = None) -> tuple[list[LoraSite], Budget]:
+def analyze(source: SourceFile, budget: Budget | None = None) -> tuple[list[LoraSite], Budget]:
     """The sites of one file and the node budget reading it cost."""
     from .. import dialects
 
     budget = budget or Budget()
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    is_json = path.lower().endswith(".json")
-    if not markers(path).search(text):
+    text = source.text
+    is_json = source.kind is Kind.JSON
+    if not may_hold(source):
         return [], budget
     if len(text) > LARGE and not looks_lora(text):
         return [], budget  # a big data file that merely mentions LoRA: not worth composing
@@ -74,17 +73,14 @@ def analyze(path: str, text: str, budget: Budget | None = None) -> tuple[list[Lo
             from .json_nodes import compose
         else:
             from .yaml_nodes import compose
-        roots = compose(text)
+        roots = compose(source)
     except ParseError as e:
         if looks_lora(text):
             raise SourceError(e.message, e.span) from None
         return [], budget
     out: list[LoraSite] = []
-    lines = None
     for root in roots:
-        doc = Doc(path, text, root, budget, lines or [])
-        lines = doc.lines
-        out.extend(dialects.sites(doc))
+        out.extend(dialects.sites(Doc(source, root, budget)))
         if budget.exhausted:
             break
     return out, budget

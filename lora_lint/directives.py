@@ -1,0 +1,214 @@
+"""Comment directives: one scanner for every kind of file with comments, the same ``#`` syntax.
+
+* ``# lora-lint: ignore[LL101, rank-diminishing-returns]`` on a finding's line, or alone on the
+  line above it (``ignore`` without a list: every rule); ``# lora-lint: ignore-file[LL101]``
+  anywhere, for the whole file; ``# noqa: LL101`` on the line (codes only). ``suppressions``
+  applies them.
+* ``# lora-lint: base-model=ID [model-class=CLASS]`` anywhere: the base model (and the class it
+  is loaded with) of every site in the file (``apply_model_directives``).
+
+Comments are found on the text without running anything: Python with ``tokenize`` (a ``#``
+inside a string never counts), YAML with a small scanner that knows quoted and block scalars.
+JSON has no comments. A kind with comments of its own (a shell script's ``#``) adds its scanner
+to ``SCANNERS``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+from .model import LoraSite, Param, Span
+from .source_file import Kind, SourceFile
+
+
+@dataclass(frozen=True)
+class Comment:
+    line: int  # 1-based
+    col0: int  # 0-based column of the '#'
+    text: str  # from the '#' to the end of the line
+
+
+# -- finding comments ----------------------------------------------------------------------------
+
+def python_comments(source: SourceFile) -> Iterator[Comment]:
+    """Each comment token; stops quietly where the file breaks."""
+    import tokenize
+
+    try:
+        # newline=None: a lone \r ends a line, as it does for libcst
+        for tok in tokenize.generate_tokens(io.StringIO(source.text, newline=None).readline):
+            if tok.type == tokenize.COMMENT:
+                yield Comment(tok.start[0], tok.start[1], tok.string)
+    except (tokenize.TokenError, SyntaxError):
+        return
+
+
+#: A line whose value is a block scalar (``key: |``, ``- >-``): its content lines follow.
+_BLOCK_START = re.compile(r"(?:^\s*|[:-]\s+)[|>][0-9]?[+-]?[0-9]?$")
+
+
+def _block_parent(line: str) -> int:
+    """The column a block scalar's content lines must exceed: its key's, or its dash's."""
+    i = len(line) - len(line.lstrip(" "))
+    last_dash = None
+    while line.startswith("-", i) and line[i + 1 : i + 2] in ("", " ", "\t"):
+        last_dash = i
+        i += 1
+        while line[i : i + 1] in (" ", "\t"):
+            i += 1
+    if last_dash is not None and line[i : i + 1] in ("|", ">"):
+        return last_dash
+    return i
+
+
+def yaml_comments(source: SourceFile) -> Iterator[Comment]:
+    """Each YAML comment: a ``#`` at the start of a line or after whitespace, outside quoted and
+    block scalars."""
+    quote: str | None = None
+    block_parent: int | None = None  # the column a block scalar's content lines exceed
+    for n, line in enumerate(source.lines, 1):
+        if block_parent is not None:
+            if not line.strip() or len(line) - len(line.lstrip(" ")) > block_parent:
+                continue
+            block_parent = None
+        prev = ""  # the last non-blank character outside quotes, "" at the start of the line
+        content_end = len(line)
+        i = 0
+        while i < len(line):
+            c = line[i]
+            if quote == '"':
+                if c == "\\":
+                    i += 1
+                elif c == '"':
+                    quote, prev = None, c
+            elif quote == "'":
+                if c == "'" and line[i + 1 : i + 2] == "'":
+                    i += 1
+                elif c == "'":
+                    quote, prev = None, c
+            elif c == "#" and (i == 0 or line[i - 1] in " \t"):
+                content_end = i
+                yield Comment(n, i, line[i:])
+                break
+            elif c in "\"'" and prev in ("", ":", "-", "[", "{", ",", "?") and (
+                i == 0 or line[i - 1] in " \t[{,"
+            ):
+                quote = c
+            elif not c.isspace():
+                prev = c
+            i += 1
+        if quote is None and _BLOCK_START.search(line[:content_end].rstrip()):
+            block_parent = _block_parent(line)
+
+
+#: Kind -> its comment scanner. A kind that is not here has no comments.
+SCANNERS: dict[Kind, Callable[[SourceFile], Iterator[Comment]]] = {
+    Kind.PYTHON: python_comments,
+    Kind.YAML: yaml_comments,
+}
+
+
+def comments(source: SourceFile) -> Iterator[Comment]:
+    scan = SCANNERS.get(source.kind) if source.kind is not None else None
+    return scan(source) if scan is not None else iter(())
+
+
+# -- suppressions --------------------------------------------------------------------------------
+
+_SUPPRESSION = re.compile(
+    r"#\s*(?:lora-lint:\s*(?P<kind>ignore-file|ignore)(?![\w-])(?:\[(?P<list>[^\]]*)\])?"
+    r"|noqa:\s*(?P<noqa>[A-Za-z]+[0-9]+(?:\s*,?\s*[A-Za-z]+[0-9]+)*))",
+    re.IGNORECASE,
+)
+_NOQA_CODE = re.compile(r"[A-Za-z]+[0-9]+")
+
+
+@dataclass
+class Suppression:
+    line: int
+    col: int
+    end_col: int
+    file_level: bool
+    entries: tuple[str, ...] | None  # None: every rule
+    lines: frozenset[int] = frozenset()  # the lines a line-level directive covers
+    used: set[str] = field(default_factory=set)  # entries (or "*") that suppressed something
+
+    @property
+    def span(self) -> Span:
+        return Span(self.line, self.col, self.line, self.end_col)
+
+
+def suppressions(source: SourceFile) -> list[Suppression]:
+    """The file's ``ignore``, ``ignore-file`` and ``noqa`` comments."""
+    lines = source.lines
+    out: list[Suppression] = []
+    for c in comments(source):
+        own_line = not lines[c.line - 1][:c.col0].strip()
+        for m in _SUPPRESSION.finditer(c.text):
+            start, end = c.col0 + m.start() + 1, c.col0 + m.end() + 1
+            if m["noqa"]:
+                entries = tuple(x.upper() for x in _NOQA_CODE.findall(m["noqa"]) if x.upper().startswith("LL"))
+                if not entries:
+                    continue
+                out.append(Suppression(c.line, start, end, False, entries, frozenset({c.line})))
+                continue
+            raw = m["list"]
+            entries = None if raw is None else tuple(e.strip() for e in raw.split(",") if e.strip())
+            file_level = m["kind"].lower() == "ignore-file"
+            covered = {c.line}
+            if own_line and not file_level:
+                nxt = _next_code_line(lines, c.line)
+                if nxt:
+                    covered.add(nxt)
+            out.append(Suppression(c.line, start, end, file_level, entries, frozenset(covered)))
+    return out
+
+
+def _next_code_line(lines: list[str], line: int) -> int | None:
+    for n in range(line + 1, len(lines) + 1):
+        s = lines[n - 1].strip()
+        if s and not s.startswith("#"):
+            return n
+    return None
+
+
+# -- the model of the file -------------------------------------------------------------------------
+
+#: The key a comment-given base model carries: ``LoraSite.base_model.key`` says where it came from.
+COMMENT_KEY = "lora-lint: base-model"
+CLASS_KEY = "lora-lint: model-class"
+_MODEL = re.compile(r"#\s*lora-lint:\s*(?P<body>.*)")
+_PAIR = re.compile(r"\b(?P<key>base-model|model-class)\s*=\s*(?P<q>['\"]?)(?P<value>[^\s'\"#]+)(?P=q)")
+
+
+def model_directives(source: SourceFile) -> dict[str, Param]:
+    """``base-model`` / ``model-class`` from ``# lora-lint:`` comments (the last of each wins)."""
+    if "base-model" not in source.text and "model-class" not in source.text:
+        return {}
+    found: dict[str, Param] = {}
+    for c in comments(source):
+        m = _MODEL.search(c.text)
+        if m is None:
+            continue
+        for pair in _PAIR.finditer(m.group("body")):
+            start = c.col0 + m.start("body") + pair.start("value") + 1
+            value = pair.group("value")
+            key = COMMENT_KEY if pair.group("key") == "base-model" else CLASS_KEY
+            found[pair.group("key")] = Param(key, value, Span(c.line, start, c.line, start + len(value)))
+    return found
+
+
+def apply_model_directives(source: SourceFile, sites: list[LoraSite]) -> list[LoraSite]:
+    """``sites`` with the file's ``base-model`` / ``model-class`` comment applied."""
+    if not sites:
+        return sites
+    found = model_directives(source)
+    changes = {}
+    if "base-model" in found:
+        changes["base_model"] = found["base-model"]
+    if "model-class" in found:
+        changes["model_class"] = found["model-class"].value
+    return [replace(s, **changes) for s in sites] if changes else sites

@@ -1,0 +1,322 @@
+"""One file as lora-lint reads it: ``SourceFile`` (its text, its ``Kind``, its line table, what its
+bytes were) and ``decode`` (bytes -> text). The only module that knows file kinds, line breaks and
+byte-order marks; readers, suppressions, fixes, reporters and the language server ask it.
+
+Lines end at ``\\n``, ``\\r\\n`` and ``\\r`` in every kind of file: what Python (libcst, tokenize),
+JSON, editors and the Language Server Protocol count. YAML also reads NEL and U+2028/U+2029 as
+line breaks; its reader converts PyYAML's positions from character offsets, so such a character
+inside a string does not move later findings (``YAML_ONLY_BREAKS``). ``str.splitlines`` is never
+used on a file's text: it also breaks at form feeds and vertical tabs.
+
+A reader may present a file through a text of its own (a notebook's code cells joined into one
+Python text): it makes that ``SourceFile`` with ``rows``, which say where each of its lines is in
+the real file (a cell and a line within it), and every position in findings refers to that text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from .model import Span
+
+
+class Kind(enum.Enum):
+    """What a file is, decided from its name (``kind_of``)."""
+
+    PYTHON = "python"
+    YAML = "yaml"
+    JSON = "json"
+    NOTEBOOK = "notebook"
+    SHELL = "shell"
+
+
+#: File name endings (lower case) -> kind. A kind is linted when a reader is registered for it
+#: (``sources.READERS``).
+SUFFIXES: dict[str, Kind] = {
+    ".py": Kind.PYTHON, ".pyi": Kind.PYTHON,
+    ".yaml": Kind.YAML, ".yml": Kind.YAML,
+    ".json": Kind.JSON,
+    ".ipynb": Kind.NOTEBOOK,
+    ".sh": Kind.SHELL, ".bash": Kind.SHELL,
+}
+
+
+def kind_of(path: str) -> Kind | None:
+    """The kind of the file named ``path``, None for a name of no kind lora-lint knows."""
+    lower = path.lower()
+    for suffix, kind in SUFFIXES.items():
+        if lower.endswith(suffix):
+            return kind
+    return None
+
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+#: Characters YAML (PyYAML, libyaml) also reads as line breaks; positions never count them.
+YAML_ONLY_BREAKS = ("\x85", "\u2028", "\u2029")
+#: The line breaks of YAML's grammar (what its parser reads, not what positions count).
+YAML_BREAK = re.compile("\r\n|\r|\n|\x85|\u2028|\u2029")
+
+
+def yaml_lines(text: str) -> str:
+    """``text`` with every line break YAML reads turned into ``\\n`` (for a regular expression
+    whose ``^`` must find the lines the YAML parser sees)."""
+    if "\r" in text or any(c in text for c in YAML_ONLY_BREAKS):
+        return YAML_BREAK.sub("\n", text)
+    return text
+
+
+def lines_with_breaks(text: str) -> list[str]:
+    """The lines of ``text``, each with its line break (the last one may have none)."""
+    out, start = [], 0
+    for m in LINE_BREAK.finditer(text):
+        out.append(text[start:m.end()])
+        start = m.end()
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
+def ends_a_line(text: str) -> bool:
+    """``text`` ends with a line break."""
+    return text.endswith(("\n", "\r"))
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a file's bytes were when they were read: a write-back can check nothing changed."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+class Rows(Protocol):
+    """Where the lines of a reader's own text are in the real file (see the module's docstring)."""
+
+    def locate(self, line: int) -> tuple[int | None, int]:
+        """``(cell, line)``: the cell (None: the file has no cells) and the line within it or the file."""
+
+
+T = TypeVar("T")
+
+
+class SourceFile:
+    """A file's text as its reader sees it (no byte-order mark), with its kind and line table.
+
+    ``encoding`` and ``bom`` say how the bytes were decoded and ``stamp`` what they were (when the
+    reading loop was asked to remember it, as ``--fix`` does; None for text an editor or standard
+    input handed over): what ``--fix`` needs to write back without reading the file again. Structures
+    derived from the text (a reader's parse tree, the fix builders' indexes) are kept with
+    ``derived`` while the file is being checked, and dropped with ``forget``; they are never
+    pickled (a worker process sends results, not trees).
+    """
+
+    __slots__ = ("path", "text", "kind", "encoding", "bom", "stamp", "rows", "_starts", "_lines", "_derived")
+
+    def __init__(self, path: str, text: str, kind: Kind | None = None, *, encoding: str = "utf-8",
+                 bom: bool = False, stamp: Stamp | None = None, rows: Rows | None = None):
+        self.path = path
+        self.text = text
+        self.kind = kind
+        self.encoding = encoding
+        self.bom = bom
+        self.stamp = stamp
+        self.rows = rows
+        self._starts: list[int] | None = None
+        self._lines: list[str] | None = None
+        self._derived: dict[Any, Any] = {}
+
+    @classmethod
+    def of_text(cls, path: str, text: str) -> SourceFile:
+        """A file's text handed over as text (an editor, a text stream, a test): a leading
+        byte-order mark is dropped, as the readers drop it."""
+        bom = text.startswith("\ufeff")
+        return cls(path, text[1:] if bom else text, kind_of(path), bom=bom)
+
+    def with_text(self, text: str) -> SourceFile:
+        """The same file with other text (a fixed version): kind, encoding and BOM kept."""
+        return SourceFile(self.path, text, self.kind, encoding=self.encoding, bom=self.bom, rows=self.rows)
+
+    def __getstate__(self):
+        return (self.path, self.text, self.kind, self.encoding, self.bom, self.stamp, self.rows)
+
+    def __setstate__(self, state) -> None:
+        self.path, self.text, self.kind, self.encoding, self.bom, self.stamp, self.rows = state
+        self._starts = self._lines = None
+        self._derived = {}
+
+    def __repr__(self) -> str:
+        return f"SourceFile({self.path!r}, {self.kind}, {len(self.text)} characters)"
+
+    # -- derived structures -------------------------------------------------------------------
+
+    def derived(self, key: Any, make: Callable[[], T]) -> T:
+        """``make()``, computed once per file while it is being checked (see the class)."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = make()
+            return value
+
+    def keep(self, key: Any, value: Any) -> None:
+        """Keep a structure a reader built anyway (its parse tree) for the later steps."""
+        self._derived[key] = value
+
+    def kept(self, key: Any) -> Any:
+        """What was kept under ``key``, or None."""
+        return self._derived.get(key)
+
+    def forget(self) -> None:
+        """Drop the derived structures: the file is done, or waits (its findings need a model)."""
+        self._derived.clear()
+
+    # -- lines and positions --------------------------------------------------------------------
+
+    @property
+    def starts(self) -> list[int]:
+        """The offset where each line starts (line 1 at index 0); a final line break starts an
+        empty last line."""
+        if self._starts is None:
+            self._starts = [0] + [m.end() for m in LINE_BREAK.finditer(self.text)]
+        return self._starts
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines without their line breaks (no empty last line after a final break)."""
+        if self._lines is None:
+            lines = LINE_BREAK.split(self.text)
+            if lines[-1] == "":
+                lines.pop()
+            self._lines = lines
+        return self._lines
+
+    @property
+    def newline(self) -> str:
+        """The file's line break (its first one), ``\\n`` for a one-line file."""
+        m = LINE_BREAK.search(self.text)
+        return m.group() if m else "\n"
+
+    def line(self, n: int) -> str:
+        """Line ``n`` (1-based) without its break; '' past the end."""
+        if not 1 <= n <= len(self.starts):
+            return ""
+        return self.text[self.starts[n - 1]:self.line_end(n)]
+
+    def line_end(self, n: int) -> int:
+        """The offset where line ``n``'s content ends (before its line break)."""
+        starts = self.starts
+        if n < len(starts):
+            end = starts[n]
+            return end - 2 if self.text.startswith("\r\n", end - 2) else end - 1
+        return len(self.text)
+
+    def offset(self, line: int, col: int) -> int:
+        """The offset of 1-based ``line``/``col``; raises ValueError outside the text."""
+        if not 1 <= line <= len(self.starts) or col < 1:
+            raise ValueError(f"no position {line}:{col} in {self.path}")
+        start = self.starts[line - 1]
+        if start + col - 1 > self.line_end(line):
+            raise ValueError(f"no position {line}:{col} in {self.path}")
+        return start + col - 1
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based ``(line, col)`` of ``offset``."""
+        line = bisect.bisect_right(self.starts, offset)
+        return line, offset - self.starts[line - 1] + 1
+
+    def span(self, start: int, end: int) -> Span:
+        return Span(*self.position(start), *self.position(end))
+
+    def bounds(self, span: Span) -> tuple[int, int]:
+        return self.offset(span.line, span.col), self.offset(span.end_line, span.end_col)
+
+    def slice(self, span: Span) -> str:
+        start, end = self.bounds(span)
+        return self.text[start:end]
+
+    def locate(self, line: int) -> tuple[int | None, int]:
+        """Where line ``line`` of this text is in the real file: ``(cell, line)``."""
+        return (None, line) if self.rows is None else self.rows.locate(line)
+
+
+# -- bytes -> text -------------------------------------------------------------------------------
+
+#: Bytes that a file holding a LoRA config contains; an undecodable file without them is skipped.
+LORA_MARKERS = (b"lora", b"LoRA", b"Lora", b"LORA", b"peft", b"get_peft_model")
+UTF8_BOM = b"\xef\xbb\xbf"
+#: Byte-order marks of the encodings no training framework reads a config in (UTF-32 first:
+#: its little-endian mark starts with UTF-16's).
+WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+             (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """Bytes that are not a text lora-lint reads: reported as LL901 at ``span``."""
+
+    message: str
+    span: Span
+
+
+def stamp_of(data: bytes, mtime_ns: int) -> Stamp:
+    import hashlib  # (only a run that writes files back asks: hashlib loads OpenSSL)
+
+    return Stamp(len(data), mtime_ns, hashlib.sha256(data).hexdigest())
+
+
+def decode(data: bytes, path: str, stamp: Stamp | None = None) -> SourceFile | Unreadable | None:
+    """The ``SourceFile`` of a file's bytes: UTF-8 (a BOM is dropped and remembered), or the
+    encoding a Python file declares (PEP 263). Undecodable bytes are ``Unreadable`` when the file
+    looks like a LoRA config, and None (skipped silently) otherwise; so is UTF-16/32, which the
+    frameworks cannot read."""
+    kind = kind_of(path)
+    for bom, encoding in WIDE_BOMS:
+        if data.startswith(bom):
+            try:
+                wide = data.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+            if not any(m.decode() in wide for m in LORA_MARKERS):
+                return None
+            return Unreadable(f"file is {encoding.upper()} (it starts with a {encoding.upper()}"
+                              " byte-order mark): training frameworks read configs as UTF-8; save it"
+                              " as UTF-8", Span.point(1, 1))
+    bom = data.startswith(UTF8_BOM)
+    if bom:
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        declared = _declared(data) if kind is Kind.PYTHON else None
+        if declared is not None:
+            encoding, text = declared
+            return SourceFile(path, text, kind, encoding=encoding, bom=bom, stamp=stamp)
+        if not any(m in data for m in LORA_MARKERS):
+            return None
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        return Unreadable(f"file is not valid UTF-8 ({e.reason} at byte {e.start})", Span.point(line, col))
+    if "\x00" in text and not any(m in data for m in LORA_MARKERS):
+        return None
+    return SourceFile(path, text, kind, bom=bom, stamp=stamp)
+
+
+def _declared(data: bytes) -> tuple[str, str] | None:
+    """``(encoding, text)`` of Python source in the encoding its ``# -*- coding: ... -*-`` line
+    declares, else None."""
+    import codecs
+    import io
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        if codecs.lookup(encoding).name == "utf-8":
+            return None
+        return encoding, data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeError, ValueError):
+        return None
