@@ -383,7 +383,8 @@ def test_rdjson_columns_are_utf8_bytes_and_fixes_are_suggestions(tmp_path, monke
     col = "x = ('é𐐀', LoraConfig(".__len__() + 1
     f = Finding("LL001", "unknown-field", Severity.ERROR, "m", "t.py", Span(2, col, 2, col + 10),
                 fix=Fix("rename", (Edit(Span(2, col, 2, col + 10), "lora_alpha"),), "safe"))
-    data = json.loads(FORMATS["rdjson"]([f], RunInfo()))
+    data = json.loads(FORMATS["rdjson"]([f], RunInfo(sources={"t.py": SourceFile.of_text(
+        "t.py", (tmp_path / "t.py").read_text())})))
     jsonschema.Draft4Validator(rdjson_schema()).validate(data)
     (d,) = data["diagnostics"]
     line = (tmp_path / "t.py").read_text().splitlines()[1]
