@@ -41,15 +41,24 @@ def each_file(paths: Iterable[str], settings_for: Callable[[str], Settings],
     """Every file to lint under ``paths``, in discovery order, read. ``settings_for(path)`` gives
     each file its settings (its nearest config file); ``stamp``: remember what each file's bytes
     were (``SourceFile.stamp``), for a run that writes files back."""
+    for path in file_paths(paths, settings_for, force_exclude):
+        yield read_file(path, settings_for(path), stamp)
+
+
+def file_paths(paths: Iterable[str], settings_for: Callable[[str], Settings],
+               force_exclude: bool = False) -> Iterator[str]:
+    """The files to lint under ``paths``, in discovery order, not read (``--show-files``): a walk
+    honours each directory's ``respect-gitignore``, a file matching its ``exclude`` is skipped
+    when found by walking, and also when named explicitly with ``force_exclude``."""
     from .discovery import iter_files
 
     paths = list(paths)
     explicit = set(paths)
-    for path in iter_files(paths):
+    for path in iter_files(paths, gitignore=lambda top: settings_for(os.path.join(top, "_")).respect_gitignore):
         settings = settings_for(path)
         if settings.exclude and (force_exclude or path not in explicit) and settings.is_excluded(path):
             continue
-        yield read_file(path, settings, stamp)
+        yield path
 
 
 def read_file(path: str, settings: Settings, stamp: bool = False) -> Read:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .engine import Reach, Waiting, check
 from .model import Finding, Span
@@ -131,7 +131,7 @@ def _final(source: SourceFile, found: list[Finding], rules: Mapping[str, Rule]) 
     from .rules import internal_error
     from .suppressions import apply as apply_suppressions
 
-    found = [f for f in found if f.code in rules]
+    found = at_severity([f for f in found if f.code in rules], rules)
     try:
         found = apply_suppressions(source, found, rules)
     except Exception as exc:  # a bug there must not lose the findings
@@ -139,6 +139,12 @@ def _final(source: SourceFile, found: list[Finding], rules: Mapping[str, Rule]) 
             found.append(internal_error("the suppression comments", source.path, Span.point(1, 1), exc))
     source.forget()
     return sorted(found, key=lambda f: f.sort_key)
+
+
+def at_severity(findings: list[Finding], rules: Mapping[str, Rule]) -> list[Finding]:
+    """``findings`` at the severity their rule has in ``rules`` (``[tool.lora-lint.severity]``)."""
+    return [f if (r := rules.get(f.code)) is None or r.severity is f.severity else replace(f, severity=r.severity)
+            for f in findings]
 
 
 def lint_source(source: SourceFile, settings: Settings | None = None,
@@ -166,7 +172,7 @@ def lint_file(path: str, settings: Settings | None = None,
 def _lint_read(read, rules: Mapping[str, Rule] | None = None) -> list[Finding]:
     if read.problem is not None:
         rules = read.settings.rules_for(read.path) if rules is None else rules
-        return [read.problem] if read.problem.code in rules else []
+        return at_severity([read.problem], rules) if read.problem.code in rules else []
     if read.source is None:
         return []
     return lint_source(read.source, read.settings, rules)

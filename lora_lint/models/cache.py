@@ -29,6 +29,8 @@ MAX_ENTRY_BYTES = 16 * 1024 * 1024
 PREBUILT = DATA / "inventories"
 PREBUILT_INDEX = PREBUILT / "index.json"
 ENV = "LORA_LINT_CACHE_DIR"
+#: Set (``--no-cache``): the cache is neither read nor written; the prebuilt inventories still are.
+NO_CACHE_ENV = "LORA_LINT_NO_CACHE"
 
 
 @lru_cache(maxsize=8)
@@ -87,6 +89,8 @@ def load(key: str) -> str | None:
     """The cached inventory JSON for ``key``, or None (missing, unreadable or corrupt). Only a
     regular file is read, never blocking, and at most ``MAX_ENTRY_BYTES`` of it: a FIFO under an
     entry's name would hang the run, a symlink to /dev/zero fill the memory."""
+    if os.environ.get(NO_CACHE_ENV):
+        return None
     path = _entry(key)
     try:
         data, _ = read_regular_file(path, MAX_ENTRY_BYTES)
@@ -104,6 +108,8 @@ def load(key: str) -> str | None:
 
 def store(key: str, inventory_json: str, meta: dict | None = None) -> bool:
     """Save an inventory atomically; False (and no error) when the cache cannot be written."""
+    if os.environ.get(NO_CACHE_ENV):
+        return False
     path = _entry(key)
     doc = {"key": key, **(meta or {}), "inventory": inventory_json}
     tmp = None

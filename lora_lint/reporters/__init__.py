@@ -29,8 +29,10 @@ class RunInfo:
     #: repository's root (``cli`` sets it: the git top level, else the config's directory)
     root: str = field(default_factory=os.getcwd)
     unsafe_fixes: bool = False  # unsafe fixes count as available (``--unsafe-fixes``)
+    byte_columns: bool = False  # the human formats' columns in UTF-8 bytes (``--column-unit byte``)
     fixing: bool = False  # fixes were applied (``--fix``): the summary counts them
     fixed: int = 0  # findings whose fix was applied
+    fixed_findings: list[Finding] = field(default_factory=list)  # those findings (``--show-fixes``)
 
     def fixable(self, f: Finding) -> bool:
         """The finding has a fix this run would apply with ``--fix`` (marked ``[*]``)."""
@@ -47,10 +49,12 @@ class RunInfo:
 
     def at(self, f: Finding) -> str:
         """Where a finding is, as its user finds it: ``LINE:COL``, or ``cell N:LINE:COL`` in a
-        file whose reader maps its lines to cells (``SourceFile.locate``)."""
+        file whose reader maps its lines to cells (``SourceFile.locate``). The column counts
+        characters, as ruff's; UTF-8 bytes with ``byte_columns`` (``--column-unit byte``)."""
         source = self.sources.get(f.path)
         cell, line = (None, f.span.line) if source is None else source.locate(f.span.line)
-        return f"{line}:{f.span.col}" if cell is None else f"cell {cell}:{line}:{f.span.col}"
+        col = self.byte_col(f.path, f.span.line, f.span.col) if self.byte_columns else f.span.col
+        return f"{line}:{col}" if cell is None else f"cell {cell}:{line}:{col}"
 
     def snippet(self, f: Finding) -> str:
         """The text a finding points at (its first line), '' when unknown."""
