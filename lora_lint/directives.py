@@ -135,7 +135,7 @@ class Suppression:
     entries: tuple[str, ...] | None  # None: every rule
     lines: frozenset[int] = frozenset()  # the lines a line-level directive covers
     used: set[str] = field(default_factory=set)  # entries (or "*") that suppressed something
-    #: A bare ``# noqa``: it silences every finding on its line, as in ruff and flake8, but it is
+    #: A bare noqa comment: it silences every finding on its line, as in ruff and flake8, but it is
     #: there for every linter, so it is never reported as unused (LL904).
     shared: bool = False
 
@@ -158,7 +158,7 @@ def suppressions(source: SourceFile) -> list[Suppression]:
                     continue
                 out.append(Suppression(c.line, start, end, False, entries, frozenset({c.line})))
                 continue
-            if m["kind"] is None:  # `# noqa` alone (not `# noqa:` with no codes): every rule, its line
+            if m["kind"] is None:  # a bare noqa (a colon with no codes is not one): every rule, its line
                 if not m["colon"] and not own_line:
                     out.append(Suppression(c.line, start, end, False, None, frozenset({c.line}), shared=True))
                 continue
