@@ -19,19 +19,19 @@ from .config import CONFIG_NAMES
 from .settings import UsageError
 
 
-def _stat(path: str) -> tuple[int, int] | None:
+def _stat(path: str) -> tuple[int, int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    return st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino
 
 
-def snapshot(paths: list[str], config_files: list[str]) -> dict[str, tuple[int, int] | None]:
+def snapshot(paths: list[str], config_files: list[str]) -> dict[str, tuple[int, int, int, int] | None]:
     """What the files look like now: the walked files, the config files that may apply."""
     from .discovery import iter_files
 
-    state: dict[str, tuple[int, int] | None] = {}
+    state: dict[str, tuple[int, int, int, int] | None] = {}
     dirs: set[str] = set()
     for path in iter_files(paths):
         state[path] = _stat(path)
@@ -72,5 +72,6 @@ def watch(args, once: Callable[..., int], out=None) -> int:
             except UsageError as e:
                 print(f"lora-lint: error: {e}", file=sys.stderr, flush=True)
             sys.stdout.flush()
-            seen = snapshot(paths, config_files)  # what the run itself wrote (--fix) is not a change
+            # what the run itself wrote (--fix) is not a change; else the state it linted is
+            seen = snapshot(paths, config_files) if args.fix else now
         time.sleep(interval)
