@@ -70,8 +70,8 @@ def target_modules_partial_match(site, ctx):
         same = [c for c in counterparts(inv, entry, jobs) if c not in targets] if isinstance(entry, str) else []
         near = [c for c in closest(inv, entry) if c not in targets]
         if same:
-            hint = (f"; the {describe(written_jobs(entry))} layers of {inv.architecture} are"
-                    f" {', '.join(repr(c) for c in same)}")
+            hint = (f"; the {describe(written_jobs(entry))} layer{'s' if len(same) > 1 else ''} of"
+                    f" {inv.architecture} {'are' if len(same) > 1 else 'is'} {', '.join(repr(c) for c in same)}")
         else:
             hint = f"; did you mean {' or '.join(repr(c) for c in near)}?" if near else ""
         yield Problem(item(site, "target_modules", entry), (
