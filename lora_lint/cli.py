@@ -218,7 +218,7 @@ def report_root(resolver, cwd: str | None = None) -> str:
     """What the CI formats' paths are relative to: the git top level of the working directory,
     else the directory of the config file that applies there, else the working directory. A
     workflow step with ``working-directory: sub`` then still names ``sub/train.py``."""
-    from .discovery import repository_root
+    from .source_file import repository_root
 
     cwd = os.path.abspath(cwd or os.getcwd())
     top = repository_root(cwd)
@@ -296,7 +296,7 @@ def check_once(args: argparse.Namespace) -> int:
     if args.show_files:
         from .files import file_paths
 
-        paths = sorted(file_paths(args.paths, resolver.settings_for, args.force_exclude))
+        paths = sorted(path for path, _ in file_paths(args.paths, resolver.settings_for, args.force_exclude))
         write_stream(sys.stdout, "".join(p + "\n" for p in paths))
         return EXIT_OK
     if args.add_noqa:

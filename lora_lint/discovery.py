@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from .regex_risk import catastrophic
+from .source_file import repository_root
 from .sources import is_source
 
 GITIGNORE_MAX_BYTES = 1024 * 1024
@@ -132,18 +133,6 @@ class Ignorer:
                 if r.regex.match(rel):
                     result = not r.negate
         return result
-
-
-def repository_root(start: str) -> str | None:
-    """The git top level holding ``start`` (the nearest directory up with a ``.git``), if any."""
-    d = os.path.abspath(start)
-    while True:
-        if os.path.exists(os.path.join(d, ".git")):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
 
 
 def iter_files(paths: Iterable[str], exclude: Iterable[str] = (),

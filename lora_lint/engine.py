@@ -1,8 +1,9 @@
 """Rules on sites: the selected rules on one file's ``LoraSite``s, the model rules with the model.
 
 For each site the engine resolves the base model as far as ``Reach`` allows (``models.context``),
-runs every rule that applies to the site's dialect, and turns a bug in a rule or in the model
-analysis into an LL903 finding for that file. A site whose model only the Hub or a meta build can
+runs every rule that applies to the site's dialect (no advisory rule where its ``Dialect`` is
+not ``advisable``, no rule at all on a site that does not reach peft), and turns a bug in a rule
+or in the model analysis into an LL903 finding for that file. A site whose model only the Hub or a meta build can
 give is handed back ``Waiting`` (its other rules have run); ``pipeline`` decides when and where it
 is finished. Reading files, suppression comments and scheduling are not the engine's business.
 """
@@ -60,16 +61,18 @@ RESOLUTION_CODES = frozenset({"LL902", "LL905"})
 
 
 def resolve_model(site: LoraSite, settings: Settings, reach: Reach = Reach.ALL,
-                  lock_rule: bool = True) -> Resolution:
-    """The model of ``site`` as far as ``reach`` goes. With ``lock_rule`` (LL905 selected), a model
-    missing for a reason the model lock avoids is reported by LL905 instead of LL902."""
+                  lock_rule: bool = True, source: SourceFile | None = None) -> Resolution:
+    """The model of ``site`` (of ``source``, which names its lines) as far as ``reach`` goes.
+    With ``lock_rule`` (LL905 selected), a model missing for a reason the model lock avoids is
+    reported by LL905 instead of LL902."""
     from .models.context import Need, context_for, lock_message, unresolved_message
     from .rules import finding, internal_error
 
     if reach is Reach.NONE:
         return Resolution(need=Need.HUB)  # not even looked at: the parent process will
     try:
-        ctx = context_for(site, settings, defer=reach is Reach.CACHED)
+        ctx = context_for(site, settings, defer=reach is Reach.CACHED,
+                          where=source.where if source is not None else None)
     except Exception as exc:  # resolution must never take the run down
         return Resolution(problem=internal_error("model resolution", site.path, site.span, exc))
     if ctx.deferred is not None:
@@ -95,12 +98,14 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
     waiting: list[Waiting] = []
     model_rules = [r for r in rules.values() if r.needs_model or r.uses_model or r.code in RESOLUTION_CODES]
     for site in sites:
+        if not site.dialect.reaches_peft:
+            continue  # a project's own LoRA implementation: nothing peft does is true of it
         found = Resolution()
         # An inactive site's LoRA settings do not take effect (adapter switched off, adapter
         # resumed): only its dialect notes are reported, so there is no model to resolve.
         if model_rules and site.active:
             try:
-                found = resolve_model(site, settings, reach, "LL905" in rules)
+                found = resolve_model(site, settings, reach, "LL905" in rules, source)
             except Exception as exc:  # a resolver or analysis bug must not take the run down
                 found = Resolution(problem=internal_error("the model analysis", site.path, site.span, exc))
             if found.need is not None:
@@ -109,7 +114,7 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
                 out.extend(f for f in (found.problem, found.notice) if f is not None)
         model = found.model
         for r in rules.values():
-            if r.dialects is not None and site.dialect.name not in r.dialects:
+            if not r.applies_to(site):
                 continue
             if r.needs_model and not model_rule_runs(r, found):
                 continue

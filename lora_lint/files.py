@@ -3,7 +3,9 @@
 ``each_file`` walks the paths (``discovery``), skips what ``exclude`` matches (a file named on the
 command line only with ``--force-exclude``), reads each file without ever blocking (a FIFO, a
 device or a socket under a config's name is not read) and never past ``max-file-size``, and
-decodes it (``source_file.decode``). Each file comes out as a ``Read``: its ``SourceFile``, or the
+decodes it (``source_file.decode``). A data file (``source_file.is_data_file``: tokenizer.json...)
+is never opened; one above ``max-file-size`` is reported only when its head reads like a LoRA
+config of its kind. Each file comes out as a ``Read``: its ``SourceFile``, or the
 LL901 finding saying why it cannot be read (LL903 when reading it hit a bug), or neither (a file
 no LoRA config can be, skipped silently).
 """
@@ -17,7 +19,15 @@ from dataclasses import dataclass
 from .bounded_read import FileTooLarge, NotRegularFile, read_regular_file
 from .model import Finding, Span
 from .settings import Settings
-from .source_file import SourceFile, Unreadable, decode, kind_of, stamp_of
+from .source_file import (
+    SourceFile,
+    Unreadable,
+    decode,
+    is_data_file,
+    kind_of,
+    kind_of_file,
+    stamp_of,
+)
 
 START = Span.point(1, 1)
 
@@ -41,15 +51,16 @@ def each_file(paths: Iterable[str], settings_for: Callable[[str], Settings],
     """Every file to lint under ``paths``, in discovery order, read. ``settings_for(path)`` gives
     each file its settings (its nearest config file); ``stamp``: remember what each file's bytes
     were (``SourceFile.stamp``), for a run that writes files back."""
-    for path in file_paths(paths, settings_for, force_exclude):
-        yield read_file(path, settings_for(path), stamp)
+    for path, settings in file_paths(paths, settings_for, force_exclude):
+        yield read_file(path, settings, stamp)
 
 
 def file_paths(paths: Iterable[str], settings_for: Callable[[str], Settings],
-               force_exclude: bool = False) -> Iterator[str]:
-    """The files to lint under ``paths``, in discovery order, not read (``--show-files``): a walk
-    honours each directory's ``respect-gitignore``, a file matching its ``exclude`` is skipped
-    when found by walking, and also when named explicitly with ``force_exclude``."""
+               force_exclude: bool = False) -> Iterator[tuple[str, Settings]]:
+    """The files to lint under ``paths`` with their settings, in discovery order, not read
+    (``--show-files``): a walk honours each directory's ``respect-gitignore``, a file matching its
+    ``exclude`` is skipped when found by walking, and also when named explicitly with
+    ``force_exclude``."""
     from .discovery import iter_files
 
     paths = list(paths)
@@ -58,7 +69,7 @@ def file_paths(paths: Iterable[str], settings_for: Callable[[str], Settings],
         settings = settings_for(path)
         if settings.exclude and (force_exclude or path not in explicit) and settings.is_excluded(path):
             continue
-        yield path
+        yield path, settings
 
 
 def read_file(path: str, settings: Settings, stamp: bool = False) -> Read:
@@ -72,6 +83,8 @@ def read_file(path: str, settings: Settings, stamp: bool = False) -> Read:
 
 
 def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
+    if is_data_file(path):
+        return Read(path, settings)  # a tokenizer, a shard index, a dataset's metadata: never opened
     try:
         data, st = read_regular_file(path, settings.max_file_size)
     except NotRegularFile as e:
@@ -79,6 +92,8 @@ def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
             return Read(path, settings)
         return _problem(path, settings, "not a regular file (a pipe, device or socket): not read")
     except FileTooLarge as e:
+        if not _head_looks_like_config(path):
+            return Read(path, settings)  # a big data file: not a config, not reported
         return _too_big(path, settings, e.size)  # (no size: it grew while being read)
     except OSError as e:
         if os.path.isdir(path):
@@ -87,9 +102,29 @@ def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
     return _decoded(path, settings, decode(data, path, stamp_of(data, st.st_mtime_ns) if stamp else None), data)
 
 
+#: How much of a file above ``max-file-size`` is read to tell whether it is a LoRA config.
+HEAD_BYTES = 64 * 1024
+
+
+def _head_looks_like_config(path: str) -> bool:
+    """Whether the head of a file too big to read reads like a LoRA config of its kind (a YAML
+    with ``lora_r:``, Python calling ``LoraConfig``): only then is it reported (LL901)."""
+    from .bounded_read import read_head
+    from .sources import looks_like_config
+
+    try:
+        head = read_head(path, HEAD_BYTES)
+    except OSError:
+        return True  # unreadable now: say so rather than stay silent
+    text = head.decode("utf-8", errors="replace")
+    return looks_like_config(SourceFile(path, text, kind_of_file(path, text)))
+
+
 def read_stream(stream, path: str, settings: Settings) -> Read:
     """Standard input as the file ``path``: the same size limit and decoding (a BOM, UTF-16, a
     PEP 263 line, invalid UTF-8 as LL901), whatever the console's encoding."""
+    if is_data_file(path):
+        return Read(path, settings)  # named as a data file
     limit = settings.max_file_size
     raw = getattr(stream, "buffer", None)
     try:
@@ -97,8 +132,7 @@ def read_stream(stream, path: str, settings: Settings) -> Read:
             text = stream.read(limit + 1)
             if len(text) > limit:
                 return _too_big(path, settings)
-            source = SourceFile.of_text(path, text)
-            return Read(path, settings, source, shown=source)
+            return _presented(path, settings, SourceFile.of_text(path, text))
         data = raw.read(limit + 1)
     except OSError as e:
         return _problem(path, settings, f"cannot read stdin: {e.strerror or e}")
@@ -114,7 +148,18 @@ def _decoded(path: str, settings: Settings, got: SourceFile | Unreadable | None,
         return Read(path, settings)
     if isinstance(got, Unreadable):
         return _problem(path, settings, got.message, got.span, SourceFile(path, _replaced(data), kind_of(path)))
-    return Read(path, settings, got, shown=got)
+    return _presented(path, settings, got)
+
+
+def _presented(path: str, settings: Settings, source: SourceFile) -> Read:
+    """The file as its reader reads it (a notebook: its Python script), or LL901 at ``source``."""
+    from .sources import SourceError, presented
+
+    try:
+        shown = presented(source)
+    except SourceError as e:
+        return _problem(path, settings, e.message, e.span, source)
+    return Read(path, settings, shown, shown=shown)
 
 
 def _replaced(data: bytes) -> str:

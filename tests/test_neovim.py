@@ -39,7 +39,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(NVIM is None, reason="Neovim 
 HEAD = "from peft import LoraConfig\n"
 #: A finding after multi-byte characters on its line: character and byte columns differ.
 WIDE = HEAD + 'cfg = LoraConfig(r=8, modules_to_save=["clé", "𐐀"], lora_aplha=16)\n'
-YAML = "lora:\n  r: 8\n  target_modules: [\"é\"]\n  lora_dropuot: 0.1\n"
+YAML = ("base_model: TinyLlama/TinyLlama-1.1B-Chat-v1.0\nadapter: lora\nlora_r: 8\n"  # (axolotl)
+        "lora_target_modules: [\"é\"]\nlora_dropuot: 0.1\n")
 JSON = '{"peft_type": "LORA", "r": 8, "lora_aplha": 16}\n'
 
 

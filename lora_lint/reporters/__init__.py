@@ -10,8 +10,8 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ..model import Finding
-from ..source_file import SourceFile
+from ..model import Finding, Span
+from ..source_file import Kind, SourceFile
 
 Reporter = Callable[[list[Finding], "RunInfo"], str]
 
@@ -56,6 +56,26 @@ class RunInfo:
         col = self.byte_col(f.path, f.span.line, f.span.col) if self.byte_columns else f.span.col
         return f"{line}:{col}" if cell is None else f"cell {cell}:{line}:{col}"
 
+    def cell(self, f: Finding) -> int | None:
+        """The notebook cell a finding is in, None in a file without cells."""
+        source = self.sources.get(f.path)
+        return None if source is None or source.rows is None else source.locate(f.span.line)[0]
+
+    def in_cell(self, span: Span, path: str) -> Span:
+        """``span`` with its lines counted within its cell (ruff's JSON for notebooks)."""
+        source = self.sources.get(path)
+        if source is None or source.rows is None:
+            return span
+        return Span(source.locate(span.line)[1], span.col, source.locate(span.end_line)[1], span.end_col)
+
+    def in_file(self, span: Span, path: str) -> Span:
+        """``span`` in the file's own text: a notebook's JSON, where a consumer that shows the
+        file (a code-scanning view, a merge request) finds its lines."""
+        source = self.sources.get(path)
+        if source is None or source.rows is None:
+            return span
+        return Span(*source.file_position(span.line, span.col), *source.file_position(span.end_line, span.end_col))
+
     def snippet(self, f: Finding) -> str:
         """The text a finding points at (its first line), '' when unknown."""
         lines = self.lines(f.path)
@@ -65,10 +85,19 @@ class RunInfo:
         end = f.span.end_col - 1 if f.span.end_line == f.span.line else len(line)
         return line[f.span.col - 1 : end]
 
-    def byte_col(self, path: str, line: int, col: int) -> int:
+    def file_lines(self, path: str) -> list[str] | None:
+        """The lines of the file's own text (a notebook's JSON, where ``in_file`` positions are),
+        None when the run has no text for it."""
+        source = self.sources.get(path)
+        if source is None or source.rows is None:
+            return None if source is None else source.lines
+        return source.derived(("file lines",), lambda: SourceFile("", source.file_text, Kind.JSON).lines)
+
+    def byte_col(self, path: str, line: int, col: int, in_file: bool = False) -> int:
         """The 1-based UTF-8 byte column of character column ``col`` on ``line`` (what Vim's
-        quickfix, nvim-lint and reviewdog count); ``col`` itself when the line is not known."""
-        lines = self.lines(path)
+        quickfix, nvim-lint and reviewdog count) of the presented text, or with ``in_file`` of
+        the file's own text; ``col`` itself when the line is not known."""
+        lines = self.file_lines(path) if in_file else self.lines(path)
         if not lines or not 1 <= line <= len(lines):
             return col
         return len(lines[line - 1][: col - 1].encode("utf-8", "surrogatepass")) + 1 + max(

@@ -1,7 +1,11 @@
 """GitHub Actions workflow commands: one ``::error``/``::warning``/``::notice`` annotation a finding.
 
 ``file`` is relative to the repository's root (what GitHub resolves it against, whatever the
-step's ``working-directory``), absolute for a file outside it. Escaping follows actions/toolkit (``command.ts``): data ``%``, CR, LF; property values also
+step's ``working-directory``), absolute for a file outside it. In a notebook the position is in the
+``.ipynb`` file's own lines (what GitHub shows in a pull request's diff), and the message starts
+with ``cell N:LINE:COL``, where Jupyter shows it.
+
+Escaping follows actions/toolkit (``command.ts``): data ``%``, CR, LF; property values also
 ``:`` and ``,``.
 """
 
@@ -21,16 +25,18 @@ def escape_property(s: str) -> str:
 
 
 def annotation(f: Finding, info) -> str:
+    span = info.in_file(f.span, f.path)
     props = {
         "title": f"lora-lint ({f.code} {f.name})",
         "file": info.report_path(f.path),
-        "line": f.span.line,
-        "col": f.span.col,
-        "endLine": f.span.end_line,
-        "endColumn": f.span.end_col,
+        "line": span.line,
+        "col": span.col,
+        "endLine": span.end_line,
+        "endColumn": span.end_col,
     }
     body = ",".join(f"{k}={escape_property(str(v))}" for k, v in props.items())
-    return f"::{COMMAND[f.severity]} {body}::{escape_data(f'{f.code} [{f.severity}] {f.message}')}"
+    where = f"{info.at(f)}: " if info.cell(f) is not None else ""
+    return f"::{COMMAND[f.severity]} {body}::{escape_data(f'{where}{f.code} [{f.severity}] {f.message}')}"
 
 
 def render(findings: list[Finding], info) -> str:

@@ -16,12 +16,12 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from ..dialect import Dialect
-from ..model import UNKNOWN, LoraSite, Param, Span
+from ..model import UNKNOWN, LoraSite, Note, Param, Span
 from ..peft_facts import facts, lora_fields, suggest
 from ..source_file import SourceFile
 from ._base import PYTHON_MARKERS as MARKERS
 from ._base import SourceError
-from .python_eval import Evaluator, Scope, ScopeBuilder
+from .python_eval import Evaluator, Flow, Scope, ScopeBuilder
 
 #: Keyword arguments of Unsloth's get_peft_model that are not LoraConfig fields.
 UNSLOTH_KWARGS = frozenset({
@@ -91,12 +91,30 @@ def _script_metadata(source: SourceFile):
 
 
 def parse(source: SourceFile) -> cst.Module:
+    """The module of ``source``. A text that is not Python only because of IPython's own lines
+    (``!pip install``, ``%%capture``, ``model?``: a notebook or its export) is parsed with them
+    masked (``ipython.masked``: same length, so every position is the original's); the tree's
+    ``code`` is then the masked text."""
     from .python_depth import parse_guarded
 
     try:
         return parse_guarded(cst.parse_module, source.text)
-    except cst.ParserSyntaxError as e:
-        raise SourceError(f"syntax error: {e.message}", _error_span(source, e)) from None
+    except cst.ParserSyntaxError as first:
+        from ..ipython import masked
+
+        error = first
+        text = masked(source.text)
+        if text != source.text:
+            try:
+                return parse_guarded(cst.parse_module, text)
+            except cst.ParserSyntaxError as again:
+                error = again
+            except Exception:
+                pass
+        message = error.message
+        if source.rows is not None:  # (the parser's own "error at LINE:COL" counts the whole script)
+            message = _ERROR_AT_PREFIX.sub("", message)
+        raise SourceError(f"syntax error: {message}", _error_span(source, error)) from None
     except RecursionError:
         raise SourceError("file is nested too deeply to parse", Span.point(1, 1)) from None
     except Exception as e:  # libcst raises a few other kinds on odd input
@@ -104,6 +122,7 @@ def parse(source: SourceFile) -> cst.Module:
 
 
 _ERROR_AT = re.compile(r"error at (\d+):(\d+)")
+_ERROR_AT_PREFIX = re.compile(r"error at \d+:\d+: ")
 
 
 def _error_span(source: SourceFile, e: cst.ParserSyntaxError) -> Span:
@@ -250,12 +269,14 @@ class Extractor:
         self.path = path
         self.module = module
         self._positions = None
+        self._calls: list = []
+        self._loops: set | None = None
         self.walk = Walk(module)
         self.imports = Imports()
         self.walk.replay(self.imports)
         self.scopes = ScopeBuilder()
         self.walk.replay(self.scopes)
-        self.evaluator = Evaluator(self.scopes, self._attribute)
+        self.evaluator = Evaluator(self.scopes, self._attribute, Flow(module, lambda: self.positions))
         self.task_types = set(facts()["task_types"])
 
     # name resolution ---------------------------------------------------------------------------
@@ -284,6 +305,10 @@ class Extractor:
         parts = name.split(".")
         if parts[0] == "peft" and parts[-1] == "LoraConfig":
             return "peft"
+        if parts[0] == "rapidfireai" and parts[-1] == "RFLoraConfig":
+            # rapidfireai's subclass of peft's LoraConfig: a plain value goes to LoraConfig as
+            # written, a ``List``/``Range`` one is a search axis (unknown here)
+            return "peft"
         if parts[0] == "unsloth" and parts[-1] == "get_peft_model" and len(parts) >= 3:
             cls = parts[-2]
             if cls.startswith("Fast"):
@@ -294,11 +319,18 @@ class Extractor:
     def sites(self) -> list[LoraSite]:
         calls = Calls(self.scopes)
         self.walk.replay(calls)
+        self._calls = calls.calls
         found = []
         for call, scope in calls.calls:
             kind = self.kind(call)
             if kind is not None:
                 found.append((call, self.site(call, scope, kind)))
+        if found:
+            from .python_templates import chat_template
+
+            template = chat_template(self, calls.calls)
+            if template is not None:
+                found = [(c, replace(s, context={**s.context, "chat_template": template})) for c, s in found]
         if found and any(_method(c) == "resize_token_embeddings" for c, _ in calls.calls):
             # the file grows the vocabulary: LL306 checks that the new rows get trained
             found = [(c, replace(s, resizes_vocab=True)) for c, s in found]
@@ -333,6 +365,33 @@ class Extractor:
             )
         return Param(key, value, span, items)
 
+    def misleading(self, key: str, p: Param, node: cst.BaseExpression, call: cst.Call, scope: Scope,
+                   notes: list) -> Param:
+        """``p``, or what really reaches peft when the value is not what it looks like (LL013)."""
+        from . import python_misleading as mis
+
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            method = mis.none_result(node, self.evaluator.eval(node.func.value, scope))
+            if method is not None:
+                receiver = cst.Module([]).code_for_node(node.func.value)
+                notes.append(Note("LL013", p, (
+                    f"`{key}={receiver}.{node.func.attr.value}(...)` passes None: {method} changes {receiver} in"
+                    f" place and returns None, so LoraConfig gets {key}=None"
+                    f"{' (peft then uses its default targets for the model type)' if key == 'target_modules' else ''};"
+                    f" call {receiver}.{node.func.attr.value}(...) first, then pass {key}={receiver}")))
+                return Param(p.key, None, p.span)
+        if self._loops is None:
+            loops = mis.Loops()
+            self.walk.replay(loops)
+            self._loops = loops.in_loop
+        value, later = mis.later_change(key, node, call, scope, self._calls, self._loops)
+        for change in later:
+            name = node.value
+            notes.append(Note("LL013", p, (
+                f"`{name}.{change.func.attr.value}(...)` on line {self.span(change).line} changes {name} after"
+                f" LoraConfig(...) copied it into a set: peft never sees that change; make it before LoraConfig(...)")))
+        return p if value is None else Param(p.key, value, p.span)
+
     def site(self, call: cst.Call, scope: Scope, kind: str) -> LoraSite:
         dialect = DIALECTS[kind]
         fields = dialect.keymap
@@ -340,6 +399,7 @@ class Extractor:
         params: dict[str, Param] = {}
         context: dict[str, Param] = {}
         unknown: list[tuple[Param, str | None]] = []
+        notes: list[Note] = []
         is_open = False
         positional = 0
         for arg in call.args:
@@ -355,6 +415,8 @@ class Extractor:
             k, v = self.span(arg.keyword), self.span(arg.value)
             span = Span(k.line, k.col, v.end_line, v.end_col)
             p = self.param(key, arg.value, scope, span)
+            if key in fields and kind == "peft":
+                p = self.misleading(key, p, arg.value, call, scope, notes)
             if key in fields:
                 params[key] = p
             elif key in dialect.known:
@@ -365,7 +427,7 @@ class Extractor:
             for key, value in dialect.defaults.items():
                 if key not in params:
                     params[key] = Param(key, value, site_span, implicit=True)
-        return LoraSite(
+        site = LoraSite(
             path=self.path,
             dialect=dialect,
             span=site_span,
@@ -373,4 +435,10 @@ class Extractor:
             open=is_open,
             unknown_keys=tuple(unknown),
             context=context,
+            notes=tuple(notes),
         )
+        if kind != "peft":
+            from .unsloth import redirect
+
+            site = redirect(site)
+        return site

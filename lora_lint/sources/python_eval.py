@@ -16,6 +16,7 @@ from typing import Any
 import libcst as cst
 
 from ..model import UNKNOWN
+from ..unknown import is_known
 
 MAX_DEPTH = 64
 MAX_INT_BITS = 4096
@@ -219,15 +220,79 @@ def _literal(source: str):
         return ast.literal_eval(source)
 
 
+class Flow:
+    """Which of a module-level name's bindings can be in effect at a use in the module's own
+    code. The module's statements run once, top to bottom (a script, a notebook's cells): at a use
+    outside loops, the last unconditional top-level binding that ends before it and the
+    conditional ones after that; a binding after the use is not in effect there. ``positions``
+    gives the module's positions (computed only when a name is bound more than once)."""
+
+    def __init__(self, module: cst.Module, positions: Callable[[], Any]):
+        self.positions = positions
+        #: the values bound by the module's own top-level statements (run once, in order)
+        self.top_level = {id(small.value) for stmt in module.body if isinstance(stmt, cst.SimpleStatementLine)
+                          for small in stmt.body
+                          if isinstance(small, cst.Assign | cst.AnnAssign) and small.value is not None}
+        self.module = module
+        self._loops: list[cst.CSTNode] | None = None
+
+    def in_effect(self, values: list[cst.BaseExpression], use: cst.CSTNode | None) -> list[cst.BaseExpression]:
+        """Of ``values`` (a module-level name's bindings), those that can be in effect at ``use``;
+        ``values`` itself when that is not known."""
+        if use is None or len(values) < 2:
+            return values
+        positions = self.positions()
+        if use not in positions or any(v not in positions for v in values):
+            return values
+
+        def start(node):
+            p = positions[node].start
+            return p.line, p.column
+
+        def end(node):
+            p = positions[node].end
+            return p.line, p.column
+
+        at = start(use)
+        if self._loops is None:
+            self._loops = [n for n in _module_code(self.module) if isinstance(n, cst.For | cst.While)]
+        if any(start(loop) <= at < end(loop) for loop in self._loops):
+            return values
+        before = sorted((v for v in values if end(v) <= at), key=start)
+        last = max((i for i, v in enumerate(before) if id(v) in self.top_level), default=None)
+        return values if last is None else before[last:]
+
+
+def _module_code(module: cst.Module):
+    """The statements the module itself runs (not function or class bodies), nested ones too."""
+    todo = list(module.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, cst.FunctionDef | cst.ClassDef):
+            continue
+        body = getattr(node, "body", None)
+        if isinstance(body, cst.BaseSuite):
+            todo.extend(body.body)
+        for extra in ("orelse", "finalbody"):
+            part = getattr(node, extra, None)
+            if part is not None and isinstance(getattr(part, "body", None), cst.BaseSuite):
+                todo.extend(part.body.body)
+        for handler in getattr(node, "handlers", ()) or ():
+            todo.extend(handler.body.body)
+
+
 class Evaluator:
     """Evaluates expressions in the scope where they appear."""
 
-    def __init__(self, scopes: ScopeBuilder, attributes: Callable[[cst.BaseExpression], Any]):
+    def __init__(self, scopes: ScopeBuilder, attributes: Callable[[cst.BaseExpression], Any],
+                 flow: Flow | None = None):
         self.scopes = scopes
         self.attributes = attributes  # resolves known attributes (TaskType.CAUSAL_LM)
+        self.flow = flow  # the module's order of execution (a name bound more than once)
         self._active: set[tuple[int, str]] = set()
 
-    def lookup(self, name: str, scope: Scope | None, depth: int) -> Any:
+    def lookup(self, name: str, scope: Scope | None, depth: int, use: cst.CSTNode | None = None) -> Any:
         start = scope
         while scope is not None:
             if scope.is_class and scope is not start:
@@ -237,16 +302,28 @@ class Evaluator:
                 return UNKNOWN
             values = scope.assigned.get(name)
             if values is not None:
-                if len(values) != 1:
-                    return UNKNOWN
+                if (self.flow is not None and len(values) > 1 and scope is self.scopes.module_scope
+                        and start is scope):
+                    narrowed = self.flow.in_effect(values, use)
+                    if narrowed is not values:  # (they end before the use: no cycle)
+                        values = narrowed
+                        if len(values) == 1:
+                            return self.eval(values[0], scope, depth + 1)
                 key = (id(scope), name)
                 if key in self._active:
                     return UNKNOWN
                 self._active.add(key)
                 try:
-                    return self.eval(values[0], scope, depth + 1)
+                    # a name bound more than once (a notebook that sets it again in a later cell)
+                    # is known when every binding gives the same value, whichever ran last
+                    found = [self.eval(v, scope, depth + 1) for v in values[:8]]
                 finally:
                     self._active.discard(key)
+                first = found[0]
+                if len(values) > 8 or not is_known(first) or any(
+                        type(v) is not type(first) or v != first for v in found[1:]):
+                    return UNKNOWN if len(values) > 1 else first
+                return first
             scope = scope.parent
         return UNKNOWN
 
@@ -273,7 +350,7 @@ class Evaluator:
         if isinstance(node, cst.Name):
             if node.value in ("True", "False", "None"):
                 return {"True": True, "False": False, "None": None}[node.value]
-            return self.lookup(node.value, scope, depth)
+            return self.lookup(node.value, scope, depth, node)
         if isinstance(node, cst.UnaryOperation):
             v = self.eval(node.expression, scope, depth + 1)
             if isinstance(node.operator, cst.Minus) and _number(v):
