@@ -210,6 +210,38 @@ def test_add_noqa_python_and_yaml(tree, capsys):
     assert capsys.readouterr().out == "No noqa directives added.\n"
 
 
+def test_add_noqa_shell_scripts_and_notebook_cells(tree, capsys):
+    """A shell command continued over lines takes its directive on a line of its own above it (a
+    comment after a backslash would end the command), or in the directive already there; a
+    command on one line takes it at its end; a notebook's cell takes it in its ``source``."""
+    (tree / "lora-lint.toml").write_text('select = ["LL001", "LL101"]\n')
+    (tree / "run.sh").write_text(
+        "#!/bin/bash\n"
+        "swift sft --model ./m --lora_rank 64 --lora_alpha 16 \\\n  --lora_dropuot 0.1\n"
+        "if true; then\n  # lora-lint: ignore[LL101]\n  swift sft --model ./m --lora_rank 64 \\\n"
+        "    --lora_alpha 16 --lora_dropuot 0.1\nfi\n"
+        "llamafactory-cli train --lora_rank 8 --lora_aplha 4\n")
+    cell = ["from peft import LoraConfig\n", "cfg = LoraConfig(\n", "    r=64,\n", "    lora_aplha=16)"]
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# é\n"]},
+                    {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": cell}],
+          "metadata": {"kernelspec": {"language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+    raw = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    (tree / "nb.ipynb").write_text(raw, encoding="utf-8")
+    assert main(["--add-noqa", "run.sh", "nb.ipynb"]) == 0
+    assert capsys.readouterr().out == "Added 5 noqa directives in 2 files.\n"
+    assert (tree / "run.sh").read_text() == (
+        "#!/bin/bash\n# lora-lint: ignore[LL101, LL001]\n"
+        "swift sft --model ./m --lora_rank 64 --lora_alpha 16 \\\n  --lora_dropuot 0.1\n"
+        "if true; then\n  # lora-lint: ignore[LL101, LL001]\n  swift sft --model ./m --lora_rank 64 \\\n"
+        "    --lora_alpha 16 --lora_dropuot 0.1\nfi\n"
+        "llamafactory-cli train --lora_rank 8 --lora_aplha 4  # lora-lint: ignore[LL001]\n")
+    cell[2:4] = ["    r=64,  # lora-lint: ignore[LL101]\n", "    lora_aplha=16)  # lora-lint: ignore[LL001]"]
+    assert (tree / "nb.ipynb").read_text(encoding="utf-8") == json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    assert main(["run.sh", "nb.ipynb"]) == 0
+    assert main(["--add-noqa", "run.sh", "nb.ipynb"]) == 0
+    assert capsys.readouterr().out.endswith("No noqa directives added.\n")
+
+
 def test_add_noqa_never_writes_into_a_string(tree, capsys):
     """A finding whose line ends inside a string literal: the comment would be text, not a
     comment, so the file is left as it is."""
