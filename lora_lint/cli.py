@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     lock.add_argument("--output-format", default="concise", choices=OUTPUT_FORMATS,
                       help="the format of --check's findings (default: concise)")
     lock.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
-    lock.set_defaults(statistics=False, output_file=None, exit_zero=False)
+    lock.set_defaults(statistics=False, output_file=None, exit_zero=False, color="auto",
+                      column_unit="character", show_fixes=False, exit_non_zero_on_fix=False)
     server = sub.add_parser("server", help="run the language server (LSP over stdio) for editors")
     server.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     server.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
