@@ -15,7 +15,8 @@ from .settings import UsageError, resolve_selector, split_selectors
 
 SUBCOMMANDS = ("check", "rule", "report", "lock", "clean", "server")
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-OUTPUT_FORMATS = ("concise", "full", "grouped", "json", "json-lines", "sarif", "github", "gitlab", "junit")
+OUTPUT_FORMATS = ("concise", "full", "grouped", "json", "json-lines", "sarif", "github", "gitlab", "junit",
+                  "pylint", "rdjson", "azure")
 COLOR_FORMATS = ("concise", "full", "grouped")
 
 
@@ -50,6 +51,13 @@ def add_check_args(p: argparse.ArgumentParser) -> None:
                      help="also apply (with --fix) or show the fixes that change what is trained")
     fix.add_argument("--diff", action="store_true",
                      help="print the fixes as a unified diff instead of writing them (exit 1 if any)")
+    fix.add_argument("--fix-only", action="store_true",
+                     help="apply the fixes and report nothing else (exit 0 unless --exit-non-zero-on-fix)")
+    fix.add_argument("--show-fixes", action="store_true", help="list the findings the fixes fixed, per file")
+    fix.add_argument("--exit-non-zero-on-fix", action="store_true",
+                     help="exit 1 when a fix was applied, even if no finding remains")
+    fix.add_argument("--add-noqa", action="store_true",
+                     help="add a `# lora-lint: ignore[CODE]` comment on the line of each finding")
     out = p.add_argument_group("output")
     out.add_argument("--output-format", default=os.environ.get("LORA_LINT_OUTPUT_FORMAT", "concise"),
                      metavar="FORMAT", help=f"{', '.join(OUTPUT_FORMATS)} (default: concise)")
@@ -57,13 +65,28 @@ def add_check_args(p: argparse.ArgumentParser) -> None:
     out.add_argument("--statistics", action="store_true",
                      help="print the number of findings per rule instead of the findings")
     out.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
-    out.add_argument("--exit-zero", action="store_true",
+    out.add_argument("-e", "--exit-zero", action="store_true",
                      help="exit 0 even when findings of severity warning or error are reported")
+    out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                     help="colour in the human formats: auto (a terminal, unless NO_COLOR), always, never")
+    out.add_argument("--column-unit", choices=("character", "byte"), default="character",
+                     help="what the human formats' columns count: characters (as ruff; the default) or"
+                          " UTF-8 bytes (what Vim's quickfix and nvim-lint expect)")
     files = p.add_argument_group("files and configuration")
     files.add_argument("--stdin-filename", metavar="PATH",
                        help="the name of the file read from stdin ('-'): its type, config and report name")
+    files.add_argument("--exclude", action="append", metavar="GLOBS",
+                       help="files and directories to skip (comma-separated globs; replaces `exclude`)")
     files.add_argument("--extend-exclude", action="append", metavar="GLOBS",
                        help="more files and directories to skip (comma-separated globs)")
+    files.add_argument("--respect-gitignore", action="store_true", default=None,
+                       help="skip what .gitignore files ignore when walking directories (the default)")
+    files.add_argument("--no-respect-gitignore", action="store_false", dest="respect_gitignore",
+                       help="walk into what .gitignore files ignore too")
+    files.add_argument("--show-files", action="store_true", help="list the files that would be linted, then exit")
+    files.add_argument("--show-settings", metavar="PATH",
+                       help="print the configuration, rules and options that apply to PATH, then exit")
+    files.add_argument("--watch", action="store_true", help="lint again whenever a file or a config changes")
     files.add_argument("--force-exclude", action="store_true",
                        help="apply exclusions to files named explicitly too (for pre-commit and editors)")
     files.add_argument("--config", action="append", metavar="FILE|KEY=VALUE",
@@ -128,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     lock.add_argument("--output-format", default="concise", choices=OUTPUT_FORMATS,
                       help="the format of --check's findings (default: concise)")
     lock.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
-    lock.set_defaults(statistics=False, output_file=None, exit_zero=False)
+    lock.set_defaults(statistics=False, output_file=None, exit_zero=False, color="auto",
+                      column_unit="character", show_fixes=False, exit_non_zero_on_fix=False)
     clean = sub.add_parser("clean", help="remove the cached results of the project here (and of projects below)")
     clean.add_argument("--cache-dir", metavar="DIR",
                        help="the cache directory (default: env LORA_LINT_CACHE_DIR, else the user cache)")
@@ -192,35 +216,66 @@ def check_resolver(args: argparse.Namespace):
         ignore=split_selectors(args.ignore),
         per_file_ignores=_per_file(args.per_file_ignores, "--per-file-ignores") if args.per_file_ignores else None,
         extend_per_file_ignores=_per_file(args.extend_per_file_ignores, "--extend-per-file-ignores"),
+        exclude=split_selectors(args.exclude) if args.exclude else None,
         extend_exclude=split_selectors(args.extend_exclude),
+        respect_gitignore=args.respect_gitignore,
         base_model=args.base_model,
         offline=args.offline,
         report_unused_suppressions=args.report_unused_suppressions,
     )
 
 
-def statistics(findings, as_json: bool) -> str:
-    """ruff's ``--statistics``: the count per rule, most frequent first."""
-    counts: dict[tuple[str, str], int] = {}
+def report_root(resolver, cwd: str | None = None) -> str:
+    """What the CI formats' paths are relative to: the git top level of the working directory,
+    else the directory of the config file that applies there, else the working directory. A
+    workflow step with ``working-directory: sub`` then still names ``sub/train.py``."""
+    from .source_file import repository_root
+
+    cwd = os.path.abspath(cwd or os.getcwd())
+    top = repository_root(cwd)
+    if top is not None:
+        return top
+    config = resolver.config_for(os.path.join(cwd, "_"))
+    return os.path.dirname(config) if config else cwd
+
+
+def statistics(findings, info, as_json: bool) -> str:
+    """ruff's ``--statistics``: the count per rule, most frequent first, ``[*]`` where ``--fix``
+    would fix the rule's findings, and the fixable total."""
+    counts: dict[tuple[str, str], list[int]] = {}
     for f in findings:
-        counts[(f.code, f.name)] = counts.get((f.code, f.name), 0) + 1
-    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0]))
+        row = counts.setdefault((f.code, f.name), [0, 0])
+        row[0] += 1
+        row[1] += info.fixable(f)
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0][0]))
     if as_json:
-        data = [{"code": c, "name": n, "count": k} for (c, n), k in rows]
+        data = [{"code": c, "name": n, "count": k, "fixable": fixable > 0, "fixable_count": fixable}
+                for (c, n), (k, fixable) in rows]
         return json.dumps(data, indent=2) + "\n"
-    width = max((len(str(k)) for _, k in rows), default=1)
-    return "".join(f"{str(k).rjust(width)}\t{c}\t{n}\n" for (c, n), k in rows)
+    width = max((len(str(k)) for _, (k, _) in rows), default=1)
+    any_fixable = any(fixable for _, (_, fixable) in rows)
+    mark = (lambda fixable: "[*] " if fixable else "[ ] ") if any_fixable else (lambda fixable: "")
+    out = "".join(f"{str(k).rjust(width)}\t{c}\t{mark(fixable)}{n}\n" for (c, n), (k, fixable) in rows)
+    total = sum(fixable for _, (_, fixable) in rows)
+    if total and info.summary:
+        out += f"[*] {total} fixable with `--fix`.\n"
+    return out
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """``check`` with the cache flags applied for the run (the workers and the inventory cache
-    read them from the environment)."""
+    """``check`` with its flags: the cache flags for the run, ``--watch`` around it."""
+    if args.fix_only:
+        args.fix = True
     saved = {k: os.environ.get(k) for k in (CACHE_DIR_ENV, NO_CACHE_ENV)}
     try:
-        if args.cache_dir:
+        if args.cache_dir:  # the inventory cache's directory (models.cache), inherited by workers
             os.environ[CACHE_DIR_ENV] = os.path.abspath(args.cache_dir)
         if args.no_cache:
             os.environ[NO_CACHE_ENV] = "1"
+        if args.watch:
+            from .watch import watch
+
+            return watch(args, check_once)
         return check_once(args)
     finally:
         for k, v in saved.items():
@@ -263,7 +318,7 @@ def run_clean(args: argparse.Namespace) -> int:
 
 def check_once(args: argparse.Namespace) -> int:
     from .files import read_stream
-    from .pipeline import lint_each, lint_source
+    from .pipeline import at_severity, lint_each, lint_source
     from .reporters import FORMATS, RunInfo
 
     if args.output_format not in FORMATS:
@@ -271,7 +326,28 @@ def check_once(args: argparse.Namespace) -> int:
             f"unknown output format {args.output_format!r} (choose from {', '.join(FORMATS)})"
         )
     resolver = check_resolver(args)
-    info = RunInfo(summary=not args.quiet, unsafe_fixes=args.unsafe_fixes)
+    if args.show_settings:
+        from .show import show_settings
+
+        sys.stdout.write(show_settings(args.show_settings, resolver))
+        return EXIT_OK
+    if args.show_files:
+        from .files import file_paths
+
+        paths = sorted(path for path, _ in file_paths(args.paths, resolver.settings_for, args.force_exclude))
+        write_stream(sys.stdout, "".join(p + "\n" for p in paths))
+        return EXIT_OK
+    if args.add_noqa:
+        from .fixes.noqa import add_noqa
+
+        if "-" in args.paths:
+            raise UsageError("--add-noqa writes files: it cannot read stdin ('-')")
+        added, files = add_noqa(args.paths, resolver.settings_for, args.force_exclude)
+        if not args.quiet:
+            print(f"Added {added} noqa directive{'s' if added != 1 else ''} in {files}"
+                  f" file{'s' if files != 1 else ''}." if added else "No noqa directives added.")
+        return EXIT_OK
+    info = RunInfo(summary=not args.quiet, unsafe_fixes=args.unsafe_fixes, root=report_root(resolver))
     findings = []
     if "-" in args.paths:
         if args.paths != ["-"]:
@@ -294,16 +370,20 @@ def check_once(args: argparse.Namespace) -> int:
                         return diff_out(run, args)
                     # the user's text, never escaped: in its own encoding (BOM, PEP 263) when stdout takes bytes
                     write_stream(sys.stdout, run.data if getattr(sys.stdout, "buffer", None) else run.text or "")
+                    if args.fix_only:
+                        return fix_only_out(args, info, sys.stderr)
                     return write_report(args, run.findings, info, sys.stderr)
                 findings = lint_source(read.source, settings)
-            elif read.problem is not None and read.problem.code in settings.rules_for(name):
-                findings = [read.problem]
+            elif read.problem is not None and read.problem.code in (rules := settings.rules_for(name)):
+                findings = at_severity([read.problem], rules)
     elif args.fix or args.diff:
         from .fixes.cli import fix_paths
 
         run = fix_paths(args, resolver, info)
         if args.diff:  # the diff is the output
             return diff_out(run, args)
+        if args.fix_only:
+            return fix_only_out(args, info, sys.stdout)
         findings = run.findings
     else:
         cache = results_cache()
@@ -314,6 +394,17 @@ def check_once(args: argparse.Namespace) -> int:
             findings.extend(one.findings)
         findings.sort(key=lambda f: f.sort_key)
     return write_report(args, findings, info, sys.stdout)
+
+
+def fix_only_out(args: argparse.Namespace, info, stream) -> int:
+    """``--fix-only``: how many findings were fixed (and which, with ``--show-fixes``), nothing
+    about what remains; exit 0, or 1 with ``--exit-non-zero-on-fix`` when something was fixed."""
+    if args.show_fixes:
+        write_stream(stream, fixed_list(info))
+    elif not args.quiet:
+        n = info.fixed
+        write_stream(stream, f"Fixed {n} finding{'s' if n != 1 else ''}.\n" if n else "No findings fixed.\n")
+    return EXIT_FINDINGS if args.exit_non_zero_on_fix and info.fixed else EXIT_OK
 
 
 def diff_out(run, args: argparse.Namespace) -> int:
@@ -333,11 +424,14 @@ def write_report(args: argparse.Namespace, findings, info, stream) -> int:
     from .reporters.style import use_color
 
     if args.statistics:
-        text = statistics(findings, args.output_format == "json")
+        text = statistics(findings, info, args.output_format == "json")
     else:
-        info.color = (args.output_format in COLOR_FORMATS and not args.output_file
-                      and use_color(stream))
+        info.color = args.output_format in COLOR_FORMATS and not args.output_file and (
+            use_color(stream) if args.color == "auto" else args.color == "always")
+        info.byte_columns = args.column_unit == "byte"
         text = FORMATS[args.output_format](findings, info)
+        if args.show_fixes and info.fixing and args.output_format in COLOR_FORMATS:
+            text += fixed_list(info)
     if args.output_file:
         try:
             os.makedirs(os.path.dirname(args.output_file) or ".", exist_ok=True)
@@ -348,16 +442,36 @@ def write_report(args: argparse.Namespace, findings, info, stream) -> int:
             raise UsageError(f"cannot write {args.output_file}: {e.strerror or e}") from None
     else:
         write_stream(stream, text, output_errors(args.output_format))
-    return exit_code(findings, args)
+    return exit_code(findings, args, info.fixed)
 
 
-def exit_code(findings, args: argparse.Namespace) -> int:
+def exit_code(findings, args: argparse.Namespace, fixed: int = 0) -> int:
+    """1 for a finding of severity warning or error (unless ``--exit-zero``), or for an applied
+    fix with ``--exit-non-zero-on-fix``; else 0."""
     failing = any(f.severity.value != "info" for f in findings)
+    if args.exit_non_zero_on_fix and fixed:
+        return EXIT_FINDINGS
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
 
 
 class OutputError(UsageError):
     """The output could not be written (a full disk, a closed pipe, a closed stream): exit 2."""
+
+
+def fixed_list(info) -> str:
+    """``--show-fixes``: what the fixes fixed, per file, as ruff lists it."""
+    if not info.fixed_findings:
+        return "No findings fixed.\n" if info.summary else ""
+    n = len(info.fixed_findings)
+    out = [f"Fixed {n} finding{'s' if n != 1 else ''}:"]
+    by_file: dict[str, dict[tuple[str, str], int]] = {}
+    for f in info.fixed_findings:
+        rows = by_file.setdefault(f.path, {})
+        rows[(f.code, f.name)] = rows.get((f.code, f.name), 0) + 1
+    for path, rows in by_file.items():
+        out.append(f"- {path}:")
+        out += [f"    {k} × {code} ({name})" for (code, name), k in sorted(rows.items())]
+    return "".join(x + "\n" for x in out)
 
 
 def write_stream(stream, text: str | bytes, errors: str = "backslashreplace") -> None:

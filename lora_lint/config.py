@@ -25,8 +25,9 @@ SELECTION_KEYS = ("select", "extend-select", "ignore")
 CORE_KEYS = (
     "extend", *SELECTION_KEYS, "per-file-ignores", "extend-per-file-ignores", "exclude",
     "extend-exclude", "base-model", "offline", "hub-timeout", "max-file-size",
-    "report-unused-suppressions", "gpu-memory",
+    "report-unused-suppressions", "gpu-memory", "respect-gitignore", "severity",
 )
+SEVERITY_LEVELS = ("error", "warning", "info")
 
 
 class ConfigError(UsageError):
@@ -152,6 +153,24 @@ def _patterns(value: Any, origin: str, key: str, base: str) -> list[PathPattern]
     return [PathPattern.make(p, base) for p in _str_list(value, origin, key, "glob patterns")]
 
 
+def _severity(value: Any, origin: str) -> list[tuple[str, str]]:
+    """``[tool.lora-lint.severity]``: rule (code, prefix, name or ALL) = "error" | "warning" | "info"."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{_where(origin, 'severity')} must be a table of rule = \"error\" | \"warning\" |"
+                          f" \"info\", got {value!r}")
+    from .rules import all_rules
+
+    rules = all_rules()
+    out = []
+    for selector, level in value.items():
+        resolve_selector(selector, rules, f"'severity'{' from ' + origin if origin else ''}")
+        if level not in SEVERITY_LEVELS:
+            raise ConfigError(f"{_where(origin, 'severity')}: {selector} = {level!r} is not one of"
+                              f" {', '.join(repr(x) for x in SEVERITY_LEVELS)}")
+        out.append((selector, level))
+    return out
+
+
 def _option(name: str, value: Any, default: Any, origin: str) -> Any:
     """A rule option's value, checked against its default's type (any number for a number)."""
     if isinstance(default, bool):
@@ -235,7 +254,10 @@ def apply_table(settings: Settings, table: Mapping[str, Any], origin: str, base:
             )
     if "gpu-memory" in table:
         s.gpu_memory, s.per_file_gpu_memory = _gpu_memory(table["gpu-memory"], origin, base, s)
-    for key, attr in (("offline", "offline"), ("report-unused-suppressions", "report_unused_suppressions")):
+    if "severity" in table:
+        s.severity = s.severity + _severity(table["severity"], origin)
+    for key, attr in (("offline", "offline"), ("report-unused-suppressions", "report_unused_suppressions"),
+                      ("respect-gitignore", "respect_gitignore")):
         if key in table:
             if not isinstance(table[key], bool):
                 raise ConfigError(f"{_where(origin, key)} must be true or false, got {table[key]!r}")
@@ -310,7 +332,9 @@ class Overrides:
     ignore: list[str] = field(default_factory=list)
     per_file_ignores: list[tuple[str, list[str]]] | None = None  # replaces the files' table
     extend_per_file_ignores: list[tuple[str, list[str]]] = field(default_factory=list)
+    exclude: list[str] | None = None  # replaces the files' `exclude` (the defaults stay)
     extend_exclude: list[str] = field(default_factory=list)
+    respect_gitignore: bool | None = None
     base_model: str | None = None
     offline: bool = False
     report_unused_suppressions: bool = False
@@ -346,7 +370,11 @@ class Overrides:
             s.per_file_ignores = []
         for glob, sel in [*(self.per_file_ignores or []), *self.extend_per_file_ignores]:
             s.per_file_ignores.append((PathPattern.make(glob, cwd), tuple(sel)))
+        if self.exclude is not None:
+            s.exclude = [PathPattern.make(p, cwd) for p in self.exclude]
         s.exclude += [PathPattern.make(p, cwd) for p in self.extend_exclude]
+        if self.respect_gitignore is not None:
+            s.respect_gitignore = self.respect_gitignore
         if self.base_model is not None:
             s.base_model_override = self.base_model
         s.offline = s.offline or self.offline

@@ -2,8 +2,8 @@
 
 * ``# lora-lint: ignore[LL101, rank-diminishing-returns]`` on a finding's line, or alone on the
   line above it (``ignore`` without a list: every rule); ``# lora-lint: ignore-file[LL101]``
-  anywhere, for the whole file; ``# noqa: LL101`` on the line (codes only). ``suppressions``
-  applies them.
+  anywhere, for the whole file; ``# noqa: LL101`` on the line (codes only), and a bare ``# noqa``
+  (every finding on its line, as ruff and flake8 read it). ``suppressions`` applies them.
 * ``# lora-lint: base-model=ID [model-class=CLASS]`` anywhere: the base model (and the class it
   is loaded with) of every site in the file (``apply_model_directives``); ``gpu-memory=24GiB``:
   the memory of each GPU the file's configs train on (LL107), in the sites' context.
@@ -157,7 +157,7 @@ def comments(source: SourceFile) -> Iterator[Comment]:
 
 _SUPPRESSION = re.compile(
     r"#\s*(?:lora-lint:\s*(?P<kind>ignore-file|ignore)(?![\w-])(?:\[(?P<list>[^\]]*)\])?"
-    r"|noqa:\s*(?P<noqa>[A-Za-z]+[0-9]+(?:\s*,?\s*[A-Za-z]+[0-9]+)*))",
+    r"|noqa(?![\w-])(?:(?P<colon>:)\s*(?P<noqa>[A-Za-z]+[0-9]+(?:\s*,?\s*[A-Za-z]+[0-9]+)*)?)?)",
     re.IGNORECASE,
 )
 _NOQA_CODE = re.compile(r"[A-Za-z]+[0-9]+")
@@ -172,6 +172,9 @@ class Suppression:
     entries: tuple[str, ...] | None  # None: every rule
     lines: frozenset[int] = frozenset()  # the lines a line-level directive covers
     used: set[str] = field(default_factory=set)  # entries (or "*") that suppressed something
+    #: A bare noqa comment: it silences every finding on its line, as in ruff and flake8, but it is
+    #: there for every linter, so it is never reported as unused (LL904).
+    shared: bool = False
 
     @property
     def span(self) -> Span:
@@ -191,6 +194,10 @@ def suppressions(source: SourceFile) -> list[Suppression]:
                 if not entries:
                     continue
                 out.append(Suppression(c.line, start, end, False, entries, frozenset({c.line})))
+                continue
+            if m["kind"] is None:  # a bare noqa (a colon with no codes is not one): every rule, its line
+                if not m["colon"] and not own_line:
+                    out.append(Suppression(c.line, start, end, False, None, frozenset({c.line}), shared=True))
                 continue
             raw = m["list"]
             entries = None if raw is None else tuple(e.strip() for e in raw.split(",") if e.strip())

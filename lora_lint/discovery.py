@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from .globs import Glob
@@ -87,9 +87,12 @@ class Ignorer:
         return result
 
 
-def iter_files(paths: Iterable[str], exclude: Iterable[str] = ()) -> Iterator[str]:
-    """Files to lint. A file named explicitly is always linted; directories are walked."""
-    ignorer = Ignorer()
+def iter_files(paths: Iterable[str], exclude: Iterable[str] = (),
+               gitignore: Callable[[str], bool] | None = None) -> Iterator[str]:
+    """Files to lint. A file named explicitly is always linted; directories are walked, skipping
+    what .gitignore files ignore unless ``gitignore(directory)`` says not to
+    (``--no-respect-gitignore``, ``respect-gitignore = false``)."""
+    honoured = Ignorer()
     excluded = set(DEFAULT_EXCLUDE) | set(exclude)
     seen: set[str] = set()
     for top in paths:
@@ -98,6 +101,7 @@ def iter_files(paths: Iterable[str], exclude: Iterable[str] = ()) -> Iterator[st
                 seen.add(top)
                 yield top
             continue
+        ignorer = honoured if gitignore is None or gitignore(top) else None
         root = repository_root(top)
         top_abs = os.path.abspath(top)
         # .gitignore files from the repository root down to `top` apply too.
@@ -133,10 +137,11 @@ def _walk(rel_dir, abs_dir, bases, ignorer, excluded, seen, visited) -> Iterator
         except OSError:
             continue
         if is_dir:
-            if name in excluded or ignorer.ignored(abs_path, True, bases):
+            if name in excluded or (ignorer is not None and ignorer.ignored(abs_path, True, bases)):
                 continue
             yield from _walk(rel_path, abs_path, bases + [abs_path], ignorer, excluded, seen, visited)
-        elif is_source(name) and name not in excluded and not ignorer.ignored(abs_path, False, bases):
+        elif is_source(name) and name not in excluded and not (
+                ignorer is not None and ignorer.ignored(abs_path, False, bases)):
             if rel_path not in seen:
                 seen.add(rel_path)
                 yield rel_path

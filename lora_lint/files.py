@@ -60,14 +60,15 @@ def each_file(paths: Iterable[str], settings_for: Callable[[str], Settings],
 
 def file_paths(paths: Iterable[str], settings_for: Callable[[str], Settings],
                force_exclude: bool = False) -> Iterator[tuple[str, Settings]]:
-    """The files to lint under ``paths``, in discovery order, with their settings, not read (the
-    results cache asks before reading): a file matching its ``exclude`` is skipped when found by walking, and also
-    when named explicitly with ``force_exclude``."""
+    """The files to lint under ``paths`` with their settings, in discovery order, not read
+    (``--show-files``; the results cache asks before reading): a walk honours each directory's
+    ``respect-gitignore``, a file matching its ``exclude`` is skipped when found by walking, and
+    also when named explicitly with ``force_exclude``."""
     from .discovery import iter_files
 
     paths = list(paths)
     explicit = set(paths)
-    for path in iter_files(paths):
+    for path in iter_files(paths, gitignore=lambda top: settings_for(os.path.join(top, "_")).respect_gitignore):
         settings = settings_for(path)
         if settings.exclude and (force_exclude or path not in explicit) and settings.is_excluded(path):
             continue

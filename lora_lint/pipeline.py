@@ -29,7 +29,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .depends import Record, recording
@@ -162,7 +162,7 @@ def _final(source: SourceFile, found: list[Finding], rules: Mapping[str, Rule]) 
     from .rules import internal_error
     from .suppressions import apply as apply_suppressions
 
-    found = [f for f in found if f.code in rules]
+    found = at_severity([f for f in found if f.code in rules], rules)
     try:
         found = apply_suppressions(source, found, rules)
     except Exception as exc:  # a bug there must not lose the findings
@@ -170,6 +170,12 @@ def _final(source: SourceFile, found: list[Finding], rules: Mapping[str, Rule]) 
             found.append(internal_error("the suppression comments", source.path, Span.point(1, 1), exc))
     source.forget()
     return sorted(found, key=lambda f: f.sort_key)
+
+
+def at_severity(findings: list[Finding], rules: Mapping[str, Rule]) -> list[Finding]:
+    """``findings`` at the severity their rule has in ``rules`` (``[tool.lora-lint.severity]``)."""
+    return [f if (r := rules.get(f.code)) is None or r.severity is f.severity else replace(f, severity=r.severity)
+            for f in findings]
 
 
 def lint_source(source: SourceFile, settings: Settings | None = None,
@@ -197,7 +203,7 @@ def lint_file(path: str, settings: Settings | None = None,
 def _lint_read(read, rules: Mapping[str, Rule] | None = None) -> list[Finding]:
     if read.problem is not None:
         rules = read.settings.rules_for(read.path) if rules is None else rules
-        return [read.problem] if read.problem.code in rules else []
+        return at_severity([read.problem], rules) if read.problem.code in rules else []
     if read.source is None:
         return []
     return lint_source(read.source, read.settings, rules)

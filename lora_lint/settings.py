@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .globs import Glob
+from .model import Severity
 from .registry import Rule
 
 #: Rules that run only when selected explicitly (by code, prefix, name or ``ALL``).
@@ -118,6 +119,12 @@ class Settings:
     #: ``(pattern, bytes)``: the GPU memory for files the pattern matches; the first match wins.
     per_file_gpu_memory: list[tuple[PathPattern, int]] = field(default_factory=list)
     exclude: list[PathPattern] = field(default_factory=list)
+    #: Walking a directory skips what its repository's .gitignore files ignore.
+    respect_gitignore: bool = True
+    #: ``(selector, level)``, from ``[tool.lora-lint.severity]``: a rule's findings reported at
+    #: ``level`` (error, warning, info) instead of the rule's own; the most specific selector wins
+    #: (a code or name, then the longest code prefix, then ``ALL``), among equals the last.
+    severity: list[tuple[str, str]] = field(default_factory=list)
     report_unused_suppressions: bool = False
     #: The config file these settings came from (None: defaults and the command line only).
     config_path: str | None = None
@@ -147,7 +154,8 @@ class Settings:
         return {c: rules[c] for c in sorted(codes)}
 
     def rules_for(self, path: str, rules: Mapping[str, Rule] | None = None) -> dict[str, Rule]:
-        """The selected rules minus those ``per-file-ignores`` turns off for ``path``."""
+        """The selected rules minus those ``per-file-ignores`` turns off for ``path``, each at
+        the severity the configuration gives it."""
         rules = rules if rules is not None else _all_rules()
         selected = self.selected(rules)
         for pattern, selectors in self.per_file_ignores:
@@ -155,7 +163,23 @@ class Settings:
                 for s in selectors:
                     for code in resolve_selector(s, rules, "'per-file-ignores'"):
                         selected.pop(code, None)
+        if self.severity:
+            levels = self.severities(rules)
+            selected = {c: replace(r, severity=levels[c]) if c in levels and levels[c] is not r.severity else r
+                        for c, r in selected.items()}
         return selected
+
+    def severities(self, rules: Mapping[str, Rule] | None = None) -> dict[str, Severity]:
+        """Rule code -> the severity ``[tool.lora-lint.severity]`` sets for it (rules it does not
+        name are absent)."""
+        rules = rules if rules is not None else _all_rules()
+        best: dict[str, tuple[int, Severity]] = {}
+        for selector, level in self.severity:
+            rank = _specificity(selector, rules)
+            for code in resolve_selector(selector, rules, "'severity'"):
+                if code not in best or rank >= best[code][0]:
+                    best[code] = (rank, Severity(level))
+        return {code: level for code, (_, level) in best.items()}
 
     def is_excluded(self, path: str) -> bool:
         return any(p.matches(path) for p in self.exclude)
@@ -182,6 +206,17 @@ class Settings:
         if "gpu-memory" in out:
             out["gpu-memory"] = self.gpu_memory_for(path) if path is not None else self.gpu_memory
         return out
+
+
+def _specificity(selector: str, rules: Mapping[str, Rule]) -> int:
+    """How narrowly ``selector`` names rules: ``ALL`` 0, a code prefix its length, a code or a
+    rule name more than any prefix."""
+    s = selector.strip()
+    if s.upper() == "ALL":
+        return 0
+    if s.upper() in rules or any(r.name == s.lower() for r in rules.values()):
+        return 100
+    return len(s)
 
 
 def _all_rules() -> dict[str, Rule]:

@@ -74,6 +74,8 @@ def unused(path: str, d: Suppression, rules: Mapping[str, Rule], selected: Mappi
         return Finding(r.code, r.name, r.severity, message, path, d.span)
 
     where = "file" if d.file_level else "line"
+    if d.shared:  # a bare noqa comment serves every linter: never ours to call unused
+        return []
     if d.entries is None:
         return [] if d.used else [finding(f"blanket suppression silences nothing on this {where}; remove it")]
     out = []

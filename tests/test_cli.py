@@ -119,12 +119,17 @@ def test_output_file(tree, capsys):
 def test_statistics(tree, capsys):
     (tree / "warn2.py").write_text(WARN + "LoraConfig(r=256)\n")
     assert main(["--statistics", "."]) == 1
-    assert capsys.readouterr().out == "3\tLL101\trslora-recommended\n1\tLL001\tunknown-field\n"
+    assert capsys.readouterr().out == ("3\tLL101\t[ ] rslora-recommended\n1\tLL001\t[*] unknown-field\n"
+                                       "[*] 1 fixable with `--fix`.\n")
     assert main(["--statistics", "--output-format", "json", "."]) == 1
     assert json.loads(capsys.readouterr().out) == [
-        {"code": "LL101", "name": "rslora-recommended", "count": 3},
-        {"code": "LL001", "name": "unknown-field", "count": 1},
+        {"code": "LL101", "name": "rslora-recommended", "count": 3, "fixable": False, "fixable_count": 0},
+        {"code": "LL001", "name": "unknown-field", "count": 1, "fixable": True, "fixable_count": 1},
     ]
+    assert main(["--statistics", "--unsafe-fixes", "-q", "."]) == 1  # unsafe fixes count; -q: no total
+    assert capsys.readouterr().out == "3\tLL101\t[*] rslora-recommended\n1\tLL001\t[*] unknown-field\n"
+    assert main(["--statistics", "warn.py"]) == 1  # nothing fixable: no column
+    assert capsys.readouterr().out == "1\tLL101\trslora-recommended\n"
     assert main(["--statistics", "clean.py"]) == 0
     assert capsys.readouterr().out == ""
 

@@ -57,6 +57,19 @@ CASES = [
     ("LL011-yaml-block-list", "train.yaml", "LL011", False,
      "lora:\n  _target_: peft.LoraConfig\n  r: 8\n  target_modules:\n    - \"all-linear\"\n  lora_dropout: 0.1\n",
      "lora:\n  _target_: peft.LoraConfig\n  r: 8\n  target_modules: \"all-linear\"\n  lora_dropout: 0.1\n"),
+    # LL003/LL004: case slips
+    ("LL003-case-slip", "train.py", "LL003", False,
+     PY + "cfg = LoraConfig(r=8, task_type='causal_lm')\n",
+     PY + "cfg = LoraConfig(r=8, task_type='CAUSAL_LM')\n"),
+    ("LL003-yaml-case-slip", "train.yaml", "LL003", False,
+     "lora:\n  r: 8\n  task_type: Causal_LM  # decoder\n  target_modules: [q_proj]\n",
+     "lora:\n  r: 8\n  task_type: CAUSAL_LM  # decoder\n  target_modules: [q_proj]\n"),
+    ("LL004-unsloth-case-slip", "train.py", "LL004", False,
+     "from unsloth import FastLanguageModel\nm = FastLanguageModel.get_peft_model(model, r=8, bias=\"None\")\n",
+     "from unsloth import FastLanguageModel\nm = FastLanguageModel.get_peft_model(model, r=8, bias=\"none\")\n"),
+    ("LL004-yaml-quoted-case-slip", "train.yaml", "LL004", False,
+     "lora:\n  r: 8\n  bias: 'All'\n  target_modules: [q_proj]\n",
+     "lora:\n  r: 8\n  bias: 'all'\n  target_modules: [q_proj]\n"),
     # LL209: the value peft uses anyway
     ("LL209-linear", "train.py", "LL209", False,
      model_py("tiny-llama", 'cfg = LoraConfig(target_modules=["q_proj"], fan_in_fan_out=True)\n'),
@@ -71,8 +84,14 @@ CASES = [
      "lora_target_modules: [q_proj]\nsequence_len: 1\n"),
     # LL101 (unsafe): rsLoRA on
     ("LL101-inline", "train.py", "LL101", True,
+     PY + "cfg = LoraConfig(r=64, lora_alpha=16)\n",
+     PY + "cfg = LoraConfig(r=64, use_rslora=True, lora_alpha=16)\n"),
+    ("LL101-keeps-the-scaling", "train.py", "LL101", True,
      PY + "cfg = LoraConfig(r=64, lora_alpha=128)\n",
-     PY + "cfg = LoraConfig(r=64, use_rslora=True, lora_alpha=128)\n"),
+     PY + "cfg = LoraConfig(r=64, use_rslora=True, lora_alpha=16)\n"),
+    ("LL101-axolotl-keeps-the-scaling", "sft.yaml", "LL101", True,
+     "base_model: ./m\nadapter: lora\nlora_r: 128\nlora_alpha: 256  # 2x\nsequence_len: 1\n",
+     "base_model: ./m\nadapter: lora\nlora_r: 128\npeft_use_rslora: true\nlora_alpha: 23  # 2x\nsequence_len: 1\n"),
     ("LL101-own-line-last-argument-in-a-function", "train.py", "LL101", True,
      PY + "def make():\n    return LoraConfig(\n        lora_alpha=16,\n        r=64  # rank\n    )\n",
      PY + "def make():\n    return LoraConfig(\n        lora_alpha=16,\n        r=64,  # rank\n"
@@ -88,16 +107,36 @@ CASES = [
      "model_name_or_path: ./m\nstage: sft\ndo_train: true\nfinetuning_type: lora\nlora_rank: 128\nuse_rslora: true"),
     ("LL101-json", "lora_config.json", "LL101", True,
      '{\n  "peft_type": "LORA",\n  "r": 32,\n  "lora_alpha": 64,\n  "target_modules": ["q_proj"]\n}\n',
-     '{\n  "peft_type": "LORA",\n  "r": 32,\n  "use_rslora": true,\n  "lora_alpha": 64,\n  "target_modules": ["q_proj"]\n}\n'),
+     '{\n  "peft_type": "LORA",\n  "r": 32,\n  "use_rslora": true,\n  "lora_alpha": 11,\n  "target_modules": ["q_proj"]\n}\n'),
     # LL202 (unsafe): the architecture's real names, or drop what matches nothing
     ("LL202-phi3-fused", "train.py", "LL202", True,
      model_py("tiny-phi3", 'cfg = LoraConfig(target_modules=[\n    "q_proj",\n    "k_proj",  # keys\n    "v_proj",\n'
               '    "o_proj",\n    "gate_proj",\n    "up_proj",\n    "down_proj",\n])\n'),
      model_py("tiny-phi3", 'cfg = LoraConfig(target_modules=[\n    "qkv_proj",\n'
               '    "o_proj",\n    "gate_up_proj",\n    "down_proj",\n])\n')),
-    ("LL202-gpt2-merge-and-drop", "train.py", "LL202", True,
-     model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn", "q_proj", "o_proj"], fan_in_fan_out=True)\n'),
+    ("LL202-gpt2-already-listed", "train.py", "LL202", True,
+     model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn", "q_proj"], fan_in_fan_out=True)\n'),
      model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn"], fan_in_fan_out=True)\n')),
+    ("LL202-llama-from-gpt-neox", "train.py", "LL202", True,
+     model_py("tiny-llama", 'cfg = LoraConfig(target_modules=[\n    "query_key_value",  # attention\n'
+              '    "dense",\n    "dense_h_to_4h",\n    "down_proj",\n])\n'),
+     model_py("tiny-llama", 'cfg = LoraConfig(target_modules=[\n    "q_proj",\n    "k_proj",\n'
+              '    "v_proj",  # attention\n    "o_proj",\n    "gate_proj",\n    "up_proj",\n    "down_proj",\n])\n')),
+    ("LL202-gpt-neox-from-llama", "train.py", "LL202", True,
+     model_py("tiny-gpt-neox", 'cfg = LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "fc_in",'
+              ' "dense_4h_to_h"])\n'),
+     model_py("tiny-gpt-neox", 'cfg = LoraConfig(target_modules=["query_key_value", "dense", "dense_h_to_4h",'
+              ' "dense_4h_to_h"])\n')),
+    ("LL202-axolotl-block-split", "sft.yaml", "LL202", True,
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules:\n"
+     "  - c_attn  # GPT-2's\n  - o_proj\nsequence_len: 1\n",
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules:\n"
+     "  - q_proj\n  - k_proj\n  - v_proj  # GPT-2's\n  - o_proj\nsequence_len: 1\n"),
+    ("LL202-axolotl-flow-split", "sft.yaml", "LL202", True,
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+     "lora_target_modules: [Wqkv, 'o_proj', fc_out]\n",
+     f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+     "lora_target_modules: [q_proj, k_proj, v_proj, 'o_proj', down_proj]\n"),
     ("LL202-axolotl-block-drop", "sft.yaml", "LL202", True,
      f"base_model: {MODELS / 'tiny-llama'}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules:\n  - q_proj\n"
      "  - query  # BERT's name\n  - v_proj\nsequence_len: 1\n",
@@ -145,11 +184,17 @@ def test_unsafe_fix_messages_state_the_effect(tmp_path):
     path = tmp_path / "train.py"
     path.write_text(PY + "cfg = LoraConfig(r=64, lora_alpha=128)\n")
     (f,) = codes(path, "LL101")
-    assert f.fix.message == "Set `use_rslora=True`: scaling α/r = 128/64 = 2.0 becomes α/√r = 128/√64 = 16.0"
+    assert f.fix.message == ("Set `use_rslora=True` and `lora_alpha=16`: scaling α/r = 128/64 = 2.0 becomes"
+                             " α/√r = 16/√64 = 2.0, the same (with α unchanged it would be 16.0, above 8)")
     path.write_text(model_py("tiny-phi3", 'cfg = LoraConfig(target_modules=["q_proj", "v_proj", "o_proj", "query"])\n'))
     fixes = {f.fix.message for f in codes(path, "LL202")}
-    assert fixes == {"Replace 'q_proj', 'v_proj', 'query' with 'qkv_proj', the fused layer Phi3ForCausalLM has"
-                     " instead: adapts qkv_proj ×4 as well"}
+    assert fixes == {"Replace 'q_proj', 'v_proj', 'query' with 'qkv_proj', the fused query/key/value layer of"
+                     " Phi3ForCausalLM: adapts qkv_proj ×4"}
+    path.write_text(model_py("tiny-llama", 'cfg = LoraConfig(target_modules=["query_key_value", "o_proj"])\n'))
+    (f,) = codes(path, "LL202")
+    assert f.message.endswith("; the query/key/value layers of LlamaForCausalLM are 'q_proj', 'k_proj', 'v_proj'")
+    assert f.fix.message == ("Replace 'query_key_value' with 'q_proj', 'k_proj', 'v_proj', the query/key/value"
+                             " layers of LlamaForCausalLM: adapts q_proj ×4, k_proj ×4, v_proj ×4")
 
 
 # -- what is not fixed --------------------------------------------------------------------------
@@ -169,6 +214,14 @@ NOT_FIXED = [
      "lora:\n  r: 8\n  lora_alpha: 16\n  target_modules: [all-linear]\n"),
     ("Unsloth reads the names itself", "LL011", "from unsloth import FastLanguageModel\n"
      "m = FastLanguageModel.get_peft_model(model, r=8, target_modules=['all-linear'])\n"),
+    ("GPT-2's c_proj is two jobs: o_proj has no counterpart", "LL202",
+     model_py("tiny-gpt2", 'cfg = LoraConfig(target_modules=["c_attn", "o_proj"], fan_in_fan_out=True)\n')),
+    ("BERT's dense is three layers", "LL202",
+     model_py("tiny-bert", 'cfg = LoraConfig(target_modules=["query", "o_proj", "down_proj"])\n')),
+    ("a name with no known job is never dropped", "LL202",
+     model_py("tiny-llama", 'cfg = LoraConfig(target_modules=["q_proj", "qkv_projj"])\n')),
+    ("not a case slip", "LL003", PY + "cfg = LoraConfig(r=8, task_type='SEQ2SEQ')\n"),
+    ("not a case slip either", "LL004", PY + "cfg = LoraConfig(r=8, bias='lora')\n"),
     ("a computed value", "LL209",
      model_py("tiny-llama", 'FLAG = True\ncfg = LoraConfig(target_modules=["q_proj"], fan_in_fan_out=FLAG)\n')),
 ]
@@ -290,3 +343,25 @@ def test_stdin_fix_prints_the_fixed_text(tmp_path, capsys, monkeypatch):
     assert captured.out == PY + "cfg = LoraConfig(r=64, lora_alpha=16)\n"
     assert "train.py:2:18: LL101 [warning]" in captured.err and "(1 fixed, 1 remaining" in captured.err
     assert code == 1
+
+
+@pytest.mark.parametrize("r,alpha", [(64, 128), (32, 64), (128, 256), (256, 512), (48, 96.0), (64, 16), (40, 100)])
+def test_rslora_fix_leaves_nothing_for_ll104(tmp_path, capsys, r, alpha):
+    """The fixed file passes LL104 whatever α was (issue: r=64, α=128 became α/√r = 16)."""
+    path = tmp_path / "train.py"
+    path.write_text(PY + f"cfg = LoraConfig(r={r}, lora_alpha={alpha!r})\n")
+    main(["check", "--isolated", "--select", "LL101", "--fix", "--unsafe-fixes", str(path)])
+    capsys.readouterr()
+    assert "use_rslora=True" in path.read_text()
+    assert codes(path, "LL104") == [] and codes(path, "LL101") == []
+
+
+def test_ll209_message_says_what_the_fix_writes(tmp_path):
+    path = tmp_path / "train.py"
+    for model, value, want in (("tiny-llama", True, False), ("tiny-gpt2", False, True)):
+        target = "c_attn" if model == "tiny-gpt2" else "q_proj"
+        path.write_text(model_py(model, f'cfg = LoraConfig(target_modules=["{target}"], fan_in_fan_out={value})\n'))
+        (f,) = codes(path, "LL209")
+        assert f.message.endswith(f"write fan_in_fan_out={want}")
+        assert f.fix.message == f"Set `fan_in_fan_out` to {want}, the value peft uses"
+        assert f.fix.applicability == "safe"

@@ -124,11 +124,61 @@ def parse_junit(text):
             for suite in root.iter("testsuite") for case in suite.iter("testcase") if case.get("line")}
 
 
+def parse_pylint(text):
+    """flake8's pylint shape has no column: the finding's column is taken from the reference."""
+    cols = {(p, line, code): col for p, line, col, code in WANT}
+    out = set()
+    for line in text.splitlines():
+        m = re.match(r"^(.+?):(\d+): \[(LL\d{3})\] \[(error|warning|info)\] .+$", line)
+        assert m, line
+        out.add((m[1], int(m[2]), cols.get((m[1], int(m[2]), m[3]), 0), m[3]))
+    return out
+
+
+def parse_rdjson(text):
+    """The reviewdog schema, then the diagnostics (byte columns equal character columns here:
+    the fixture's lines are ASCII up to every finding)."""
+    data = json.loads(text)
+    jsonschema.Draft4Validator(rdjson_schema()).validate(data)
+    return {(d["location"]["path"], d["location"]["range"]["start"]["line"],
+             d["location"]["range"]["start"]["column"], d["code"]["value"]) for d in data["diagnostics"]}
+
+
+AZURE = re.compile(r"^##vso\[task\.logissue ((?:[a-z]+=[^;\]]*;)+)\](.*)$")
+
+
+def azure_unescape(s):
+    return (s.replace("%3B", ";").replace("%5D", "]").replace("%0D", "\r").replace("%0A", "\n")
+            .replace("%AZP25", "%"))
+
+
+def parse_azure(text):
+    """Each error and warning a logissue command, as the agent parses it; an info finding a plain
+    concise line (Azure's issues are errors and warnings only)."""
+    out = set()
+    for line in text.splitlines():
+        m = AZURE.match(line)
+        if m is None:
+            out |= parse_concise(line)
+            assert "[info]" in line, line
+            continue
+        props = dict(p.split("=", 1) for p in m[1].rstrip(";").split(";"))
+        assert props["type"] in ("error", "warning")
+        out.add((azure_unescape(props["sourcepath"]), int(props["linenumber"]), int(props["columnnumber"]),
+                 props["code"]))
+    return out
+
+
 PARSERS = {
     "concise": parse_concise, "full": parse_full, "grouped": parse_grouped, "json": parse_json,
     "json-lines": parse_json_lines, "sarif": parse_sarif, "github": parse_github,
-    "gitlab": parse_gitlab, "junit": parse_junit,
+    "gitlab": parse_gitlab, "junit": parse_junit, "pylint": parse_pylint, "rdjson": parse_rdjson,
+    "azure": parse_azure,
 }
+
+
+def rdjson_schema():
+    return json.loads((FIXTURES / "rdjson-DiagnosticResult.json").read_text())
 
 
 def test_every_format_has_a_parser_here():
@@ -323,3 +373,61 @@ def test_colour_only_when_asked(project):
 
 def test_severities_cover_every_level():
     assert {r.severity for r in all_rules().values()} >= {Severity.ERROR, Severity.WARNING, Severity.INFO}
+
+
+def test_rdjson_columns_are_utf8_bytes_and_fixes_are_suggestions(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.py").write_text("from peft import LoraConfig\nx = ('é𐐀', LoraConfig(lora_aplha=16))\n")
+    from lora_lint.model import Edit, Fix
+
+    col = "x = ('é𐐀', LoraConfig(".__len__() + 1
+    f = Finding("LL001", "unknown-field", Severity.ERROR, "m", "t.py", Span(2, col, 2, col + 10),
+                fix=Fix("rename", (Edit(Span(2, col, 2, col + 10), "lora_alpha"),), "safe"))
+    data = json.loads(FORMATS["rdjson"]([f], RunInfo(sources={"t.py": SourceFile.of_text(
+        "t.py", (tmp_path / "t.py").read_text())})))
+    jsonschema.Draft4Validator(rdjson_schema()).validate(data)
+    (d,) = data["diagnostics"]
+    line = (tmp_path / "t.py").read_text().splitlines()[1]
+    start = col + 4  # 'é' is 2 bytes, '𐐀' 4: 4 more bytes than characters
+    assert d["location"]["range"] == {"start": {"line": 2, "column": start}, "end": {"line": 2, "column": start + 10}}
+    assert line.encode()[start - 1:start + 9] == b"lora_aplha"
+    assert d["suggestions"] == [{"range": d["location"]["range"], "text": "lora_alpha"}]
+    assert d["severity"] == "ERROR" and d["code"]["url"].endswith("/rules/LL001.md")
+    broken = json.loads(json.dumps(data))
+    broken["diagnostics"][0]["severity"] = "FATAL"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft4Validator(rdjson_schema()).validate(broken)
+
+
+def test_azure_escaping_and_info_as_a_plain_line():
+    f = make("LL001", "dir;x]/a%b.py", 1, 1, 2, "line one\nline two 100%")
+    info = make("LL103", "a.py", 2, 3, 4, "info")
+    out = FORMATS["azure"]([f, info], RunInfo()).splitlines()
+    assert out[0] == ("##vso[task.logissue type=error;sourcepath=dir%3Bx%5D/a%AZP25b.py;linenumber=1;"
+                      "columnnumber=1;code=LL001;]line one%0Aline two 100%AZP25")
+    assert parse_azure(out[0]) == {("dir;x]/a%b.py", 1, 1, "LL001")}
+    assert out[1] == "a.py:2:3: LL103 [info] info"
+
+
+def test_junit_is_well_formed_for_any_file_name_and_message(tmp_path, monkeypatch):
+    """Control characters (dropped, as ruff does), markup, quotes, newlines and undecodable bytes
+    in names and messages: the report parses, with junitparser as CI systems read it."""
+    junitparser = pytest.importorskip("junitparser")
+    from lora_lint.reporters import output_errors
+
+    monkeypatch.chdir(tmp_path)
+    odd = ["a\x01b\x1b[31m.py", "<x & 'y' \"z\">.yaml", "new\nline.py", "bad\udcff.py", "tab\tand\ufffe.json"]
+    findings = [make("LL001", p, 1, 1, 2, "msg \x00\x07 <b>&amp;</b> ]]> \x0b end") for p in odd]
+    out = tmp_path / "report.xml"
+    out.write_text(FORMATS["junit"](findings, RunInfo()), encoding="utf-8", errors=output_errors("junit"))
+    xml = junitparser.JUnitXml.fromfile(str(out))
+    suites = list(xml)
+    assert len(suites) == len(odd)
+    names = [s.name for s in suites]
+    assert names[0] == "ab[31m.py" and names[1] == "<x & 'y' \"z\">.yaml" and names[2] == "new\nline.py"
+    assert "\\udcff" in names[3] and names[4] == "tab\tand.json"
+    for suite in suites:
+        (case,) = list(suite)
+        (result,) = case.result
+        assert result.message == "msg  <b>&amp;</b> ]]>  end"
+    assert sum(s.failures for s in suites) == len(odd)

@@ -8,11 +8,10 @@ extracted and its commands are run on a project with findings.
   report named in ``artifacts`` has GitLab's required fields.
 * VS Code: the problem matcher's regexp runs in node's JavaScript RegExp (VS Code's engine) over
   real output.
-* nvim-lint: the Lua snippet runs in LuaJIT (Neovim's Lua, through lupa) with a stand-in for the
-  ``vim`` and ``lint`` modules that records what it configures; its command runs on a buffer sent
-  on stdin, and its pattern is applied with Lua's own ``string.match``, mapping the captures to
-  nvim-lint's group names as nvim-lint's ``from_pattern`` does.
-* Vim: the errorformat is given to the real vim, which parses real output into the quickfix list.
+* Vim: the errorformat is given to the real vim (when installed), which parses real output into
+  the quickfix list.
+* Neovim (nvim-lint, the Vim snippet in Neovim, the LSP snippets): tests/test_neovim.py, in a real
+  headless Neovim.
 """
 
 import json
@@ -146,72 +145,6 @@ def test_vscode_problem_matcher_on_real_output(project):
     assert got == expected(project, ".")
     assert {g[4] for g in got} <= {"error", "warning", "info"}  # VS Code's severity words
     assert matcher["fileLocation"][0] in ("relative", "autoDetect")
-
-
-LUA_ENV = r"""
-local bufname, recorded = ...
-local severity = { ERROR = 1, WARN = 2, INFO = 3, HINT = 4 }
-vim = {
-  diagnostic = { severity = severity },
-  api = {
-    nvim_buf_get_name = function(_) return bufname end,
-    nvim_create_autocmd = function(events, opts) recorded.autocmd = events end,
-  },
-}
-local lint = { linters = {}, linters_by_ft = {}, try_lint = function() end }
-local parser = {
-  from_pattern = function(pattern, groups, severity_map, defaults)
-    return { pattern = pattern, groups = groups, severity_map = severity_map, defaults = defaults }
-  end,
-}
-recorded.lint = lint
-function require(name)
-  if name == "lint" then return lint end
-  if name == "lint.parser" then return parser end
-  error("unexpected require " .. name)
-end
-"""
-
-LUA_MATCH = r"""
-return function(pattern, groups, line)
-  local matches = { line:match(pattern) }
-  if not next(matches) then return nil end
-  local captures = {}
-  for i, m in ipairs(matches) do captures[groups[i]] = m end
-  return captures
-end
-"""
-
-
-def test_nvim_lint_snippet_in_luajit(project):
-    lupa = pytest.importorskip("lupa")
-    runtime_module = getattr(lupa, "luajit21", None) or lupa.lua54
-    lua = runtime_module.LuaRuntime(unpack_returned_tuples=True)
-    bufname = str(project / "sub" / "error.py")
-    recorded = lua.table()
-    lua.execute(LUA_ENV, bufname, recorded)
-    lua.execute(snippet("nvim-lint"))
-    linter = recorded.lint.linters["lora_lint"]
-    assert linter.cmd == "lora-lint" and linter.stdin is True and linter.ignore_exitcode is True
-    assert list(recorded.lint.linters_by_ft.python.values()) == ["lora_lint"]
-    args = [a() if runtime_module.lua_type(a) == "function" else a for a in linter.args.values()]
-    assert args[-1] == "-" and bufname in args
-    p = run([sys.executable, "-m", "lora_lint", *args], project,
-            stdin=(project / "sub" / "error.py").read_text())
-    assert p.returncode == 1 and p.stdout
-    parser = linter.parser
-    match = lua.execute(LUA_MATCH)
-    got = []
-    for line in p.stdout.splitlines():
-        c = match(parser.pattern, parser.groups, line)
-        assert c is not None, f"pattern does not match {line!r}"
-        assert c["file"] == bufname  # nvim-lint keeps only diagnostics for the buffer's own path
-        sev = parser.severity_map[c["severity"]]
-        assert sev in (1, 2, 3)
-        got.append((c["file"], int(c["lnum"]), int(c["col"]), c["code"], c["severity"], c["message"]))
-    want = [(bufname, *rest) for _, *rest in expected(project, str(project / "sub" / "error.py"))]
-    assert sorted(got) == want
-    assert parser.defaults.source == "lora-lint"
 
 
 @pytest.mark.skipif(not shutil.which("vim"), reason="vim is not installed")

@@ -378,6 +378,32 @@ def test_sarif_github_gitlab_junit_point_into_the_notebook_file(tmp_path, capsys
     assert _at_in_json(path, int(m[1]), int(m[2])).startswith("r=64")
 
 
+def _byte_at_in_json(path, line, col):
+    return path.read_text(encoding="utf-8").split("\n")[line - 1].encode()[col - 1:].decode()
+
+
+def test_pylint_rdjson_azure_point_into_the_notebook_file(tmp_path, capsys):
+    import re
+
+    import jsonschema
+
+    path, out = _formats(tmp_path, capsys, "pylint")
+    m = re.fullmatch(r"(.*):(\d+): \[LL101\] \[warning\] cell 3:4:5: r=64 .*\n", out)
+    assert m and m[1] == str(path) and "r=64" in path.read_text(encoding="utf-8").split("\n")[int(m[2]) - 1]
+    path, out = _formats(tmp_path, capsys, "rdjson")
+    data = json.loads(out)
+    jsonschema.Draft4Validator(json.loads((ROOT / "tests" / "fixtures" / "rdjson-DiagnosticResult.json")
+                                          .read_text())).validate(data)
+    (diagnostic,) = data["diagnostics"]
+    start, end = diagnostic["location"]["range"]["start"], diagnostic["location"]["range"]["end"]
+    assert _byte_at_in_json(path, start["line"], start["column"]).startswith('r=64,\\n"')
+    assert end["column"] - start["column"] == len("r=64")
+    assert diagnostic["message"].startswith("cell 3:4:5: r=64") and "suggestions" not in diagnostic
+    path, out = _formats(tmp_path, capsys, "azure")
+    m = re.search(r"linenumber=(\d+);columnnumber=(\d+);code=LL101;\](.*)", out)
+    assert _at_in_json(path, int(m[1]), int(m[2])).startswith("r=64") and m[3].startswith("cell 3:4:5: r=64")
+
+
 def test_messages_and_report_name_lines_in_cells(tmp_path, capsys):
     text = notebook('import random\nbase = random.choice(["a", "b"])',
                     "from peft import LoraConfig\nfrom transformers import AutoModelForCausalLM\n"

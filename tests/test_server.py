@@ -267,24 +267,6 @@ def snippet(name: str) -> str:
     return m[1]
 
 
-def test_neovim_snippet_in_luajit_starts_this_server():
-    lupa = pytest.importorskip("lupa")
-    runtime = getattr(lupa, "luajit21", None) or lupa.lua54
-    lua = runtime.LuaRuntime(unpack_returned_tuples=True)
-    recorded = lua.table()
-    lua.execute("""
-      local recorded = ...
-      vim = { lsp = {
-        config = function(name, cfg) recorded.name = name; recorded.cfg = cfg end,
-        enable = function(name) recorded.enabled = name end,
-      } }
-    """, recorded)
-    lua.execute(snippet("nvim-lsp"))
-    assert recorded.name == recorded.enabled == "lora_lint"
-    assert list(recorded.cfg.cmd.values()) == ["lora-lint", "server"]
-    assert set(recorded.cfg.filetypes.values()) == {"python", "yaml", "json"}
-
-
 def test_vscode_snippet_starts_this_server():
     import json
 
@@ -325,4 +307,4 @@ def test_console_session_in_the_docs(tmp_path):
                            cwd=tmp_path, env=env, capture_output=True, text=True)
         assert p.returncode in (0, 1), p.stderr
     assert (tmp_path / "train.py").read_text() == (
-        "from peft import LoraConfig\ncfg = LoraConfig(\n    r=64,\n    use_rslora=True,\n    lora_alpha=128,\n)\n")
+        "from peft import LoraConfig\ncfg = LoraConfig(\n    r=64,\n    use_rslora=True,\n    lora_alpha=16,\n)\n")  # α keeps the scaling (LL104 passes)

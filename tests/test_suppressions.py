@@ -34,12 +34,28 @@ def test_line_suppression_by_code_and_by_name():
     assert lint("LoraConfig(r=64)  # lora-lint: ignore[LL001]\n") == [(2, "LL101")]
 
 
-def test_noqa_is_accepted_with_codes_only():
+def test_noqa_with_codes_and_bare_noqa():
     assert lint("LoraConfig(r=64)  # noqa: LL101\n") == []
     assert lint("LoraConfig(r=64)  # noqa: E501, LL101\n") == []
     assert lint("LoraConfig(r=64)  # type: ignore  # noqa:LL101\n") == []
-    assert lint("LoraConfig(r=64)  # noqa\n") == [(2, "LL101")]  # a bare noqa is another tool's
-    assert lint("LoraConfig(r=64)  # noqa: E501\n") == [(2, "LL101")]
+    assert lint("LoraConfig(r=64)  # noqa: E501\n") == [(2, "LL101")]  # another tool's codes only
+    # a bare noqa silences every finding on its line, as ruff and flake8 read it
+    assert lint("LoraConfig(r=64)  # noqa\n") == []
+    assert lint("LoraConfig(r=64)  #NOQA\n") == []
+    assert lint("LoraConfig(r=64)  # noqa  # the rank is intended\n") == []
+    assert lint("LoraConfig(r=64)  # noqa:\n") == [(2, "LL101")]  # a colon without codes is not bare
+    assert lint("LoraConfig(r=64)  # noqa-ish\n") == [(2, "LL101")]
+    assert lint("# noqa\nLoraConfig(r=64)\n") == [(3, "LL101")]  # on its own line: its line only
+
+
+def test_bare_noqa_is_never_reported_unused():
+    """It is there for every linter that reads it: LL904 leaves it alone."""
+    from lora_lint.pipeline import lint_text
+    from lora_lint.settings import Settings
+
+    src = "x = 1  # noqa\nfrom peft import LoraConfig\nLoraConfig(r=64)  # noqa: LL101, LL102\n"
+    found = lint_text("t.py", src, Settings(select=["LL101", "LL904"]))
+    assert [(f.span.line, f.code) for f in found] == [(3, "LL904")]  # LL102: not enabled
 
 
 def test_comment_alone_covers_the_next_line_only():

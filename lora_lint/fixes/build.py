@@ -72,6 +72,37 @@ def set_bool(doc: SourceFile | None, p: Param, value: bool) -> Edits | None:
     return ym.replace_scalar(doc, p, BOOL_WORDS if doc.kind is Kind.YAML else JSON_BOOLS)
 
 
+def set_string(doc: SourceFile | None, p: Param, value: str) -> Edits | None:
+    """A string written as a plain literal (quoted or, in YAML, bare; no escapes) set to
+    ``value`` in the same quotes."""
+    if not _editable(doc) or p.implicit or not isinstance(p.value, str):
+        return None
+    if doc.kind is Kind.PYTHON:
+        from . import python_edits as py
+
+        t = structure(doc, py.PyTree)
+        return None if t is None else py.replace_string(t, doc, p, value)
+    from . import yaml_edits as ym
+
+    return ym.replace_string(doc, p, value)
+
+
+def set_number(doc: SourceFile | None, p: Param, value: int | float) -> Edits | None:
+    """A number written as a plain literal (``128``, ``16.0``; not computed, not quoted) set to
+    ``value``."""
+    if not _editable(doc) or p.implicit or isinstance(p.value, bool) or not isinstance(p.value, (int, float)):
+        return None
+    code = repr(value)
+    if doc.kind is Kind.PYTHON:
+        from . import python_edits as py
+
+        t = structure(doc, py.PyTree)
+        return None if t is None else py.replace_number(t, doc, p, code)
+    from . import yaml_edits as ym
+
+    return ym.replace_number(doc, p, code)
+
+
 def add_setting(doc: SourceFile | None, site: LoraSite, key: str, value: bool, after: Param | None) -> Edits | None:
     """``key`` set to ``value`` (a boolean) where the site's other settings are written, right after
     ``after`` (Python: or the last keyword argument)."""
@@ -113,10 +144,13 @@ def string_to_list(doc: SourceFile | None, p: Param, names: list[str]) -> Edits 
     return None if t is None else py.string_to_list(t, doc, p, names)
 
 
-def edit_items(doc: SourceFile | None, p: Param, replace: dict[int, str], drop: set[int]) -> Edits | None:
-    """List ``p``'s items replaced (index -> name) and dropped, the list's layout kept."""
+def edit_items(doc: SourceFile | None, p: Param, replace: dict[int, str | tuple[str, ...]],
+               drop: set[int]) -> Edits | None:
+    """List ``p``'s items replaced (index -> a name, or names written one after the other in its
+    place) and dropped, the list's layout kept."""
     if not _editable(doc) or p.implicit or not p.items:
         return None
+    replace = {i: (names,) if isinstance(names, str) else tuple(names) for i, names in replace.items()}
     if doc.kind is Kind.PYTHON:
         from . import python_edits as py
 

@@ -48,6 +48,7 @@ def fix_paths(args, resolver, info) -> FixRun:
         if result.remaining:
             info.sources[path] = result.fixed_source
         info.fixed += len(result.fixed)
+        info.fixed_findings += result.fixed
         if result.changed:
             run.would += len(result.fixed)
             run.diffs.append(unified_diff(result))
@@ -63,6 +64,7 @@ def fix_stdin(args, source: SourceFile, settings: Settings, info) -> FixRun:
                       would=len(result.fixed) if result.changed else 0)
     info.fixing = True
     info.fixed = len(result.fixed)
+    info.fixed_findings = list(result.fixed)
     info.sources[source.path] = result.fixed_source
     fixed = result.fixed_source
     return FixRun(result.remaining, text=fixed.file_text, data=fixed.encoded())

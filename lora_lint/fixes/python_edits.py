@@ -189,6 +189,23 @@ def replace_value(t: PyTree, doc, p: Param, value_code: str,
     return t.swap(doc, arg.value, cst.parse_expression(value_code))
 
 
+def replace_string(t: PyTree, doc, p: Param, value: str) -> tuple[Edit, ...] | None:
+    """The value of keyword ``p`` replaced when it is a plain string literal, in its quotes."""
+    found = t.arg(p)
+    parts = string_parts(found[2].value) if found is not None else None
+    if parts is None or parts[1] != p.value:
+        return None
+    return t.swap(doc, found[2].value, cst.SimpleString(string_literal(parts[0], value)))
+
+
+def replace_number(t: PyTree, doc, p: Param, value_code: str) -> tuple[Edit, ...] | None:
+    """The value of keyword ``p`` replaced when it is written as a number literal."""
+    found = t.arg(p)
+    if found is None or not isinstance(found[2].value, (cst.Integer, cst.Float)):
+        return None
+    return t.swap(doc, found[2].value, cst.parse_expression(value_code))
+
+
 # -- lists --------------------------------------------------------------------------------------
 
 SEQUENCES = (cst.List, cst.Tuple, cst.Set)
@@ -204,9 +221,12 @@ def sequence(t: PyTree, p: Param) -> cst.List | cst.Tuple | cst.Set | None:
     return value
 
 
-def edit_elements(t: PyTree, doc, p: Param, replace: dict[int, str], drop: set[int]) -> tuple[Edit, ...] | None:
-    """The text with list ``p``'s string elements replaced (index -> name, in the element's own
-    quotes) and dropped; never empties the list. Commas and each kept line's comment stay."""
+def edit_elements(t: PyTree, doc, p: Param, replace: dict[int, tuple[str, ...]],
+                  drop: set[int]) -> tuple[Edit, ...] | None:
+    """The text with list ``p``'s string elements replaced (index -> one or more names, in the
+    element's own quotes; several go one after the other, on lines of their own in a list written
+    one element a line) and dropped; never empties the list. Commas and each kept line's comment
+    stay (a comment stays after the last of the names that replace its element)."""
     seq = sequence(t, p)
     if seq is None:
         return None
@@ -214,12 +234,20 @@ def edit_elements(t: PyTree, doc, p: Param, replace: dict[int, str], drop: set[i
     keep = [i for i in range(len(elements)) if i not in drop]
     if not keep or any(not 0 <= i < len(elements) for i in (*replace, *drop)):
         return None
-    for i, name in replace.items():
+    groups: dict[int, list] = {}
+    for i, names in replace.items():
         parts = string_parts(elements[i].value)
-        if parts is None:
+        if parts is None or not names:
             return None
-        elements[i] = elements[i].with_changes(value=cst.SimpleString(string_literal(parts[0], name)))
-    out = [elements[i] for i in keep]
+        values = [cst.SimpleString(string_literal(parts[0], name)) for name in names]
+        sep = _separator(elements, i)
+        groups[i] = [elements[i].with_changes(value=v, comma=sep) for v in values[:-1]]
+        groups[i].append(elements[i].with_changes(value=values[-1]))
+        elements[i] = groups[i][-1]
+    out = []
+    for i in keep:
+        out.extend(groups[i][:-1] if i in groups else ())
+        out.append(elements[i])
     rbracket: Any = _closing(seq)
     if keep[-1] != len(elements) - 1:  # the old last element is gone: the new last one takes its ending
         last, old_last = elements[keep[-1]], elements[-1]
@@ -243,6 +271,19 @@ def edit_elements(t: PyTree, doc, p: Param, replace: dict[int, str], drop: set[i
     if rbracket is not None:
         changes[_CLOSING[type(seq)]] = rbracket
     return t.swap(doc, seq, seq.with_changes(**changes))
+
+
+def _separator(elements: list, i: int) -> cst.Comma:
+    """The comma to put after a name inserted before element ``i``: the list's own (a line
+    break and its indentation in a list written one element a line), without a comment."""
+    for e in (elements[i], *elements[:i][::-1], *elements[i + 1:]):
+        comma = e.comma
+        if isinstance(comma, cst.Comma):
+            after = comma.whitespace_after
+            if isinstance(after, cst.ParenthesizedWhitespace):
+                after = after.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=())
+            return comma.with_changes(whitespace_after=after)
+    return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 
 
 _CLOSING = {cst.List: "rbracket", cst.Set: "rbrace", cst.Tuple: "rpar"}

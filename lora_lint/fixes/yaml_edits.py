@@ -90,6 +90,24 @@ def replace_scalar(doc: SourceFile, p: Param, allowed: dict[str, str]) -> tuple[
     return (Edit(p.span, allowed[raw]),) if raw in allowed else None
 
 
+def replace_string(doc: SourceFile, p: Param, value: str) -> tuple[Edit, ...] | None:
+    """The scalar ``p`` points at rewritten as ``value``, quoted as it was (or bare)."""
+    if p.span.line != p.span.end_line or not isinstance(p.value, str):
+        return None
+    new = quoted_like(doc.slice(p.span), p.value, value)
+    return (Edit(p.span, new),) if new is not None else None
+
+
+_NUMBER = re.compile(r"[0-9][0-9_]*(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?")
+
+
+def replace_number(doc: SourceFile, p: Param, value: str) -> tuple[Edit, ...] | None:
+    """The scalar ``p`` points at rewritten as ``value`` when written as a plain number."""
+    if p.span.line != p.span.end_line:
+        return None
+    return (Edit(p.span, value),) if _NUMBER.fullmatch(doc.slice(p.span)) else None
+
+
 # -- inserting an entry -------------------------------------------------------------------------
 
 def insert_entry(doc: SourceFile, anchor: Param, key: str, value: str) -> tuple[Edit, ...] | None:
@@ -169,11 +187,13 @@ def quoted_like(raw: str, value: str, name: str) -> str | None:
     return None
 
 
-def edit_items(doc: SourceFile, p: Param, replace: dict[int, str], drop: set[int]) -> tuple[Edit, ...] | None:
-    """List ``p``'s items replaced (index -> name, quoted like the item) and dropped.
+def edit_items(doc: SourceFile, p: Param, replace: dict[int, tuple[str, ...]],
+               drop: set[int]) -> tuple[Edit, ...] | None:
+    """List ``p``'s items replaced (index -> one or more names, quoted like the item) and dropped.
 
-    A block sequence loses the dropped items' lines; a flow list, JSON array or comma-joined
-    string is rewritten between its first and last item with its own separator."""
+    A block sequence loses the dropped items' lines and gets a line of its own, with the item's
+    indentation and dash, for each further name; a flow list, JSON array or comma-joined string
+    is rewritten between its first and last item with its own separator."""
     items = p.items
     written = p.value.listed if isinstance(p.value, ModelDependent) else p.value  # the names as written
     if not items or not isinstance(written, (list, tuple)) or len(items) != len(written):
@@ -184,14 +204,25 @@ def edit_items(doc: SourceFile, p: Param, replace: dict[int, str], drop: set[int
     bounds = [doc.bounds(it.span) for it in items]
     raws = [doc.text[s:e] for s, e in bounds]
     new_raw = list(raws)
-    for i, name in replace.items():
-        if not isinstance(items[i].value, str):
+    quoted: dict[int, list[str]] = {}
+    for i, names in replace.items():
+        if not isinstance(items[i].value, str) or not names:
             return None
-        q = quoted_like(raws[i], items[i].value, name)
-        if q is None:
+        quoted[i] = [quoted_like(raws[i], items[i].value, name) for name in names]
+        if None in quoted[i]:
             return None
-        new_raw[i] = q
-    if doc.kind is Kind.YAML and all(_own_line(doc, it.span) for it in items):
+    block = doc.kind is Kind.YAML and all(_own_line(doc, it.span) for it in items)
+    seps = {doc.text[bounds[i][1]:bounds[i + 1][0]] for i in range(len(items) - 1)}
+    if not block and (len(seps) > 1 or not all(_SEPARATOR.fullmatch(s) for s in seps)):
+        return None
+    sep = seps.pop() if seps and not block else ", "
+    for i, names in quoted.items():
+        if block:  # each further name on a line of its own, after the item's own dash
+            prefix = doc.line(items[i].span.line)[:items[i].span.col - 1]
+            new_raw[i] = ("\n" + prefix).join(names)
+        else:
+            new_raw[i] = sep.join(names)
+    if block:
         edits = [Edit(items[i].span, new_raw[i]) for i in replace if i not in drop]
         for i in sorted(drop):
             line = items[i].span.line
@@ -201,10 +232,6 @@ def edit_items(doc: SourceFile, p: Param, replace: dict[int, str], drop: set[int
                 start = doc.line_end(line - 1)
             edits.append(Edit(doc.span(start, end), ""))
         return tuple(sorted(edits, key=lambda e: (e.span.line, e.span.col)))
-    seps = {doc.text[bounds[i][1]:bounds[i + 1][0]] for i in range(len(items) - 1)}
-    if len(seps) > 1 or not all(_SEPARATOR.fullmatch(s) for s in seps):
-        return None
-    sep = seps.pop() if seps else ", "
     return text_edits.replace(doc, bounds[0][0], bounds[-1][1], sep.join(new_raw[i] for i in keep))
 
 

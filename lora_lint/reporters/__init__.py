@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ..model import Finding, Span
-from ..source_file import SourceFile
+from ..source_file import Kind, SourceFile
 
 Reporter = Callable[[list[Finding], "RunInfo"], str]
 
@@ -25,10 +25,14 @@ class RunInfo:
     color: bool = False  # ANSI colour (concise, full, grouped): a TTY and NO_COLOR unset
     summary: bool = True  # the closing "Found ..." line of the human formats (off with -q)
     sources: dict[str, SourceFile] = field(default_factory=dict)  # the files with findings, by path
-    root: str = field(default_factory=os.getcwd)  # what relative paths in SARIF/GitLab are against
+    #: what the CI formats' relative paths (SARIF, github, gitlab, rdjson, azure) are against: the
+    #: repository's root (``cli`` sets it: the git top level, else the config's directory)
+    root: str = field(default_factory=os.getcwd)
     unsafe_fixes: bool = False  # unsafe fixes count as available (``--unsafe-fixes``)
+    byte_columns: bool = False  # the human formats' columns in UTF-8 bytes (``--column-unit byte``)
     fixing: bool = False  # fixes were applied (``--fix``): the summary counts them
     fixed: int = 0  # findings whose fix was applied
+    fixed_findings: list[Finding] = field(default_factory=list)  # those findings (``--show-fixes``)
 
     def fixable(self, f: Finding) -> bool:
         """The finding has a fix this run would apply with ``--fix`` (marked ``[*]``)."""
@@ -45,10 +49,12 @@ class RunInfo:
 
     def at(self, f: Finding) -> str:
         """Where a finding is, as its user finds it: ``LINE:COL``, or ``cell N:LINE:COL`` in a
-        file whose reader maps its lines to cells (``SourceFile.locate``)."""
+        file whose reader maps its lines to cells (``SourceFile.locate``). The column counts
+        characters, as ruff's; UTF-8 bytes with ``byte_columns`` (``--column-unit byte``)."""
         source = self.sources.get(f.path)
         cell, line = (None, f.span.line) if source is None else source.locate(f.span.line)
-        return f"{line}:{f.span.col}" if cell is None else f"cell {cell}:{line}:{f.span.col}"
+        col = self.byte_col(f.path, f.span.line, f.span.col) if self.byte_columns else f.span.col
+        return f"{line}:{col}" if cell is None else f"cell {cell}:{line}:{col}"
 
     def cell(self, f: Finding) -> int | None:
         """The notebook cell a finding is in, None in a file without cells."""
@@ -78,6 +84,29 @@ class RunInfo:
         line = lines[f.span.line - 1]
         end = f.span.end_col - 1 if f.span.end_line == f.span.line else len(line)
         return line[f.span.col - 1 : end]
+
+    def file_lines(self, path: str) -> list[str] | None:
+        """The lines of the file's own text (a notebook's JSON, where ``in_file`` positions are),
+        None when the run has no text for it."""
+        source = self.sources.get(path)
+        if source is None or source.rows is None:
+            return None if source is None else source.lines
+        return source.derived(("file lines",), lambda: SourceFile("", source.file_text, Kind.JSON).lines)
+
+    def byte_col(self, path: str, line: int, col: int, in_file: bool = False) -> int:
+        """The 1-based UTF-8 byte column of character column ``col`` on ``line`` (what Vim's
+        quickfix, nvim-lint and reviewdog count) of the presented text, or with ``in_file`` of
+        the file's own text; ``col`` itself when the line is not known."""
+        lines = self.file_lines(path) if in_file else self.lines(path)
+        if not lines or not 1 <= line <= len(lines):
+            return col
+        return len(lines[line - 1][: col - 1].encode("utf-8", "surrogatepass")) + 1 + max(
+            0, col - 1 - len(lines[line - 1]))
+
+    def report_path(self, path: str) -> str:
+        """How a CI format names a file: relative to ``root`` with '/' separators, or absolute
+        when it lies outside."""
+        return self.relpath(path) or os.path.abspath(path)
 
     def relpath(self, path: str, root: str | None = None) -> str | None:
         """``path`` relative to ``root`` (default ``self.root``) with '/' separators; None when
@@ -111,7 +140,7 @@ def output_errors(fmt: str) -> str:
     and XML stays XML; a backslash escape in the human formats."""
     import codecs
 
-    if fmt in ("json", "json-lines", "sarif", "gitlab"):
+    if fmt in ("json", "json-lines", "sarif", "gitlab", "rdjson"):
         codecs.register_error("lora-lint-json", _json_escape)
         return "lora-lint-json"
     if fmt == "junit":
@@ -126,7 +155,7 @@ class _Formats(Mapping):
     MODULES = {
         "concise": "concise", "full": "full", "grouped": "grouped", "json": "json_format",
         "json-lines": "json_lines", "sarif": "sarif", "github": "github", "gitlab": "gitlab",
-        "junit": "junit",
+        "junit": "junit", "pylint": "pylint", "rdjson": "rdjson", "azure": "azure",
     }
 
     def __getitem__(self, name: str) -> Reporter:

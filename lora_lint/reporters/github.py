@@ -1,7 +1,9 @@
 """GitHub Actions workflow commands: one ``::error``/``::warning``/``::notice`` annotation a finding.
 
-In a notebook the position is in the ``.ipynb`` file's own lines (what GitHub shows in a pull
-request's diff), and the message starts with ``cell N:LINE:COL``, where Jupyter shows it.
+``file`` is relative to the repository's root (what GitHub resolves it against, whatever the
+step's ``working-directory``), absolute for a file outside it. In a notebook the position is in the
+``.ipynb`` file's own lines (what GitHub shows in a pull request's diff), and the message starts
+with ``cell N:LINE:COL``, where Jupyter shows it.
 
 Escaping follows actions/toolkit (``command.ts``): data ``%``, CR, LF; property values also
 ``:`` and ``,``.
@@ -22,18 +24,18 @@ def escape_property(s: str) -> str:
     return escape_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation(f: Finding, info=None) -> str:
-    span = f.span if info is None else info.in_file(f.span, f.path)
+def annotation(f: Finding, info) -> str:
+    span = info.in_file(f.span, f.path)
     props = {
         "title": f"lora-lint ({f.code} {f.name})",
-        "file": f.path,
+        "file": info.report_path(f.path),
         "line": span.line,
         "col": span.col,
         "endLine": span.end_line,
         "endColumn": span.end_col,
     }
     body = ",".join(f"{k}={escape_property(str(v))}" for k, v in props.items())
-    where = f"{info.at(f)}: " if info is not None and info.cell(f) is not None else ""
+    where = f"{info.at(f)}: " if info.cell(f) is not None else ""
     return f"::{COMMAND[f.severity]} {body}::{escape_data(f'{where}{f.code} [{f.severity}] {f.message}')}"
 
 

@@ -7,10 +7,20 @@ with their severity in ``<properties>``, matching the exit code.
 from __future__ import annotations
 
 import os
+import re
 from itertools import groupby
 from xml.etree import ElementTree as ET
 
 from ..model import Finding, Severity
+
+#: What XML 1.0 cannot hold, even escaped: C0 controls but tab, LF and CR, and U+FFFE/U+FFFF.
+#: They are dropped (as ruff does), so the report parses whatever a file name or message holds;
+#: lone surrogates (undecodable file-name bytes) are escaped when the report is written.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(s: str) -> str:
+    return _NOT_XML.sub("", s)
 
 
 def render(findings: list[Finding], info) -> str:
@@ -24,9 +34,9 @@ def render(findings: list[Finding], info) -> str:
     for path, group in groupby(findings, key=lambda f: f.path):
         group = list(group)
         n_fail = sum(1 for f in group if f.severity is not Severity.INFO)
-        suite = ET.SubElement(root, "testsuite", name=path, tests=str(len(group)), skipped="0",
+        suite = ET.SubElement(root, "testsuite", name=xml_text(path), tests=str(len(group)), skipped="0",
                               errors="0", failures=str(n_fail), package="lora-lint")
-        classname = os.path.splitext(path)[0].replace(os.sep, ".").replace("/", ".")
+        classname = xml_text(os.path.splitext(path)[0].replace(os.sep, ".").replace("/", "."))
         for f in group:
             span = info.in_file(f.span, f.path)  # (a notebook: the .ipynb's own lines)
             case = ET.SubElement(suite, "testcase", name=f"lora-lint.{f.code}", classname=classname,
@@ -35,12 +45,12 @@ def render(findings: list[Finding], info) -> str:
             ET.SubElement(props, "property", name="severity", value=f.severity.value)
             ET.SubElement(props, "property", name="rule", value=f.name)
             if f.severity is not Severity.INFO:
-                fail = ET.SubElement(case, "failure", message=f.message, type=f.code)
+                fail = ET.SubElement(case, "failure", message=xml_text(f.message), type=f.code)
                 cell = info.cell(f)
                 if cell is None:
-                    fail.text = f"line {f.span.line}, col {f.span.col}, {f.message}"
+                    fail.text = xml_text(f"line {f.span.line}, col {f.span.col}, {f.message}")
                 else:  # (ruff's words for a notebook)
                     line = info.in_cell(f.span, f.path).line
-                    fail.text = f"cell {cell}, line {line}, col {f.span.col}, {f.message}"
+                    fail.text = xml_text(f"cell {cell}, line {line}, col {f.span.col}, {f.message}")
     ET.indent(root, space="    ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,6 +1,8 @@
+from ..fixes import build
 from ..model import Severity
 from ..peft_facts import facts, suggest
 from ..registry import Evidence, Problem, rule
+from ._fixes import fix
 from ._util import unset
 
 ALIASES = {
@@ -65,6 +67,11 @@ def invalid_task_type(site, ctx):
     ```python
     LoraConfig(r=16, task_type="CAUSAL_LM")  # or TaskType.CAUSAL_LM
     ```
+
+    ## Fix safety
+    Safe, for a case slip only (`"causal_lm"` → `"CAUSAL_LM"`): the config is rejected as
+    written, and the one task type it differs from only in case is what it means. Other
+    spellings (`"SEQ2SEQ"`) get a suggestion, not a fix.
     """
     p = site.get("task_type")
     if p is None or p.value is None or unset(site, p.value):
@@ -79,7 +86,9 @@ def invalid_task_type(site, ctx):
         best = key if key in members else ALIASES.get(key) or suggest(key, members)
         if best:
             hint = f"; did you mean {best!r}?"
+    slip = [m for m in members if isinstance(value, str) and value.upper() == m.upper()]
     yield Problem(p, (
         f"task_type={value!r} is not a peft task type: peft rejects it (\"Invalid task type\"); "
         f"use one of {', '.join(members)} (case-sensitive){hint}"
-    ))
+    ), (lambda: fix(f"Write `{slip[0]}` (task types are case-sensitive)",
+                    build.set_string(ctx.document, p, slip[0]))) if len(slip) == 1 else None)

@@ -1,5 +1,7 @@
+from ..fixes import build
 from ..model import Severity
 from ..registry import Evidence, Problem, rule
+from ._fixes import fix
 from ._util import unset
 
 VALUES = ("none", "all", "lora_only")
@@ -52,6 +54,11 @@ def invalid_bias(site, ctx):
     ```python
     LoraConfig(r=16, bias="lora_only")  # or "none" (the default) / "all"
     ```
+
+    ## Fix safety
+    Safe, for a case slip only (`"None"` → `"none"`, `"ALL"` → `"all"`): peft compares the
+    value exactly, and the one valid value it differs from only in case is what it means.
+    Other values (`"lora"`, `True`) get a suggestion, not a fix.
     """
     p = site.get("bias")
     if p is None or unset(site, p.value) or (isinstance(p.value, str) and p.value in VALUES):
@@ -66,7 +73,9 @@ def invalid_bias(site, ctx):
         hint = "; did you mean 'all'?"
     elif p.value is False or p.value is None:
         hint = "; did you mean 'none'?"
+    slip = p.value.lower() if isinstance(p.value, str) and p.value.lower() in VALUES else None
     yield Problem(p, (
         f"bias={p.value!r} is not one of 'none', 'all', 'lora_only': get_peft_model raises "
         f"(\"Requested bias: {p.value}, is not implemented\"){hint}"
-    ))
+    ), (lambda: fix(f"Write `{slip}` (peft compares it exactly)", build.set_string(ctx.document, p, slip)))
+        if slip else None)

@@ -69,9 +69,11 @@ def rslora_recommended(site, ctx):
     learns; the fix message states the scaling before and after. It writes `use_rslora=True`
     after `r` (a line of its own in a one-argument-per-line call), turns a written
     `use_rslora=False` into `True`, or adds the framework's key (`peft_use_rslora: true` in axolotl)
-    after the rank's line with its indentation, only in frameworks that have the switch. It
-    does not lower `lora_alpha`, and never touches a saved `adapter_config.json` (its weights
-    were trained with the scaling it records).
+    after the rank's line with its indentation, only in frameworks that have the switch. When
+    α/√r would exceed `max-scaling` (r=64, α=128: 16, which LL104 reports), it also sets a
+    written `lora_alpha` to the α that keeps the scaling the config had (α=16: α/√r = 2.0, as
+    α/r was), so the fixed file passes LL104. It never touches a saved `adapter_config.json`
+    (its weights were trained with the scaling it records).
     """
     if not site.dialect.can_set("use_rslora") or rslora(site) is not False:
         return  # on, unknown, set by **kwargs, or not settable in this framework
@@ -80,8 +82,8 @@ def rslora_recommended(site, ctx):
     r = site.get("r")
     rv = rank(site, r.value) if r is not None else None
     if r is not None and rv is not None and rv >= min_rank:
-        yield Problem(r, f"r={rv} without use_rslora: " + advice(rv, alpha, min_rank, max_scaling), \
-            lambda: switch_on(site, ctx, rv, alpha))
+        yield Problem(r, f"r={rv} without use_rslora: " + advice(rv, alpha, min_rank, max_scaling),
+                      lambda: switch_on(site, ctx, rv, alpha, whole=True))
     alphas = {k: real(site, v) for k, v, _ in entries(site, "alpha_pattern")}
     for key, value, where in entries(site, "rank_pattern"):
         rk = rank(site, value)
@@ -91,8 +93,10 @@ def rslora_recommended(site, ctx):
                 lambda rk=rk, ak=ak: switch_on(site, ctx, rk, ak))
 
 
-def switch_on(site, ctx, r: int, alpha):
-    """The unsafe fix: ``use_rslora`` on, written after ``r`` (the same edit for every finding)."""
+def switch_on(site, ctx, r: int, alpha, whole: bool = False):
+    """The unsafe fix: ``use_rslora`` on, written after ``r`` (the same edit for every finding);
+    for the config's own ``r`` (``whole``), with the α that keeps its scaling where α/√r would
+    exceed ``max-scaling``."""
     python = site.dialect.python
     key = site.dialect.spelling("use_rslora")
     if key is None or site.dialect.saved:
@@ -111,7 +115,36 @@ def switch_on(site, ctx, r: int, alpha):
     setting = f"{key}=True" if python else f"{key}: true"
     effect = (f": scaling α/r = {fmt(alpha)}/{r} = {fmt(now)} becomes α/√r = {fmt(alpha)}/√{r} = {fmt(rs)}"
               if now is not None and rs is not None else ": scaling becomes α/√r instead of α/r")
+    max_scaling = ctx.opt("max-scaling")
+    if whole and edits and now is not None and rs is not None and isinstance(max_scaling, (int, float)) \
+            and rs > max_scaling:
+        kept = keep_scaling(site, ctx, r, alpha, now, max_scaling)
+        if kept is not None:
+            new_alpha, alpha_edits, alpha_key = kept
+            spelled = f"{alpha_key}={new_alpha!r}" if python else f"{alpha_key}: {new_alpha!r}"
+            kept_scaling = scaling(new_alpha, r, True)
+            same = "the same" if math.isclose(kept_scaling, now) else "the nearest to it"
+            effect = (f" and `{spelled}`: scaling α/r = {fmt(alpha)}/{r} = {fmt(now)} becomes"
+                      f" α/√r = {new_alpha!r}/√{r} = {fmt(kept_scaling)}, {same}"
+                      f" (with α unchanged it would be {fmt(rs)}, above {fmt(max_scaling)})")
+            edits = tuple(sorted((*edits, *alpha_edits), key=lambda e: (e.span.line, e.span.col)))
     return fix(f"Set `{setting}`{effect}", edits, UNSAFE)
+
+
+def keep_scaling(site, ctx, r: int, alpha, now: float, max_scaling):
+    """``(α, edits, key)``: the written ``lora_alpha`` changed to the α that keeps the scaling
+    ``now`` under rsLoRA (α/√r = α_old/r), an integer when α was one, when that scaling is within
+    ``max-scaling``; None when α is not written as a plain number, or no such α fits."""
+    p = site.params.get("lora_alpha")
+    if p is None or p.implicit or isinstance(p.value, bool) or not isinstance(p.value, (int, float)):
+        return None
+    exact = now * math.sqrt(r)
+    new = round(exact) if isinstance(p.value, int) else round(exact, 2)
+    kept = scaling(new, r, True)
+    if not new or new <= 0 or kept is None or kept > max_scaling or new == p.value:
+        return None
+    edits = build.set_number(ctx.document, p, new)
+    return (new, edits, p.key) if edits else None
 
 
 def advice(r: int, alpha, min_rank, max_scaling) -> str:

@@ -1,16 +1,9 @@
 from ..fixes import build
 from ..model import UNSAFE, Severity
+from ..models.roles import counterparts, describe, leaf_jobs, written_jobs
 from ..registry import Evidence, Problem, rule
 from ._fixes import fix
-from ._model import adaptable_leaves, by_leaf, closest, example, item
-
-QKV = frozenset({"q_proj", "k_proj", "v_proj", "query", "key", "value"})
-#: Fused layers and the separate Llama/BERT-style names whose work they do.
-FUSED = {
-    "qkv_proj": QKV, "c_attn": QKV, "query_key_value": QKV, "Wqkv": QKV, "W_pack": QKV,
-    "gate_up_proj": frozenset({"gate_proj", "up_proj"}),
-}
-
+from ._model import by_leaf, closest, example, item
 
 EVIDENCE = Evidence(
     claim=(
@@ -66,12 +59,16 @@ def target_modules_partial_match(site, ctx):
     ```
 
     ## Fix safety
-    Unsafe (`--unsafe-fixes`), because it changes what is trained, or removes a name that
-    records what was meant. Where the model fuses the layers the names stand for, and exactly
-    one fused layer does (Phi-3: `q_proj`/`k_proj`/`v_proj` → `qkv_proj`, `gate_proj`/`up_proj` →
-    `gate_up_proj`; GPT-2: `c_attn`), the names are replaced by it and more layers are adapted.
-    Otherwise the entry that matches nothing is removed, which leaves the training as it is. A
-    saved `adapter_config.json` is never rewritten.
+    Unsafe (`--unsafe-fixes`), because it changes what is trained. A name that matches nothing is
+    replaced by the layers of this model that do the same job, in either direction: Llama names
+    on a fused model (Phi-3: `q_proj`/`k_proj`/`v_proj` → `qkv_proj`, `gate_proj`/`up_proj` →
+    `gate_up_proj`), fused or other families' names on a Llama-style model (`query_key_value`,
+    `c_attn`, `Wqkv`, `W_pack`, `qkv_proj` → `q_proj`, `k_proj`, `v_proj`; GPT-NeoX's `dense` →
+    `o_proj`; `fc_in`/`dense_h_to_4h` → `gate_proj`, `up_proj`; `fc_out`/`dense_4h_to_h` →
+    `down_proj`). The message names the layers and how many of each get adapted. Where the
+    model has no layer that does exactly that job under a name of its own (GPT-2's `c_proj` is
+    both the attention and the MLP output; BERT's `dense` is three layers), no fix is offered:
+    removing the name would hide the mistake. A saved `adapter_config.json` is never rewritten.
     """
     inv, a = ctx.model, ctx.analysis
     targets = a.spec.target_modules
@@ -81,43 +78,47 @@ def target_modules_partial_match(site, ctx):
     if not hits and not a.match.converted:
         return  # nothing matches at all: LL201
     adapted = by_leaf(a.targeted) or "only target_parameters"
+    jobs = leaf_jobs(inv)
     for entry in targets:
         if entry in a.match.converted or a.entries.get(entry):
             continue
+        same = [c for c in counterparts(inv, entry, jobs) if c not in targets] if isinstance(entry, str) else []
         near = [c for c in closest(inv, entry) if c not in targets]
-        hint = f"; did you mean {' or '.join(repr(c) for c in near)}?" if near else ""
+        if same:
+            hint = (f"; the {describe(written_jobs(entry))} layer{'s' if len(same) > 1 else ''} of"
+                    f" {inv.architecture} {'are' if len(same) > 1 else 'is'} {', '.join(repr(c) for c in same)}")
+        else:
+            hint = f"; did you mean {' or '.join(repr(c) for c in near)}?" if near else ""
         yield Problem(item(site, "target_modules", entry), (
             f"{entry!r} matches no module of {inv.architecture}, so peft skips it silently and adapts only"
             f" {adapted}{hint}"
-        ), lambda e=entry: repair(site, ctx, inv, a, e))
+        ), lambda e=entry: repair(site, ctx, inv, a, e, jobs))
 
 
-def fused_into(inv, entry: str) -> str | None:
-    """The one fused layer of the model that does ``entry``'s work, if exactly one does."""
-    leaves = set(adaptable_leaves(inv))
-    found = [name for name, parts in FUSED.items() if entry in parts and name in leaves]
-    return found[0] if len(found) == 1 else None
-
-
-def repair(site, ctx, inv, a, entry):
-    """Replace ``entry`` (and its siblings) with the fused layer, or drop it."""
+def repair(site, ctx, inv, a, entry, jobs):
+    """Replace ``entry``, and the other unmatched names that map to the same layers, with the
+    layers of this model that do their job; None (no fix) when the model has none."""
     p = site.params.get("target_modules")
     targets = a.spec.target_modules
     if p is None or p.implicit or not p.items or len(p.items) != len(targets) or site.dialect.saved:
         return None
-    unmatched = {e for e in targets if not (e in a.match.converted or a.entries.get(e))}
-    into = fused_into(inv, entry)
-    if into is None:
-        drop = {i for i, it in enumerate(p.items) if it.value == entry}
-        message = f"Remove {entry!r}: it matches no module of {inv.architecture}, so what is trained does not change"
-        return fix(message, build.edit_items(ctx.document, p, {}, drop), UNSAFE)
-    group = [e for e in dict.fromkeys(targets) if e in unmatched and fused_into(inv, e) == into]
+    into = counterparts(inv, entry, jobs)
+    if not into:
+        return None
+    unmatched = [e for e in dict.fromkeys(targets) if not (e in a.match.converted or a.entries.get(e))]
+    group = [e for e in unmatched if counterparts(inv, e, jobs) == into]
     indices = [i for i, it in enumerate(p.items) if it.value in group]
-    replace = {} if into in targets else {indices[0]: into}
+    new = [c for c in into if c not in targets]
+    replace = {indices[0]: tuple(new)} if new else {}
     drop = set(indices) - set(replace)
-    count = sum(1 for m in inv.modules if m.leaf == into and m.adaptable)
     names = ", ".join(repr(e) for e in group)
-    message = (f"Replace {names} with {into!r}, the fused layer {inv.architecture} has instead:"
-               f" adapts {into} ×{count} as well" if replace else
-               f"Remove {names}: {inv.architecture} fuses them into {into!r}, which is already listed")
+    if new:
+        counts = ", ".join(f"{c} ×{sum(1 for m in inv.modules if m.leaf == c and m.adaptable)}" for c in new)
+        what = describe(set().union(*(jobs[c] for c in new)))
+        what = (f"the fused {what} layer of" if len(new) == 1 and len(jobs[new[0]]) > 1
+                else f"the {what} layer{'s' if len(new) > 1 else ''} of")
+        message = f"Replace {names} with {', '.join(repr(c) for c in new)}, {what} {inv.architecture}: adapts {counts}"
+    else:
+        message = (f"Remove {names}: the layers of {inv.architecture} that do its job"
+                   f" ({', '.join(repr(c) for c in into)}) are already listed")
     return fix(message, build.edit_items(ctx.document, p, replace, drop), UNSAFE)

@@ -66,7 +66,7 @@ def fan_in_fan_out_mismatch(site, ctx):
     conv1d = [n for n in a.targeted if inv.by_name[n].kind == "conv1d"]
     if p.value and linear and not conv1d:
         yield Problem(p, (f"fan_in_fan_out=True but the adapted layers are nn.Linear ({by_leaf(linear)}): peft warns"
-                  " and resets it to False; remove it"), lambda: _flip(p, ctx))
+                  " and resets it to False; write fan_in_fan_out=False"), lambda: _flip(p, ctx))
     elif not p.value and conv1d and not linear:
         yield Problem(p, (f"fan_in_fan_out=False but {inv.architecture}'s adapted layers are transformers Conv1D"
                   f" ({by_leaf(conv1d)}), whose weight is stored (in, out): peft warns and sets it to True;"
