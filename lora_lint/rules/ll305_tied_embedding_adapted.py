@@ -17,6 +17,8 @@ from ._model import example, item, where
         ("sft.yaml", "model_name_or_path: tests/fixtures/models/tiny-llama-tied\nuse_peft: true\n"
          "lora_target_modules: [q_proj, v_proj]\nlora_modules_to_save: [embed_tokens]  # error: LL305\n"),
         example("tiny-llama-tied", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["embed_tokens"])  # error: LL305\n'),
+        example("tiny-llama-tied", 'LoraConfig(target_modules=["q_proj"], modules_to_save=[\n'
+                '    "lm_head",  # error: LL305\n    "embed_tokens",\n])\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], ensure_weight_tying=True)  # error: LL305\n'),
     ],
 )
@@ -35,7 +37,9 @@ def tied_embedding_adapted(site, ctx):
     Training one side of a tied pair unties it in the adapter. LoRA on a tied `lm_head` (or
     `embed_tokens`) is merged into the one weight both share, so merging changes the other side
     too; a tied layer in `modules_to_save` is trained as a separate copy, so only that side learns
-    (peft issues #2018, #2777; transformers #45127); the test suite shows both with the real peft.
+    (peft issues #2018, #2777; transformers #45127); with both sides in `modules_to_save` each gets
+    its own copy, trained apart (one finding, at the first). The test suite shows all three with
+    the real peft.
     With peft < 0.19 the merged model also kept `tie_word_embeddings=True` over two different
     matrices. peft warns "Model has `tie_word_embeddings=True`
     and a tied layer is part of the adapter, but `ensure_weight_tying` is not set". peft ≥ 0.18 can
@@ -89,10 +93,29 @@ def tied_embedding_adapted(site, ctx):
         yield Problem(where(site, "target_modules"), message(hit, "adapted", "target_modules"))
     if not switch and "modules_to_save" not in written:
         return
+    saved = []  # (entry, the tied layer it saves)
     for entry, hits in a.saved.items():
         hit = next((inv.aliases.get(n, n) for n in hits if inv.aliases.get(n, n) in tied), None)
         if hit and entry in (a.spec.modules_to_save or ()):
-            yield Problem(item(site, "modules_to_save", entry), message(hit, "fully trained", "modules_to_save"))
+            saved.append((entry, hit))
+    if len({hit for _, hit in saved}) > 1:  # both sides of the tie: two copies, each trained on its own
+        yield Problem(item(site, "modules_to_save", saved[0][0]), _both_message(site, [h for _, h in saved], switch))
+        return
+    for entry, hit in saved:
+        yield Problem(item(site, "modules_to_save", entry), message(hit, "fully trained", "modules_to_save"))
+
+
+def _both_message(site, names, switch):
+    """Every layer of the tied pair in modules_to_save: peft makes a separate copy of each."""
+    key = site.dialect.spelling("modules_to_save") or "modules_to_save"
+    names = list(dict.fromkeys(names))
+    what = (f"{' and '.join(names)} are {'both' if len(names) == 2 else 'all'} in {key}, but they share one weight"
+            " (tie_word_embeddings=True): peft trains a separate copy of each, so they learn apart,"
+            " are no longer tied, and the adapter stores the shared matrix once per copy")
+    if switch:
+        return f"{what}; set ensure_weight_tying=True (peft ≥ 0.18) to train one copy that stays tied"
+    return (f"{what}; {site.dialect.name} has no ensure_weight_tying setting: train with peft's"
+            " LoraConfig(ensure_weight_tying=True) (peft ≥ 0.18) to keep one tied copy")
 
 
 def _message(site, name, partner, how, field, switch):
