@@ -223,3 +223,22 @@ class TestLL002Dialects:
 
 def test_nan_alpha_does_not_fire_alpha_rule():
     assert run("LL007", site("peft", lora_alpha=math.nan)) == []
+
+
+@pytest.mark.parametrize(("name", "text", "advice"), [
+    ("lf.yaml", "model_name_or_path: {m}\nstage: sft\nfinetuning_type: lora\nlora_target: all\n",
+     "only peft's target_parameters=['mlp.experts.gate_up_proj', 'mlp.experts.down_proj'] (with lora_dropout=0) reaches them"),
+    ("ax.yml", "base_model: {m}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n",
+     "add lora_target_parameters=['mlp.experts.gate_up_proj', 'mlp.experts.down_proj']"),
+])
+def test_ll206_advice_names_the_setting_the_framework_has(monkeypatch, name, text, advice):
+    """LL206 tells a file to add target_parameters only by the name its framework reads
+    (LLaMA-Factory has no such setting: an unknown key stops its argument parser)."""
+    from pathlib import Path
+
+    from lora_lint.pipeline import lint_text
+    from lora_lint.settings import Settings
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    (f,) = lint_text(name, text.format(m="tests/fixtures/models/tiny-qwen2-moe"), Settings(select=["LL206"]))
+    assert advice in f.message, f.message
