@@ -3,8 +3,8 @@
 ``../shared/corpus`` holds the frameworks' own example configs; ``../shared/corpus-wild`` real
 files from ordinary users' repositories (notebooks, shell scripts, home-grown configs, indirect
 Python, saved adapters). lora-lint runs on each folder as a user runs it (``lora-lint check
---output-format json FOLDER/`` from the folder's parent, offline, the bundled catalog, no
-settings), and each warning or error it gives is matched against ``wild_verdicts.tsv``:
+--output-format json FOLDER/`` from the folder's parent, offline, the bundled catalog and an empty
+Hugging Face cache, no settings), and each warning or error it gives is matched against ``wild_verdicts.tsv``:
 
 * ``file`` (from the corpora's parent: ``corpus-wild/adapters/...``), ``line`` (as the text
   output names it: ``12``, or ``cell 4:2`` in a notebook), ``code``, ``n`` (how many findings of
@@ -33,6 +33,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import warnings
 from collections import Counter
 from functools import cache
@@ -56,10 +57,13 @@ pytestmark = pytest.mark.skipif(not all((SHARED / c).is_dir() for c in CORPORA),
 
 @cache
 def run(corpus: str) -> tuple[int, list[dict]]:
-    """``lora-lint check --output-format json CORPUS/`` from the corpora's parent: (exit code, findings)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-m", "lora_lint", "check", "--output-format", "json", f"{corpus}/"],
-                          cwd=SHARED, env=env, capture_output=True, text=True, timeout=900)
+    """``lora-lint check --output-format json CORPUS/`` from the corpora's parent: (exit code, findings).
+    Offline, with an empty Hugging Face cache: the models are the bundled catalog's, on any machine."""
+    with tempfile.TemporaryDirectory(prefix="verdicts-hf-") as hf_home:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": hf_home, "HF_HUB_CACHE": os.path.join(hf_home, "hub")}
+        env.pop("HUGGINGFACE_HUB_CACHE", None)
+        done = subprocess.run([sys.executable, "-m", "lora_lint", "check", "--output-format", "json", f"{corpus}/"],
+                              cwd=SHARED, env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode in (0, 1), done.stderr[-3000:]
     return done.returncode, json.loads(done.stdout)
 
@@ -112,41 +116,34 @@ def test_verdict_file_names_real_files():
 
 
 @pytest.mark.parametrize("corpus", CORPORA)
-def test_no_crash(corpus):
-    """Every file is read; no internal error (LL903), the exit code is 0 or 1 (``run`` checks it)."""
-    assert [f["filename"] for f in run(corpus)[1] if f["code"] == "LL903"] == []
+def test_every_warning_and_error_is_judged_true(corpus):
+    """One run per corpus (it is the slow part), three checks, all reported together:
 
+    * a finding with no verdict (or more or fewer of a code on a line than judged) fails; its rows
+      are printed in the verdict file's format, to judge and paste;
+    * a finding judged false (and fixed) must not come back;
+    * a finding judged true must keep appearing: otherwise the file lost a real problem.
 
-@pytest.mark.parametrize("corpus", CORPORA)
-def test_every_warning_and_error_is_judged(corpus):
-    """A finding with no verdict (or more or fewer of a code on a line than judged) fails; the
-    failure prints its rows in the verdict file's format, to judge and paste."""
+    No file crashes the run: no internal error (LL903), exit code 0 or 1 (``run`` checks it)."""
     counts, messages = judged_findings(corpus)
+    assert [f["filename"] for f in run(corpus)[1] if f["code"] == "LL903"] == []
     judged = of(corpus)
     for k in sorted(k for k in counts if k in judged and judged[k]["verdict"] == "FALSE-OPEN"):
         warnings.warn(f"known false finding, not fixed yet: {' '.join(k)}: {judged[k]['why']}", stacklevel=1)
-    new = [tsv(k, n, messages[k]) for k, n in sorted(counts.items())
-           if k not in judged or judged[k]["n"] != n]
+    new = [tsv(k, n, messages[k]) for k, n in sorted(counts.items()) if k not in judged or judged[k]["n"] != n]
+    back = ["\t".join(k) for k, v in sorted(judged.items()) if v["verdict"] == "FALSE" and k in counts]
+    lost = ["\t".join(k) for k, v in sorted(judged.items()) if v["verdict"] == "TRUE" and k not in counts]
+    report = []
     if new:
-        pytest.fail("findings without a verdict (judge each, replace JUDGE and the message by TRUE/FALSE"
-                    " and why, then paste into tests/wild_verdicts.tsv, replacing a row with the same"
-                    " file, line and code):\n" + "\n".join(new), pytrace=False)
-
-
-@pytest.mark.parametrize("corpus", CORPORA)
-def test_no_finding_judged_false(corpus):
-    """A finding judged false and fixed must not come back."""
-    counts, _ = judged_findings(corpus)
-    back = sorted(k for k, v in of(corpus).items() if v["verdict"] == "FALSE" and k in counts)
-    assert back == [], "findings judged false are back"
-
-
-@pytest.mark.parametrize("corpus", CORPORA)
-def test_true_findings_are_kept(corpus):
-    """A finding judged true must keep appearing: otherwise the file lost a real problem."""
-    counts, _ = judged_findings(corpus)
-    lost = sorted(k for k, v in of(corpus).items() if v["verdict"] == "TRUE" and k not in counts)
-    assert lost == [], "true findings lost"
+        report += ["findings without a verdict (judge each, replace JUDGE and the message by TRUE/FALSE and"
+                   " why, then paste into tests/wild_verdicts.tsv, replacing a row with the same file, line"
+                   " and code):", *new]
+    if back:
+        report += ["findings judged false are back:", *back]
+    if lost:
+        report += ["findings judged true are gone (a real problem no longer reported):", *lost]
+    if report:
+        pytest.fail("\n".join(report), pytrace=False)
 
 
 def _open_rows() -> list[Key]:
