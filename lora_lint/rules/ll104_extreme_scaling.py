@@ -1,8 +1,26 @@
 import math
 
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import entries, explicit_first, fmt, num, rank, rank_and_alpha, real, rslora, scaling
+
+EVIDENCE = Evidence(
+    claim=(
+        "The scaling the finding reports (α/r, α/√r with rsLoRA, per `rank_pattern`/`alpha_pattern` "
+        "entry) is the one peft sets on each layer."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/layer.py:219-331 LoraLayer.update_layer (the scaling)",
+        "peft 0.21.2 tuners/lora/model.py:294-469 LoraModel._create_and_replace (rank and alpha from the patterns)",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll104_uses_the_scaling_peft_computes",
+    ),
+    guidance=(
+        "The project brief's rank guide: an effective scaling far outside 0.1–8 acts like a learning-rate"
+        " error."
+    ),
+)
 
 
 @rule(
@@ -24,6 +42,7 @@ from ._util import entries, explicit_first, fmt, num, rank, rank_and_alpha, real
         "from peft import LoraConfig\nLoraConfig(\n    r=16,\n    lora_alpha=32,\n    rank_pattern={'down_proj': 512},  # error: LL104\n)\n",
         "from peft import LoraConfig\nLoraConfig(r=8, alpha_pattern={'v_proj': 128})  # error: LL104\n",
     ],
+    evidence=EVIDENCE,
 )
 def extreme_scaling(site, ctx):
     """## What it does

@@ -1,11 +1,28 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Evidence, rule
+
+EVIDENCE = Evidence(
+    claim=(
+        "About lora-lint itself: the file could not be read or parsed, so no rule ran on it (the training"
+        " framework would fail on the same file)."
+    ),
+    code=(
+        "lora-lint lora_lint/files.py _problem",
+        "lora-lint lora_lint/pipeline.py lint_partial",
+    ),
+    tests=(
+        "tests/test_python_source.py::test_syntax_error_is_ll901_at_its_location",
+        "tests/test_hostile.py::test_a_big_file_is_reported_only_when_its_head_reads_like_a_config",
+        "tests/test_hostile.py::test_data_files_are_never_linted",
+    ),
+)
 
 
 @rule(
     "LL901", "unreadable-file", Severity.ERROR,
     valid=["from peft import LoraConfig\nconfig = LoraConfig(r=8)\n"],
     invalid=["from peft import LoraConfig\nconfig = LoraConfig(r=8,,)  # error: LL901\n"],
+    evidence=EVIDENCE,
 )
 def unreadable_file(site, ctx):
     """## What it does
