@@ -7,13 +7,17 @@ from ._model import by_leaf, example
 EVIDENCE = Evidence(
     claim=(
         "peft overrides `fan_in_fan_out` per layer and warns: True on an `nn.Linear` becomes False, False"
-        " on a transformers `Conv1D` becomes True."
+        " on a transformers `Conv1D` becomes True. On a model loaded in 4/8 bit every adapted layer is a"
+        " bitsandbytes layer, whose peft wrapper sets False without a warning."
     ),
     code=(
         "peft 0.21.2 tuners/lora/layer.py:2724-2766 dispatch_default",
+        "peft 0.21.2 tuners/lora/bnb.py:35-48 Linear8bitLt.__init__",
+        "peft 0.21.2 tuners/lora/bnb.py:313-326 Linear4bit.__init__",
     ),
     tests=(
         "tests/test_rule_claims.py::test_ll209_peft_overrides_fan_in_fan_out_and_warns",
+        "tests/test_rules_vs_peft.py::test_bitsandbytes_layers_use_fan_in_fan_out_false_silently",
     ),
 )
 

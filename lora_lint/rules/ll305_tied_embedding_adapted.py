@@ -5,7 +5,8 @@ from ._model import example, item, where
 EVIDENCE = Evidence(
     claim=(
         "On tied embeddings, LoRA on `lm_head` merges into the shared weight (the embedding changes too),"
-        " and a tied layer in `modules_to_save` is trained as an untied copy (peft warns); "
+        " and a tied layer in `modules_to_save` is trained as an untied copy (peft warns); with both tied"
+        " layers in `modules_to_save` each gets its own trainable copy, so they learn apart; "
         "`ensure_weight_tying=True` on an untied model is ignored with a warning. LLaMA-Factory's "
         "`additional_target` and TRL's `lora_modules_to_save` are handed to peft as `modules_to_save`, "
         "with no `ensure_weight_tying` (read from their source)."
@@ -19,6 +20,7 @@ EVIDENCE = Evidence(
     tests=(
         "tests/test_rules_vs_peft.py::test_lora_on_a_tied_head_merges_into_the_embedding",
         "tests/test_rules_vs_peft.py::test_a_tied_layer_in_modules_to_save_is_trained_as_an_untied_copy",
+        "tests/test_rules_vs_peft.py::test_both_tied_layers_in_modules_to_save_are_two_untied_copies",
         "tests/test_rule_claims.py::test_ll305_ensure_weight_tying_on_an_untied_model_is_ignored_with_a_warning",
     ),
 )
