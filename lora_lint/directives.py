@@ -5,7 +5,8 @@
   anywhere, for the whole file; ``# noqa: LL101`` on the line (codes only). ``suppressions``
   applies them.
 * ``# lora-lint: base-model=ID [model-class=CLASS]`` anywhere: the base model (and the class it
-  is loaded with) of every site in the file (``apply_model_directives``).
+  is loaded with) of every site in the file (``apply_model_directives``); ``gpu-memory=24GiB``:
+  the memory of each GPU the file's configs train on (LL107), in the sites' context.
 
 Comments are found on the text without running anything: Python with ``tokenize`` (a ``#``
 inside a string never counts), YAML with a small scanner that knows quoted and block scalars,
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from .model import LoraSite, Param, Span
 from .source_file import Kind, SourceFile
+from .training import GPU_MEMORY
 
 
 @dataclass(frozen=True)
@@ -225,13 +227,16 @@ def _next_code_line(lines: list[str], line: int) -> int | None:
 #: The key a comment-given base model carries: ``LoraSite.base_model.key`` says where it came from.
 COMMENT_KEY = "lora-lint: base-model"
 CLASS_KEY = "lora-lint: model-class"
+GPU_MEMORY_KEY = "lora-lint: gpu-memory"
+_KEYS = {"base-model": COMMENT_KEY, "model-class": CLASS_KEY, "gpu-memory": GPU_MEMORY_KEY}
 _MODEL = re.compile(r"#\s*lora-lint:\s*(?P<body>.*)")
-_PAIR = re.compile(r"\b(?P<key>base-model|model-class)\s*=\s*(?P<q>['\"]?)(?P<value>[^\s'\"#]+)(?P=q)")
+_PAIR = re.compile(r"\b(?P<key>base-model|model-class|gpu-memory)\s*=\s*(?P<q>['\"]?)(?P<value>[^\s'\"#]+)(?P=q)")
 
 
 def model_directives(source: SourceFile) -> dict[str, Param]:
-    """``base-model`` / ``model-class`` from ``# lora-lint:`` comments (the last of each wins)."""
-    if "base-model" not in source.text and "model-class" not in source.text:
+    """``base-model`` / ``model-class`` / ``gpu-memory`` from ``# lora-lint:`` comments (the last
+    of each wins)."""
+    if not any(k in source.text for k in _KEYS):
         return {}
     found: dict[str, Param] = {}
     for c in comments(source):
@@ -241,13 +246,13 @@ def model_directives(source: SourceFile) -> dict[str, Param]:
         for pair in _PAIR.finditer(m.group("body")):
             start = c.col0 + m.start("body") + pair.start("value") + 1
             value = pair.group("value")
-            key = COMMENT_KEY if pair.group("key") == "base-model" else CLASS_KEY
+            key = _KEYS[pair.group("key")]
             found[pair.group("key")] = Param(key, value, Span(c.line, start, c.line, start + len(value)))
     return found
 
 
 def apply_model_directives(source: SourceFile, sites: list[LoraSite]) -> list[LoraSite]:
-    """``sites`` with the file's ``base-model`` / ``model-class`` comment applied."""
+    """``sites`` with the file's ``base-model`` / ``model-class`` / ``gpu-memory`` comment applied."""
     if not sites:
         return sites
     found = model_directives(source)
@@ -256,4 +261,6 @@ def apply_model_directives(source: SourceFile, sites: list[LoraSite]) -> list[Lo
         changes["base_model"] = found["base-model"]
     if "model-class" in found:
         changes["model_class"] = found["model-class"].value
+    if "gpu-memory" in found:
+        return [replace(s, **changes, context={**s.context, GPU_MEMORY: found["gpu-memory"]}) for s in sites]
     return [replace(s, **changes) for s in sites] if changes else sites

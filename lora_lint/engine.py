@@ -50,6 +50,7 @@ class Resolution:
 
     model: Inventory | None = None
     analysis: Analysis | None = None
+    config: dict | None = None  # the base model's config.json
     problem: Finding | None = None
     need: Need | None = None
     #: LL905 beside a resolved model (or beside LL902): the model lock lacks this site's model
@@ -84,7 +85,7 @@ def resolve_model(site: LoraSite, settings: Settings, reach: Reach = Reach.ALL,
             return Resolution(problem=notice)
         return Resolution(problem=finding("LL902", unresolved_message(ctx), site.path, site.span),
                           notice=notice)
-    return Resolution(ctx.inventory, ctx.analysis, notice=notice)
+    return Resolution(ctx.inventory, ctx.analysis, ctx.resolved.config if ctx.resolved else None, notice=notice)
 
 
 def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
@@ -121,8 +122,8 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
             about_model = r.needs_model or r.uses_model
             if (found.need is not None and about_model) or (model_only and not about_model):
                 continue
-            ctx = Context(options=settings.options_for(r), model=model, analysis=found.analysis,
-                          document=source)
+            ctx = Context(options=settings.options_for(r, site.path), model=model, analysis=found.analysis,
+                          document=source, model_config=found.config)
             try:
                 got = r.run(site, ctx)
                 if about_model and model is not None and got:

@@ -88,6 +88,7 @@ class Context:
     model: Inventory | None = None  # the base model's module inventory
     analysis: Analysis | None = None  # the site replayed against it (peft's matching and counts)
     document: SourceFile | None = None  # the file, for building fixes (``fixes.build``)
+    model_config: Mapping[str, Any] | None = None  # the base model's config.json (its dtype, its MoE top-k)
 
     def opt(self, name: str) -> Any:
         return self.options[name]

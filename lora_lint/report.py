@@ -2,7 +2,10 @@
 
 For each site: the base model and how it was resolved, r, α, the effective scaling, the number of
 targeted modules, the trainable parameters (exactly what peft's ``get_nb_trainable_parameters``
-would print), their share of the base model and the adapter's size on disk in fp32 and bf16.
+would print), their share of the base model and the adapter's size on disk in fp32 and bf16; and
+the memory one GPU holds while training (``models.training``): frozen weights, trainable weights,
+gradients and optimizer states (exact), activations (an estimate, with its error band) and the
+total, each left unknown, with the reason, when it depends on something not statically known.
 ``--output-format json`` prints one array with one object per site.
 """
 
@@ -125,6 +128,24 @@ def _outcome(row: Row):
     return None, "the base model is not known"
 
 
+def memory_of(row: Row) -> tuple[dict | None, str | None]:
+    """``(memory, why not)``: the site's training memory per GPU as a dict
+    (``models.training.Memory.as_dict``), or None and the reason there is none."""
+    ctx = row.ctx
+    if row.site.dialect.saved:
+        return None, "a saved adapter, not a training config"
+    if ctx.inventory is None:
+        return None, "the base model is not known"
+    try:
+        from .models.training import has_training, memory_for
+    except ImportError:  # pragma: no cover - our own modules
+        return None, "the memory model is not available"
+    if not has_training(row.site):
+        return None, "no training settings are read from this file"
+    mem = memory_for(row.site, ctx.inventory, ctx.analysis, ctx.resolved.config if ctx.resolved else None)
+    return (mem.as_dict(), None) if mem is not None else (None, "no training settings are read from this file")
+
+
 def as_dict(row: Row) -> dict:
     from .peft_facts import facts
 
@@ -143,8 +164,13 @@ def as_dict(row: Row) -> dict:
         if reason is None:
             trainable = an.trainable
             peft_total = an.total
+    if trainable is not None and trainable.bit_length() > 1000:
+        # a rank of hundreds of digits: counts past a float, some past what Python prints (LL105
+        # reports the rank)
+        trainable = peft_total = None
     percent = (100.0 * trainable / total) if trainable is not None and total else None
     resolved = ctx.resolved
+    memory, no_memory = memory_of(row)
     return {
         "filename": site.path,
         "cell": row.at[0] if row.at else None,  # (a notebook: rows count within the cell, as ruff's)
@@ -172,6 +198,8 @@ def as_dict(row: Row) -> dict:
         "peft_error_at": failure.stage if failure is not None else None,
         "not_counted": reason,
         "unresolved": row.problem,
+        "memory": memory,
+        "memory_unavailable": no_memory,
         "facts": {
             "transformers": (inv.versions or {}).get("transformers") if inv is not None else None,
             "peft": facts().get("peft_version"),
@@ -195,7 +223,8 @@ def human_bytes(n: Any) -> str:
         return "-"
     for div, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if n >= div:
-            return f"{n / div:.3g} {unit}"
+            v = n / div
+            return f"{v:.3g} {unit}" if v < 1000 else f"{v:.0f} {unit}"
     return f"{n} B"
 
 
@@ -228,6 +257,32 @@ def summary_line(d: dict) -> str:
     elif d["base_model"]:
         parts.append(f"base model {d['base_model']}" + (f" ({d['resolved_from']})" if d["resolved_from"] else ""))
     return " · ".join(parts)
+
+
+def memory_line(d: dict) -> str | None:
+    """One site's training memory per GPU as a line (the LSP hover's second paragraph):
+    ``training memory per GPU ≈ 15.1 GiB: frozen weights 7.3 GiB · ... · activations ≈ 7.5 GiB
+    (an estimate, 6.0-9.3 GiB) (bf16, 4-bit nf4 dq, ...)``; None when there is none."""
+    m = d.get("memory")
+    if m is None:
+        return None
+    total = m["total"]
+    head = f"training memory per GPU ≈ {human_bytes(total)}" if total is not None else "training memory per GPU"
+    parts = []
+    for key, label in MEMORY_TERMS:
+        v = m[key]
+        if key == "activations" and v is not None:
+            lo, hi = m["activations_range"]
+            parts.append(f"{label} ≈ {human_bytes(v)} (an estimate, {human_bytes(lo)} to {human_bytes(hi)})")
+        else:
+            parts.append(f"{label} {human_bytes(v) if v is not None else '?'}")
+    unknown = "; ".join(f"{WORDS[k]} ?: {why}" for k, why in m["unknown"].items() if k != "total")
+    return f"{head}: {' · '.join(parts)} ({m['settings']})" + (f". Not known: {unknown}" if unknown else "")
+
+
+MEMORY_TERMS = (("frozen_weights", "frozen weights"), ("trainable_weights", "trainable weights"),
+                ("gradients", "gradients"), ("optimizer_states", "optimizer states"), ("activations", "activations"))
+WORDS = {**dict(MEMORY_TERMS), "total": "total"}
 
 
 def _who(d: dict) -> str:
@@ -270,6 +325,7 @@ def render_text(data: list[dict]) -> str:
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    lines.extend(memory_table(data))
     versions = {(d["facts"]["transformers"], d["facts"]["peft"]) for d in data if d["facts"]["transformers"]}
     if versions:
         tf, pf = sorted(versions, key=str)[0]
@@ -279,6 +335,49 @@ def render_text(data: list[dict]) -> str:
         lines.append("")
         lines.extend(notes)
     return "\n".join(lines) + "\n"
+
+
+MEMORY_COLUMNS = ("location", "frozen", "trainable", "gradients", "optimizer", "activations≈", "total≈", "settings")
+
+
+def memory_table(data: list[dict]) -> list[str]:
+    """The training-memory table (sites with a memory estimate), with a line per unknown term."""
+    rows, notes = [], []
+    for d in data:
+        m = d.get("memory")
+        if m is None:
+            continue
+        loc = f"{d['filename']}:{d['location']['row']}:{d['location']['column']}"
+        rows.append([loc, *(human_bytes(m[k]) if m[k] is not None else "?" for k, _ in MEMORY_TERMS),
+                     human_bytes(m["total"]) if m["total"] is not None else "?", m["settings"]])
+        for k, why in m["unknown"].items():
+            if k != "total":
+                notes.append(f"{loc}: {WORDS[k]} not known: {why}")
+        notes.extend(f"{loc}: {n}" for n in m["notes"])
+    if not rows:
+        return []
+    widths = [max(len(str(r[c])) for r in [MEMORY_COLUMNS, *rows]) for c in range(len(MEMORY_COLUMNS))]
+    out = ["", "Training memory per GPU: weights, gradients and optimizer states are exact; activations are an"
+           f" estimate at the longest sequence a batch may have (the measured peak lies within {_band_text()}"
+           " of it); ? = not known, for the reason below.", ""]
+    for n, r in enumerate([MEMORY_COLUMNS, *rows]):
+        cells = [str(v).rjust(w) if 0 < c < len(r) - 1 and n else str(v).ljust(w)
+                 for c, (v, w) in enumerate(zip(r, widths, strict=True))]
+        out.append("  ".join(cells).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    if notes:
+        out.append("")
+        out.extend(notes)
+    return out
+
+
+def _band_text() -> str:
+    from .models.memory import ACTIVATION_BAND
+
+    lo, hi = (1 / (1 + ACTIVATION_BAND[1]), 1 / (1 + ACTIVATION_BAND[0]))
+    return f"{lo:.0%}-{hi:.0%}"
+
 
 
 def render(rows: list[Row], output_format: str) -> str:

@@ -63,7 +63,22 @@ class LoraLintServer(LanguageServer):
         settings = self.settings(source.path)
         if settings.exclude and settings.is_excluded(source.path):
             return []
+        big = self.too_big(source)
+        if big is not None:
+            return [big] if big.code in settings.rules_for(source.path) else []
         return lint_source(source, settings)
+
+    def too_big(self, source: SourceFile) -> Finding | None:
+        """LL901 when the editor's text is above ``max-file-size`` in UTF-8 (as ``check`` refuses
+        such a file without reading it), else None."""
+        from .files import too_large
+
+        settings = self.settings(source.path)
+        limit, text = settings.max_file_size, source.text
+        if len(text) <= limit // 4:  # (a character is 4 bytes at most)
+            return None
+        size = len(text) if len(text) > limit else len(text.encode("utf-8", "surrogatepass"))
+        return too_large(source.path, settings, size) if size > limit else None
 
     async def run(self, fn, *args) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.worker, fn, *args)
@@ -156,6 +171,12 @@ def _is_open(ls: LoraLintServer, uri: str) -> bool:
     from urllib.parse import unquote
 
     return unquote(uri) in ls.workspace.text_documents or uri in ls.workspace.text_documents
+
+
+def _opened(ls: LoraLintServer, uri: str):
+    """The document the client opened at ``uri``, or None. (pygls's ``get_text_document`` reads a
+    URI the client has not opened from disk, on the event loop: a FIFO there hangs the server.)"""
+    return ls.workspace.get_text_document(uri) if _is_open(ls, uri) else None
 
 
 def _path(uri: str, doc) -> str:
@@ -290,8 +311,8 @@ def _in_file(shown: SourceFile, f: Finding) -> Finding:
 
 async def current(ls: LoraLintServer, uri: str) -> tuple[SourceFile, list[Finding]] | None:
     """``(source, findings)`` for the document as the editor has it now."""
-    doc = ls.workspace.get_text_document(uri)
-    source = _source(uri, doc)
+    doc = _opened(ls, uri)
+    source = _source(uri, doc) if doc is not None else None
     if source is None:
         return None
     have = ls.results.get(uri)
@@ -315,7 +336,9 @@ async def refresh(ls: LoraLintServer, uri: str, notebook: bool = False) -> None:
                 if not await refresh_notebook(ls, uri) or uri not in ls.dirty:
                     return
                 continue
-            doc = ls.workspace.get_text_document(uri)
+            doc = _opened(ls, uri)
+            if doc is None:  # never opened (a save notification alone), or closed
+                return
             version, text = doc.version, doc.source
             source = _source(uri, doc)
             if source is None:
@@ -447,8 +470,9 @@ async def hover_at(ls: LoraLintServer, params: t.HoverParams) -> t.Hover | None:
         span, line_text = found
         return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=f"**LoRA** {line_text}"),
                        range=ls.range(doc, _in_cell(source, span)[1]))
-    source = _source(uri, ls.workspace.get_text_document(uri))
-    if source is None or source.kind is Kind.NOTEBOOK:
+    doc = _opened(ls, uri)
+    source = _source(uri, doc) if doc is not None else None
+    if source is None or source.kind is Kind.NOTEBOOK or ls.too_big(source):
         return None
     line, col = ls.column(source, params.position)
     found = await ls.run(_report_at, ls, source, line, col)
@@ -465,10 +489,10 @@ def _inside(span: Span, line: int, col: int) -> bool:
 
 
 def _report_at(ls: LoraLintServer, source: SourceFile, line: int, col: int) -> tuple[Span, str] | None:
-    """The ``report`` line of the site at ``line``/``col``: in a Python call, or on a line of a
-    YAML/JSON block's LoRA settings."""
+    """The ``report`` line of the site at ``line``/``col`` (in a Python call, or on a line of a
+    YAML/JSON block's LoRA settings), and its training memory per GPU when it is known."""
     from .models.context import context_for, unresolved_message
-    from .report import Row, as_dict, summary_line
+    from .report import Row, as_dict, memory_line, summary_line
     from .sources import sites_for
 
     try:
@@ -489,7 +513,9 @@ def _report_at(ls: LoraLintServer, source: SourceFile, line: int, col: int) -> t
         settings = ls.settings(source.path)
         ctx = context_for(site, settings, where=source.where)
         row = Row(site, ctx, unresolved_message(ctx) if ctx.problem else None)
-        return hit, summary_line(as_dict(row))
+        d = as_dict(row)
+        memory = memory_line(d)  # a paragraph of its own: will it fit?
+        return hit, summary_line(d) + (f"\n\n**Memory** {memory}" if memory else "")
     return None
 
 

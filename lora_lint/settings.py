@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .globs import Glob
 from .registry import Rule
 
 #: Rules that run only when selected explicitly (by code, prefix, name or ``ALL``).
@@ -52,27 +53,26 @@ def split_selectors(values: Iterable[str] | None) -> list[str]:
 class PathPattern:
     """A path glob from a config file, relative to ``base`` (the config file's directory).
 
-    ``*`` stays inside one component, ``**`` crosses them. A pattern without ``/`` matches a file
-    or directory of that name anywhere (``test_*.py``, ``data``); with a ``/`` it is anchored to
-    ``base`` (``configs/*.yaml``). A match on a directory covers everything under it.
+    ``*`` stays inside one component, ``**`` crosses them (``globs``: read like a .gitignore
+    line, matched in bounded time). A pattern without ``/`` matches a file or directory of that
+    name anywhere (``test_*.py``, ``data``); with a ``/`` it is anchored to ``base``
+    (``configs/*.yaml``). A match on a directory covers everything under it.
     """
 
     pattern: str
     base: str
     anchored: bool
-    regex: re.Pattern = field(compare=False, repr=False)
+    glob: Glob = field(compare=False, repr=False)
 
     @classmethod
     def make(cls, pattern: str, base: str | None = None) -> PathPattern:
-        from .discovery import _translate
-
         p = pattern.strip().replace("\\", "/")
         anchored = "/" in p.rstrip("/")
         try:
-            regex = re.compile(("^" if anchored else "^(?:.*/)?") + _translate(p.strip("/")) + "(?:/.*)?$")
+            glob = Glob.compile(("" if anchored else "**/") + p.strip("/"))
         except re.error as e:
             raise UsageError(f"invalid path pattern {pattern!r}: {e}") from None
-        return cls(pattern, os.path.abspath(base or os.getcwd()), anchored, regex)
+        return cls(pattern, os.path.abspath(base or os.getcwd()), anchored, glob)
 
     def matches(self, path: str) -> bool:
         """Matched against the path relative to ``base``; an unanchored pattern also matches a
@@ -83,7 +83,7 @@ class PathPattern:
             if self.anchored:
                 return False
             rel = full.replace(os.sep, "/").lstrip("/")
-        return bool(self.regex.match(rel))
+        return self.glob.match(rel, prefix=True)
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,9 @@ class Settings:
     per_file_ignores: list[tuple[PathPattern, tuple[str, ...]]] = field(default_factory=list)
     #: ``(pattern, model)``: the base model for files the pattern matches; the first match wins.
     per_file_base_model: list[tuple[PathPattern, str]] = field(default_factory=list)
+    gpu_memory: int | None = None  # the `gpu-memory` setting, bytes per GPU (per path: gpu_memory_for)
+    #: ``(pattern, bytes)``: the GPU memory for files the pattern matches; the first match wins.
+    per_file_gpu_memory: list[tuple[PathPattern, int]] = field(default_factory=list)
     exclude: list[PathPattern] = field(default_factory=list)
     report_unused_suppressions: bool = False
     #: The config file these settings came from (None: defaults and the command line only).
@@ -164,8 +167,20 @@ class Settings:
                 return model
         return self.base_model
 
-    def options_for(self, rule: Rule) -> dict[str, Any]:
-        return {name: self.rule_options.get(name, default) for name, default in rule.options.items()}
+    def gpu_memory_for(self, path: str) -> int | None:
+        """The `gpu-memory` setting that applies to ``path`` (bytes): the first matching per-path
+        entry, else the global one."""
+        for pattern, size in self.per_file_gpu_memory:
+            if pattern.matches(path):
+                return size
+        return self.gpu_memory
+
+    def options_for(self, rule: Rule, path: str | None = None) -> dict[str, Any]:
+        """``rule``'s options; ``gpu-memory`` is the setting for ``path`` (a per-path setting)."""
+        out = {name: self.rule_options.get(name, default) for name, default in rule.options.items()}
+        if "gpu-memory" in out:
+            out["gpu-memory"] = self.gpu_memory_for(path) if path is not None else self.gpu_memory
+        return out
 
 
 def _all_rules() -> dict[str, Rule]:

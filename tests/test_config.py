@@ -148,6 +148,9 @@ def test_extend_loop_and_missing_target(tmp_path, capsys):
     ('max-file-size = 0', "'max-file-size' must be a positive number of bytes"),
     ('hub-timeout = -1', "'hub-timeout' must be a positive number of seconds"),
     ('base-model = 3', "'base-model' must be a model id or path"),
+    ('gpu-memory = "24 gigs"', "'gpu-memory': not a memory size: '24 gigs'"),
+    ('gpu-memory = true', "'gpu-memory' must be a memory size such as"),
+    ('gpu-memory = { "**" = -1 }', "'gpu-memory.**': a memory size must be positive"),
     ('select = [', "invalid TOML"),
 ])
 def test_bad_config_is_exit_2_naming_file_and_key(tmp_path, capsys, body, message):
@@ -198,6 +201,21 @@ def test_base_model_global_per_path_and_cli(tmp_path):
     assert cli.base_model_for(qwen) == "Qwen/Qwen2.5-7B"
     write(tmp_path / "lora-lint.toml", 'base-model = "google/gemma-2-2b"\n')
     assert Resolver().settings_for(other).base_model_for(other) == "google/gemma-2-2b"
+
+
+def test_gpu_memory_global_and_per_path(tmp_path):
+    write(tmp_path / "lora-lint.toml", """\
+        [gpu-memory]
+        "big/**" = "80GB"
+        "small/*.yaml" = "24GiB"
+        """)
+    big, small, other = (str(tmp_path / p) for p in ("big/a/sft.yaml", "small/sft.yaml", "train.py"))
+    s = Resolver().settings_for(other)
+    assert s.gpu_memory_for(big) == 80 * 10**9
+    assert s.gpu_memory_for(small) == 24 * 2**30
+    assert s.gpu_memory_for(other) is None  # no budget: LL107 says nothing
+    write(tmp_path / "lora-lint.toml", 'gpu-memory = "16G"\n')
+    assert Resolver().settings_for(other).gpu_memory_for(other) == 16 * 2**30  # G is GiB, as nvidia-smi
 
 
 def test_options_validated_against_declared_rule_options():

@@ -148,6 +148,11 @@ async def session(tmp_path: Path) -> None:
         hover = await editor.hover(yuri, 2, 2)  # on `lora_r`
         assert hover.contents.value.startswith("**LoRA** r=8 · α=16 · scaling 2 (α/r) · ")
         assert "trainable parameters" in hover.contents.value and "% of 1.24B" in hover.contents.value
+        # will it fit: axolotl's defaults (bf16, adamw_torch_fused, micro-batch 1) at sequence_len 2048
+        memory = hover.contents.value.split("\n\n**Memory** ", 1)[1]
+        assert memory.startswith("training memory per GPU ≈ 8.91 GiB: frozen weights 2.3 GiB · trainable weights 21.5 MiB")
+        assert "activations ≈ 6.53 GiB (an estimate, 5.22 GiB to 8.16 GiB)" in memory
+        assert memory.endswith("(bf16, autocast bf16, adamw_torch_fused, 2048 tokens × 1)")
 
         # save: linted again; columns are UTF-16 units (the llama is two of them)
         line = 'x = "\U0001f999"; cfg = LoraConfig(r=8, lora_aplha=16)'

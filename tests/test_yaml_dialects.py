@@ -193,7 +193,7 @@ def test_alignment_handbook_recipe():
     s = site("alignment-handbook/recipes/zephyr/sft/config_qlora.yaml")
     assert s.dialect.name == "alignment-handbook"
     assert values(s)["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
-    assert s.context["load_in_4bit"].value is True
+    assert s.context["quantization"].value == 4 and s.context["quantization"].key == "load_in_4bit"
 
 
 # --- torchtune ------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def test_torchtune_targets_in_hf_names_and_base_model_from_download_comment():
 
 def test_torchtune_qlora_builder_and_mistakes():
     s = site("torchtune/qlora_mistakes.yaml")
-    assert s.context["quantization"].value == "nf4"
+    assert s.context["quantization"].value == 4 and s.context["quant_type"].value == "nf4"
     p = s.params["target_modules"]
     assert [i.value for i in p.items] == ["q_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
     assert p.value is UNKNOWN  # apply_lora_to_output on the tied 1B model: the builder raises, nothing trains
@@ -232,7 +232,7 @@ def test_autotrain_defaults():
     s = site("autotrain/defaults.yml")
     assert values(s) == {"r": 64, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear",
                          "bias": "none", "task_type": "CAUSAL_LM"}
-    assert s.context["quantization"].value == "int4" and s.context["quantization"].implicit
+    assert s.context["quantization"].value == 4 and s.context["quantization"].implicit
     assert s.model_class == "AutoModelForCausalLM"
     assert not s.dialect.can_set("use_rslora")
 

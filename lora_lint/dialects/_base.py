@@ -178,6 +178,10 @@ class SiteBuilder:
         if p is not None:
             self.context[name] = p
 
+    def training(self, entries: Mapping[str, Param]) -> None:
+        """The training settings that decide memory (``sources.training``), into the context."""
+        self.context.update(entries)
+
     def note(self, code: str, where: Param | Span, message: str) -> None:
         if isinstance(where, Span):
             where = Param("", UNKNOWN, where)
@@ -207,6 +211,20 @@ class SiteBuilder:
             active=self.active,
             resizes_vocab=self.resizes_vocab,
         )
+
+
+def lookup(doc: Doc, m: Map | None):
+    """``m``'s keys as a ``sources.training.Lookup``: ``key`` or a dotted path through nested
+    mappings (``tokenizer.max_seq_len``) -> its Param, None when not written."""
+    def get(key: str) -> Param | None:
+        where = m
+        *path, last = key.split(".")
+        for k in path:
+            where = where.sub(k) if where is not None else None
+        e = where.get(last) if where is not None else None
+        return param(doc, e) if e is not None else None
+
+    return get
 
 
 # --- keys -------------------------------------------------------------------------------------

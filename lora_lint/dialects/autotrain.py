@@ -26,6 +26,7 @@ archived). Paths are under ``src/autotrain/``:
 from __future__ import annotations
 
 from ..model import UNKNOWN, LoraSite, Param
+from ..sources import training as train
 from ..sources.yaml_nodes import Doc, span
 from ._base import (
     SiteBuilder,
@@ -36,6 +37,7 @@ from ._base import (
     coerce_numbers,
     dead_keys,
     framework,
+    lookup,
     names,
     param,
     split_param,
@@ -130,10 +132,10 @@ def sites(doc: Doc) -> list[LoraSite]:
         b.base_model = param(doc, model)
     b.ctx("adapter", param(doc, peft_entry))
     quant = params.get("quantization")
-    if quant is not None:
-        b.ctx("quantization", param(doc, quant))
-    else:
-        b.ctx("quantization", Param("quantization", "int8" if family == "seq2seq" else "int4", b.span, implicit=True))
+    quant = param(doc, quant) if quant is not None else Param(
+        "quantization", "int8" if family == "seq2seq" else "int4", b.span, implicit=True)
+    if family == "llm":  # the training settings of the LLM trainers (the others' are not read)
+        b.training(train.autotrain(lookup(doc, params), b.span, quant, trainer))
     for name, key in (("merge", "merge_adapter"), ("unsloth", "unsloth"), ("learning_rate", "lr")):
         e = params.get(key)
         if e is not None:

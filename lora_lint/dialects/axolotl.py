@@ -40,6 +40,7 @@ import re
 
 from ..model import UNKNOWN, LoraSite, Param
 from ..model_dependent import ModelDependent
+from ..sources import training as train
 from ..sources.yaml_nodes import Doc, Map, span, value_span
 from ._base import (
     SiteBuilder,
@@ -50,6 +51,7 @@ from ._base import (
     coerce_numbers,
     dead_keys,
     framework,
+    lookup,
     names,
     param,
     truthy,
@@ -148,12 +150,12 @@ def sites(doc: Doc) -> list[LoraSite]:
     model = top.get("base_model")
     if model is not None and isinstance(top.value("base_model"), str):
         b.base_model = param(doc, model)
-    for name, key in (("adapter", "adapter"), ("load_in_4bit", "load_in_4bit"), ("load_in_8bit", "load_in_8bit"),
-                      ("gptq", "gptq"), ("merge", "merge_lora"), ("resume_adapter", "lora_model_dir"),
-                      ("learning_rate", "learning_rate")):
+    for name, key in (("adapter", "adapter"), ("gptq", "gptq"), ("merge", "merge_lora"),
+                      ("resume_adapter", "lora_model_dir"), ("learning_rate", "learning_rate")):
         e = top.get(key)
         if e is not None:
             b.ctx(name, param(doc, e))
+    b.training(train.axolotl(lookup(doc, top), b.span))
     template = top.get("chat_template_jinja") or top.get("chat_template")
     if template is not None:  # axolotl's named template or its own Jinja text (for LL309)
         b.ctx("chat_template", param(doc, template))

@@ -38,6 +38,7 @@ import re
 
 from ..model import UNKNOWN, LoraSite, Param
 from ..model_dependent import ModelDependent
+from ..sources import training as train
 from ..sources.yaml_nodes import Doc, Map, span
 from ._base import (
     SiteBuilder,
@@ -47,6 +48,7 @@ from ._base import (
     check_unknown,
     dead_keys,
     framework,
+    lookup,
     names,
     param,
     split_param,
@@ -104,9 +106,10 @@ def sites(doc: Doc) -> list[LoraSite]:
         (top.get(k) for k in ("stage", "do_train", "model_name_or_path") if k in top), next(iter(top)))
     b = SiteBuilder(doc, DIALECT, span(anchor.key_node))
     b.ctx("adapter", _ctx(doc, top, "finetuning_type"))
-    for name, key in (("quantization", "quantization_bit"), ("stage", "stage"), ("learning_rate", "learning_rate"),
+    for name, key in (("stage", "stage"), ("learning_rate", "learning_rate"),
                       ("resume_adapter", "adapter_name_or_path"), ("create_new_adapter", "create_new_adapter")):
         b.ctx(name, _ctx(doc, top, key))
+    b.training(train.llama_factory(lookup(doc, top), b.span))
     model = top.get("model_name_or_path")
     if model is not None and isinstance(top.value("model_name_or_path"), str):
         b.base_model = param(doc, model)

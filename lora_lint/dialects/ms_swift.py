@@ -27,6 +27,7 @@ import re
 
 from ..model import UNKNOWN, LoraSite, Param
 from ..model_dependent import ModelDependent
+from ..sources import training as train
 from ..sources.yaml_nodes import Doc, span
 from ._base import (
     SiteBuilder,
@@ -36,6 +37,7 @@ from ._base import (
     check_unknown,
     dead_keys,
     framework,
+    lookup,
     names,
     param,
     truthy,
@@ -218,8 +220,7 @@ def sites(doc: Doc) -> list[LoraSite]:
             b.base_model = param(doc, top.get(key))
             break
     b.ctx("adapter", param(doc, switch))
-    if "quant_bits" in top:
-        b.ctx("quantization", param(doc, top.get("quant_bits")))
+    b.training(train.ms_swift(lookup(doc, top), b.span))
     check_unknown(b, top, KEYMAP, KNOWN)
     check_duplicates(b, top, KEYMAP)
     return [b.build()]
@@ -240,5 +241,6 @@ def _lora_llm(doc: Doc, top, switch) -> LoraSite:
             b.base_model = param(doc, top.get(key))
             break
     b.ctx("adapter", param(doc, switch))
+    b.training(train.ms_swift(lookup(doc, top), b.span))
     check_unknown(b, top, KEYMAP, KNOWN)
     return b.build()

@@ -31,6 +31,7 @@ import re
 
 from ..model import UNKNOWN, LoraSite, Param, Span
 from ..peft_facts import suggest
+from ..sources import training as train
 from ..sources.yaml_nodes import Doc, Map, span, value_span
 from ._base import (
     SiteBuilder,
@@ -38,6 +39,7 @@ from ._base import (
     check_duplicates,
     check_unknown,
     framework,
+    lookup,
     param,
     truthy,
 )
@@ -90,11 +92,7 @@ def sites(doc: Doc) -> list[LoraSite]:
     apply_keymap(b, model, KEYMAP, skip=("lora_attn_modules", "apply_lora_to_mlp", "apply_lora_to_output"))
     b.defaults()
     _targets(b, model, builder)
-    quant = model.get("quantize_base")
-    if quant is not None:
-        b.ctx("quantization", param(doc, quant))
-    elif kind == "qlora":
-        b.ctx("quantization", Param("_component_", "nf4", span(comp.node)))
+    b.training(train.torchtune(lookup(doc, doc.top), b.span, qlora=kind == "qlora"))
     b.base_model = _base_model(doc)
     check_unknown(b, model, KEYMAP, KNOWN)
     check_duplicates(b, model, KEYMAP)

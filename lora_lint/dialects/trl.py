@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Param
+from ..sources import training as train
 from ..sources.yaml_nodes import Doc, Map, span
 from ._base import (
     SiteBuilder,
@@ -33,6 +34,7 @@ from ._base import (
     coerce_numbers,
     dead_keys,
     framework,
+    lookup,
     names,
     param,
     truthy,
@@ -96,11 +98,11 @@ def sites(doc: Doc, dialect: Dialect = DIALECT) -> list[LoraSite]:
     if template is not None and not (isinstance(template, str) and template.endswith((".jinja", ".j2"))):
         at = param(doc, top.get("chat_template_path"))
         b.set("trainable_token_indices", Param(at.key, UNKNOWN, at.span))
-    for name, key in (("adapter", "use_peft"), ("load_in_4bit", "load_in_4bit"), ("load_in_8bit", "load_in_8bit"),
-                      ("learning_rate", "learning_rate")):
+    for name, key in (("adapter", "use_peft"), ("learning_rate", "learning_rate")):
         e = top.get(key)
         if e is not None:
             b.ctx(name, param(doc, e))
+    b.training(train.trl_cli(lookup(doc, top), b.span))
     _both_bits(b, top)
     check_unknown(b, top, KEYMAP, KNOWN)
     check_duplicates(b, top, KEYMAP)

@@ -28,6 +28,7 @@ from yaml.nodes import SequenceNode
 
 from ..model import UNKNOWN, LoraSite, Param
 from ..model_dependent import ModelDependent
+from ..sources import training as train
 from ..sources.yaml_nodes import Doc, span
 from ._base import (
     SiteBuilder,
@@ -38,6 +39,7 @@ from ._base import (
     coerce_numbers,
     dead_keys,
     framework,
+    lookup,
     names,
     param,
     split_param,
@@ -140,8 +142,7 @@ def sites(doc: Doc) -> list[LoraSite]:
     if isinstance(top.value("model"), str):
         b.base_model = param(doc, top.get("model"))
     if training is not None:
-        for name, key in (("adapter", "training_type"), ("load_in_4bit", "load_in_4bit"),
-                          ("learning_rate", "learning_rate")):
+        for name, key in (("adapter", "training_type"), ("learning_rate", "learning_rate")):
             e = training.get(key)
             if e is not None:
                 b.ctx(name, param(doc, e))
@@ -162,6 +163,7 @@ def sites(doc: Doc) -> list[LoraSite]:
                 "init_lora_weights at True, and peft ignores a loftq_config without init_lora_weights='loftq' "
                 "(with a warning); remove it"))
         b.defaults()
+    b.training(train.unsloth_cli(lookup(doc, top), b.span))
     check_unknown(b, lora, KEYMAP, KNOWN, every_key=True)
     check_duplicates(b, lora, KEYMAP)
     return [b.build()]

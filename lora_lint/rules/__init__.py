@@ -31,6 +31,7 @@ from . import (  # noqa: F401
     ll104_extreme_scaling,
     ll105_rank_exceeds_layer,
     ll106_adapter_budget,
+    ll107_gpu_memory_budget,
     ll201_target_modules_not_found,
     ll202_target_modules_partial_match,
     ll203_default_targets_unavailable,

@@ -101,6 +101,14 @@ def extreme_scaling(site, ctx):
             yield Problem(where, message(site, label, f"alpha_pattern[{key!r}]", r, ak, rs, s, lo, hi))
 
 
+def _times(x: float, y: float | int) -> str:
+    """``x * y`` as a suggested value; a rank past a float's range gives a product past it too."""
+    try:
+        return num(round(x * y, 2))
+    except OverflowError:
+        return "more than 10^308"
+
+
 def message(site, label: str, knob: str, r: int, alpha, rs: bool, s: float, lo, hi) -> str:
     formula = f"α/√r = {fmt(alpha)}/√{r}" if rs else f"α/r = {fmt(alpha)}/{r}"
     who = f"{label}: " if label else ""
@@ -116,10 +124,10 @@ def message(site, label: str, knob: str, r: int, alpha, rs: bool, s: float, lo, 
             )
         return (
             f"{head}, above {fmt(hi)}: every update is amplified {num(round(s, 1))}×, which destabilizes "
-            f"training at usual learning rates; use {knob} ≤ {num(round(hi * denom, 2))} "
-            f"(scaling {fmt(hi)}) for r={r}"
+            f"training at usual learning rates; use {knob} ≤ {_times(hi, denom)} "
+            f"(scaling {fmt(hi)}) for r={fmt(r)}"
         )
-    fix = f"{knob} ≥ {num(round(lo * denom, 2))} (scaling {fmt(lo)})"
+    fix = f"{knob} ≥ {_times(lo, denom)} (scaling {fmt(lo)})"
     with_rs = scaling(alpha, r, True)
     if not rs and with_rs is not None and lo <= with_rs <= hi and site.dialect.can_set("use_rslora"):
         fix = f"set use_rslora=True (α/√r = {fmt(with_rs)}) or {fix}"

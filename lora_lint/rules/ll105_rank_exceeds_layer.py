@@ -2,6 +2,7 @@ from ..model import Severity
 from ..models.count import compile_patterns, pattern_value
 from ..registry import Evidence, Problem, rule
 from ._model import by_leaf, example, label, where
+from ._util import count, fmt
 
 
 def _dims(inv, name):
@@ -91,17 +92,17 @@ def rank_exceeds_layer(site, ctx):
     for (r, key), layers in groups.items():
         if key is not None:
             at = rank_items.get(key) or where(site, "rank_pattern")
-            source = f"rank_pattern[{key!r}]={r}"
+            source = f"rank_pattern[{key!r}]={fmt(r)}"
         else:
             at = where(site, "r")
-            source = f"r={r}"
+            source = f"r={fmt(r)}"
         parts = ", ".join(f"{by_leaf(ns)} ({i}→{o})" for (_, i, o), ns in layers.items())
         low = min(min(i, o) for _, i, o in layers)
         tail = ""
         for (leaf, i, o) in layers:
             if r * (i + o) >= i * o:
-                tail = (f"; LoRA on {leaf} has {r * (i + o):,} parameters per layer against {i * o:,} in the"
-                        " layer itself")
+                tail = (f"; LoRA on {leaf} has {count(r * (i + o))} parameters per layer against {i * o:,} in"
+                        " the layer itself")
                 break
         it = "it" if len(layers) == 1 else "them"
         # rank_pattern advice only by the name the file's framework reads, and never a rank below 1

@@ -73,7 +73,10 @@ def adapter_budget(site, ctx):
     limit = ctx.opt("max-trainable-percent")
     if not isinstance(limit, (int, float)) or isinstance(limit, bool):
         return
-    pct = 100 * trainable / inv.total_params
+    try:
+        pct = 100 * trainable / inv.total_params
+    except OverflowError:  # r with thousands of digits: LL105 reports the rank itself
+        return
     if pct <= limit:
         return
     parts = a.counts.breakdown

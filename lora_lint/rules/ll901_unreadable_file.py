@@ -43,6 +43,12 @@ def unreadable_file(site, ctx):
     `trainer_state.json`, `*.safetensors.index.json`, `*.bin.index.json` (and datasets such as
     `*.jsonl` are of no kind lora-lint reads).
 
+    With `--fix`, it also reports a file whose fixes were not written, and why: the file changed
+    on disk while it was being fixed, it is read-only (by its mode bits, for root too), it
+    belongs to another user or its owner or group could not be kept, it has several hard links,
+    or writing failed. The file is left as it was and its findings are reported unfixed. A fix
+    whose text the file's declared encoding cannot write is left out (the others are applied).
+
     ## Why is this bad?
     lora-lint cannot check what it cannot read, and neither can the training framework: the
     run would fail on the same error. The finding is placed at the parser's error location;

@@ -3,6 +3,12 @@ and the builtin calls configs write for literals (``dict(q_proj=4)``, ``list(ran
 
 Anything else (another call, an attribute we do not know, a function parameter, a name bound
 more than once) evaluates to UNKNOWN, so no rule can fire on it.
+
+The work is bounded, whatever the file: a name's value is computed once (memo), each file's
+evaluation may take ``MAX_STEPS`` steps (one per expression node visited), and no value grows
+past ``MAX_STRING`` characters, ``MAX_ITEMS`` items or ``MAX_INT_BITS`` bits. Beyond a bound
+the value is UNKNOWN. (Twenty names each doubling the one before took a minute without them:
+2**20 evaluations of strings up to a million characters.)
 """
 
 from __future__ import annotations
@@ -20,7 +26,12 @@ from ..unknown import is_known
 
 MAX_DEPTH = 64
 MAX_INT_BITS = 4096
-MAX_RANGE = 10_000
+#: Expression nodes one file's evaluation may visit (the real training scripts of the corpus
+#: visit at most 30; 100,000 take under a second).
+MAX_STEPS = 100_000
+#: The longest string and the largest container a value may be.
+MAX_STRING = 100_000
+MAX_ITEMS = 10_000
 #: Builtin calls evaluated (when the name is not rebound): see ``Evaluator._call``.
 _CALLS = frozenset({"dict", "list", "tuple", "range"})
 
@@ -204,8 +215,14 @@ def _binop(op: cst.BaseBinaryOp, a: Any, b: Any) -> Any:
             return UNKNOWN
         return out
     if isinstance(op, cst.Add) and type(a) is type(b) and isinstance(a, (str, list, tuple)):
-        return a + b
+        return a + b if fits(len(a) + len(b), a) else UNKNOWN
     return UNKNOWN
+
+
+def fits(size: int, like: Any) -> bool:
+    """A string (``like`` a str) of ``size`` characters, or a container of ``size`` items, is
+    within the size budget."""
+    return size <= (MAX_STRING if isinstance(like, str) else MAX_ITEMS)
 
 
 def _literal(source: str):
@@ -290,7 +307,15 @@ class Evaluator:
         self.scopes = scopes
         self.attributes = attributes  # resolves known attributes (TaskType.CAUSAL_LM)
         self.flow = flow  # the module's order of execution (a name bound more than once)
-        self._active: set[tuple[int, str]] = set()
+        self._active: set[tuple] = set()
+        self._memo: dict[tuple, Any] = {}  # (scope, name[, the bindings in effect]) -> value
+        self.steps = MAX_STEPS  # left for this file
+        self._cut = False  # the value being computed hit MAX_DEPTH: it depends on where it was asked
+
+    @property
+    def exhausted(self) -> bool:
+        """The step budget ran out: every evaluation from now on is UNKNOWN."""
+        return self.steps < 0
 
     def lookup(self, name: str, scope: Scope | None, depth: int, use: cst.CSTNode | None = None) -> Any:
         start = scope
@@ -309,10 +334,15 @@ class Evaluator:
                         values = narrowed
                         if len(values) == 1:
                             return self.eval(values[0], scope, depth + 1)
-                key = (id(scope), name)
+                key: tuple = (id(scope), name)
+                if values is not scope.assigned[name]:  # (narrowed to the bindings in effect at ``use``)
+                    key += tuple(id(v) for v in values)
+                if key in self._memo:
+                    return self._memo[key]
                 if key in self._active:
                     return UNKNOWN
                 self._active.add(key)
+                cut, self._cut = self._cut, False
                 try:
                     # a name bound more than once (a notebook that sets it again in a later cell)
                     # is known when every binding gives the same value, whichever ran last
@@ -322,13 +352,22 @@ class Evaluator:
                 first = found[0]
                 if len(values) > 8 or not is_known(first) or any(
                         type(v) is not type(first) or v != first for v in found[1:]):
-                    return UNKNOWN if len(values) > 1 else first
-                return first
+                    value = UNKNOWN if len(values) > 1 else first
+                else:
+                    value = first
+                if not self._cut:
+                    self._memo[key] = value
+                self._cut = self._cut or cut
+                return value
             scope = scope.parent
         return UNKNOWN
 
     def eval(self, node: cst.BaseExpression, scope: Scope | None, depth: int = 0) -> Any:
+        self.steps -= 1
+        if self.steps < 0:
+            return UNKNOWN
         if depth > MAX_DEPTH:
+            self._cut = True
             return UNKNOWN
         if isinstance(node, cst.Integer | cst.Float):
             try:
@@ -344,7 +383,7 @@ class Evaluator:
         if isinstance(node, cst.ConcatenatedString):
             left = self.eval(node.left, scope, depth + 1)
             right = self.eval(node.right, scope, depth + 1)
-            if isinstance(left, str) and isinstance(right, str):
+            if isinstance(left, str) and isinstance(right, str) and fits(len(left) + len(right), left):
                 return left + right
             return UNKNOWN
         if isinstance(node, cst.Name):
@@ -367,6 +406,8 @@ class Evaluator:
                 return UNKNOWN
             return _binop(node.operator, a, b)
         if isinstance(node, cst.List | cst.Tuple | cst.Set):
+            if not fits(len(node.elements), node.elements):
+                return UNKNOWN
             items = []
             for el in node.elements:
                 if isinstance(el, cst.StarredElement):
@@ -378,6 +419,8 @@ class Evaluator:
                 return UNKNOWN if any(v is UNKNOWN for v in items) else _as_set(items)
             return items
         if isinstance(node, cst.Dict):
+            if not fits(len(node.elements), node.elements):
+                return UNKNOWN
             out: dict = {}
             for el in node.elements:
                 if not isinstance(el, cst.DictElement):
@@ -407,7 +450,7 @@ class Evaluator:
         return func.value
 
     def _call(self, node: cst.Call, scope: Scope | None, depth: int) -> Any:
-        """``dict(k=v, ...)``, ``range(...)`` (at most ``MAX_RANGE`` items; peft takes a range for
+        """``dict(k=v, ...)``, ``range(...)`` (at most ``MAX_ITEMS`` items; peft takes a range for
         layers_to_transform as it is), ``list(...)``/``tuple(...)`` of a known sequence: the forms
         configs write for rank_pattern and layers_to_transform. Any other call is UNKNOWN."""
         name = self._builtin(node.func, scope)
@@ -434,9 +477,9 @@ class Evaluator:
             return UNKNOWN
         try:
             r = range(*bounds)
-        except ValueError:  # a step of 0
+            return r if fits(len(r), r) else UNKNOWN
+        except (ValueError, OverflowError):  # a step of 0; more items than an index holds
             return UNKNOWN
-        return r if len(r) <= MAX_RANGE else UNKNOWN
 
 
 def _as_set(items: list) -> Any:
