@@ -79,6 +79,6 @@ def named(name: str) -> Dialect:
     for module in ORDER:
         if module.DIALECT.name == name:
             return module.DIALECT
-    from ..sources.python import DIALECTS
+    from ..sources.python_dialects import DIALECTS
 
     return DIALECTS[name]

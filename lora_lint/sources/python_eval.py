@@ -1,8 +1,19 @@
-"""Static evaluation of Python expressions with libcst: literals, constants, simple arithmetic,
-and the builtin calls configs write for literals (``dict(q_proj=4)``, ``list(range(4, 8))``).
+"""Static evaluation of Python expressions with libcst: what a LoRA setting's expression evaluates
+to, and where its value is written.
 
-Anything else (another call, an attribute we do not know, a function parameter, a name bound
-more than once) evaluates to UNKNOWN, so no rule can fire on it.
+Evaluated: literals, constants, arithmetic, comparisons and conditional expressions on known
+values, the builtin calls configs write (``dict(q_proj=4)``, ``list(range(4, 8))``, ``int(x)``),
+string and dict methods that compute nothing new (``"a,b".split(",")``, ``d.get("r", 16)``),
+names bound once (or bound alike on every path, ``a, b = ...`` unpacking included), the functions
+and classes of the same file (a call's return with its parameters bound from the call's
+arguments; a parameter from the calls the file makes, else its default), and the objects a
+script builds its settings from (``python_objects``: argparse and ``HfArgumentParser``
+command lines, dataclass/pydantic/attrs instances, YAML/JSON/OmegaConf files of the repository).
+
+A dict or list is believed only where the file does not change it in a way that cannot be
+followed (``python_flow``): items set and ``update`` calls in a straight line before the use are
+applied, anything else makes it UNKNOWN. Any other expression (another call, an attribute not
+known, a value that depends on run-time data) is UNKNOWN, so no rule can fire on it.
 """
 
 from __future__ import annotations
@@ -10,165 +21,37 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
 
-from ..model import UNKNOWN
+from ..model import UNKNOWN, Span
+from .python_files import ScriptPath, open_file
+from .python_flow import Flow, returns_of
+from .python_library import library_call
+from .python_objects import ClassRef, FunctionRef, parameter_value
+from .python_scope import Binding, Enter, Frame, Scope, ScopeBuilder, Unpack, frame_for
+from .python_values import (
+    NOTHING,
+    Obj,
+    Part,
+    Traced,
+    combine_via,
+    elements,
+    item,
+    mapping,
+    plain,
+    same_key,
+)
 
 MAX_DEPTH = 64
 MAX_INT_BITS = 4096
 MAX_RANGE = 10_000
-#: Builtin calls evaluated (when the name is not rebound): see ``Evaluator._call``.
-_CALLS = frozenset({"dict", "list", "tuple", "range"})
-
-
-@dataclass
-class Scope:
-    node: cst.CSTNode
-    parent: Scope | None
-    is_class: bool = False
-    assigned: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
-    poisoned: set[str] = field(default_factory=set)
-
-    def bind(self, name: str, value: cst.BaseExpression | None) -> None:
-        if value is None:
-            self.poisoned.add(name)
-        else:
-            self.assigned.setdefault(name, []).append(value)
-
-
-def _target_names(target: cst.BaseExpression) -> list[str]:
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for el in target.elements for n in _target_names(el.value)]
-    if isinstance(target, cst.StarredElement):
-        return _target_names(target.value)
-    return []
-
-
-class ScopeBuilder(cst.CSTVisitor):
-    """Records, per scope, the simple assignments and the names bound in ways we cannot follow."""
-
-    def __init__(self) -> None:
-        self.scope_of: dict[cst.CSTNode, Scope] = {}
-        self.module_scope: Scope | None = None
-        self.stack: list[Scope] = []
-
-    # scopes --------------------------------------------------------------------------------
-    def _push(self, node: cst.CSTNode, is_class: bool = False) -> None:
-        parent = self.stack[-1] if self.stack else None
-        scope = Scope(node, parent, is_class)
-        self.scope_of[node] = scope
-        self.stack.append(scope)
-
-    def visit_Module(self, node: cst.Module) -> None:
-        self._push(node)
-        self.module_scope = self.stack[-1]
-
-    def leave_Module(self, node: cst.Module) -> None:
-        self.stack.pop()
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.stack[-1].poisoned.add(node.name.value)
-        self._push(node)
-        for p in _params(node.params):
-            self.stack[-1].poisoned.add(p)
-
-    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.stack.pop()
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._push(node)
-        for p in _params(node.params):
-            self.stack[-1].poisoned.add(p)
-
-    def leave_Lambda(self, node: cst.Lambda) -> None:
-        self.stack.pop()
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.stack[-1].poisoned.add(node.name.value)
-        self._push(node, is_class=True)
-
-    def leave_ClassDef(self, node: cst.ClassDef) -> None:
-        self.stack.pop()
-
-    # bindings ------------------------------------------------------------------------------
-    def visit_Assign(self, node: cst.Assign) -> None:
-        scope = self.stack[-1]
-        for t in node.targets:
-            if isinstance(t.target, cst.Name) and len(node.targets) == 1:
-                scope.bind(t.target.value, node.value)
-            else:
-                for n in _target_names(t.target):
-                    scope.bind(n, None)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if isinstance(node.target, cst.Name):
-            self.stack[-1].bind(node.target.value, node.value)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        for n in _target_names(node.target):
-            self.stack[-1].bind(n, None)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        for n in _target_names(node.target):
-            self.stack[-1].bind(n, None)
-
-    def visit_For(self, node: cst.For) -> None:
-        for n in _target_names(node.target):
-            self.stack[-1].bind(n, None)
-
-    def visit_WithItem(self, node: cst.WithItem) -> None:
-        if node.asname is not None:
-            for n in _target_names(node.asname.name):
-                self.stack[-1].bind(n, None)
-
-    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        if node.name is not None:
-            for n in _target_names(node.name.name):
-                self.stack[-1].bind(n, None)
-
-    def visit_Global(self, node: cst.Global) -> None:
-        for n in node.names:
-            self.stack[-1].bind(n.name.value, None)
-            if self.module_scope is not None:
-                self.module_scope.bind(n.name.value, None)
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-        for n in node.names:
-            self.stack[-1].bind(n.name.value, None)
-
-    def visit_Del(self, node: cst.Del) -> None:
-        for n in _target_names(node.target):
-            self.stack[-1].bind(n, None)
-
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            name = alias.asname.name if alias.asname else alias.name
-            while isinstance(name, cst.Attribute):
-                name = name.value
-            if isinstance(name, cst.Name):
-                self.stack[-1].bind(name.value, None)
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
-        for alias in node.names:
-            name = alias.asname.name if alias.asname else alias.name
-            if isinstance(name, cst.Name):
-                self.stack[-1].bind(name.value, None)
-
-
-def _params(params: cst.Parameters) -> list[str]:
-    out = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
-    if isinstance(params.star_arg, cst.Param):
-        out.append(params.star_arg.name.value)
-    if params.star_kwarg is not None:
-        out.append(params.star_kwarg.name.value)
-    return out
+#: Builtin calls evaluated (when the name is not rebound): see ``Evaluator._builtin_call``.
+_CALLS = frozenset({"dict", "list", "tuple", "range", "int", "float", "str", "bool", "open", "vars", "getattr"})
+#: Methods of a known string that return a new value (``"q,v".split(",")``).
+_STR_METHODS = frozenset({"split", "rsplit", "strip", "lstrip", "rstrip", "lower", "upper", "replace",
+                          "startswith", "endswith", "join", "removeprefix", "removesuffix"})
 
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
@@ -180,6 +63,14 @@ _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     cst.Modulo: operator.mod,
     cst.Power: operator.pow,
 }
+_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
+    cst.Equal: operator.eq, cst.NotEqual: operator.ne, cst.LessThan: operator.lt,
+    cst.LessThanEqual: operator.le, cst.GreaterThan: operator.gt, cst.GreaterThanEqual: operator.ge,
+    cst.In: lambda a, b: a in b, cst.NotIn: lambda a, b: a not in b,
+    cst.Is: lambda a, b: a is b, cst.IsNot: lambda a, b: a is not b,
+}
+#: Values ``is`` compares reliably (singletons).
+_SINGLETONS = (type(None), bool)
 
 
 def _number(v: Any) -> bool:
@@ -219,151 +110,544 @@ def _literal(source: str):
         return ast.literal_eval(source)
 
 
+def _comparable(v: Any) -> bool:
+    return v is not UNKNOWN and not isinstance(v, Obj) and (
+        isinstance(v, (str, int, float, bool, type(None))) or isinstance(v, (list, tuple, dict, set))
+        and plain(v) == v)
+
+
 class Evaluator:
-    """Evaluates expressions in the scope where they appear."""
+    """Evaluates expressions in the scope where they appear.
 
-    def __init__(self, scopes: ScopeBuilder, attributes: Callable[[cst.BaseExpression], Any]):
-        self.scopes = scopes
-        self.attributes = attributes  # resolves known attributes (TaskType.CAUSAL_LM)
-        self._active: set[tuple[int, str]] = set()
+    ``module`` is the file being read (``python.Extractor``): its scopes, its imports
+    (``qualified``), node positions (``span``), its one recorded traversal (``walk``), and the
+    reading of other files of the repository (``files``).
+    """
 
-    def lookup(self, name: str, scope: Scope | None, depth: int) -> Any:
+    def __init__(self, module: Any):
+        self.m = module
+        self.scopes: ScopeBuilder = module.scopes
+        self._active: set[tuple] = set()
+        self._params: dict[tuple[int, str], Traced] = {}
+        self._flow = None
+
+    # public --------------------------------------------------------------------------------
+    def eval(self, node: cst.BaseExpression, scope: Scope | None) -> Any:
+        """The value of ``node`` as rules see it (UNKNOWN where not statically known)."""
+        return plain(self.trace(node, scope).value)
+
+    @property
+    def flow(self):
+        if self._flow is None:
+            self._flow = Flow(self.m)
+        return self._flow
+
+    def span(self, node: cst.CSTNode) -> Span:
+        return self.m.span(node)
+
+    def trace(self, node: cst.BaseExpression, scope: Scope | None, frame: Frame | None = None,
+              depth: int = 0) -> Traced:
+        """The value of ``node`` and where it is written (see ``Traced``)."""
+        if depth > MAX_DEPTH:
+            return NOTHING
+        kind = type(node)
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            return NOTHING
+        return handler(self, node, scope, frame, depth)
+
+    # literals ------------------------------------------------------------------------------
+    def _number_literal(self, node, scope, frame, depth) -> Traced:
+        try:
+            return Traced(ast.literal_eval(node.value))
+        except (ValueError, SyntaxError):
+            return NOTHING
+
+    def _string(self, node, scope, frame, depth) -> Traced:
+        try:
+            value = _literal(node.value)
+        except (ValueError, SyntaxError, MemoryError):
+            return NOTHING
+        return Traced(value) if isinstance(value, str) else NOTHING
+
+    def _concat(self, node, scope, frame, depth) -> Traced:
+        left = self.trace(node.left, scope, frame, depth + 1)
+        right = self.trace(node.right, scope, frame, depth + 1)
+        if isinstance(left.value, str) and isinstance(right.value, str):
+            return Traced(left.value + right.value, via=combine_via(left, right))
+        return NOTHING
+
+    def _fstring(self, node: cst.FormattedString, scope, frame, depth) -> Traced:
+        out, used = [], []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                out.append(part.value)
+                continue
+            if part.conversion is not None or part.format_spec is not None:
+                return NOTHING
+            t = self.trace(part.expression, scope, frame, depth + 1)
+            if not isinstance(t.value, (str, int)) or isinstance(t.value, bool):
+                return NOTHING
+            out.append(str(t.value))
+            used.append(t)
+        text = "".join(out)
+        if "{" in text or "}" in text or "\\" in text:  # doubled braces, escapes: not followed
+            return NOTHING
+        return Traced(text, via=combine_via(*used))
+
+    # names ---------------------------------------------------------------------------------
+    def _name(self, node: cst.Name, scope, frame, depth) -> Traced:
+        name = node.value
+        if name in ("True", "False", "None"):
+            return Traced({"True": True, "False": False, "None": None}[name])
         start = scope
         while scope is not None:
             if scope.is_class and scope is not start:
                 scope = scope.parent
                 continue
+            if name in scope.params:
+                return self._param(scope, name, frame, depth)
+            if name in scope.defs:
+                return self._definition(scope, name)
             if name in scope.poisoned:
-                return UNKNOWN
-            values = scope.assigned.get(name)
-            if values is not None:
-                if len(values) != 1:
-                    return UNKNOWN
-                key = (id(scope), name)
-                if key in self._active:
-                    return UNKNOWN
-                self._active.add(key)
-                try:
-                    return self.eval(values[0], scope, depth + 1)
-                finally:
-                    self._active.discard(key)
+                return NOTHING
+            bindings = scope.assigned.get(name)
+            if bindings is not None:
+                return self._bound(node, name, scope, bindings, frame, depth)
             scope = scope.parent
-        return UNKNOWN
+        if name == "__file__":
+            return Traced(ScriptPath())
+        return NOTHING
 
-    def eval(self, node: cst.BaseExpression, scope: Scope | None, depth: int = 0) -> Any:
-        if depth > MAX_DEPTH:
-            return UNKNOWN
-        if isinstance(node, cst.Integer | cst.Float):
-            try:
-                return ast.literal_eval(node.value)
-            except (ValueError, SyntaxError):
-                return UNKNOWN
-        if isinstance(node, cst.SimpleString):
-            try:
-                value = _literal(node.value)
-            except (ValueError, SyntaxError, MemoryError):
-                return UNKNOWN
-            return value if isinstance(value, str) else UNKNOWN
-        if isinstance(node, cst.ConcatenatedString):
-            left = self.eval(node.left, scope, depth + 1)
-            right = self.eval(node.right, scope, depth + 1)
-            if isinstance(left, str) and isinstance(right, str):
-                return left + right
-            return UNKNOWN
-        if isinstance(node, cst.Name):
-            if node.value in ("True", "False", "None"):
-                return {"True": True, "False": False, "None": None}[node.value]
-            return self.lookup(node.value, scope, depth)
-        if isinstance(node, cst.UnaryOperation):
-            v = self.eval(node.expression, scope, depth + 1)
-            if isinstance(node.operator, cst.Minus) and _number(v):
-                return -v
-            if isinstance(node.operator, cst.Plus) and _number(v):
-                return v
-            if isinstance(node.operator, cst.Not) and v is not UNKNOWN:
-                return not v
-            return UNKNOWN
-        if isinstance(node, cst.BinaryOperation):
-            a = self.eval(node.left, scope, depth + 1)
-            b = self.eval(node.right, scope, depth + 1)
-            if a is UNKNOWN or b is UNKNOWN:
-                return UNKNOWN
-            return _binop(node.operator, a, b)
-        if isinstance(node, cst.List | cst.Tuple | cst.Set):
-            items = []
-            for el in node.elements:
-                if isinstance(el, cst.StarredElement):
-                    return UNKNOWN
-                items.append(self.eval(el.value, scope, depth + 1))
-            if isinstance(node, cst.Tuple):
-                return tuple(items)
-            if isinstance(node, cst.Set):
-                return UNKNOWN if any(v is UNKNOWN for v in items) else _as_set(items)
-            return items
-        if isinstance(node, cst.Dict):
-            out: dict = {}
-            for el in node.elements:
-                if not isinstance(el, cst.DictElement):
-                    return UNKNOWN
-                k = self.eval(el.key, scope, depth + 1)
-                if k is UNKNOWN:
-                    return UNKNOWN
-                try:
-                    out[k] = self.eval(el.value, scope, depth + 1)
-                except TypeError:
-                    return UNKNOWN
-            return out
-        if isinstance(node, cst.Attribute):
-            return self.attributes(node)
-        if isinstance(node, cst.Call):
-            return self._call(node, scope, depth)
-        return UNKNOWN
+    def _bound(self, node: cst.Name, name: str, scope: Scope, bindings: list[Binding], frame: Frame | None,
+               depth: int) -> Traced:
+        key = (id(scope), name, id(frame_for(scope, frame)))
+        if key in self._active:
+            return NOTHING
+        self._active.add(key)
+        try:
+            values = [self._binding(b, scope, frame, depth + 1) for b in bindings]
+        finally:
+            self._active.discard(key)
+        first = values[0]
+        if any(v != first for v in values[1:]) or first.value is UNKNOWN:
+            return NOTHING
+        if _mutable(first.value):
+            if len(bindings) != 1:
+                return NOTHING
+            return self.flow.at_use(self, node, scope, name, bindings[0], first, frame, depth)
+        return first
 
-    def _builtin(self, func: cst.BaseExpression, scope: Scope | None) -> str | None:
+    def _binding(self, b: Binding, scope: Scope, frame: Frame | None, depth: int) -> Traced:
+        frame = frame_for(scope, frame)
+        if isinstance(b, Unpack):
+            whole = self.trace(b.value, scope, frame, depth)
+            items = elements(whole)
+            if items is None or len(items) != b.count:
+                return NOTHING
+            return items[b.index]
+        if isinstance(b, Enter):
+            t = self.trace(b.value, scope, frame, depth)
+            return t.value.enter() if isinstance(t.value, Obj) else NOTHING
+        return self.trace(b, scope, frame, depth)
+
+    def _definition(self, scope: Scope, name: str) -> Traced:
+        defs = scope.defs[name]
+        if len(defs) != 1 or name in scope.assigned or name in scope.poisoned:
+            return NOTHING
+        d = defs[0]
+        inner = self.scopes.scope_of.get(d)
+        if inner is None:
+            return NOTHING
+        if isinstance(d, cst.ClassDef):
+            return Traced(ClassRef(d, inner))
+        return Traced(FunctionRef(d, inner))
+
+    # parameters ----------------------------------------------------------------------------
+    def _param(self, scope: Scope, name: str, frame: Frame | None, depth: int) -> Traced:
+        f = frame_for(scope, frame)
+        if f is not None:
+            return f.args.get(name, NOTHING)
+        key = (id(scope), name)
+        if key in self._params:
+            return self._params[key]
+        if key in self._active:
+            return NOTHING
+        self._active.add(key)
+        try:
+            value = parameter_value(self, scope, name, depth)
+        finally:
+            self._active.discard(key)
+        self._params[key] = value
+        return value
+
+    def bind_call(self, fn: cst.FunctionDef, fscope: Scope, call: cst.Call, scope: Scope | None,
+                  frame: Frame | None, depth: int, only: str | None = None) -> Frame:
+        """The frame of ``fn`` called by ``call``: each parameter's argument, its default when the
+        call leaves it out, NOTHING when it cannot be told (``*args``, ``**kwargs``). ``only``:
+        bind that parameter alone."""
+        ps = fn.params
+        positional = [*ps.posonly_params, *ps.params]
+        args: dict[str, Traced] = {}
+        starred = any(a.star for a in call.args)
+        given_positional = [a for a in call.args if a.keyword is None and not a.star]
+        if len(given_positional) > len(positional) and not isinstance(ps.star_arg, cst.Param):
+            return Frame(fscope, {}, frame)
+        for p, a in zip(positional, given_positional, strict=False):
+            if only is None or p.name.value == only:
+                args[p.name.value] = self.trace(a.value, scope, frame, depth + 1)
+        for a in call.args:
+            if a.keyword is not None and a.keyword.value in fscope.params and (only is None or a.keyword.value == only):
+                args[a.keyword.value] = self.trace(a.value, scope, frame, depth + 1)
+        for p in (*positional, *ps.kwonly_params):
+            n = p.name.value
+            if n in args or only is not None and n != only:
+                continue
+            if starred or p.default is None:
+                args[n] = NOTHING
+            else:
+                args[n] = self.trace(p.default, fscope.parent, None, depth + 1)
+        return Frame(fscope, args, frame_for(fscope.parent, frame) if fscope.parent else None)
+
+    def returns(self, fn: cst.FunctionDef, frame: Frame, depth: int) -> Traced:
+        """What ``fn`` returns in ``frame``: its return statements agree, else NOTHING."""
+        found = returns_of(fn)
+        if found is None or not found:
+            return NOTHING
+        values = [self.trace(r, frame.scope, frame, depth + 1) for r in found]
+        first = values[0]
+        return first if all(v == first for v in values[1:]) else NOTHING
+
+    # operators -----------------------------------------------------------------------------
+    def _unary(self, node: cst.UnaryOperation, scope, frame, depth) -> Traced:
+        t = self.trace(node.expression, scope, frame, depth + 1)
+        v = t.value
+        if isinstance(node.operator, cst.Minus) and _number(v):
+            return Traced(-v, via=t.via)
+        if isinstance(node.operator, cst.Plus) and _number(v):
+            return Traced(v, via=t.via)
+        if isinstance(node.operator, cst.Not) and _comparable(v):
+            return Traced(not v, via=t.via)
+        return NOTHING
+
+    def _binary(self, node: cst.BinaryOperation, scope, frame, depth) -> Traced:
+        a = self.trace(node.left, scope, frame, depth + 1)
+        b = self.trace(node.right, scope, frame, depth + 1)
+        if isinstance(a.value, Obj) and isinstance(node.operator, cst.Divide):
+            return a.value.divide(b)
+        if a.value is UNKNOWN or b.value is UNKNOWN:
+            return NOTHING
+        value = _binop(node.operator, a.value, b.value)
+        return NOTHING if value is UNKNOWN else Traced(value, via=combine_via(a, b))
+
+    def _boolean(self, node: cst.BooleanOperation, scope, frame, depth) -> Traced:
+        a = self.trace(node.left, scope, frame, depth + 1)
+        if not _comparable(a.value):
+            return NOTHING
+        first = isinstance(node.operator, cst.Or) == bool(a.value)
+        return a if first else self.trace(node.right, scope, frame, depth + 1)
+
+    def _compare(self, node: cst.Comparison, scope, frame, depth) -> Traced:
+        left = self.trace(node.left, scope, frame, depth + 1)
+        used = [left]
+        result = True
+        for target in node.comparisons:
+            right = self.trace(target.comparator, scope, frame, depth + 1)
+            used.append(right)
+            fn = _COMPARE.get(type(target.operator))
+            if fn is None or not _comparable(left.value) or not _comparable(right.value):
+                return NOTHING
+            if isinstance(target.operator, (cst.Is, cst.IsNot)) and not (
+                    isinstance(left.value, _SINGLETONS) and isinstance(right.value, _SINGLETONS)):
+                return NOTHING
+            try:
+                ok = fn(left.value, right.value)
+            except TypeError:
+                return NOTHING
+            result = result and bool(ok)
+            left = right
+        return Traced(result, via=combine_via(*used))
+
+    def _ifexp(self, node: cst.IfExp, scope, frame, depth) -> Traced:
+        test = self.trace(node.test, scope, frame, depth + 1)
+        if not _comparable(test.value):
+            return NOTHING
+        chosen = self.trace(node.body if test.value else node.orelse, scope, frame, depth + 1)
+        return chosen.marked(combine_via(test, chosen) if test.via else None)
+
+    # containers ----------------------------------------------------------------------------
+    def _sequence(self, node: cst.List | cst.Tuple | cst.Set, scope, frame, depth) -> Traced:
+        parts: list[Part] = []
+        for el in node.elements:
+            if isinstance(el, cst.StarredElement):
+                inner = elements(self.trace(el.value, scope, frame, depth + 1))
+                if inner is None:
+                    return NOTHING
+                parts.extend(Part(len(parts), None, t) for t in inner)
+                continue
+            t = self.trace(el.value, scope, frame, depth + 1)
+            if t.span is None:
+                t = t.with_origin(self.span(el.value))
+            parts.append(Part(len(parts), None, t))
+        items = [p.value.value for p in parts]
+        if isinstance(node, cst.Tuple):
+            return Traced(tuple(items), parts=tuple(parts))
+        if isinstance(node, cst.Set):
+            if any(plain(v) is UNKNOWN or isinstance(v, Obj) for v in items):
+                return NOTHING
+            try:
+                return Traced(set(items), parts=tuple(parts))
+            except TypeError:
+                return NOTHING
+        return Traced(items, parts=tuple(parts))
+
+    def _dict(self, node: cst.Dict, scope, frame, depth) -> Traced:
+        entries: dict[Any, Part] = {}
+        for el in node.elements:
+            if isinstance(el, cst.StarredDictElement):
+                inner = self.trace(el.value, scope, frame, depth + 1)
+                if inner.parts is None or not isinstance(inner.value, dict):
+                    return NOTHING
+                for p in inner.parts:
+                    entries[p.key] = p
+                continue
+            k = self.trace(el.key, scope, frame, depth + 1)
+            if k.value is UNKNOWN or isinstance(k.value, Obj):
+                return NOTHING
+            v = self.trace(el.value, scope, frame, depth + 1)
+            if v.span is None:
+                v = v.with_origin(self.span(el.value))
+            try:
+                entries.pop(k.value, None)
+                entries[k.value] = Part(k.value, k.span if k.span is not None else self.span(el.key), v)
+            except TypeError:
+                return NOTHING
+        return mapping(tuple(entries.values()))
+
+    # attributes, items ---------------------------------------------------------------------
+    def _attribute(self, node: cst.Attribute, scope, frame, depth) -> Traced:
+        constant = self.m.attribute_constant(node)
+        if constant is not UNKNOWN:
+            return Traced(constant)
+        owner = self.trace(node.value, scope, frame, depth + 1)
+        if isinstance(owner.value, Obj):
+            return owner.value.attr(node.attr.value, self)
+        return NOTHING
+
+    def _subscript(self, node: cst.Subscript, scope, frame, depth) -> Traced:
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+            return NOTHING
+        owner = self.trace(node.value, scope, frame, depth + 1)
+        key = self.trace(node.slice[0].slice.value, scope, frame, depth + 1)
+        return item(owner, key.value, self)
+
+    # calls ---------------------------------------------------------------------------------
+    def _call(self, node: cst.Call, scope, frame, depth) -> Traced:
+        name = self.m.qualified(node.func)
+        if name is not None:
+            return library_call(name, node, scope, frame, self, depth)
+        builtin = self.builtin(node.func, scope)
+        if builtin is not None:
+            return self._builtin_call(builtin, node, scope, frame, depth)
+        if isinstance(node.func, cst.Attribute):
+            return self._method(node, scope, frame, depth)
+        callee = self.trace(node.func, scope, frame, depth + 1)
+        if isinstance(callee.value, Obj):
+            return callee.value.call(node, scope, frame, self, depth + 1)
+        return NOTHING
+
+    def _method(self, node: cst.Call, scope, frame, depth) -> Traced:
+        func = node.func
+        owner = self.trace(func.value, scope, frame, depth + 1)
+        name = func.attr.value
+        if isinstance(owner.value, Obj):
+            return owner.value.method(name, node, scope, frame, self, depth + 1)
+        if isinstance(owner.value, str) and name in _STR_METHODS:
+            return self._str_method(owner, name, node, scope, frame, depth)
+        if isinstance(owner.value, dict) and name in ("get", "copy", "keys", "values", "items"):
+            return self._dict_method(owner, name, node, scope, frame, depth)
+        if isinstance(owner.value, list) and name == "copy" and not node.args:
+            return owner
+        return NOTHING
+
+    def _str_method(self, owner: Traced, name: str, node: cst.Call, scope, frame, depth) -> Traced:
+        if any(a.keyword is not None or a.star for a in node.args) or len(node.args) > 2:
+            return NOTHING
+        args = [self.trace(a.value, scope, frame, depth + 1) for a in node.args]
+        values = [a.value for a in args]
+        if name == "join":
+            if len(values) != 1 or not isinstance(values[0], (list, tuple)) or not all(
+                    isinstance(v, str) for v in values[0]):
+                return NOTHING
+        elif not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):
+            return NOTHING
+        try:
+            out = getattr(owner.value, name)(*values)
+        except (TypeError, ValueError):
+            return NOTHING
+        return Traced(out, via=combine_via(owner, *args))
+
+    def _dict_method(self, owner: Traced, name: str, node: cst.Call, scope, frame, depth) -> Traced:
+        if any(a.keyword is not None or a.star for a in node.args):
+            return NOTHING
+        if name == "get":
+            if not 1 <= len(node.args) <= 2:
+                return NOTHING
+            key = self.trace(node.args[0].value, scope, frame, depth + 1)
+            if owner.parts is None or not _comparable(key.value):
+                return NOTHING
+            found = next((p.value for p in owner.parts if same_key(p.key, key.value)), None)
+            if found is not None:
+                return found
+            if len(node.args) == 2:
+                return self.trace(node.args[1].value, scope, frame, depth + 1)
+            return Traced(None)
+        if node.args:
+            return NOTHING
+        if name == "copy":
+            return owner
+        if owner.parts is None:
+            return NOTHING
+        if name == "keys":
+            return Traced([p.key for p in owner.parts])
+        if name == "values":
+            return Traced([p.value.value for p in owner.parts], parts=tuple(
+                Part(i, None, p.value) for i, p in enumerate(owner.parts)))
+        return NOTHING
+
+    def builtin(self, func: cst.BaseExpression, scope: Scope | None) -> str | None:
         """The name of ``func`` when it is one of the builtins below, not rebound anywhere in sight."""
         if not isinstance(func, cst.Name) or func.value not in _CALLS:
             return None
         while scope is not None:
-            if func.value in scope.poisoned or func.value in scope.assigned:
+            if scope.binds(func.value):
                 return None
             scope = scope.parent
         return func.value
 
-    def _call(self, node: cst.Call, scope: Scope | None, depth: int) -> Any:
+    def _builtin_call(self, name: str, node: cst.Call, scope, frame, depth) -> Traced:
         """``dict(k=v, ...)``, ``range(...)`` (at most ``MAX_RANGE`` items; peft takes a range for
-        layers_to_transform as it is), ``list(...)``/``tuple(...)`` of a known sequence: the forms
-        configs write for rank_pattern and layers_to_transform. Any other call is UNKNOWN."""
-        name = self._builtin(node.func, scope)
-        if name is None or any(a.star for a in node.args):
-            return UNKNOWN
+        layers_to_transform as it is), ``list(...)``/``tuple(...)`` of a known sequence, ``int``/
+        ``float``/``str``/``bool`` of a known value, ``open(path)``, ``vars(obj)``,
+        ``getattr(obj, "name"[, default])``: the forms configs write. Any other call is UNKNOWN."""
         if name == "dict":
-            if any(a.keyword is None for a in node.args):
-                return UNKNOWN
-            return {a.keyword.value: self.eval(a.value, scope, depth + 1) for a in node.args}
+            return self._dict_call(node, scope, frame, depth)
+        if any(a.star for a in node.args):
+            return NOTHING
         if name == "range":
-            return self._range(node, scope, depth)
+            return self._range(node, scope, frame, depth)
+        if name == "open":
+            return open_file(node, scope, frame, self, depth)
+        if name == "getattr":
+            return self._getattr(node, scope, frame, depth)
         if any(a.keyword is not None for a in node.args) or len(node.args) != 1:
-            return UNKNOWN
-        value = self.eval(node.args[0].value, scope, depth + 1)
-        if not isinstance(value, (list, tuple, range)) or any(v is UNKNOWN for v in value):
-            return UNKNOWN
-        return list(value) if name == "list" else tuple(value)
+            return NOTHING
+        arg = self.trace(node.args[0].value, scope, frame, depth + 1)
+        if name == "vars":
+            return arg.value.method("__dict__", node, scope, frame, self, depth) if isinstance(
+                arg.value, Obj) else NOTHING
+        if name in ("int", "float", "str", "bool"):
+            return _convert(name, arg)
+        items = elements(arg)
+        if items is None or any(t.value is UNKNOWN for t in items) or isinstance(arg.value, (dict, set)):
+            return NOTHING
+        values = [t.value for t in items]
+        parts = tuple(Part(i, None, t) for i, t in enumerate(items))
+        return Traced(values, parts=parts) if name == "list" else Traced(tuple(values), parts=parts)
 
-    def _range(self, node: cst.Call, scope: Scope | None, depth: int) -> Any:
-        if not 1 <= len(node.args) <= 3 or any(a.keyword is not None or a.star for a in node.args):
-            return UNKNOWN
-        bounds = [self.eval(a.value, scope, depth + 1) for a in node.args]
-        if not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
-            return UNKNOWN
+    def _dict_call(self, node: cst.Call, scope, frame, depth) -> Traced:
+        entries: dict[Any, Part] = {}
+        for a in node.args:
+            if a.star == "**":
+                inner = self.trace(a.value, scope, frame, depth + 1)
+                if inner.parts is None or not isinstance(inner.value, dict):
+                    return NOTHING
+                for p in inner.parts:
+                    entries.pop(p.key, None)
+                    entries[p.key] = p
+            elif a.keyword is None or a.star:
+                return NOTHING
+            else:
+                v = self.trace(a.value, scope, frame, depth + 1)
+                if v.span is None:
+                    v = v.with_origin(self.span(a.value))
+                entries.pop(a.keyword.value, None)
+                entries[a.keyword.value] = Part(a.keyword.value, self.span(a.keyword), v)
+        return mapping(tuple(entries.values()))
+
+    def _getattr(self, node: cst.Call, scope, frame, depth) -> Traced:
+        if not 2 <= len(node.args) <= 3 or any(a.keyword is not None for a in node.args):
+            return NOTHING
+        owner = self.trace(node.args[0].value, scope, frame, depth + 1)
+        name = self.trace(node.args[1].value, scope, frame, depth + 1)
+        if not isinstance(owner.value, Obj) or not isinstance(name.value, str):
+            return NOTHING
+        found = owner.value.attr(name.value, self)
+        if found.value is UNKNOWN and len(node.args) == 3 and owner.value.lacks(name.value):
+            return self.trace(node.args[2].value, scope, frame, depth + 1)
+        return found
+
+    def _range(self, node: cst.Call, scope, frame, depth) -> Traced:
+        if not 1 <= len(node.args) <= 3 or any(a.keyword is not None for a in node.args):
+            return NOTHING
+        bounds = [self.trace(a.value, scope, frame, depth + 1) for a in node.args]
+        if not all(isinstance(b.value, int) and not isinstance(b.value, bool) for b in bounds):
+            return NOTHING
         try:
-            r = range(*bounds)
+            r = range(*[b.value for b in bounds])
         except ValueError:  # a step of 0
-            return UNKNOWN
-        return r if len(r) <= MAX_RANGE else UNKNOWN
+            return NOTHING
+        return Traced(r, via=combine_via(*bounds)) if len(r) <= MAX_RANGE else NOTHING
 
 
-def _as_set(items: list) -> Any:
+def _mutable(value: Any) -> bool:
+    return isinstance(value, (list, dict, set)) or isinstance(value, Obj) and value.mutable
+
+
+def _convert(name: str, arg: Traced) -> Traced:
+    """``int(x)``, ``float(x)``, ``str(x)``, ``bool(x)`` of a known value; its origin is kept."""
+    v = arg.value
+    if v is UNKNOWN or isinstance(v, Obj):
+        return NOTHING
     try:
-        return set(items)
-    except TypeError:
-        return UNKNOWN
+        if name == "int":
+            if not isinstance(v, (int, float, str)):
+                return NOTHING
+            out: Any = int(v)
+        elif name == "float":
+            if not isinstance(v, (int, float, str)):
+                return NOTHING
+            out = float(v)
+        elif name == "str":
+            if not isinstance(v, (str, int, float, bool, type(None))):
+                return NOTHING
+            out = str(v)
+        else:
+            if not _comparable(v):
+                return NOTHING
+            out = bool(v)
+    except (ValueError, OverflowError):
+        return NOTHING
+    return Traced(out, arg.span, arg.path, arg.via)
+
+
+_HANDLERS: dict[type, Callable[..., Traced]] = {
+    cst.Integer: Evaluator._number_literal,
+    cst.Float: Evaluator._number_literal,
+    cst.SimpleString: Evaluator._string,
+    cst.ConcatenatedString: Evaluator._concat,
+    cst.FormattedString: Evaluator._fstring,
+    cst.Name: Evaluator._name,
+    cst.UnaryOperation: Evaluator._unary,
+    cst.BinaryOperation: Evaluator._binary,
+    cst.BooleanOperation: Evaluator._boolean,
+    cst.Comparison: Evaluator._compare,
+    cst.IfExp: Evaluator._ifexp,
+    cst.List: Evaluator._sequence,
+    cst.Tuple: Evaluator._sequence,
+    cst.Set: Evaluator._sequence,
+    cst.Dict: Evaluator._dict,
+    cst.Attribute: Evaluator._attribute,
+    cst.Subscript: Evaluator._subscript,
+    cst.Call: Evaluator._call,
+}

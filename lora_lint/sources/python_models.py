@@ -62,6 +62,7 @@ class Load:
     id_node: cst.BaseExpression
     model_class: str | None
     revision: Any = None  # the ``revision=`` argument, when a known string
+    origin: Any = None  # the id's ``Traced`` value: where it is written (a flag's default...)
 
     @property
     def identity(self) -> tuple:
@@ -114,14 +115,15 @@ class ModelFinder:
         arg = _arg(call, 0, *names)
         if arg is None:
             return None
-        value = self.ex.evaluator.eval(arg.value, scope)
+        traced = self.ex.evaluator.trace(arg.value, scope)
+        value = traced.value
         if value is not UNKNOWN and not isinstance(value, str):
             value = UNKNOWN
         key = arg.keyword.value if arg.keyword is not None else names[0]
         rev = _kwarg(call, "revision")
         revision = self.ex.evaluator.eval(rev.value, scope) if rev is not None else None
         return Load(call, value, key, arg.value, model_class,
-                    revision if isinstance(revision, str) else None)
+                    revision if isinstance(revision, str) else None, traced)
 
     # bindings ------------------------------------------------------------------------------
     def _collect_bindings(self) -> None:
@@ -283,6 +285,8 @@ def attach_models(extractor, calls: list[tuple[cst.Call, Scope]],
             out.append(site)
             continue
         param = Param(load.key, load.model_id, extractor.span(load.id_node))
+        if load.origin is not None and load.model_id is not UNKNOWN:
+            param = extractor.param(load.key, load.origin, param.span)
         changes = {"base_model": param, "model_class": load.model_class}
         if load.revision is not None:
             changes["context"] = {**site.context, REVISION_KEY: Param(
