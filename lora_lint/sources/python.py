@@ -149,6 +149,26 @@ class Imports(cst.CSTVisitor):
             local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
             self.names[local] = f"{module}.{name}"
 
+    def visit_Assign(self, node: cst.Assign) -> None:
+        """``X = import_module("unsloth").FastLanguageModel``: an import written as a call."""
+        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+            return
+        attrs: list[str] = []
+        value = node.value
+        while isinstance(value, cst.Attribute):
+            attrs.insert(0, value.attr.value)
+            value = value.value
+        if not isinstance(value, cst.Call) or len(value.args) != 1 or value.args[0].keyword or value.args[0].star:
+            return
+        func = _dotted(value.func)
+        root, _, rest = (func or "").partition(".")
+        known = self.names.get(root)
+        if known is None or (f"{known}.{rest}" if rest else known) != "importlib.import_module":
+            return
+        arg = value.args[0].value
+        if isinstance(arg, cst.SimpleString) and arg.value[:1] in "'\"" and arg.value[-1:] == arg.value[:1]:
+            self.names[node.targets[0].target.value] = ".".join([arg.value[1:-1], *attrs])
+
 
 def _dotted(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.Name):
@@ -280,8 +300,22 @@ class Extractor:
                 return node.attr.value
         return UNKNOWN
 
-    def kind(self, call: cst.Call) -> str | None:
-        name = self.qualified(call.func)
+    def name_of(self, func: cst.BaseExpression, scope: Scope | None) -> str | None:
+        """The qualified name ``func`` stands for: through the imports, or for an imported name
+        handed around as a value (``modules["LoraConfig"]``), through the evaluator."""
+        name = self.qualified(func)
+        if name is not None or scope is None:
+            return name
+        root = func.value if isinstance(func, cst.Attribute) else func
+        if not isinstance(root, cst.Subscript):
+            return None
+        from .python_objects import ImportedRef
+
+        value = self.evaluator.trace(func, scope).value
+        return value.name if isinstance(value, ImportedRef) else None
+
+    def kind(self, call: cst.Call, scope: Scope | None = None) -> str | None:
+        name = self.name_of(call.func, scope)
         if name is None:
             return None
         parts = name.split(".")
@@ -322,7 +356,7 @@ class Extractor:
     def sites(self) -> list[LoraSite]:
         found = []
         for call, scope in self.calls:
-            kind = self.kind(call)
+            kind = self.kind(call, scope)
             if kind is None:
                 continue
             site = self.site(call, scope, kind)

@@ -29,7 +29,7 @@ from ..model import UNKNOWN, Span
 from .python_files import ScriptPath, open_file
 from .python_flow import Flow, returns_of
 from .python_library import library_call
-from .python_objects import ClassRef, FunctionRef, parameter_value
+from .python_objects import ClassRef, FunctionRef, ImportedRef, TupleObj, parameter_value
 from .python_scope import Binding, Enter, Frame, Scope, ScopeBuilder, Unpack, frame_for
 from .python_values import (
     NOTHING,
@@ -207,6 +207,9 @@ class Evaluator:
                 continue
             if name in scope.params:
                 return self._param(scope, name, frame, depth)
+            if name in scope.imported:
+                qualified = self.m.imports.names.get(name) if scope.only_imported(name) else None
+                return Traced(ImportedRef(qualified)) if qualified else NOTHING
             if name in scope.defs:
                 return self._definition(scope, name)
             if name in scope.poisoned:
@@ -253,7 +256,7 @@ class Evaluator:
 
     def _definition(self, scope: Scope, name: str) -> Traced:
         defs = scope.defs[name]
-        if len(defs) != 1 or name in scope.assigned or name in scope.poisoned:
+        if len(defs) != 1 or name in scope.assigned or name in scope.poisoned or name in scope.imported:
             return NOTHING
         d = defs[0]
         inner = self.scopes.scope_of.get(d)
@@ -435,11 +438,32 @@ class Evaluator:
         return NOTHING
 
     def _subscript(self, node: cst.Subscript, scope, frame, depth) -> Traced:
-        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        if len(node.slice) != 1:
             return NOTHING
+        index = node.slice[0].slice
         owner = self.trace(node.value, scope, frame, depth + 1)
-        key = self.trace(node.slice[0].slice.value, scope, frame, depth + 1)
+        if isinstance(index, cst.Slice):
+            return self._slice(owner, index, scope, frame, depth)
+        key = self.trace(index.value, scope, frame, depth + 1)
         return item(owner, key.value, self)
+
+    def _slice(self, owner: Traced, index: cst.Slice, scope, frame, depth) -> Traced:
+        """``x[a:b:c]`` of a known list, tuple or tuple of objects."""
+        bounds = []
+        for part in (index.lower, index.upper, index.step):
+            v = None if part is None else self.trace(part, scope, frame, depth + 1).value
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+                return NOTHING
+            bounds.append(v)
+        items = elements(owner)
+        if items is None or bounds[2] == 0:
+            return NOTHING
+        chosen = items[slice(*bounds)]
+        if isinstance(owner.value, Obj):
+            return Traced(TupleObj(tuple(chosen)))
+        values = [t.value for t in chosen]
+        parts = tuple(Part(i, None, t) for i, t in enumerate(chosen))
+        return Traced(tuple(values) if isinstance(owner.value, tuple) else values, parts=parts)
 
     # calls ---------------------------------------------------------------------------------
     def _call(self, node: cst.Call, scope, frame, depth) -> Traced:

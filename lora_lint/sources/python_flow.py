@@ -24,7 +24,7 @@ from typing import Any
 import libcst as cst
 
 from ..model import UNKNOWN
-from .python_objects import ConfigObj, FunctionRef
+from .python_objects import ConfigObj, FunctionRef, ImportedRef
 from .python_scope import Binding, Enter, Frame, Scope, Unpack
 from .python_values import NOTHING, Evaluating, Obj, Part, Traced, elements, mapping
 
@@ -170,9 +170,9 @@ class Flow:
         chain = len(keys) if keys is not None else 1
         sub = _lookup(value, keys) if value is not None and keys is not None else None
         kind = self._kind(ev, top, chain, sub)
-        if kind == "escape" and chain and _immutable(sub):
-            kind = "read"  # a number or a string read out of it
         par = parents.get(top)
+        if kind == "escape" and chain and _immutable(sub) and not _is_target(par, top):
+            kind = "read"  # a number or a string read out of it
         call = parents.get(par) if isinstance(par, cst.Arg) and par.value is top else None
         return Use(kind, self.statement(top), call if isinstance(call, cst.Call) else None)
 
@@ -401,6 +401,8 @@ def _lookup(value: Traced, keys: list[Any]) -> Traced | None:
     """The part of ``value`` that ``keys`` (attributes or items) reach, when known."""
     for key in keys:
         v = value.value
+        if isinstance(v, ImportedRef):
+            return Traced(v)  # an attribute of a module or class: the same to us
         if isinstance(v, ConfigObj):
             value = v.value
             v = value.value
@@ -417,7 +419,9 @@ def _lookup(value: Traced, keys: list[Any]) -> Traced | None:
 
 
 def _immutable(t: Traced | None) -> bool:
-    return t is not None and isinstance(t.value, (str, int, float, bool, type(None))) and t.value is not UNKNOWN
+    """A number, a string, or what an import names (a class, a function): nothing can change it."""
+    return t is not None and (isinstance(t.value, (str, int, float, bool, type(None), ImportedRef))
+                              and t.value is not UNKNOWN)
 
 
 def _index_in(body, node) -> int:

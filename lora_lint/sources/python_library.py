@@ -119,8 +119,6 @@ def _namespace(call, scope, frame, ev, depth) -> Traced:
             parts[a.keyword.value] = Part(a.keyword.value, ev.span(a.keyword), ev.trace(a.value, scope, frame, depth + 1))
         else:
             return NOTHING
-    if sources and parts:
-        return NOTHING
     return Traced(Record(tuple(parts.values()), tuple(sources)))
 
 

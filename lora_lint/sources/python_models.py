@@ -101,7 +101,7 @@ class ModelFinder:
         func = call.func
         if not (isinstance(func, cst.Attribute) and func.attr.value == "from_pretrained"):
             return None
-        owner = self.ex.qualified(func.value)
+        owner = self.ex.name_of(func.value, scope)
         if owner is None:
             return None
         parts = owner.split(".")
@@ -171,7 +171,7 @@ class ModelFinder:
             if load is not None:
                 return [load]
             func = node.func
-            name = self.ex.qualified(func)
+            name = self.ex.name_of(func, scope)
             if name is not None and name.split(".")[-1] in _WRAPPERS:
                 arg = _arg(node, 0, "model")
                 return self.trace(arg.value, scope, depth + 1, seen) if arg else []
@@ -202,10 +202,19 @@ class ModelFinder:
             scope = scope.parent
         return []
 
-    def bound_to(self, node: cst.BaseExpression, target: cst.Call, scope: Scope) -> bool:
-        """True when ``node`` is the call ``target`` or a name bound to it."""
+    def bound_to(self, node: cst.BaseExpression, target: cst.Call, scope: Scope, depth: int = 0) -> bool:
+        """True when ``node`` is the call ``target``, a name bound to it, or a call of a function
+        of the file that returns it."""
         if node is target:
             return True
+        if isinstance(node, cst.Call) and depth < MAX_DEPTH:
+            from .python_flow import returns_of
+            from .python_objects import FunctionRef
+
+            ref = self.ex.evaluator.trace(node.func, scope).value
+            if not isinstance(ref, FunctionRef):
+                return False
+            return any(self.bound_to(r, target, ref.scope, depth + 1) for r in returns_of(ref.node) or ())
         if not isinstance(node, cst.Name):
             return False
         while scope is not None:
@@ -220,7 +229,7 @@ class ModelFinder:
         """Loads given together with ``config_call`` to get_peft_model and its relatives."""
         out: list[Load] = []
         for call, scope in self.calls:
-            pair = self._model_and_config(call)
+            pair = self._model_and_config(call, scope)
             if pair is None:
                 continue
             model_arg, config_arg, default_class = pair
@@ -236,8 +245,8 @@ class ModelFinder:
             out.extend(loads)
         return out
 
-    def _model_and_config(self, call: cst.Call):
-        name = self.ex.qualified(call.func)
+    def _model_and_config(self, call: cst.Call, scope: Scope):
+        name = self.ex.name_of(call.func, scope)
         last = name.split(".")[-1] if name else None
         root = name.split(".")[0] if name else None
         if root == "peft" and (last in ("get_peft_model", "LoraModel") or last.startswith("PeftModel")):

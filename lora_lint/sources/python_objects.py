@@ -39,13 +39,32 @@ def _dotted(node: cst.BaseExpression) -> str | None:
 
 
 def transparent(fn: cst.FunctionDef | cst.ClassDef) -> bool:
-    """``fn``'s decorators leave its parameters and return value alone."""
+    """``fn``'s decorators leave its parameters and return value alone (a class's: make it a data
+    class at most)."""
+    known = TRANSPARENT_DECORATORS | DATACLASS_DECORATORS if isinstance(fn, cst.ClassDef) else TRANSPARENT_DECORATORS
     for d in fn.decorators:
         expr = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
         name = _dotted(expr)
-        if name is None or (name not in TRANSPARENT_DECORATORS and name.split(".")[-1] not in TRANSPARENT_DECORATORS):
+        if name is None or (name not in known and name.split(".")[-1] not in known):
             return False
     return True
+
+
+class ImportedRef(Obj):
+    """What an ``import`` bound a name to (``peft.LoraConfig``), handed around as a value
+    (``{"LoraConfig": LoraConfig}``): immutable, known by its qualified name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ImportedRef) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def attr(self, name: str, ev: Evaluating) -> Traced:
+        return Traced(ImportedRef(f"{self.name}.{name}"))
 
 
 class _ByNode(Obj):
@@ -247,8 +266,12 @@ class ClassRef(_ByNode):
         self._info: ClassInfo | None = None
 
     def info(self, ev: Evaluating) -> ClassInfo:
+        """What the class says about its instances (one record per class of the file)."""
         if self._info is None:
-            self._info = ClassInfo(self, ev)
+            key = ("class", id(self.node))
+            if key not in ev.m.memo:
+                ev.m.memo[key] = ClassInfo(self, ev)
+            self._info = ev.m.memo[key]
         return self._info
 
     def attr(self, name: str, ev: Evaluating) -> Traced:

@@ -41,6 +41,8 @@ class Scope:
     params: dict[str, cst.Param] = field(default_factory=dict)
     #: Functions and classes defined here, by name.
     defs: dict[str, list[cst.FunctionDef | cst.ClassDef]] = field(default_factory=dict)
+    #: Names bound by ``import`` statements here, and how many times.
+    imported: dict[str, int] = field(default_factory=dict)
 
     def bind(self, name: str, value: Binding | None) -> None:
         if value is None:
@@ -49,7 +51,13 @@ class Scope:
             self.assigned.setdefault(name, []).append(value)
 
     def binds(self, name: str) -> bool:
-        return name in self.assigned or name in self.poisoned or name in self.defs or name in self.params
+        return (name in self.assigned or name in self.poisoned or name in self.defs or name in self.params
+                or name in self.imported)
+
+    def only_imported(self, name: str) -> bool:
+        """``name`` is bound here by one import and nothing else."""
+        return (self.imported.get(name) == 1 and name not in self.assigned and name not in self.poisoned
+                and name not in self.defs and name not in self.params)
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:
@@ -184,7 +192,7 @@ class ScopeBuilder(cst.CSTVisitor):
             while isinstance(name, cst.Attribute):
                 name = name.value
             if isinstance(name, cst.Name):
-                self.stack[-1].bind(name.value, None)
+                self.stack[-1].imported[name.value] = self.stack[-1].imported.get(name.value, 0) + 1
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if isinstance(node.names, cst.ImportStar):
@@ -192,7 +200,7 @@ class ScopeBuilder(cst.CSTVisitor):
         for alias in node.names:
             name = alias.asname.name if alias.asname else alias.name
             if isinstance(name, cst.Name):
-                self.stack[-1].bind(name.value, None)
+                self.stack[-1].imported[name.value] = self.stack[-1].imported.get(name.value, 0) + 1
 
 
 def _unpack_names(target: cst.BaseExpression) -> list[str] | None:
