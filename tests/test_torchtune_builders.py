@@ -48,8 +48,10 @@ def test_builder_names_map_to_their_models(builder, model):
     assert p.value == model and "torchtune's" in p.via
 
 
-def test_an_unknown_builder_names_no_model():
-    assert builder_model("lora_llama9_1t", Span(1, 1, 1, 2)) is None
+@pytest.mark.parametrize("builder", ["lora_llama9_1t", "lora_phi3_mini", "qlora_phi4_14b"])
+def test_unknown_builders_and_fused_families_name_no_model(builder):
+    # Hugging Face's Phi-3/Phi-4 fuse q/k/v (qkv_proj) and gate/up (gate_up_proj); torchtune's do not
+    assert builder_model(builder, Span(1, 1, 1, 2)) is None
 
 
 def test_a_recipe_without_a_download_comment_gets_the_builders_model():

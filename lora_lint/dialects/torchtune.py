@@ -191,11 +191,18 @@ def builders() -> dict[str, dict]:
     return json.loads(BUILDERS.read_text(encoding="utf-8"))["builders"]
 
 
+#: Builder families whose modules map one-to-one onto the Hugging Face model's (the families of
+#: ``HF_LIKE``); phi3/phi4 fuse q/k/v and gate/up in Hugging Face but not in torchtune.
+HF_LIKE_FAMILIES = frozenset({"llama2", "llama3", "llama3_1", "llama3_2", "llama3_3", "mistral", "qwen2", "qwen2_5",
+                              "qwen3", "gemma", "gemma2"})
+
+
 def builder_model(builder: str, where: Span) -> Param | None:
     """The Hugging Face model torchtune's ``builder`` (``lora_llama3_2_1b``, ``qlora_qwen2_5_7b_instruct``)
-    builds: the same modules under the names ``convert_weights`` maps to."""
+    builds, for the families whose modules are the Hugging Face model's under the names
+    ``convert_weights`` maps to."""
     row = builders().get(builder.removeprefix("q"))
-    if row is None:
+    if row is None or row["family"] not in HF_LIKE_FAMILIES:
         return None
     return Param("_component_", row["model"], where, via=f"the model torchtune's {builder} builds")
 

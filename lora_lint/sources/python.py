@@ -215,6 +215,7 @@ class Walk(cst.CSTVisitor):
     def __init__(self, module: cst.Module) -> None:
         self.events: list[list] = []  # [node, index of its leave event]; leave events: [node, -1]
         self._open: list[int] = []
+        self._start: dict[int, int] | None = None
         module.visit(self)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -231,6 +232,23 @@ class Walk(cst.CSTVisitor):
 
     def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
         pass
+
+    def subtree(self, node: cst.CSTNode, skip: tuple[type, ...] = ()):
+        """The nodes under ``node`` in order (``node`` itself first), without descending into
+        nodes of the types ``skip``."""
+        if self._start is None:
+            self._start = {id(n): i for i, (n, end) in enumerate(self.events) if end >= 0}
+        i = self._start.get(id(node))
+        if i is None:
+            return
+        stop = self.events[i][1]
+        while i < stop:
+            n, end = self.events[i]
+            if end < 0:
+                i += 1
+                continue
+            yield n
+            i = end + 1 if skip and n is not node and isinstance(n, skip) else i + 1
 
     def replay(self, visitor: cst.CSTVisitor) -> None:
         """``module.visit(visitor)`` for visitors without attribute hooks (``visit_X_attr``)."""

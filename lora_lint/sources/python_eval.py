@@ -314,7 +314,7 @@ class Evaluator:
 
     def returns(self, fn: cst.FunctionDef, frame: Frame, depth: int) -> Traced:
         """What ``fn`` returns in ``frame``: its return statements agree, else NOTHING."""
-        found = returns_of(fn)
+        found = returns_of(self.m.walk, fn)
         if found is None or not found:
             return NOTHING
         values = [self.trace(r, frame.scope, frame, depth + 1) for r in found]

@@ -69,6 +69,7 @@ class Flow:
         self.m = module
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
         self._loads: dict[str, list[tuple[cst.Name, Scope]]] = {}
+        self._stores: list[cst.CSTNode] = []  # nodes that may set attributes (``stored``)
         self._index()
         self._param_reads: dict[tuple[int, str], bool] = {}
         self._stored: set[str] | None = None
@@ -84,24 +85,32 @@ class Flow:
         scope_of = self.m.scopes.scope_of
         events = self.m.walk.events
         i, n = 0, len(events)
+        name_type, marks = cst.Name, _NOT_LOADS
+        stores = self._stores
         while i < n:
             node, end = events[i]
+            i += 1
             if end < 0:
                 stack.pop()
                 if node in scope_of:
                     scopes.pop()
-                i += 1
                 continue
             if stack:
                 parents[node] = stack[-1]
             stack.append(node)
+            kind = type(node)
+            if kind is name_type:
+                if id(node) not in not_loads and scopes:
+                    loads.append((node, scopes[-1]))
+                continue
             scope = scope_of.get(node)
             if scope is not None:
                 scopes.append(scope)
-            _mark_not_loads(node, not_loads)
-            if isinstance(node, cst.Name) and id(node) not in not_loads and scopes:
-                loads.append((node, scopes[-1] if scope is None else scopes[-2] if len(scopes) > 1 else scope))
-            i += 1
+            mark = marks.get(kind)
+            if mark is not None:
+                mark(node, not_loads)
+            if kind in _STORE_KINDS and _may_store(node):
+                stores.append(node)
         for name, scope in loads:
             self._loads.setdefault(name.value, []).append((name, scope))
 
@@ -114,24 +123,20 @@ class Flow:
 
     def _attribute_stores(self) -> set[str]:
         out: set[str] = set()
-        for node, end in self.m.walk.events:
-            if end < 0:
-                continue
+        for node in self._stores:
             if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.Del)):
                 for t in _target_list(node.target):
                     if isinstance(t, cst.Attribute):
                         out.add(t.attr.value)
-            elif isinstance(node, cst.Attribute) and node.attr.value == "__dict__":
+            elif isinstance(node, cst.Attribute):  # ``x.__dict__``
                 out.add("*")
-            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "setattr":
+            elif isinstance(node.func, cst.Name):  # ``setattr(x, "name", v)``
                 arg = node.args[1].value if len(node.args) > 1 else None
                 if isinstance(arg, cst.SimpleString) and arg.value[0] in "'\"" and arg.value[-1] == arg.value[0]:
                     out.add(arg.value.strip("'\""))
                 else:
                     out.add("*")
-            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and isinstance(
-                    node.func.value, cst.Call) and isinstance(node.func.value.func, cst.Name) and \
-                    node.func.value.func.value == "vars" and node.func.attr.value in REPLAYED:
+            else:  # ``vars(x).update(...)``
                 out.add("*")
         return out
 
@@ -424,6 +429,24 @@ def _immutable(t: Traced | None) -> bool:
                               and t.value is not UNKNOWN)
 
 
+_STORE_KINDS = frozenset({cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.Del, cst.Attribute, cst.Call})
+
+
+def _may_store(node: cst.CSTNode) -> bool:
+    """``node`` may set an attribute: an assignment or ``del`` (of an attribute or not), ``x.__dict__``,
+    ``setattr(...)``, ``vars(x).update(...)``."""
+    if isinstance(node, cst.Attribute):
+        return node.attr.value == "__dict__"
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Name):
+            return func.value == "setattr"
+        return (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call)
+                and isinstance(func.value.func, cst.Name) and func.value.func.value == "vars"
+                and func.attr.value in REPLAYED)
+    return True
+
+
 def _index_in(body, node) -> int:
     for i, stmt in enumerate(body):
         if stmt is node:
@@ -448,32 +471,54 @@ def _is_target(par: cst.CSTNode | None, node: cst.CSTNode) -> bool:
     return False
 
 
-def _mark_not_loads(node: cst.CSTNode, out: set[int]) -> None:
-    """The ``Name`` children of ``node`` that are not reads of a variable."""
-    if isinstance(node, cst.Attribute):
-        out.add(id(node.attr))
-    elif isinstance(node, cst.Arg) and node.keyword is not None:
-        out.add(id(node.keyword))
-    elif isinstance(node, (cst.Param, cst.FunctionDef, cst.ClassDef)):
-        out.add(id(node.name))
-    elif isinstance(node, (cst.ImportAlias, cst.AsName)):
-        for n in _names_in(node.name if isinstance(node, cst.AsName) else node.name):
+def _not_loads_of_import(node: cst.ImportAlias | cst.AsName, out: set[int]) -> None:
+    for n in _names_in(node.name):
+        out.add(id(n))
+    if isinstance(node, cst.ImportAlias) and node.asname is not None:
+        for n in _names_in(node.asname.name):
             out.add(id(n))
-        if isinstance(node, cst.ImportAlias) and node.asname is not None:
-            for n in _names_in(node.asname.name):
-                out.add(id(n))
-    elif isinstance(node, cst.ImportFrom) and node.module is not None:
+
+
+def _not_loads_of_target(node: cst.CSTNode, out: set[int]) -> None:
+    for n in _store_names(node.target):
+        out.add(id(n))
+
+
+def _not_loads_of_module(node: cst.ImportFrom, out: set[int]) -> None:
+    if node.module is not None:
         for n in _names_in(node.module):
             out.add(id(n))
-    elif isinstance(node, cst.AssignTarget) or isinstance(node, (cst.For, cst.CompFor, cst.NamedExpr)):
-        for n in _store_names(node.target):
-            out.add(id(n))
-    elif isinstance(node, cst.AnnAssign):
-        for n in _store_names(node.target):
-            out.add(id(n))
-    elif isinstance(node, (cst.Global, cst.Nonlocal)):
-        for item in node.names:
-            out.add(id(item.name))
+
+
+def _not_loads_of_keyword(node: cst.Arg, out: set[int]) -> None:
+    if node.keyword is not None:
+        out.add(id(node.keyword))
+
+
+def _not_loads_of_names(node: cst.Global | cst.Nonlocal, out: set[int]) -> None:
+    for item in node.names:
+        out.add(id(item.name))
+
+
+#: Node type -> what marks its ``Name`` children that are not reads of a variable (an attribute's
+#: name, a keyword, a parameter, an import, an assignment's target...).
+_NOT_LOADS = {
+    cst.Attribute: lambda node, out: out.add(id(node.attr)),
+    cst.Arg: _not_loads_of_keyword,
+    cst.Param: lambda node, out: out.add(id(node.name)),
+    cst.FunctionDef: lambda node, out: out.add(id(node.name)),
+    cst.ClassDef: lambda node, out: out.add(id(node.name)),
+    cst.ImportAlias: _not_loads_of_import,
+    cst.AsName: _not_loads_of_import,
+    cst.ImportFrom: _not_loads_of_module,
+    cst.AssignTarget: _not_loads_of_target,
+    cst.For: _not_loads_of_target,
+    cst.CompFor: _not_loads_of_target,
+    cst.NamedExpr: _not_loads_of_target,
+    cst.AnnAssign: _not_loads_of_target,
+    cst.Global: _not_loads_of_names,
+    cst.Nonlocal: _not_loads_of_names,
+}
 
 
 def _names_in(node: cst.CSTNode) -> list[cst.Name]:
@@ -658,28 +703,13 @@ def _sequence(parts: list[Part]) -> Traced:
     return Traced([p.value.value for p in parts], parts=tuple(parts))
 
 
-def returns_of(fn: cst.FunctionDef) -> list[cst.BaseExpression] | None:
+def returns_of(walk: Any, fn: cst.FunctionDef) -> list[cst.BaseExpression] | None:
     """The values ``fn``'s return statements return (a bare ``return``: None), not those of the
-    functions nested in it; None for a generator."""
+    functions nested in it; None for a generator. ``walk``: the file's ``python.Walk``."""
     found: list[cst.BaseExpression] = []
-    generator = False
-
-    class Visitor(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is fn
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-        def visit_Return(self, node: cst.Return) -> None:
+    for node in walk.subtree(fn, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if isinstance(node, cst.Return):
             found.append(node.value if node.value is not None else cst.Name("None"))
-
-        def visit_Yield(self, node: cst.Yield) -> None:
-            nonlocal generator
-            generator = True
-
-    fn.visit(Visitor())
-    return None if generator else found
+        elif isinstance(node, cst.Yield):
+            return None
+    return found

@@ -214,7 +214,7 @@ class ModelFinder:
             ref = self.ex.evaluator.trace(node.func, scope).value
             if not isinstance(ref, FunctionRef):
                 return False
-            return any(self.bound_to(r, target, ref.scope, depth + 1) for r in returns_of(ref.node) or ())
+            return any(self.bound_to(r, target, ref.scope, depth + 1) for r in returns_of(self.ex.walk, ref.node) or ())
         if not isinstance(node, cst.Name):
             return False
         while scope is not None:

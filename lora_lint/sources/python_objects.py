@@ -142,7 +142,7 @@ class ClassInfo:
                 self.fields[stmt.target.value] = (stmt.target, stmt.value)
             elif isinstance(stmt, cst.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0].target, cst.Name):
                 self.fields[stmt.targets[0].target.value] = (stmt.targets[0].target, stmt.value)
-        self.methods_set = _self_assigned(node)
+        self.methods_set = _self_assigned(ev.m.walk, node)
 
     def lookup(self, name: str) -> tuple[ClassInfo, cst.CSTNode, cst.BaseExpression | None] | None:
         if name in self.fields:
@@ -195,23 +195,14 @@ def _body_statements(node: cst.ClassDef) -> list[cst.BaseSmallStatement]:
     return out
 
 
-def _self_assigned(node: cst.ClassDef) -> set[str]:
+def _self_assigned(walk: Any, node: cst.ClassDef) -> set[str]:
     """Attributes the class's methods assign on ``self`` (``self.r = ...``, in ``__post_init__`` too)."""
     found: set[str] = set()
-
-    class Visitor(cst.CSTVisitor):
-        def visit_AssignTarget(self, n: cst.AssignTarget) -> None:
+    for n in walk.subtree(node):
+        if isinstance(n, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
             for t in _targets(n.target):
                 if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
                     found.add(t.attr.value)
-
-        def visit_AugAssign(self, n: cst.AugAssign) -> None:
-            self.visit_AssignTarget(cst.AssignTarget(n.target))
-
-        def visit_AnnAssign(self, n: cst.AnnAssign) -> None:
-            self.visit_AssignTarget(cst.AssignTarget(n.target))
-
-    node.body.visit(Visitor())
     return found
 
 
