@@ -1,5 +1,5 @@
 """Command line: ``lora-lint [check] PATH...``, ``lora-lint rule CODE|NAME``, ``lora-lint report``,
-``lora-lint server`` (LSP). Exit 0/1/2 as ruff."""
+``lora-lint lock`` (the model lock), ``lora-lint server`` (LSP). Exit 0/1/2 as ruff."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from . import __version__
 from .settings import UsageError, resolve_selector, split_selectors
 
-SUBCOMMANDS = ("check", "rule", "report", "server")
+SUBCOMMANDS = ("check", "rule", "report", "lock", "server")
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 OUTPUT_FORMATS = ("concise", "full", "grouped", "json", "json-lines", "sarif", "github", "gitlab", "junit")
 COLOR_FORMATS = ("concise", "full", "grouped")
@@ -103,6 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--config", action="append", metavar="FILE|KEY=VALUE",
                         help="use this config file, or override one setting")
     report.add_argument("--isolated", action="store_true", help="ignore every config file")
+    lock = sub.add_parser("lock", help="pin the base model of every config in .lora-lint/models/ (used by every"
+                                       " run, with or without torch)")
+    lock.add_argument("paths", nargs="*", metavar="PATH",
+                      help="files or directories to lock the models of (default: the whole repository)")
+    lock.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 (with LL905 findings) when the lock is missing or stale")
+    lock.add_argument("-U", "--upgrade", action="store_true",
+                      help="resolve locked Hub models again instead of keeping their locked config")
+    lock.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
+    lock.add_argument("--config", action="append", metavar="FILE|KEY=VALUE",
+                      help="use this config file, or override one setting")
+    lock.add_argument("--isolated", action="store_true", help="ignore every config file")
+    lock.add_argument("--output-format", default="concise", choices=OUTPUT_FORMATS,
+                      help="the format of --check's findings (default: concise)")
+    lock.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+    lock.set_defaults(statistics=False, output_file=None, exit_zero=False)
     server = sub.add_parser("server", help="run the language server (LSP over stdio) for editors")
     server.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     server.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
@@ -336,6 +352,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_rule(args)
         if args.command == "report":
             return run_report(args)
+        if args.command == "lock":
+            from .lock import run as run_lock
+
+            return run_lock(args, resolver_from_args(args, offline=args.offline), write_report)
         if args.command == "server":
             try:
                 from .server import serve

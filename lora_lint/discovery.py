@@ -16,7 +16,7 @@ GITIGNORE_MAX_BYTES = 1024 * 1024
 DEFAULT_EXCLUDE = frozenset({
     ".git", ".hg", ".svn", ".bzr", ".venv", "venv", ".tox", ".nox", ".mypy_cache", ".ruff_cache",
     ".pytest_cache", "__pycache__", "node_modules", "site-packages", ".eggs", "build", "dist",
-    "__pypackages__", ".ipynb_checkpoints",
+    "__pypackages__", ".ipynb_checkpoints", ".lora-lint",
 })
 
 

@@ -51,11 +51,19 @@ class Resolution:
     analysis: Analysis | None = None
     problem: Finding | None = None
     need: Need | None = None
+    #: LL905 beside a resolved model (or beside LL902): the model lock lacks this site's model
+    notice: Finding | None = None
 
 
-def resolve_model(site: LoraSite, settings: Settings, reach: Reach = Reach.ALL) -> Resolution:
-    """The model of ``site`` as far as ``reach`` goes."""
-    from .models.context import Need, context_for, unresolved_message
+#: The findings model resolution itself reports: LL902 (no model), LL905 (the model lock lacks it).
+RESOLUTION_CODES = frozenset({"LL902", "LL905"})
+
+
+def resolve_model(site: LoraSite, settings: Settings, reach: Reach = Reach.ALL,
+                  lock_rule: bool = True) -> Resolution:
+    """The model of ``site`` as far as ``reach`` goes. With ``lock_rule`` (LL905 selected), a model
+    missing for a reason the model lock avoids is reported by LL905 instead of LL902."""
+    from .models.context import Need, context_for, lock_message, unresolved_message
     from .rules import finding, internal_error
 
     if reach is Reach.NONE:
@@ -66,9 +74,14 @@ def resolve_model(site: LoraSite, settings: Settings, reach: Reach = Reach.ALL) 
         return Resolution(problem=internal_error("model resolution", site.path, site.span, exc))
     if ctx.deferred is not None:
         return Resolution(need=ctx.deferred)
+    locked = lock_message(ctx) if lock_rule else None
+    notice = finding("LL905", locked, site.path, site.span) if locked else None
     if ctx.problem is not None:
-        return Resolution(problem=finding("LL902", unresolved_message(ctx), site.path, site.span))
-    return Resolution(ctx.inventory, ctx.analysis)
+        if notice is not None and ctx.lockable:
+            return Resolution(problem=notice)
+        return Resolution(problem=finding("LL902", unresolved_message(ctx), site.path, site.span),
+                          notice=notice)
+    return Resolution(ctx.inventory, ctx.analysis, notice=notice)
 
 
 def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, rules: Mapping[str, Rule],
@@ -80,20 +93,20 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
 
     out: list[Finding] = []
     waiting: list[Waiting] = []
-    model_rules = [r for r in rules.values() if r.needs_model or r.uses_model]
+    model_rules = [r for r in rules.values() if r.needs_model or r.uses_model or r.code in RESOLUTION_CODES]
     for site in sites:
         found = Resolution()
         # An inactive site's LoRA settings do not take effect (adapter switched off, adapter
         # resumed): only its dialect notes are reported, so there is no model to resolve.
         if model_rules and site.active:
             try:
-                found = resolve_model(site, settings, reach)
+                found = resolve_model(site, settings, reach, "LL905" in rules)
             except Exception as exc:  # a resolver or analysis bug must not take the run down
                 found = Resolution(problem=internal_error("the model analysis", site.path, site.span, exc))
             if found.need is not None:
                 waiting.append(Waiting(site, found.need))
-            elif found.problem is not None:
-                out.append(found.problem)
+            else:
+                out.extend(f for f in (found.problem, found.notice) if f is not None)
         model = found.model
         for r in rules.values():
             if r.dialects is not None and site.dialect.name not in r.dialects:

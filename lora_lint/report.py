@@ -9,7 +9,7 @@ would print), their share of the base model and the adapter's size on disk in fp
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,42 +39,55 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
-    """Rows for every site under ``paths`` and messages about files that could not be read.
-
-    ``settings`` is a Settings or a function giving each path its Settings (config files)."""
+def each_site(paths: Iterable[str], settings) -> Iterator[tuple[LoraSite, Any] | str]:
+    """Every LoRA site under ``paths`` with its file's Settings, in discovery order, and a message
+    (a str) for each file that could not be read. ``settings`` is a Settings or a function giving
+    each path its Settings (config files). ``report`` and ``lock`` walk the same sites."""
     from .files import each_file
-    from .models.context import context_for, unresolved_message
     from .sources import SourceError, sites_for
 
     settings_for = settings if callable(settings) else (lambda _path: settings)
-    rows: list[Row] = []
-    errors: list[str] = []
     for read in each_file(paths, settings_for):
         path = read.path
         if read.problem is not None:
-            errors.append(f"{path}: {read.problem.message}")
+            yield f"{path}: {read.problem.message}"
             continue
         if read.source is None:
             continue
         try:
             sites = sites_for(read.source)
         except SourceError as e:
-            errors.append(f"{path}:{e.span.line}:{e.span.col}: {e.message}")
+            yield f"{path}:{e.span.line}:{e.span.col}: {e.message}"
             continue
         except Exception as e:  # the report goes on with the other files
-            errors.append(f"{path}: cannot read it: {type(e).__name__}: {e}")
+            yield f"{path}: cannot read it: {type(e).__name__}: {e}"
             continue
         finally:
             read.source.forget()
         for site in sites:
-            try:
-                ctx = context_for(site, read.settings)
-            except Exception as e:
-                errors.append(f"{path}:{site.span.line}:{site.span.col}: model resolution failed:"
-                              f" {type(e).__name__}: {e}")
-                continue
-            rows.append(Row(site, ctx, unresolved_message(ctx) if ctx.problem else None))
+            yield site, read.settings
+
+
+def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
+    """Rows for every site under ``paths`` and messages about files that could not be read.
+
+    ``settings`` is a Settings or a function giving each path its Settings (config files)."""
+    from .models.context import context_for, unresolved_message
+
+    rows: list[Row] = []
+    errors: list[str] = []
+    for item in each_site(paths, settings):
+        if isinstance(item, str):
+            errors.append(item)
+            continue
+        site, site_settings = item
+        try:
+            ctx = context_for(site, site_settings)
+        except Exception as e:
+            errors.append(f"{site.path}:{site.span.line}:{site.span.col}: model resolution failed:"
+                          f" {type(e).__name__}: {e}")
+            continue
+        rows.append(Row(site, ctx, unresolved_message(ctx) if ctx.problem else None))
     return rows, errors
 
 

@@ -49,6 +49,7 @@ def test_manifest_is_valid_and_light():
         assert hook["language"] == "python"
         assert set(hook["types_or"]) == {"python", "pyi", "yaml", "json"}
         assert hook["require_serial"] is True
+        assert hook["exclude"] == r"(^|/)\.lora-lint/"  # the model lock's files
         assert "additional_dependencies" not in hook  # core dependencies only
 
 
@@ -101,3 +102,80 @@ def test_fix_hook_fixes_the_file_and_stops_the_commit(tmp_path, home):
     assert run.returncode == 1, out
     assert "files were modified by this hook" in out and "Found 2 findings (1 fixed, 1 remaining: 1 info)." in out  # LL902: no model named
     assert (repo / "train.py").read_text() == GOOD
+
+
+# -- the model lock in the hook's torch-free environment -------------------------------------------
+
+FIXTURES = ROOT / "tests" / "fixtures" / "models"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+LOCKED = {
+    "configs/llama.yaml": "base_model: ../models/tiny-llama\nadapter: lora\nlora_r: 16\nlora_alpha: 32\n"
+                          "lora_target_modules: [q_proj, v_proj, qkv_proj]\n",
+    "configs/qwen.yaml": "base_model: acme/tiny-qwen\nadapter: lora\nlora_r: 16\nlora_alpha: 32\n"
+                         "lora_target_modules: [q_proj, c_attn]\n",
+    "train.py": "from transformers import AutoModelForSequenceClassification\n"
+                "from peft import LoraConfig, get_peft_model\n"
+                "model = AutoModelForSequenceClassification.from_pretrained('models/tiny-bert')\n"
+                "get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=['query', 'value']))\n",
+}
+FINDING = __import__("re").compile(r"^\S+:\d+:\d+: LL\d{3} .*$", __import__("re").M)
+
+
+def test_hook_without_torch_uses_the_lock_and_warns_for_an_unlocked_model(tmp_path, home):
+    """Configs naming models outside the catalog (two local config.json directories, one model in
+    the Hugging Face cache): locked with the full install, the hook (its own environment, core
+    dependencies only) reports exactly what the full install reports. A model added without
+    locking it gets LL905, a warning naming `lora-lint lock`, and the commit is blocked."""
+    import shutil
+
+    env = clean_env(home)
+    repo = tmp_path / "repo"
+    (repo / "models").mkdir(parents=True)
+    for name in ("tiny-llama", "tiny-bert", "tiny-mistral"):
+        shutil.copytree(FIXTURES / name, repo / "models" / name)
+    (repo / "configs").mkdir()
+    for rel, text in LOCKED.items():
+        (repo / rel).write_text(text)
+    snapshot = tmp_path / "hf" / "models--acme--tiny-qwen" / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    shutil.copy(FIXTURES / "tiny-qwen2" / "config.json", snapshot / "config.json")
+    (tmp_path / "hf" / "models--acme--tiny-qwen" / "refs").mkdir()
+    (tmp_path / "hf" / "models--acme--tiny-qwen" / "refs" / "main").write_text(COMMIT)
+    for args in (("init", "-q"), ("config", "user.name", "Test"), ("config", "user.email", "t@example.com")):
+        assert git(repo, *args, env=env).returncode == 0
+    full = {**env, "HF_HUB_CACHE": str(tmp_path / "hf"), "LORA_LINT_CACHE_DIR": str(tmp_path / "cache"),
+            "PYTHONPATH": str(ROOT)}
+    lock = subprocess.run([sys.executable, "-m", "lora_lint", "lock"], cwd=repo, env=full,
+                          capture_output=True, text=True)
+    assert lock.returncode == 0 and "Locked 3 models" in lock.stdout, lock.stdout + lock.stderr
+    assert git(repo, "add", ".", env=env).returncode == 0
+    files = [f for f in git(repo, "ls-files", env=env).stdout.split() if f.endswith((".py", ".yaml"))]
+    expected = subprocess.run([sys.executable, "-m", "lora_lint", "check", "--force-exclude", *files],
+                              cwd=repo, env=full, capture_output=True, text=True)
+    want = FINDING.findall(expected.stdout)
+    assert expected.returncode == 1 and len(want) >= 3, expected.stdout + expected.stderr
+    assert any(" LL202 " in line for line in want) and any(" LL301 " in line for line in want)
+    assert not any(" LL902 " in line or " LL905 " in line for line in want)
+
+    hook_env = {**env, "HF_HUB_CACHE": str(tmp_path / "empty-hf"),
+                "LORA_LINT_CACHE_DIR": str(tmp_path / "empty-cache")}
+    run = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "lora-lint", "--all-files"],
+                         cwd=repo, env=hook_env, capture_output=True, text=True)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1 and "Failed" in out, out
+    assert FINDING.findall(out) == want, out
+    assert ".lora-lint" not in out  # the lock's own files are not linted
+    assert not (tmp_path / "empty-cache").exists()  # nothing was built: the hook has no torch
+
+    (repo / "configs" / "mistral.yaml").write_text(LOCKED["configs/llama.yaml"].replace("tiny-llama", "tiny-mistral"))
+    assert git(repo, "add", ".", env=env).returncode == 0
+    run = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "lora-lint", "--files",
+                          "configs/mistral.yaml"], cwd=repo, env=hook_env, capture_output=True, text=True)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    (line,) = FINDING.findall(out)
+    assert line.startswith("configs/mistral.yaml:2:1: LL905 [warning] model-aware rules skipped: base model"
+                           " '../models/tiny-mistral' (from the config): building its module inventory needs"
+                           " transformers and torch, which are not installed; and base model"
+                           " '../models/tiny-mistral' is not in the model lock (.lora-lint/models/lock.json)."), out
+    assert "Fix: run `lora-lint lock`" in line

@@ -58,11 +58,15 @@ def clean_stale(directory: str, name: str) -> list[str]:
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Replace ``path``'s content with ``data`` atomically, keeping its permission bits."""
+    """Replace ``path``'s content with ``data`` atomically, keeping its permission bits (a new
+    file gets 0o644)."""
     target = os.path.realpath(path)
     directory, name = os.path.split(target)
     clean_stale(directory, name)
-    info = os.stat(target)
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        info = None
     fd, tmp = tempfile.mkstemp(prefix=f".{name}{_MARK}{os.getpid()}-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -76,8 +80,8 @@ def write_atomic(path: str, data: bytes) -> None:
             f.write(data[half:])
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, stat.S_IMODE(info.st_mode))
-        if hasattr(os, "chown"):
+        os.chmod(tmp, stat.S_IMODE(info.st_mode) if info is not None else 0o644)
+        if info is not None and hasattr(os, "chown"):
             with contextlib.suppress(OSError):
                 os.chown(tmp, info.st_uid, info.st_gid)
         os.replace(tmp, target)

@@ -3,9 +3,11 @@
 Which model, strongest first: ``--base-model`` (``Settings.base_model_override``), a
 ``# lora-lint: base-model=ID`` comment in the file, the ``base-model`` setting for the file's path
 (``Settings.base_model_for``), then what the config itself names. The id is resolved offline first
-(``resolve``), the inventory comes from this run's memo, the disk cache, the prebuilt catalog
-inventories, and only then from a meta-device build (``build``: the one place torch and
-transformers are imported). Each distinct (config, model class) is built at most once per process.
+(``resolve``; a model lock above the file is asked right after a local path), the inventory comes
+from the model lock, this run's memo, the disk cache, the prebuilt catalog inventories, and only
+then from a meta-device build (``build``: the one place torch and transformers are imported).
+Each distinct (config, model class) is built at most once per process. What the lock lacks for a
+site (``lockfile.issue``) is LL905's message (``lock_message``).
 
 ``context_for(..., defer=True)`` is the cheap half that worker processes run: offline resolution
 and cached inventories only. A site that needs the Hub or a build comes back ``deferred``, and the
@@ -21,7 +23,7 @@ from typing import Any
 
 from ..directives import COMMENT_KEY
 from ..model import LoraSite, Param
-from . import cache
+from . import cache, lockfile
 from .resolve import Resolved, Unresolved, env_offline, one_line, resolve
 from .spec import model_class
 
@@ -39,6 +41,7 @@ SOURCES = {
     "hf-cache": "Hugging Face cache",
     "catalog": "bundled catalog",
     "hub": "downloaded from the Hub",
+    "lock": "model lock",
 }
 
 _memo: dict[tuple, Any] = {}  # (config hash, class key, transformers version) -> Inventory | Unresolved
@@ -68,6 +71,17 @@ class ModelContext:
     analysis: Any = None
     #: What ``context_for(..., defer=True)`` stopped short of (the Hub or a build).
     deferred: Need | None = None
+    #: The model lock covering the site's file (``lockfile.Lock``), and what it lacks for this site
+    #: (``lockfile.Issue``: LL905).
+    lock: Any = None
+    lock_issue: Any = None
+
+    @property
+    def lockable(self) -> bool:
+        """No model here, for a reason a lock made where the model resolves would avoid."""
+        from .lockfile import lockable
+
+        return lockable(self.problem)
 
     @property
     def resolved_from(self) -> str | None:
@@ -121,20 +135,27 @@ def context_for(site: LoraSite, settings, defer: bool = False) -> ModelContext:
     rev = site.ctx("base_model_revision") if origin == "config" else None
     revision = rev.value if rev is not None and isinstance(rev.value, str) else None
     online = is_online(settings)
-    found = resolve(name, base_dir, online=online and not defer, timeout=timeout, revision=revision)
+    ctx.lock = lock = lockfile.find(site.path)
+    found = resolve(name, base_dir, online=online and not defer, timeout=timeout, revision=revision,
+                    lock=lock)
     if isinstance(found, Unresolved):
         if defer and online and found.reason == "not-found":
             ctx.deferred = Need.HUB  # the Hub is the only place left: the parent asks it, once
         else:
             ctx.problem = found
+            ctx.lock_issue = lockfile.issue(lock, name, base_dir, revision, found, None)
         return ctx
     ctx.resolved = found
-    inv = inventory_for(found, model_class(site), build=not defer)
+    cls = model_class(site)
+    inv = inventory_for(found, cls, build=not defer, lock=lock)
     if inv is None:
         ctx.deferred = Need.BUILD  # not cached: the parent builds it, once
         return ctx
+    ctx.lock_issue = lockfile.issue(lock, name, base_dir, revision, found, class_key(cls, found.config))
     if isinstance(inv, Unresolved):
         ctx.problem = inv
+        if lock is not None and ctx.lock_issue is None and ctx.lockable:
+            ctx.lock_issue = lockfile.Issue("stale", lock)  # locked, but its files cannot be read
         return ctx
     ctx.inventory = inv
     ctx.analysis = _analyze(site, inv)
@@ -162,10 +183,15 @@ def class_key(model_class: str | None, config: dict) -> str | None:
     return norm
 
 
-def inventory_for(found: Resolved, model_class: str | None, build: bool = True):
+def inventory_for(found: Resolved, model_class: str | None, build: bool = True, lock=None):
     """The Inventory of the resolved config, or an Unresolved saying why there is none; None when
-    ``build`` is False and only a meta build could give it."""
+    ``build`` is False and only a meta build could give it. A model lock (``lockfile.Lock``), when
+    given, is asked first: what it holds is used as it is, in every environment."""
     key_class = class_key(model_class, found.config)
+    if lock is not None:
+        locked = lock.inventory(found.name, found.config_hash, key_class)
+        if locked is not None:
+            return locked
     tf = cache.versions()["transformers"]
     memo_key = (found.config_hash, key_class, tf)
     if memo_key in _memo:
@@ -249,6 +275,29 @@ def _analyze(site: LoraSite, inv):
         _analyses.clear()
     result = _analyses[key] = analyze_spec(inv, spec)
     return result
+
+
+# -- LL905 -------------------------------------------------------------------------------------
+
+LOCK_FIX = ("Fix: run `lora-lint lock` where the model resolves (with the `[model]` extra) and commit"
+            " .lora-lint/models/")
+
+
+def lock_message(ctx: ModelContext) -> str | None:
+    """The LL905 message for ``ctx``, or None when the lock has nothing to say: a model that
+    could not be had here for a reason a lock avoids, or a lock that lacks the site's model."""
+    issue = ctx.lock_issue
+    who = f"base model {ctx.name!r}" + (f" (from {ORIGINS[ctx.origin]})" if ctx.origin else "")
+    if ctx.problem is not None and ctx.lockable:
+        if issue is None:
+            issue = lockfile.Issue("missing", ctx.lock) if ctx.lock is not None else lockfile.Issue("none", None)
+        return one_line(f"model-aware rules skipped: {who}: {ctx.problem.why.rstrip('.')}; and"
+                        f" {issue.describe(ctx.name or '?')}. {LOCK_FIX}", MAX_MESSAGE)
+    if issue is None:
+        return None
+    return one_line(f"{issue.describe(ctx.name or '?')[:1].upper()}{issue.describe(ctx.name or '?')[1:]}:"
+                    " where the lock is all there is (a pre-commit hook without torch, an offline run),"
+                    f" this config's model-aware rules are skipped. {LOCK_FIX}", MAX_MESSAGE)
 
 
 # -- LL902 -------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """From a model id or path to its ``config.json``, offline first.
 
 Order: a local directory or ``config.json`` file (relative to the linted file's directory, then
-to the working directory) -> the Hugging Face cache (computed path, no huggingface_hub import)
--> the bundled catalog -> the Hub, only when online use is allowed (``hub.fetch_config``).
+to the working directory) -> the repository's model lock (``lockfile``) -> the Hugging Face cache
+(computed path, no huggingface_hub import) -> the bundled catalog -> the Hub, only when online use is allowed (``hub.fetch_config``).
 Nothing is read beyond the ``config.json`` the user's path points at; a string that is neither an
 existing path nor a valid Hub repo id (``../../etc``) is not followed.
 """
@@ -54,6 +54,8 @@ class Unresolved:
     reason: str
     why: str
     fix: str = ""
+    #: not-found only because online lookups are off (the Hub was not asked)
+    offline: bool = False
 
 
 Result = Resolved | Unresolved
@@ -155,7 +157,7 @@ def _exists(p: Path) -> bool:
         return False
 
 
-def _from_local(name: str, base_dir: str | None, depth: int) -> Result | None:
+def _from_local(name: str, base_dir: str | None, depth: int, lock=None) -> Result | None:
     """A FIFO, a device or a procfs file under a config's name is opened only by ``read_config``,
     which refuses it (or reads a bounded amount of it) without blocking."""
     for cand in _local_candidates(name, base_dir):
@@ -165,7 +167,7 @@ def _from_local(name: str, base_dir: str | None, depth: int) -> Result | None:
                 return _loaded(name, cfg_path, "local")
             adapter = cand / "adapter_config.json"
             if _exists(adapter) and depth == 0:
-                return _from_adapter_dir(name, adapter, base_dir)
+                return _from_adapter_dir(name, adapter, base_dir, lock)
             return Unresolved(name, "bad-config", f"the directory {cand} has no config.json",
                               "point the model at a directory that holds the base model's config.json")
         if _exists(cand):
@@ -181,14 +183,14 @@ def _from_local(name: str, base_dir: str | None, depth: int) -> Result | None:
     return None
 
 
-def _from_adapter_dir(name: str, adapter: Path, base_dir: str | None) -> Result:
+def _from_adapter_dir(name: str, adapter: Path, base_dir: str | None, lock=None) -> Result:
     data = read_config(adapter)
     if isinstance(data, str):
         return Unresolved(name, "bad-config", data)
     base = data.get("base_model_name_or_path")
     if not isinstance(base, str) or not base:
         return Unresolved(name, "bad-config", f"{adapter.parent} is a peft adapter that names no base model")
-    found = resolve_offline(base, base_dir, depth=1)
+    found = resolve_offline(base, base_dir, depth=1, lock=lock)
     if isinstance(found, Resolved):
         return Resolved(name, found.config, found.config_hash, found.source,
                         f"{found.detail} (base model of the adapter in {adapter.parent})", found.model_id)
@@ -267,13 +269,19 @@ def _case_folded(cache: Path, wanted: str) -> Path | None:
 # -- the ladder --------------------------------------------------------------------------------
 
 def resolve_offline(name: str, base_dir: str | None = None, revision: str | None = None,
-                    depth: int = 0) -> Result:
-    """Local path -> HF cache -> catalog. An Unresolved with reason ``not-found`` means the Hub
-    is the only place left to look."""
+                    depth: int = 0, lock=None) -> Result:
+    """Local path -> the model lock (``lockfile.Lock``, when given) -> HF cache -> catalog. An
+    Unresolved with reason ``not-found`` means the Hub is the only place left to look."""
     if not isinstance(name, str) or not name.strip():
         return Unresolved(None, "not-named", "no base model is named")
     name = name.strip()
-    local = _from_local(name, base_dir, depth)
+    local = _from_local(name, base_dir, depth, lock)
+    if isinstance(local, Resolved):
+        return local
+    if lock is not None:
+        pinned = lock.resolve(name, base_dir, revision)
+        if pinned is not None:
+            return pinned
     if local is not None:
         return local
     cached = from_hf_cache(name, revision)
@@ -288,13 +296,14 @@ def resolve_offline(name: str, base_dir: str | None = None, revision: str | None
 
 
 def resolve(name: str, base_dir: str | None = None, *, online: bool = False, timeout: float = 5.0,
-            revision: str | None = None) -> Result:
-    """The whole ladder: offline first, then the Hub when ``online``."""
-    found = resolve_offline(name, base_dir, revision)
+            revision: str | None = None, lock=None) -> Result:
+    """The whole ladder: offline first (the model lock, when given, right after a local path),
+    then the Hub when ``online``."""
+    found = resolve_offline(name, base_dir, revision, lock=lock)
     if not isinstance(found, Unresolved) or found.reason != "not-found":
         return found
     if not online:
-        return Unresolved(found.name, "not-found", found.why + "; online lookups are off")
+        return Unresolved(found.name, "not-found", found.why + "; online lookups are off", offline=True)
     from .hub import fetch_config
 
     path, problem = fetch_config(found.name, revision, timeout)

@@ -51,6 +51,7 @@ from . import (  # noqa: F401
     ll902_model_unresolved,
     ll903_internal_error,
     ll904_unused_suppression,
+    ll905_model_not_locked,
 )
 
 

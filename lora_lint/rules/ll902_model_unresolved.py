@@ -12,6 +12,10 @@ def model_unresolved(site, ctx):
     Without the base model's real module names lora-lint cannot tell whether `target_modules`
     exist, whether the classification head is trained, or how many parameters the adapter has.
     Nothing is wrong with the config itself; this is information, it does not fail the run.
+    Where the reason is one that the repository's model lock avoids (transformers and torch not
+    installed, as in the pre-commit hook; the Hub off or unreachable; a gated model without a
+    token), LL905 reports it instead, as a warning naming `lora-lint lock`; LL902 does when
+    LL905 is ignored.
 
     ## Example
     ```python
