@@ -54,7 +54,8 @@ class LoraLintServer(LanguageServer):
         settings = self.settings(source.path)
         if settings.exclude and settings.is_excluded(source.path):
             return []
-        return lint_source(source, settings)
+        # a finding in another file (a YAML file the script reads) is that document's to show
+        return [f for f in lint_source(source, settings) if f.path == source.path]
 
     async def run(self, fn, *args) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.worker, fn, *args)
