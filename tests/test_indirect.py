@@ -480,6 +480,8 @@ def test_the_ways_scripts_name_and_read_a_config_file(tmp_path, how):
     ({"configs/lora.yaml": CFG}, "cfg = yaml.safe_load(open(path))"),  # run-time data
     ({"configs/lora.yaml": CFG}, "cfg = yaml.safe_load(open('configs/lora.yaml'))\nif flag:\n    cfg['lora']['r'] = 8"),
     ({"configs/lora.yaml": CFG}, "cfg = yaml.load(open('configs/lora.yaml'), Loader=MyLoader)"),
+    ({"configs/lora.yaml": CFG}, "import json\ncfg = json.load(open('configs/lora.yaml'))"),  # not JSON: it raises
+    ({"configs/lora.yaml": CFG + "---\nother: 1\n"}, "cfg = yaml.safe_load(open('configs/lora.yaml'))"),  # 2 documents
 ])
 def test_files_that_cannot_be_told_are_unknown(tmp_path, files, script):
     root = repo(tmp_path, {**files, "scripts/train.py": f"import yaml\nfrom peft import LoraConfig\n{script}\n"

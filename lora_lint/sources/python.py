@@ -470,7 +470,8 @@ class Extractor:
         path = as_path(self.evaluator.trace(arg.value, scope))
         if path is None:
             return None
-        doc = load_document(self.evaluator, PathValue(path.base, path.rel.rstrip("/") + "/adapter_config.json"), None)
+        doc = load_document(self.evaluator, PathValue(path.base, path.rel.rstrip("/") + "/adapter_config.json"), None,
+                            "json")
         if not isinstance(doc.value, dict) or doc.parts is None or doc.value.get("peft_type", "LORA") != "LORA":
             return None
         b = _Site(self, PEFT, self.span(call))

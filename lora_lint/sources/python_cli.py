@@ -127,7 +127,7 @@ class HfParser(_ByNode):
             if not call.args or call.args[0].star:
                 return NOTHING
             source = ev.trace(call.args[0].value, scope, frame, depth + 1)
-            doc = load(ev, source, paths=True)
+            doc = load(ev, source, "json" if name == "parse_json_file" else "yaml", paths=True)
             fields = fields_of(doc)
             return Traced(TupleObj(self._instances(ev, fields)))
         if name == "parse_dict":

@@ -180,9 +180,10 @@ def resolve(script: str, path: PathValue) -> str | None:
     return next(iter(found.values()))
 
 
-def load(ev: Evaluating, source: Traced, paths: bool = False) -> Traced:
-    """What ``yaml.safe_load``/``json.load`` read from ``source``: an open file, its text, or (with
-    ``paths``: ``OmegaConf.load``, ``from_json_file``) a path."""
+def load(ev: Evaluating, source: Traced, syntax: str, paths: bool = False) -> Traced:
+    """What ``yaml.safe_load``/``json.load`` (``syntax`` "yaml" or "json": how the loader parses)
+    read from ``source``: an open file, its text, or (with ``paths``: ``OmegaConf.load``,
+    ``from_json_file``) a path."""
     v = source.value
     if isinstance(v, (OpenFile, FileText)):
         path: PathValue | None = v.path
@@ -192,18 +193,19 @@ def load(ev: Evaluating, source: Traced, paths: bool = False) -> Traced:
         return NOTHING
     if path is None:
         return NOTHING
-    return load_document(ev, path, source.via)
+    return load_document(ev, path, source.via, syntax)
 
 
-def load_document(ev: Evaluating, path: PathValue, via: str | None) -> Traced:
-    """The first document of the repository file ``path`` names, as traced values."""
+def load_document(ev: Evaluating, path: PathValue, via: str | None, syntax: str) -> Traced:
+    """The document of the repository file ``path`` names, read as ``syntax`` ("yaml": one
+    document, as ``yaml.safe_load`` wants; "json"), as traced values."""
     real = resolve(ev.m.path, path)
     if real is None:
         return NOTHING
     memo = ev.m.memo
-    key = ("file", real)
+    key = ("file", real, syntax)
     if key not in memo:
-        memo[key] = _read(ev, real)
+        memo[key] = _read(ev, real, syntax)
     doc = memo[key]
     if via is not None and doc.value is not None:
         return _marked(doc, f"read from the file named by {via}")
@@ -215,7 +217,7 @@ def _marked(t: Traced, via: str) -> Traced:
     return Traced(t.value, t.span, t.path, via, parts)
 
 
-def _read(ev: Evaluating, real: str) -> Traced:
+def _read(ev: Evaluating, real: str, syntax: str) -> Traced:
     from ..bounded_read import read_regular_file
 
     try:
@@ -230,13 +232,15 @@ def _read(ev: Evaluating, real: str) -> Traced:
     if not isinstance(source, SourceFile):
         return NOTHING
     try:
-        if kind_of(real) is Kind.JSON:
+        if syntax == "json":
             from .json_nodes import compose
         else:
             from .yaml_nodes import compose
         roots = compose(source)
     except (ParseError, RecursionError):
         return NOTHING
+    if len(roots) > 1:
+        return NOTHING  # yaml.safe_load refuses a stream of several documents
     if not roots:
         return Traced(None)
     return _traced(roots[0], Budget(), ev.m.relative(real), 0)

@@ -54,21 +54,21 @@ def _yaml_load(call, scope, frame, ev, depth) -> Traced:
         if name.split(".")[-1] not in ("SafeLoader", "CSafeLoader", "FullLoader", "Loader", "CLoader",
                                        "CFullLoader", "BaseLoader") or name.endswith("BaseLoader"):
             return NOTHING
-    return load(ev, ev.trace(arg.value, scope, frame, depth + 1))
+    return load(ev, ev.trace(arg.value, scope, frame, depth + 1), "yaml")
 
 
 def _json_load(call, scope, frame, ev, depth) -> Traced:
     arg = _first(call, "fp", "s")
     if arg is None or len(call.args) != 1:
         return NOTHING
-    return load(ev, ev.trace(arg.value, scope, frame, depth + 1))
+    return load(ev, ev.trace(arg.value, scope, frame, depth + 1), "json")
 
 
 def _omegaconf_load(call, scope, frame, ev, depth) -> Traced:
     arg = _first(call, "file_")
     if arg is None:
         return NOTHING
-    doc = load(ev, ev.trace(arg.value, scope, frame, depth + 1), paths=True)
+    doc = load(ev, ev.trace(arg.value, scope, frame, depth + 1), "yaml", paths=True)
     if isinstance(doc.value, dict) and doc.parts is not None:
         return Traced(ConfigObj(doc), doc.span, doc.path, doc.via)
     return NOTHING
@@ -79,7 +79,7 @@ def _from_json_file(call, scope, frame, ev, depth) -> Traced:
     arg = _first(call, "path_json_file")
     if arg is None:
         return NOTHING
-    return load(ev, ev.trace(arg.value, scope, frame, depth + 1), paths=True)
+    return load(ev, ev.trace(arg.value, scope, frame, depth + 1), "json", paths=True)
 
 
 def _attribute_config(call, scope, frame, ev, depth) -> Traced:
