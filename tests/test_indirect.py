@@ -710,3 +710,26 @@ def test_the_editor_shows_a_document_its_own_findings(tmp_path):
     assert {f.path for f in lint_file(str(script))} == {str(script), str(root / "lora.yaml")}
     shown = LoraLintServer(offline=True).lint(source(str(script), script.read_text()))
     assert shown and {f.path for f in shown} == {str(script)}
+
+
+def test_a_flag_whose_default_is_none_is_not_given():
+    """``default=None`` means "not given": the script checks it (``if args.lora_r is not None``) or
+    needs it on the command line; a None rank there is no finding (peft's CorDA example)."""
+    src = """
+        import argparse
+        from dataclasses import dataclass, field
+        from transformers import HfArgumentParser
+        from peft import LoraConfig
+        @dataclass
+        class Args:
+            lora_r: int = field(default=None)
+        p = argparse.ArgumentParser()
+        p.add_argument("--r", type=int, default=None)
+        (args,) = HfArgumentParser(Args).parse_args_into_dataclasses()
+        if args.lora_r is not None:
+            LoraConfig(r=args.lora_r, lora_alpha=args.lora_r)
+        LoraConfig(r=p.parse_args().r)
+    """
+    a, b = all_sites(src)
+    assert value(a, "r") is UNKNOWN and value(b, "r") is UNKNOWN
+    assert [f.code for f in lint_text("t.py", textwrap.dedent(src)) if f.code != "LL902"] == []

@@ -278,8 +278,8 @@ def _default(ev: Evaluating, call: cst.Call, kw: dict[str, cst.Arg], action: str
     if t.span is None:
         t = t.with_origin(ev.span(node))
     converted = default_value(kind, t.value)
-    if converted is UNKNOWN:
-        return NOTHING
+    if converted is UNKNOWN or converted is None:
+        return NOTHING  # ``default=None``: not given, as without a default (the script checks or needs it)
     return Traced(converted, t.span, t.path, t.via, t.parts if converted is t.value else None)
 
 
@@ -288,7 +288,8 @@ def dataclass_flags(ev: Evaluating, info: Any) -> list[Flag]:
     out = []
     for name in info.field_names():
         default = info.default(name, ev)
-        value = NOTHING if default is None else default.marked(info.via(name))
+        none = default is None or default.value is None and isinstance(info, ClassInfo)
+        value = NOTHING if none else default.marked(info.via(name))
         options = (f"--{name}",) + ((f"--{name.replace('_', '-')}",) if "_" in name else ())
         kind = _annotation_type(info, name) if isinstance(info, ClassInfo) else None
         out.append(Flag(name, options, value, "store", kind, _annotation_nargs(info, name)))

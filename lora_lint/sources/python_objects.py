@@ -347,6 +347,8 @@ class Instance(Obj):
         if default is None:
             return NOTHING
         if self.flags:
+            if default.value is None and isinstance(self.info, ClassInfo):
+                return NOTHING  # a flag whose default is None: not given (the script checks or needs it)
             return default.marked(self.info.via(name))
         return default
 
@@ -581,8 +583,9 @@ def parameter_value(ev: Evaluating, scope: Scope, name: str, depth: int) -> Trac
             default = default.with_origin(ev.span(param.default))
         if fire:
             command = ev.m.command_line.value_of(name) if ev.m.command_line is not None else None
-            return command if command is not None else default.marked(f"the default of --{name}")
-        return default.marked(f"the default of {fname}()'s {name}")
+            return command if command is not None else NOTHING if default.value is None else default.marked(
+                f"the default of --{name}")
+        return NOTHING if default.value is None else default.marked(f"the default of {fname}()'s {name}")
     values = []
     for c in calls:
         cscope = ev.flow.scope_of(c)
