@@ -8,9 +8,10 @@
   is loaded with) of every site in the file (``apply_model_directives``).
 
 Comments are found on the text without running anything: Python with ``tokenize`` (a ``#``
-inside a string never counts), YAML with a small scanner that knows quoted and block scalars.
-JSON has no comments. A kind with comments of its own (a shell script's ``#``) adds its scanner
-to ``SCANNERS``.
+inside a string never counts), YAML with a small scanner that knows quoted and block scalars,
+shell scripts by bash's rule (a ``#`` that starts a word, outside quotes). JSON has no comments.
+A kind with comments of its own adds its scanner to ``SCANNERS``. In a shell script a directive
+alone on the line above a command covers every line the command continues onto.
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ class Comment:
 # -- finding comments ----------------------------------------------------------------------------
 
 def python_comments(source: SourceFile) -> Iterator[Comment]:
-    """Each comment token; stops quietly where the file breaks."""
+    """Each comment token; stops quietly where the file breaks. IPython's own lines (a notebook,
+    an export with ``!pip install``) are masked first, as the reader masks them."""
     import tokenize
 
+    from .ipython import masked, may_have_magics
+
+    text = masked(source.text) if may_have_magics(source.text) else source.text
     try:
         # newline=None: a lone \r ends a line, as it does for libcst
-        for tok in tokenize.generate_tokens(io.StringIO(source.text, newline=None).readline):
+        for tok in tokenize.generate_tokens(io.StringIO(text, newline=None).readline):
             if tok.type == tokenize.COMMENT:
                 yield Comment(tok.start[0], tok.start[1], tok.string)
     except (tokenize.TokenError, SyntaxError):
@@ -104,10 +109,40 @@ def yaml_comments(source: SourceFile) -> Iterator[Comment]:
             block_parent = _block_parent(line)
 
 
+def shell_comments(source: SourceFile) -> Iterator[Comment]:
+    """Each shell comment: a ``#`` that starts a word (at the start of a line, after a blank or an
+    operator), outside quotes, as bash reads it. Here-document bodies are text to bash but are
+    scanned like lines of the script."""
+    quote: str | None = None
+    for n, line in enumerate(source.lines, 1):
+        i = 0
+        while i < len(line):
+            c = line[i]
+            if quote == "'":
+                if c == "'":
+                    quote = None
+            elif quote is not None:  # ``"`` or ``$'``
+                if c == "\\":
+                    i += 1
+                elif c == quote[-1]:
+                    quote = None
+            elif c == "\\":
+                i += 1
+            elif c == "'":
+                quote = "$'" if line[i - 1 : i] == "$" else "'"
+            elif c == '"':
+                quote = '"'
+            elif c == "#" and (i == 0 or line[i - 1] in " \t;&|()<>"):
+                yield Comment(n, i, line[i:])
+                break
+            i += 1
+
+
 #: Kind -> its comment scanner. A kind that is not here has no comments.
 SCANNERS: dict[Kind, Callable[[SourceFile], Iterator[Comment]]] = {
     Kind.PYTHON: python_comments,
     Kind.YAML: yaml_comments,
+    Kind.SHELL: shell_comments,
 }
 
 
@@ -163,8 +198,18 @@ def suppressions(source: SourceFile) -> list[Suppression]:
                 nxt = _next_code_line(lines, c.line)
                 if nxt:
                     covered.add(nxt)
+                    if source.kind is Kind.SHELL:  # the whole command, through its continuations
+                        covered.update(_continued(lines, nxt))
             out.append(Suppression(c.line, start, end, file_level, entries, frozenset(covered)))
     return out
+
+
+def _continued(lines: list[str], line: int) -> range:
+    """The lines a shell command starting on ``line`` continues onto (each ending in a backslash)."""
+    end = line
+    while end <= len(lines) and lines[end - 1].endswith("\\") and not lines[end - 1].lstrip().startswith("#"):
+        end += 1
+    return range(line, min(end, len(lines)) + 1)
 
 
 def _next_code_line(lines: list[str], line: int) -> int | None:

@@ -60,16 +60,18 @@ RESOLUTION_CODES = frozenset({"LL902", "LL905"})
 
 
 def resolve_model(site: LoraSite, settings: Settings, reach: Reach = Reach.ALL,
-                  lock_rule: bool = True) -> Resolution:
-    """The model of ``site`` as far as ``reach`` goes. With ``lock_rule`` (LL905 selected), a model
-    missing for a reason the model lock avoids is reported by LL905 instead of LL902."""
+                  lock_rule: bool = True, source: SourceFile | None = None) -> Resolution:
+    """The model of ``site`` (of ``source``, which names its lines) as far as ``reach`` goes.
+    With ``lock_rule`` (LL905 selected), a model missing for a reason the model lock avoids is
+    reported by LL905 instead of LL902."""
     from .models.context import Need, context_for, lock_message, unresolved_message
     from .rules import finding, internal_error
 
     if reach is Reach.NONE:
         return Resolution(need=Need.HUB)  # not even looked at: the parent process will
     try:
-        ctx = context_for(site, settings, defer=reach is Reach.CACHED)
+        ctx = context_for(site, settings, defer=reach is Reach.CACHED,
+                          where=source.where if source is not None else None)
     except Exception as exc:  # resolution must never take the run down
         return Resolution(problem=internal_error("model resolution", site.path, site.span, exc))
     if ctx.deferred is not None:
@@ -100,7 +102,7 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
         # resumed): only its dialect notes are reported, so there is no model to resolve.
         if model_rules and site.active:
             try:
-                found = resolve_model(site, settings, reach, "LL905" in rules)
+                found = resolve_model(site, settings, reach, "LL905" in rules, source)
             except Exception as exc:  # a resolver or analysis bug must not take the run down
                 found = Resolution(problem=internal_error("the model analysis", site.path, site.span, exc))
             if found.need is not None:

@@ -88,8 +88,7 @@ def read_stream(stream, path: str, settings: Settings) -> Read:
             text = stream.read(limit + 1)
             if len(text) > limit:
                 return _too_big(path, settings)
-            source = SourceFile.of_text(path, text)
-            return Read(path, settings, source, shown=source)
+            return _presented(path, settings, SourceFile.of_text(path, text))
         data = raw.read(limit + 1)
     except OSError as e:
         return _problem(path, settings, f"cannot read stdin: {e.strerror or e}")
@@ -105,7 +104,18 @@ def _decoded(path: str, settings: Settings, got: SourceFile | Unreadable | None,
         return Read(path, settings)
     if isinstance(got, Unreadable):
         return _problem(path, settings, got.message, got.span, SourceFile(path, _replaced(data), kind_of(path)))
-    return Read(path, settings, got, shown=got)
+    return _presented(path, settings, got)
+
+
+def _presented(path: str, settings: Settings, source: SourceFile) -> Read:
+    """The file as its reader reads it (a notebook: its Python script), or LL901 at ``source``."""
+    from .sources import SourceError, presented
+
+    try:
+        shown = presented(source)
+    except SourceError as e:
+        return _problem(path, settings, e.message, e.span, source)
+    return Read(path, settings, shown, shown=shown)
 
 
 def _replaced(data: bytes) -> str:

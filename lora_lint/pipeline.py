@@ -64,7 +64,10 @@ class Partial:
         return any(w.need is Need.BUILD for w in self.waiting)
 
 
-def _directives_possible(text: str) -> bool:
+def _directives_possible(source: SourceFile) -> bool:
+    if source.kind is Kind.NOTEBOOK:  # a notebook's JSON that was not presented (no LoRA marker):
+        return False                  # its comments are in cells, read only when it is presented
+    text = source.text
     return "lora-lint" in text or "noqa" in text.lower()
 
 
@@ -72,10 +75,11 @@ def lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rul
                  reach: Reach = Reach.ALL) -> Partial:
     """One file: its sites, the rules that need no model, and the model rules of every site
     whose model ``reach`` allows; the others are left waiting."""
-    from .sources import SourceError, sites_for
+    from .sources import SourceError, presented, sites_for
 
     path = source.path
     try:
+        source = presented(source)
         sites = sites_for(source)
     except SourceError as e:
         found = [_finding("LL901", e.message, path, e.span)]
@@ -87,11 +91,13 @@ def lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rul
 
         found = [internal_error("the source reader", path, Span.point(1, 1), exc)]
     else:
-        if not sites and not _directives_possible(source.text):
+        unreadable = [_finding("LL901", message, path, span) for message, span in source.problems]
+        if not sites and not unreadable and not _directives_possible(source):
             source.forget()
             return Partial(source, [])  # the common case: no rule, not even the registry, is loaded
         rules = settings.rules_for(path) if rules is None else rules
         found, waiting = check(source if sites else None, sites, settings, rules, reach)
+        found = unreadable + found
         if waiting:
             source.forget()
             return Partial(source, found, waiting)

@@ -27,6 +27,7 @@ class Row:
     ctx: Any  # models.context.ModelContext
     problem: str | None = None  # the LL902 message when the model is not known
     extra: dict = field(default_factory=dict)
+    at: tuple[int | None, int] | None = None  # (cell, line) in a notebook (``SourceFile.locate``)
 
 
 def _known(site: LoraSite, name: str) -> Any:
@@ -39,10 +40,11 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def each_site(paths: Iterable[str], settings) -> Iterator[tuple[LoraSite, Any] | str]:
-    """Every LoRA site under ``paths`` with its file's Settings, in discovery order, and a message
-    (a str) for each file that could not be read. ``settings`` is a Settings or a function giving
-    each path its Settings (config files). ``report`` and ``lock`` walk the same sites."""
+def each_site(paths: Iterable[str], settings, with_source: bool = False) -> Iterator[tuple | str]:
+    """Every LoRA site under ``paths`` with its file's Settings (``with_source``: and the file's
+    ``SourceFile``, which names its lines), in discovery order, and a message (a str) for each
+    file that could not be read. ``settings`` is a Settings or a function giving each path its
+    Settings (config files). ``report`` and ``lock`` walk the same sites."""
     from .files import each_file
     from .sources import SourceError, sites_for
 
@@ -57,7 +59,7 @@ def each_site(paths: Iterable[str], settings) -> Iterator[tuple[LoraSite, Any] |
         try:
             sites = sites_for(read.source)
         except SourceError as e:
-            yield f"{path}:{e.span.line}:{e.span.col}: {e.message}"
+            yield f"{path}:{read.source.where(e.span.line)}:{e.span.col}: {e.message}"
             continue
         except Exception as e:  # the report goes on with the other files
             yield f"{path}: cannot read it: {type(e).__name__}: {e}"
@@ -65,7 +67,7 @@ def each_site(paths: Iterable[str], settings) -> Iterator[tuple[LoraSite, Any] |
         finally:
             read.source.forget()
         for site in sites:
-            yield site, read.settings
+            yield (site, read.settings, read.source) if with_source else (site, read.settings)
 
 
 def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
@@ -76,18 +78,19 @@ def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
 
     rows: list[Row] = []
     errors: list[str] = []
-    for item in each_site(paths, settings):
+    for item in each_site(paths, settings, with_source=True):
         if isinstance(item, str):
             errors.append(item)
             continue
-        site, site_settings = item
+        site, site_settings, source = item
         try:
-            ctx = context_for(site, site_settings)
+            ctx = context_for(site, site_settings, where=source.where)
         except Exception as e:
-            errors.append(f"{site.path}:{site.span.line}:{site.span.col}: model resolution failed:"
+            errors.append(f"{site.path}:{source.where(site.span.line)}:{site.span.col}: model resolution failed:"
                           f" {type(e).__name__}: {e}")
             continue
-        rows.append(Row(site, ctx, unresolved_message(ctx) if ctx.problem else None))
+        at = source.locate(site.span.line) if source.rows is not None else None
+        rows.append(Row(site, ctx, unresolved_message(ctx) if ctx.problem else None, at=at))
     return rows, errors
 
 
@@ -136,7 +139,8 @@ def as_dict(row: Row) -> dict:
     resolved = ctx.resolved
     return {
         "filename": site.path,
-        "location": {"row": site.span.line, "column": site.span.col},
+        "cell": row.at[0] if row.at else None,  # (a notebook: rows count within the cell, as ruff's)
+        "location": {"row": row.at[1] if row.at else site.span.line, "column": site.span.col},
         "dialect": site.dialect.name,
         "base_model": ctx.name,
         "base_model_from": ctx.origin,
@@ -232,7 +236,8 @@ def render_text(data: list[dict]) -> str:
     table = []
     notes = []
     for d in data:
-        loc = f"{d['filename']}:{d['location']['row']}:{d['location']['column']}"
+        cell = f"cell {d['cell']}:" if d.get("cell") is not None else ""
+        loc = f"{d['filename']}:{cell}{d['location']['row']}:{d['location']['column']}"
         size = d["adapter_bytes"] or {}
         pct = d["trainable_percent"]
         table.append([

@@ -8,6 +8,11 @@
   and ``source.fixAll.lora-lint``: every safe fix, as ``--fix`` would apply them.
 * Hover on a ``LoraConfig(...)`` call or a YAML/JSON LoRA block: the ``report`` line (r, α,
   scaling, trainable parameters and their share of the base model, adapter size).
+* Notebooks opened as notebook documents (LSP 3.17 ``notebookDocument/*``, advertised for
+  ``jupyter-notebook`` with Python cells): the code cells are read as one script, as ``check``
+  reads a ``.ipynb``; diagnostics are published per cell document, and quick fixes, fix-all and
+  hover work in the cell's own coordinates. A ``.ipynb`` sent as a plain text document (its JSON)
+  gets its diagnostics at the JSON text of the cells' source.
 
 Positions: lora-lint counts characters; LSP columns are in the encoding the client negotiated
 (UTF-16 unless it offers another), converted per line.
@@ -25,16 +30,19 @@ from pygls.lsp.server import LanguageServer
 from . import __version__
 from .model import Finding, Fix, Severity, Span
 from .source_file import Kind, SourceFile
-from .sources import is_source
+from .sources import SourceError, is_source, presented
 
 SEVERITY = {Severity.ERROR: t.DiagnosticSeverity.Error, Severity.WARNING: t.DiagnosticSeverity.Warning,
             Severity.INFO: t.DiagnosticSeverity.Information}
 FIX_ALL = f"{t.CodeActionKind.SourceFixAll.value}.lora-lint"
+NOTEBOOK_SYNC = t.NotebookDocumentSyncOptions(notebook_selector=[t.NotebookDocumentFilterWithCells(
+    notebook="jupyter-notebook", cells=[t.NotebookCellLanguage(language="python")])], save=True)
 
 
 class LoraLintServer(LanguageServer):
     def __init__(self, offline: bool = False, isolated: bool = False):
-        super().__init__("lora-lint", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental)
+        super().__init__("lora-lint", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental,
+                         notebook_document_sync=NOTEBOOK_SYNC)
         from .config import Overrides, Resolver
 
         self.resolver = Resolver(Overrides(offline=offline), isolated=isolated)
@@ -42,6 +50,7 @@ class LoraLintServer(LanguageServer):
         self.results: dict[str, tuple[int | None, str, list[Finding]]] = {}
         self.running: set[str] = set()
         self.dirty: set[str] = set()
+        self.cells: dict[str, set[str]] = {}  # notebook uri -> the cell documents given diagnostics
 
     # -- running the engine (on the worker thread) ------------------------------------------------
 
@@ -114,6 +123,24 @@ def build(offline: bool = False, isolated: bool = False) -> LoraLintServer:
         ls.results.pop(params.text_document.uri, None)
         ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 
+    @ls.feature(t.NOTEBOOK_DOCUMENT_DID_OPEN)
+    async def notebook_open(ls: LoraLintServer, params: t.DidOpenNotebookDocumentParams):
+        await refresh(ls, params.notebook_document.uri, notebook=True)
+
+    @ls.feature(t.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    async def notebook_change(ls: LoraLintServer, params: t.DidChangeNotebookDocumentParams):
+        await refresh(ls, params.notebook_document.uri, notebook=True)
+
+    @ls.feature(t.NOTEBOOK_DOCUMENT_DID_SAVE)
+    async def notebook_save(ls: LoraLintServer, params: t.DidSaveNotebookDocumentParams):
+        await refresh(ls, params.notebook_document.uri, notebook=True)
+
+    @ls.feature(t.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_close(ls: LoraLintServer, params: t.DidCloseNotebookDocumentParams):
+        uris = ls.cells.pop(params.notebook_document.uri, set()) | {c.uri for c in params.cell_text_documents}
+        for uri in sorted(uris):
+            ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
     @ls.feature(t.TEXT_DOCUMENT_CODE_ACTION,
                 t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix, FIX_ALL], resolve_provider=False))
     async def code_action(ls: LoraLintServer, params: t.CodeActionParams):
@@ -142,6 +169,126 @@ def _source(uri: str, doc) -> SourceFile | None:
     return SourceFile.of_text(path, doc.source) if is_source(path) else None
 
 
+# -- notebook documents ---------------------------------------------------------------------------
+
+def _notebook_path(uri: str) -> str:
+    if uri.startswith("file:"):
+        from pygls.uris import to_fs_path
+
+        return to_fs_path(uri) or uri
+    return uri.rpartition("/")[2]
+
+
+def _notebook(ls: LoraLintServer, uri: str) -> tuple[SourceFile, dict[int, str]] | None:
+    """The script of an open notebook document (its Python code cells, as ``check`` reads a
+    ``.ipynb``), and each cell's number -> its document's uri."""
+    from .sources.notebook import CodeCell, script
+
+    nb = ls.workspace.get_notebook_document(notebook_uri=uri)
+    if nb is None:
+        return None
+    path = _notebook_path(nb.uri)
+    code, uris = [], {}
+    for number, cell in enumerate(nb.cells, 1):
+        uris[number] = cell.document
+        if cell.kind != t.NotebookCellKind.Code:
+            continue
+        doc = ls.workspace.get_text_document(cell.document)
+        if doc.language_id not in (None, "python"):
+            continue
+        code.append(CodeCell(number, doc.source, (0, 0), (), False))
+    return script(SourceFile(path, "", Kind.NOTEBOOK), code), uris
+
+
+def _in_cell(source: SourceFile, span: Span) -> tuple[int | None, Span]:
+    """``(cell, span within it)`` of a span of a notebook's script."""
+    cell, line = source.locate(span.line)
+    end_cell, end_line = source.locate(span.end_line)
+    if end_cell != cell:  # (ends past its cell's text: at the end of its last line)
+        return cell, Span(line, span.col, line, span.col)
+    return cell, Span(line, span.col, end_line, span.end_col)
+
+
+def _cell_doc(ls: LoraLintServer, uri: str) -> SourceFile:
+    return SourceFile(uri, ls.workspace.get_text_document(uri).source, Kind.PYTHON)
+
+
+def _cell_findings(source: SourceFile, findings: list[Finding], number: int) -> list[Finding]:
+    """The findings in cell ``number``, their spans and fix edits within the cell."""
+    from dataclasses import replace
+
+    out = []
+    for f in findings:
+        cell, span = _in_cell(source, f.span)
+        if cell != number:
+            continue
+        fix = f.fix
+        if fix is not None:
+            fix = replace(fix, edits=tuple(replace(e, span=_in_cell(source, e.span)[1]) for e in fix.edits))
+        out.append(replace(f, span=span, fix=fix))
+    return out
+
+
+async def refresh_notebook(ls: LoraLintServer, uri: str) -> bool:
+    """Lint an open notebook document and publish each code cell's diagnostics; False when it
+    is not open."""
+    got = _notebook(ls, uri)
+    if got is None:
+        return False
+    source, uris = got
+    findings = await ls.run(ls.lint, source)
+    if uri in ls.dirty or ls.workspace.get_notebook_document(notebook_uri=uri) is None:
+        return True
+    published = set()
+    for number, cell_uri in uris.items():
+        found = _cell_findings(source, findings, number)
+        if not found and cell_uri not in ls.cells.get(uri, set()):
+            continue
+        doc = _cell_doc(ls, cell_uri)
+        version = ls.workspace.get_text_document(cell_uri).version
+        ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(
+            uri=cell_uri, version=version, diagnostics=[diagnostic(ls, doc, f) for f in found]))
+        if found:
+            published.add(cell_uri)
+    for gone in ls.cells.get(uri, set()) - set(uris.values()):
+        ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=gone, diagnostics=[]))
+    ls.cells[uri] = published
+    return True
+
+
+def _in_notebook(ls: LoraLintServer, uri: str) -> tuple[SourceFile, dict[int, str], int] | None:
+    """For a cell document of an open notebook: the notebook's script, its cells' uris and the
+    cell's number."""
+    nb = ls.workspace.get_notebook_document(cell_uri=uri)
+    if nb is None:
+        return None
+    got = _notebook(ls, nb.uri)
+    if got is None:
+        return None
+    source, uris = got
+    number = next((n for n, u in uris.items() if u == uri), None)
+    return None if number is None else (source, uris, number)
+
+
+def _shown(source: SourceFile) -> SourceFile:
+    """What the findings of ``source`` point into: its reader's text (a notebook's script), or
+    the file itself when it cannot be read that way (their LL901 points into the file)."""
+    try:
+        return presented(source)
+    except SourceError:
+        return source
+
+
+def _in_file(shown: SourceFile, f: Finding) -> Finding:
+    """A finding of a reader's own text moved to the file's text (a notebook's JSON)."""
+    if shown.rows is None:
+        return f
+    from dataclasses import replace
+
+    span = Span(*shown.file_position(f.span.line, f.span.col), *shown.file_position(f.span.end_line, f.span.end_col))
+    return replace(f, span=span, fix=None)  # (a fix edits the cells' text, not the JSON's)
+
+
 async def current(ls: LoraLintServer, uri: str) -> tuple[SourceFile, list[Finding]] | None:
     """``(source, findings)`` for the document as the editor has it now."""
     doc = ls.workspace.get_text_document(uri)
@@ -155,8 +302,9 @@ async def current(ls: LoraLintServer, uri: str) -> tuple[SourceFile, list[Findin
     return source, findings
 
 
-async def refresh(ls: LoraLintServer, uri: str) -> None:
-    """Lint the document and publish its diagnostics; a change during the run lints again."""
+async def refresh(ls: LoraLintServer, uri: str, notebook: bool = False) -> None:
+    """Lint the document (``notebook``: the notebook document) and publish its diagnostics; a
+    change during the run lints again."""
     if uri in ls.running:
         ls.dirty.add(uri)
         return
@@ -164,6 +312,10 @@ async def refresh(ls: LoraLintServer, uri: str) -> None:
     try:
         while True:
             ls.dirty.discard(uri)
+            if notebook:
+                if not await refresh_notebook(ls, uri) or uri not in ls.dirty:
+                    return
+                continue
             doc = ls.workspace.get_text_document(uri)
             version, text = doc.version, doc.source
             source = _source(uri, doc)
@@ -175,8 +327,9 @@ async def refresh(ls: LoraLintServer, uri: str) -> None:
             if not _is_open(ls, uri):  # closed while it was linted: nothing to show
                 return
             ls.results[uri] = (version, text, findings)
+            shown = _shown(source) if source.kind is Kind.NOTEBOOK else source
             ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(
-                uri=uri, version=version, diagnostics=[diagnostic(ls, source, f) for f in findings]))
+                uri=uri, version=version, diagnostics=[diagnostic(ls, source, _in_file(shown, f)) for f in findings]))
             return
     finally:
         ls.running.discard(uri)
@@ -205,8 +358,11 @@ def _touches(a: t.Range, b: t.Range) -> bool:
 
 async def code_actions(ls: LoraLintServer, params: t.CodeActionParams) -> list[t.CodeAction]:
     uri = params.text_document.uri
+    cell = _in_notebook(ls, uri)
+    if cell is not None:
+        return await _cell_actions(ls, params, *cell)
     got = await current(ls, uri)
-    if got is None:
+    if got is None or got[0].kind is Kind.NOTEBOOK:  # (a notebook's JSON as text: no edits)
         return []
     doc, findings = got
     only = params.context.only
@@ -232,6 +388,43 @@ async def code_actions(ls: LoraLintServer, params: t.CodeActionParams) -> list[t
     return actions
 
 
+async def _cell_actions(ls: LoraLintServer, params: t.CodeActionParams, source: SourceFile,
+                        uris: dict[int, str], number: int) -> list[t.CodeAction]:
+    """Code actions in a notebook's cell: its findings' fixes, and the fix-all of the notebook's
+    script as it changes this cell."""
+    uri = params.text_document.uri
+    findings = await ls.run(ls.lint, source)
+    doc = _cell_doc(ls, uri)
+    only = params.context.only
+    actions: list[t.CodeAction] = []
+    if not only or any(k.startswith(t.CodeActionKind.QuickFix) for k in only):
+        for f in _cell_findings(source, findings, number):
+            if f.fix is None:
+                continue
+            diag = diagnostic(ls, doc, f)
+            if not _touches(diag.range, params.range):
+                continue
+            title = f"{f.fix.message} ({f.code})" if f.fix.safe else f"{f.fix.message} ({f.code}, unsafe: changes training)"
+            actions.append(t.CodeAction(title=title, kind=t.CodeActionKind.QuickFix, diagnostics=[diag],
+                                        is_preferred=f.fix.safe, edit=_edit(ls, uri, doc, f.fix)))
+    if not only or any(FIX_ALL.startswith(k) for k in only):
+        fixed = await ls.run(_fix_all_source, ls, source)
+        cells = {c.number: c for c in source.rows.cells}
+        new = dict(fixed.rows.parts(fixed.text)) if fixed is not None and fixed.rows is not None else {}
+        if number in new and cells[number].stub is None and new[number] != doc.text:
+            end = ls.position(doc, len(doc.starts), len(doc.line(len(doc.starts))) + 1)
+            edit = t.TextEdit(range=t.Range(start=t.Position(line=0, character=0), end=end), new_text=new[number])
+            actions.append(t.CodeAction(title="Fix all safe lora-lint findings", kind=FIX_ALL,
+                                        edit=t.WorkspaceEdit(changes={uri: [edit]})))
+    return actions
+
+
+def _fix_all_source(ls: LoraLintServer, source: SourceFile) -> SourceFile | None:
+    from .fixes.apply import fix_source
+
+    return fix_source(source, ls.settings(source.path), unsafe=False, lint=ls.lint).fixed_source
+
+
 def _fix_all(ls: LoraLintServer, source: SourceFile) -> str | None:
     from .fixes.apply import fix_source
 
@@ -240,8 +433,23 @@ def _fix_all(ls: LoraLintServer, source: SourceFile) -> str | None:
 
 async def hover_at(ls: LoraLintServer, params: t.HoverParams) -> t.Hover | None:
     uri = params.text_document.uri
+    cell = _in_notebook(ls, uri)
+    if cell is not None:  # a notebook's cell: the script's site at that place
+        source, _, number = cell
+        doc = _cell_doc(ls, uri)
+        line, col = ls.column(doc, params.position)
+        first = next(c.first for c in source.rows.cells if c.number == number) if any(
+            c.number == number for c in source.rows.cells) else None
+        if first is None:
+            return None
+        found = await ls.run(_report_at, ls, source, first + line - 1, col)
+        if found is None:
+            return None
+        span, line_text = found
+        return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=f"**LoRA** {line_text}"),
+                       range=ls.range(doc, _in_cell(source, span)[1]))
     source = _source(uri, ls.workspace.get_text_document(uri))
-    if source is None:
+    if source is None or source.kind is Kind.NOTEBOOK:
         return None
     line, col = ls.column(source, params.position)
     found = await ls.run(_report_at, ls, source, line, col)
@@ -280,7 +488,7 @@ def _report_at(ls: LoraLintServer, source: SourceFile, line: int, col: int) -> t
         if hit is None:
             continue
         settings = ls.settings(source.path)
-        ctx = context_for(site, settings)
+        ctx = context_for(site, settings, where=source.where)
         row = Row(site, ctx, unresolved_message(ctx) if ctx.problem else None)
         return hit, summary_line(as_dict(row))
     return None

@@ -55,6 +55,19 @@ def kind_of(path: str) -> Kind | None:
     return None
 
 
+#: ``#!`` lines of the shells whose words bash's rules read (what pre-commit's ``shell`` type
+#: also sends for a file without a suffix); zsh, csh and tcsh split words otherwise.
+SHEBANG = re.compile(r"#![ \t]*(?:/usr)?(?:/local)?/bin/(?:env[ \t]+(?:-S[ \t]+)?)?(?:ba|da|a|k)?sh(?:\s|$)")
+
+
+def kind_of_file(path: str, text: str) -> Kind | None:
+    """The kind of a file from its name, else (a name without a known suffix) from its ``#!`` line."""
+    kind = kind_of(path)
+    if kind is None and text.startswith("#!") and SHEBANG.match(text[:200]):
+        return Kind.SHELL
+    return kind
+
+
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 #: Characters YAML (PyYAML, libyaml) also reads as line breaks; positions never count them.
 YAML_ONLY_BREAKS = ("\x85", "\u2028", "\u2029")
@@ -101,6 +114,23 @@ class Rows(Protocol):
     def locate(self, line: int) -> tuple[int | None, int]:
         """``(cell, line)``: the cell (None: the file has no cells) and the line within it or the file."""
 
+    def in_file(self, line: int, col: int) -> tuple[int, int]:
+        """Where 1-based ``line``/``col`` of the reader's text is in the real file's text."""
+
+    def edited(self, before: SourceFile, ranges: list[tuple[int, int, str]]) -> Rows:
+        """The rows of ``before``'s text once the edits ``ranges`` (``(start, end, new)``) apply."""
+
+    def file_text(self, text: str) -> str:
+        """The real file's text holding the reader's text ``text`` (a fixed version of it)."""
+
+    def parts(self, text: str) -> list[tuple[int, str]]:
+        """``(cell, its text)`` for each cell of the reader's text ``text`` (what a diff shows)."""
+
+    @property
+    def problems(self) -> tuple[tuple[str, Span], ...]:
+        """``(message, span)`` of each part of the file its reader could not read (a notebook's
+        cell that does not parse): LL901 each, while the rest is read."""
+
 
 T = TypeVar("T")
 
@@ -136,11 +166,44 @@ class SourceFile:
         """A file's text handed over as text (an editor, a text stream, a test): a leading
         byte-order mark is dropped, as the readers drop it."""
         bom = text.startswith("\ufeff")
-        return cls(path, text[1:] if bom else text, kind_of(path), bom=bom)
+        text = text[1:] if bom else text
+        return cls(path, text, kind_of_file(path, text), bom=bom)
 
     def with_text(self, text: str) -> SourceFile:
-        """The same file with other text (a fixed version): kind, encoding and BOM kept."""
+        """The same file with other text (a fixed version): kind, encoding, BOM and rows kept
+        (``edited`` moves the rows with the edits)."""
         return SourceFile(self.path, text, self.kind, encoding=self.encoding, bom=self.bom, rows=self.rows)
+
+    def edited(self, ranges: list[tuple[int, int, str]]) -> SourceFile:
+        """The same file with the edits ``ranges`` (``(start, end, new)`` offsets, not
+        overlapping) applied; its rows, if it has any, follow them."""
+        out = self.text
+        for start, end, new in sorted(ranges, key=lambda r: (r[0], r[1]), reverse=True):
+            out = out[:start] + new + out[end:]
+        edited = self.with_text(out)
+        if self.rows is not None and ranges:
+            edited.rows = self.rows.edited(self, ranges)
+        return edited
+
+    @property
+    def file_text(self) -> str:
+        """The text of the real file: the text itself, or for a reader's own text (a notebook's
+        script), the file holding it (``Rows.file_text``)."""
+        return self.text if self.rows is None else self.rows.file_text(self.text)
+
+    @property
+    def problems(self) -> tuple[tuple[str, Span], ...]:
+        """What the reader could not read while it read the rest (``Rows.problems``)."""
+        return () if self.rows is None else self.rows.problems
+
+    def where(self, line: int) -> str:
+        """Line ``line`` as a message names it: ``line N``, or ``cell C, line N`` in a notebook."""
+        cell, within = self.locate(line)
+        return f"line {within}" if cell is None else f"cell {cell}, line {within}"
+
+    def file_position(self, line: int, col: int) -> tuple[int, int]:
+        """Where 1-based ``line``/``col`` of the text is in the real file's text."""
+        return (line, col) if self.rows is None else self.rows.in_file(line, col)
 
     def __getstate__(self):
         return (self.path, self.text, self.kind, self.encoding, self.bom, self.stamp, self.rows)
@@ -303,7 +366,7 @@ def decode(data: bytes, path: str, stamp: Stamp | None = None) -> SourceFile | U
         return Unreadable(f"file is not valid UTF-8 ({e.reason} at byte {e.start})", Span.point(line, col))
     if "\x00" in text and not any(m in data for m in LORA_MARKERS):
         return None
-    return SourceFile(path, text, kind, bom=bom, stamp=stamp)
+    return SourceFile(path, text, kind or kind_of_file(path, text), bom=bom, stamp=stamp)
 
 
 def _declared(data: bytes) -> tuple[str, str] | None:

@@ -47,7 +47,7 @@ def test_manifest_is_valid_and_light():
     assert hooks["lora-lint-fix"]["entry"] == "lora-lint check --force-exclude --fix"
     for hook in hooks.values():
         assert hook["language"] == "python"
-        assert set(hook["types_or"]) == {"python", "pyi", "yaml", "json"}
+        assert set(hook["types_or"]) == {"python", "pyi", "yaml", "json", "jupyter", "shell"}
         assert hook["require_serial"] is True
         assert hook["exclude"] == r"(^|/)\.lora-lint/"  # the model lock's files
         assert "additional_dependencies" not in hook  # core dependencies only
@@ -102,6 +102,36 @@ def test_fix_hook_fixes_the_file_and_stops_the_commit(tmp_path, home):
     assert run.returncode == 1, out
     assert "files were modified by this hook" in out and "Found 2 findings (1 fixed, 1 remaining: 1 info)." in out  # LL902: no model named
     assert (repo / "train.py").read_text() == GOOD
+
+
+def _notebook(code: str) -> str:
+    import json
+
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": ["# Fine-tune"]},
+             {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+              "source": [line + "\n" for line in code.rstrip("\n").split("\n")]}]
+    cells[1]["source"][-1] = cells[1]["source"][-1].rstrip("\n")
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
+
+
+def test_a_notebook_is_refused_with_its_cell_then_fixed(tmp_path, home):
+    env = clean_env(home)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (("init", "-q"), ("config", "user.name", "Test"), ("config", "user.email", "t@example.com")):
+        assert git(repo, *args, env=env).returncode == 0
+    (repo / "train.ipynb").write_text(_notebook("!pip install peft\n" + BAD))
+    assert git(repo, "add", ".", env=env).returncode == 0
+    run = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "lora-lint", "--all-files"],
+                         cwd=repo, env=env, capture_output=True, text=True)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "train.ipynb:cell 2:3:23: LL001 [*] [error] `lora_aplha` is not a field of peft's LoraConfig" in out
+    run = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "lora-lint-fix", "--all-files"],
+                         cwd=repo, env=env, capture_output=True, text=True)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1 and "files were modified by this hook" in out, out
+    assert (repo / "train.ipynb").read_text() == _notebook("!pip install peft\n" + GOOD)
 
 
 # -- the model lock in the hook's torch-free environment -------------------------------------------
@@ -179,3 +209,27 @@ def test_hook_without_torch_uses_the_lock_and_warns_for_an_unlocked_model(tmp_pa
                            " transformers and torch, which are not installed; and base model"
                            " '../models/tiny-mistral' is not in the model lock (.lora-lint/models/lock.json)."), out
     assert "Fix: run `lora-lint lock`" in line
+
+
+def test_shell_scripts_reach_the_hook(tmp_path, home):
+    """pre-commit's ``shell`` type sends ``.sh`` files and executable scripts with a sh/bash ``#!``
+    line; lora-lint reads both (the second by its ``#!`` line) and leaves a zsh script alone."""
+    env = clean_env(home)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (("init", "-q"), ("config", "user.name", "Test"), ("config", "user.email", "t@example.com")):
+        assert git(repo, *args, env=env).returncode == 0
+    (repo / "train.sh").write_text("#!/bin/bash\nswift sft --model Qwen/Qwen2.5-0.5B --lora_droput 0.1\n")
+    run_script = repo / "run"
+    run_script.write_text("#!/usr/bin/env bash\nswift sft --model Qwen/Qwen2.5-0.5B \\\n  --lora_alpah 16\n")
+    run_script.chmod(0o755)
+    other = repo / "other.zsh"
+    other.write_text("swift sft --model Qwen/Qwen2.5-0.5B --lora_alpah 16\n")
+    assert git(repo, "add", ".", env=env).returncode == 0
+    run = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "lora-lint", "--all-files"],
+                         cwd=repo, env=env, capture_output=True, text=True)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "train.sh:2:37: LL001 [error] `lora_droput` is not a ms-swift LoRA setting; did you mean `lora_dropout`?" in out
+    assert "run:3:3: LL001 [error] `lora_alpah` is not a ms-swift LoRA setting; did you mean `lora_alpha`?" in out
+    assert "other.zsh" not in out  # zsh splits words otherwise: not read

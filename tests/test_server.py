@@ -56,11 +56,12 @@ class Editor:
     def queue(self, uri: str) -> asyncio.Queue:
         return self.published.setdefault(uri, asyncio.Queue())
 
-    async def start(self):
+    async def start(self, capabilities: t.ClientCapabilities | None = None):
         env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
         await self.client.start_io(sys.executable, "-m", "lora_lint", "server", env=env, cwd=str(self.tmp))
         result = await asyncio.wait_for(self.client.initialize_async(t.InitializeParams(
-            capabilities=t.ClientCapabilities(), root_uri=self.tmp.as_uri(), process_id=os.getpid())), LIMIT)
+            capabilities=capabilities or t.ClientCapabilities(), root_uri=self.tmp.as_uri(),
+            process_id=os.getpid())), LIMIT)
         self.client.initialized(t.InitializedParams())
         return result
 
@@ -167,6 +168,85 @@ async def session(tmp_path: Path) -> None:
 
 def test_language_server_over_stdio(tmp_path):
     asyncio.run(session(tmp_path))
+
+
+# -- notebooks ----------------------------------------------------------------------------
+
+CELLS = [
+    (t.NotebookCellKind.Markup, "markdown", "# Fine-tune"),
+    (t.NotebookCellKind.Code, "python", "%%capture\n!pip install peft"),
+    (t.NotebookCellKind.Code, "python", "# lora-lint: base-model=meta-llama/Llama-3.2-1B\nfrom peft import LoraConfig"),
+    (t.NotebookCellKind.Code, "python", "cfg = LoraConfig(\n    r=8,\n    lora_aplha=16,\n    target_modules=['q_proj'],\n)"),
+]
+
+
+async def notebook_session(tmp_path: Path) -> None:
+    import json
+
+    editor = Editor(tmp_path)
+    init = await editor.start(t.ClientCapabilities(notebook_document=t.NotebookDocumentClientCapabilities(
+        synchronization=t.NotebookDocumentSyncClientCapabilities())))
+    sync = init.capabilities.notebook_document_sync
+    assert sync.notebook_selector[0].notebook == "jupyter-notebook"
+    assert [c.language for c in sync.notebook_selector[0].cells] == ["python"]
+    try:
+        nb_path = tmp_path / "train.ipynb"
+        nb_uri = nb_path.as_uri()
+        cells = [f"vscode-notebook-cell:{nb_path}#cell{i}" for i in range(len(CELLS))]
+        editor.client.notebook_document_did_open(t.DidOpenNotebookDocumentParams(
+            notebook_document=t.NotebookDocument(uri=nb_uri, notebook_type="jupyter-notebook", version=1, cells=[
+                t.NotebookCell(kind=kind, document=uri) for (kind, _, _), uri in zip(CELLS, cells, strict=True)]),
+            cell_text_documents=[t.TextDocumentItem(uri=uri, language_id=lang, version=1, text=text)
+                                 for (_, lang, text), uri in zip(CELLS, cells, strict=True)]))
+        got = await editor.diagnostics(cells[3])
+        (typo,) = by_code(got.diagnostics, "LL001")
+        assert typo.range == t.Range(start=t.Position(line=2, character=4), end=t.Position(line=2, character=17))
+
+        # the quick fix, in the cell's coordinates
+        actions = await editor.actions(cells[3], typo.range, [typo], only=[t.CodeActionKind.QuickFix])
+        (rename,) = [a for a in actions if a.diagnostics and a.diagnostics[0].code == "LL001"]
+        fixed = apply(CELLS[3][2], rename.edit.changes[cells[3]])
+        assert fixed == CELLS[3][2].replace("lora_aplha", "lora_alpha")
+        everything = t.Range(start=t.Position(line=0, character=0), end=t.Position(line=5, character=0))
+        (fix_all,) = await editor.actions(cells[3], everything, [], only=[t.CodeActionKind.SourceFixAll])
+        assert apply(CELLS[3][2], fix_all.edit.changes[cells[3]]) == fixed
+
+        # hover on the call (the model named in another cell)
+        hover = await editor.hover(cells[3], 0, 8)
+        assert hover.contents.value.startswith("**LoRA** r=8 · α=8 · scaling 1 (α/r) · 524,288 trainable parameters")
+        assert hover.range.start == t.Position(line=0, character=6)
+
+        # the cell changes: its diagnostics follow
+        editor.client.notebook_document_did_change(t.DidChangeNotebookDocumentParams(
+            notebook_document=t.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=2),
+            change=t.NotebookDocumentChangeEvent(cells=t.NotebookDocumentCellChanges(text_content=[
+                t.NotebookDocumentCellContentChanges(
+                    document=t.VersionedTextDocumentIdentifier(uri=cells[3], version=2),
+                    changes=[t.TextDocumentContentChangeWholeDocument(text=fixed)])]))))
+        got = await editor.diagnostics(cells[3])
+        assert by_code(got.diagnostics, "LL001") == []
+
+        editor.client.notebook_document_did_close(t.DidCloseNotebookDocumentParams(
+            notebook_document=t.NotebookDocumentIdentifier(uri=nb_uri),
+            cell_text_documents=[t.TextDocumentIdentifier(uri=u) for u in cells]))
+
+        # the same notebook as a plain text document: diagnostics at its JSON text
+        def source(text):
+            return [line + "\n" for line in text.split("\n")[:-1]] + [text.split("\n")[-1]]
+
+        raw = json.dumps({"cells": [{"cell_type": "markdown" if kind == t.NotebookCellKind.Markup else "code",
+                                     "metadata": {}, "source": source(text)} for kind, _, text in CELLS],
+                          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
+        juri, jdiags = await editor.open("plain.ipynb", raw, "json")
+        (typo,) = by_code(jdiags, "LL001")
+        line = raw.split("\n")[typo.range.start.line]
+        assert line[typo.range.start.character:].startswith("lora_aplha=16,")
+    finally:
+        await editor.stop()
+
+
+def test_notebook_documents_over_stdio(tmp_path):
+    asyncio.run(notebook_session(tmp_path))
 
 
 # -- the editor set-ups in README.md -------------------------------------------

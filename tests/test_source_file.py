@@ -31,11 +31,11 @@ def test_the_kind_comes_from_the_name(name, kind):
     assert SourceFile.of_text(name, "").kind is kind
 
 
-def test_kinds_without_a_reader_are_not_walked(tmp_path):
+def test_kinds_are_walked_once_they_have_a_reader(tmp_path):
     for name in ("a.py", "b.yaml", "c.json", "d.ipynb", "e.sh", "f.txt"):
         (tmp_path / name).write_text("lora\n")
     found = sorted(os.path.basename(r.path) for r in each_file([str(tmp_path)], lambda _p: Settings()))
-    assert found == ["a.py", "b.yaml", "c.json"]
+    assert found == ["a.py", "b.yaml", "c.json", "d.ipynb", "e.sh"]  # (a kind is walked once its reader is registered)
 
 
 # -- lines ---------------------------------------------------------------------------------------

@@ -60,7 +60,10 @@ KEYMAP = {
     "use_dora": "use_dora",
     "pissa_init": "init_lora_weights",
 }
-KNOWN = {"finetuning_type", "loraplus_lr_ratio", "loraplus_lr_embedding", "pissa_iter", "pissa_convert"}
+KNOWN = {"finetuning_type", "loraplus_lr_ratio", "loraplus_lr_embedding", "pissa_iter", "pissa_convert",
+         # other options of v0.9.5 whose names read like LoRA settings (KTransformers, SGLang, vLLM)
+         "kt_lora_expert_intermediate_size", "kt_lora_expert_num", "kt_use_lora_experts", "sglang_lora_backend",
+         "vllm_max_lora_rank"}
 DIALECT = framework(
     NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()),
     defaults={"r": 8, "lora_dropout": 0.0, "bias": "none", "task_type": "CAUSAL_LM"},

@@ -63,6 +63,12 @@ DIALECT = framework(
     NAME, KEYMAP, known=KNOWN, settable=set(KEYMAP.values()),
     defaults={"r": 8, "lora_alpha": 32, "lora_dropout": 0.05, "bias": "none"},
 )
+#: Other options of ms-swift v4.5.2 (``swift/arguments/``) whose names read like LoRA settings: known,
+#: never "unknown" (``task_type`` picks swift's head; LoRA-GA, AdaLoRA and vLLM take the rest).
+KNOWN |= {"task_type", "target_parameters", "use_swift_lora", "merge_lora", "vllm_enable_lora", "vllm_max_lora_rank",
+          "lora_ga_batch_size", "lora_ga_direction", "lora_ga_iters", "lora_ga_max_length", "lora_ga_scale",
+          "lora_ga_stable_gamma", "adalora_beta1", "adalora_beta2", "adalora_init_r", "adalora_orth_reg_weight",
+          "adalora_target_r", "adalora_tfinal", "adalora_tinit"}
 SWITCHES = ("tuner_type", "train_type", "sft_type")
 INIT = {"true": True, "false": False}
 
@@ -174,6 +180,8 @@ def sites(doc: Doc) -> list[LoraSite]:
     top = doc.top
     switch = next(top.get(k) for k in SWITCHES if k in top)
     kind = top.value(switch.key)
+    if isinstance(kind, str) and kind.lower() == "lora_llm":
+        return [_lora_llm(doc, top, switch)]
     if isinstance(kind, str) and kind.lower() not in ("lora", "qlora", "longlora"):
         dead = dead_keys(top, [k for k in KEYMAP if k.startswith("lora")], doc)
         if not dead:
@@ -196,6 +204,8 @@ def sites(doc: Doc) -> list[LoraSite]:
         if e is not None:
             p = param(doc, e)
             v = INIT.get(p.value.lower(), p.value) if isinstance(p.value, str) else p.value
+            if v == "lora-ga":  # swift's own LoRA-GA (pipelines/train/tuner.py:207-229), not peft's
+                v = UNKNOWN
             b.set("init_lora_weights", Param(p.key, v, p.span))
     b.defaults()
     task = top.value("task_type", "causal_lm")
@@ -213,3 +223,22 @@ def sites(doc: Doc) -> list[LoraSite]:
     check_unknown(b, top, KEYMAP, KNOWN)
     check_duplicates(b, top, KEYMAP)
     return [b.build()]
+
+
+def _lora_llm(doc: Doc, top, switch) -> LoraSite:
+    """``tuner_type: lora_llm`` (``tuner_plugin/lora_llm.py:71-80``): peft LoRA with only the rank
+    and α of the settings, on the language model's linears (a regex from swift's registry of the
+    model's parts, not replayed), the vision tower and aligner trained in full. The other LoRA
+    settings are not passed: the site is open and its targets unknown."""
+    b = SiteBuilder(doc, DIALECT, span(switch.key_node))
+    apply_keymap(b, top, {k: v for k, v in KEYMAP.items() if v in ("r", "lora_alpha")})
+    b.defaults("r", "lora_alpha")
+    b.set("target_modules", Param(switch.key, UNKNOWN, b.span))
+    b.open = True
+    for key in ("model", "model_id_or_path"):
+        if isinstance(top.value(key), str):
+            b.base_model = param(doc, top.get(key))
+            break
+    b.ctx("adapter", param(doc, switch))
+    check_unknown(b, top, KEYMAP, KNOWN)
+    return b.build()

@@ -29,6 +29,12 @@ def applicable(f: Finding, unsafe: bool) -> bool:
 def apply_fixes(source: SourceFile, fixes: Iterable[Fix]) -> tuple[str, list[Fix]]:
     """The text with the non-overlapping ``fixes`` applied (in order of position), and the fixes
     applied. A fix identical to one applied counts as applied (two findings, one change)."""
+    fixed, applied = _apply(source, fixes)
+    return fixed.text, applied
+
+
+def _apply(source: SourceFile, fixes: Iterable[Fix]) -> tuple[SourceFile, list[Fix]]:
+    """``apply_fixes``, giving the fixed file (its rows moved with the edits)."""
     doc = source
     taken: list[tuple[int, int]] = []
     chosen: list[tuple[int, int, str]] = []
@@ -54,10 +60,7 @@ def apply_fixes(source: SourceFile, fixes: Iterable[Fix]) -> tuple[str, list[Fix
         applied.append(fix)
         taken += [(s, e) for s, e, _ in ranges]
         chosen += ranges
-    out = source.text
-    for start, end, new in sorted(chosen, key=lambda r: (r[0], r[1]), reverse=True):
-        out = out[:start] + new + out[end:]
-    return out, applied
+    return source.edited(chosen), applied
 
 
 def _overlap(a: tuple, b: tuple) -> bool:
@@ -65,16 +68,19 @@ def _overlap(a: tuple, b: tuple) -> bool:
     return a[0] == b[0] or (a[0] < b[1] and b[0] < a[1])
 
 
-def readable(path: str, before: str, after: str) -> bool:
+def readable(path: str, before: str, after: str, kind: Kind | None = None) -> bool:
     """``after`` still parses (Python: libcst, and Python's compiler when ``before`` passed it too,
-    which also refuses a repeated keyword; nothing is run; YAML/JSON: the composer)."""
-    kind = kind_of(path)
+    which also refuses a repeated keyword; nothing is run; YAML/JSON: the composer). IPython's
+    own lines are masked first, as the reader masks them. ``kind``: the text's kind (a notebook's
+    script is Python), by default the file's."""
+    kind = kind or kind_of(path)
     try:
         if kind is Kind.PYTHON:
-            import libcst as cst
+            from ..ipython import masked
+            from ..sources.python import parse
 
-            cst.parse_module(after)
-            if _compiles(before, path) and not _compiles(after, path):
+            parse(SourceFile(path, after, kind))
+            if _compiles(masked(before), path) and not _compiles(masked(after), path):
                 return False
         else:
             if kind is Kind.JSON:
@@ -107,6 +113,7 @@ class Result:
     fixed: list[Finding] = field(default_factory=list)  # findings whose fix was applied
     remaining: list[Finding] = field(default_factory=list)  # findings of the fixed text
     skipped: list[Finding] = field(default_factory=list)  # fixes dropped: they broke the file
+    final: SourceFile | None = None  # the fixed file (its rows follow the edits)
 
     @property
     def path(self) -> str:
@@ -123,7 +130,17 @@ class Result:
     @property
     def fixed_source(self) -> SourceFile:
         """The file as the fixes left it."""
-        return self.source.with_text(self.text) if self.changed else self.source
+        if not self.changed:
+            return self.source
+        if self.final is not None and self.final.text == self.text:
+            return self.final
+        return self.source.with_text(self.text)
+
+    @property
+    def file_data(self) -> bytes:
+        """The bytes of the fixed file (a notebook: its JSON with the fixed cells)."""
+        source = self.fixed_source
+        return (UTF8_BOM if source.bom else b"") + source.file_text.encode("utf-8")
 
 
 Lint = Callable[[SourceFile], list[Finding]]
@@ -133,7 +150,9 @@ def fix_source(source: SourceFile, settings: Settings | None = None, unsafe: boo
                lint: Lint | None = None) -> Result:
     """Apply the safe (and with ``unsafe`` the unsafe) fixes to ``source`` until none applies."""
     from ..pipeline import lint_source
+    from ..sources import presented
 
+    source = presented(source)  # (a notebook: its script; SourceError when it cannot be read)
     settings = settings or Settings()
     lint = lint or (lambda s: lint_source(s, settings))
     result = Result(source, source.text)
@@ -145,16 +164,16 @@ def fix_source(source: SourceFile, settings: Settings | None = None, unsafe: boo
         todo = [f for f in findings if applicable(f, unsafe) and f not in result.skipped]
         if not todo:
             break
-        new, applied = apply_fixes(current, [f.fix for f in todo])
-        if new != current.text and not readable(path, current.text, new):
-            new, applied = _one_by_one(current, todo, result)
-        if not applied or new in seen:
+        fixed, applied = _apply(current, [f.fix for f in todo])
+        if fixed.text != current.text and not readable(path, current.text, fixed.text, current.kind):
+            fixed, applied = _one_by_one(current, todo, result)
+        if not applied or fixed.text in seen:
             break
         ids = {id(fx) for fx in applied}
         result.fixed += [f for f in todo if id(f.fix) in ids]
-        result.text = new
-        current = source.with_text(new)
-        seen.add(new)
+        result.text = fixed.text
+        result.final = current = fixed
+        seen.add(fixed.text)
         findings = lint(current)
     result.remaining = findings
     return result
@@ -166,21 +185,21 @@ def fix_text(path: str, text: str, settings: Settings | None = None, unsafe: boo
     return fix_source(SourceFile.of_text(path, text), settings, unsafe, lint)
 
 
-def _one_by_one(source: SourceFile, todo: list[Finding], result: Result) -> tuple[str, list[Fix]]:
+def _one_by_one(source: SourceFile, todo: list[Finding], result: Result) -> tuple[SourceFile, list[Fix]]:
     """The fixes applied one at a time, each kept only if the file still parses after it."""
-    text = source.text
+    kept = source
     applied: list[Fix] = []
     for f in todo:
-        new, done = apply_fixes(source, [f.fix])
-        if done and readable(source.path, text, new):
-            text = new
+        new, done = _apply(source, [f.fix])
+        if done and readable(source.path, source.text, new.text, source.kind):
+            kept = new
             applied += done
         else:
             result.skipped.append(f)
         # later fixes were built for the original text: stop after the first kept one
         if applied:
             break
-    return text, applied
+    return kept, applied
 
 
 # -- files --------------------------------------------------------------------------------------
@@ -193,8 +212,7 @@ def fix_read(read: Read, unsafe: bool = False, write: bool = True) -> Result | F
     if write and result.changed:
         from .write import write_atomic
 
-        source = read.source
-        write_atomic(source.path, (UTF8_BOM if source.bom else b"") + result.text.encode("utf-8"))
+        write_atomic(read.source.path, result.file_data)
     return result
 
 
@@ -215,11 +233,20 @@ def fix_each(paths: Iterable[str], settings_for: Callable[[str], Settings], forc
 
 def unified_diff(result: Result) -> str:
     """``--diff``'s output for one file (lines split at line breaks only, as editors split them)."""
+    name = result.path.replace(os.sep, "/")
+    before, after = result.source, result.fixed_source
+    if before.rows is not None and after.rows is not None:  # a notebook: each changed cell, as ruff
+        return "".join(_diff(f"{name}:cell {n}", old, new)
+                       for (n, old), (_, new) in zip(before.rows.parts(before.text), after.rows.parts(after.text),
+                                                     strict=True)
+                       if old != new)
+    return _diff(name, result.original, result.text)
+
+
+def _diff(name: str, before: str, after: str) -> str:
     import difflib
 
-    name = result.path.replace(os.sep, "/")
-    lines = difflib.unified_diff(lines_with_breaks(result.original), lines_with_breaks(result.text),
-                                 fromfile=name, tofile=name)
+    lines = difflib.unified_diff(lines_with_breaks(before), lines_with_breaks(after), fromfile=name, tofile=name)
     out = []
     for line in lines:
         out.append(line if ends_a_line(line) else line + "\n\\ No newline at end of file\n")

@@ -22,10 +22,16 @@ BOOL_WORDS = {"true": "false", "false": "true", "True": "False", "False": "True"
 JSON_BOOLS = {"true": "false", "false": "true"}
 
 
+def _editable(doc: SourceFile | None) -> bool:
+    """A document fixes can be built for: a shell script has no fix builder (a command line's
+    settings are words, not YAML), so its findings carry no fix."""
+    return doc is not None and doc.kind is not Kind.SHELL
+
+
 def keys_beside(doc: SourceFile | None, site: LoraSite, p: Param) -> set[str] | None:
     """The other keys written where ``p``'s key is (the call's keywords, the YAML mapping's keys);
     None when unknown (``**kwargs``, not found)."""
-    if doc is None:
+    if not _editable(doc):
         return None
     if doc.kind is Kind.PYTHON:
         t = _tree(doc)
@@ -54,7 +60,7 @@ def rename_key(doc: SourceFile | None, site: LoraSite, p: Param, new: str) -> Ed
 def set_bool(doc: SourceFile | None, p: Param, value: bool) -> Edits | None:
     """A boolean written as a literal (``True``, ``false``, ``FALSE``) set to ``value`` in the same
     spelling; a computed value is left alone."""
-    if doc is None or p.implicit or not isinstance(p.value, bool) or p.value == value:
+    if not _editable(doc) or p.implicit or not isinstance(p.value, bool) or p.value == value:
         return None
     if doc.kind is Kind.PYTHON:
         from . import python_edits as py
@@ -69,7 +75,7 @@ def set_bool(doc: SourceFile | None, p: Param, value: bool) -> Edits | None:
 def add_setting(doc: SourceFile | None, site: LoraSite, key: str, value: bool, after: Param | None) -> Edits | None:
     """``key`` set to ``value`` (a boolean) where the site's other settings are written, right after
     ``after`` (Python: or the last keyword argument)."""
-    if doc is None:
+    if not _editable(doc):
         return None
     if doc.kind is Kind.PYTHON:
         from . import python_edits as py
@@ -85,7 +91,7 @@ def add_setting(doc: SourceFile | None, site: LoraSite, key: str, value: bool, a
 
 def list_to_string(doc: SourceFile | None, p: Param) -> Edits | None:
     """A one-item list written as that item: ``["all-linear"]`` -> ``"all-linear"``."""
-    if doc is None or p.implicit:
+    if not _editable(doc) or p.implicit:
         return None
     if doc.kind is Kind.PYTHON:
         from . import python_edits as py
@@ -109,7 +115,7 @@ def string_to_list(doc: SourceFile | None, p: Param, names: list[str]) -> Edits 
 
 def edit_items(doc: SourceFile | None, p: Param, replace: dict[int, str], drop: set[int]) -> Edits | None:
     """List ``p``'s items replaced (index -> name) and dropped, the list's layout kept."""
-    if doc is None or p.implicit or not p.items:
+    if not _editable(doc) or p.implicit or not p.items:
         return None
     if doc.kind is Kind.PYTHON:
         from . import python_edits as py

@@ -63,4 +63,4 @@ def fix_stdin(args, source: SourceFile, settings: Settings, info) -> FixRun:
     info.fixing = True
     info.fixed = len(result.fixed)
     info.sources[source.path] = result.fixed_source
-    return FixRun(result.remaining, text=result.text)
+    return FixRun(result.remaining, text=result.fixed_source.file_text)

@@ -81,7 +81,10 @@ class PyTree:
                     return text_edits.replace(doc, start, end, self.code(new, indent))
             except Exception:  # libcst's renderer internals changed: render the module instead
                 break
-        return text_edits.rewrite(doc, self.module.deep_replace(old, new).code)
+        # (against the module's own text: a text with IPython lines was parsed with them masked,
+        # the same length, so its positions are the file's and the masked lines never differ)
+        base = doc if self.module.code == doc.text else SourceFile(doc.path, self.module.code, doc.kind)
+        return text_edits.rewrite(base, self.module.deep_replace(old, new).code)
 
 
 def _indents(doc: SourceFile, line: int, lookback: int = 40) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,18 +118,22 @@ def is_online(settings) -> bool:
     return not (getattr(settings, "offline", False) or env_offline())
 
 
-def context_for(site: LoraSite, settings, defer: bool = False) -> ModelContext:
+def context_for(site: LoraSite, settings, defer: bool = False,
+                where: Callable[[int], str] | None = None) -> ModelContext:
     """The model context of ``site``. With ``defer``, nothing slow is done: a model that only the
-    Hub or a meta build can give leaves ``deferred`` set (and no problem, no inventory)."""
+    Hub or a meta build can give leaves ``deferred`` set (and no problem, no inventory).
+    ``where(line)`` names a line of the site's file in a message (``SourceFile.where``: a
+    notebook's lines are in cells)."""
     name, origin, param = choose(site, settings)
     ctx = ModelContext(name if isinstance(name, str) else None, origin, param)
     if origin is None:
         ctx.problem = Unresolved(None, "not-named", "no base model is named for this LoRA config")
         return ctx
     if not isinstance(name, str):
-        where = f" (line {param.span.line})" if param is not None else ""
-        ctx.problem = Unresolved(None, "not-static", f"the base model{where} is computed at run time,"
-                                 " so lora-lint cannot read it")
+        line = param.span.line if param is not None else None
+        at = "" if line is None else f" ({where(line) if where is not None else f'line {line}'})"
+        ctx.problem = Unresolved(None, "not-static", f"the base model{at} is computed at run time or its name"
+                                 " is bound to different values, so lora-lint cannot read it")
         return ctx
     base_dir = os.path.dirname(os.path.abspath(site.path)) if origin in ("comment", "config") else None
     timeout = float(getattr(settings, "hub_timeout", DEFAULT_HUB_TIMEOUT) or DEFAULT_HUB_TIMEOUT)

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ..model import Finding
+from ..model import Finding, Span
 from ..source_file import SourceFile
 
 Reporter = Callable[[list[Finding], "RunInfo"], str]
@@ -49,6 +49,26 @@ class RunInfo:
         source = self.sources.get(f.path)
         cell, line = (None, f.span.line) if source is None else source.locate(f.span.line)
         return f"{line}:{f.span.col}" if cell is None else f"cell {cell}:{line}:{f.span.col}"
+
+    def cell(self, f: Finding) -> int | None:
+        """The notebook cell a finding is in, None in a file without cells."""
+        source = self.sources.get(f.path)
+        return None if source is None or source.rows is None else source.locate(f.span.line)[0]
+
+    def in_cell(self, span: Span, path: str) -> Span:
+        """``span`` with its lines counted within its cell (ruff's JSON for notebooks)."""
+        source = self.sources.get(path)
+        if source is None or source.rows is None:
+            return span
+        return Span(source.locate(span.line)[1], span.col, source.locate(span.end_line)[1], span.end_col)
+
+    def in_file(self, span: Span, path: str) -> Span:
+        """``span`` in the file's own text: a notebook's JSON, where a consumer that shows the
+        file (a code-scanning view, a merge request) finds its lines."""
+        source = self.sources.get(path)
+        if source is None or source.rows is None:
+            return span
+        return Span(*source.file_position(span.line, span.col), *source.file_position(span.end_line, span.end_col))
 
     def snippet(self, f: Finding) -> str:
         """The text a finding points at (its first line), '' when unknown."""

@@ -40,16 +40,22 @@ def split_hint(message: str) -> tuple[str, str | None]:
     return message, None
 
 
-def frame(f: Finding, lines: list[str] | None, color: bool) -> list[str]:
+def frame(f: Finding, lines: list[str] | None, color: bool, source=None) -> list[str]:
+    """The finding's line and its neighbours, numbered as the file's user counts them (in a
+    notebook: the lines of the finding's cell, counted within it)."""
     if not lines or not 1 <= f.span.line <= len(lines):
         return []
     first, last = max(1, f.span.line - 1), min(len(lines), f.span.line + 1)
-    width = len(str(last))
+    number = {n: n for n in range(first, last + 1)}
+    if source is not None and source.rows is not None:
+        cell = source.locate(f.span.line)[0]
+        number = {n: source.locate(n)[1] for n in number if source.locate(n)[0] == cell}
+    width = len(str(max(number.values())))
     gutter = paint(" " * width + " |", "cyan", on=color)
     out = [gutter]
-    for n in range(first, last + 1):
+    for n, label in number.items():
         text = lines[n - 1].replace("\t", " ")
-        out.append(f"{paint(str(n).rjust(width) + ' |', 'cyan', on=color)} {text}")
+        out.append(f"{paint(str(label).rjust(width) + ' |', 'cyan', on=color)} {text}")
         if n == f.span.line:
             end = f.span.end_col if f.span.end_line == n else len(text) + 1
             carets = "^" * max(1, end - f.span.col)
@@ -64,7 +70,7 @@ def render_one(f: Finding, info) -> list[str]:
     head = paint(f.code, "bold", SEVERITY_STYLE[f.severity], on=color)
     out = [f"{head} {info.mark(f)}[{f.severity}] {paint(what, 'bold', on=color)}",
            f"{paint(' -->', 'cyan', on=color)} {f.path}:{info.at(f)}"]
-    out += frame(f, info.lines(f.path), color)
+    out += frame(f, info.lines(f.path), color, info.sources.get(f.path))
     if hint:
         out.append(f"{paint('help', 'bold', 'cyan', on=color)}: {hint}")
     if f.fix is not None:

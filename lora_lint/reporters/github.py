@@ -1,5 +1,8 @@
 """GitHub Actions workflow commands: one ``::error``/``::warning``/``::notice`` annotation a finding.
 
+In a notebook the position is in the ``.ipynb`` file's own lines (what GitHub shows in a pull
+request's diff), and the message starts with ``cell N:LINE:COL``, where Jupyter shows it.
+
 Escaping follows actions/toolkit (``command.ts``): data ``%``, CR, LF; property values also
 ``:`` and ``,``.
 """
@@ -19,18 +22,20 @@ def escape_property(s: str) -> str:
     return escape_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation(f: Finding) -> str:
+def annotation(f: Finding, info=None) -> str:
+    span = f.span if info is None else info.in_file(f.span, f.path)
     props = {
         "title": f"lora-lint ({f.code} {f.name})",
         "file": f.path,
-        "line": f.span.line,
-        "col": f.span.col,
-        "endLine": f.span.end_line,
-        "endColumn": f.span.end_col,
+        "line": span.line,
+        "col": span.col,
+        "endLine": span.end_line,
+        "endColumn": span.end_col,
     }
     body = ",".join(f"{k}={escape_property(str(v))}" for k, v in props.items())
-    return f"::{COMMAND[f.severity]} {body}::{escape_data(f'{f.code} [{f.severity}] {f.message}')}"
+    where = f"{info.at(f)}: " if info is not None and info.cell(f) is not None else ""
+    return f"::{COMMAND[f.severity]} {body}::{escape_data(f'{where}{f.code} [{f.severity}] {f.message}')}"
 
 
 def render(findings: list[Finding], info) -> str:
-    return "".join(annotation(f) + "\n" for f in findings)
+    return "".join(annotation(f, info) + "\n" for f in findings)

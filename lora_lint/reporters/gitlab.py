@@ -38,16 +38,18 @@ def render(findings: list[Finding], info) -> str:
     root = os.environ.get("CI_PROJECT_DIR") or info.root
     issues = []
     for f, fp in zip(findings, fingerprints(findings, info, root), strict=True):
+        span = info.in_file(f.span, f.path)  # (a notebook: the .ipynb's own lines; the cell is named)
+        where = f"{info.at(f)}: " if info.cell(f) is not None else ""
         issues.append({
-            "description": f"{f.code}: {f.message}",
+            "description": f"{where}{f.code}: {f.message}",
             "check_name": f.code,
             "fingerprint": fp,
             "severity": SEVERITY[f.severity],
             "location": {
                 "path": info.relpath(f.path, root) or f.path,
                 "positions": {
-                    "begin": {"line": f.span.line, "column": f.span.col},
-                    "end": {"line": f.span.end_line, "column": f.span.end_col},
+                    "begin": {"line": span.line, "column": span.col},
+                    "end": {"line": span.end_line, "column": span.end_col},
                 },
             },
         })

@@ -9,4 +9,4 @@ from .json_format import as_dict
 
 
 def render(findings: list[Finding], info) -> str:
-    return "".join(json.dumps(as_dict(f), ensure_ascii=False) + "\n" for f in findings)
+    return "".join(json.dumps(as_dict(f, info), ensure_ascii=False) + "\n" for f in findings)

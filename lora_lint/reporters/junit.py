@@ -28,13 +28,19 @@ def render(findings: list[Finding], info) -> str:
                               errors="0", failures=str(n_fail), package="lora-lint")
         classname = os.path.splitext(path)[0].replace(os.sep, ".").replace("/", ".")
         for f in group:
+            span = info.in_file(f.span, f.path)  # (a notebook: the .ipynb's own lines)
             case = ET.SubElement(suite, "testcase", name=f"lora-lint.{f.code}", classname=classname,
-                                 line=str(f.span.line), column=str(f.span.col))
+                                 line=str(span.line), column=str(span.col))
             props = ET.SubElement(case, "properties")
             ET.SubElement(props, "property", name="severity", value=f.severity.value)
             ET.SubElement(props, "property", name="rule", value=f.name)
             if f.severity is not Severity.INFO:
                 fail = ET.SubElement(case, "failure", message=f.message, type=f.code)
-                fail.text = f"line {f.span.line}, col {f.span.col}, {f.message}"
+                cell = info.cell(f)
+                if cell is None:
+                    fail.text = f"line {f.span.line}, col {f.span.col}, {f.message}"
+                else:  # (ruff's words for a notebook)
+                    line = info.in_cell(f.span, f.path).line
+                    fail.text = f"cell {cell}, line {line}, col {f.span.col}, {f.message}"
     ET.indent(root, space="    ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -68,20 +68,26 @@ def render(findings: list[Finding], info) -> str:
     prints = fingerprints(findings, info)
     results = []
     for f, fp in zip(findings, prints, strict=True):
+        span = info.in_file(f.span, f.path)
+        region = {"startLine": span.line, "startColumn": span.col, "endLine": span.end_line, "endColumn": span.end_col}
+        cell = info.cell(f)
+        if cell is not None:  # a notebook: the region is in the .ipynb's own text; where Jupyter shows it
+            within = info.in_cell(f.span, f.path)
+            region["properties"] = {"cell": cell, "cellLine": within.line, "cellColumn": within.col,
+                                    "cellEndLine": within.end_line, "cellEndColumn": within.end_col}
         result = {
             "ruleId": f.code,
             "level": LEVEL[f.severity],
             "message": {"text": f.message},
             "locations": [{"physicalLocation": {
                 "artifactLocation": artifact(f.path, info),
-                "region": {"startLine": f.span.line, "startColumn": f.span.col,
-                           "endLine": f.span.end_line, "endColumn": f.span.end_col},
+                "region": region,
             }}],
             "partialFingerprints": {"loraLintFinding/v1": fp},
         }
         if f.code in index:
             result["ruleIndex"] = index[f.code]
-        if f.fix is not None:
+        if f.fix is not None and cell is None:  # (a notebook's fix edits its cells' JSON strings: `--fix`)
             result["fixes"] = [sarif_fix(f, info)]
         results.append(result)
     root = Path(info.root).resolve().as_uri().rstrip("/") + "/"

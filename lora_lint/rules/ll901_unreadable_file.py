@@ -14,6 +14,11 @@ def unreadable_file(site, ctx):
     config), a file above the size limit (`max-file-size`, 10 MB by default; it is not read), a
     file nested too deeply to parse, or a name that is not a regular file (a pipe, a device).
     A Python file in the encoding its `# -*- coding: ... -*-` line declares is read as such.
+    IPython's own lines (`!pip install`, `%%capture`, `model?`) in a notebook or its `.py`
+    export are skipped, never a syntax error. In a Jupyter notebook, a code cell holding a LoRA
+    config that does not parse is reported at its cell (Jupyter runs nothing of it; the other
+    cells are still read), and a `.ipynb` that is not JSON or not nbformat 4 is reported when it
+    mentions `LoraConfig` or `get_peft_model`.
 
     ## Why is this bad?
     lora-lint cannot check what it cannot read, and neither can the training framework: the

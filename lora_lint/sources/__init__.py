@@ -18,7 +18,7 @@ from ..model import LoraSite
 from ..source_file import Kind, SourceFile, kind_of
 from ._base import PYTHON_MARKERS, SourceError
 
-__all__ = ["READERS", "Reader", "SourceError", "is_source", "may_hold_sites", "sites_for"]
+__all__ = ["READERS", "Reader", "SourceError", "is_source", "may_hold_sites", "presented", "sites_for"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class Reader:
 
     load: Callable[[], ModuleType]
     may_hold: Callable[[SourceFile], bool]
+    #: The module has ``view(source)``: the file is read through a text of its own (a
+    #: notebook's Python script), which ``presented`` gives.
+    presents: bool = False
 
 
 def _python() -> ModuleType:
@@ -51,12 +54,42 @@ def _yaml_may_hold(source: SourceFile) -> bool:
     return _yaml().may_hold(source)
 
 
+def _shell() -> ModuleType:
+    from . import shell
+
+    return shell
+
+
+def _shell_may_hold(source: SourceFile) -> bool:
+    return _shell().may_hold(source)
+
+
+def _notebook() -> ModuleType:
+    from . import notebook
+
+    return notebook
+
+
 #: File kind -> its reader. A kind that is not here is not read (nor looked for in directories).
 READERS: dict[Kind, Reader] = {
     Kind.PYTHON: Reader(_python, _python_may_hold),
     Kind.YAML: Reader(_yaml, _yaml_may_hold),
     Kind.JSON: Reader(_yaml, _yaml_may_hold),
+    Kind.SHELL: Reader(_shell, _shell_may_hold),
+    Kind.NOTEBOOK: Reader(_notebook, _python_may_hold, presents=True),
 }
+
+
+def presented(source: SourceFile) -> SourceFile:
+    """The text the file is read through: its reader's own (a notebook's Python script, with
+    ``rows`` saying where its lines are in the file) when the reader has one and the file may
+    hold a site, else the file itself. Raises ``SourceError`` (LL901) when the file cannot be
+    read that way. The reading loop, ``lint_partial`` and ``--fix`` ask it; a presented text is
+    returned as it is."""
+    r = READERS.get(source.kind) if source.kind is not None else None
+    if r is None or not r.presents or source.rows is not None or not r.may_hold(source):
+        return source
+    return r.load().view(source)
 
 
 def is_source(path: str) -> bool:

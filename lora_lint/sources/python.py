@@ -82,12 +82,30 @@ def _script_metadata(source: SourceFile):
 
 
 def parse(source: SourceFile) -> cst.Module:
+    """The module of ``source``. A text that is not Python only because of IPython's own lines
+    (``!pip install``, ``%%capture``, ``model?``: a notebook or its export) is parsed with them
+    masked (``ipython.masked``: same length, so every position is the original's); the tree's
+    ``code`` is then the masked text."""
     from .python_depth import parse_guarded
 
     try:
         return parse_guarded(cst.parse_module, source.text)
-    except cst.ParserSyntaxError as e:
-        raise SourceError(f"syntax error: {e.message}", _error_span(source, e)) from None
+    except cst.ParserSyntaxError as first:
+        from ..ipython import masked
+
+        error = first
+        text = masked(source.text)
+        if text != source.text:
+            try:
+                return parse_guarded(cst.parse_module, text)
+            except cst.ParserSyntaxError as again:
+                error = again
+            except Exception:
+                pass
+        message = error.message
+        if source.rows is not None:  # (the parser's own "error at LINE:COL" counts the whole script)
+            message = _ERROR_AT_PREFIX.sub("", message)
+        raise SourceError(f"syntax error: {message}", _error_span(source, error)) from None
     except RecursionError:
         raise SourceError("file is nested too deeply to parse", Span.point(1, 1)) from None
     except Exception as e:  # libcst raises a few other kinds on odd input
@@ -95,6 +113,7 @@ def parse(source: SourceFile) -> cst.Module:
 
 
 _ERROR_AT = re.compile(r"error at (\d+):(\d+)")
+_ERROR_AT_PREFIX = re.compile(r"error at \d+:\d+: ")
 
 
 def _error_span(source: SourceFile, e: cst.ParserSyntaxError) -> Span:
@@ -338,6 +357,10 @@ class Extractor:
             return None
         parts = name.split(".")
         if parts[0] == "peft" and parts[-1] == "LoraConfig":
+            return "peft"
+        if parts[0] == "rapidfireai" and parts[-1] == "RFLoraConfig":
+            # rapidfireai's subclass of peft's LoraConfig: a plain value goes to LoraConfig as
+            # written, a ``List``/``Range`` one is a search axis (unknown here)
             return "peft"
         if parts[0] == "peft" and parts[-2:] in (["LoraConfig", "from_pretrained"], ["PeftConfig", "from_pretrained"]):
             return "pretrained"

@@ -27,7 +27,7 @@ import libcst as cst
 
 from ..model import UNKNOWN, Span
 from .python_files import ScriptPath, open_file
-from .python_flow import Flow, returns_of
+from .python_flow import Flow, Order, returns_of
 from .python_library import library_call
 from .python_objects import ClassRef, FunctionRef, ImportedRef, TupleObj, parameter_value
 from .python_scope import Binding, Enter, Frame, Scope, ScopeBuilder, Unpack, frame_for
@@ -47,6 +47,8 @@ from .python_values import (
 MAX_DEPTH = 64
 MAX_INT_BITS = 4096
 MAX_RANGE = 10_000
+#: A name bound more often than this is not followed.
+MAX_BINDINGS = 8
 #: Builtin calls evaluated (when the name is not rebound): see ``Evaluator._builtin_call``.
 _CALLS = frozenset({"dict", "list", "tuple", "range", "int", "float", "str", "bool", "open", "vars", "getattr"})
 #: Methods of a known string that return a new value (``"q,v".split(",")``).
@@ -130,6 +132,8 @@ class Evaluator:
         self._active: set[tuple] = set()
         self._params: dict[tuple[int, str], Traced] = {}
         self._flow = None
+        #: the module's order of execution: a module-level name bound more than once
+        self.order = Order(module.module, lambda: module.positions)
 
     # public --------------------------------------------------------------------------------
     def eval(self, node: cst.BaseExpression, scope: Scope | None) -> Any:
@@ -216,15 +220,28 @@ class Evaluator:
                 return NOTHING
             bindings = scope.assigned.get(name)
             if bindings is not None:
-                return self._bound(node, name, scope, bindings, frame, depth)
+                narrowed = False
+                if len(bindings) > 1 and scope is self.scopes.module_scope and start is scope:
+                    # a name bound again later (a notebook's later cell): the bindings in effect here
+                    by_node = {id(_binding_node(b)): b for b in bindings}
+                    values = [_binding_node(b) for b in bindings]
+                    effect = self.order.in_effect(values, node)
+                    narrowed = effect is not values
+                    bindings = [by_node[id(v)] for v in effect]
+                return self._bound(node, name, scope, bindings, frame, depth, narrowed)
             scope = scope.parent
         if name == "__file__":
             return Traced(ScriptPath())
         return NOTHING
 
     def _bound(self, node: cst.Name, name: str, scope: Scope, bindings: list[Binding], frame: Frame | None,
-               depth: int) -> Traced:
-        key = (id(scope), name, id(frame_for(scope, frame)))
+               depth: int, narrowed: bool = False) -> Traced:
+        """The value of ``name`` at ``node`` from its ``bindings``: known when they all agree
+        (at most ``MAX_BINDINGS``). ``narrowed``: they are the ones in effect at ``node``, all
+        before it (``model = prepare(model)`` reads the earlier binding: no cycle)."""
+        if len(bindings) > MAX_BINDINGS:
+            return NOTHING
+        key = (id(scope), name, id(frame_for(scope, frame)), id(node) if narrowed else None)
         if key in self._active:
             return NOTHING
         self._active.add(key)
@@ -622,6 +639,11 @@ class Evaluator:
         except ValueError:  # a step of 0
             return NOTHING
         return Traced(r, via=combine_via(*bounds)) if len(r) <= MAX_RANGE else NOTHING
+
+
+def _binding_node(b: Binding) -> cst.CSTNode:
+    """The expression a binding evaluates (positions are the value's)."""
+    return b.value if isinstance(b, (Unpack, Enter)) else b
 
 
 def _mutable(value: Any) -> bool:

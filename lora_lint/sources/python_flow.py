@@ -713,3 +713,65 @@ def returns_of(walk: Any, fn: cst.FunctionDef) -> list[cst.BaseExpression] | Non
         elif isinstance(node, cst.Yield):
             return None
     return found
+
+
+class Order:
+    """Which of a module-level name's bindings can be in effect at a use in the module's own
+    code. The module's statements run once, top to bottom (a script, a notebook's cells): at a use
+    outside loops, the last unconditional top-level binding that ends before it and the
+    conditional ones after that; a binding after the use is not in effect there. ``positions``
+    gives the module's positions (computed only when a name is bound more than once)."""
+
+    def __init__(self, module: cst.Module, positions: Any):
+        self.positions = positions
+        #: the values bound by the module's own top-level statements (run once, in order)
+        self.top_level = {id(small.value) for stmt in module.body if isinstance(stmt, cst.SimpleStatementLine)
+                          for small in stmt.body
+                          if isinstance(small, cst.Assign | cst.AnnAssign) and small.value is not None}
+        self.module = module
+        self._loops: list[cst.CSTNode] | None = None
+
+    def in_effect(self, values: list[cst.BaseExpression], use: cst.CSTNode | None) -> list[cst.BaseExpression]:
+        """Of ``values`` (a module-level name's bindings), those that can be in effect at ``use``;
+        ``values`` itself when that is not known."""
+        if use is None or len(values) < 2:
+            return values
+        positions = self.positions()
+        if use not in positions or any(v not in positions for v in values):
+            return values
+
+        def start(node):
+            p = positions[node].start
+            return p.line, p.column
+
+        def end(node):
+            p = positions[node].end
+            return p.line, p.column
+
+        at = start(use)
+        if self._loops is None:
+            self._loops = [n for n in _module_code(self.module) if isinstance(n, cst.For | cst.While)]
+        if any(start(loop) <= at < end(loop) for loop in self._loops):
+            return values
+        before = sorted((v for v in values if end(v) <= at), key=start)
+        last = max((i for i, v in enumerate(before) if id(v) in self.top_level), default=None)
+        return values if last is None else before[last:]
+
+
+def _module_code(module: cst.Module):
+    """The statements the module itself runs (not function or class bodies), nested ones too."""
+    todo = list(module.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, cst.FunctionDef | cst.ClassDef):
+            continue
+        body = getattr(node, "body", None)
+        if isinstance(body, cst.BaseSuite):
+            todo.extend(body.body)
+        for extra in ("orelse", "finalbody"):
+            part = getattr(node, extra, None)
+            if part is not None and isinstance(getattr(part, "body", None), cst.BaseSuite):
+                todo.extend(part.body.body)
+        for handler in getattr(node, "handlers", ()) or ():
+            todo.extend(handler.body.body)

@@ -4,8 +4,11 @@ A site is tied to a model load through ``get_peft_model(model, config)`` (also `
 ``LoraModel``, ``inject_adapter_in_model``, ``model.add_adapter(config)``, a TRL trainer's
 ``model=``/``peft_config=``, Unsloth's ``FastLanguageModel.get_peft_model(model, ...)``), where
 ``model`` is followed through simple assignments and the usual wrappers
-(``prepare_model_for_kbit_training(model)``, ``model.to(...)``). Failing that, the file's single
-loaded model is used. The id is evaluated like any other value (constants are followed); an id
+(``prepare_model_for_kbit_training(model)``, ``model.to(...)``). A module-level name bound more
+than once (a notebook that loads the fine-tuned model again in a later cell) is followed, for a
+use in the module's own code outside loops, to the bindings that can be in effect there: the last
+unconditional top-level one before the use, and the conditional ones after it; later bindings
+are not. Failing that, the file's single loaded model is used. The id is evaluated like any other value (constants are followed); an id
 that is not statically known gives a ``base_model`` whose value is UNKNOWN, so LL902 can say why.
 """
 
@@ -95,6 +98,8 @@ class ModelFinder:
                 self.loads[id(call)] = load
         self.bindings: dict[tuple[int, str], list[cst.BaseExpression]] = {}
         self._collect_bindings()
+        self.module_scope = extractor.scopes.module_scope
+        self.flow = extractor.evaluator.order
 
     # loads ---------------------------------------------------------------------------------
     def _load(self, call: cst.Call, scope: Scope) -> Load | None:
@@ -179,10 +184,14 @@ class ModelFinder:
                 return self.trace(func.value, scope, depth + 1, seen)
             return []
         if isinstance(node, cst.Name):
-            return self._trace_name(node.value, scope, depth, seen)
+            return self._trace_name(node.value, scope, depth, seen, node)
         return []
 
-    def _trace_name(self, name: str, scope: Scope | None, depth: int, seen: frozenset) -> list[Load]:
+    def _in_effect(self, values: list[cst.BaseExpression], use: cst.CSTNode | None) -> list[cst.BaseExpression]:
+        return values if self.flow is None else self.flow.in_effect(values, use)
+
+    def _trace_name(self, name: str, scope: Scope | None, depth: int, seen: frozenset,
+                    use: cst.CSTNode | None = None) -> list[Load]:
         start = scope
         while scope is not None:
             if scope.is_class and scope is not start:
@@ -191,11 +200,18 @@ class ModelFinder:
             key = (id(scope), name)
             values = self.bindings.get(key)
             if values:
-                if key in seen:
-                    return []
+                narrowed = values
+                if scope is self.module_scope and start is self.module_scope:
+                    narrowed = self._in_effect(values, use)
+                if narrowed is values:
+                    if key in seen:
+                        return []
+                    seen = seen | {key}
+                # (bindings in effect at the use all end before it: following them goes back in
+                # the file, so ``model = prepare(model)`` is followed without a cycle)
                 out: list[Load] = []
-                for v in values:
-                    out.extend(self.trace(v, scope, depth + 1, seen | {key}))
+                for v in narrowed:
+                    out.extend(self.trace(v, scope, depth + 1, seen))
                 return out
             if name in scope.poisoned and name not in scope.assigned:
                 return []  # a parameter, a loop variable...: not traceable
