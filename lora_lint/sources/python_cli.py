@@ -292,6 +292,9 @@ def dataclass_flags(ev: Evaluating, info: Any) -> list[Flag]:
         value = NOTHING if none else default.marked(info.via(name))
         options = (f"--{name}",) + ((f"--{name.replace('_', '-')}",) if "_" in name else ())
         kind = _annotation_type(info, name) if isinstance(info, ClassInfo) else None
+        if kind == "bool":  # transformers: ``--flag`` alone is True (nargs="?", const=True)
+            out.append(Flag(name, options, value, "store", kind, "?", True))
+            continue
         out.append(Flag(name, options, value, "store", kind, _annotation_nargs(info, name)))
     return out
 

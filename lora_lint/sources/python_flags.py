@@ -75,11 +75,13 @@ class Flag:
         if self.action == "store_const":
             return self.const
         if self.action == "boolean_optional":
-            return UNKNOWN  # --x and --no-x share a dest: the shell reader decides which was written
+            return UNKNOWN  # --x and --no-x share a dest: ``CommandLine`` knows which was written
         if self.action != "store":
             return UNKNOWN
         if self.nargs == "?" and not words:
             return self.const
+        if any(not isinstance(w, str) for w in words):
+            return UNKNOWN
         values = [_convert_word(self.type, w) for w in words]
         if any(v is UNKNOWN for v in values):
             return UNKNOWN
@@ -141,29 +143,46 @@ class ScriptFlags:
 
 @dataclass(frozen=True)
 class Given:
-    """A flag on a command line: the words after it (none for a switch) and where they are."""
+    """A flag on a command line: the words after it (none for a switch; UNKNOWN for a word whose
+    text is unknown) and where they are; ``negated``: written ``--no-flag`` (a
+    ``BooleanOptionalAction``)."""
 
     words: tuple[str, ...]
     span: Span
     path: str
+    negated: bool = False
 
 
 class CommandLine:
-    """The flags a command line gives a script, by option (``--lora_r``) as written."""
+    """The flags a command line gives a script, by option (``--lora_r``) as written.
 
-    def __init__(self, given: Mapping[str, Given]) -> None:
+    ``flags``: the script's flags, when known (a field asked for by name converts as its flag
+    does); ``unknown``: a word of unknown text where an option may stand (``$EXTRA_ARGS``), after
+    which any flag not given again is unknown; ``positional``: a word that is no option's, which
+    a positional argument takes."""
+
+    def __init__(self, given: Mapping[str, Given], flags: ScriptFlags | None = None, unknown: Given | None = None,
+                 positional: Given | None = None) -> None:
         self.given = dict(given)
+        self.flags = flags
+        self.unknown = unknown
+        self.positional = positional
 
     def value_of(self, flag: Flag | str) -> Traced | None:
         """The value ``flag`` (a ``Flag``, or a dataclass field's or fire parameter's name, written
         ``--name`` or ``--name-with-dashes``) gets from this command line; None when not given."""
         if isinstance(flag, str):
-            options = (f"--{flag}", f"--{flag.replace('_', '-')}")
-            converter = Flag(flag, options, NOTHING, type="literal")
-        else:
-            options, converter = flag.options, flag
-        for option in options:
+            known = self.flags.by_dest(flag) if self.flags is not None else None
+            if known is not None and known.options:
+                flag = known
+            else:
+                options = (f"--{flag}", f"--{flag.replace('_', '-')}")
+                flag = Flag(flag, options, NOTHING, type="literal", nargs="?", const=True)
+        for option in flag.options:
             g = self.given.get(option)
             if g is not None:
-                return Traced(converter.convert(g.words), g.span, g.path)
-        return None
+                if flag.action == "boolean_optional" and not g.words:
+                    return Traced(not g.negated, g.span, g.path)
+                return Traced(flag.convert(g.words), g.span, g.path)
+        late = self.unknown if flag.options else self.positional or self.unknown
+        return Traced(UNKNOWN, late.span, late.path) if late is not None else None

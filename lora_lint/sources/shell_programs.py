@@ -19,6 +19,10 @@ its command line, and the site each command is in its program's dialect.
   (``fire``, ``cli/config.py:load_cfg``: a flag overrides the YAML's key).
 * ``tune run <recipe> --config <file> key=value ...`` (torchtune ``config/_parse.py``): OmegaConf
   dotted overrides, ``~key`` removes one. A built-in config name is not a file lora-lint has.
+* A Python training script of the repository (``python train.py --lora_r 64``, through
+  ``torchrun``, ``deepspeed``, ``accelerate launch``) that defines its flags where lora-lint
+  reads them (argparse, ``HfArgumentParser``, ``fire``) and builds a LoRA config it can see: read
+  by the Python reader with the command's flags in place of their defaults (``shell_python``).
 * Any other program given well-known LoRA flags (``python train.py --lora_r 64``, through
   ``torchrun``, ``deepspeed``, ``accelerate launch``, ``python -m``, ``sh x.sh``): the ``script``
   dialect, which reads only ``--lora_r``/``--lora_rank``, ``--lora_alpha``, ``--lora_dropout``
@@ -810,7 +814,7 @@ def _framework_sites(source: SourceFile, call: Call) -> list[LoraSite]:
     if call.program == "torchtune":  # its model is the one downloaded into its checkpoint_dir
         checkpointer = doc.top.sub("checkpointer")
         directory = checkpointer.value("checkpoint_dir") if checkpointer is not None else None
-        found = [_by_path(source, s, call.downloads, directory) if s.base_model is None else s for s in found]
+        found = [_downloaded(source, s, call.downloads, directory) for s in found]
     filed = _span(source, loaded.at) if loaded is not None else None
     no_defaults = unread or call.program == "llama-factory-old"
     found = [_settle(s, _span(source, head), filed, no_defaults) for s in found]
@@ -849,13 +853,20 @@ def _settle(site: LoraSite, head: Span, filed: Span | None, no_defaults: bool) -
                    open=site.open or no_defaults)
 
 
-# -- a script lora-lint cannot read -------------------------------------------------------------------
+# -- a training script: read (``shell_python``), else by well-known flag names -----------------
 
 def _script_sites(source: SourceFile, call: Call) -> list[LoraSite]:
     options, _ = parse_flags(call.args, frozenset(SCRIPT_KEYMAP) | frozenset({"lora_modules"}))
     by_key: dict[str, Option] = {}
     for o in options:
         by_key[o.key] = o  # argparse: the last one wins
+    if call.script is not None and _python_file(Field(call.script, 0, 0)):
+        from . import shell_python
+
+        read = shell_python.sites(source, call.head, call.script, call.args)
+        if read is not None:  # the script of the repository, read with this command line
+            model = _model(source, by_key)
+            return [s if s.base_model is not None or model is None else replace(s, base_model=model) for s in read]
     switch = next((by_key[k] for k in SCRIPT_SWITCHES if k in by_key), None)
     settings = [by_key[k] for k in SCRIPT_KEYMAP if k in by_key]
     if not settings and (switch is None or switch.key in ("q_lora", "qlora")):
@@ -1042,6 +1053,15 @@ def _by_path(source: SourceFile, site: LoraSite, downloads: list[Download], path
     if chosen is None:
         return site
     return replace(site, base_model=Param("download", chosen.repo, _span(source, chosen.at)))
+
+
+def _downloaded(source: SourceFile, site: LoraSite, downloads: list[Download], directory: Any) -> LoraSite:
+    """A torchtune site's model: the one downloaded into its checkpoint directory, else the one
+    its builder names (the builder gives the architecture; the checkpoint is what is loaded)."""
+    if site.base_model is not None and site.base_model.key != "_component_":
+        return site
+    chosen = _by_path(source, replace(site, base_model=None), downloads, directory)
+    return chosen if chosen.base_model is not None else site
 
 
 def _only_download(source: SourceFile, sites: list[LoraSite], downloads: list[Download]) -> list[LoraSite]:
