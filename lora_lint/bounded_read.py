@@ -59,3 +59,22 @@ def read_regular_file(path: str | os.PathLike, limit: int) -> tuple[bytes, os.st
         return b"".join(chunks), st
     finally:
         os.close(fd)
+
+
+def read_head(path: str | os.PathLike, size: int) -> bytes:
+    """The first ``size`` bytes of the regular file at ``path`` (the same non-blocking open and
+    checks as ``read_regular_file``): enough to tell what a file too big to read is."""
+    fd = os.open(path, _FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(f"{os.fspath(path)} is not a regular file")
+        chunks, got = [], 0
+        while got < size:
+            chunk = os.read(fd, size - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

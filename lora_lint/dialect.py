@@ -58,9 +58,21 @@ class Dialect:
     python: bool = False
     #: A bare string ``target_modules`` reaches peft as it is (a regex, or ``"all-linear"``).
     string_targets: bool = False
-    #: A saved artifact (adapter_config.json), not a training config: its weights were trained
-    #: with the settings it records, so nothing in it is renamed or switched by a fix.
+    #: A saved artifact (an adapter_config.json that ``save_pretrained`` wrote at the end of a
+    #: run), not a training config: its weights were trained with the settings it records, so
+    #: nothing in it is renamed or switched by a fix, and no advice is given (``advisable``).
     saved: bool = False
+    #: peft itself reads the file (``PeftConfig.from_pretrained``): a key it does not know is
+    #: dropped with a warning (peft ≥ 0.14; older versions raise), never passed on.
+    peft_loads: bool = False
+    #: The settings reach peft through the project's own code, which lora-lint does not read (a
+    #: home-grown block): it may pass fields the block leaves out (``decided``) and transform any
+    #: value, so no advice is given (``advisable``) and no key is called unknown or renamed.
+    own_code: bool = False
+    #: The settings reach peft at all. False for a project's own LoRA implementation
+    #: (mistral-finetune's ``lora: {rank: 64}``, MindFormers' ``pet_config``): its sites are
+    #: found and reported, but no rule makes a claim about them and no model is resolved.
+    reaches_peft: bool = True
     #: Its keys are LoraConfig's own keywords, so a field peft removed is named as removed.
     peft_keys: bool = False
     #: Who hands the settings to LoraConfig, for messages ("Unsloth", "the framework"); None when
@@ -82,6 +94,13 @@ class Dialect:
 
     def __repr__(self) -> str:
         return f"Dialect({self.name!r})"
+
+    @property
+    def advisable(self) -> bool:
+        """Whether advisory rules (``Rule.advice``: a finding that is advice, not a mistake) apply
+        to its sites: not to a saved artifact (its run is over) nor to a home-grown block (the
+        project's code between the file and peft may transform any value)."""
+        return not self.saved and not self.own_code
 
     def can_set(self, field_name: str) -> bool:
         """Whether the framework has a way to set LoraConfig field ``field_name``."""

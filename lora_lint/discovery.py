@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .regex_risk import catastrophic
+from .source_file import repository_root
 from .sources import is_source
 
 GITIGNORE_MAX_BYTES = 1024 * 1024
@@ -134,17 +135,6 @@ class Ignorer:
         return result
 
 
-def _repo_root(start: str) -> str | None:
-    d = os.path.abspath(start)
-    while True:
-        if os.path.exists(os.path.join(d, ".git")):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
-
-
 def iter_files(paths: Iterable[str], exclude: Iterable[str] = ()) -> Iterator[str]:
     """Files to lint. A file named explicitly is always linted; directories are walked."""
     ignorer = Ignorer()
@@ -156,7 +146,7 @@ def iter_files(paths: Iterable[str], exclude: Iterable[str] = ()) -> Iterator[st
                 seen.add(top)
                 yield top
             continue
-        root = _repo_root(top)
+        root = repository_root(top)
         top_abs = os.path.abspath(top)
         # .gitignore files from the repository root down to `top` apply too.
         chain = []

@@ -1,8 +1,9 @@
 """Rules on sites: the selected rules on one file's ``LoraSite``s, the model rules with the model.
 
 For each site the engine resolves the base model as far as ``Reach`` allows (``models.context``),
-runs every rule that applies to the site's dialect, and turns a bug in a rule or in the model
-analysis into an LL903 finding for that file. A site whose model only the Hub or a meta build can
+runs every rule that applies to the site's dialect (no advisory rule where its ``Dialect`` is
+not ``advisable``, no rule at all on a site that does not reach peft), and turns a bug in a rule
+or in the model analysis into an LL903 finding for that file. A site whose model only the Hub or a meta build can
 give is handed back ``Waiting`` (its other rules have run); ``pipeline`` decides when and where it
 is finished. Reading files, suppression comments and scheduling are not the engine's business.
 """
@@ -97,6 +98,8 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
     waiting: list[Waiting] = []
     model_rules = [r for r in rules.values() if r.needs_model or r.uses_model or r.code in RESOLUTION_CODES]
     for site in sites:
+        if not site.dialect.reaches_peft:
+            continue  # a project's own LoRA implementation: nothing peft does is true of it
         found = Resolution()
         # An inactive site's LoRA settings do not take effect (adapter switched off, adapter
         # resumed): only its dialect notes are reported, so there is no model to resolve.
@@ -111,7 +114,7 @@ def check(source: SourceFile | None, sites: list[LoraSite], settings: Settings, 
                 out.extend(f for f in (found.problem, found.notice) if f is not None)
         model = found.model
         for r in rules.values():
-            if r.dialects is not None and site.dialect.name not in r.dialects:
+            if not r.applies_to(site):
                 continue
             if r.needs_model and not model_rule_runs(r, found):
                 continue

@@ -3,7 +3,9 @@
 ``each_file`` walks the paths (``discovery``), skips what ``exclude`` matches (a file named on the
 command line only with ``--force-exclude``), reads each file without ever blocking (a FIFO, a
 device or a socket under a config's name is not read) and never past ``max-file-size``, and
-decodes it (``source_file.decode``). Each file comes out as a ``Read``: its ``SourceFile``, or the
+decodes it (``source_file.decode``). A data file (``source_file.is_data_file``: tokenizer.json...)
+is never opened; one above ``max-file-size`` is reported only when its head reads like a LoRA
+config of its kind. Each file comes out as a ``Read``: its ``SourceFile``, or the
 LL901 finding saying why it cannot be read (LL903 when reading it hit a bug), or neither (a file
 no LoRA config can be, skipped silently).
 """
@@ -17,7 +19,15 @@ from dataclasses import dataclass
 from .bounded_read import FileTooLarge, NotRegularFile, read_regular_file
 from .model import Finding, Span
 from .settings import Settings
-from .source_file import SourceFile, Unreadable, decode, kind_of, stamp_of
+from .source_file import (
+    SourceFile,
+    Unreadable,
+    decode,
+    is_data_file,
+    kind_of,
+    kind_of_file,
+    stamp_of,
+)
 
 START = Span.point(1, 1)
 
@@ -63,6 +73,8 @@ def read_file(path: str, settings: Settings, stamp: bool = False) -> Read:
 
 
 def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
+    if is_data_file(path):
+        return Read(path, settings)  # a tokenizer, a shard index, a dataset's metadata: never opened
     try:
         data, st = read_regular_file(path, settings.max_file_size)
     except NotRegularFile as e:
@@ -70,6 +82,8 @@ def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
             return Read(path, settings)
         return _problem(path, settings, "not a regular file (a pipe, device or socket): not read")
     except FileTooLarge as e:
+        if not _head_looks_like_config(path):
+            return Read(path, settings)  # a big data file: not a config, not reported
         return _too_big(path, settings, e.size)  # (no size: it grew while being read)
     except OSError as e:
         if os.path.isdir(path):
@@ -78,9 +92,29 @@ def _read_file(path: str, settings: Settings, stamp: bool) -> Read:
     return _decoded(path, settings, decode(data, path, stamp_of(data, st.st_mtime_ns) if stamp else None), data)
 
 
+#: How much of a file above ``max-file-size`` is read to tell whether it is a LoRA config.
+HEAD_BYTES = 64 * 1024
+
+
+def _head_looks_like_config(path: str) -> bool:
+    """Whether the head of a file too big to read reads like a LoRA config of its kind (a YAML
+    with ``lora_r:``, Python calling ``LoraConfig``): only then is it reported (LL901)."""
+    from .bounded_read import read_head
+    from .sources import looks_like_config
+
+    try:
+        head = read_head(path, HEAD_BYTES)
+    except OSError:
+        return True  # unreadable now: say so rather than stay silent
+    text = head.decode("utf-8", errors="replace")
+    return looks_like_config(SourceFile(path, text, kind_of_file(path, text)))
+
+
 def read_stream(stream, path: str, settings: Settings) -> Read:
     """Standard input as the file ``path``: the same size limit and decoding (a BOM, UTF-16, a
     PEP 263 line, invalid UTF-8 as LL901), whatever the console's encoding."""
+    if is_data_file(path):
+        return Read(path, settings)  # named as a data file
     limit = settings.max_file_size
     raw = getattr(stream, "buffer", None)
     try:

@@ -1,85 +1,24 @@
-"""When each ``LoraConfig`` field and ``init_lora_weights`` value first appeared in peft (for LL002).
+"""What each peft release accepts: fields, ``init_lora_weights`` values, task types, ``all-linear``,
+and what loading a saved config with a key it does not know does (for LL001 and LL002).
 
-Source: /work/shared/research/peft.md §1 (the ``LoraConfig`` field list extracted from every
-release tag of huggingface/peft, v0.0.1 ... v0.20.0, plus the installed 0.21.2). The base
-``PeftConfig`` fields and ``revision``/``auto_mapping`` were checked in the 0.1.0 ... 0.5.0 wheels.
-``tests/test_peft_history.py`` fails when the installed peft has a field this table lacks, so a
-new field cannot be forgotten: add it with the first release that ships it.
+The table is ``data/peft_history.json``, one row per release from v0.0.1 to the installed peft,
+read from each release's own source by ``python -m lora_lint.peft_history_build`` (its docstring
+says what each row holds and how it is read). ``tests/test_peft_history.py`` reads the installed
+peft the same way and fails when its row is missing or differs.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).parent / "data" / "peft_history.json"
 
 Version = tuple[int, ...]
-
-#: LoraConfig field -> first peft release that has it.
-FIELD_SINCE: dict[str, str] = {
-    # PeftConfig (present in the first releases; checked in the 0.1.0 wheel)
-    "base_model_name_or_path": "0.0.1",
-    "peft_type": "0.0.1",
-    "task_type": "0.0.1",
-    "inference_mode": "0.0.1",
-    "revision": "0.4.0",
-    "auto_mapping": "0.4.0",
-    "peft_version": "0.18.0",
-    # LoraConfig
-    "r": "0.0.1",
-    "target_modules": "0.0.1",
-    "lora_alpha": "0.0.1",
-    "lora_dropout": "0.0.1",
-    "fan_in_fan_out": "0.0.1",
-    "bias": "0.0.1",
-    "modules_to_save": "0.1.0",
-    "init_lora_weights": "0.3.0",
-    "layers_to_transform": "0.4.0",
-    "layers_pattern": "0.4.0",
-    "rank_pattern": "0.6.0",
-    "alpha_pattern": "0.6.0",
-    "megatron_config": "0.7.0",
-    "megatron_core": "0.7.0",
-    "loftq_config": "0.7.0",
-    "use_rslora": "0.8.0",
-    "use_dora": "0.9.0",
-    "layer_replication": "0.10.0",
-    "runtime_config": "0.12.0",
-    "exclude_modules": "0.14.0",
-    "lora_bias": "0.14.0",
-    "eva_config": "0.14.0",
-    "trainable_token_indices": "0.15.0",
-    "corda_config": "0.15.0",
-    "use_qalora": "0.16.0",
-    "qalora_group_size": "0.16.0",
-    "target_parameters": "0.17.0",
-    "ensure_weight_tying": "0.18.0",
-    "alora_invocation_tokens": "0.18.0",
-    "arrow_config": "0.18.0",
-    "lora_ga_config": "0.19.0",
-    "use_bdlora": "0.19.0",
-    "velora_config": "0.20.0",
-    "monteclora_config": "0.20.0",
-    "kasa_config": "0.21.0",
-}
-
-#: ``init_lora_weights`` string value -> first release that accepts it (True/False: 0.3.0).
-INIT_SINCE: dict[str, str] = {
-    "gaussian": "0.7.0",
-    "loftq": "0.7.0",
-    "pissa": "0.11.0",
-    "olora": "0.12.0",
-    "eva": "0.14.0",
-    "corda": "0.15.0",
-    "orthogonal": "0.16.0",
-    "lora_ga": "0.19.0",
-    "mica": "0.20.0",
-}
-
-#: Fields that existed once and were removed (old adapter_config.json files still carry them).
-REMOVED: dict[str, str] = {"enable_lora": "0.3.0", "merge_weights": "0.3.0"}
-
-#: From this release on, loading a saved config drops unknown keys with a warning instead of
-#: raising (PeftConfig.from_peft_type, config.py:213-227).
-DROPS_UNKNOWN_KEYS_SINCE = "0.14.0"
 
 
 def parse(text: str) -> Version | None:
@@ -90,16 +29,130 @@ def parse(text: str) -> Version | None:
     return tuple(int(x) for x in m.group(1).split("."))
 
 
+def _key(version: str) -> Version:
+    return parse(version) or ()
+
+
+@dataclass(frozen=True)
+class Release:
+    """One row of the table (see ``peft_history_build``)."""
+
+    version: str
+    fields: frozenset[str]
+    init_exact: frozenset[str]
+    init_lower: frozenset[str]
+    init_prefix: tuple[str, ...]
+    unknown_init: str  # "raise" or "default"
+    task_types: frozenset[str]
+    all_linear: bool
+    load: str | None  # "ignore", "raise", "drop" or None
+
+    def accepts_init(self, value: str) -> str | None:
+        """The family this release knows ``value`` as (``pissa_niter_4`` -> pissa), or None."""
+        if value in self.init_exact:
+            return value
+        if value.lower() in self.init_lower:
+            return value.lower()
+        return next((p for p in self.init_prefix if value.startswith(p)), None)
+
+
+@lru_cache(maxsize=1)
+def releases() -> tuple[Release, ...]:
+    rows: dict[str, Any] = json.loads(DATA.read_text(encoding="utf-8"))["releases"]
+    out = [Release(v, frozenset(r["fields"]), frozenset(r["init"]["exact"]), frozenset(r["init"]["lower"]),
+                   tuple(r["init"]["prefix"]), r["unknown_init"], frozenset(r["task_types"]), r["all_linear"],
+                   r["load"]) for v, r in rows.items()]
+    return tuple(sorted(out, key=lambda r: _key(r.version)))
+
+
+def release_at(bound) -> Release | None:
+    """The newest release a version bound allows (``pins.Bound``; None: the newest known), or
+    None when it allows none."""
+    allowed = [r for r in releases() if bound is None or bound.allows(_key(r.version))]
+    return allowed[-1] if allowed else None
+
+
+def _first(pred) -> str | None:
+    return next((r.version for r in releases() if pred(r)), None)
+
+
+def _since_table() -> dict[str, str]:
+    latest = releases()[-1].fields
+    out: dict[str, str] = {}
+    for r in releases():
+        for f in sorted(r.fields):
+            if f in latest:
+                out.setdefault(f, r.version)
+    return out
+
+
+def _removed_table() -> dict[str, str]:
+    """Fields an earlier release had and the latest has not -> the first release without them."""
+    out: dict[str, str] = {}
+    rs = releases()
+    for prev, cur in zip(rs, rs[1:], strict=False):
+        for f in sorted(prev.fields - cur.fields):
+            if f not in rs[-1].fields:
+                out.setdefault(f, cur.version)
+    return out
+
+
+#: LoraConfig field (of the newest release) -> the first release that has it.
+FIELD_SINCE: dict[str, str] = _since_table()
+
+#: Fields that existed once and were removed (old adapter_config.json files still carry them)
+#: -> the first release without them.
+REMOVED: dict[str, str] = _removed_table()
+
+#: ``target_modules="all-linear"`` means every linear layer from this release on.
+ALL_LINEAR_SINCE: str = _first(lambda r: r.all_linear) or ""
+
+
+def task_since(task: str) -> str | None:
+    """The first release whose ``TaskType`` has ``task``."""
+    return _first(lambda r: task in r.task_types)
+
+
 def init_value_since(value: object) -> tuple[str, str] | None:
-    """``(family, since)`` for an ``init_lora_weights`` string (``pissa_niter_4`` -> pissa)."""
+    """``(family, first release)`` for an ``init_lora_weights`` string a release knows
+    (``pissa_niter_4`` -> ("pissa", "0.11.0")); None for a non-string or a value none knows."""
     if not isinstance(value, str):
         return None
-    low = value.lower()
-    for family in ("pissa", "corda"):
-        if value.startswith(family):
-            return family, INIT_SINCE[family]
-    if low in ("gaussian", "olora", "mica"):
-        return low, INIT_SINCE[low]
-    if value in INIT_SINCE:
-        return value, INIT_SINCE[value]
+    for r in releases():
+        family = r.accepts_init(value)
+        if family is not None:
+            return family, r.version
     return None
+
+
+def _init_table() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for r in releases():
+        for v in sorted(r.init_exact | r.init_lower | set(r.init_prefix)):
+            out.setdefault(v, r.version)
+    return out
+
+
+#: ``init_lora_weights`` family -> the first release that knows it.
+INIT_SINCE: dict[str, str] = _init_table()
+
+#: What loading a saved config does with a key the release does not know, in words.
+LOAD_EFFECT = {"ignore": "ignore it", "raise": "raise TypeError", "drop": "drop it with a warning"}
+
+
+def load_story(since: str | None = None) -> str:
+    """``peft 0.1.0–0.5.0 ignore it, 0.6.0–0.13.2 raise TypeError, 0.14.0 and later drop it with a
+    warning``: what each range of releases (from ``since`` on) does when loading a saved config
+    with a key it does not know."""
+    spans: list[list] = []
+    start = _key(since) if since else ()
+    for r in releases():
+        if r.load is None or _key(r.version) < start:
+            continue
+        if spans and spans[-1][2] == r.load:
+            spans[-1][1] = r.version
+        else:
+            spans.append([r.version, r.version, r.load])
+    parts = [f"{a}–{b} {LOAD_EFFECT[how]}" for a, b, how in spans[:-1]]
+    parts.append(f"{spans[-1][0]} and later {LOAD_EFFECT[spans[-1][2]]}")
+    return "peft " + ", ".join(parts)

@@ -83,6 +83,9 @@ class Rule:
     dialects: frozenset[str] | None  # None: every dialect
     uses_model: bool = False  # a config rule that also looks at the model when one is resolved
     reports_failure: bool = False  # a model rule that runs also where the analysis predicts peft raises
+    #: Its finding is advice (a better setting), not a mistake: it does not apply where advice
+    #: comes too late or may be wrong (``Dialect.advisable``: saved adapters, home-grown blocks).
+    advice: bool = False
 
     @property
     def doc(self) -> str:
@@ -99,10 +102,20 @@ class Rule:
     def url(self) -> str:
         return docs_url(self.code)
 
+    def applies_to(self, site: LoraSite) -> bool:
+        """Whether the rule has anything to say about ``site`` at all (its dialect, advice)."""
+        d = site.dialect
+        if not d.reaches_peft or (self.advice and not d.advisable):
+            return False
+        return self.dialects is None or d.name in self.dialects
+
     def run(self, site: LoraSite, ctx: Context) -> list[Finding]:
         """The rule's findings on ``site``: the dialect's notes for this code first, then the
         rule's own checks, except where a note already reports the same place (the framework's
-        wording is the more specific one)."""
+        wording is the more specific one). Nothing on a site whose settings never reach peft,
+        and no advice where the site's dialect takes none (``Dialect.advisable``)."""
+        if not self.applies_to(site):
+            return []
         out = [self._finding(site, Problem(n.where, n.message, n.fix)) for n in site.notes if n.code == self.code]
         noted = {f.span for f in out}
         for problem in self.check(site, ctx) or ():
@@ -182,6 +195,7 @@ def rule(
     dialects: Iterable[str] | None = None,
     uses_model: bool = False,
     reports_failure: bool = False,
+    advice: bool = False,
 ) -> Callable:
     """Register the decorated function as rule ``code``/``name``."""
     if not _CODE.match(code):
@@ -197,7 +211,7 @@ def rule(
         RULES[code] = Rule(
             code, name, Severity(severity), fn, tuple(valid), tuple(invalid),
             dict(options or {}), needs_model, frozenset(dialects) if dialects else None,
-            uses_model, reports_failure,
+            uses_model, reports_failure, advice,
         )
         return fn
 

@@ -83,13 +83,19 @@ def collect(paths: Iterable[str], settings) -> tuple[list[Row], list[str]]:
             errors.append(item)
             continue
         site, site_settings, source = item
+        at = source.locate(site.span.line) if source.rows is not None else None
+        if not site.dialect.reaches_peft:  # its own LoRA: no model is resolved, nothing counted
+            from .models.context import ModelContext, choose
+
+            name, origin, param = choose(site, site_settings)
+            rows.append(Row(site, ModelContext(name if isinstance(name, str) else None, origin, param), at=at))
+            continue
         try:
             ctx = context_for(site, site_settings, where=source.where)
         except Exception as e:
             errors.append(f"{site.path}:{source.where(site.span.line)}:{site.span.col}: model resolution failed:"
                           f" {type(e).__name__}: {e}")
             continue
-        at = source.locate(site.span.line) if source.rows is not None else None
         rows.append(Row(site, ctx, unresolved_message(ctx) if ctx.problem else None, at=at))
     return rows, errors
 
@@ -98,6 +104,8 @@ def _outcome(row: Row):
     """``(failure, reason)``: the exception peft raises for the site (a ``models.Failure``), or why
     no count is given ("not counted, because <reason>"); both None when the count is there."""
     site, ctx = row.site, row.ctx
+    if not site.dialect.reaches_peft:
+        return None, f"its LoRA is {site.dialect.name}'s own implementation, not peft's"
     an = ctx.analysis
     if an is not None:
         if an.failure is not None:
@@ -152,7 +160,7 @@ def as_dict(row: Row) -> dict:
         "r": r,
         "lora_alpha": alpha,
         "use_rslora": rslora,
-        "scaling": scaling(alpha, r, rslora),
+        "scaling": scaling(alpha, r, rslora) if site.dialect.reaches_peft else None,
         "targeted_modules": targeted,
         "targeted_parameters": targeted_params,
         "trainable_params": trainable,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,13 +47,46 @@ SUFFIXES: dict[str, Kind] = {
 }
 
 
+#: Files of a linted kind that hold data, never a LoRA config: a tokenizer's vocabulary, a
+#: checkpoint's shard index, generation settings, a dataset's metadata, the Trainer's state. They
+#: are not read at all, whatever their size (a 14 MB tokenizer.json never blocks a commit).
+DATA_NAMES = frozenset({
+    "tokenizer.json", "tokenizer_config.json", "vocab.json", "special_tokens_map.json", "added_tokens.json",
+    "generation_config.json", "preprocessor_config.json", "processor_config.json", "chat_template.json",
+    "dataset_info.json", "dataset_dict.json", "trainer_state.json",
+})
+DATA_SUFFIXES = (".safetensors.index.json", ".bin.index.json")
+
+
+def is_data_file(path: str) -> bool:
+    """A file named as a data file (``DATA_NAMES``, ``DATA_SUFFIXES``)."""
+    lower = path.replace("\\", "/").lower()
+    return lower.rsplit("/", 1)[-1] in DATA_NAMES or lower.endswith(DATA_SUFFIXES)
+
+
 def kind_of(path: str) -> Kind | None:
-    """The kind of the file named ``path``, None for a name of no kind lora-lint knows."""
+    """The kind of the file named ``path``, None for a name of no kind lora-lint knows (and for a
+    data file of a known kind: ``is_data_file``)."""
     lower = path.lower()
+    if is_data_file(lower):
+        return None
     for suffix, kind in SUFFIXES.items():
         if lower.endswith(suffix):
             return kind
     return None
+
+
+def repository_root(start: str) -> str | None:
+    """The repository holding the directory ``start``: the nearest directory at or above it with
+    a ``.git``; None when there is none."""
+    d = os.path.abspath(start)
+    while True:
+        if os.path.exists(os.path.join(d, ".git")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
 
 
 #: ``#!`` lines of the shells whose words bash's rules read (what pre-commit's ``shell`` type

@@ -463,3 +463,52 @@ def hydra(cfg: dict, config: dict):
 REPLAYS = {"hydra": hydra, "autotrain": autotrain, "ms-swift": ms_swift, "unsloth-studio": unsloth_cli, "torchtune": torchtune, "axolotl": axolotl, "llama-factory": llama_factory, "llama-factory-v1": llama_factory_v1,
            "trl": trl, "alignment-handbook": alignment_handbook}
 _ = re  # used by later replays
+
+
+# --- unsloth 2026.10.9: FastLanguageModel / FastModel .get_peft_model in Python -------------------
+
+def unsloth_redirect(target_modules, modules_to_save, ensure_weight_tying, ties: bool, module_names=()):
+    """unsloth/models/_utils.py:11507-11650 (_embedding_leaf, _redirect_embedding_targets,
+    _raise_if_no_lora_targets_left, _resolve_ensure_weight_tying, _effective_weight_tying,
+    _drop_tied_output_module), in the order llama.py:4883-4900 calls them, for a model without
+    fast inference: the (target_modules, modules_to_save, ensure_weight_tying) Unsloth hands to
+    LoraConfig, or ("error", message)."""
+    def leaf(name):
+        if type(name) is not str:
+            return None
+        last = name.rsplit(".", 1)[-1]
+        return last if last in ("embed_tokens", "lm_head") else None
+
+    def leaves(names):
+        return {x for x in map(leaf, names or ()) if x is not None}
+
+    moved = ()
+    if type(target_modules) in (list, tuple):
+        target_modules = list(dict.fromkeys(target_modules))
+        moved = [x for x in target_modules if leaf(x)]
+        if moved:
+            remaining = [x for x in target_modules if not leaf(x)]
+            saved = [] if modules_to_save is None else [modules_to_save] if isinstance(modules_to_save, str) \
+                else list(modules_to_save)
+            saved.extend(x for x in moved if x not in saved)
+            target_modules, modules_to_save = remaining, saved
+    if moved and not target_modules:
+        return ("error", "RuntimeError: Unsloth: ... are trained as full modules via `modules_to_save`")
+    if ensure_weight_tying is not None:
+        requested = bool(ensure_weight_tying)
+    else:
+        requested = {"embed_tokens", "lm_head"} <= leaves(modules_to_save) and ties
+    ewt = requested and ties and "embed_tokens" in leaves(modules_to_save)
+    if ewt and {"embed_tokens", "lm_head"} <= leaves(modules_to_save):
+        kept, normalized = [x for x in modules_to_save if leaf(x) != "lm_head"], []
+        for entry in kept:
+            last = leaf(entry)
+            if last is None or entry == last:
+                normalized.append(entry)
+            elif sum(1 for n in module_names if n == last or n.endswith("." + last)) == 1:
+                normalized.append(last)
+            else:
+                normalized = modules_to_save
+                break
+        modules_to_save = normalized
+    return target_modules, modules_to_save, ewt

@@ -21,8 +21,8 @@ DOC = ROOT / "ARCHITECTURE.md"
 PENDING_CYCLES = {
     # dialects/_base.aliases() reads every dialect's key map from the package (the Dialect work)
     frozenset({"dialects", "dialects._base", "dialects.adapter_config", "dialects.alignment_handbook",
-               "dialects.autotrain", "dialects.axolotl", "dialects.generic", "dialects.hydra",
-               "dialects.llama_factory", "dialects.llama_factory_v1", "dialects.ms_swift",
+               "dialects.autotrain", "dialects.axolotl", "dialects.home_grown", "dialects.hydra",
+               "dialects.llama_factory", "dialects.llama_factory_v1", "dialects.ms_swift", "dialects.own_lora",
                "dialects.torchtune", "dialects.trl", "dialects.unsloth_studio"}),
     # the catalog, its builder, the cache, the resolver and the Hub client know each other
     # (the catalog and model-side work)

@@ -39,7 +39,7 @@ def test_every_model_has_a_config_and_provenance():
         for cls in record.get("classes", []):  # a head besides the config's own, by the name lookups use
             assert context.class_key(cls, config) == cls, (model_id, cls)
         assert len(record.get("source", "")) > 20, f"{model_id}: no provenance"
-        assert set(record) <= {"source", "classes", "aliases", "notes"}, model_id
+        assert set(record) <= {"source", "classes", "aliases", "notes", "stage", "stage_how"}, model_id
 
 
 def test_aliases_point_at_catalog_models_and_say_how_they_were_verified():
@@ -169,3 +169,17 @@ def test_first_run_on_a_catalog_model_imports_no_torch(tmp_path, installed):
     name = cache.prebuilt_file(found.config_hash, "AutoModelForSequenceClassification")
     assert row["facts"]["transformers"] == cache.prebuilt_index()["files"][name]["transformers"]
     assert row["trainable_params"] > 0 and not list((tmp_path / "cache").rglob("*.json"))  # nothing built
+
+
+def test_catalog_stages_are_the_conventions():
+    """catalog.json's stage fields are what models/stages.py derives (regenerate with
+    `python -m lora_lint.models.catalog --stages`), and the Llama 3 ones are right."""
+    from lora_lint.models import catalog, catalog_build
+
+    current = json.loads(catalog.MANIFEST.read_text(encoding="utf-8"))
+    assert catalog_build.with_stages(current) == current
+    assert catalog_build.main(["--stages", "--check"]) == 0
+    assert catalog.stage("meta-llama/Llama-3.1-8B")[0] == "base"
+    assert catalog.stage("meta-llama/Llama-3.1-8B-Instruct")[0] == "instruct"
+    assert catalog.stage("google/gemma-2-9b-it")[0] == "instruct"
+    assert catalog.stage("Qwen/Qwen3-8B") is None  # post-trained under the plain name: no rule covers it

@@ -39,15 +39,17 @@ def test_every_record_speaks_of_real_fields(name):
 
 
 def test_python_and_saved_traits():
-    peft, unsloth, vision, saved = (named(n) for n in ("peft", "unsloth", "unsloth-vision", "adapter_config"))
+    peft, unsloth, vision, saved = (named(n) for n in ("peft", "unsloth", "unsloth-vision", "saved-adapter"))
     assert all(d.python and d.as_written and d.peft_keys for d in (peft, unsloth, vision))
-    assert saved.saved and saved.as_written and not saved.python
+    assert saved.saved and saved.as_written and saved.peft_loads and not saved.python and not saved.advisable
+    config = named("adapter_config")  # peft's JSON written for training: advice applies
+    assert config.peft_loads and config.as_written and not config.saved and config.advisable
     assert peft.passer is None and unsloth.passer == "Unsloth"
     assert peft.string_targets and vision.string_targets and not unsloth.string_targets
     assert "random_state" in unsloth.names() and "random_state" not in peft.names()
     for name in NAMES:
         d = named(name)
-        assert not d.python and (d.as_written == d.saved)
+        assert not d.python and (d.as_written == d.peft_loads)
 
 
 def test_records_compare_and_pickle_by_name():
@@ -76,7 +78,7 @@ def test_effective_value_of_a_left_out_field():
     assert site("trl").effective("lora_alpha") == 32
     # a YAML framework passes its own r and alpha: without a default of its own, unknown
     assert site("axolotl").effective("r") is UNKNOWN
-    assert site("generic").effective("lora_alpha") is UNKNOWN
+    assert site("home-grown").effective("lora_alpha") is UNKNOWN
     # fields it never passes get peft's default
     assert site("axolotl").effective("use_rslora") is False
     assert site("torchtune").effective("layers_to_transform") is None

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from lora_lint.cli import main
-from lora_lint.pipeline import lint_text
+from lora_lint.pipeline import lint_file, lint_text
+from lora_lint.rules import all_rules
 from lora_lint.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,11 +39,11 @@ CASES = [
      "base_model: ./m\nadapter: lora\nlora_rank: 16  # rank\nlora_alpha: 32\nsequence_len: 2048\n",
      "base_model: ./m\nadapter: lora\nlora_r: 16  # rank\nlora_alpha: 32\nsequence_len: 2048\n"),
     ("LL001-yaml-block-typo", "train.yaml", "LL001", False,
-     "lora:\n  r: 8\n  lora_aplha: 16\n  target_modules: [q_proj]\n",
-     "lora:\n  r: 8\n  lora_alpha: 16\n  target_modules: [q_proj]\n"),
-    ("LL001-json-key-in-quotes", "train.json", "LL001", False,
-     '{\n  "lora": {"r": 8, "lora_dropuot": 0.1, "target_modules": ["q_proj"]}\n}\n',
-     '{\n  "lora": {"r": 8, "lora_dropout": 0.1, "target_modules": ["q_proj"]}\n}\n'),
+     "peft:\n  _target_: peft.LoraConfig\n  r: 8\n  lora_aplha: 16\n  target_modules: [q_proj]\n",
+     "peft:\n  _target_: peft.LoraConfig\n  r: 8\n  lora_alpha: 16\n  target_modules: [q_proj]\n"),
+    ("LL001-json-key-in-quotes", "lora_config.json", "LL001", False,
+     '{\n  "peft_type": "LORA", "r": 8, "lora_dropuot": 0.1, "target_modules": ["q_proj"]\n}\n',
+     '{\n  "peft_type": "LORA", "r": 8, "lora_dropout": 0.1, "target_modules": ["q_proj"]\n}\n'),
     # LL011: what the config evidently means
     ("LL011-all-linear-list", "train.py", "LL011", False,
      PY + "cfg = LoraConfig(r=8, target_modules=['all-linear'])\n",
@@ -85,9 +86,9 @@ CASES = [
     ("LL101-llama-factory-last-line", "sft.yaml", "LL101", True,
      "model_name_or_path: ./m\nstage: sft\ndo_train: true\nfinetuning_type: lora\nlora_rank: 128",
      "model_name_or_path: ./m\nstage: sft\ndo_train: true\nfinetuning_type: lora\nlora_rank: 128\nuse_rslora: true"),
-    ("LL101-json", "train.json", "LL101", True,
-     '{\n  "lora": {\n    "r": 32,\n    "lora_alpha": 64,\n    "target_modules": ["q_proj"]\n  }\n}\n',
-     '{\n  "lora": {\n    "r": 32,\n    "use_rslora": true,\n    "lora_alpha": 64,\n    "target_modules": ["q_proj"]\n  }\n}\n'),
+    ("LL101-json", "lora_config.json", "LL101", True,
+     '{\n  "peft_type": "LORA",\n  "r": 32,\n  "lora_alpha": 64,\n  "target_modules": ["q_proj"]\n}\n',
+     '{\n  "peft_type": "LORA",\n  "r": 32,\n  "use_rslora": true,\n  "lora_alpha": 64,\n  "target_modules": ["q_proj"]\n}\n'),
     # LL202 (unsafe): the architecture's real names, or drop what matches nothing
     ("LL202-phi3-fused", "train.py", "LL202", True,
      model_py("tiny-phi3", 'cfg = LoraConfig(target_modules=[\n    "q_proj",\n    "k_proj",  # keys\n    "v_proj",\n'
@@ -160,8 +161,7 @@ NOT_FIXED = [
     ("removed field", "LL001", PY + "cfg = LoraConfig(r=8, enable_lora=[True])\n"),
     ("yaml target already written", "LL001",
      "base_model: ./m\nadapter: lora\nlora_r: 8\nlora_rank: 16\nsequence_len: 1\n"),
-    ("saved adapter", "LL001", '{"peft_type": "LORA", "r": 8, "lora_aplha": 16}\n'),
-    ("saved adapter keeps its scaling", "LL101", '{"peft_type": "LORA", "r": 64, "use_rslora": false}\n'),
+    ("saved adapter", "LL001", '{"peft_type": "LORA", "r": 8, "lora_aplha": 16, "inference_mode": true}\n'),
     ("a regex is not rewritten", "LL011", PY + "cfg = LoraConfig(r=8, target_modules='q_proj|v_proj')\n"),
     ("all-linear beside other names", "LL011", PY + "cfg = LoraConfig(r=8, target_modules=['all-linear', 'lm_head'])\n"),
     ("a comment in the list", "LL011", PY + "cfg = LoraConfig(r=8, target_modules=[\n    'all-linear',  # all\n])\n"),
@@ -180,6 +180,22 @@ def test_no_fix_when_not_certain(tmp_path, why, code, text):
     path.write_text(text)
     found = codes(path, code)
     assert found and all(f.fix is None for f in found)
+
+
+def test_no_advice_on_a_saved_adapter_nor_a_home_grown_block(tmp_path):
+    """A saved adapter's run is over, and a home-grown block's values pass through code lora-lint
+    does not read: advice (LL101 and the other advisory rules) is given on neither."""
+    saved = tmp_path / "adapter_config.json"
+    saved.write_text('{"peft_type": "LORA", "r": 64, "lora_alpha": 4, "inference_mode": true}\n')
+    home = tmp_path / "train.yaml"
+    home.write_text("lora:\n  r: 64\n  lora_alpha: 4\n  use_rslora: false\n  target_modules: [q_proj]\n")
+    advice = [c for c, r in all_rules().items() if r.advice]
+    assert sorted(advice) == ["LL101", "LL102", "LL103", "LL104", "LL105", "LL106", "LL207", "LL305"]
+    for path in (saved, home):
+        assert [f.code for f in lint_file(str(path), Settings(select=["ALL"])) if f.code in advice] == []
+    training = tmp_path / "lora_config.json"  # the same settings, written for training
+    training.write_text('{"peft_type": "LORA", "r": 64, "lora_alpha": 4}\n')
+    assert {"LL101", "LL104"} <= {f.code for f in lint_file(str(training), Settings(select=["ALL"]))}
 
 
 def test_unsafe_fix_without_use_rslora_switch_is_not_offered(tmp_path):

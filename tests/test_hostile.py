@@ -26,7 +26,8 @@ from conftest import ROOT
 from lora_lint.cli import main
 from lora_lint.pipeline import lint_each, lint_file, lint_text
 from lora_lint.settings import Settings
-from lora_lint.sources import python_depth
+from lora_lint.source_file import kind_of
+from lora_lint.sources import is_source, python_depth
 
 PY = textwrap.dedent("""\
     from peft import LoraConfig
@@ -65,8 +66,12 @@ def test_the_reference_files_have_the_findings_these_tests_expect(tmp_path):
 
 def test_a_100_mb_file_is_ll901_and_never_read(tmp_path):
     big = tmp_path / "huge.yaml"
-    with open(big, "wb") as f:  # sparse: 100 MB on paper, nothing on disk
+    with open(big, "wb") as f:  # a LoRA config's head, then sparse: 100 MB on paper, nothing on disk
+        f.write(YAML.encode())
         f.truncate(100 * 1024 * 1024)
+    for name in ("data.yaml", "tokenizer.json"):  # no config's head / a data file: not reported
+        with open(tmp_path / name, "wb") as f:
+            f.truncate(100 * 1024 * 1024)
     write(tmp_path, "ok.yaml", YAML)
     # Peak memory of this process image: VmHWM (reset at exec, unlike ru_maxrss, which keeps
     # the forking parent's pages: a pytest worker with torch loaded).
@@ -91,7 +96,42 @@ def test_a_100_mb_file_is_ll901_and_never_read(tmp_path):
     assert found[("huge.yaml", "LL901")] == (
         "file is 104,857,600 bytes, above the 10,485,760-byte limit: not read (raise `max-file-size` to lint it)")
     assert ("ok.yaml", "LL006") in found  # the other file is linted
+    assert {name for name, _code in found} == {"huge.yaml", "ok.yaml"}
     assert status["maxrss_kb"] < 60 * 1024, status  # a read would cost 100 MB at least
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "tokenizer_config.json", "vocab.json", "special_tokens_map.json",
+                                  "generation_config.json", "model.safetensors.index.json", "dataset_info.json",
+                                  "pytorch_model.bin.index.json", "trainer_state.json"])
+def test_data_files_are_never_linted(tmp_path, name):
+    """Known data files hold no LoRA config: not read (no LL901 at any size), not parsed, even
+    when named on the command line or when their text has LoRA keys."""
+    small = write(tmp_path, name, '{"lora_r": 0, "lora_alpha": -1, "peft_type": "LORA", "r": 0}\n')
+    assert lint_file(small, Settings(select=["ALL"])) == []
+    with open(small, "ab") as f:
+        f.truncate(14 * 1024 * 1024)  # a 14 MB tokenizer.json never blocks a commit
+    rc, found = check(tmp_path, str(tmp_path), small)
+    assert (rc, found) == (0, [])
+    assert not is_source(name) and kind_of(name) is None
+
+
+def test_ll901_page_lists_the_data_files():
+    from lora_lint.rules import all_rules
+    from lora_lint.source_file import DATA_NAMES, DATA_SUFFIXES
+
+    doc = all_rules()["LL901"].doc
+    assert all(f"`{name}`" in doc for name in DATA_NAMES) and all(f"`*{s}`" in doc for s in DATA_SUFFIXES)
+
+
+def test_a_big_file_is_reported_only_when_its_head_reads_like_a_config(tmp_path):
+    limit = Settings(max_file_size=1000)
+    data = write(tmp_path, "data.json", '{"text": "LoRA and peft are great", "rows": [' + "1," * 2000 + "1]}")
+    assert lint_file(data, limit) == []
+    config = write(tmp_path, "big.json", '{"lora_r": 8, "rows": [' + "1," * 2000 + "1]}")
+    assert [f.code for f in lint_file(config, limit)] == ["LL901"]
+    script = write(tmp_path, "big.py", "from peft import LoraConfig\n" + "# padding\n" * 200)
+    assert [f.code for f in lint_file(script, limit)] == ["LL901"]
+    assert lint_file(write(tmp_path, "other.py", "x = 1\n" + "# padding\n" * 200), limit) == []
 
 
 def test_max_file_size_is_configurable(tmp_path):
@@ -106,12 +146,22 @@ def test_max_file_size_is_configurable(tmp_path):
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux /proc")
 def test_a_file_larger_than_its_stat_size_is_cut_off_at_the_limit(tmp_path):
-    # /proc files report size 0 and have more: the read itself stops at max-file-size
+    # /proc files report size 0 and have more: the read itself stops at max-file-size, and a
+    # head that is no LoRA config is not reported
     link = tmp_path / "maps.yaml"
     link.symlink_to("/proc/self/maps")
-    (f,) = lint_file(str(link), Settings(max_file_size=1000))
-    assert (f.code, f.message) == ("LL901", "file is above the 1,000-byte limit: not read"
-                                            " (raise `max-file-size` to lint it)")
+    assert lint_file(str(link), Settings(max_file_size=1000)) == []
+    # the same cut-off on a head that reads like a LoRA config (the process's own environment,
+    # which the lint process reads through /proc/self/environ) is reported, without a size
+    env_link = tmp_path / "environ.yaml"
+    env_link.symlink_to("/proc/self/environ")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "A_LORA_CONFIG": "\nlora_r: 8\n" + "x" * 2000}
+    proc = subprocess.run(
+        [sys.executable, "-m", "lora_lint", "check", "--isolated", "--config", "max-file-size = 1000",
+         "--output-format", "json", str(env_link)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    (f,) = json.loads(proc.stdout)
+    assert (f["code"], f["message"]) == ("LL901", "file is above the 1,000-byte limit: not read"
+                                                  " (raise `max-file-size` to lint it)")
 
 
 # -- content ----------------------------------------------------------------------------------

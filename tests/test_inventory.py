@@ -103,3 +103,34 @@ def test_unknown_values_are_not_guessed():
     assert not a.known and a.unknown == ["target_modules"] and a.targeted == []
     a = analyze_spec(inv, LoraSpec(target_modules=["q_proj"], r=UNKNOWN))
     assert a.known and a.targeted and a.trainable is None
+
+
+def test_generates_is_never_false_for_a_class_that_generates():
+    """``Inventory.generates()`` says False only where transformers' class really lacks
+    ``prepare_inputs_for_generation``: every class of the Auto mappings it could describe."""
+    transformers = pytest.importorskip("transformers")
+    from transformers.models.auto import modeling_auto
+
+    from lora_lint.models.build import model_kind
+    from lora_lint.models.inventory import Inventory
+
+    checked = 0
+    for mapping in ("MODEL_MAPPING_NAMES", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES",
+                    "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES", "MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES",
+                    "MODEL_FOR_MASKED_LM_MAPPING_NAMES", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"):
+        for names in getattr(modeling_auto, mapping).values():
+            for name in (names if isinstance(names, (list, tuple)) else [names]):
+                inv = Inventory("x", name, model_kind(name), [], {}, 0, versions={"transformers": "4.52.0"})
+                if inv.generates() is not False:
+                    continue
+                try:
+                    cls = getattr(transformers, name)
+                    generates = hasattr(cls, "prepare_inputs_for_generation")
+                except (AttributeError, ImportError):  # a backend this environment lacks
+                    continue
+                assert not generates, name
+                checked += 1
+    assert checked > 500
+    old = Inventory("x", "LlamaForSequenceClassification", "SequenceClassification", [], {}, 0,
+                    versions={"transformers": "4.51.3"})
+    assert old.generates() is None

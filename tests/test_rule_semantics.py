@@ -61,7 +61,7 @@ def test_open_sites_do_not_fire_on_missing_fields():
 
 
 def test_adapter_config_inference_mode_is_normal():
-    assert run("LL012", site("adapter_config", inference_mode=True)) == []
+    assert run("LL012", site("saved-adapter", inference_mode=True)) == []
     assert run("LL012", site("axolotl", inference_mode=True))
 
 
@@ -128,6 +128,8 @@ def test_variant_rules_handle_saved_adapter_configs():
     saved = {name: default for name, default in lora_fields().items() if isinstance(default, (bool, type(None), dict, int, str, float))}
     saved.update(r=32, lora_alpha=64, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM",
                  inference_mode=True, use_bdlora={"target_modules_bd_a": ["o_proj"], "nblocks": 2})
+    assert codes(site("saved-adapter", **saved)) == []  # advice (LL101) is not given on a finished run
+    saved.update(inference_mode=False)  # the same settings written for training
     assert codes(site("adapter_config", **saved)) == ["LL101"]
 
 
@@ -152,6 +154,42 @@ class TestLL002Dialects:
         (f,) = self.findings("adapter_config", "0.14.0", target_parameters=["experts.w"])
         assert "drops the unknown key" in f.message
         assert self.findings("adapter_config", "0.14.0", peft_version="0.18.0") == []
+
+    def test_adapter_config_load_follows_each_release(self):
+        """peft 0.1-0.5 ignore an unknown key, 0.6-0.13 raise even for null, 0.14+ drop it."""
+        (f,) = self.findings("adapter_config", "0.13.2", lora_bias=None)
+        assert "peft 0.13.2 raises TypeError" in f.message
+        (f,) = self.findings("adapter_config", "0.5.0", use_dora=True)
+        assert "peft 0.5.0 ignores the unknown key" in f.message
+        assert self.findings("adapter_config", "0.5.0", use_dora=None) == []
+        assert self.findings("adapter_config", "<0.6", use_rslora=False) == []
+
+    def test_removed_keys_in_a_saved_adapter(self):
+        """merge_weights/enable_lora: peft 0.6-0.13 raise on them when loading, others load."""
+        s = LoraSite("adapter_config.json", named("adapter_config"), HERE, {},
+                     context={"merge_weights": Param("merge_weights", False, Span(3, 1, 3, 5))})
+        (f,) = run("LL002", s, **{"peft-version": "0.10.0"})
+        assert "peft 0.10.0 raises TypeError" in f.message and f.span.line == 3
+        assert run("LL002", s, **{"peft-version": "0.14.0"}) == []
+        assert run("LL002", s, **{"peft-version": "0.4.0"}) == []
+
+    def test_all_linear_needs_0_8(self):
+        (f,) = self.findings("peft", "0.7.1", target_modules="all-linear")
+        assert "regular expression that matches no module" in f.message and "peft>=0.8.0" in f.message
+        assert self.findings("peft", "0.8.0", target_modules="all-linear") == []
+        assert self.findings("peft", "0.7.1", target_modules=["q_proj"]) == []
+        assert self.findings("llama-factory", "0.7.1", target_modules="all-linear") == []  # its own finder
+
+    def test_init_value_consequence_follows_the_release(self):
+        (f,) = self.findings("peft", "0.10.0", init_lora_weights="olora")
+        assert "raises ValueError (Unknown initialization)" in f.message
+        (f,) = self.findings("peft", "0.6.2", init_lora_weights="gaussian")
+        assert "default initialization" in f.message
+
+    def test_task_type_newer_than_the_release(self):
+        (f,) = self.findings("peft", "0.3.0", task_type="QUESTION_ANS")
+        assert "added in peft 0.4.0" in f.message and "plain PeftModel" in f.message
+        assert self.findings("peft", "0.4.0", task_type="QUESTION_ANS") == []
 
     def test_yaml_frameworks_only_when_set(self):
         assert self.findings("axolotl", "0.8.0", use_dora=False) == []

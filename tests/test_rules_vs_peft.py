@@ -5,6 +5,7 @@ and lints ``LoraConfig(<kwargs>)`` written as Python: the rule fires exactly whe
 (or, for the silent cases, when the adapter provably cannot learn / is not what was asked).
 """
 
+import re
 import warnings
 
 import pytest
@@ -228,3 +229,185 @@ def test_ll104_uses_the_scaling_peft_computes(kwargs):
     }
     extreme = any(not 0.1 <= s <= 8 for s in scalings.values())
     assert fires("LL104", **kwargs) == extreme, scalings
+
+
+# -- LL301 / LL307: task_type against the class the model is loaded with ---------------------------
+
+CLASSES = ["AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification",
+           "AutoModelForTokenClassification", "AutoModelForQuestionAnswering"]
+TASKS = [None, "CAUSAL_LM", "SEQ_2_SEQ_LM", "SEQ_CLS", "TOKEN_CLS", "QUESTION_ANS", "FEATURE_EXTRACTION"]
+HEADS = ("score", "classifier", "qa_outputs")
+
+
+def _peft_outcome(cls, kwargs):
+    """(wrapper class name or None, exception or None, trainable head parameter names)."""
+    import json
+
+    from lora_lint.models.build import build_model
+
+    config = json.loads(open("tests/fixtures/models/tiny-llama/config.json").read())
+    model = build_model(config, cls)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm = peft.get_peft_model(model, peft.LoraConfig(**kwargs))
+    except Exception as e:
+        return None, e, []
+    heads = [n for n, p in pm.named_parameters() if p.requires_grad and "lora_" not in n
+             and any(f".{h}." in n for h in HEADS)]
+    return type(pm).__name__, None, heads
+
+
+def _findings(cls, kwargs, codes=("LL301", "LL307", "LL211")):
+    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    src = (f"from transformers import {cls}\nfrom peft import LoraConfig\n"
+           f'model = {cls}.from_pretrained("tests/fixtures/models/tiny-llama")\nLoraConfig({args})\n')
+    return [f for f in lint_text("case.py", src, Settings(select=list(codes)))]
+
+
+_ADVICE = re.compile(r"set (task_type=(?P<task>'\w+')( with exclude_modules=(?P<ex>\[[^\]]*\]))?"
+                     r"|modules_to_save=(?P<mts>\[[^\]]*\]))")
+
+
+@pytest.mark.parametrize("targets", [["q_proj", "v_proj"], "all-linear"], ids=["names", "all-linear"])
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("cls", CLASSES)
+def test_task_type_against_the_loading_class(cls, task, targets, monkeypatch):
+    """Every (class, task_type) pair: what real peft does on the meta device decides which rule
+    speaks; the advice, applied, is accepted by peft and trains the head."""
+    import ast
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    kwargs = {"target_modules": targets, "task_type": task, "r": 4}
+    wrapper, error, heads = _peft_outcome(cls, kwargs)
+    found = {f.code: f.message for f in _findings(cls, kwargs)}
+    has_head = cls not in ("AutoModel", "AutoModelForCausalLM")
+    if error is not None and "prepare_inputs_for_generation" in str(error):
+        assert set(found) == {"LL307"}, found
+        assert found["LL307"].startswith(f"get_peft_model raises AttributeError: {error}")
+    elif error is not None:
+        assert set(found) == {"LL211"} and str(error).split(" <")[0] in found["LL211"], found
+    elif has_head and not heads:
+        assert set(found) == {"LL301"}, found
+    elif cls == "AutoModelForCausalLM" and task in ("SEQ_CLS", "TOKEN_CLS", "QUESTION_ANS"):
+        assert wrapper.startswith("PeftModelFor") and not heads
+        assert set(found) == {"LL307"} and wrapper in found["LL307"], found
+    else:
+        assert found == {}, found
+    for message in found.values():
+        m = _ADVICE.search(message)
+        if m is None:
+            continue
+        fixed = {**kwargs}
+        if m["mts"]:
+            fixed.update(task_type=None, modules_to_save=ast.literal_eval(m["mts"]))
+        else:
+            fixed["task_type"] = ast.literal_eval(m["task"])
+            if m["ex"]:
+                fixed["exclude_modules"] = ast.literal_eval(m["ex"])
+        wrapper, error, heads = _peft_outcome(cls, fixed)
+        assert error is None and (heads or not has_head), (message, fixed, error)
+        assert _findings(cls, fixed) == []
+
+
+def test_seq_cls_on_a_causal_lm_trains_the_language_model_loss(tmp_path):
+    """LL307's silent case, shown: no head, the labels reach the LM's loss, and the saved adapter
+    is refused by AutoPeftModelForCausalLM."""
+    import json
+
+    import transformers
+    from transformers import AutoConfig
+
+    config = json.loads(open("tests/fixtures/models/tiny-llama/config.json").read())
+    model = transformers.AutoModelForCausalLM.from_config(AutoConfig.for_model(**config))
+    pm = peft.get_peft_model(model, peft.LoraConfig(target_modules=["q_proj"], task_type="SEQ_CLS"))
+    assert type(pm).__name__ == "PeftModelForSequenceClassification"
+    ids = torch.tensor([[1, 5, 6, 7]])
+    out = pm(input_ids=ids, labels=ids)
+    assert type(out).__name__ == "CausalLMOutputWithPast" and out.loss is not None
+    pm.peft_config["default"].save_pretrained(str(tmp_path))
+    with pytest.raises(ValueError, match="Expected target PEFT class: PeftModelForSequenceClassification"):
+        peft.AutoPeftModelForCausalLM.from_pretrained(str(tmp_path))
+
+
+# -- LL305 in frameworks without ensure_weight_tying -------------------------------------------------
+
+def _tied_model():
+    import json
+
+    import transformers
+    from transformers import AutoConfig
+
+    config = json.loads(open("tests/fixtures/models/tiny-llama-tied/config.json").read())
+    torch.manual_seed(0)
+    return transformers.AutoModelForCausalLM.from_config(AutoConfig.for_model(**config))
+
+
+def test_lora_on_a_tied_head_merges_into_the_embedding():
+    """LL305 (no switch): "merging the adapter adds lm_head's update to that shared weight, so
+    model.embed_tokens changes too"."""
+    model = _tied_model()
+    before = model.get_input_embeddings().weight.detach().clone()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pm = peft.get_peft_model(model, peft.LoraConfig(target_modules=["q_proj", "lm_head"], init_lora_weights=False))
+    merged = pm.merge_and_unload()
+    assert merged.get_input_embeddings().weight.data_ptr() == merged.get_output_embeddings().weight.data_ptr()
+    assert not torch.allclose(merged.get_input_embeddings().weight, before)
+
+
+@pytest.mark.parametrize("saved", ["lm_head", "embed_tokens"])
+def test_a_tied_layer_in_modules_to_save_is_trained_as_an_untied_copy(saved):
+    """LL305 (no switch): "peft trains a separate copy ..., so only that side learns: the other
+    stays as it was and the two are no longer tied"; peft warns."""
+    model = _tied_model()
+    before = model.get_input_embeddings().weight.detach().clone()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pm = peft.get_peft_model(model, peft.LoraConfig(target_modules=["q_proj"], modules_to_save=[saved]))
+    assert any("ensure_weight_tying" in str(w.message) for w in caught)
+    with torch.no_grad():
+        for name, p in pm.named_parameters():
+            if p.requires_grad and "modules_to_save" in name:
+                p.add_(1.0)  # a training step's worth of change
+    merged = pm.merge_and_unload()
+    inp, out = merged.get_input_embeddings().weight, merged.get_output_embeddings().weight
+    assert inp.data_ptr() != out.data_ptr() and not torch.allclose(inp, out)
+    other = out if saved == "embed_tokens" else inp
+    assert torch.allclose(other, before)
+
+
+# -- LL013: values that are not what they look like ---------------------------------------------------
+
+def _tiny_llama_meta():
+    import json
+
+    from lora_lint.models.build import build_model
+
+    return build_model(json.loads(open("tests/fixtures/models/tiny-llama/config.json").read()), None)
+
+
+def test_ll013_claims(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # None (what list.append returns) means peft's default targets for the model type
+        pm = peft.get_peft_model(_tiny_llama_meta(), peft.LoraConfig(target_modules=None))
+        assert sorted({n.rsplit(".", 1)[1] for n in pm.base_model.targeted_module_names}) == ["q_proj", "v_proj"]
+        # a list is copied into a set when LoraConfig is built: a later change is not seen
+        targets, saved = ["q_proj"], ["lm_head"]
+        cfg = peft.LoraConfig(target_modules=targets, modules_to_save=saved)
+        targets.append("v_proj")
+        assert cfg.target_modules == {"q_proj"} and cfg.modules_to_save is saved
+        # class names are not module names; a block is adapted as itself, not its layers
+        with pytest.raises(ValueError, match="not found in the base model"):
+            peft.get_peft_model(_tiny_llama_meta(), peft.LoraConfig(target_modules=["Linear"]))
+        with pytest.raises(ValueError, match=r"(?s)Target module LlamaMLP\(.*is not supported"):
+            peft.get_peft_model(_tiny_llama_meta(), peft.LoraConfig(target_modules=["mlp", "q_proj"]))
+    assert targets == ["q_proj", "v_proj"]
+    src = 'from peft import LoraConfig\ntargets = ["q_proj"]\nLoraConfig(target_modules=targets.append("v_proj"))\n'
+    (f,) = lint_text("case.py", src, Settings(select=["LL013"]))
+    assert "passes None" in f.message and "default targets" in f.message

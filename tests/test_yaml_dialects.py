@@ -35,7 +35,8 @@ def at(p):
 def test_dialect_names_are_the_agreed_ones():
     assert set(NAMES) == {
         "adapter_config", "axolotl", "llama-factory", "llama-factory-v1", "trl", "alignment-handbook",
-        "torchtune", "autotrain", "unsloth-studio", "ms-swift", "hydra", "generic",
+        "torchtune", "autotrain", "unsloth-studio", "ms-swift", "hydra", "home-grown", "saved-adapter",
+        "mistral-finetune", "mindformers", "deep-training",
     }
 
 
@@ -180,6 +181,14 @@ def test_trl_without_use_peft_is_inactive():
     assert not s.active and s.params == {}
 
 
+def test_trl_keys_without_trl_evidence_are_home_grown():
+    """`model_name_or_path` + `lora_r` is any HfArgumentParser script's: no claim about TRL."""
+    s = site("home-grown/trl_lookalike.yaml")
+    assert s.dialect.name == "home-grown" and s.active and s.notes == ()
+    assert values(s)["r"] == 1 and values(s)["target_modules"] == "all-linear"
+    assert s.base_model.value == "Qwen/Qwen3-0.6B"
+
+
 def test_alignment_handbook_recipe():
     s = site("alignment-handbook/recipes/zephyr/sft/config_qlora.yaml")
     assert s.dialect.name == "alignment-handbook"
@@ -253,10 +262,12 @@ def test_unsloth_needs_evidence(tmp_path):
     path = tmp_path / "train.yaml"
     path.write_text("lora:\n  r: 8\n  lora_alpha: 32\n  target_modules: [q_proj, v_proj]\ntraining:\n  lr: 0.1\n")
     (s,) = yaml_sites(str(path), path.read_text())
-    assert s.dialect.name == "generic" and values(s)["r"] == 8 and s.unknown_keys == ()
+    assert s.dialect.name == "home-grown" and values(s)["r"] == 8 and s.unknown_keys == ()
     path.write_text("lora:\n  lora_alpha: 32\n  target_modules: q_proj\ntraining:\n  lr: 0.1\n")
     assert [s.dialect.name for s in yaml_sites(str(path), path.read_text())] != ["unsloth-studio"]
-    path.write_text("lora:\n  lora_r: 8\ntraining:\n  lr: 0.1\n")
+    path.write_text("lora:\n  lora_r: 8\ntraining:\n  lr: 0.1\n")  # lora_r is not Unsloth's alone
+    assert [s.dialect.name for s in yaml_sites(str(path), path.read_text())] == ["home-grown"]
+    path.write_text("lora:\n  lora_r: 8\ntraining:\n  training_type: lora\n")
     assert [s.dialect.name for s in yaml_sites(str(path), path.read_text())] == ["unsloth-studio"]
 
 
@@ -269,11 +280,11 @@ def test_ms_swift():
     assert not site("ms-swift/full.yaml").active
 
 
-# --- adapter_config.json, Hydra, generic ------------------------------------------------------
+# --- adapter_config.json, Hydra, home-grown ------------------------------------------------------
 
 def test_adapter_config_is_a_saved_adapter():
     s = site("adapter_config/adapter_config.json")
-    assert s.dialect.name == "adapter_config"
+    assert s.dialect.name == "saved-adapter"  # inference_mode: true, as save_pretrained writes it
     assert "inference_mode" not in s.params and s.context["inference_mode"].value is True
     assert "target_modules" not in s.params and s.missing("target_modules")  # null = peft's default
     assert values(s)["r"] == 8 and at(s.params["r"]) == (13, 8)
@@ -297,19 +308,19 @@ def test_hydra_block():
     assert s.base_model.value == "Qwen/Qwen2.5-0.5B"
 
 
-def test_generic_blocks():
-    s = site("generic/nested.yaml")
-    assert s.dialect.name == "generic" and s.span == Span(6, 3, 6, 7)
+def test_home_grown_blocks():
+    s = site("home-grown/nested.yaml")
+    assert s.dialect.name == "home-grown" and s.span == Span(6, 3, 6, 7)
     assert values(s) == {"r": 64, "lora_alpha": 16, "lora_dropout": 0.05,
                          "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
     assert s.params["r"].key == "rank"
     assert s.base_model.value == "meta-llama/Llama-3.1-8B"
-    flat = site("generic/flat.yaml")
+    flat = site("home-grown/flat.yaml")
     assert values(flat)["task_type"] == "SEQ_2_SEQ_LM" and flat.params["r"].value == 8
 
 
 def test_not_lora_yaml_gives_nothing():
-    assert read("generic/not_lora.yml") == []
+    assert read("home-grown/not_lora.yml") == []
 
 
 def test_multi_document():

@@ -14,7 +14,7 @@ from lora_lint.pipeline import lint_file, lint_text
 from lora_lint.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "yaml"
-CODES = ["LL001", "LL009", "LL010", "LL901"]
+CODES = ["LL001", "LL009", "LL010", "LL307", "LL901"]
 MARK = re.compile(r"#\s*error:\s*(LL\d{3})")
 YAML = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".yaml", ".yml"))
 JSON_EXPECTED = {

@@ -8,6 +8,29 @@ record, with the framework's defaults and notes). ``ORDER`` is the detection ord
 dialect whose signature matches a document reads it. Adding a framework is adding a module
 here and listing it in ``ORDER``; no rule changes.
 
+A document is read in a framework's dialect only when keys that only that framework has prove it
+(tested on the frameworks' own example configs, ``tests/test_corpus.py``); anything else with
+LoRA settings is a home-grown block (``home_grown``), read in peft's own vocabulary. The proof of
+each dialect, in ``ORDER``:
+
+* adapter_config / saved-adapter: a top-level ``peft_type`` (only peft writes it) with a LoRA field.
+* torchtune: ``model._component_`` naming a ``torchtune.`` builder.
+* hydra: ``_target_: peft.LoraConfig`` (or another path of that class).
+* llama-factory-v1: ``peft_config.name`` lora/freeze beside a v1-only key (``model_class``,
+  ``dist_config``, ``kernel_config``, ``quant_config``, ``train_dataset``, ``sample_backend``).
+* ms-swift: its tuner switch (``tuner_type``, ``train_type``, ``sft_type``) without
+  LLaMA-Factory's ``finetuning_type``.
+* llama-factory: ``finetuning_type`` or ``lora_target``; or ``lora_rank`` with ``template``; or
+  ``stage`` with ``model_name_or_path`` and ``template``/``cutoff_len``/``dataset``/``do_train``.
+* autotrain: ``task`` with a ``params:`` mapping.
+* axolotl: ``base_model`` and ``adapter`` or a ``lora_``/``peft_`` key, with an axolotl-only key
+  (``axolotl.MARKERS``) or its typed ``datasets:`` list.
+* unsloth-studio: a ``lora:`` block beside a key only the unsloth CLI's config has
+  (``unsloth_studio.EVIDENCE``), not in peft's spellings.
+* alignment-handbook: TRL's proof in a recipe (its path, or ``dataset_mixer``...).
+* trl: ``use_peft`` or another ``ModelConfig``-only key (``trl.EVIDENCE``).
+* own_lora (mistral-finetune, mindformers, deep-training): their own keys (see the module).
+
 What a site carries besides its params (the same names in every dialect):
 
 * ``context``: ``adapter`` (the LoRA switch as written: axolotl ``adapter``, LLaMA-Factory
@@ -34,11 +57,12 @@ from . import (
     alignment_handbook,
     autotrain,
     axolotl,
-    generic,
+    home_grown,
     hydra,
     llama_factory,
     llama_factory_v1,
     ms_swift,
+    own_lora,
     torchtune,
     trl,
     unsloth_studio,
@@ -56,13 +80,14 @@ ORDER = (
     unsloth_studio,
     alignment_handbook,
     trl,
-    generic,
+    own_lora,
+    home_grown,
 )
 #: Framework dialects whose key spellings are LoRA settings somewhere (``lora_rank`` in an axolotl
-#: file is worth a hint: ``lora_r``). The generic dialect's short spellings (``rank``, ``targets``)
+#: file is worth a hint: ``lora_r``). The home-grown dialect's short spellings (``rank``, ``alpha``)
 #: only help to suggest, they do not make a key look like a LoRA setting.
-FRAMEWORKS = tuple(d for d in ORDER if d not in (generic, hydra, adapter_config))
-NAMES = tuple(d.DIALECT.name for d in ORDER)
+FRAMEWORKS = tuple(d for d in ORDER if d not in (home_grown, hydra, adapter_config, own_lora))
+NAMES = tuple(r.name for d in ORDER for r in getattr(d, "RECORDS", (d.DIALECT,)))
 
 
 def sites(doc: Doc) -> list[LoraSite]:
@@ -77,8 +102,9 @@ def named(name: str) -> Dialect:
     """The record of the dialect called ``name``, the Python ones (``peft``, ``unsloth``,
     ``unsloth-vision``) included. Raises KeyError for an unknown name."""
     for module in ORDER:
-        if module.DIALECT.name == name:
-            return module.DIALECT
+        for record in getattr(module, "RECORDS", (module.DIALECT,)):
+            if record.name == name:
+                return record
     from ..sources.python_dialects import DIALECTS
 
     return DIALECTS[name]

@@ -225,12 +225,12 @@ def apply_keymap(b: SiteBuilder, m: Map, keymap: Mapping[str, str], *, skip: Ite
 
 
 @lru_cache(maxsize=2)
-def aliases(with_generic: bool = False) -> dict[str, frozenset[str]]:
+def aliases(with_home_grown: bool = False) -> dict[str, frozenset[str]]:
     """Every framework's spelling of a LoRA setting -> the LoraConfig fields it means."""
-    from . import FRAMEWORKS, generic
+    from . import FRAMEWORKS, home_grown
 
     out: dict[str, set[str]] = {}
-    for module in (*FRAMEWORKS, generic) if with_generic else FRAMEWORKS:
+    for module in (*FRAMEWORKS, home_grown) if with_home_grown else FRAMEWORKS:
         for key, fieldname in module.DIALECT.keymap.items():
             out.setdefault(key, set()).add(fieldname)
     return {k: frozenset(v) for k, v in out.items()}
@@ -238,7 +238,7 @@ def aliases(with_generic: bool = False) -> dict[str, frozenset[str]]:
 
 def meaning(key: str) -> frozenset[str]:
     """The LoraConfig fields ``key`` means: a field's own name, or some framework's spelling."""
-    return aliases(with_generic=True).get(key, frozenset()) | ({key} & LORA_FIELDS)
+    return aliases(with_home_grown=True).get(key, frozenset()) | ({key} & LORA_FIELDS)
 
 
 def lora_looking(key: str) -> bool:

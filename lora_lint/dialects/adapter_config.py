@@ -1,24 +1,42 @@
-"""A saved peft adapter: ``adapter_config.json`` as written by ``save_pretrained``.
+"""peft's own JSON config: ``adapter_config.json`` as ``LoraConfig.to_dict()`` / ``save_pretrained`` write it.
 
-Every key is a ``LoraConfig`` field under its own name. It describes an adapter that exists, so
-``inference_mode: true`` (how peft saves it) is context, not a training setting. A null value
-whose peft default is None is the default (``"target_modules": null`` = peft's per-model default).
-peft drops a key it does not know with a warning; LL001 reports one only when it is a near miss
-of a real field (an unknown key may be a field of a newer peft: LL002's business).
+Every key is a ``LoraConfig`` field under its own name, and peft itself reads the file
+(``PeftConfig.from_pretrained``). Proof: a top-level ``peft_type`` (only peft writes it) with a
+LoRA field. Two records, told apart by the file's own evidence:
+
+* ``saved-adapter``: ``inference_mode: true``, which ``PeftModel.save_pretrained`` writes into
+  every adapter it saves at the end of a run. The weights exist: nothing is renamed or switched
+  by a fix, and no advice is given (``Dialect.saved``). ``inference_mode`` is context, not a
+  training setting.
+* ``adapter_config``: ``inference_mode`` false or absent: a config written for training (peft's
+  ``method_comparison`` experiments, a project's ``lora_config.json`` read with
+  ``LoraConfig.from_pretrained``).
+
+A null value whose peft default is None is the default (``"target_modules": null`` = peft's
+per-model default). peft drops a key it does not know with a warning; LL001 reports one only
+when it is a near miss of a real field (an unknown key may be a field of a newer peft: LL002's
+business). A field peft removed (``merge_weights``, ``enable_lora``) is kept as context for
+LL002, which says whether the project's peft can load it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..model import LoraSite
 from ..peft_facts import lora_fields
+from ..peft_history import REMOVED
 from ..sources.yaml_nodes import Doc, span
 from ._base import LORA_FIELDS, METADATA, SiteBuilder, framework, key_param, param, suggestion
 
 NAME = "adapter_config"
 KEYMAP = {f: f for f in sorted(LORA_FIELDS - METADATA)}
-#: Values reach LoraConfig as saved; a field left out gets peft's default when loading.
-DIALECT = framework(NAME, KEYMAP, what="a field of peft's LoraConfig", as_written=True, saved=True,
+#: Values reach LoraConfig as written; a field left out gets peft's default when loading.
+DIALECT = framework(NAME, KEYMAP, what="a field of peft's LoraConfig", as_written=True, peft_loads=True,
                     peft_keys=True, decided=frozenset())
+#: The same layout saved at the end of a run (``inference_mode: true``).
+SAVED = dataclasses.replace(DIALECT, name="saved-adapter", saved=True)
+RECORDS = (DIALECT, SAVED)
 
 
 def detect(doc: Doc) -> bool:
@@ -34,10 +52,13 @@ def sites(doc: Doc) -> list[LoraSite]:
     if not isinstance(peft_type, str) or peft_type.upper() != "LORA":
         return []  # another peft method (IA3, ADALORA...) or unreadable: not a LoRA adapter
     entry = top.get("peft_type")
-    b = SiteBuilder(doc, DIALECT, span(entry.key_node))
+    b = SiteBuilder(doc, SAVED if top.value("inference_mode") is True else DIALECT, span(entry.key_node))
     defaults = lora_fields()
     for e in top:
         if e.key in METADATA:
+            continue
+        if e.key in REMOVED:  # LL002 says which peft versions cannot load it
+            b.ctx(e.key, param(doc, e))
             continue
         if e.key not in LORA_FIELDS:
             hint = suggestion(e.key, KEYMAP)

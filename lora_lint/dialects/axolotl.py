@@ -87,9 +87,12 @@ DIALECT = framework(
     defaults={"lora_dropout": 0.0, "bias": "none"}, string_targets=True,
 )
 BUILT_IN = ("lora", "qlora", "llama-adapter")
+#: Keys only axolotl's config has (its pydantic schema, ``utils/schemas/config.py``); the names it
+#: shares with alpaca-lora's and other projects' argument lists (``micro_batch_size``,
+#: ``val_set_size``, ``num_epochs``, ``wandb_project``, ``special_tokens``) prove nothing.
 MARKERS = {
-    "sequence_len", "micro_batch_size", "datasets", "sample_packing", "num_epochs", "lora_target_linear",
-    "dataset_prepared_path", "val_set_size", "wandb_project", "special_tokens", "adapter", "lora_model_dir",
+    "adapter", "sequence_len", "sample_packing", "lora_target_linear", "dataset_prepared_path",
+    "lora_model_dir", "pad_to_sequence_len", "lora_fan_in_fan_out", "eval_sample_packing",
 }
 KERNELS = ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel")
 #: Characters that make a ``lora_target_modules`` string a regex rather than a module name.
@@ -103,7 +106,17 @@ def detect(doc: Doc) -> bool:
     if "task" in top and top.sub("params") is not None:
         return False  # AutoTrain
     lora = "adapter" in top or any(k.startswith(("lora_", "peft_")) for k in top.keys())
-    return lora and any(k in top for k in MARKERS)
+    return lora and (any(k in top for k in MARKERS) or _typed_datasets(top))
+
+
+def _typed_datasets(top) -> bool:
+    """``datasets:`` as axolotl writes it: a list of ``{path: ..., type: ...}`` entries."""
+    e = top.get("datasets")
+    items = getattr(e.node, "value", None) if e is not None else None
+    if not isinstance(items, list) or not items:
+        return False
+    first = Map.of(items[0], top.budget)
+    return first is not None and "path" in first and "type" in first
 
 
 def sites(doc: Doc) -> list[LoraSite]:
@@ -141,6 +154,9 @@ def sites(doc: Doc) -> list[LoraSite]:
         e = top.get(key)
         if e is not None:
             b.ctx(name, param(doc, e))
+    template = top.get("chat_template_jinja") or top.get("chat_template")
+    if template is not None:  # axolotl's named template or its own Jinja text (for LL309)
+        b.ctx("chat_template", param(doc, template))
     tokens = top.value("tokens")
     if truthy(tokens):
         b.resizes_vocab = True

@@ -4,8 +4,9 @@
 ``LoraConfig`` (peft 0.21.2 semantics throughout: no framework defaults) and any other key is a
 TypeError when Hydra instantiates it. Hydra's default ``_convert_: none`` hands lists over as
 OmegaConf ``ListConfig``, which peft iterates like a list when matching. ``${...}``
-interpolations and ``???`` are not statically known; ``_args_`` (positional arguments) leaves the
-site open. The base model is the user's own code's business: the usual model keys nearby name it.
+interpolations and ``???`` are not statically known; ``_args_`` (positional arguments) and a
+``defaults:`` list (other config files composed in) leave the site open. The base model is the
+user's own code's business: the usual model keys nearby name it.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def sites(doc: Doc) -> list[LoraSite]:
                 p = param(doc, e)
                 if p.value is not None:
                     b.set(e.key, p)
-        b.open = "_args_" in block
+        # positional arguments, or a defaults list composing other files into this one (by Hydra's
+        # own rules): what the block leaves out may be set elsewhere
+        b.open = "_args_" in block or (doc.top is not None and isinstance(doc.top.value("defaults"), list))
         b.base_model = base
         check_unknown(b, block, KEYMAP, every_key=True)
         check_duplicates(b, block, KEYMAP)

@@ -24,6 +24,10 @@ changes nothing else here). Paths are under ``src/llamafactory/``:
 * ``resize_vocab`` without ``additional_target`` saves the embedding modules (adapter.py:222-231).
 * A training run with ``adapter_name_or_path`` resumes that adapter and keeps its saved settings
   unless ``create_new_adapter`` (adapter.py:175-202).
+* Option conflicts (``_checks``, ``_freeze_options``): ``hparams/finetuning_args.py:590-620`` and
+  ``hparams/parser.py:180-415``; ``train_mm_proj_only`` was removed in v0.9.2 (v0.9.1 refused it
+  with LoRA, finetuning_args.py:394-395); the freeze-tuning options only reach
+  ``model/adapter.py:57-139``.
 * Not replayed: the value head that stage ``rm``/``ppo`` adds after peft (trained in full, not
   counted here), ``use_unsloth`` (Unsloth's own get_peft_model) and KTransformers.
 """
@@ -309,6 +313,7 @@ COMPOSITE = {
 
 def _checks(b: SiteBuilder, top: Map) -> None:
     doc, val = b.doc, top.value
+    _freeze_options(b, top)
     for key in ("use_galore", "use_apollo", "use_badam"):
         if truthy(val(key)):
             b.note("LL009", param(doc, top.get(key)), (
@@ -349,6 +354,41 @@ def _checks(b: SiteBuilder, top: Map) -> None:
         if bad:
             b.note("LL009", param(doc, top.get(key)), (
                 f"`{key}` with `quantization_bit: {bits}`: LLaMA-Factory refuses to start ({why})"))
+
+
+#: Freeze-tuning options LoRA never reads (model/adapter.py:57-139, ``_setup_freeze_tuning``);
+#: ``freeze_trainable_layers`` only picks the expanded blocks with ``use_llama_pro`` (:205-211).
+FREEZE_ONLY = ("freeze_trainable_modules", "freeze_extra_modules", "freeze_trainable_layers")
+
+
+def _freeze_options(b: SiteBuilder, top: Map) -> None:
+    """Options of other fine-tuning methods in a LoRA run (v0.9.5 and v0.9.1, cited per note)."""
+    doc, val = b.doc, top.value
+    if truthy(val("train_mm_proj_only")):
+        b.note("LL009", param(doc, top.get("train_mm_proj_only")), (
+            "`train_mm_proj_only` with LoRA: LLaMA-Factory refuses to start (v0.9.2 and later have no such"
+            " setting: \"Some keys are not used by the HfArgumentParser\", hparams/parser.py:102-107; up to v0.9.1"
+            " \"`train_mm_proj_only` is only valid for full training\", hparams/finetuning_args.py:394-395); to"
+            " train only the projector use finetuning_type: full with freeze_language_model: true and"
+            " freeze_multi_modal_projector: false"))
+    llama_pro = truthy(val("use_llama_pro"))
+    for key in FREEZE_ONLY:
+        if top.get(key) is None or (key == "freeze_trainable_layers" and llama_pro):
+            continue
+        b.note("LL010", param(doc, top.get(key)), (
+            f"`{key}` with finetuning_type: lora is ignored: only freeze tuning reads it"
+            f" (model/adapter.py:57-139){' unless use_llama_pro: true' if key == 'freeze_trainable_layers' else ''};"
+            f" remove it, or set finetuning_type: freeze"))
+    speed = val("deepspeed")
+    if truthy(val("use_unsloth")) and isinstance(speed, str) and ZERO3.search(speed):
+        b.note("LL009", param(doc, top.get("use_unsloth")), (
+            "`use_unsloth: true` with DeepSpeed ZeRO-3: LLaMA-Factory refuses to start (\"Unsloth is incompatible"
+            " with DeepSpeed ZeRO-3\", hparams/parser.py:409-410); use ZeRO-2, or turn Unsloth off"))
+    if truthy(val("use_unsloth")) and val("stage") == "ppo" and val("reward_model_type", "lora") == "lora":
+        b.note("LL009", param(doc, top.get("use_unsloth")), (
+            "`use_unsloth: true` in PPO with a LoRA reward model (reward_model_type: lora, the default):"
+            " LLaMA-Factory refuses to start (\"Unsloth does not support lora reward model\","
+            " hparams/parser.py:342-343); turn Unsloth off, or use reward_model_type: full or api"))
 
 
 def _not_lora(doc: Doc, top: Map, method: str, explicit) -> list[LoraSite]:

@@ -67,8 +67,7 @@ def v1_linear_targets(inv, t: ModelDependent) -> list[str]:
 def detect(doc: Doc) -> bool:
     top = doc.top
     block = top.sub("peft_config") if top is not None else None
-    return block is not None and block.value("name") in ("lora", "freeze") and (
-        any(k in top for k in V1_KEYS) or isinstance(top.value("model"), str))
+    return block is not None and block.value("name") in ("lora", "freeze") and any(k in top for k in V1_KEYS)
 
 
 def sites(doc: Doc) -> list[LoraSite]:

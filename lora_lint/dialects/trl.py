@@ -58,13 +58,15 @@ DIALECT = framework(
 )
 
 
+#: Keys only TRL's ``ModelConfig`` has: ``use_peft`` (its LoRA switch), and spellings no other
+#: framework uses. ``model_name_or_path`` with ``lora_r`` proves nothing: every HfArgumentParser
+#: script of a project's own has them.
+EVIDENCE = ("use_peft", "lora_target_parameters", "lora_task_type", "use_bnb_nested_quant")
+
+
 def detect(doc: Doc) -> bool:
     top = doc.top
-    if top is None:
-        return False
-    if "use_peft" in top:
-        return True
-    return "model_name_or_path" in top and ("lora_r" in top or "lora_target_modules" in top)
+    return top is not None and any(k in top for k in EVIDENCE)
 
 
 def sites(doc: Doc, dialect: Dialect = DIALECT) -> list[LoraSite]:

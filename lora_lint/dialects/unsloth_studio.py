@@ -62,9 +62,10 @@ DIALECT = framework(
     defaults={"r": 64, "lora_alpha": 16, "lora_dropout": 0.0, "bias": "none", "task_type": "CAUSAL_LM"},
 )
 
-#: Keys only the unsloth CLI's config has (unsloth_cli/config.py:11-65), by section.
+#: Keys only the unsloth CLI's config has (unsloth_cli/config.py:11-65), by section. Its
+#: ``lora_r`` is not one: a project's own ``lora:`` block spells the rank that way too.
 EVIDENCE = {
-    "lora": {"lora_r", "vision_all_linear", "use_loftq", "finetune_vision_layers", "finetune_language_layers",
+    "lora": {"vision_all_linear", "use_loftq", "finetune_vision_layers", "finetune_language_layers",
              "finetune_attention_modules", "finetune_mlp_modules"},
     "training": {"training_type", "train_on_completions"},
     "data": {"format_type", "local_dataset"},

@@ -122,8 +122,23 @@ def analyze_spec(inv: Inventory, spec: LoraSpec) -> Analysis:
     if m.failure is not None:
         return Analysis(spec, known=True, failure=m.failure, match=m, framework=framework)
     counts = count(m.inventory or inv, spec, m)
-    return Analysis(spec, known=True, failure=counts.failure, withheld=counts.withheld, match=m, counts=counts,
+    failure = counts.failure or generation_failure(inv, spec)
+    return Analysis(spec, known=True, failure=failure, withheld=counts.withheld, match=m, counts=counts,
                     framework=framework)
+
+
+#: Task types whose peft wrapper reads the model's ``prepare_inputs_for_generation`` once the
+#: adapter is injected (peft_model.py: ``PeftModelForCausalLM.__init__``, ``PeftModelForSeq2SeqLM.__init__``).
+GENERATIVE_TASKS = ("CAUSAL_LM", "SEQ_2_SEQ_LM")
+
+
+def generation_failure(inv: Inventory, spec: LoraSpec) -> Failure | None:
+    """``get_peft_model`` with a generative task type on a class that cannot generate raises
+    AttributeError after injecting the adapter (``self.base_model.prepare_inputs_for_generation``)."""
+    if spec.task_type in GENERATIVE_TASKS and spec.class_named and inv.generates() is False:
+        return Failure("AttributeError", f"'{inv.architecture}' object has no attribute 'prepare_inputs_for_generation'",
+                       "no-generation", "task_type")
+    return None
 
 
 def analyze(site: LoraSite, inventory: Inventory) -> Analysis:

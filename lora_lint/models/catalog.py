@@ -114,6 +114,20 @@ def lookup(name: str) -> Entry | None:
     return Entry(name, key, CATALOG / ids[key], via, folded)
 
 
+def stage(name: str) -> tuple[str, str] | None:
+    """``(stage, how)`` of the checkpoint ``name`` names exactly (a catalog id or alias, as
+    written): ``"base"`` or ``"instruct"`` and where that is documented (``models.stages``);
+    None when the catalog does not record it."""
+    if not isinstance(name, str):
+        return None
+    record = manifest()["models"].get(name)
+    if record is None and name in aliases():
+        record = manifest()["models"][aliases()[name][0]]["aliases"][name]
+    if record is None or "stage" not in record:
+        return None
+    return record["stage"], record["stage_how"]
+
+
 def all_names() -> list[str]:
     """Every id and alias the catalog answers to (for messages and tests)."""
     return sorted(set(model_ids()) | set(aliases()))

@@ -177,5 +177,42 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("ids", nargs="*", help="catalog model ids (default: all)")
     p.add_argument("--check", action="store_true", help="compare with fresh builds, write nothing")
     p.add_argument("--force", action="store_true", help="rewrite inventories whose structure is unchanged")
+    p.add_argument("--stages", action="store_true",
+                   help="write each model's and alias's stage (base/instruct) into catalog.json (models/stages.py)")
     args = p.parse_args(argv)
+    if args.stages:
+        return write_stages(check=args.check)
     return generate(args.ids or None, args.check, args.force)
+
+
+def with_stages(manifest: dict) -> dict:
+    """``catalog.json`` with ``stage``/``stage_how`` set from ``models.stages`` on every model and
+    alias a rule covers (and removed where none does)."""
+    from .stages import stage_of
+
+    out = json.loads(json.dumps(manifest))
+
+    def put(record: dict, name: str) -> None:
+        found = stage_of(name)
+        record.pop("stage", None)
+        record.pop("stage_how", None)
+        if found is not None:
+            record["stage"], record["stage_how"] = found
+
+    for model_id, record in out["models"].items():
+        put(record, model_id)
+        for alias, info in record.get("aliases", {}).items():
+            put(info, alias)
+    return out
+
+
+def write_stages(check: bool = False) -> int:
+    current = json.loads(catalog.MANIFEST.read_text(encoding="utf-8"))
+    wanted = with_stages(current)
+    if wanted == current:
+        return 0
+    if check:
+        print("catalog.json stages are stale: run python -m lora_lint.models.catalog --stages")
+        return 1
+    catalog.MANIFEST.write_text(json.dumps(wanted, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0

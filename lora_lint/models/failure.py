@@ -20,7 +20,7 @@ from typing import Any
 #: creation (the config rules LL003-LL009 report these without the model).
 KINDS = ("config", "not-found", "no-targets", "all-excluded", "none-targeted", "no-default",
          "unsupported", "fused", "mamba", "param-on-target", "layer", "param-wrapper", "wrapper",
-         "tokens-not-found", "tokens-conflict", "tied-tokens", "replication")
+         "tokens-not-found", "tokens-conflict", "tied-tokens", "replication", "no-generation")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from ..peft_history import parse
+
 SCHEMA_VERSION = 2
 
 #: Module kinds. ``linear`` = torch.nn.Linear (and subclasses), ``conv1d`` = transformers' Conv1D
@@ -24,6 +26,13 @@ SCHEMA_VERSION = 2
 #: torch.nn.MultiheadAttention. The first five are the layer types peft's LoRA can adapt.
 KINDS = ("linear", "conv1d", "embedding", "conv", "mha", "norm", "dropout", "container", "other")
 LORA_KINDS = frozenset(("linear", "conv1d", "embedding", "conv", "mha"))
+
+
+#: Head kinds whose classes never generate (transformers >= 4.52; checked by tests/test_inventory.py).
+NON_GENERATIVE_KINDS = frozenset({"SequenceClassification", "TokenClassification", "QuestionAnswering",
+                                  "MaskedLM"})
+#: Bare models (``AutoModel``'s classes named ``*Model``) that do generate.
+GENERATIVE_BARE = frozenset({"BarkModel", "SeamlessM4TModel", "SeamlessM4Tv2Model"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +167,23 @@ class Inventory:
         for prefix in self.towers:
             if name == prefix or name.startswith(prefix + "."):
                 return prefix
+        return None
+
+    def generates(self) -> bool | None:
+        """Whether the class built has ``prepare_inputs_for_generation`` (what peft's
+        ``PeftModelForCausalLM``/``PeftModelForSeq2SeqLM`` read when they wrap it): False for the
+        classification, QA and masked-LM heads and for the bare models (``AutoModel``), whose
+        classes do not inherit ``GenerationMixin`` since transformers 4.52, except the few bare
+        models that generate (``GENERATIVE_BARE``); None when not certain. ``tests/test_inventory.py``
+        checks every class of transformers' Auto mappings."""
+        tf = self.versions.get("transformers")
+        if not tf or (parse(tf) or ()) < (4, 52):
+            return None
+        if self.model_class in NON_GENERATIVE_KINDS:
+            return False
+        if self.model_class == "Model" and self.architecture.endswith("Model") and \
+                not self.architecture.endswith("LMHeadModel") and self.architecture not in GENERATIVE_BARE:
+            return False
         return None
 
     # -- serialisation -------------------------------------------------------------------------

@@ -79,6 +79,10 @@ class LoraSpec:
     use_bdlora: Any = _peft("use_bdlora")
     monteclora_config: Any = _peft("monteclora_config")
     kasa_config: Any = _peft("kasa_config")
+    #: Not a LoraConfig field: whether the inventory's class is the one the file loads the model
+    #: with (a site that names no loading class is counted on the architecture's own class, but
+    #: nothing that depends on the class, such as ``prepare_inputs_for_generation``, is claimed).
+    class_named: bool = True
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> LoraSpec:
@@ -89,10 +93,11 @@ class LoraSpec:
     @classmethod
     def from_site(cls, site: LoraSite) -> LoraSpec:
         """The values that reach peft from ``site`` (``LoraSite.effective``), UNKNOWN where unknown."""
-        values = {}
+        values: dict[str, Any] = {"class_named": model_class(site) is not None}
         for f in fields(cls):
-            v = site.effective(f.name)
-            values[f.name] = v if is_known(v) else UNKNOWN
+            if f.name != "class_named":
+                v = site.effective(f.name)
+                values[f.name] = v if is_known(v) else UNKNOWN
         return cls(**values)
 
     def known(self, name: str) -> bool:

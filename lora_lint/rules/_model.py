@@ -7,7 +7,7 @@ declared ``reports_failure`` runs also where the analysis predicts an exception.
 
 Every exception the analysis predicts becomes exactly one error finding, here: ``owner`` names the
 rule that reports it (the config rules for values ``LoraConfig`` or layer creation reject, LL201,
-LL203, LL204, LL205, LL009 for the failures they explain with more context, LL211 for every
+LL203, LL204, LL205, LL307, LL009 for the failures they explain with more context, LL211 for every
 other), ``failure_for`` hands it to that rule, ``blame`` points at the responsible parameter and
 ``raises`` words it with peft's exception and message.
 """
@@ -53,6 +53,8 @@ def owner(site: LoraSite, a) -> str | None:
         return "LL203"
     if f.kind == "unsupported":
         return "LL204"
+    if f.kind == "no-generation":
+        return "LL307"
     if f.kind == "param-wrapper":  # written target_parameters: LL009's config check; converted experts: its model check
         return "LL009"
     if f.kind == "tokens-conflict" and isinstance(a.spec.modules_to_save, (list, tuple)) and \
@@ -94,6 +96,32 @@ def raises(failure) -> str:
     the finding can go on)."""
     who = "LoraConfig(...)" if failure.stage == "LoraConfig" else "get_peft_model"
     return f"{who} raises {failure.exception}: {failure.message.strip().removesuffix('.')}"
+
+
+#: The heads each task type trains (peft_model.py: ``classifier_module_names``, ``qa_outputs``).
+TASK_HEADS = {"SEQ_CLS": ("classifier", "score"), "TOKEN_CLS": ("classifier", "score"), "QUESTION_ANS": ("qa_outputs",)}
+
+
+def head_advice(inv, a, task: str) -> str | None:
+    """``set task_type='TOKEN_CLS' with exclude_modules=['score']``: the first way to train and
+    save the model's ``task`` head that the replayed ``get_peft_model`` accepts (``TOKEN_CLS`` and
+    ``QUESTION_ANS`` with ``all-linear`` raise without the exclusion); None when none does."""
+    from dataclasses import replace
+
+    from ..models import analyze_spec
+
+    head = next((h for h in inv.heads if h.rpartition(".")[2] in TASK_HEADS[task]), None)
+    tries = [({"task_type": task}, f"task_type={task!r}")]
+    if head is not None:
+        leaf = head.rpartition(".")[2]
+        tries += [({"task_type": task, "exclude_modules": [leaf]}, f"task_type={task!r} with exclude_modules=[{leaf!r}]"),
+                  ({"task_type": None, "modules_to_save": [*(a.spec.modules_to_save or []), leaf]},
+                   f"modules_to_save=[{leaf!r}]")]
+    for change, words in tries:
+        b = analyze_spec(inv, replace(a.spec, **change))
+        if b.failure is None and b.known and (head is None or any(head in n for n in b.saved.values())):
+            return f"set {words}"
+    return None
 
 
 def saved_entries(ctx):

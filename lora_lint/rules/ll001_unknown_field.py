@@ -2,7 +2,7 @@ from functools import partial
 
 from ..fixes import build
 from ..model import Severity
-from ..peft_history import REMOVED
+from ..peft_history import REMOVED, load_story
 from ..registry import Problem, rule
 from ._fixes import certain_rename, fix
 
@@ -57,11 +57,9 @@ def unknown_field(site, ctx):
     for param, suggestion in site.unknown_keys:
         hint = f"; did you mean `{suggestion}`?" if suggestion else ""
         if param.key in REMOVED and dialect.peft_keys:
-            effect = (
-                "peft ≥ 0.14 drops it with a warning when loading, older versions raise"
-                if dialect.saved else "LoraConfig raises TypeError"
-            )
-            hint = f": it was removed in peft {REMOVED[param.key]} ({effect}); remove it"
+            since = REMOVED[param.key]
+            effect = f"loading it, {load_story(since)}" if dialect.peft_loads else "LoraConfig raises TypeError"
+            hint = f": it was removed in peft {since} ({effect}); remove it"
             suggestion = None
         renamed = None
         if suggestion and not dialect.saved:

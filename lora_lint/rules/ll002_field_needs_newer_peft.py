@@ -1,6 +1,14 @@
 from ..model import Severity
 from ..peft_facts import lora_fields
-from ..peft_history import DROPS_UNKNOWN_KEYS_SINCE, FIELD_SINCE, init_value_since, parse
+from ..peft_history import (
+    ALL_LINEAR_SINCE,
+    FIELD_SINCE,
+    REMOVED,
+    init_value_since,
+    parse,
+    release_at,
+    task_since,
+)
 from ..registry import Problem, rule
 
 #: Bookkeeping fields peft writes into adapter_config.json; an older peft dropping them is harmless.
@@ -34,19 +42,61 @@ def is_set(name: str, value) -> bool:
 
 
 def consequence(site, name: str, value, pv) -> str | None:
-    """What goes wrong with the older peft, or None when nothing does."""
+    """What goes wrong with the newest peft the project may run, or None when nothing does."""
     dialect = site.dialect
-    if dialect.saved:
-        if pv.older_than(DROPS_UNKNOWN_KEYS_SINCE):
-            return "loading this adapter raises TypeError (unexpected keyword argument)"
-        if name in BOOKKEEPING or not is_set(name, value):
+    if dialect.peft_loads:
+        release = release_at(pv.bound)
+        load = release.load if release else None
+        if load == "raise":
+            return f"peft {release.version} raises TypeError (unexpected keyword argument) when loading this adapter"
+        if load is None or name in BOOKKEEPING or not is_set(name, value):
             return None
-        return "that peft drops the unknown key with a warning when loading, so the adapter loads without it"
+        how = "drops the unknown key with a warning" if load == "drop" else "ignores the unknown key"
+        return f"peft {release.version} {how} when loading, so the adapter loads without it"
     if dialect.passer is None:  # the file calls LoraConfig itself: the keyword raises
         return "LoraConfig raises TypeError (unexpected keyword argument)"
     if not is_set(name, value):
         return None
     return f"{dialect.passer} passes it to a LoraConfig that does not know it"
+
+
+def value_problems(site, pv):
+    """Values newer than the project's peft: ``all-linear``, an ``init_lora_weights`` method, a
+    task type."""
+    release = release_at(pv.bound)
+    if release is None:
+        return
+    p = site.params.get("target_modules")
+    if (p is not None and not p.implicit and site.dialect.string_targets and isinstance(p.value, str)
+            and p.value.lower() == "all-linear" and not release.all_linear):
+        yield Problem(p, (
+            f"target_modules={p.value!r} means every linear layer from peft {ALL_LINEAR_SINCE} on; {pv.describe()}:"
+            f" peft {release.version} reads it as a regular expression that matches no module, so get_peft_model"
+            f" raises ValueError (Target modules {p.value} not found in the base model); require"
+            f" peft>={ALL_LINEAR_SINCE} or name the layers"
+        ))
+    p = site.params.get("init_lora_weights")
+    if p is not None and not p.implicit and p.known and isinstance(p.value, str):
+        found = init_value_since(p.value)
+        if found is not None and release.accepts_init(p.value) is None:
+            family, since = found
+            label = "" if family == p.value else f" ({family})"
+            what = ("get_peft_model raises ValueError (Unknown initialization)" if release.unknown_init == "raise"
+                    else "any true value starts the default initialization, so it trains plain LoRA")
+            yield Problem(p, (
+                f"init_lora_weights={p.value!r}{label} was added in peft {since}; {pv.describe()}: peft"
+                f" {release.version} does not know it ({what}); require peft>={since} or use init_lora_weights=True"
+            ))
+    p = site.params.get("task_type")
+    if (p is not None and not p.implicit and isinstance(p.value, str) and release.task_types
+            and p.value not in release.task_types and parse(release.version) >= (0, 1)):
+        since = task_since(p.value)
+        if since is not None:
+            yield Problem(p, (
+                f"task_type={p.value!r} was added in peft {since}; {pv.describe()}: get_peft_model in peft"
+                f" {release.version} does not know it and wraps the model in a plain PeftModel (no task head"
+                f" is trained or saved); require peft>={since}"
+            ))
 
 
 @rule(
@@ -62,12 +112,15 @@ def consequence(site, name: str, value, pv) -> str | None:
         OLD + "LoraConfig(\n    r=8,\n    init_lora_weights='pissa',  # error: LL002\n)\n",
         "# /// script\n# dependencies = ['peft<0.14']\n# ///\nfrom peft import LoraConfig\n"
         "LoraConfig(r=8, exclude_modules=['lm_head'])  # error: LL002\n",
+        "# /// script\n# dependencies = ['peft==0.7.1']\n# ///\nfrom peft import LoraConfig\n"
+        "LoraConfig(r=8, target_modules='all-linear')  # error: LL002\n",
     ],
 )
 def field_needs_newer_peft(site, ctx):
     """## What it does
-    Checks for a `LoraConfig` field, or an `init_lora_weights` value, that is newer than the
-    peft version the project uses. The version is the newest one the project's pin allows,
+    Checks for a `LoraConfig` field, or a value (`target_modules="all-linear"`, an
+    `init_lora_weights` method, a `task_type`), that is newer than the peft version the project
+    uses. The version is the newest one the project's pin allows,
     searched from the file's directory up to the repository root: a PEP 723 `# /// script`
     block in the file, then `requirements*.txt` (with `-r`/`-c` includes), `pyproject.toml`
     (PEP 621, dependency groups, Poetry), `setup.cfg` and `environment.yml`. Without a pin it
@@ -77,10 +130,18 @@ def field_needs_newer_peft(site, ctx):
     ## Why is this bad?
     `LoraConfig(use_dora=True)` on peft 0.8 raises `TypeError: __init__() got an unexpected
     keyword argument 'use_dora'` when the script runs, usually after the environment is built
-    on the training machine (LLaMA-Factory #2696). A saved `adapter_config.json` with a newer
-    field crashes peft < 0.14 on load; peft ≥ 0.14 drops the key with a warning and loads a
-    different adapter than the one trained. An `init_lora_weights` method the pinned peft does
-    not know either raises or silently falls back to the default initialization.
+    on the training machine (LLaMA-Factory #2696). `target_modules="all-linear"` before peft
+    0.8 is a regular expression that matches no module. A saved `adapter_config.json` with a
+    newer key, even one set to null, or a key peft removed long ago (`merge_weights`,
+    `enable_lora`, gone since 0.3), cannot be loaded by peft 0.6–0.13 (`TypeError`:
+    `PeftConfig.from_peft_type` passes every key to the config class); peft ≥ 0.14
+    drops the key with a warning (and 0.1–0.5 silently), loading a different adapter than the one
+    trained. An `init_lora_weights` method the pinned peft does not know raises `ValueError`
+    (peft ≥ 0.7) or silently trains with the default initialization (older releases).
+
+    What each release accepts is read from its own source (`lora_lint/data/peft_history.json`,
+    built by `python -m lora_lint.peft_history_build` from the peft release tags): for a
+    version range, the newest release the pin allows decides.
 
     ## Example
     ```python
@@ -107,14 +168,21 @@ def field_needs_newer_peft(site, ctx):
                     f"`{name}` was added in peft {since}; {pv.describe()}: {why}; "
                     f"require peft>={since} or remove `{name}`"
                 ))
-            continue
-        if name == "init_lora_weights" and p.known:
-            found = init_value_since(p.value)
-            if found is not None and not pv.allows(found[1]):
-                family, since = found
-                label = "" if family == p.value else f" ({family})"
-                yield Problem(p, (
-                    f"init_lora_weights={p.value!r}{label} was added in peft {since}; {pv.describe()}: "
-                    f"that peft does not know it (it raises or silently uses the default init); "
-                    f"require peft>={since} or use init_lora_weights=True"
-                ))
+    yield from value_problems(site, pv)
+    yield from removed_keys(site, pv)
+
+
+def removed_keys(site, pv):
+    """A saved adapter with a field peft removed long ago: the peft versions that raise on it."""
+    if not site.dialect.peft_loads:
+        return
+    release = release_at(pv.bound)
+    if release is None or release.load != "raise":
+        return
+    for name, removed in REMOVED.items():
+        p = site.context.get(name)
+        if p is not None:
+            yield Problem(p, (
+                f"`{name}` was removed from LoraConfig in peft {removed}; {pv.describe()}: peft {release.version}"
+                f" raises TypeError (unexpected keyword argument) when loading this adapter; delete the key"
+                f" (peft 0.14 and later drop it with a warning)"))

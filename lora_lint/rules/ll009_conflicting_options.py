@@ -63,6 +63,17 @@ def conflicting_options(site, ctx):
     (tuners/lora/layer.py:2362-2378), the MoE conversion (utils/transformers_weight_conversion.py:402-487),
     `set_additional_trainable_modules` (utils/other.py:1567-1583).
 
+    LLaMA-Factory (v0.9.5, `src/llamafactory/`; each message quotes the framework's words):
+    LoRA with GaLore, APOLLO or BAdam (hparams/finetuning_args.py:595-596); `pissa_init` in
+    PPO, KTO or DPO with a reference model (:601-602) or with ZeRO-3 (hparams/parser.py:377-378);
+    `use_dora` on a GPTQ/AWQ/AQLM/EETQ/EXL2 checkpoint (model/adapter.py:219-220); `pissa_init`, `resize_vocab`,
+    `create_new_adapter` or several adapters with `quantization_bit` (parser.py:188-202);
+    `train_mm_proj_only` in a LoRA run (no such setting since v0.9.2, parser.py:102-107; up to
+    v0.9.1 "only valid for full training", finetuning_args.py:394-395); `use_unsloth` with ZeRO-3
+    (parser.py:409-410) or in PPO with a LoRA reward model (parser.py:342-343). LL010 reports the
+    freeze-tuning options a LoRA run ignores (`freeze_trainable_modules`,
+    `freeze_extra_modules`, `freeze_trainable_layers` without `use_llama_pro`: model/adapter.py:57-139).
+
     ## Example
     ```python
     LoraConfig(r=8, layers_pattern="layers")

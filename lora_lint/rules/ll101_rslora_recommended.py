@@ -8,7 +8,7 @@ from ._util import entries, fmt, num, rank, rank_and_alpha, real, rslora, scalin
 
 
 @rule(
-    "LL101", "rslora-recommended", Severity.WARNING,
+    "LL101", "rslora-recommended", Severity.WARNING, advice=True,
     options={"rslora-min-rank": 32, "max-scaling": 8},
     valid=[
         "from peft import LoraConfig\nLoraConfig(r=16, lora_alpha=32)\n",

@@ -4,7 +4,7 @@ from ._util import entries, fmt, num, rank
 
 
 @rule(
-    "LL102", "rank-diminishing-returns", Severity.WARNING,
+    "LL102", "rank-diminishing-returns", Severity.WARNING, advice=True,
     options={"max-rank": 128},
     valid=[
         "from peft import LoraConfig\nLoraConfig(r=128, lora_alpha=256, use_rslora=True)\n",

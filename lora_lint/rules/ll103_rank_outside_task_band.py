@@ -13,7 +13,7 @@ BANDS = {
 
 
 @rule(
-    "LL103", "rank-outside-task-band", Severity.INFO,
+    "LL103", "rank-outside-task-band", Severity.INFO, advice=True,
     valid=[
         "from peft import LoraConfig\nLoraConfig(r=32, task_type='CAUSAL_LM')\n",
         "from peft import LoraConfig, TaskType\nLoraConfig(r=8, task_type=TaskType.SEQ_CLS)\n",

@@ -6,7 +6,7 @@ from ._util import entries, explicit_first, fmt, num, rank, rank_and_alpha, real
 
 
 @rule(
-    "LL104", "extreme-scaling", Severity.WARNING,
+    "LL104", "extreme-scaling", Severity.WARNING, advice=True,
     options={"min-scaling": 0.1, "max-scaling": 8},
     valid=[
         "from peft import LoraConfig\nLoraConfig(r=16, lora_alpha=32)\n",

@@ -24,7 +24,7 @@ def _dims(inv, name):
 
 
 @rule(
-    "LL105", "rank-exceeds-layer", Severity.WARNING, needs_model=True,
+    "LL105", "rank-exceeds-layer", Severity.WARNING, advice=True, needs_model=True,
     valid=[
         example("tiny-llama", 'LoraConfig(r=16, target_modules=["q_proj", "k_proj", "v_proj"])\n'),
         example("tiny-llama", 'LoraConfig(r=R, target_modules=["k_proj"])\n'),

@@ -12,7 +12,7 @@ def size(n_bytes: float) -> str:
 
 
 @rule(
-    "LL106", "adapter-budget", Severity.INFO, needs_model=True,
+    "LL106", "adapter-budget", Severity.INFO, advice=True, needs_model=True,
     options={"max-trainable-percent": 5},
     valid=[
         example("tiny-llama", 'LoraConfig(r=8, target_modules=["q_proj", "v_proj"])\n'),

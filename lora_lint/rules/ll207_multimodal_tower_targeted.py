@@ -27,7 +27,7 @@ def _advice(inv):
 
 
 @rule(
-    "LL207", "multimodal-tower-targeted", Severity.WARNING, needs_model=True,
+    "LL207", "multimodal-tower-targeted", Severity.WARNING, advice=True, needs_model=True,
     valid=[
         example("tiny-llava", 'LoraConfig(target_modules=r".*language_model.*\\.(q_proj|v_proj)")\n'),
         example("tiny-llava", 'LoraConfig(target_modules="all-linear", exclude_modules=r".*(vision_tower|multi_modal_projector).*")\n'),

@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..registry import Problem, rule
-from ._model import where
+from ._model import head_advice, where
 
 TASKS = {"SequenceClassification": ("SEQ_CLS", ("score", "classifier")),
          "TokenClassification": ("TOKEN_CLS", ("score", "classifier")),
@@ -22,7 +22,8 @@ def _src(cls: str, body: str) -> str:
     invalid=[
         _src("AutoModelForSequenceClassification", 'LoraConfig(target_modules=["q_proj", "v_proj"])  # error: LL301\n'),
         _src("AutoModelForSequenceClassification",
-             'LoraConfig(target_modules="all-linear", task_type="CAUSAL_LM")  # error: LL301\n'),
+             'LoraConfig(target_modules="all-linear", task_type="FEATURE_EXTRACTION")  # error: LL301\n'),
+        _src("AutoModelForTokenClassification", 'LoraConfig(target_modules="all-linear")  # error: LL301\n'),
     ],
 )
 def classification_head_not_trainable(site, ctx):
@@ -37,7 +38,10 @@ def classification_head_not_trainable(site, ctx):
     for classification. Without the task type peft freezes it with the rest of the model and does
     not save it, so training optimises the LoRA layers against a random head and the saved adapter
     cannot reproduce the results (peft issues #310, #1070). With `all-linear` and no task type,
-    peft even wraps LoRA around the random head instead of training it (#2027).
+    peft even wraps LoRA around the random head instead of training it (#2027). The advice is
+    replayed before it is given: with `all-linear`, `TOKEN_CLS` and `QUESTION_ANS` make
+    `get_peft_model` raise (it wraps the LoRA-adapted head for training), so the advice adds
+    `exclude_modules` for the head. A generative task type on such a model is LL307's.
 
     ## Example
     ```python
@@ -65,8 +69,8 @@ def classification_head_not_trainable(site, ctx):
     lora = "; all-linear even wraps LoRA around the random head instead of training it" if head in a.targeted else ""
     task_type = a.spec.task_type
     now = f"task_type={task_type!r}" if task_type else "no task_type"
+    fix = head_advice(inv, a, want) or f"set modules_to_save=[{head!r}]"
     yield Problem(where(site, "task_type"), (
         f"{inv.architecture}'s head {head!r} (newly initialised unless the checkpoint already has one)"
-        f" stays frozen and is not saved with the adapter: {now} and no modules_to_save entry for it{lora};"
-        f" set task_type={want!r} (or modules_to_save=[{head!r}])"
+        f" stays frozen and is not saved with the adapter: {now} and no modules_to_save entry for it{lora}; {fix}"
     ))

@@ -4,7 +4,7 @@ from ._model import example, item, where
 
 
 @rule(
-    "LL305", "tied-embedding-adapted", Severity.WARNING, needs_model=True,
+    "LL305", "tied-embedding-adapted", Severity.WARNING, advice=True, needs_model=True,
     valid=[
         example("tiny-llama-tied", 'LoraConfig(target_modules=["q_proj", "v_proj"])\n'),
         example("tiny-llama-tied", 'LoraConfig(target_modules=["q_proj", "lm_head"], ensure_weight_tying=True)\n'),
@@ -12,6 +12,10 @@ from ._model import example, item, where
     ],
     invalid=[
         example("tiny-llama-tied", 'LoraConfig(target_modules=[\n    "q_proj",\n    "lm_head",  # error: LL305\n])\n'),
+        ("train.yaml", "model_name_or_path: tests/fixtures/models/tiny-llama-tied\nstage: sft\nfinetuning_type: lora\n"
+         "lora_target: q_proj,v_proj\nadditional_target: lm_head  # error: LL305\n"),
+        ("sft.yaml", "model_name_or_path: tests/fixtures/models/tiny-llama-tied\nuse_peft: true\n"
+         "lora_target_modules: [q_proj, v_proj]\nlora_modules_to_save: [embed_tokens]  # error: LL305\n"),
         example("tiny-llama-tied", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["embed_tokens"])  # error: LL305\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], ensure_weight_tying=True)  # error: LL305\n'),
     ],
@@ -23,10 +27,17 @@ def tied_embedding_adapted(site, ctx):
     `ensure_weight_tying=True`; and that `ensure_weight_tying=True` is not set on a model without
     tied weights.
 
+    In a framework that cannot set `ensure_weight_tying` (LLaMA-Factory's `additional_target`,
+    TRL's `lora_modules_to_save`, ms-swift, AutoTrain), the same entries the file writes are
+    reported, with what to write there instead.
+
     ## Why is this bad?
-    Training one side of a tied pair unties it in the adapter: merging can overwrite the trained
-    head with the embedding (or the reverse) and exporting to other formats drops one of them
-    (peft issues #2018, #2777; transformers #45127). peft warns "Model has `tie_word_embeddings=True`
+    Training one side of a tied pair unties it in the adapter. LoRA on a tied `lm_head` (or
+    `embed_tokens`) is merged into the one weight both share, so merging changes the other side
+    too; a tied layer in `modules_to_save` is trained as a separate copy, so only that side learns
+    (peft issues #2018, #2777; transformers #45127); the test suite shows both with the real peft.
+    With peft < 0.19 the merged model also kept `tie_word_embeddings=True` over two different
+    matrices. peft warns "Model has `tie_word_embeddings=True`
     and a tied layer is part of the adapter, but `ensure_weight_tying` is not set". peft ≥ 0.18 can
     keep them tied. On an untied model the flag does nothing.
 
@@ -51,28 +62,51 @@ def tied_embedding_adapted(site, ctx):
                 " (tie_word_embeddings=False): peft warns and ignores it; remove it"
             ))
         return
-    if ewt is not False or not site.dialect.can_set("ensure_weight_tying"):
+    if ewt is not False:
+        return
+    switch = site.dialect.can_set("ensure_weight_tying")
+    if not switch and not site.dialect.can_set("modules_to_save"):  # not peft's wrappers (torchtune's own LoRA)
         return
 
     def partner(name):
         return ", ".join(sorted(t for t in tied if t != name))
 
+    def message(name, how, field):
+        return _message(site, name, partner(name), how, field, switch)
+
+    written = {f: p for f in ("target_modules", "modules_to_save")
+               if (p := site.params.get(f)) is not None and not p.implicit}
     targets = a.spec.target_modules
-    if isinstance(targets, (list, tuple, set)) and a.entries:
+    if not switch and "target_modules" not in written:
+        pass  # the framework chose the targets: nothing the file can leave out
+    elif isinstance(targets, (list, tuple, set)) and a.entries:
         for entry in targets:
             hits = [n for n in a.entries.get(entry, ()) if n in tied and n in a.targeted]
             if hits:
-                yield Problem(item(site, "target_modules", entry), _message(hits[0], partner(hits[0]), "adapted"))
+                yield Problem(item(site, "target_modules", entry), message(hits[0], "adapted", "target_modules"))
     elif any(n in tied for n in a.targeted):
         hit = next(n for n in a.targeted if n in tied)
-        yield Problem(where(site, "target_modules"), _message(hit, partner(hit), "adapted"))
+        yield Problem(where(site, "target_modules"), message(hit, "adapted", "target_modules"))
+    if not switch and "modules_to_save" not in written:
+        return
     for entry, hits in a.saved.items():
         hit = next((inv.aliases.get(n, n) for n in hits if inv.aliases.get(n, n) in tied), None)
         if hit and entry in (a.spec.modules_to_save or ()):
-            yield Problem(item(site, "modules_to_save", entry), _message(hit, partner(hit), "fully trained"))
+            yield Problem(item(site, "modules_to_save", entry), message(hit, "fully trained", "modules_to_save"))
 
 
-def _message(name, partner, how):
-    return (f"{name} is {how}, but it shares its weight with {partner} (tie_word_embeddings=True) and"
-            " ensure_weight_tying is not set: merging or exporting can drop or corrupt the trained copy;"
-            " set ensure_weight_tying=True (peft ≥ 0.18) or leave the embeddings alone")
+def _message(site, name, partner, how, field, switch):
+    """What peft does with the tied layer, and what the file can say instead."""
+    key = site.dialect.spelling(field) or field
+    leaf = name.rpartition(".")[2]
+    if how == "adapted":
+        what = (f"LoRA on {leaf} of a model whose {name} and {partner} share one weight (tie_word_embeddings=True):"
+                f" merging the adapter adds {leaf}'s update to that shared weight, so {partner} changes too")
+    else:
+        what = (f"{leaf} in {key} of a model whose {name} and {partner} share one weight (tie_word_embeddings=True):"
+                f" peft trains a separate copy of {leaf}, so only that side learns: {partner} stays as it was and"
+                f" the two are no longer tied")
+    if switch:
+        return f"{what}; set ensure_weight_tying=True (peft ≥ 0.18) or leave {leaf} out of {key}"
+    return (f"{what}; {site.dialect.name} has no ensure_weight_tying setting: leave {leaf} out of {key}, or train"
+            f" with peft's LoraConfig(ensure_weight_tying=True) (peft ≥ 0.18)")

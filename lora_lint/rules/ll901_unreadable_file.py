@@ -11,14 +11,20 @@ def unreadable_file(site, ctx):
     """## What it does
     Reports a file that cannot be read or parsed: a Python syntax error, invalid YAML or JSON in
     a file that looks like a LoRA training config, bytes that are not UTF-8 (or a UTF-16/32
-    config), a file above the size limit (`max-file-size`, 10 MB by default; it is not read), a
-    file nested too deeply to parse, or a name that is not a regular file (a pipe, a device).
-    A Python file in the encoding its `# -*- coding: ... -*-` line declares is read as such.
+    config), a file above the size limit (`max-file-size`, 10 MB by default; it is not read)
+    whose first 64 KiB read like a LoRA config, a file nested too deeply to parse, or a name that
+    is not a regular file (a pipe, a device). A Python file in the encoding its
+    `# -*- coding: ... -*-` line declares is read as such.
     IPython's own lines (`!pip install`, `%%capture`, `model?`) in a notebook or its `.py`
     export are skipped, never a syntax error. In a Jupyter notebook, a code cell holding a LoRA
     config that does not parse is reported at its cell (Jupyter runs nothing of it; the other
     cells are still read), and a `.ipynb` that is not JSON or not nbformat 4 is reported when it
-    mentions `LoraConfig` or `get_peft_model`.
+    mentions `LoraConfig` or `get_peft_model`. Data files are never read, whatever their size:
+    `tokenizer.json`, `tokenizer_config.json`, `vocab.json`, `special_tokens_map.json`,
+    `added_tokens.json`, `generation_config.json`, `preprocessor_config.json`,
+    `processor_config.json`, `chat_template.json`, `dataset_info.json`, `dataset_dict.json`,
+    `trainer_state.json`, `*.safetensors.index.json`, `*.bin.index.json` (and datasets such as
+    `*.jsonl` are of no kind lora-lint reads).
 
     ## Why is this bad?
     lora-lint cannot check what it cannot read, and neither can the training framework: the

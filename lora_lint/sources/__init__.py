@@ -18,7 +18,8 @@ from ..model import LoraSite
 from ..source_file import Kind, SourceFile, kind_of
 from ._base import PYTHON_MARKERS, SourceError
 
-__all__ = ["READERS", "Reader", "SourceError", "is_source", "may_hold_sites", "presented", "sites_for"]
+__all__ = ["READERS", "Reader", "SourceError", "is_source", "looks_like_config", "may_hold_sites", "presented",
+           "sites_for"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Reader:
     #: The module has ``view(source)``: the file is read through a text of its own (a
     #: notebook's Python script), which ``presented`` gives.
     presents: bool = False
+    #: Whether a text (the head of a file too big to read) reads like a LoRA config of this kind,
+    #: strictly: a big data file that merely mentions LoRA is not reported. None: ``may_hold``.
+    looks_like_config: Callable[[SourceFile], bool] | None = None
 
 
 def _python() -> ModuleType:
@@ -54,6 +58,10 @@ def _yaml_may_hold(source: SourceFile) -> bool:
     return _yaml().may_hold(source)
 
 
+def _yaml_looks(source: SourceFile) -> bool:
+    return _yaml().looks_lora(source.text)
+
+
 def _shell() -> ModuleType:
     from . import shell
 
@@ -73,8 +81,8 @@ def _notebook() -> ModuleType:
 #: File kind -> its reader. A kind that is not here is not read (nor looked for in directories).
 READERS: dict[Kind, Reader] = {
     Kind.PYTHON: Reader(_python, _python_may_hold),
-    Kind.YAML: Reader(_yaml, _yaml_may_hold),
-    Kind.JSON: Reader(_yaml, _yaml_may_hold),
+    Kind.YAML: Reader(_yaml, _yaml_may_hold, looks_like_config=_yaml_looks),
+    Kind.JSON: Reader(_yaml, _yaml_may_hold, looks_like_config=_yaml_looks),
     Kind.SHELL: Reader(_shell, _shell_may_hold),
     Kind.NOTEBOOK: Reader(_notebook, _python_may_hold, presents=True),
 }
@@ -102,6 +110,14 @@ def may_hold_sites(source: SourceFile) -> bool:
     worth parsing."""
     r = READERS.get(source.kind) if source.kind is not None else None
     return r is not None and r.may_hold(source)
+
+
+def looks_like_config(source: SourceFile) -> bool:
+    """Whether ``source`` (a file's head) reads like a LoRA config of its kind."""
+    r = READERS.get(source.kind) if source.kind is not None else None
+    if r is None:
+        return False
+    return (r.looks_like_config or r.may_hold)(source)
 
 
 def sites_for(source: SourceFile) -> list[LoraSite]:

@@ -16,7 +16,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from ..dialect import Dialect
-from ..model import UNKNOWN, LoraSite, Param, Span
+from ..model import UNKNOWN, LoraSite, Note, Param, Span
 from ..peft_facts import facts, suggest
 from ..source_file import SourceFile
 from ._base import PYTHON_MARKERS as MARKERS
@@ -305,6 +305,7 @@ class Extractor:
         self.module = module
         self.command_line = command_line
         self._positions = None
+        self._loops: set | None = None
         self.walk = Walk(module)
         self.imports = Imports()
         self.walk.replay(self.imports)
@@ -403,6 +404,12 @@ class Extractor:
             site = self.site(call, scope, kind)
             if site is not None:
                 found.append((call, site))
+        if found:
+            from .python_templates import chat_template
+
+            template = chat_template(self, self.calls)
+            if template is not None:
+                found = [(c, replace(s, context={**s.context, "chat_template": template})) for c, s in found]
         if found and any(_method(c) == "resize_token_embeddings" for c, _ in self.calls):
             # the file grows the vocabulary: LL306 checks that the new rows get trained
             found = [(c, replace(s, resizes_vocab=True)) for c, s in found]
@@ -440,6 +447,33 @@ class Extractor:
             )
         return Param(key, value, span, items, path=path, via=t.via)
 
+    def misleading(self, key: str, p: Param, node: cst.BaseExpression, call: cst.Call, scope: Scope,
+                   notes: list) -> Param:
+        """``p``, or what really reaches peft when the value is not what it looks like (LL013)."""
+        from . import python_misleading as mis
+
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            method = mis.none_result(node, self.evaluator.eval(node.func.value, scope))
+            if method is not None:
+                receiver = cst.Module([]).code_for_node(node.func.value)
+                notes.append(Note("LL013", p, (
+                    f"`{key}={receiver}.{node.func.attr.value}(...)` passes None: {method} changes {receiver} in"
+                    f" place and returns None, so LoraConfig gets {key}=None"
+                    f"{' (peft then uses its default targets for the model type)' if key == 'target_modules' else ''};"
+                    f" call {receiver}.{node.func.attr.value}(...) first, then pass {key}={receiver}")))
+                return replace(p, value=None, items=())
+        if self._loops is None:
+            loops = mis.Loops()
+            self.walk.replay(loops)
+            self._loops = loops.in_loop
+        value, later = mis.later_change(key, node, call, scope, self.calls, self._loops, followed=True)
+        for change in later:
+            name = node.value
+            notes.append(Note("LL013", p, (
+                f"`{name}.{change.func.attr.value}(...)` on line {self.span(change).line} changes {name} after"
+                f" LoraConfig(...) copied it into a set: peft never sees that change; make it before LoraConfig(...)")))
+        return p if value is None else replace(p, value=value, items=())
+
     def site(self, call: cst.Call, scope: Scope, kind: str) -> LoraSite | None:
         if kind == "pretrained":
             return self._pretrained(call, scope)
@@ -464,9 +498,17 @@ class Extractor:
                     b.open = True
                 continue
             k, v = self.span(arg.keyword), self.span(arg.value)
-            b.add(self.param(arg.keyword.value, self.evaluator.trace(arg.value, scope), Span(k.line, k.col, v.end_line,
-                                                                                           v.end_col)))
-        return b.build()
+            key = arg.keyword.value
+            p = self.param(key, self.evaluator.trace(arg.value, scope), Span(k.line, k.col, v.end_line, v.end_col))
+            if kind == "peft" and key in dialect.keymap:
+                p = self.misleading(key, p, arg.value, call, scope, b.notes)
+            b.add(p)
+        site = b.build()
+        if kind != "peft":
+            from .unsloth import redirect
+
+            site = redirect(site)
+        return site
 
     def _peft_dict(self, call: cst.Call, scope: Scope) -> LoraSite | None:
         """peft's ``get_peft_config(config_dict)``: the dict's ``peft_type`` picks the config class."""
@@ -541,6 +583,7 @@ class _Site:
         self.params: dict[str, Param] = {}
         self.context: dict[str, Param] = {}
         self.unknown: list[tuple[Param, str | None]] = []
+        self.notes: list[Note] = []
         self.open = False
 
     def add(self, p: Param, field_name: str | None = None) -> None:
@@ -587,4 +630,5 @@ class _Site:
             open=self.open,
             unknown_keys=tuple(self.unknown),
             context=self.context,
+            notes=tuple(self.notes),
         )

@@ -52,6 +52,8 @@ from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Note, Param, Span
 from ..source_file import Kind, SourceFile, kind_of
 from .shell_lex import Command, Field
+from .shell_python import is_option
+from .shell_python import sites as script_sites
 
 # -- the dialect of a script lora-lint cannot read ------------------------------------------------
 
@@ -157,7 +159,7 @@ def parse_flags(args: list[Field], lists: frozenset[str] = frozenset(), dash: bo
             continue
         values = []
         j = i + 1
-        while j < len(args) and not _is_option(args[j]):
+        while j < len(args) and not is_option(args[j]):
             values.append(args[j])
             j += 1
         if name not in lists and len(values) > 1:
@@ -166,14 +168,6 @@ def parse_flags(args: list[Field], lists: frozenset[str] = frozenset(), dash: bo
         options.append(Option(name, _word(f), values))
         i = j
     return options, rest
-
-
-def _is_option(f: Field) -> bool:
-    """A word argparse takes for an option: ``-x``/``--x`` and not a negative number."""
-    if not f.known:
-        return False
-    t = f.text
-    return t.startswith("-") and len(t) > 1 and not re.fullmatch(r"-\d+(\.\d*)?([eE][-+]?\d+)?|-\.\d+", t)
 
 
 # -- recognising programs ------------------------------------------------------------------------
@@ -380,10 +374,6 @@ def _span(source: SourceFile, at: tuple[int, int]) -> Span:
     return source.span(*at)
 
 
-def _field_at(f: Field) -> tuple[int, int]:
-    return f.at if f.at is not None else (f.start, f.end)
-
-
 # -- nodes for the YAML dialects ------------------------------------------------------------------
 
 def _mark(source: SourceFile, offset: int):
@@ -418,7 +408,7 @@ def _scalar(source: SourceFile, f: Field, bools: frozenset[str], key: str):
 
     from .yaml_nodes import STD
 
-    at = _field_at(f)
+    at = f.written
     start, end = _mark(source, at[0]), _mark(source, at[1])
     if not f.known:
         return ScalarNode("!unknown", "", start, end)
@@ -493,10 +483,10 @@ def _value_node(source: SourceFile, o: Option, lists: frozenset[str], bools: fro
     from .yaml_nodes import STD
 
     if fire and len(o.values) == 1 and o.values[0].known:
-        at = _field_at(o.values[0])
+        at = o.values[0].written
         return _python_node(_fire_value(o.values[0].text), _mark(source, at[0]), _mark(source, at[1]))
     if o.kv and o.values[0].known and o.values[0].text.lstrip()[:1] in ("[", "{"):
-        at = _field_at(o.values[0])
+        at = o.values[0].written
         node = _yaml_value(o.values[0].text, _mark(source, at[0]), _mark(source, at[1]))
         if node is not None:
             return node
@@ -505,7 +495,7 @@ def _value_node(source: SourceFile, o: Option, lists: frozenset[str], bools: fro
         return ScalarNode(STD + "bool", "true", _mark(source, at[1]), _mark(source, at[1]))
     if o.key in lists:
         items = [_scalar(source, v, bools, o.key) for v in o.values]
-        first, last = _field_at(o.values[0]), _field_at(o.values[-1])
+        first, last = o.values[0].written, o.values[-1].written
         return SequenceNode(STD + "seq", items, _mark(source, first[0]), _mark(source, last[1]), flow_style=True)
     return _scalar(source, o.values[0], bools, o.key)
 
@@ -861,9 +851,8 @@ def _script_sites(source: SourceFile, call: Call) -> list[LoraSite]:
     for o in options:
         by_key[o.key] = o  # argparse: the last one wins
     if call.script is not None and _python_file(Field(call.script, 0, 0)):
-        from . import shell_python
-
-        read = shell_python.sites(source, call.head, call.script, call.args)
+        real = _find(source.path, call.script)
+        read = script_sites(source, call.head, real, call.args) if real is not None else None
         if read is not None:  # the script of the repository, read with this command line
             model = _model(source, by_key)
             return [s if s.base_model is not None or model is None else replace(s, base_model=model) for s in read]
@@ -900,7 +889,7 @@ def _script_param(source: SourceFile, o: Option, fieldname: str) -> Param | None
     value: Any = UNKNOWN
     if f.known:
         value = _typed(f.text)
-    return Param(o.key, value, _span(source, _field_at(f)))
+    return Param(o.key, value, _span(source, f.written))
 
 
 def _typed(text: str) -> Any:
@@ -926,14 +915,14 @@ def _script_targets(source: SourceFile, o: Option) -> Param:
     ``[q_proj,v_proj]``; a keyword such as ``all``, a pattern or anything unknown is UNKNOWN
     (what the script makes of it is its own code)."""
     items: list[Param] = []
-    whole = _span(source, (_field_at(o.values[0])[0], _field_at(o.values[-1])[1]))
+    whole = _span(source, (o.values[0].written[0], o.values[-1].written[1]))
     for f in o.values:
         if not f.known:
             return Param(o.key, UNKNOWN, whole)
         text = f.text.strip()
         if text.startswith("[") and text.endswith("]"):
             text = text[1:-1]
-        at = _field_at(f)
+        at = f.written
         raw = source.text[at[0]:at[1]]
         offset = raw.find(text) if f.at is not None and text else -1
         pos = 0
@@ -964,7 +953,7 @@ def _model(source: SourceFile, by_key: dict[str, Option]) -> Param | None:
         text = o.values[0].text
         if not text or (key in ("model_name", "model_key", "model") and not HUB_ID.fullmatch(text)):
             continue
-        return Param(o.key, text, _span(source, _field_at(o.values[0])))
+        return Param(o.key, text, _span(source, o.values[0].written))
     return None
 
 
@@ -1037,7 +1026,7 @@ def _downloads(commands: list[Command]) -> list[Download]:
                 directory = argv[i + 1].text
             elif f.known and f.text.startswith(("--local-dir=", "--output-dir=")):
                 directory = f.text.split("=", 1)[1]
-        out.append(Download(repo.text, _field_at(repo), directory))
+        out.append(Download(repo.text, repo.written, directory))
     return out
 
 

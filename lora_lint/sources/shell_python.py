@@ -23,27 +23,25 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model import UNKNOWN, LoraSite, Param, Span
 from ..source_file import Kind, SourceFile
 from ._base import SourceError
-from .python_flags import CommandLine, Flag, Given, ScriptFlags
 from .shell_lex import Field
+
+if TYPE_CHECKING:  # the Python reader's modules are loaded only for a script read
+    from .python_flags import CommandLine, Flag, Given, ScriptFlags
 
 #: The largest training script read (bytes).
 MAX_SCRIPT = 2_000_000
 
 
-def sites(source: SourceFile, head: tuple[int, int], script: str, args: list[Field]) -> list[LoraSite] | None:
-    """The LoRA sites of the training script ``script`` (as the command names it) run with
+def sites(source: SourceFile, head: tuple[int, int], real: str, args: list[Field]) -> list[LoraSite] | None:
+    """The LoRA sites of the training script at ``real`` (a file of the repository) run with
     ``args``; None when it cannot be read that way (the caller reads the flags by their names)."""
-    from .shell_programs import _find
-
-    real = _find(source.path, script)
-    if real is None:
-        return None
     from ..bounded_read import read_regular_file
     from ..source_file import decode
 
@@ -67,9 +65,7 @@ def sites(source: SourceFile, head: tuple[int, int], script: str, args: list[Fie
     if not found:
         return None
     read = (name, hashlib.sha256(data).hexdigest())
-    from .shell_programs import _span
-
-    at = _span(source, head)
+    at = source.span(*head)
     return [_rehomed(site, source.path, at, name, read) for site in found]
 
 
@@ -108,7 +104,7 @@ def _rehomed(site: LoraSite, shell: str, at: Span, script: str, read: tuple[str,
 
 def command_line(source: SourceFile, args: list[Field], flags: ScriptFlags) -> CommandLine:
     """The flags ``args`` give, matched to the script's ``flags``."""
-    from .shell_programs import _field_at, _is_option, _span
+    from .python_flags import CommandLine, Given
 
     options = [o for f in flags.flags for o in f.options]
     given: dict[str, Given] = {}
@@ -122,17 +118,17 @@ def command_line(source: SourceFile, args: list[Field], flags: ScriptFlags) -> C
             name = f.prefix.split("=", 1)[0] if f.prefix.startswith("-") and "=" in f.prefix else None
             if name is not None:  # ``--lora_r=$R``: that flag, its value unknown
                 option, flag = _matched(name, flags, options)
-                given[option] = Given((UNKNOWN,), _span(source, (f.start, f.end)), source.path)
+                given[option] = Given((UNKNOWN,), source.span(f.start, f.end), source.path)
             else:  # any words at all: every flag given before is given again, or not
                 given.clear()
-                unknown = Given((UNKNOWN,), _span(source, (f.start, f.end)), source.path)
+                unknown = Given((UNKNOWN,), source.span(f.start, f.end), source.path)
             continue
         if f.text == "--":
             if i < len(args):
-                positional = Given((UNKNOWN,), _span(source, (args[i].start, args[i].end)), source.path)
+                positional = Given((UNKNOWN,), source.span(args[i].start, args[i].end), source.path)
             break
-        if not _is_option(f):
-            positional = positional or Given((UNKNOWN,), _span(source, (f.start, f.end)), source.path)
+        if not is_option(f):
+            positional = positional or Given((UNKNOWN,), source.span(f.start, f.end), source.path)
             continue
         name, eq, value = f.text.partition("=")
         negated = False
@@ -144,21 +140,21 @@ def command_line(source: SourceFile, args: list[Field], flags: ScriptFlags) -> C
             if flag is not None and flag.action == "boolean_optional":
                 option, negated = yes, True
             elif flag is not None and flag.type == "bool" and flag.nargs == "?":
-                given[yes] = Given(("false",), _span(source, (f.start, f.end)), source.path)
+                given[yes] = Given(("false",), source.span(f.start, f.end), source.path)
                 continue
             else:
                 flag = None
         if eq:
             plain = f.at is not None and f.at[1] - f.at[0] == len(f.text)
             at = (f.at[0] + len(name) + 1, f.at[1]) if plain else (f.start, f.end)
-            given[option] = Given((value,), _span(source, at), source.path)
+            given[option] = Given((value,), source.span(*at), source.path)
             continue
         n = _arity(flag, args, i)
         words = args[i:i + n]
         i += n
-        at = (_field_at(words[0])[0], _field_at(words[-1])[1]) if words else (f.start, f.end)
+        at = (words[0].written[0], words[-1].written[1]) if words else (f.start, f.end)
         texts = tuple(w.text if w.known else UNKNOWN for w in words)
-        given[option] = Given(texts, _span(source, at), source.path, negated)
+        given[option] = Given(texts, source.span(*at), source.path, negated)
     return CommandLine(given, flags, unknown, positional)
 
 
@@ -177,10 +173,8 @@ def _matched(name: str, flags: ScriptFlags, options: list[str]) -> tuple[str, Fl
 
 def _arity(flag: Flag | None, args: list[Field], i: int) -> int:
     """How many of the words from ``args[i]`` on the flag takes."""
-    from .shell_programs import _is_option
-
     free = 0
-    while i + free < len(args) and not _is_option(args[i + free]) and (args[i + free].known or free == 0):
+    while i + free < len(args) and not is_option(args[i + free]) and (args[i + free].known or free == 0):
         free += 1
     if flag is None:  # a flag of a class we do not see: the word after it, if any
         return min(free, 1)
@@ -192,3 +186,11 @@ def _arity(flag: Flag | None, args: list[Field], i: int) -> int:
     if nargs in ("*", "+"):
         return free
     return min(free, 1)
+
+
+def is_option(f: Field) -> bool:
+    """A word argparse takes for an option: ``-x``/``--x`` and not a negative number."""
+    if not f.known:
+        return False
+    t = f.text
+    return t.startswith("-") and len(t) > 1 and not re.fullmatch(r"-\d+(\.\d*)?([eE][-+]?\d+)?|-\.\d+", t)

@@ -351,12 +351,15 @@ def mappings(node: Node, budget: Budget, max_depth: int = 6) -> Iterator[tuple[t
 
 @dataclass
 class Doc:
-    """One YAML/JSON document of a file (``top`` is its root mapping, if it is one)."""
+    """One YAML/JSON document of a file (``top`` is its root mapping, if it is one). ``memo`` keeps
+    what a dialect's ``detect`` found for its ``sites`` (a walk of the whole document is paid from
+    the budget once)."""
 
     source: SourceFile
     root: Node
     budget: Budget
     top: Map | None = field(init=False, default=None)
+    memo: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.top = Map.of(self.root, self.budget)

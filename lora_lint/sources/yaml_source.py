@@ -44,7 +44,8 @@ def markers(source: SourceFile) -> re.Pattern:
 
 
 def may_hold(source: SourceFile) -> bool:
-    return markers(source).search(source.text) is not None
+    """The marker test passes, for a YAML or JSON file (a data file has no kind: never)."""
+    return source.kind in (Kind.YAML, Kind.JSON) and markers(source).search(source.text) is not None
 
 
 def looks_lora(text: str) -> bool:
