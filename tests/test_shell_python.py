@@ -155,3 +155,16 @@ def test_a_script_elsewhere_or_without_flags_is_read_by_its_flag_names(tmp_path)
                         "run.sh": "python plain.py --lora_r 8\npython missing.py --lora_r 8\n"})
     a, b = shell_sites(r / "run.sh")
     assert a.dialect.name == b.dialect.name == "script"
+
+
+def test_a_model_flag_for_a_class_of_another_module_names_the_model(tmp_path):
+    # Vicuna-LoRA's train_lora.py (wild corpus) reads model_args from FastChat's ModelArguments:
+    # the script alone cannot say which model it loads; its launch script's flag does.
+    r = repo(tmp_path, {})
+    shutil.copy(WILD / "shell" / "chengzl18__Vicuna-LoRA__train-lora.sh", r / "train_lora.sh")
+    shutil.copy(WILD / "indirect" / "chengzl18__Vicuna-LoRA__train-lora-py.py", r / "train_lora.py")
+    (site,) = shell_sites(r / "train_lora.sh")
+    assert site.dialect.name == "peft" and site.base_model.value == "lmsys/vicuna-7b-v1.3"
+    assert (site.value("r"), site.value("lora_alpha"), site.value("lora_dropout")) == (8, 16, 0.05)
+    targets = site.params["target_modules"]  # not on the command line: LoraArguments' default
+    assert targets.value == ["q_proj", "v_proj"] and targets.via == "the default of --lora_target_modules"

@@ -854,8 +854,11 @@ def _script_sites(source: SourceFile, call: Call) -> list[LoraSite]:
         real = _find(source.path, call.script)
         read = script_sites(source, call.head, real, call.args) if real is not None else None
         if read is not None:  # the script of the repository, read with this command line
+            # the script's model, else the command's model flag (the script loads it from a class
+            # of another module: ``model_args.model_name_or_path``)
             model = _model(source, by_key)
-            return [s if s.base_model is not None or model is None else replace(s, base_model=model) for s in read]
+            return [s if model is None or (s.base_model is not None and s.base_model.known) else
+                    replace(s, base_model=model) for s in read]
     switch = next((by_key[k] for k in SCRIPT_SWITCHES if k in by_key), None)
     settings = [by_key[k] for k in SCRIPT_KEYMAP if k in by_key]
     if not settings and (switch is None or switch.key in ("q_lora", "qlora")):
