@@ -168,3 +168,11 @@ def test_a_model_flag_for_a_class_of_another_module_names_the_model(tmp_path):
     assert (site.value("r"), site.value("lora_alpha"), site.value("lora_dropout")) == (8, 16, 0.05)
     targets = site.params["target_modules"]  # not on the command line: LoraArguments' default
     assert targets.value == ["q_proj", "v_proj"] and targets.via == "the default of --lora_target_modules"
+
+
+def test_a_module_run_with_python_m_is_its_file(tmp_path):
+    r = repo(tmp_path, {"training/sft.py": ARGPARSE, "run.sh": "accelerate launch -m training.sft --lora_r 32\n"
+                                                              "python -m training --lora_r 32\n"})
+    a, b = shell_sites(r / "run.sh")
+    assert (a.dialect.name, a.value("r"), a.value("lora_alpha")) == ("peft", 32, 16)
+    assert b.dialect.name == "script"  # a package's __main__.py: read by the flag names

@@ -242,7 +242,10 @@ def recognise(command: Command) -> Call | None:
             return _with_config(Call("axolotl", command, (head[0], target.end), args), first=True)
         if target.text == "llamafactory.cli" and args and args[0].text == "train":
             return _with_config(Call("llama-factory", command, (head[0], args[0].end), args[1:]), first=True)
-        return Call("script", command, (head[0], target.end), args, script=None)
+        module = target.text if target.known and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", target.text) else None
+        # ``python -m training.sft`` runs training/sft.py (a package's __main__ is left to the flag names)
+        return Call("script", command, (head[0], target.end), args,
+                    script=module.replace(".", "/") + ".py" if module is not None else None)
     if kind == "script" and target.known:
         path = target.text
         base = os.path.basename(path)
