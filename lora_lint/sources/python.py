@@ -36,16 +36,18 @@ __all__ = ["DIALECTS", "PEFT", "UNSLOTH", "UNSLOTH_VISION", "CommandLine", "Extr
 def script_flags(source: SourceFile) -> ScriptFlags:
     """Every command-line flag the script defines (argparse, ``HfArgumentParser`` dataclasses,
     ``fire.Fire``) with its default. Raises ``SourceError`` when the file does not parse."""
-    return all_flags(extractor_for(source).evaluator)
+    extractor = extractor_for(source)
+    source.keep(Extractor, extractor)  # a command line's read of the file reuses its tree
+    return all_flags(extractor.evaluator)
 
 
 def extractor_for(source: SourceFile, command_line: CommandLine | None = None) -> Extractor:
-    """The file parsed and indexed (the reader's own, when it read the file already)."""
-    if command_line is None:
-        kept = source.kept(Extractor)
-        if kept is not None:
-            return kept
-    return Extractor(source.path, parse(source), command_line)
+    """The file parsed and indexed (the reader's own, when it read the file already); with
+    ``command_line``, a new index of the same tree."""
+    kept = source.kept(Extractor)
+    if command_line is None and kept is not None:
+        return kept
+    return Extractor(source.path, kept.module if kept is not None else parse(source), command_line)
 
 
 def tree(source: SourceFile) -> tuple[cst.Module, Any]:

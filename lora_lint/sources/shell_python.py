@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # the Python reader's modules are loaded only for a script re
 
 #: The largest training script read (bytes).
 MAX_SCRIPT = 2_000_000
+#: Scripts read lately, by name and bytes: their parsed file and flags (a sweep runs one script
+#: many times).
+_read: dict[tuple[str, str], tuple[SourceFile, ScriptFlags]] = {}
 
 
 def sites(source: SourceFile, head: tuple[int, int], real: str, args: list[Field]) -> list[LoraSite] | None:
@@ -50,13 +53,19 @@ def sites(source: SourceFile, head: tuple[int, int], real: str, args: list[Field
     except OSError:
         return None
     name = _named_like(source.path, real)
-    python_file = decode(data, name)
-    if not isinstance(python_file, SourceFile) or python_file.kind is not Kind.PYTHON:
-        return None
+    digest = hashlib.sha256(data).hexdigest()
     from . import python
 
     try:
-        flags = python.script_flags(python_file)
+        known = _read.get((name, digest))
+        if known is None:
+            python_file = decode(data, name)
+            if not isinstance(python_file, SourceFile) or python_file.kind is not Kind.PYTHON:
+                return None
+            if len(_read) >= 8:
+                _read.clear()
+            known = _read[(name, digest)] = (python_file, python.script_flags(python_file))
+        python_file, flags = known
         if not flags.flags:
             return None  # it reads its command line in a way we do not see
         found = python.sites(python_file, command_line(source, args, flags))
@@ -64,7 +73,7 @@ def sites(source: SourceFile, head: tuple[int, int], real: str, args: list[Field
         return None
     if not found:
         return None
-    read = (name, hashlib.sha256(data).hexdigest())
+    read = (name, digest)
     at = source.span(*head)
     return [_rehomed(site, source.path, at, name, read) for site in found]
 
