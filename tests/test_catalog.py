@@ -105,6 +105,23 @@ def test_differences_name_what_changed():
     assert "parameters added: model.extra.weight" in got
 
 
+def test_same_as_builds_both_and_names_what_differs(tmp_path):
+    """The check an alias passes before it is listed: the other config builds the very modules and
+    parameters of the catalog model's (here the model's own config, re-saved with other
+    non-shaping keys), and a config of another shape is told apart, naming what changed."""
+    config = catalog_build.config_of("HuggingFaceTB/SmolLM2-135M")
+    same = dict(config, _name_or_path="someone/SmolLM2-135M-finetune", torch_dtype="float16")
+    assert catalog_build.same_as("HuggingFaceTB/SmolLM2-135M", same) == []
+    deeper = dict(config, num_hidden_layers=config["num_hidden_layers"] + 1)
+    got = catalog_build.same_as("HuggingFaceTB/SmolLM2-135M", deeper)
+    assert any("num_layers: 30 -> 31" in line for line in got), got
+    (tmp_path / "same.json").write_text(json.dumps(same))
+    (tmp_path / "deeper.json").write_text(json.dumps(deeper))
+    assert catalog_build.main(["--same-as", "HuggingFaceTB/SmolLM2-135M", str(tmp_path / "same.json")]) == 0
+    assert catalog_build.main(["--same-as", "HuggingFaceTB/SmolLM2-135M", str(tmp_path / "same.json"),
+                               str(tmp_path / "deeper.json")]) == 1
+
+
 def test_json_round_trip_folds_layers():
     inv = catalog_build.shipped("meta-llama/Llama-3.1-70B")
     text = inv.to_json()

@@ -3,6 +3,7 @@
     python -m lora_lint.models.catalog              # build every (model, class); write what changed
     python -m lora_lint.models.catalog --check      # compare with fresh builds; exit 1 saying what differs
     python -m lora_lint.models.catalog ID [ID ...]  # only these catalog models
+    python -m lora_lint.models.catalog --same-as ID config.json ...  # is each config an alias of ID?
 
 Each catalog config is built on the meta device with the installed transformers (the same
 ``build_inventory`` a lint run uses): for the config's own architecture, and for each head class
@@ -64,6 +65,38 @@ def compare(model_id: str, model_class: str | None = None) -> list[str]:
     if old is None:
         return ["no prebuilt inventory (run `python -m lora_lint.models.catalog`)"]
     return differences(old, build(model_id, model_class))
+
+
+def same_as(model_id: str, config: dict) -> list[str]:
+    """What differs between catalog model ``model_id`` and ``config`` (another model's config.json)
+    when both are built on the meta device, for the config's own architecture and each head class
+    the catalog lists: empty when ``config`` builds exactly the same modules and parameters, the
+    condition for listing its model as an alias of ``model_id``."""
+    from .build import build_inventory
+
+    out = []
+    for cls in [None, *catalog.head_classes(model_id)]:
+        other = replace(build_inventory(config, cls), config_sha256=None)
+        out += [f"{label(model_id, cls)}: {d}" for d in differences(build(model_id, cls), other)]
+    return out
+
+
+def check_aliases(model_id: str, paths: list[str], out=sys.stdout) -> int:
+    if model_id not in catalog.model_ids():
+        print(f"not in the catalog: {model_id}", file=out)
+        return 2
+    failed = 0
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            changes = same_as(model_id, json.load(f))
+        if changes:
+            failed = 1
+            print(f"{path}: differs from {model_id}:", file=out)
+            for line in changes:
+                print(f"  {line}", file=out)
+        else:
+            print(f"{path}: the same modules and parameters as {model_id}", file=out)
+    return failed
 
 
 def label(model_id: str, model_class: str | None) -> str:
@@ -179,7 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="rewrite inventories whose structure is unchanged")
     p.add_argument("--stages", action="store_true",
                    help="write each model's and alias's stage (base/instruct) into catalog.json (models/stages.py)")
+    p.add_argument("--same-as", metavar="ID",
+                   help="build each config.json given (as the positional arguments) and compare it with"
+                        " catalog model ID: an alias is listed only where nothing differs")
     args = p.parse_args(argv)
+    if args.same_as:
+        return check_aliases(args.same_as, args.ids)
     if args.stages:
         return write_stages(check=args.check)
     return generate(args.ids or None, args.check, args.force)
