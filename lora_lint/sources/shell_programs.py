@@ -50,7 +50,7 @@ from typing import Any
 
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Note, Param, Span
-from ..source_file import Kind, SourceFile, kind_of
+from ..source_file import Kind, SourceFile, kind_of, module_file
 from .shell_lex import Command, Field
 from .shell_python import is_option
 from .shell_python import sites as script_sites
@@ -245,7 +245,7 @@ def recognise(command: Command) -> Call | None:
         module = target.text if target.known and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", target.text) else None
         # ``python -m training.sft`` runs training/sft.py (a package's __main__ is left to the flag names)
         return Call("script", command, (head[0], target.end), args,
-                    script=module.replace(".", "/") + ".py" if module is not None else None)
+                    script=module_file(module) if module is not None else None)
     if kind == "script" and target.known:
         path = target.text
         base = os.path.basename(path)
