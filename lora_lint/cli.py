@@ -23,6 +23,10 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(EXIT_ERROR, f"lora-lint: error: {message}\n")
 
+    def _print_message(self, message: str, file=None) -> None:  # argparse ignores write errors
+        if message:
+            write_stream(file or sys.stderr, message)
+
 
 def add_check_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", default=["."], metavar="PATH",
@@ -229,8 +233,8 @@ def run_check(args: argparse.Namespace) -> int:
                     run = fix_stdin(args, read.source, settings, info)
                     if args.diff:
                         return diff_out(run, args)
-                    sys.stdout.write(run.text or "")  # the user's text: never escaped
-                    sys.stdout.flush()
+                    # the user's text, never escaped: in its own encoding (BOM, PEP 263) when stdout takes bytes
+                    write_stream(sys.stdout, run.data if getattr(sys.stdout, "buffer", None) else run.text or "")
                     return write_report(args, run.findings, info, sys.stderr)
                 findings = lint_source(read.source, settings)
             elif read.problem is not None and read.problem.code in settings.rules_for(name):
@@ -254,8 +258,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def diff_out(run, args: argparse.Namespace) -> int:
     """``--diff``: the diffs on stdout, what they would fix on stderr; exit 1 when there are any."""
-    sys.stdout.write("".join(run.diffs))
-    sys.stdout.flush()
+    write_stream(sys.stdout, "".join(run.diffs))
     if not args.quiet:
         if run.would:
             print(f"Would fix {run.would} finding{'s' if run.would != 1 else ''}.", file=sys.stderr)
@@ -293,15 +296,55 @@ def exit_code(findings, args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_OK
 
 
-def write_stream(stream, text: str, errors: str = "backslashreplace") -> None:
+class OutputError(UsageError):
+    """The output could not be written (a full disk, a closed pipe, a closed stream): exit 2."""
+
+
+def write_stream(stream, text: str | bytes, errors: str = "backslashreplace") -> None:
     """Write the report whatever the console's encoding: a character it cannot show (a file
-    name's undecodable bytes, a non-ASCII path on an ASCII console) is written as an escape."""
+    name's undecodable bytes, a non-ASCII path on an ASCII console) is written as an escape.
+    Bytes go to the stream's buffer as they are. Raises ``OutputError`` when the stream fails."""
     try:
-        stream.write(text)
-    except UnicodeEncodeError:
-        encoding = getattr(stream, "encoding", None) or "utf-8"
-        stream.write(text.encode(encoding, errors).decode(encoding))
-    stream.flush()
+        if stream is None:
+            raise OSError("the stream is closed")
+        if isinstance(text, bytes):
+            stream.flush()
+            stream.buffer.write(text)
+        else:
+            try:
+                stream.write(text)
+            except UnicodeEncodeError:
+                encoding = getattr(stream, "encoding", None) or "utf-8"
+                stream.write(text.encode(encoding, errors).decode(encoding))
+        stream.flush()
+    except (OSError, ValueError) as e:  # ValueError: a closed file
+        name = {1: "standard output", 2: "standard error"}.get(_fileno(stream), "the output")
+        raise OutputError(f"cannot write to {name}: {getattr(e, 'strerror', None) or e}") from None
+
+
+def _fileno(stream) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _silence_stdout() -> None:
+    """After a failed write, point standard output at the null device, so that the interpreter's
+    own flush at exit does not fail again (with a traceback of its own)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def _say(message: str) -> None:
+    try:
+        print(message, file=sys.stderr)
+    except (AttributeError, OSError, ValueError):  # stderr is gone too: the exit code says it
+        pass
 
 
 def run_rule(args: argparse.Namespace) -> int:
@@ -324,9 +367,9 @@ def run_rule(args: argparse.Namespace) -> int:
              "explanation": r.doc, "url": r.url, "needs_model": r.needs_model, "options": dict(r.options)}
             for r in chosen
         ]
-        sys.stdout.write(json.dumps(data if args.all else data[0], indent=2) + "\n")
+        write_stream(sys.stdout, json.dumps(data if args.all else data[0], indent=2) + "\n")
     else:
-        sys.stdout.write("\n".join(page(r).removeprefix(HEADER) for r in chosen))
+        write_stream(sys.stdout, "\n".join(page(r).removeprefix(HEADER) for r in chosen))
     return EXIT_OK
 
 
@@ -346,8 +389,8 @@ def run_report(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    args = parser.parse_args(normalise_argv(argv))
     try:
+        args = parser.parse_args(normalise_argv(argv))
         if args.command == "rule":
             return run_rule(args)
         if args.command == "report":
@@ -363,13 +406,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise UsageError(f"the language server needs pygls ({e}): pip install 'lora-lint[lsp]'") from None
             return serve(args)
         return run_check(args)
+    except OutputError as e:  # (a closed pipe included: the reader missed findings)
+        _silence_stdout()
+        _say(f"lora-lint: error: {e}")
+        return EXIT_ERROR
     except UsageError as e:
-        print(f"lora-lint: error: {e}", file=sys.stderr)
+        _say(f"lora-lint: error: {e}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
     except Exception as e:  # an internal failure is exit 2, never a silent pass
         import traceback
 
@@ -387,7 +432,17 @@ def entry() -> int:
     import gc
 
     gc.set_threshold(10_000, 10, 10)
-    code = main()
+    try:
+        code = main()
+    except SystemExit as e:  # argparse: --help, --version, a usage error
+        code = e.code if isinstance(e.code, int) else EXIT_OK if e.code is None else EXIT_ERROR
+    try:  # what is still buffered (argparse's output): a full disk shows here
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except (OSError, ValueError) as e:
+        _silence_stdout()
+        _say(f"lora-lint: error: cannot write to standard output: {getattr(e, 'strerror', None) or e}")
+        code = EXIT_ERROR
     if "torch" in sys.modules:
         try:
             sys.stdout.flush()

@@ -10,7 +10,9 @@ its directory. Every key, rule code, rule name and option is checked: a mistake 
 from __future__ import annotations
 
 import copy
+import math
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,14 +55,20 @@ def read_toml(path: str) -> dict:
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: invalid TOML: {e}") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: not UTF-8 ({e.reason} at byte {e.start})") from None
+    except ValueError as e:  # TOMLDecodeError, or an integer longer than Python converts
+        raise ConfigError(f"{path}: invalid TOML: {_toml_reason(e)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def _toml_reason(e: ValueError) -> str:
+    if "integer string conversion" in str(e):  # Python's int-str limit (4,300 digits)
+        return f"an integer of more than {sys.get_int_max_str_digits():,} digits"
+    return str(e)
 
 
 def lora_table(path: str, data: dict) -> dict | None:
@@ -143,12 +151,34 @@ def _option(name: str, value: Any, default: Any, origin: str) -> Any:
     if isinstance(default, bool):
         ok, kind = isinstance(value, bool), "true or false"
     elif isinstance(default, (int, float)):
-        ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        ok, kind = _finite(value), "a number"
     else:
         ok, kind = default is None or isinstance(value, type(default)), type(default).__name__
     if not ok:
-        raise ConfigError(f"{_where(origin, name)} must be {kind} (default {default!r}), got {value!r}")
+        raise ConfigError(f"{_where(origin, name)} must be {kind} (default {default!r}), got {_shown(value)}"
+                          f"{_why_not_finite(value)}")
     return value
+
+
+def _finite(value: Any) -> bool:
+    """An int or a float that is neither infinite nor NaN (nor too large to be a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        return False
+
+
+def _why_not_finite(value: Any) -> str:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return " (not a finite number)" if number and not _finite(value) else ""
+
+
+def _shown(value: Any) -> str:
+    """``repr`` of a config value, cut short (a 4,000-digit integer is not echoed whole)."""
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 256 else f"an integer of {len(str(value)):,} digits"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _unknown_key(key: str, origin: str, options: Mapping[str, Any]) -> ConfigError:
@@ -204,8 +234,9 @@ def apply_table(settings: Settings, table: Mapping[str, Any], origin: str, base:
             setattr(s, attr, table[key])
     if "hub-timeout" in table:
         t = table["hub-timeout"]
-        if not isinstance(t, (int, float)) or isinstance(t, bool) or not t > 0:
-            raise ConfigError(f"{_where(origin, 'hub-timeout')} must be a positive number of seconds, got {t!r}")
+        if not _finite(t) or not t > 0:  # (inf and nan are floats in TOML)
+            raise ConfigError(f"{_where(origin, 'hub-timeout')} must be a positive number of seconds,"
+                              f" got {_shown(t)}{_why_not_finite(t)}")
         s.hub_timeout = float(t)
     if "max-file-size" in table:
         size = table["max-file-size"]
@@ -303,8 +334,9 @@ def parse_inline(value: str) -> dict:
     tomllib = _toml()
     try:
         return tomllib.loads(value)
-    except (tomllib.TOMLDecodeError, RecursionError) as e:
-        raise ConfigError(f"--config {value[:80]!r} is neither a file nor a TOML `key = value`: {e}") from None
+    except (ValueError, RecursionError) as e:  # (ValueError: TOMLDecodeError, a 5,000-digit integer)
+        why = _toml_reason(e) if isinstance(e, ValueError) else e
+        raise ConfigError(f"--config {value[:80]!r} is neither a file nor a TOML `key = value`: {why}") from None
 
 
 class Resolver:

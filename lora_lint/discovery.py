@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .regex_risk import catastrophic
+from .globs import Glob
 from .source_file import repository_root
 from .sources import is_source
 
@@ -21,45 +21,9 @@ DEFAULT_EXCLUDE = frozenset({
 })
 
 
-def _translate(pattern: str) -> str:
-    """A gitignore glob as a regex over a '/'-separated path relative to the .gitignore's dir."""
-    i, out = 0, []
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "*":
-            if pattern[i : i + 3] == "**/":
-                out.append("(?:.*/)?")
-                i += 3
-                continue
-            if pattern[i : i + 2] == "**":
-                out.append(".*")
-                i += 2
-                continue
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = pattern.find("]", i + 1)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1 : j].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = j
-        elif c == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
 @dataclass(frozen=True)
 class IgnoreRule:
-    regex: re.Pattern
+    glob: Glob
     negate: bool
     dir_only: bool
 
@@ -78,24 +42,12 @@ def parse_gitignore(text: str) -> list[IgnoreRule]:
         if not line:
             continue
         anchored = "/" in line
-        line = _collapse(line.lstrip("/"))
-        source = ("^" if anchored else "^(?:.*/)?") + _translate(line) + "$"
-        if catastrophic(source, allowance=1):
-            continue  # '*a*a*a*a*a*b' backtracks for minutes per path: such a line is not honoured
-        try:
-            regex = re.compile(source)
+        try:  # matched in bounded time, however many wildcards (globs.py)
+            glob = Glob.compile(("" if anchored else "**/") + line.lstrip("/"))
         except re.error:
             continue  # '[z-a]': git's wildmatch matches nothing with it either
-        rules.append(IgnoreRule(regex, negate, dir_only))
+        rules.append(IgnoreRule(glob, negate, dir_only))
     return rules
-
-
-def _collapse(pattern: str) -> str:
-    """``**/**/x`` is ``**/x`` and ``a***`` is ``a**``: the same files, without the adjacent
-    wildcards that make a regex backtrack."""
-    while "**/**/" in pattern:
-        pattern = pattern.replace("**/**/", "**/")
-    return re.sub(r"\*{3,}", "**", pattern)
 
 
 class Ignorer:
@@ -130,7 +82,7 @@ class Ignorer:
             for r in rules:
                 if r.dir_only and not is_dir:
                     continue
-                if r.regex.match(rel):
+                if r.glob.match(rel):
                     result = not r.negate
         return result
 

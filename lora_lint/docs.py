@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .registry import Rule
+from .registry import CODE_PATH, Evidence, Rule
 from .rules import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent / "rules"
@@ -31,22 +31,51 @@ def page(r: Rule) -> str:
     if r.advice:
         lines.append(ADVICE)
     lines += ["", r.doc.strip()]
+    if r.evidence:
+        lines += ["", *evidence(r.evidence)]
     if r.options:
         lines += ["", "## Options", ""]
         lines += [f"- `{name}` (default `{default!r}`)" for name, default in r.options.items()]
     return HEADER + "\n".join(lines).rstrip() + "\n"
 
 
+def code_path(text: str) -> str:
+    """``peft 0.21.2 tuners/x.py:1-9 f`` as ``peft 0.21.2 `tuners/x.py:1-9` `f```."""
+    m = CODE_PATH.match(text)
+    assert m is not None  # Evidence checks every code path when the rule is declared
+    where = m["file"] + (f":{m['first']}" if m["first"] else "") + (f"-{m['last']}" if m["last"] else "")
+    return f"{m['library']}{' ' + m['version'] if m['version'] else ''} `{where}` {m['symbol']}"
+
+
+def evidence(e: Evidence) -> list[str]:
+    """The page's "Evidence" section: the claim, the code that does it, the tests that show it."""
+    out = ["## Evidence", "", f"**What the finding claims.** {e.claim}", "", "**Code path.**", ""]
+    out += [f"- {code_path(c)}" for c in e.code]
+    out += ["", "**Tests that show it.**", ""]
+    out += [f"- [`{t}`](../{t.split('::', 1)[0]})" for t in e.tests]
+    if e.guidance:
+        out += ["", f"**Where the advice comes from.** {e.guidance}"]
+    return out
+
+
+def proved_by(r: Rule) -> str:
+    """The README column: the libraries whose code proves the rule, linked to its Evidence."""
+    if not r.evidence:
+        return ""
+    libraries = dict.fromkeys(m["library"] for c in r.evidence.code if (m := CODE_PATH.match(c)))
+    return f"[{', '.join(libraries)}]({r.code}.md#evidence)"
+
+
 def index(rules: dict[str, Rule]) -> str:
     lines = [
         "# lora-lint rules",
         "",
-        "| code | name | severity | needs | what it checks |",
-        "| --- | --- | --- | --- | --- |",
+        "| code | name | severity | needs | what it checks | proved by |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for code, r in rules.items():
         needs = "model" if r.needs_model else "config"
-        lines.append(f"| [{code}]({code}.md) | {r.name} | {r.severity.value} | {needs} | {r.summary} |")
+        lines.append(f"| [{code}]({code}.md) | {r.name} | {r.severity.value} | {needs} | {r.summary} | {proved_by(r)} |")
     return HEADER + "\n".join(lines) + "\n"
 
 

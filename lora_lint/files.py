@@ -170,6 +170,14 @@ def _problem(path: str, settings: Settings, message: str, span: Span = START,
 
 
 def _too_big(path: str, settings: Settings, size: int | None = None) -> Read:
+    return Read(path, settings, problem=too_large(path, settings, size))
+
+
+def too_large(path: str, settings: Settings, size: int | None = None) -> Finding:
+    """LL901 for a file above ``max-file-size`` (``size`` bytes when known): not read. (The
+    language server says the same of a document the editor sends.)"""
+    from .rules import finding
+
     what = f"is {size:,} bytes," if size is not None else "is"
-    return _problem(path, settings, f"file {what} above the {settings.max_file_size:,}-byte limit:"
-                    " not read (raise `max-file-size` to lint it)")
+    return finding("LL901", f"file {what} above the {settings.max_file_size:,}-byte limit:"
+                   " not read (raise `max-file-size` to lint it)", path, START)

@@ -43,6 +43,38 @@ SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "Use instead
 Example = str | tuple[str, str]
 """A rule example: Python source, or ``(filename, text)`` for YAML/JSON."""
 
+#: A code path: ``"<library> <version> <file>[:<first>-<last>] <symbol>"``, e.g. ``"peft 0.21.2
+#: tuners/lora/config.py:1009-1113 LoraConfig.__post_init__"`` (lora-lint's own: ``"lora-lint
+#: lora_lint/<file> <symbol>"``, no version). The tests read each peft line range in the installed
+#: peft and check that it holds the symbol.
+CODE_PATH = re.compile(
+    r"^(?P<library>[A-Za-z][\w.-]*) (?:(?P<version>v?\d[\w.+-]*) )?(?P<file>[\w./-]+\.\w+)"
+    r"(?::(?P<first>\d+)(?:-(?P<last>\d+))?)? (?P<symbol>\S.*)$"
+)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a rule's finding claims and what proves it (rendered as the rule page's "Evidence").
+
+    ``claim`` says what the library or framework does (its behaviour, not advice); ``code`` the code
+    paths that do it (``CODE_PATH`` each); ``tests`` the tests of this repository that run the real
+    library to show it (``tests/<file>.py::<function>`` or ``::<Class>::<method>``); ``guidance``,
+    for an advisory rule, where its advice comes from."""
+
+    claim: str
+    code: tuple[str, ...]
+    tests: tuple[str, ...]
+    guidance: str = ""
+
+    def __post_init__(self) -> None:
+        for c in self.code:
+            if not CODE_PATH.match(c):
+                raise ValueError(f"code path {c!r} is not '<library> <version> <file>[:<lines>] <symbol>'")
+        for t in self.tests:
+            if not re.match(r"^tests/[\w/]+\.py(::\w+)+$", t):
+                raise ValueError(f"test {t!r} is not 'tests/<file>.py::<function>'")
+
 
 @dataclass(frozen=True)
 class Context:
@@ -86,6 +118,7 @@ class Rule:
     #: Its finding is advice (a better setting), not a mistake: it does not apply where advice
     #: comes too late or may be wrong (``Dialect.advisable``: saved adapters, home-grown blocks).
     advice: bool = False
+    evidence: Evidence | None = None  # what the finding claims and what proves it
 
     @property
     def doc(self) -> str:
@@ -196,6 +229,7 @@ def rule(
     uses_model: bool = False,
     reports_failure: bool = False,
     advice: bool = False,
+    evidence: Evidence | None = None,
 ) -> Callable:
     """Register the decorated function as rule ``code``/``name``."""
     if not _CODE.match(code):
@@ -211,7 +245,7 @@ def rule(
         RULES[code] = Rule(
             code, name, Severity(severity), fn, tuple(valid), tuple(invalid),
             dict(options or {}), needs_model, frozenset(dialects) if dialects else None,
-            uses_model, reports_failure, advice,
+            uses_model, reports_failure, advice, evidence,
         )
         return fn
 

@@ -143,6 +143,10 @@ def as_dict(row: Row) -> dict:
         if reason is None:
             trainable = an.trainable
             peft_total = an.total
+    if trainable is not None and trainable.bit_length() > 1000:
+        # a rank of hundreds of digits: counts past a float, some past what Python prints (LL105
+        # reports the rank)
+        trainable = peft_total = None
     percent = (100.0 * trainable / total) if trainable is not None and total else None
     resolved = ctx.resolved
     return {

@@ -63,8 +63,23 @@ class LoraLintServer(LanguageServer):
         settings = self.settings(source.path)
         if settings.exclude and settings.is_excluded(source.path):
             return []
+        big = self.too_big(source)
+        if big is not None:
+            return [big] if big.code in settings.rules_for(source.path) else []
         # a finding in another file (a YAML file the script reads) is that document's to show
         return [f for f in lint_source(source, settings) if f.path == source.path]
+
+    def too_big(self, source: SourceFile) -> Finding | None:
+        """LL901 when the editor's text is above ``max-file-size`` in UTF-8 (as ``check`` refuses
+        such a file without reading it), else None."""
+        from .files import too_large
+
+        settings = self.settings(source.path)
+        limit, text = settings.max_file_size, source.text
+        if len(text) <= limit // 4:  # (a character is 4 bytes at most)
+            return None
+        size = len(text) if len(text) > limit else len(text.encode("utf-8", "surrogatepass"))
+        return too_large(source.path, settings, size) if size > limit else None
 
     async def run(self, fn, *args) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.worker, fn, *args)
@@ -157,6 +172,12 @@ def _is_open(ls: LoraLintServer, uri: str) -> bool:
     from urllib.parse import unquote
 
     return unquote(uri) in ls.workspace.text_documents or uri in ls.workspace.text_documents
+
+
+def _opened(ls: LoraLintServer, uri: str):
+    """The document the client opened at ``uri``, or None. (pygls's ``get_text_document`` reads a
+    URI the client has not opened from disk, on the event loop: a FIFO there hangs the server.)"""
+    return ls.workspace.get_text_document(uri) if _is_open(ls, uri) else None
 
 
 def _path(uri: str, doc) -> str:
@@ -291,8 +312,8 @@ def _in_file(shown: SourceFile, f: Finding) -> Finding:
 
 async def current(ls: LoraLintServer, uri: str) -> tuple[SourceFile, list[Finding]] | None:
     """``(source, findings)`` for the document as the editor has it now."""
-    doc = ls.workspace.get_text_document(uri)
-    source = _source(uri, doc)
+    doc = _opened(ls, uri)
+    source = _source(uri, doc) if doc is not None else None
     if source is None:
         return None
     have = ls.results.get(uri)
@@ -316,7 +337,9 @@ async def refresh(ls: LoraLintServer, uri: str, notebook: bool = False) -> None:
                 if not await refresh_notebook(ls, uri) or uri not in ls.dirty:
                     return
                 continue
-            doc = ls.workspace.get_text_document(uri)
+            doc = _opened(ls, uri)
+            if doc is None:  # never opened (a save notification alone), or closed
+                return
             version, text = doc.version, doc.source
             source = _source(uri, doc)
             if source is None:
@@ -448,8 +471,9 @@ async def hover_at(ls: LoraLintServer, params: t.HoverParams) -> t.Hover | None:
         span, line_text = found
         return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=f"**LoRA** {line_text}"),
                        range=ls.range(doc, _in_cell(source, span)[1]))
-    source = _source(uri, ls.workspace.get_text_document(uri))
-    if source is None or source.kind is Kind.NOTEBOOK:
+    doc = _opened(ls, uri)
+    source = _source(uri, doc) if doc is not None else None
+    if source is None or source.kind is Kind.NOTEBOOK or ls.too_big(source):
         return None
     line, col = ls.column(source, params.position)
     found = await ls.run(_report_at, ls, source, line, col)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .globs import Glob
 from .registry import Rule
 
 #: Rules that run only when selected explicitly (by code, prefix, name or ``ALL``).
@@ -52,27 +53,26 @@ def split_selectors(values: Iterable[str] | None) -> list[str]:
 class PathPattern:
     """A path glob from a config file, relative to ``base`` (the config file's directory).
 
-    ``*`` stays inside one component, ``**`` crosses them. A pattern without ``/`` matches a file
-    or directory of that name anywhere (``test_*.py``, ``data``); with a ``/`` it is anchored to
-    ``base`` (``configs/*.yaml``). A match on a directory covers everything under it.
+    ``*`` stays inside one component, ``**`` crosses them (``globs``: read like a .gitignore
+    line, matched in bounded time). A pattern without ``/`` matches a file or directory of that
+    name anywhere (``test_*.py``, ``data``); with a ``/`` it is anchored to ``base``
+    (``configs/*.yaml``). A match on a directory covers everything under it.
     """
 
     pattern: str
     base: str
     anchored: bool
-    regex: re.Pattern = field(compare=False, repr=False)
+    glob: Glob = field(compare=False, repr=False)
 
     @classmethod
     def make(cls, pattern: str, base: str | None = None) -> PathPattern:
-        from .discovery import _translate
-
         p = pattern.strip().replace("\\", "/")
         anchored = "/" in p.rstrip("/")
         try:
-            regex = re.compile(("^" if anchored else "^(?:.*/)?") + _translate(p.strip("/")) + "(?:/.*)?$")
+            glob = Glob.compile(("" if anchored else "**/") + p.strip("/"))
         except re.error as e:
             raise UsageError(f"invalid path pattern {pattern!r}: {e}") from None
-        return cls(pattern, os.path.abspath(base or os.getcwd()), anchored, regex)
+        return cls(pattern, os.path.abspath(base or os.getcwd()), anchored, glob)
 
     def matches(self, path: str) -> bool:
         """Matched against the path relative to ``base``; an unanchored pattern also matches a
@@ -83,7 +83,7 @@ class PathPattern:
             if self.anchored:
                 return False
             rel = full.replace(os.sep, "/").lstrip("/")
-        return bool(self.regex.match(rel))
+        return self.glob.match(rel, prefix=True)
 
 
 @dataclass(frozen=True)

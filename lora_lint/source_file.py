@@ -244,6 +244,12 @@ class SourceFile:
         """Where 1-based ``line``/``col`` of the text is in the real file's text."""
         return (line, col) if self.rows is None else self.rows.in_file(line, col)
 
+    def encoded(self) -> bytes:
+        """The real file's bytes for its text (``file_text``: a notebook's JSON holding its
+        script): in its encoding, with its BOM. Raises ``UnicodeEncodeError`` for a character the
+        encoding cannot write."""
+        return (UTF8_BOM if self.bom else b"") + self.file_text.encode(self.encoding)
+
     def __getstate__(self):
         return (self.path, self.text, self.kind, self.encoding, self.bom, self.stamp, self.rows)
 
@@ -391,13 +397,14 @@ def decode(data: bytes, path: str, stamp: Stamp | None = None) -> SourceFile | U
     bom = data.startswith(UTF8_BOM)
     if bom:
         data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        declared = _declared(data) if kind is Kind.PYTHON else None
+    elif kind is Kind.PYTHON:  # as Python reads it: in the encoding it declares, when it declares one
+        declared = _declared(data)
         if declared is not None:
             encoding, text = declared
             return SourceFile(path, text, kind, encoding=encoding, bom=bom, stamp=stamp)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
         if not any(m in data for m in LORA_MARKERS):
             return None
         line = data.count(b"\n", 0, e.start) + 1
@@ -410,15 +417,30 @@ def decode(data: bytes, path: str, stamp: Stamp | None = None) -> SourceFile | U
 
 def _declared(data: bytes) -> tuple[str, str] | None:
     """``(encoding, text)`` of Python source in the encoding its ``# -*- coding: ... -*-`` line
-    declares, else None."""
+    declares (Python's own detection, on the first two lines, ending at ``\n``, ``\r\n`` or
+    ``\r`` as Python reads a file), when that is not UTF-8 and the bytes decode in it; else None.
+    A declaration Python refuses (an unknown codec, UTF-16) is ignored: the file is read as UTF-8."""
+    if data.find(b"coding", 0, _second_line_end(data)) < 0:
+        return None  # the common case: no tokenize import, no work
     import codecs
-    import io
     import tokenize
 
+    lines = [line + b"\n" for line in re.split(rb"\r\n|\r|\n", data, maxsplit=2)[:2]]
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        if codecs.lookup(encoding).name == "utf-8":
-            return None
-        return encoding, data.decode(encoding)
+        name = tokenize.detect_encoding(iter(lines).__next__)[0]
+        if codecs.lookup(name).name in ("utf-8", "utf-8-sig") or "# coding\n".encode(name) != b"# coding\n":
+            return None  # (UTF-16 and the like: Python refuses them)
+        return name, data.decode(name)
     except (SyntaxError, LookupError, UnicodeError, ValueError):
         return None
+
+
+def _second_line_end(data: bytes) -> int:
+    """Where the second line ends (any line break), or the end of ``data``."""
+    end = 0
+    for _ in range(2):
+        found = [i for i in (data.find(b"\n", end), data.find(b"\r", end)) if i >= 0]
+        if not found:
+            return len(data)
+        end = min(found) + 1
+    return end

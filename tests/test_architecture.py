@@ -206,9 +206,7 @@ def test_the_checks_catch_what_they_claim():
 #: (discovery), dependency files (pins), model configs and library messages (models).
 NOT_LINTED = ("discovery", "pins", "models")
 #: Still splitting a linted file's text by itself, with who removes it.
-PENDING_SPLITS = {
-    "sources.python_depth",  # the nesting screen's rest-of-file count (the bounded-parsing work)
-}
+PENDING_SPLITS: set[str] = set()
 _REGEX_CALLS = {"compile", "split", "finditer", "findall", "sub", "search", "match", "fullmatch"}
 
 

@@ -14,7 +14,18 @@ number per test, random seeds, model heads that need a meta-device build include
 record: five runs at 3,000 per test; runs 1-4 found the eight bugs kept as regressions at the end
 of this file (the first, a 300-character model id, was found by the bounded run); run 5 passed
 19,780 cases with no failure (six tests x 3,000, and the line-ending/BOM property exhausted at
-1,780). Proven elsewhere:
+1,780).
+
+Issue 12 added a generator per class (exponential constants, huge literals, deep and long inputs,
+odd encodings with fixes; at the end). Its campaign, at 1,700 then 1,820 per test (eleven
+tests, ``-n 2``): the bounded run found a coding line on CR-only lines not seen, run 1 a
+4,300-digit rank breaking LL105's message and ``lora-lint report`` (both kept as regressions);
+run 2 passed 19,996 cases with no failure (the line-ending/BOM property exhausted at 1,796) in
+9 minutes on two busy cores. After the reading loop moved to ``SourceFile``, 8,000 more cases
+(eight tests x 1,000) found a rank past a float's range in LL104's suggestion (kept as a
+regression) and then passed.
+
+Proven elsewhere:
 test_yaml_robustness.py::test_fuzzed_configs_never_raise (dialect keys with odd scalars),
 test_model_rules_robust.py::test_no_crash (model analysis over random LoraConfig fields).
 """
@@ -28,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -44,6 +56,7 @@ from lora_lint.pipeline import lint_source, lint_text
 from lora_lint.rules import all_rules
 from lora_lint.settings import Settings
 from lora_lint.source_file import SourceFile, Unreadable, decode
+from lora_lint.sources import python_depth, yaml_nodes
 
 BIG = int(os.environ.get("LORA_LINT_FUZZ_EXAMPLES", "0"))
 FUZZ_EXAMPLES = BIG or 200
@@ -499,6 +512,320 @@ def test_regression_broken_yaml_with_cr_line_endings_is_still_ll901():
     offset = SourceFile.of_text("x.yaml", text).offset(4, 11)
     found = lint("broken_lora.yaml", text.replace("\n", "\u2028"))
     assert [(f.code, f.span.line, f.span.col) for f in found] == [("LL901", 1, offset + 1)]
+
+
+def test_regression_a_4300_digit_rank_in_messages_and_the_report(tmp_path, capsys):
+    """LL903 'ValueError: Exceeds the limit (4300 digits) for integer string conversion' from
+    LL105's parameter count, and an internal error (float overflow) from `lora-lint report`."""
+    src = ("# lora-lint: base-model=EleutherAI/pythia-1b\nfrom peft import LoraConfig\n"
+           f"cfg = LoraConfig(r={'9' * 4300})\n")
+    (ll105,) = [f for f in lint("train.py", src) if f.code == "LL105"]
+    assert "r=a huge number" in ll105.message and "has more than 10^300 parameters per layer" in ll105.message
+    (tmp_path / "train.py").write_text(src)
+    for fmt in ("text", "json"):
+        assert main(["report", "--isolated", "--offline", "--output-format", fmt, str(tmp_path / "train.py")]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("["):])[0]["trainable_params"] is None
+
+
+def test_regression_a_rank_past_a_float_in_ll104():
+    """LL903 'OverflowError: int too large to convert to float' from LL104's suggested alpha, for
+    a rank_pattern value between 3.6e308 and 1.6e324 (its scaling is still a float)."""
+    src = ("from peft import LoraConfig\n"
+           f"cfg = LoraConfig(r=8, lora_alpha=16, rank_pattern={{'q_proj': {'9' * 309}}})\n")
+    (ll104,) = [f for f in lint("train.py", src) if f.code == "LL104"]
+    assert "≥ more than 10^308" in ll104.message
+
+
+def test_regression_a_coding_line_on_cr_only_lines():
+    """A latin-1 declaration on a file with CR line endings was not seen: LL901 'not valid UTF-8'."""
+    data = "# -*- coding: latin-1 -*-\rfrom peft import LoraConfig\rLoraConfig(r=8)\rNOTE = '¡'\r".encode("latin-1")
+    assert decode(data, "train.py").text == data.decode("latin-1")
+
+
+# -- issue 12: bounded work and byte-exact fixes ---------------------------------------------------
+# Each class of the issue has a generator: exponential constants (names doubling each other, models
+# traced through names bound many times), huge literals, deep and long inputs, and odd encodings
+# with fixes. "No hang past the bounds" is a deadline far above what a bounded case takes (a hang
+# guard, not a timing assertion); every other property is the usual no-LL903, spans inside.
+
+def bounded_fuzz(examples: int):
+    """``fuzz`` with a deadline: a case past the bounds would take many minutes, a bounded one
+    seconds (a first meta build and a busy machine took one to 84 s once)."""
+    base = fuzz(examples)
+    return settings(base, deadline=timedelta(seconds=300))
+
+
+@st.composite
+def exponential_constants(draw):
+    """Names that each use the one before several times (strings, lists, numbers), names bound
+    several times, and models traced through names rebound to each other."""
+    start = draw(st.sampled_from(['"ab"', "['q_proj']", "3", "2.5", "(1, 'x')", "'x' 'y'", "{'a': 1}", "10**40"]))
+    op = draw(st.sampled_from(["+", "*", "**", "-", "//", "%"]))
+    n, width = draw(st.integers(1, 45)), draw(st.integers(2, 5))
+    lines = ["from peft import LoraConfig, get_peft_model", "from transformers import AutoModelForCausalLM",
+             f"a0 = {start}"]
+    for i in range(1, n + 1):
+        lines.append(f"a{i} = " + f" {op} ".join([f"a{i - 1}"] * width))
+        if draw(st.integers(0, 9)) == 0:
+            lines.append(f"a{i} = a{i - 1}")  # bound twice: UNKNOWN
+    m, rebind = draw(st.integers(1, 30)), draw(st.integers(1, 6))
+    lines.append(f"m{m} = AutoModelForCausalLM.from_pretrained({draw(st.sampled_from(MODEL_IDS[:3]))!r})")
+    for i in range(m - 1, -1, -1):
+        lines += [f"m{i} = m{i + 1}" + draw(st.sampled_from(["", ".to('cpu')", ".cuda()"])) for _ in range(rebind)]
+    pick = lambda: f"a{draw(st.integers(0, n))}"  # noqa: E731
+    lines.append(f"cfg = LoraConfig(r={pick()}, lora_alpha={pick()}, target_modules={pick()}, "
+                 f"modules_to_save={pick()}, layers_to_transform={pick()})")
+    lines.append("model = get_peft_model(m0, cfg)")
+    return "\n".join(lines) + "\n"
+
+
+@bounded_fuzz(40)
+@given(exponential_constants())
+def test_exponential_constants_are_evaluated_in_bounded_work(src):
+    lint("train.py", src)
+
+
+HUGE_LEAVES = st.one_of(
+    st.integers(1, 4300).map(lambda n: "9" * n),  # up to Python's int-str limit
+    st.integers(4301, 6000).map(lambda n: "1" * n),  # past it: UNKNOWN, never an error
+    st.sampled_from(["1e308", "1e309", "-1e309", "1.7976931348623157e308 * 10", "2**4096", "2**100000",
+                     "10**4300", "0.1**400", "-(2**63)", "range(10**30)", "list(range(2**70))",
+                     "tuple(range(0, 10**4000, 3))", "dict(q_proj=10**4000)", "list(range(9999))"]),
+    st.integers(1, 300_000).map(lambda n: repr("q" * n)),
+    st.integers(0, 12_000).map(lambda n: "[" + ", ".join(["'q_proj'"] * n) + "]"),
+)
+
+
+@st.composite
+def huge_literals(draw):
+    """Huge numbers, strings and lists in every place a LoRA value goes, in Python and YAML."""
+    fields = draw(st.lists(st.sampled_from(["r", "lora_alpha", "lora_dropout", "target_modules",
+                                            "modules_to_save", "layers_to_transform", "rank_pattern"]),
+                           min_size=1, max_size=4, unique=True))
+    values = {f: draw(HUGE_LEAVES) for f in fields}
+    model = draw(st.sampled_from(MODEL_IDS[:4]))
+    if draw(st.booleans()):
+        body = ", ".join(f"{k}={{'q_proj': {v}}}" if k == "rank_pattern" else f"{k}={v}" for k, v in values.items())
+        return "train.py", (f"# lora-lint: base-model={model}\nfrom peft import LoraConfig\n"
+                            f"cfg = LoraConfig({body})\n")
+    keys = {"r": "lora_r", "lora_alpha": "lora_alpha", "lora_dropout": "lora_dropout",
+            "target_modules": "lora_target_modules", "modules_to_save": "lora_modules_to_save",
+            "layers_to_transform": "peft_layers_to_transform", "rank_pattern": "peft_rank_pattern"}
+    body = "".join(f"{keys[k]}: {v.replace('**', '^')}\n" for k, v in values.items())
+    return "train.yaml", f"base_model: {model}\nadapter: lora\n{body}"
+
+
+@bounded_fuzz(40)
+@given(huge_literals())
+def test_huge_literals_are_findings_or_unknown_never_a_crash(case):
+    lint(*case)
+
+
+@st.composite
+def deep_and_long(draw):
+    """Inputs at and past the parse bounds: nesting, token counts, YAML node counts, long lines."""
+    shape = draw(st.sampled_from(["brackets", "elif", "tokens", "one-line", "yaml-nodes", "yaml-deep",
+                                  "json-nodes", "yaml-aliases", "shell", "notebook"]))
+    head = "from peft import LoraConfig\n"
+    if shape == "shell":
+        return "run.sh", draw(shell_bombs())
+    if shape == "notebook":
+        return "train.ipynb", draw(notebook_bombs())
+    if shape == "brackets":
+        d = draw(st.integers(1, 3 * python_depth.MAX_DEPTH))
+        return "train.py", head + "x = " + "(" * d + "1" + ")" * d + "\nLoraConfig(r=8)\n"
+    if shape == "elif":
+        d = draw(st.integers(1, 9000))
+        return "train.py", head + "if a:\n    pass\n" + "elif a:\n    pass\n" * d + "LoraConfig(r=8)\n"
+    if shape == "tokens":
+        n = draw(st.sampled_from([10, 1000, python_depth.MAX_TOKENS // 2 + 1, python_depth.MAX_TOKENS]))
+        return "train.py", head + "x = [" + "1, " * n + "]\nLoraConfig(r=8, lora_aplha=1)\n"
+    if shape == "one-line":
+        n = draw(st.integers(1, 2 * python_depth.MAX_TOKENS // 4))
+        return "train.py", head + "; ".join(["a = 1"] * n) + "\nLoraConfig(r=8)\n"
+    base = "base_model: gpt2\nadapter: lora\nlora_r: 8\n"
+    if shape == "yaml-nodes":
+        n = draw(st.sampled_from([10, yaml_nodes.MAX_NODES // 2, yaml_nodes.MAX_NODES + 1]))
+        return "train.yaml", base + "x: [" + ",".join(["1"] * n) + "]\n"
+    if shape == "yaml-deep":
+        d = draw(st.integers(1, 20_000))
+        return "train.yaml", base + "x: " + "[" * d + "]" * d + "\n"
+    if shape == "json-nodes":
+        n = draw(st.sampled_from([10, yaml_nodes.MAX_NODES + 1]))
+        return "adapter_config.json", '{"peft_type": "LORA", "r": 8, "x": [' + ",".join(["1"] * n) + "]}"
+    levels, width = draw(st.integers(1, 12)), draw(st.integers(2, 12))
+    lines = [f"a0: &a0 [{', '.join(['q_proj'] * width)}]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels + 1)]
+    lines += [f"k{i}:\n  lora: {{r: {i}, alpha: *a{levels}}}" for i in range(draw(st.integers(0, 3000)))]
+    return "train.yaml", "\n".join(lines) + f"\n{base}lora_target_modules: *a{levels}\n"
+
+
+SWIFT = "swift sft --model Qwen/Qwen2.5-7B --train_type lora --lora_rank $r --target_modules $t\n"
+
+
+@st.composite
+def shell_bombs(draw):
+    """Shell scripts at and past the shell reader's bounds: variables doubling each other, many
+    expansions of a long value, many words, deep nesting, long here-documents."""
+    from lora_lint.sources import shell
+
+    shape = draw(st.sampled_from(["doubling", "append", "expansions", "words", "nesting", "heredoc"]))
+    n = draw(st.integers(1, 45))
+    if shape == "doubling":
+        body = "t=q_proj\n" + "".join(f't="$t{draw(st.sampled_from(["", " ", ","]))}$t"\n' for _ in range(n))
+    elif shape == "append":
+        body = "t=q\n" + "t+=$t\n" * n
+    elif shape == "expansions":
+        body = f"t={'x' * draw(st.integers(1, shell.MAX_VALUE))}\necho " + "$t " * draw(st.integers(1, 400)) + "\n"
+    elif shape == "words":
+        k = draw(st.sampled_from([10, shell.MAX_WORDS // 3, shell.MAX_WORDS // 2 + 1]))
+        body = "python train.py " + "--x 1 " * k + "\n"
+    elif shape == "nesting":
+        d = draw(st.integers(1, 6000))
+        opener, closer = draw(st.sampled_from([("(", ")"), ("{ ", "; }"), ("$(", ")"), ("if true; then ", "; fi"),
+                                               ("${a:-", "}")]))
+        body = "echo " + opener * d + "x" + closer * d + "\n"
+    else:
+        body = "cat <<EOF\n" + "line $t\n" * draw(st.integers(1, 100_000)) + "EOF\n"
+    return f"r={draw(st.sampled_from(['8', '$t', '${R:-16}']))}\n" + body + SWIFT
+
+
+@st.composite
+def notebook_bombs(draw):
+    """Notebooks at and past the bounds: a huge cell, many cells, IPython lines, deep JSON."""
+    shape = draw(st.sampled_from(["one-cell", "cells", "magics", "deep", "bad-cells"]))
+    lora = ["from peft import LoraConfig\n", "cfg = LoraConfig(r=8, lora_aplha=16)\n"]
+    cells = [lora]
+    if shape == "one-cell":
+        cells = [["x = 1\n"] * draw(st.integers(1, 200_000)) + lora]
+    elif shape == "cells":
+        cells = [["x = 1\n"]] * draw(st.integers(1, 40_000)) + [lora]
+    elif shape == "magics":
+        cells = [[draw(st.sampled_from(["%time x = 1\n", "!pip install peft\n", "x?\n", "%%capture\n"]))]
+                 * draw(st.integers(1, 60_000)) + lora]
+    elif shape == "bad-cells":
+        cells = [[draw(st.sampled_from(["x = (\n", "def f(:\n", "LoraConfig(r=\n", "  x\n"]))]] * draw(
+            st.integers(1, 5000)) + [lora]
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": c}
+                    for c in cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    text = json.dumps(nb)
+    if shape == "deep":
+        d = draw(st.integers(1, 200_000))
+        text = text.replace('"outputs": []', '"outputs": ' + "[" * d + "]" * d, 1)
+    return text
+
+
+@bounded_fuzz(25)
+@given(deep_and_long())
+def test_deep_and_long_inputs_end_in_findings_or_ll901(case):
+    path, text = case
+    if path.endswith(".ipynb"):  # (positions are in the cells' script: assert_sane reads the JSON)
+        assert all(f.code != "LL903" for f in lint_text(path, text, SETTINGS))
+        return
+    lint(path, text)
+
+
+#: Fixable seeds: the rule examples whose rules have fixes, and YAML configs with fixable keys.
+FIXABLE = [("train.py", ex) for code in ("LL001", "LL011", "LL101", "LL202", "LL209")
+           for ex in all_rules()[code].invalid if isinstance(ex, str)] + [
+    ("train.yaml", "base_model: tests/fixtures/models/tiny-llama\nadapter: lora\nlora_rank: 64\nlora_alpha: 16\n"
+                   "lora_target_modules: [all-linear]\nsequence_len: 512\n"),
+    ("train.yaml", "base_model: tests/fixtures/models/tiny-phi3\nadapter: lora\nlora_r: 64\n"
+                   "lora_target_modules:\n  - q_proj\n  - k_proj\n  - v_proj\nsequence_len: 512\n"),
+    ("sft.yaml", "model_name_or_path: tests/fixtures/models/tiny-llama\nstage: sft\nfinetuning_type: lora\n"
+                 "lora_rank: 64\nlora_target: all\n"),
+]
+LATIN_1 = "éèàçñüöß©®½¼¾°±µ¶·¿¡ÿÆØÅ"
+CP1252 = LATIN_1 + "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
+FIX_SETTINGS = Settings(select=["ALL"], offline=True)
+
+
+@st.composite
+def encoded_fixes(draw):
+    """A fixable file in an odd encoding: PEP 263 latin-1 or cp1252 (non-ASCII comments and
+    strings), a UTF-8 BOM, CRLF or CR line endings."""
+    name, text = draw(st.sampled_from(FIXABLE))
+    python = name.endswith(".py")
+    codec = draw(st.sampled_from(["latin-1", "cp1252", "utf-8"] if python else ["utf-8"]))
+    alphabet = CP1252 if codec == "cp1252" else LATIN_1 if codec == "latin-1" else LATIN_1 + "✓λ😀"
+    lines = text.split("\n")
+    for _ in range(draw(st.integers(0, 4))):
+        lines.insert(draw(st.integers(0, len(lines) - 1)), "# " + draw(st.text(alphabet, min_size=1, max_size=12)))
+    if python and draw(st.booleans()):
+        lines.append(f"NOTE = {draw(st.text(alphabet, min_size=1, max_size=12))!r}")
+    text = "\n".join(lines)
+    if codec != "utf-8":
+        text = f"# -*- coding: {codec} -*-\n" + text
+    text = text.replace("\n", draw(st.sampled_from(["\n", "\r\n", "\r"])))
+    data = text.encode(codec)
+    if codec == "utf-8" and draw(st.booleans()):
+        data = b"\xef\xbb\xbf" + data
+    if python and codec == "utf-8" and draw(st.booleans()):
+        name, data = "train.ipynb", draw(_as_notebook(text.replace("\r\n", "\n").replace("\r", "\n"), alphabet))
+    return name, data
+
+
+@st.composite
+def _as_notebook(draw, text: str, alphabet: str):
+    """``text`` as a notebook's code cells (cut at random lines), with non-ASCII markdown and
+    outputs, in one of the JSON styles Jupyter and other tools write (indent, escapes, CRLF, BOM)."""
+    lines = [line + "\n" for line in text.split("\n")]
+    cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(lines) - 1)), max_size=3))))
+    pieces = [lines[a:b] for a, b in zip([0, *cuts], [*cuts, len(lines)], strict=True)]
+    note = draw(st.text(alphabet, min_size=1, max_size=12))
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": [f"# {note}\n", "LoRA"]}]
+    for piece in pieces:
+        if piece:
+            piece[-1] = piece[-1].rstrip("\n") if draw(st.booleans()) else piece[-1]
+        cells.append({"cell_type": "code", "execution_count": draw(st.none() | st.integers(1, 99)), "metadata": {},
+                      "outputs": [{"name": "stdout", "output_type": "stream", "text": [note + "\n"]}],
+                      "source": piece if draw(st.booleans()) else "".join(piece)})
+    nb = {"cells": cells, "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    out = json.dumps(nb, indent=draw(st.sampled_from([None, 1, 2, 4])), ensure_ascii=draw(st.booleans()),
+                     sort_keys=draw(st.booleans())) + draw(st.sampled_from(["", "\n"]))
+    out = out.replace("\n", draw(st.sampled_from(["\n", "\r\n"])))
+    return (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + out.encode("utf-8")
+
+
+@bounded_fuzz(60)
+@given(encoded_fixes())
+def test_fixes_round_trip_every_byte_outside_the_fix(case):
+    """``--fix`` on the file writes the fixed text in the file's encoding: every byte before the
+    first change and after the last one is the original's, BOM and line endings included."""
+    from lora_lint.files import read_file
+    from lora_lint.fixes.apply import fix_read
+
+    name, data = case
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        result = fix_read(read_file(path, FIX_SETTINGS, stamp=True), unsafe=True)
+        with open(path, "rb") as f:
+            new = f.read()
+    assert not isinstance(result, Finding) and result is not None, result
+    source = result.source
+    assert source.encoded() == data  # read without loss
+    assert new == (result.fixed_source.encoded() if result.changed else data)  # written in its encoding
+    if source.rows is not None:  # a notebook: every byte outside the changed cells' `source` stays
+        raw, changed = source.rows.raw, [c for c, t in source.rows.split(result.text) if t != c.script]
+        text = new.decode("utf-8").removeprefix("\ufeff")
+        if changed:
+            start, end = changed[0].value[0], changed[-1].value[1]
+            assert text[:start] == raw[:start] and text.endswith(raw[end:])
+        assert new.startswith(b"\xef\xbb\xbf") == data.startswith(b"\xef\xbb\xbf")
+        assert json.loads(text) == json.loads(raw) or changed
+        return
+    old_text, new_text = result.original, result.text
+    pre = len(os.path.commonprefix([old_text, new_text]))
+    suf = len(os.path.commonprefix([old_text[pre:][::-1], new_text[pre:][::-1]]))
+    head = source.with_text(old_text[:pre]).encoded()
+    tail = old_text[len(old_text) - suf:].encode(source.encoding) if suf else b""
+    assert new.startswith(head) and new.endswith(tail) and data.startswith(head) and data.endswith(tail)
+    for f in result.remaining:
+        assert f.code != "LL903", f.message
 
 
 # -- hostile model configs: layer bombs, huge ints, deep nesting, odd keys --------------------------

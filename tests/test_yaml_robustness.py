@@ -39,7 +39,9 @@ def test_billion_laughs_costs_a_bounded_number_of_node_visits():
 
 
 def test_the_file_budget_stops_every_walk():
-    text = bomb(levels=3) + "\n".join(f"k{i}:\n  lora: {{r: {i}, alpha: *a3}}" for i in range(3000)) + "\n"
+    """(An aliased value is converted once; a merge key is flattened in each mapping that uses it.)"""
+    text = ("big: &big {" + ", ".join(f"k{j}: {j}" for j in range(1000)) + "}\n"
+            + "\n".join(f"k{i}:\n  lora: {{<<: *big, r: {i}}}" for i in range(1100)) + "\n")
     _sites, budget = yaml_analyze("many.yml", text)
     assert budget.exhausted and budget.used == budget.limit + 1
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..files import Read
 from ..model import Finding, Fix, Span
 from ..settings import Settings
-from ..source_file import UTF8_BOM, Kind, SourceFile, ends_a_line, kind_of, lines_with_breaks
+from ..source_file import Kind, SourceFile, ends_a_line, kind_of, lines_with_breaks
 
 MAX_PASSES = 20
 
@@ -113,6 +113,9 @@ class Result:
     fixed: list[Finding] = field(default_factory=list)  # findings whose fix was applied
     remaining: list[Finding] = field(default_factory=list)  # findings of the fixed text
     skipped: list[Finding] = field(default_factory=list)  # fixes dropped: they broke the file
+    initial: list[Finding] = field(default_factory=list)  # findings of the original text
+    #: fixes dropped because the file's encoding cannot write them, each with the first such character
+    unencodable: list[tuple[Finding, str]] = field(default_factory=list)
     final: SourceFile | None = None  # the fixed file (its rows follow the edits)
 
     @property
@@ -136,19 +139,14 @@ class Result:
             return self.final
         return self.source.with_text(self.text)
 
-    @property
-    def file_data(self) -> bytes:
-        """The bytes of the fixed file (a notebook: its JSON with the fixed cells)."""
-        source = self.fixed_source
-        return (UTF8_BOM if source.bom else b"") + source.file_text.encode("utf-8")
-
 
 Lint = Callable[[SourceFile], list[Finding]]
 
 
 def fix_source(source: SourceFile, settings: Settings | None = None, unsafe: bool = False,
                lint: Lint | None = None) -> Result:
-    """Apply the safe (and with ``unsafe`` the unsafe) fixes to ``source`` until none applies."""
+    """Apply the safe (and with ``unsafe`` the unsafe) fixes to ``source`` until none applies. A
+    fix that the file's encoding cannot write is not applied (``Result.unencodable``)."""
     from ..pipeline import lint_source
     from ..sources import presented
 
@@ -158,14 +156,15 @@ def fix_source(source: SourceFile, settings: Settings | None = None, unsafe: boo
     result = Result(source, source.text)
     current = source
     seen = {source.text}
-    findings = lint(source)
+    findings = result.initial = lint(source)
     path = source.path
     for _ in range(MAX_PASSES):
         todo = [f for f in findings if applicable(f, unsafe) and f not in result.skipped]
         if not todo:
             break
         fixed, applied = _apply(current, [f.fix for f in todo])
-        if fixed.text != current.text and not readable(path, current.text, fixed.text, current.kind):
+        if fixed.text != current.text and (not readable(path, current.text, fixed.text, current.kind)
+                                           or _unencodable(fixed)):
             fixed, applied = _one_by_one(current, todo, result)
         if not applied or fixed.text in seen:
             break
@@ -186,34 +185,74 @@ def fix_text(path: str, text: str, settings: Settings | None = None, unsafe: boo
 
 
 def _one_by_one(source: SourceFile, todo: list[Finding], result: Result) -> tuple[SourceFile, list[Fix]]:
-    """The fixes applied one at a time, each kept only if the file still parses after it."""
+    """The fixes applied one at a time, each kept only if the file still parses after it and its
+    encoding can write it."""
     kept = source
     applied: list[Fix] = []
     for f in todo:
         new, done = _apply(source, [f.fix])
-        if done and readable(source.path, source.text, new.text, source.kind):
+        bad = _unencodable(new) if done else None
+        if done and bad is None and readable(source.path, source.text, new.text, source.kind):
             kept = new
             applied += done
         else:
             result.skipped.append(f)
+            if bad is not None:
+                result.unencodable.append((f, bad))
         # later fixes were built for the original text: stop after the first kept one
         if applied:
             break
     return kept, applied
 
 
+def _unencodable(source: SourceFile) -> str | None:
+    """The first character of the fixed file ``source`` (its ``file_text``) its encoding cannot write."""
+    try:
+        source.file_text.encode(source.encoding)
+    except UnicodeEncodeError as e:
+        return e.object[e.start:e.end][:1]
+    return None
+
+
 # -- files --------------------------------------------------------------------------------------
 
 def fix_read(read: Read, unsafe: bool = False, write: bool = True) -> Result | Finding | None:
-    """Fix one file the reading loop read, in place (``write``) or only compute the result."""
+    """Fix one file the reading loop read, in place (``write``) or only compute the result. The
+    fixed text is written in the file's own encoding (its BOM, a PEP 263 encoding) over the very
+    file that was read (``write.write_atomic`` checks its ``stamp``). When it is not written,
+    the result reports the file's findings unfixed, with an LL901 saying why; a fix the encoding
+    cannot write is left out, with an LL901 at its finding."""
     if read.problem is not None or read.source is None:
         return read.problem
-    result = fix_source(read.source, read.settings, unsafe)
-    if write and result.changed:
-        from .write import write_atomic
+    source = read.source
+    result = fix_source(source, read.settings, unsafe)
+    report = "LL901" in read.settings.rules_for(read.path)
+    if report:
+        result.remaining += [_ll901(read.path, f"the fix for {f.code} is not applied: {ch!r} cannot be"
+                                    f" written in {source.encoding}, the file's encoding", f.span)
+                             for f, ch in result.unencodable]
+    if not (write and result.changed):
+        return result
+    from ..source_file import stamp_of
+    from .write import NotWritten, write_atomic
 
-        write_atomic(read.source.path, result.file_data)
+    try:
+        stamp = source.stamp
+        if stamp is not None and stamp_of(source.encoded(), stamp.mtime_ns) != stamp:
+            raise NotWritten(f"the file's bytes do not read back unchanged in {source.encoding}: not fixed")
+        write_atomic(source.path, result.fixed_source.encoded(), stamp)
+    except (NotWritten, OSError) as e:
+        why = str(e) if isinstance(e, NotWritten) else f"cannot write the fixed file: {e.strerror or e}"
+        shown = result.source  # (a notebook: its script, which the findings' positions refer to)
+        return Result(shown, shown.text, remaining=[*result.initial, *([_ll901(read.path, why)] if report else [])],
+                      initial=result.initial)
     return result
+
+
+def _ll901(path: str, message: str, span: Span | None = None) -> Finding:
+    from ..rules import finding
+
+    return finding("LL901", message, path, span or Span.point(1, 1))
 
 
 def fix_each(paths: Iterable[str], settings_for: Callable[[str], Settings], force_exclude: bool = False,
@@ -222,13 +261,7 @@ def fix_each(paths: Iterable[str], settings_for: Callable[[str], Settings], forc
     from ..files import each_file
 
     for read in each_file(paths, settings_for, force_exclude, stamp=write):
-        try:
-            yield read, fix_read(read, unsafe, write)
-        except OSError as e:
-            from ..rules import finding
-
-            yield read, finding("LL901", f"cannot write the fixed file: {e.strerror or e}", read.path,
-                                Span.point(1, 1))
+        yield read, fix_read(read, unsafe, write)
 
 
 def unified_diff(result: Result) -> str:

@@ -25,6 +25,7 @@ class FixRun:
     diffs: list[str] = field(default_factory=list)
     would: int = 0  # findings the diffs fix
     text: str | None = None  # stdin: the fixed text
+    data: bytes = b""  # stdin: the fixed text's bytes, in the input's encoding (BOM, PEP 263)
 
 
 def fix_paths(args, resolver, info) -> FixRun:
@@ -63,4 +64,5 @@ def fix_stdin(args, source: SourceFile, settings: Settings, info) -> FixRun:
     info.fixing = True
     info.fixed = len(result.fixed)
     info.sources[source.path] = result.fixed_source
-    return FixRun(result.remaining, text=result.fixed_source.file_text)
+    fixed = result.fixed_source
+    return FixRun(result.remaining, text=fixed.file_text, data=fixed.encoded())

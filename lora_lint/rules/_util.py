@@ -77,6 +77,14 @@ def fmt(x: Any) -> str:
     return f"{x:.3g}"
 
 
+def count(n: int) -> str:
+    """A count for a message, with thousands separators (131,328), a huge one shortened (a count
+    of more than 4,300 digits cannot even be printed): ``1.000e+25``, ``more than 10^300``."""
+    if n.bit_length() < 64:
+        return f"{n:,}"
+    return f"{n:.3e}" if n.bit_length() < 1000 else "more than 10^300"
+
+
 def num(x: float | int) -> str:
     """A suggested value or a ratio: 32 rather than 32.0, else three significant digits."""
     if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:

@@ -3,8 +3,26 @@ from functools import partial
 from ..fixes import build
 from ..model import Severity
 from ..peft_history import REMOVED, load_story
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._fixes import certain_rename, fix
+
+EVIDENCE = Evidence(
+    claim=(
+        "In Python, `LoraConfig` is a dataclass: a keyword that is not one of its fields raises "
+        "`TypeError: ... got an unexpected keyword argument` when the config is built. In a framework's "
+        "YAML, a key the framework does not know never reaches peft: axolotl validates the file into its "
+        "pydantic schema and keeps only the schema's fields (the framework is not run here; its code path"
+        " is read from its source)."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/config.py:453-1116 LoraConfig (its dataclass fields and __post_init__)",
+        "axolotl v0.18.0 src/axolotl/utils/config/__init__.py:439-500 validate_config (model_dump keeps the schema's fields only)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll001_an_unknown_keyword_is_a_type_error",
+        "tests/test_python_source.py::test_unknown_keyword_suggests_nearest_field",
+    ),
+)
 
 
 @rule(
@@ -19,6 +37,7 @@ from ._fixes import certain_rename, fix
         "from peft import LoraConfig as LC\nLC(\n    rank=8,  # error: LL001\n)\n",
         "from peft import LoraConfig\nLoraConfig(r=8, enable_lora=[True, False, True])  # error: LL001\n",
     ],
+    evidence=EVIDENCE,
 )
 def unknown_field(site, ctx):
     """## What it does

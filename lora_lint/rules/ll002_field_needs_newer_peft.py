@@ -9,7 +9,7 @@ from ..peft_history import (
     release_at,
     task_since,
 )
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 
 #: Bookkeeping fields peft writes into adapter_config.json; an older peft dropping them is harmless.
 BOOKKEEPING = frozenset({"peft_version", "auto_mapping", "base_model_name_or_path", "revision",
@@ -99,6 +99,26 @@ def value_problems(site, pv):
             ))
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "A field, value or task type newer than the pinned peft raises `TypeError` (an unknown "
+        "`LoraConfig` keyword) or `ValueError` (an unknown init method) there; a saved adapter's unknown "
+        "key is dropped with a warning by peft ≥ 0.14. Older releases are read from their own source into"
+        " a table; the installed release's row is checked against the real peft."
+    ),
+    code=(
+        "peft 0.21.2 config.py:166-230 PeftConfigMixin.from_peft_type (unknown keys of a saved config: warned and dropped)",
+        "peft 0.21.2 tuners/lora/layer.py:332-343 reset_lora_parameters (an unknown init method raises)",
+        "lora-lint lora_lint/peft_history_build.py row (each release's fields and values, read from its tag)",
+    ),
+    tests=(
+        "tests/test_peft_history.py::test_the_installed_rows_behaviour_is_the_real_peft",
+        "tests/test_peft_history.py::test_the_installed_rows_fields_are_the_dataclass_fields",
+        "tests/test_rule_semantics.py::TestLL002Dialects::test_adapter_config_load_follows_each_release",
+    ),
+)
+
+
 @rule(
     "LL002", "field-needs-newer-peft", Severity.ERROR,
     options={"peft-version": None},
@@ -115,6 +135,7 @@ def value_problems(site, pv):
         "# /// script\n# dependencies = ['peft==0.7.1']\n# ///\nfrom peft import LoraConfig\n"
         "LoraConfig(r=8, target_modules='all-linear')  # error: LL002\n",
     ],
+    evidence=EVIDENCE,
 )
 def field_needs_newer_peft(site, ctx):
     """## What it does

@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..peft_facts import facts, suggest
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import unset
 
 ALIASES = {
@@ -11,6 +11,21 @@ ALIASES = {
     "QA": "QUESTION_ANS", "QUESTION_ANSWERING": "QUESTION_ANS",
     "EMBEDDING": "FEATURE_EXTRACTION", "FEATURES": "FEATURE_EXTRACTION",
 }
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "`LoraConfig(task_type=...)` raises `ValueError: Invalid task type` for any value that is not a "
+        "`TaskType` member."
+    ),
+    code=(
+        "peft 0.21.2 config.py:95-104 PeftConfigMixin.__post_init__",
+        "peft 0.21.2 utils/peft_types.py:106-127 TaskType",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll003_fires_exactly_when_peft_rejects_the_task_type",
+    ),
+)
 
 
 @rule(
@@ -26,6 +41,7 @@ ALIASES = {
         "from peft import LoraConfig\nLoraConfig(\n    r=8,\n    task_type='SEQ2SEQ',  # error: LL003\n)\n",
         "from peft import LoraConfig, TaskType\nLoraConfig(task_type=TaskType.CAUSAL)  # error: LL003\n",
     ],
+    evidence=EVIDENCE,
 )
 def invalid_task_type(site, ctx):
     """## What it does

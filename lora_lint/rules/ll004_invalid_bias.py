@@ -1,8 +1,23 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import unset
 
 VALUES = ("none", "all", "lora_only")
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "`get_peft_model` raises `NotImplementedError: Requested bias: ..., is not implemented.` for a "
+        "`bias` other than none/all/lora_only (`AttributeError` for a non-string), after the model is "
+        "loaded."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:506-544 BaseTuner._mark_only_adapters_as_trainable",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll004_fires_exactly_when_peft_rejects_the_bias",
+    ),
+)
 
 
 @rule(
@@ -17,6 +32,7 @@ VALUES = ("none", "all", "lora_only")
         "from peft import LoraConfig\nLoraConfig(r=8, bias=True)  # error: LL004\n",
         "from unsloth import FastLanguageModel\nFastLanguageModel.get_peft_model(model, bias='None')  # error: LL004\n",
     ],
+    evidence=EVIDENCE,
 )
 def invalid_bias(site, ctx):
     """## What it does

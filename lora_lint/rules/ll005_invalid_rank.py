@@ -1,7 +1,7 @@
 import math
 
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import a_type, entries, fmt, rank, strict, unset
 
 
@@ -39,6 +39,22 @@ def suggestion(value, prefix: str = "r=") -> str:
     return f"a positive integer such as {prefix}16"
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "`get_peft_model` raises when it creates the first layer with a rank that is not a positive "
+        "integer (`r` should be a positive integer; a float or string fails in torch or in the "
+        "comparison)."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/layer.py:219-331 LoraLayer.update_layer (the `r <= 0` check and `nn.Linear(in_features, r)`)",
+        "peft 0.21.2 tuners/lora/model.py:294-469 LoraModel._create_and_replace (the rank_pattern rank)",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll005_fires_exactly_when_peft_rejects_the_rank",
+    ),
+)
+
+
 @rule(
     "LL005", "invalid-rank", Severity.ERROR,
     valid=[
@@ -52,6 +68,7 @@ def suggestion(value, prefix: str = "r=") -> str:
         "from peft import LoraConfig\nLoraConfig(r='16')  # error: LL005\n",
         "from peft import LoraConfig\nLoraConfig(\n    r=8,\n    rank_pattern={\n        'q_proj': -4,  # error: LL005\n        'v_proj': x,\n    },\n)\n",
     ],
+    evidence=EVIDENCE,
 )
 def invalid_rank(site, ctx):
     """## What it does

@@ -1,8 +1,23 @@
 import math
 
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import fmt, real, strict, unset
+
+EVIDENCE = Evidence(
+    claim=(
+        "peft builds `nn.Dropout(p=lora_dropout)` for any value above 0: above 1 torch raises; exactly 1 "
+        "zeroes every LoRA input; below 0 peft uses no dropout at all."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/layer.py:219-331 LoraLayer.update_layer (`nn.Dropout` when lora_dropout > 0, else `nn.Identity`)",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll006_fires_exactly_when_peft_rejects_the_dropout",
+        "tests/test_rules_vs_peft.py::test_ll006_dropout_one_is_accepted_but_zeroes_the_lora_input",
+        "tests/test_rules_vs_peft.py::test_ll006_negative_dropout_is_silently_no_dropout",
+    ),
+)
 
 
 @rule(
@@ -18,6 +33,7 @@ from ._util import fmt, real, strict, unset
         "from peft import LoraConfig\nLoraConfig(r=8, lora_dropout=-0.1)  # error: LL006\n",
         "from peft import LoraConfig\nLoraConfig(r=8, lora_dropout='0.1')  # error: LL006\n",
     ],
+    evidence=EVIDENCE,
 )
 def invalid_dropout(site, ctx):
     """## What it does

@@ -1,7 +1,7 @@
 import math
 
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import entries, fmt, rank, real, rslora, strict, unset
 
 
@@ -32,6 +32,20 @@ def suggestion(site) -> str:
     return f"lora_alpha={2 * r} (α = 2r, scaling 2)"
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "peft accepts any `lora_alpha` silently and scales the adapter by α/r (α/√r with rsLoRA): α ≤ 0 "
+        "gives a scaling ≤ 0."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/layer.py:219-331 LoraLayer.update_layer (`self.scaling[adapter_name] = lora_alpha / r`)",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll007_fires_exactly_when_the_scaling_is_not_positive",
+    ),
+)
+
+
 @rule(
     "LL007", "non-positive-alpha", Severity.ERROR,
     valid=[
@@ -44,6 +58,7 @@ def suggestion(site) -> str:
         "from peft import LoraConfig\nLoraConfig(r=8, lora_alpha=-16)  # error: LL007\n",
         "from peft import LoraConfig\nLoraConfig(r=8, alpha_pattern={'v_proj': 0})  # error: LL007\n",
     ],
+    evidence=EVIDENCE,
 )
 def non_positive_alpha(site, ctx):
     """## What it does

@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import a_type, entries, explicit_first, rank, unset
 
 #: Exact-case values peft's Linear layer dispatches on (tuners/lora/layer.py update_layer).
@@ -58,6 +58,26 @@ def problem(value) -> tuple[str, str] | None:
     return f"peft raises \"Unknown initialization init_lora_weights={value!r}\" when it creates the adapter", fix
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "`get_peft_model` raises when the first layer is created with an `init_lora_weights` value peft "
+        "does not know (or an odd rank with \"orthogonal\"); None and \"\" start random like False; \"lora_ga\""
+        " without its config raises in `preprocess_loraga`."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/layer.py:219-331 LoraLayer.update_layer (the init dispatch)",
+        "peft 0.21.2 tuners/lora/layer.py:332-343 reset_lora_parameters (`Unknown initialization`)",
+        "peft 0.21.2 tuners/lora/loraga.py:47-117 preprocess_loraga",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll008_fires_exactly_when_peft_rejects_the_init",
+        "tests/test_rules_vs_peft.py::test_ll008_none_and_empty_start_random_like_false",
+        "tests/test_rules_vs_peft.py::test_ll008_mica_is_case_sensitive_for_the_variant",
+        "tests/test_rules_vs_peft.py::test_ll008_lora_ga_needs_its_config",
+    ),
+)
+
+
 @rule(
     "LL008", "invalid-init-lora-weights", Severity.ERROR,
     valid=[
@@ -75,6 +95,7 @@ def problem(value) -> tuple[str, str] | None:
         "from peft import LoraConfig\nLoraConfig(\n    r=7,  # error: LL008\n    init_lora_weights='orthogonal',\n)\n",
         "from peft import LoraConfig\nLoraConfig(r=8, init_lora_weights='lora_ga')  # error: LL008\n",
     ],
+    evidence=EVIDENCE,
 )
 def invalid_init_lora_weights(site, ctx):
     """## What it does

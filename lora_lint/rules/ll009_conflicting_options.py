@@ -1,10 +1,33 @@
 from ..model import Severity
 from ..peft_facts import facts
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import example, failure_for, label, raises
 from ._util import entries, explicit_first, real, strict, truthy, unset
 
 SRC = "from peft import LoraConfig\n"
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "peft raises on these combinations when the config is built or the adapter injected; "
+        "LLaMA-Factory raises at start-up on its own (quoted) combinations (the framework is not run "
+        "here: its checks are read from its source and replayed)."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/config.py:1009-1116 LoraConfig.__post_init__",
+        "peft 0.21.2 tuners/lora/layer.py:178-218 LoraLayer.resolve_lora_variant",
+        "peft 0.21.2 tuners/lora/layer.py:2348-2389 ParamWrapper.__init__ (`does not work with lora_dropout != 0`)",
+        "peft 0.21.2 utils/transformers_weight_conversion.py:402-484 _convert_peft_config_moe",
+        "peft 0.21.2 utils/other.py:1535-1682 set_additional_trainable_modules (tokens and modules_to_save on one layer)",
+        "LLaMA-Factory v0.9.5 src/llamafactory/hparams/finetuning_args.py:595-602 FinetuningArguments.__post_init__",
+        "LLaMA-Factory v0.9.5 src/llamafactory/hparams/parser.py:180-203 _verify_model_args",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll009_fires_exactly_when_peft_rejects_the_combination",
+        "tests/test_rule_claims.py::test_a_finding_says_peft_raises_exactly_when_it_does",
+        "tests/test_dialect_differential.py::test_dialect_equals_the_framework",
+    ),
+)
 
 
 @rule(
@@ -34,6 +57,7 @@ SRC = "from peft import LoraConfig\n"
         SRC + "LoraConfig(\n    use_dora=True,\n    alora_invocation_tokens=[128009],  # error: LL009\n)\n",
         SRC + "LoraConfig(\n    trainable_token_indices={\n        'embed_tokens': [1, 2],  # error: LL009\n    },\n    modules_to_save=['embed_tokens'],\n)\n",
     ],
+    evidence=EVIDENCE,
 )
 def conflicting_options(site, ctx):
     """## What it does

@@ -1,8 +1,27 @@
 from ..model import Severity, is_known
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import unset
 
 SRC = "from peft import LoraConfig\n"
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "peft warns \"... specified but will be ignored\" and drops a "
+        "`loftq_config`/`eva_config`/`corda_config` without its init method; a framework with its adapter"
+        " off never builds a `LoraConfig` (axolotl's `load_adapter` returns the model untouched without "
+        "`adapter`; TRL's `get_peft_config` returns None for `use_peft: false`; the frameworks are not run here, their code paths are read from source)."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/config.py:1009-1116 LoraConfig.__post_init__ (the `will be ignored` warnings)",
+        "axolotl v0.18.0 src/axolotl/loaders/adapter.py:418-426 load_adapter",
+        "TRL v1.9.0 trl/trainer/utils.py:254-256 get_peft_config",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll010_matches_peft_warnings",
+        "tests/test_yaml_dialects.py::test_axolotl_off_and_full_finetune",
+    ),
+)
 
 
 @rule(
@@ -19,6 +38,7 @@ SRC = "from peft import LoraConfig\n"
         SRC + "LoraConfig(r=8, init_lora_weights='pissa', eva_config={'rho': 2.0})  # error: LL010\n",
         SRC + "LoraConfig(r=8, init_lora_weights='eva', corda_config={})  # error: LL010\n",
     ],
+    evidence=EVIDENCE,
 )
 def ignored_setting(site, ctx):
     """## What it does

@@ -2,7 +2,7 @@ import re
 
 from ..fixes import build
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._fixes import fix
 from ._regex import can_match_dot
 from ._util import list_items
@@ -92,6 +92,25 @@ def item_problem(value, effect: str) -> str | None:
     return None
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "peft matches a list item by exact name or `.`-suffix and a string with `re.fullmatch` (except "
+        "\"all-linear\"): regex characters in a list item, \"all-linear\" in a list, or a string that cannot "
+        "match a dotted path match nothing, and `get_peft_model` raises when nothing matches; "
+        "`exclude_modules` list items are literal."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:2337-2412 check_target_module_exists",
+        "peft 0.21.2 tuners/tuners_utils.py:2430-2492 _maybe_include_all_linear_layers",
+        "peft 0.21.2 tuners/tuners_utils.py:1051-1086 BaseTuner.inject_adapter (the not-found errors)",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll011_fires_exactly_when_peft_finds_no_target",
+        "tests/test_rules_vs_peft.py::test_ll011_exclude_modules_list_items_are_literal",
+    ),
+)
+
+
 @rule(
     "LL011", "target-pattern-misuse", Severity.ERROR,
     valid=[
@@ -112,6 +131,7 @@ def item_problem(value, effect: str) -> str | None:
         "from peft import LoraConfig\nLoraConfig(r=8, target_modules='all_linear')  # error: LL011\n",
         "from peft import LoraConfig\nLoraConfig(r=8, target_modules=['q_proj'], exclude_modules=['vision_tower.*'])  # error: LL011\n",
     ],
+    evidence=EVIDENCE,
 )
 def target_pattern_misuse(site, ctx):
     """## What it does

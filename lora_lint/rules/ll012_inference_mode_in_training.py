@@ -1,5 +1,19 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
+
+EVIDENCE = Evidence(
+    claim=(
+        "With `inference_mode=True`, `get_peft_model` creates the adapter frozen: the model has 0 "
+        "trainable parameters."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:2045-2069 BaseTunerLayer.set_adapter (`requires_grad` off in inference mode)",
+        "peft 0.21.2 tuners/tuners_utils.py:799-1154 BaseTuner.inject_adapter (calls it with the config's inference_mode)",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll012_inference_mode_leaves_nothing_to_train",
+    ),
+)
 
 
 @rule(
@@ -11,6 +25,7 @@ from ..registry import Problem, rule
     invalid=[
         "from peft import LoraConfig\nLoraConfig(r=8, inference_mode=True)  # error: LL012\n",
     ],
+    evidence=EVIDENCE,
 )
 def inference_mode_in_training(site, ctx):
     """## What it does

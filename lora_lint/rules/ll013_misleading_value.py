@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import list_items
 
 _SRC = "from peft import LoraConfig\n"
@@ -10,6 +10,24 @@ CLASSES = frozenset({"Linear", "Conv1d", "Conv2d", "Conv3d", "Conv1D", "Embeddin
 #: Names of the blocks that hold the layers people mean to adapt (``mlp`` holds gate/up/down_proj).
 BLOCKS = frozenset({"mlp", "self_attn", "self_attention", "attention", "attn", "feed_forward", "ffn",
                     "cross_attn", "block", "layers", "experts"})
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "`target_modules=None` (what `list.append` returns) gives peft's default targets; `LoraConfig` "
+        "copies a `target_modules` list into a set, so a later `append` never reaches peft; a class name "
+        "matches no module name, and a block name (`mlp`) makes `get_peft_model` raise \"Target module ..."
+        " is not supported\"."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/config.py:1009-1116 LoraConfig.__post_init__ (the set copy)",
+        "peft 0.21.2 tuners/lora/model.py:695-706 LoraModel._prepare_adapter_config (the defaults)",
+        "peft 0.21.2 tuners/lora/model.py:499-566 LoraModel._create_new_module (`is not supported`)",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll013_claims",
+    ),
+)
 
 
 @rule(
@@ -27,6 +45,7 @@ BLOCKS = frozenset({"mlp", "self_attn", "self_attention", "attention", "attn", "
         _SRC + 'LoraConfig(target_modules=["Linear"])  # error: LL013\n',
         _SRC + 'LoraConfig(target_modules=[\n    "mlp",  # error: LL013\n    "q_proj",\n])\n',
     ],
+    evidence=EVIDENCE,
 )
 def misleading_value(site, ctx):
     """## What it does

@@ -2,9 +2,26 @@ import math
 
 from ..fixes import build
 from ..model import UNSAFE, Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._fixes import fix
 from ._util import entries, fmt, num, rank, rank_and_alpha, real, rslora, scaling
+
+EVIDENCE = Evidence(
+    claim=(
+        "peft scales the adapter's output by α/r, or by α/√r with `use_rslora=True`; the two scalings the"
+        " finding prints are the ones peft computes."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/layer.py:219-331 LoraLayer.update_layer (`lora_alpha / math.sqrt(r)` with rsLoRA, else `lora_alpha / r`)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll101_the_scalings_it_prints_are_peft_s",
+    ),
+    guidance=(
+        "The project brief's rank guide: rsLoRA for r ≥ 32, after the rsLoRA paper (Kalajdzievski, 2023) "
+        "and peft's LoRA documentation."
+    ),
+)
 
 
 @rule(
@@ -23,6 +40,7 @@ from ._util import entries, fmt, num, rank, rank_and_alpha, real, rslora, scalin
         "from peft import LoraConfig\nLoraConfig(r=32, use_rslora=False)  # error: LL101\n",
         "from peft import LoraConfig\nLoraConfig(r=8, rank_pattern={'q_proj': 64})  # error: LL101\n",
     ],
+    evidence=EVIDENCE,
 )
 def rslora_recommended(site, ctx):
     """## What it does

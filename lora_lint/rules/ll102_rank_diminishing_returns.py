@@ -1,6 +1,23 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import entries, fmt, num, rank
+
+EVIDENCE = Evidence(
+    claim=(
+        "peft's LoRA matrices are r×in and out×r, so the adapter's parameters (and their optimizer state)"
+        " grow linearly with r: r=256 is 2× r=128."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/layer.py:219-331 LoraLayer.update_layer (`nn.Linear(self.in_features, r)`, `nn.Linear(r, self.out_features)`)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll102_the_adapter_grows_linearly_with_the_rank",
+    ),
+    guidance=(
+        "The project brief's rank guide: 64–128 is the band of maximum expressiveness; more rank costs "
+        "memory for gains within noise."
+    ),
+)
 
 
 @rule(
@@ -15,6 +32,7 @@ from ._util import entries, fmt, num, rank
         "from peft import LoraConfig\nLoraConfig(r=256, lora_alpha=32, use_rslora=True)  # error: LL102\n",
         "from peft import LoraConfig\nLoraConfig(r=16, rank_pattern={'down_proj': 512})  # error: LL102\n",
     ],
+    evidence=EVIDENCE,
 )
 def rank_diminishing_returns(site, ctx):
     """## What it does

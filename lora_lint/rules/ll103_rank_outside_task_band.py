@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import rank
 
 #: The rank-selection guide's bands per peft task type.
@@ -10,6 +10,24 @@ BANDS = {
     "SEQ_2_SEQ_LM": (8, 16, "summarization/sequence-to-sequence"),
     "CAUSAL_LM": (16, 64, "instruction following/reasoning"),
 }
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "peft's default rank is 8 whatever the `task_type`; the rest of the finding is guidance, not a "
+        "claim about peft."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/config.py:632 LoraConfig.r (`r: int = field(default=8, ...)`)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll103_the_default_rank_is_8_whatever_the_task",
+    ),
+    guidance=(
+        "The project brief's rank guide: 4–8 for classification and NER, 8–16 for QA and summarization, "
+        "16–64 for instruction following and reasoning."
+    ),
+)
 
 
 @rule(
@@ -25,6 +43,7 @@ BANDS = {
         "from peft import LoraConfig\nLoraConfig(r=128, task_type='SEQ_CLS')  # error: LL103\n",
         "from peft import LoraConfig\nLoraConfig(task_type='CAUSAL_LM')  # error: LL103\n",
     ],
+    evidence=EVIDENCE,
 )
 def rank_outside_task_band(site, ctx):
     """## What it does

@@ -1,8 +1,26 @@
 import math
 
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._util import entries, explicit_first, fmt, num, rank, rank_and_alpha, real, rslora, scaling
+
+EVIDENCE = Evidence(
+    claim=(
+        "The scaling the finding reports (α/r, α/√r with rsLoRA, per `rank_pattern`/`alpha_pattern` "
+        "entry) is the one peft sets on each layer."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/layer.py:219-331 LoraLayer.update_layer (the scaling)",
+        "peft 0.21.2 tuners/lora/model.py:294-469 LoraModel._create_and_replace (rank and alpha from the patterns)",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_ll104_uses_the_scaling_peft_computes",
+    ),
+    guidance=(
+        "The project brief's rank guide: an effective scaling far outside 0.1–8 acts like a learning-rate"
+        " error."
+    ),
+)
 
 
 @rule(
@@ -24,6 +42,7 @@ from ._util import entries, explicit_first, fmt, num, rank, rank_and_alpha, real
         "from peft import LoraConfig\nLoraConfig(\n    r=16,\n    lora_alpha=32,\n    rank_pattern={'down_proj': 512},  # error: LL104\n)\n",
         "from peft import LoraConfig\nLoraConfig(r=8, alpha_pattern={'v_proj': 128})  # error: LL104\n",
     ],
+    evidence=EVIDENCE,
 )
 def extreme_scaling(site, ctx):
     """## What it does
@@ -82,6 +101,14 @@ def extreme_scaling(site, ctx):
             yield Problem(where, message(site, label, f"alpha_pattern[{key!r}]", r, ak, rs, s, lo, hi))
 
 
+def _times(x: float, y: float | int) -> str:
+    """``x * y`` as a suggested value; a rank past a float's range gives a product past it too."""
+    try:
+        return num(round(x * y, 2))
+    except OverflowError:
+        return "more than 10^308"
+
+
 def message(site, label: str, knob: str, r: int, alpha, rs: bool, s: float, lo, hi) -> str:
     formula = f"α/√r = {fmt(alpha)}/√{r}" if rs else f"α/r = {fmt(alpha)}/{r}"
     who = f"{label}: " if label else ""
@@ -97,10 +124,10 @@ def message(site, label: str, knob: str, r: int, alpha, rs: bool, s: float, lo, 
             )
         return (
             f"{head}, above {fmt(hi)}: every update is amplified {num(round(s, 1))}×, which destabilizes "
-            f"training at usual learning rates; use {knob} ≤ {num(round(hi * denom, 2))} "
-            f"(scaling {fmt(hi)}) for r={r}"
+            f"training at usual learning rates; use {knob} ≤ {_times(hi, denom)} "
+            f"(scaling {fmt(hi)}) for r={fmt(r)}"
         )
-    fix = f"{knob} ≥ {num(round(lo * denom, 2))} (scaling {fmt(lo)})"
+    fix = f"{knob} ≥ {_times(lo, denom)} (scaling {fmt(lo)})"
     with_rs = scaling(alpha, r, True)
     if not rs and with_rs is not None and lo <= with_rs <= hi and site.dialect.can_set("use_rslora"):
         fix = f"set use_rslora=True (α/√r = {fmt(with_rs)}) or {fix}"

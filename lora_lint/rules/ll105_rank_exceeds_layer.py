@@ -1,7 +1,8 @@
 from ..model import Severity
 from ..models.count import compile_patterns, pattern_value
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import by_leaf, example, label, where
+from ._util import count, fmt
 
 
 def _dims(inv, name):
@@ -23,6 +24,23 @@ def _dims(inv, name):
     return 0, 0, name
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "peft builds `lora_A` (r×in) and `lora_B` (out×r) for any r, even r ≥ min(in, out): the update "
+        "cannot have a rank above min(in, out), and the adapter then holds r·(in+out) parameters, as many"
+        " as or more than the layer itself."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/layer.py:219-331 LoraLayer.update_layer",
+        "peft 0.21.2 tuners/lora/model.py:294-469 LoraModel._create_and_replace (the rank_pattern rank)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll105_a_rank_not_below_the_layer_s_builds_an_adapter_as_large_as_the_layer",
+    ),
+    guidance="The project brief's rank guide: a rank is useful only below the layer's own rank.",
+)
+
+
 @rule(
     "LL105", "rank-exceeds-layer", Severity.WARNING, advice=True, needs_model=True,
     valid=[
@@ -34,6 +52,7 @@ def _dims(inv, name):
         example("tiny-llama", 'LoraConfig(\n    r=8,\n    target_modules=["q_proj", "v_proj"],\n'
                 '    rank_pattern={"v_proj": 64},  # error: LL105\n)\n'),
     ],
+    evidence=EVIDENCE,
 )
 def rank_exceeds_layer(site, ctx):
     """## What it does
@@ -73,17 +92,17 @@ def rank_exceeds_layer(site, ctx):
     for (r, key), layers in groups.items():
         if key is not None:
             at = rank_items.get(key) or where(site, "rank_pattern")
-            source = f"rank_pattern[{key!r}]={r}"
+            source = f"rank_pattern[{key!r}]={fmt(r)}"
         else:
             at = where(site, "r")
-            source = f"r={r}"
+            source = f"r={fmt(r)}"
         parts = ", ".join(f"{by_leaf(ns)} ({i}→{o})" for (_, i, o), ns in layers.items())
         low = min(min(i, o) for _, i, o in layers)
         tail = ""
         for (leaf, i, o) in layers:
             if r * (i + o) >= i * o:
-                tail = (f"; LoRA on {leaf} has {r * (i + o):,} parameters per layer against {i * o:,} in the"
-                        " layer itself")
+                tail = (f"; LoRA on {leaf} has {count(r * (i + o))} parameters per layer against {i * o:,} in"
+                        " the layer itself")
                 break
         pattern = ", ".join(f"{leaf!r}: {max(1, min(i, o) // 4)}" for leaf, i, o in dict.fromkeys(layers))
         yield Problem(at, (

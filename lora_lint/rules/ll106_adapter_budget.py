@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import example, where
 
 
@@ -9,6 +9,25 @@ def size(n_bytes: float) -> str:
             return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
         n_bytes /= 1000
     return f"{n_bytes:.1f} TB"
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "The trainable and total counts in the finding are `get_nb_trainable_parameters()` of the real "
+        "`get_peft_model` on the same model."
+    ),
+    code=(
+        "peft 0.21.2 peft_model.py:932-961 PeftModel.get_nb_trainable_parameters",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll106_the_count_is_peft_s",
+        "tests/test_differential.py::test_matches_peft",
+    ),
+    guidance=(
+        "The project brief's rank guide: LoRA trains a few percent of the weights at most; the 5% budget "
+        "is an option."
+    ),
+)
 
 
 @rule(
@@ -22,6 +41,7 @@ def size(n_bytes: float) -> str:
         example("tiny-llama", 'LoraConfig(r=64, target_modules="all-linear")  # error: LL106\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["lm_head"])  # error: LL106\n'),
     ],
+    evidence=EVIDENCE,
 )
 def adapter_budget(site, ctx):
     """## What it does
@@ -53,7 +73,10 @@ def adapter_budget(site, ctx):
     limit = ctx.opt("max-trainable-percent")
     if not isinstance(limit, (int, float)) or isinstance(limit, bool):
         return
-    pct = 100 * trainable / inv.total_params
+    try:
+        pct = 100 * trainable / inv.total_params
+    except OverflowError:  # r with thousands of digits: LL105 reports the rank itself
+        return
     if pct <= limit:
         return
     parts = a.counts.breakdown

@@ -1,6 +1,21 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import adaptable_leaves, blame, closest, example, failure_for, names, py_list, raises
+
+EVIDENCE = Evidence(
+    claim=(
+        "When `target_modules` matches no module (or exclusions remove every match), `get_peft_model` "
+        "raises `NoMatchingPeftModuleError` (or `ValueError`) with the message the finding quotes."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:2337-2412 check_target_module_exists",
+        "peft 0.21.2 tuners/tuners_utils.py:1051-1086 BaseTuner.inject_adapter (the errors)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_a_finding_says_peft_raises_exactly_when_it_does",
+        "tests/test_differential.py::test_matches_peft",
+    ),
+)
 
 
 @rule(
@@ -16,6 +31,7 @@ from ._model import adaptable_leaves, blame, closest, example, failure_for, name
         example("tiny-llama", 'LoraConfig(target_modules=r".*\\.(query|value)")  # error: LL201\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], exclude_modules=["q_proj"])  # error: LL201\n'),
     ],
+    evidence=EVIDENCE,
 )
 def target_modules_not_found(site, ctx):
     """## What it does

@@ -1,6 +1,6 @@
 from ..fixes import build
 from ..model import UNSAFE, Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._fixes import fix
 from ._model import adaptable_leaves, by_leaf, closest, example, item
 
@@ -10,6 +10,21 @@ FUSED = {
     "qkv_proj": QKV, "c_attn": QKV, "query_key_value": QKV, "Wqkv": QKV, "W_pack": QKV,
     "gate_up_proj": frozenset({"gate_proj", "up_proj"}),
 }
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "peft raises only when no item matches: an item that matches nothing while others match is "
+        "dropped without a word, and the adapter covers only the modules the other items match."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:2337-2412 check_target_module_exists",
+        "peft 0.21.2 tuners/tuners_utils.py:1051-1108 BaseTuner.inject_adapter (no warning while something matched)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll202_an_item_that_matches_nothing_is_dropped_silently",
+    ),
+)
 
 
 @rule(
@@ -26,6 +41,7 @@ FUSED = {
                 '    "k_proj",  # error: LL202\n    "v_proj",  # error: LL202\n    "o_proj",\n'
                 '    "gate_proj",  # error: LL202\n    "up_proj",  # error: LL202\n    "down_proj",\n])\n'),
     ],
+    evidence=EVIDENCE,
 )
 def target_modules_partial_match(site, ctx):
     """## What it does

@@ -1,7 +1,26 @@
 from ..model import Severity
 from ..peft_facts import facts
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import adaptable_leaves, blame, example, failure_for, py_list, raises
+
+EVIDENCE = Evidence(
+    claim=(
+        "Without `target_modules`, peft takes its default targets for the `model_type`; where it has "
+        "none, `get_peft_model` raises `ValueError: Please specify target_modules or target_parameters`, "
+        "and on Mixtral/Qwen3-MoE the MoE conversion drops the defaults and it raises \"No "
+        "`target_modules` passed but also no `target_parameters` found\"."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/model.py:695-706 LoraModel._prepare_adapter_config",
+        "peft 0.21.2 utils/constants.py:67 TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING",
+        "peft 0.21.2 utils/transformers_weight_conversion.py:402-484 _convert_peft_config_moe",
+        "peft 0.21.2 tuners/tuners_utils.py:1051-1086 BaseTuner.inject_adapter",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_a_finding_says_peft_raises_exactly_when_it_does",
+        "tests/test_differential.py::test_matches_peft",
+    ),
+)
 
 
 @rule(
@@ -15,6 +34,7 @@ from ._model import adaptable_leaves, blame, example, failure_for, py_list, rais
         example("tiny-phi3", "LoraConfig(r=16)  # error: LL203\n"),
         example("tiny-mixtral", "LoraConfig(r=16, target_modules=None)  # error: LL203\n"),
     ],
+    evidence=EVIDENCE,
 )
 def default_targets_unavailable(site, ctx):
     """## What it does

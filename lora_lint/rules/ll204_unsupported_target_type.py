@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import example, failure_for, item, plural, where
 
 SUPPORTED = "Linear, Conv1D, Embedding, Conv1d/2d/3d and MultiheadAttention"
@@ -15,6 +15,22 @@ def _children(inv, name):
     return list(out)
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "`get_peft_model` raises `ValueError: Target module ... is not supported` for the first matched "
+        "module no LoRA layer class accepts (norms, routers, containers)."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/model.py:499-566 LoraModel._create_new_module",
+        "peft 0.21.2 tuners/lora/layer.py:2724-2766 dispatch_default",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_a_finding_says_peft_raises_exactly_when_it_does",
+        "tests/test_differential.py::test_matches_peft",
+    ),
+)
+
+
 @rule(
     "LL204", "unsupported-target-type", Severity.ERROR, needs_model=True, reports_failure=True,
     valid=[
@@ -27,6 +43,7 @@ def _children(inv, name):
         example("tiny-qwen2-moe", 'LoraConfig(target_modules=["q_proj", "gate"])  # error: LL204\n'),
         example("tiny-llama", 'LoraConfig(target_modules=r"model\\.layers\\.0\\..*")  # error: LL204\n'),
     ],
+    evidence=EVIDENCE,
 )
 def unsupported_target_type(site, ctx):
     """## What it does

@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import example, failure_for, item, raises, where
 
 
@@ -13,6 +13,24 @@ def ranges(values) -> str:
             out.append(f"{start}–{v}" if v != start else f"{v}")
             start = None
     return ", ".join(out)
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "With `layers_to_transform`, peft keeps a suffix match only when the first `.<number>.` of its "
+        "name is a listed index: out-of-range indices adapt nothing, an unindexed module (`embed_tokens`)"
+        " is dropped, a `layers_pattern` naming no layer list drops everything and `get_peft_model` "
+        "raises; an entry equal to the full module name skips the filter."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:2337-2412 check_target_module_exists (2372-2374 the exact-name branch, 2377-2410 the layer index)",
+        "peft 0.21.2 tuners/tuners_utils.py:1051-1086 BaseTuner.inject_adapter (the error)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll205_out_of_range_indices_and_unindexed_entries_adapt_nothing",
+        "tests/test_rule_claims.py::test_a_finding_says_peft_raises_exactly_when_it_does",
+    ),
+)
 
 
 @rule(
@@ -31,6 +49,7 @@ def ranges(values) -> str:
         example("tiny-llama", 'LoraConfig(\n    target_modules=[\n        "q_proj",\n'
                 '        "embed_tokens",  # error: LL205\n    ],\n    layers_to_transform=[0, 1],\n)\n'),
     ],
+    evidence=EVIDENCE,
 )
 def layers_out_of_range(site, ctx):
     """## What it does

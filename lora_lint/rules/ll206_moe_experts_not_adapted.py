@@ -1,7 +1,7 @@
 from collections import Counter
 
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import example, plural, py_list, where
 
 EXPERT_LEAVES = frozenset({"gate_proj", "up_proj", "down_proj", "w1", "w2", "w3", "gate_up_proj",
@@ -19,6 +19,23 @@ def _short(name):
     return ".".join(parts[-2:]) if len(parts) > 1 and not parts[-2].isdigit() and parts[-2] != "mlp" else parts[-1]
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "On a model with fused 3-D experts (Qwen2-MoE), expert projection names and `all-linear` adapt "
+        "only the shared expert and dense layers; the routed experts get no adapter (no "
+        "`target_parameters`) and nothing warns."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:2430-2492 _maybe_include_all_linear_layers",
+        "peft 0.21.2 utils/transformers_weight_conversion.py:402-484 _convert_peft_config_moe",
+        "peft 0.21.2 tuners/tuners_utils.py:1155-1257 BaseTuner._inject_parameters",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll206_fused_experts_get_no_adapter",
+    ),
+)
+
+
 @rule(
     "LL206", "moe-experts-not-adapted", Severity.WARNING, needs_model=True,
     valid=[
@@ -34,6 +51,7 @@ def _short(name):
                 '  # error: LL206\n'),
         example("tiny-qwen2-moe", 'LoraConfig(target_modules="all-linear")  # error: LL206\n'),
     ],
+    evidence=EVIDENCE,
 )
 def moe_experts_not_adapted(site, ctx):
     """## What it does

@@ -1,7 +1,7 @@
 import re
 
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import by_leaf, example, item, plural, where
 
 
@@ -26,6 +26,26 @@ def _advice(inv):
     return " or ".join(out)
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "peft matches names anywhere in the model: `all-linear`, a bare suffix such as `q_proj` or a "
+        "broad regex also adapts the vision tower and the projector; in a framework config, only where "
+        "the framework hands peft such targets (LLaMA-Factory v0 leaves the tower out by default; "
+        "replayed from its source)."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:2430-2492 _maybe_include_all_linear_layers",
+        "peft 0.21.2 tuners/tuners_utils.py:2337-2412 check_target_module_exists",
+        "LLaMA-Factory v0.9.5 src/llamafactory/model/model_utils/visual.py:196-213 patch_target_modules (full names outside the frozen tower and projector)",
+        "LLaMA-Factory v0.9.5 src/llamafactory/model/adapter.py:204-212 _setup_lora_tuning (`lora_target: all` and the patch)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll207_all_linear_and_suffixes_reach_the_towers",
+        "tests/test_dialect_differential.py::test_tower_claims_follow_the_framework",
+    ),
+)
+
+
 @rule(
     "LL207", "multimodal-tower-targeted", Severity.WARNING, advice=True, needs_model=True,
     valid=[
@@ -40,6 +60,7 @@ def _advice(inv):
                 '    "v_proj",  # error: LL207\n])\n'),
         example("tiny-qwen2.5-vl", 'LoraConfig(target_modules=["q_proj", "v_proj", "qkv"])  # error: LL207\n'),
     ],
+    evidence=EVIDENCE,
 )
 def multimodal_tower_targeted(site, ctx):
     """## What it does

@@ -1,7 +1,7 @@
 import re
 
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import example, where
 
 
@@ -25,6 +25,23 @@ def _hint(key, inv, a):
     return ""
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "For each adapted module peft uses the first `rank_pattern`/`alpha_pattern` key (in dict order) "
+        "that `re.match(rf\"(.*\\.)?({key})$\", name)` accepts: a key that matches no adapted module, or "
+        "comes after a key that already matches, changes nothing."
+    ),
+    code=(
+        "peft 0.21.2 utils/other.py:1524-1534 get_pattern_key",
+        "peft 0.21.2 tuners/lora/model.py:294-469 LoraModel._create_and_replace",
+        "peft 0.21.2 tuners/tuners_utils.py:1110-1127 BaseTuner.inject_adapter (the warning for keys that match nothing)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll208_a_key_that_matches_nothing_or_comes_second_changes_nothing",
+    ),
+)
+
+
 @rule(
     "LL208", "pattern-key-unmatched", Severity.WARNING, needs_model=True,
     valid=[
@@ -40,6 +57,7 @@ def _hint(key, inv, a):
         example("tiny-llama", 'LoraConfig(\n    target_modules=["q_proj", "v_proj"],\n    rank_pattern={\n'
                 '        "q_proj": 4,\n        "model.layers.0.self_attn.q_proj": 32,  # error: LL208\n    },\n)\n'),
     ],
+    evidence=EVIDENCE,
 )
 def pattern_key_unmatched(site, ctx):
     """## What it does

@@ -1,8 +1,21 @@
 from ..fixes import build
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._fixes import fix
 from ._model import by_leaf, example
+
+EVIDENCE = Evidence(
+    claim=(
+        "peft overrides `fan_in_fan_out` per layer and warns: True on an `nn.Linear` becomes False, False"
+        " on a transformers `Conv1D` becomes True."
+    ),
+    code=(
+        "peft 0.21.2 tuners/lora/layer.py:2724-2766 dispatch_default",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll209_peft_overrides_fan_in_fan_out_and_warns",
+    ),
+)
 
 
 @rule(
@@ -16,6 +29,7 @@ from ._model import by_leaf, example
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], fan_in_fan_out=True)  # error: LL209\n'),
         example("tiny-gpt2", 'LoraConfig(target_modules=["c_attn"], fan_in_fan_out=False)  # error: LL209\n'),
     ],
+    evidence=EVIDENCE,
 )
 def fan_in_fan_out_mismatch(site, ctx):
     """## What it does

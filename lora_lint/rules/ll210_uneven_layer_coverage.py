@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import example, item
 
 
@@ -16,6 +16,20 @@ def coverage(inv, names):
     return out
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "peft adapts every module whose name equals an item or ends with `.item` and says nothing about "
+        "layers without one: on a hybrid stack (Jamba) `q_proj`/`v_proj` adapt only the attention layers."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:2337-2412 check_target_module_exists",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll210_a_suffix_adapts_only_the_layers_that_have_it",
+    ),
+)
+
+
 @rule(
     "LL210", "uneven-layer-coverage", Severity.WARNING, needs_model=True,
     valid=[
@@ -28,6 +42,7 @@ def coverage(inv, names):
         example("tiny-jamba", 'LoraConfig(target_modules=[\n    "q_proj",  # error: LL210\n'
                 '    "v_proj",  # error: LL210\n])\n'),
     ],
+    evidence=EVIDENCE,
 )
 def uneven_layer_coverage(site, ctx):
     """## What it does

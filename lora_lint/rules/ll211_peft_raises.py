@@ -1,6 +1,6 @@
 from ..model import Severity
 from ..models.replicate import layer_list
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import blame, example, failure_for, names, raises
 
 #: What to do, per failure kind (peft's message says what went wrong).
@@ -15,6 +15,23 @@ HINTS = {
     "tied-tokens": "give the tied layers the same indices",
     "replication": "peft finds the layers at model(.model)*.layers, .encoder.layer or .h only",
 }
+
+
+EVIDENCE = Evidence(
+    claim="`get_peft_model` raises the exception the finding quotes (class and message) on the real model.",
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:799-1154 BaseTuner.inject_adapter",
+        "peft 0.21.2 tuners/lora/layer.py:1207-1273 Embedding.update_layer (`lora_bias` on an embedding)",
+        "peft 0.21.2 utils/other.py:1535-1682 set_additional_trainable_modules",
+        "peft 0.21.2 utils/transformers_weight_conversion.py:402-484 _convert_peft_config_moe",
+        "peft 0.21.2 tuners/tuners_utils.py:2540-2591 replicate_layers",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_a_finding_says_peft_raises_exactly_when_it_does",
+        "tests/test_differential.py::test_matches_peft",
+        "tests/test_rejections.py::test_rejected_config_is_an_error_and_not_counted",
+    ),
+)
 
 
 @rule(
@@ -42,6 +59,7 @@ HINTS = {
         'model = AutoModelForTokenClassification.from_pretrained("tests/fixtures/models/tiny-llama")\n'
         'LoraConfig(target_modules="all-linear", task_type="TOKEN_CLS")  # error: LL211\n',
     ],
+    evidence=EVIDENCE,
 )
 def peft_raises(site, ctx):
     """## What it does

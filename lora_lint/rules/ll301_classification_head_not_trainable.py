@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import head_advice, where
 
 TASKS = {"SequenceClassification": ("SEQ_CLS", ("score", "classifier")),
@@ -10,6 +10,22 @@ TASKS = {"SequenceClassification": ("SEQ_CLS", ("score", "classifier")),
 def _src(cls: str, body: str) -> str:
     return (f"from transformers import {cls}\nfrom peft import LoraConfig\n"
             f'model = {cls}.from_pretrained("tests/fixtures/models/tiny-llama")\n' + body)
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "Without a classification/QA `task_type` (or a `modules_to_save` entry for it), peft leaves the "
+        "model's head frozen and out of the adapter; with `all-linear` it wraps LoRA around the head "
+        "instead. The advice, applied, is accepted by peft and trains the head."
+    ),
+    code=(
+        "peft 0.21.2 peft_model.py:1826-1850 PeftModelForSequenceClassification.__init__ (adds `classifier`, `score` to modules_to_save)",
+        "peft 0.21.2 tuners/tuners_utils.py:506-544 BaseTuner._mark_only_adapters_as_trainable",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_task_type_against_the_loading_class",
+    ),
+)
 
 
 @rule(
@@ -25,6 +41,7 @@ def _src(cls: str, body: str) -> str:
              'LoraConfig(target_modules="all-linear", task_type="FEATURE_EXTRACTION")  # error: LL301\n'),
         _src("AutoModelForTokenClassification", 'LoraConfig(target_modules="all-linear")  # error: LL301\n'),
     ],
+    evidence=EVIDENCE,
 )
 def classification_head_not_trainable(site, ctx):
     """## What it does

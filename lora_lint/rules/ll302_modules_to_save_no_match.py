@@ -1,10 +1,25 @@
 import difflib
 
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import example, item, saved_entries
 
 TASK_HEADS = {"SEQ_CLS": ("classifier", "score"), "TOKEN_CLS": ("classifier", "score"), "QUESTION_ANS": ("qa_outputs",)}
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "peft wraps the modules whose names end with a `modules_to_save` entry and ignores an entry that "
+        "matches nothing, without a warning: nothing is trained or saved for it."
+    ),
+    code=(
+        "peft 0.21.2 utils/other.py:1047-1131 _set_trainable (`strict_module_check=False`)",
+        "peft 0.21.2 utils/other.py:1535-1682 set_additional_trainable_modules",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll302_an_entry_that_matches_nothing_is_ignored_silently",
+    ),
+)
 
 
 @rule(
@@ -20,6 +35,7 @@ TASK_HEADS = {"SEQ_CLS": ("classifier", "score"), "TOKEN_CLS": ("classifier", "s
                 '    modules_to_save=["lm_head", "classifier"],  # error: LL302\n)\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["embed_token"])  # error: LL302\n'),
     ],
+    evidence=EVIDENCE,
 )
 def modules_to_save_no_match(site, ctx):
     """## What it does

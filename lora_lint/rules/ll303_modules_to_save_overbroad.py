@@ -1,6 +1,20 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import example, item, names, plural, saved_entries
+
+EVIDENCE = Evidence(
+    claim=(
+        "peft wraps every module whose full name ends with the entry, with no dot boundary: `head` also "
+        "selects `lm_head`, `norm` every layernorm; each wrapped module is a fully trained copy (the "
+        "counts the finding prints)."
+    ),
+    code=(
+        "peft 0.21.2 utils/other.py:1047-1131 _set_trainable (`key.endswith(target_key)`)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll303_an_entry_wraps_every_module_whose_name_ends_with_it",
+    ),
+)
 
 
 @rule(
@@ -14,6 +28,7 @@ from ._model import example, item, names, plural, saved_entries
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["norm"])  # error: LL303\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["o_proj"])  # error: LL303\n'),
     ],
+    evidence=EVIDENCE,
 )
 def modules_to_save_overbroad(site, ctx):
     """## What it does

@@ -1,6 +1,20 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import example, item, names, where
+
+EVIDENCE = Evidence(
+    claim=(
+        "A module named in `modules_to_save` (including the head `task_type` adds) is excluded from LoRA "
+        "matching and trained as a full copy instead."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:2337-2412 check_target_module_exists (2359-2364 modules_to_save excluded)",
+        "peft 0.21.2 utils/other.py:1047-1131 _set_trainable",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_ll304_a_module_in_both_lists_is_trained_fully_not_adapted",
+    ),
+)
 
 
 @rule(
@@ -16,6 +30,7 @@ from ._model import example, item, names, where
         'model = AutoModelForSequenceClassification.from_pretrained("tests/fixtures/models/tiny-llama")\n'
         'LoraConfig(target_modules=["q_proj", "score"], task_type="SEQ_CLS")  # error: LL304\n',
     ],
+    evidence=EVIDENCE,
 )
 def target_and_save_overlap(site, ctx):
     """## What it does

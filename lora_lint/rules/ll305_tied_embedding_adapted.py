@@ -1,6 +1,27 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import example, item, where
+
+EVIDENCE = Evidence(
+    claim=(
+        "On tied embeddings, LoRA on `lm_head` merges into the shared weight (the embedding changes too),"
+        " and a tied layer in `modules_to_save` is trained as an untied copy (peft warns); "
+        "`ensure_weight_tying=True` on an untied model is ignored with a warning. LLaMA-Factory's "
+        "`additional_target` and TRL's `lora_modules_to_save` are handed to peft as `modules_to_save`, "
+        "with no `ensure_weight_tying` (read from their source)."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:1417-1473 BaseTuner._check_tied_modules",
+        "peft 0.21.2 utils/other.py:1047-1131 _set_trainable",
+        "LLaMA-Factory v0.9.5 src/llamafactory/model/adapter.py:233-242 _setup_lora_tuning (`additional_target` is peft's `modules_to_save`)",
+        "TRL v1.9.0 trl/trainer/utils.py:254-276 get_peft_config (`lora_modules_to_save` is peft's `modules_to_save`)",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_lora_on_a_tied_head_merges_into_the_embedding",
+        "tests/test_rules_vs_peft.py::test_a_tied_layer_in_modules_to_save_is_trained_as_an_untied_copy",
+        "tests/test_rule_claims.py::test_ll305_ensure_weight_tying_on_an_untied_model_is_ignored_with_a_warning",
+    ),
+)
 
 
 @rule(
@@ -19,6 +40,7 @@ from ._model import example, item, where
         example("tiny-llama-tied", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["embed_tokens"])  # error: LL305\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], ensure_weight_tying=True)  # error: LL305\n'),
     ],
+    evidence=EVIDENCE,
 )
 def tied_embedding_adapted(site, ctx):
     """## What it does

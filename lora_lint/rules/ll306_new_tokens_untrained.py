@@ -1,9 +1,27 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import py_list
 
 _SRC = ("# lora-lint: base-model=tests/fixtures/models/tiny-llama\nfrom peft import LoraConfig\n"
         "model.resize_token_embeddings(len(tokenizer))\n")
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "With LoRA on other layers only, peft leaves the resized embedding and head frozen: the rows the "
+        "resize appended are never trained (peft saves the resized matrices, untrained, when it sees the "
+        "vocabulary changed). axolotl refuses a changed special token other than the pad token without "
+        "`lora_modules_to_save` (read from its source)."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:506-544 BaseTuner._mark_only_adapters_as_trainable",
+        "peft 0.21.2 utils/save_and_load.py:148-356 get_peft_model_state_dict (`save_embedding_layers=\"auto\"`)",
+        "axolotl v0.18.0 src/axolotl/loaders/tokenizer.py:229-257 load_tokenizer (the special-token check)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_new_embedding_rows_stay_frozen_and_untrained",
+    ),
+)
 
 
 @rule(
@@ -17,6 +35,7 @@ _SRC = ("# lora-lint: base-model=tests/fixtures/models/tiny-llama\nfrom peft imp
     invalid=[
         _SRC + 'LoraConfig(target_modules=["q_proj", "v_proj"])  # error: LL306\n',
     ],
+    evidence=EVIDENCE,
 )
 def new_tokens_untrained(site, ctx):
     """## What it does
@@ -26,10 +45,13 @@ def new_tokens_untrained(site, ctx):
     adapted, or `trainable_token_indices` is set.
 
     ## Why is this bad?
-    Resizing appends randomly initialised rows. With everything but the LoRA layers frozen, those
-    rows never learn, the model cannot read or produce the new tokens properly, and the adapter
-    does not save them. axolotl refuses such configs ("Please set lora_modules_to_save to
-    [`embed_tokens`, `lm_head`] when using an adapter and changing the special tokens").
+    Resizing appends rows the checkpoint never trained (transformers initialises them around the
+    mean of the old rows). With everything but the LoRA layers frozen, those rows never learn and
+    the model cannot read or produce the new tokens properly. peft saves the resized matrices with
+    the adapter when it can see the vocabulary changed (`save_embedding_layers="auto"`), but as the
+    resize left them: untrained. axolotl itself refuses a changed special token other than the pad
+    token ("Please set lora_modules_to_save to [`embed_tokens`, `lm_head`] when using an adapter
+    and changing the special tokens").
 
     ## Example
     ```python
@@ -59,6 +81,6 @@ def new_tokens_untrained(site, ctx):
     which = f"neither {', '.join(emb[:-1])} nor {emb[-1]} is" if len(emb) > 1 else f"{emb[0]} is not"
     yield Problem(site, (
         f"the vocabulary is resized but {which} trained: the new"
-        f" tokens' rows stay random and are not saved; add modules_to_save={py_list(leaves)}"
+        f" tokens' rows keep the values the resize gave them and never learn; add modules_to_save={py_list(leaves)}"
         " (or trainable_token_indices=[<new token ids>])"
     ))

@@ -1,5 +1,5 @@
 from ..model import Severity
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import blame, failure_for, head_advice, raises, where
 
 #: task_type -> (peft's wrapper, the heads it trains, the class to load for it).
@@ -25,6 +25,24 @@ def _src(cls: str, body: str) -> str:
     return _CLS.format(cls=cls) + body
 
 
+EVIDENCE = Evidence(
+    claim=(
+        "`CAUSAL_LM` on a model that does not generate makes `get_peft_model` raise `AttributeError: ... "
+        "no attribute 'prepare_inputs_for_generation'`; a classification `task_type` on a causal LM "
+        "builds a wrapper with no head, the labels reach the LM's own loss, and "
+        "`AutoPeftModelForCausalLM` refuses the saved adapter."
+    ),
+    code=(
+        "peft 0.21.2 peft_model.py:2079-2084 PeftModelForCausalLM.__init__",
+        "peft 0.21.2 peft_model.py:1826-1850 PeftModelForSequenceClassification.__init__",
+    ),
+    tests=(
+        "tests/test_rules_vs_peft.py::test_task_type_against_the_loading_class",
+        "tests/test_rules_vs_peft.py::test_seq_cls_on_a_causal_lm_trains_the_language_model_loss",
+    ),
+)
+
+
 @rule(
     "LL307", "task-type-mismatch", Severity.ERROR, needs_model=True, reports_failure=True,
     valid=[
@@ -38,6 +56,7 @@ def _src(cls: str, body: str) -> str:
         _src("AutoModel", 'LoraConfig(target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")  # error: LL307\n'),
         _src("AutoModelForCausalLM", 'LoraConfig(target_modules=["q_proj", "v_proj"], task_type="SEQ_CLS")  # error: LL307\n'),
     ],
+    evidence=EVIDENCE,
 )
 def task_type_mismatch(site, ctx):
     """## What it does

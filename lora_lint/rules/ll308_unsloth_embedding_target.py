@@ -1,7 +1,24 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Evidence, rule
 
 _SRC = "from unsloth import FastLanguageModel\n"
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "Unsloth's `get_peft_model` moves `embed_tokens`/`lm_head` from `target_modules` to "
+        "`modules_to_save` (fully trained) and raises when nothing else is left; peft then trains what "
+        "Unsloth hands it (Unsloth is not run here: its path is replayed from its source, and real peft "
+        "runs on the result)."
+    ),
+    code=(
+        "unsloth 2026.10.9 unsloth/models/_utils.py _redirect_embedding_targets",
+        "peft 0.21.2 utils/other.py:1047-1131 _set_trainable",
+    ),
+    tests=(
+        "tests/test_unsloth.py::test_reader_hands_peft_what_unsloth_does",
+    ),
+)
 
 
 @rule(
@@ -17,6 +34,7 @@ _SRC = "from unsloth import FastLanguageModel\n"
         "from unsloth import FastModel\n"
         'FastModel.get_peft_model(model, target_modules=["q_proj", "model.embed_tokens"])  # error: LL308\n',
     ],
+    evidence=EVIDENCE,
 )
 def unsloth_embedding_target(site, ctx):
     """## What it does

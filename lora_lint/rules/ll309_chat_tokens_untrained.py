@@ -1,12 +1,28 @@
 from ..chat_templates import family, tokens
 from ..model import Severity
 from ..models import catalog
-from ..registry import Problem, rule
+from ..registry import Evidence, Problem, rule
 from ._model import py_list
 
 _SRC = ('from unsloth import FastLanguageModel\nfrom unsloth.chat_templates import get_chat_template\n'
         'model, tokenizer = FastLanguageModel.from_pretrained("{model}")\n'
         'tokenizer = get_chat_template(tokenizer, chat_template="llama-3")\n')
+
+
+EVIDENCE = Evidence(
+    claim=(
+        "With LoRA on attention/MLP layers only, peft leaves the embedding and head frozen, so token rows"
+        " the base checkpoint never trained stay untrained; that the base Llama 3 rows for the chat "
+        "tokens are untrained is Unsloth's measurement (`fix_untrained_tokens`), not run here."
+    ),
+    code=(
+        "peft 0.21.2 tuners/tuners_utils.py:506-544 BaseTuner._mark_only_adapters_as_trainable",
+        "unsloth_zoo 2026.8.13 unsloth_zoo/tokenizer_utils.py:239-243 fix_untrained_tokens (its docstring: the base Llama 3 rows are untrained)",
+    ),
+    tests=(
+        "tests/test_rule_claims.py::test_new_embedding_rows_stay_frozen_and_untrained",
+    ),
+)
 
 
 @rule(
@@ -32,6 +48,7 @@ _SRC = ('from unsloth import FastLanguageModel\nfrom unsloth.chat_templates impo
         ("axolotl.yaml", "base_model: meta-llama/Meta-Llama-3-8B\nadapter: lora\nlora_r: 16\nlora_alpha: 32\n"
                          "lora_target_linear: true\nchat_template: llama3  # error: LL309\n"),
     ],
+    evidence=EVIDENCE,
 )
 def chat_tokens_untrained(site, ctx):
     """## What it does

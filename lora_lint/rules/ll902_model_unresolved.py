@@ -1,8 +1,23 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Evidence, rule
+
+EVIDENCE = Evidence(
+    claim=(
+        "About lora-lint itself: the base model could not be resolved, so the model-aware rules did not "
+        "run on this config."
+    ),
+    code=(
+        "lora-lint lora_lint/engine.py resolve_model",
+        "lora-lint lora_lint/models/context.py unresolved_message",
+    ),
+    tests=(
+        "tests/test_resolve.py::test_ll902_no_model_named",
+        "tests/test_resolve.py::test_ll902_unknown_id_offline_says_how_to_fix",
+    ),
+)
 
 
-@rule("LL902", "model-unresolved", Severity.INFO, needs_model=False)
+@rule("LL902", "model-unresolved", Severity.INFO, needs_model=False, evidence=EVIDENCE)
 def model_unresolved(site, ctx):
     """## What it does
     Says that the model-aware rules (LL105, LL106, LL2xx, LL3xx) were skipped for a LoRA config,

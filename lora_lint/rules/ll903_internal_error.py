@@ -1,8 +1,23 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Evidence, rule
+
+EVIDENCE = Evidence(
+    claim=(
+        "About lora-lint itself: a rule or reader raised on this file; the other rules and files still "
+        "ran."
+    ),
+    code=(
+        "lora-lint lora_lint/rules/__init__.py internal_error",
+        "lora-lint lora_lint/pipeline.py lint_partial",
+    ),
+    tests=(
+        "tests/test_faults.py::test_a_broken_rule_is_ll903_and_the_other_rules_run",
+        "tests/test_faults.py::test_a_broken_source_or_step_is_ll903_for_that_file_only",
+    ),
+)
 
 
-@rule("LL903", "internal-error", Severity.ERROR)
+@rule("LL903", "internal-error", Severity.ERROR, evidence=EVIDENCE)
 def internal_error(site, ctx):
     """## What it does
     Reports a bug in lora-lint itself: a rule or a source reader raised an exception on this

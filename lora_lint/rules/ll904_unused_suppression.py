@@ -1,5 +1,16 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Evidence, rule
+
+EVIDENCE = Evidence(
+    claim="About lora-lint itself: the suppression comment silenced no finding in this run.",
+    code=(
+        "lora-lint lora_lint/suppressions.py unused",
+    ),
+    tests=(
+        "tests/test_suppressions.py::test_unused_suppressions_end_to_end_in_yaml",
+        "tests/test_suppressions.py::test_used_suppression_is_not_reported",
+    ),
+)
 
 
 @rule(
@@ -13,6 +24,7 @@ from ..registry import rule
         "from peft import LoraConfig\nLoraConfig(r=16)  # noqa: LL999  # error: LL904\n",
         ("train.yaml", "# lora-lint: ignore-file[LL001]  # error: LL904\nadapter: lora\nlora_r: 8\n"),
     ],
+    evidence=EVIDENCE,
 )
 def unused_suppression(site, ctx):
     """## What it does

@@ -1,5 +1,20 @@
 from ..model import Severity
-from ..registry import rule
+from ..registry import Evidence, rule
+
+EVIDENCE = Evidence(
+    claim=(
+        "About lora-lint itself: the repository's model lock has no (current) entry for the base model, "
+        "so the model-aware rules were skipped where the lock is all there is."
+    ),
+    code=(
+        "lora-lint lora_lint/engine.py resolve_model",
+        "lora-lint lora_lint/lock.py explain",
+    ),
+    tests=(
+        "tests/test_lock.py::test_without_a_lock_a_run_without_torch_warns_with_the_command_that_fixes_it",
+        "tests/test_lock.py::test_offline_unknown_hub_model_is_ll905_and_a_lock_cannot_give_it",
+    ),
+)
 
 
 @rule(
@@ -11,6 +26,7 @@ from ..registry import rule
         ("train.yaml", "base_model: my-org/llama-3-sft-v2\nadapter: lora  # error: LL905\nlora_r: 8\n"
                        "lora_alpha: 16\n"),
     ],
+    evidence=EVIDENCE,
 )
 def model_not_locked(site, ctx):
     """## What it does

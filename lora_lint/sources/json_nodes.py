@@ -16,7 +16,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..model import Span
 from ..source_file import SourceFile
-from .yaml_nodes import STD, ParseError
+from .yaml_nodes import MAX_NODES, STD, ParseError, TooLarge
 
 MAX_NESTING = 200
 _WS = re.compile(r"[ \t\n\r]*")
@@ -31,6 +31,7 @@ class _Parser:
         self.source = source
         self.text = source.text
         self.i = 0
+        self.nodes = 0
 
     def mark(self, index: int) -> Mark:
         line, col = self.source.position(index)
@@ -54,6 +55,9 @@ class _Parser:
     def value(self, depth: int) -> Node:
         if depth > MAX_NESTING:
             self.fail("nested too deeply")
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise TooLarge("JSON")
         t, i = self.text, self.i
         c = t[i : i + 1]
         if c == "{":

@@ -393,14 +393,21 @@ def script(source: SourceFile, code: list[CodeCell], raw: str = "") -> SourceFil
     """The script of a notebook's code ``cells`` (in order; ``first``, ``lines`` and ``stub`` are
     set here), as the file ``source``; ``raw``: the notebook's JSON (empty for an editor's
     notebook document, whose cells are documents of their own)."""
+    from .python_depth import MAX_TOKENS, measure
+
     cells: list[CodeCell] = []
     problems: list[tuple[str, Span]] = []
     first = 1
+    # each cell's syntax check parses it: together they parse at most MAX_TOKENS tokens (a 3 MB
+    # cell took 740 MB); past that the script is past the bound its own parse screens for (LL901)
+    budget = MAX_TOKENS
     for cell in code:
         body = cell.text
         if not ipython.python_cell(body):
             continue
-        error = _syntax_error(body)
+        if budget >= 0:
+            budget -= measure(body, budget)[1]
+        error = _syntax_error(body) if budget >= 0 else None
         stub = None
         if error is not None:
             if not any(m in body for m in PYTHON_MARKERS):

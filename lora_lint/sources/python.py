@@ -92,6 +92,8 @@ def parse(source: SourceFile) -> cst.Module:
 
     try:
         return parse_guarded(cst.parse_module, source.text)
+    except SourceError:  # too large to analyse
+        raise
     except cst.ParserSyntaxError as first:
         from ..ipython import masked
 
@@ -102,6 +104,8 @@ def parse(source: SourceFile) -> cst.Module:
                 return parse_guarded(cst.parse_module, text)
             except cst.ParserSyntaxError as again:
                 error = again
+            except SourceError:
+                raise
             except Exception:
                 pass
         message = error.message

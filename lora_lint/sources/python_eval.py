@@ -14,6 +14,13 @@ A dict or list is believed only where the file does not change it in a way that 
 followed (``python_flow``): items set and ``update`` calls in a straight line before the use are
 applied, anything else makes it UNKNOWN. Any other expression (another call, an attribute not
 known, a value that depends on run-time data) is UNKNOWN, so no rule can fire on it.
+
+The work is bounded, whatever the file: a name's value is computed once for each set of bindings
+in effect and each call frame (memo), each file's evaluation may take ``MAX_STEPS`` steps (one
+per expression node visited), and no value grows past ``MAX_STRING`` characters, ``MAX_ITEMS``
+items or ``MAX_INT_BITS`` bits. Beyond a bound the value is UNKNOWN. (Twenty names each doubling
+the one before took a minute without them: 2**20 evaluations of strings up to a million
+characters.)
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from .python_flow import Flow, Order, returns_of
 from .python_library import library_call
 from .python_objects import ClassRef, FunctionRef, ImportedRef, TupleObj, parameter_value
 from .python_scope import Binding, Enter, Frame, Scope, ScopeBuilder, Unpack, frame_for
+from .python_values import MAX_ITEMS as MAX_ITEMS  # (the evaluator's size bounds, named here too)
+from .python_values import MAX_STRING as MAX_STRING
 from .python_values import (
     NOTHING,
     Obj,
@@ -38,6 +47,7 @@ from .python_values import (
     Traced,
     combine_via,
     elements,
+    fits,
     item,
     mapping,
     plain,
@@ -46,7 +56,9 @@ from .python_values import (
 
 MAX_DEPTH = 64
 MAX_INT_BITS = 4096
-MAX_RANGE = 10_000
+#: Expression nodes one file's evaluation may visit (the training scripts of the example and
+#: real-user corpora visit at most about 500; 100,000 take under a second).
+MAX_STEPS = 100_000
 #: A name bound more often than this is not followed.
 MAX_BINDINGS = 8
 #: Builtin calls evaluated (when the name is not rebound): see ``Evaluator._builtin_call``.
@@ -96,7 +108,7 @@ def _binop(op: cst.BaseBinaryOp, a: Any, b: Any) -> Any:
             return UNKNOWN
         return out
     if isinstance(op, cst.Add) and type(a) is type(b) and isinstance(a, (str, list, tuple)):
-        return a + b
+        return a + b if fits(len(a) + len(b), a) else UNKNOWN
     return UNKNOWN
 
 
@@ -131,6 +143,11 @@ class Evaluator:
         self.scopes: ScopeBuilder = module.scopes
         self._active: set[tuple] = set()
         self._params: dict[tuple[int, str], Traced] = {}
+        #: (scope, name, frame, the bindings in effect) -> (the frame, the bindings' value): the
+        #: frame is kept so that its ``id`` is not reused while the entry lives
+        self._memo: dict[tuple, tuple[Frame | None, Traced]] = {}
+        self.steps = MAX_STEPS  # left for this file
+        self._cut = False  # the value being computed hit MAX_DEPTH or a cycle: it depends on where it was asked
         self._flow = None
         #: the module's order of execution: a module-level name bound more than once
         self.order = Order(module.module, lambda: module.positions)
@@ -139,6 +156,11 @@ class Evaluator:
     def eval(self, node: cst.BaseExpression, scope: Scope | None) -> Any:
         """The value of ``node`` as rules see it (UNKNOWN where not statically known)."""
         return plain(self.trace(node, scope).value)
+
+    @property
+    def exhausted(self) -> bool:
+        """The step budget ran out: every evaluation from now on is UNKNOWN."""
+        return self.steps < 0
 
     @property
     def flow(self):
@@ -152,7 +174,11 @@ class Evaluator:
     def trace(self, node: cst.BaseExpression, scope: Scope | None, frame: Frame | None = None,
               depth: int = 0) -> Traced:
         """The value of ``node`` and where it is written (see ``Traced``)."""
+        self.steps -= 1
+        if self.steps < 0:
+            return NOTHING
         if depth > MAX_DEPTH:
+            self._cut = True
             return NOTHING
         kind = type(node)
         handler = _HANDLERS.get(kind)
@@ -177,7 +203,8 @@ class Evaluator:
     def _concat(self, node, scope, frame, depth) -> Traced:
         left = self.trace(node.left, scope, frame, depth + 1)
         right = self.trace(node.right, scope, frame, depth + 1)
-        if isinstance(left.value, str) and isinstance(right.value, str):
+        if isinstance(left.value, str) and isinstance(right.value, str) and fits(
+                len(left.value) + len(right.value), left.value):
             return Traced(left.value + right.value, via=combine_via(left, right))
         return NOTHING
 
@@ -194,6 +221,8 @@ class Evaluator:
                 return NOTHING
             out.append(str(t.value))
             used.append(t)
+        if not fits(sum(map(len, out)), ""):
+            return NOTHING
         text = "".join(out)
         if "{" in text or "}" in text or "\\" in text:  # doubled braces, escapes: not followed
             return NOTHING
@@ -241,16 +270,30 @@ class Evaluator:
         before it (``model = prepare(model)`` reads the earlier binding: no cycle)."""
         if len(bindings) > MAX_BINDINGS:
             return NOTHING
-        key = (id(scope), name, id(frame_for(scope, frame)), id(node) if narrowed else None)
-        if key in self._active:
-            return NOTHING
-        self._active.add(key)
-        try:
-            values = [self._binding(b, scope, frame, depth + 1) for b in bindings]
-        finally:
-            self._active.discard(key)
-        first = values[0]
-        if any(v != first for v in values[1:]) or first.value is UNKNOWN:
+        own = frame_for(scope, frame)
+        key: tuple = (id(scope), name, id(own))
+        if narrowed:  # (the bindings in effect at the use: part of the key)
+            key += tuple(id(_binding_node(b)) for b in bindings)
+        memo = self._memo.get(key)
+        if memo is not None:
+            first = memo[1]
+        else:
+            if key in self._active:
+                self._cut = True
+                return NOTHING
+            self._active.add(key)
+            cut, self._cut = self._cut, False
+            try:
+                values = [self._binding(b, scope, frame, depth + 1) for b in bindings]
+            finally:
+                self._active.discard(key)
+            first = values[0]
+            if any(v != first for v in values[1:]):
+                first = NOTHING
+            if not self._cut:  # (a value cut by the depth bound or a cycle is not the name's own)
+                self._memo[key] = (own, first)
+            self._cut = self._cut or cut
+        if first.value is UNKNOWN:
             return NOTHING
         if _mutable(first.value):
             if len(bindings) != 1:
@@ -397,11 +440,13 @@ class Evaluator:
 
     # containers ----------------------------------------------------------------------------
     def _sequence(self, node: cst.List | cst.Tuple | cst.Set, scope, frame, depth) -> Traced:
+        if not fits(len(node.elements), node.elements):
+            return NOTHING
         parts: list[Part] = []
         for el in node.elements:
             if isinstance(el, cst.StarredElement):
                 inner = elements(self.trace(el.value, scope, frame, depth + 1))
-                if inner is None:
+                if inner is None or not fits(len(parts) + len(inner), parts):
                     return NOTHING
                 parts.extend(Part(len(parts), None, t) for t in inner)
                 continue
@@ -422,6 +467,8 @@ class Evaluator:
         return Traced(items, parts=tuple(parts))
 
     def _dict(self, node: cst.Dict, scope, frame, depth) -> Traced:
+        if not fits(len(node.elements), node.elements):
+            return NOTHING
         entries: dict[Any, Part] = {}
         for el in node.elements:
             if isinstance(el, cst.StarredDictElement):
@@ -522,9 +569,13 @@ class Evaluator:
                 return NOTHING
         elif not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):
             return NOTHING
+        if not fits(_str_result_bound(owner.value, name, values), ""):
+            return NOTHING  # (a join or a replace may be far longer than its parts: not computed)
         try:
             out = getattr(owner.value, name)(*values)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError, MemoryError):
+            return NOTHING
+        if isinstance(out, (str, list)) and not fits(len(out), out):
             return NOTHING
         return Traced(out, via=combine_via(owner, *args))
 
@@ -567,7 +618,7 @@ class Evaluator:
         return func.value
 
     def _builtin_call(self, name: str, node: cst.Call, scope, frame, depth) -> Traced:
-        """``dict(k=v, ...)``, ``range(...)`` (at most ``MAX_RANGE`` items; peft takes a range for
+        """``dict(k=v, ...)``, ``range(...)`` (at most ``MAX_ITEMS`` items; peft takes a range for
         layers_to_transform as it is), ``list(...)``/``tuple(...)`` of a known sequence, ``int``/
         ``float``/``str``/``bool`` of a known value, ``open(path)``, ``vars(obj)``,
         ``getattr(obj, "name"[, default])``: the forms configs write. Any other call is UNKNOWN."""
@@ -636,9 +687,18 @@ class Evaluator:
             return NOTHING
         try:
             r = range(*[b.value for b in bounds])
-        except ValueError:  # a step of 0
+            return Traced(r, via=combine_via(*bounds)) if fits(len(r), r) else NOTHING
+        except (ValueError, OverflowError):  # a step of 0; more items than an index holds
             return NOTHING
-        return Traced(r, via=combine_via(*bounds)) if len(r) <= MAX_RANGE else NOTHING
+
+
+def _str_result_bound(owner: str, name: str, args: list) -> int:
+    """The most characters ``owner.name(*args)`` may return (before it is computed)."""
+    if name == "join":
+        return len(owner) * len(args[0]) + sum(len(v) for v in args[0])
+    if name == "replace" and len(args) >= 2 and isinstance(args[1], str):
+        return len(owner) + (len(owner) + 1) * len(args[1])
+    return len(owner)
 
 
 def _binding_node(b: Binding) -> cst.CSTNode:

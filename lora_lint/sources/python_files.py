@@ -23,7 +23,7 @@ import libcst as cst
 
 from ..model import Span
 from ..source_file import Kind, kind_of
-from .python_values import NOTHING, Evaluating, Obj, Part, Traced
+from .python_values import NOTHING, Evaluating, Obj, Part, Traced, fits
 
 #: A settings file above this size is not read (configs are a few kilobytes).
 MAX_BYTES = 1_000_000
@@ -70,7 +70,7 @@ class PathValue(Obj):
         return NOTHING
 
     def divide(self, other: Traced) -> Traced:
-        if not isinstance(other.value, str):
+        if not isinstance(other.value, str) or not fits(len(self.rel) + len(other.value) + 1, ""):
             return NOTHING
         return Traced(PathValue(self.base, _join(self.rel, other.value)))
 

@@ -51,6 +51,11 @@ _WRAPPERS = frozenset({
 _SELF_METHODS = frozenset({"to", "cuda", "cpu", "half", "bfloat16", "float", "eval", "train",
                            "requires_grad_", "to_empty"})
 MAX_DEPTH = 24
+#: Trace steps one file may take (the corpus's scripts take a few dozen). Names bound several
+#: times to each other made the tracing exponential: five bindings a name over 24 names did not
+#: finish in a minute. Each name's loads are traced once (memo); past the budget a site's model is
+#: not traced at all (a partial trace could name the wrong model).
+MAX_TRACE_STEPS = 10_000
 #: ``LoraSite.context`` key of the model revision (``from_pretrained(..., revision="v2")``).
 REVISION_KEY = "base_model_revision"
 
@@ -100,6 +105,21 @@ class ModelFinder:
         self._collect_bindings()
         self.module_scope = extractor.scopes.module_scope
         self.flow = extractor.evaluator.order
+        self.steps = MAX_TRACE_STEPS
+        self._memo: dict[tuple, list[Load]] = {}
+        self._cut = False  # the trace being computed was cut (a cycle, MAX_DEPTH): not memoized
+        #: get_peft_model-like calls by the config call they are given: (scope, model arg,
+        #: default class) under ``id(config call)``
+        self.ties: dict[int, list[tuple[Scope, cst.Arg | None, str | None]]] = {}
+        for call, scope in calls:
+            pair = self._model_and_config(call, scope)
+            if pair is not None and pair[1] is not None:
+                for target in self.bound_calls(pair[1].value, scope):
+                    self.ties.setdefault(id(target), []).append((scope, pair[0], pair[2]))
+
+    @property
+    def exhausted(self) -> bool:
+        return self.steps < 0
 
     # loads ---------------------------------------------------------------------------------
     def _load(self, call: cst.Call, scope: Scope) -> Load | None:
@@ -169,7 +189,11 @@ class ModelFinder:
     def trace(self, node: cst.BaseExpression, scope: Scope | None, depth: int = 0,
               seen: frozenset = frozenset()) -> list[Load]:
         """The loads ``node`` may evaluate to (empty when none can be seen)."""
-        if depth > MAX_DEPTH or scope is None:
+        self.steps -= 1
+        if self.steps < 0 or scope is None:
+            return []
+        if depth > MAX_DEPTH:
+            self._cut = True
             return []
         if isinstance(node, cst.Call):
             load = self.loads.get(id(node))
@@ -203,54 +227,62 @@ class ModelFinder:
                 narrowed = values
                 if scope is self.module_scope and start is self.module_scope:
                     narrowed = self._in_effect(values, use)
-                if narrowed is values:
-                    if key in seen:
-                        return []
-                    seen = seen | {key}
+                if narrowed is not values:  # (the bindings in effect at the use: part of the key)
+                    key = (*key, *(id(v) for v in narrowed))
+                if key in self._memo:
+                    return self._memo[key]
+                if key in seen:
+                    self._cut = True
+                    return []
                 # (bindings in effect at the use all end before it: following them goes back in
                 # the file, so ``model = prepare(model)`` is followed without a cycle)
-                out: list[Load] = []
+                cut, self._cut = self._cut, False
+                found: dict[int, Load] = {}
                 for v in narrowed:
-                    out.extend(self.trace(v, scope, depth + 1, seen))
+                    for load in self.trace(v, scope, depth + 1, seen | {key}):
+                        found.setdefault(id(load.node), load)
+                out = list(found.values())
+                if not self._cut:
+                    self._memo[key] = out
+                self._cut = self._cut or cut
                 return out
             if name in scope.poisoned and name not in scope.assigned:
                 return []  # a parameter, a loop variable...: not traceable
             scope = scope.parent
         return []
 
-    def bound_to(self, node: cst.BaseExpression, target: cst.Call, scope: Scope, depth: int = 0) -> bool:
-        """True when ``node`` is the call ``target``, a name bound to it, or a call of a function
-        of the file that returns it."""
-        if node is target:
-            return True
+    def bound_calls(self, node: cst.BaseExpression, scope: Scope, depth: int = 0,
+                    seen: set[int] | None = None) -> list[cst.BaseExpression]:
+        """What ``node`` may be: itself, the values a name is bound to (in the nearest scope
+        that binds it), or what a call of a function of the file returns (each function followed
+        once)."""
         if isinstance(node, cst.Call) and depth < MAX_DEPTH:
             from .python_flow import returns_of
             from .python_objects import FunctionRef
 
             ref = self.ex.evaluator.trace(node.func, scope).value
-            if not isinstance(ref, FunctionRef):
-                return False
-            return any(self.bound_to(r, target, ref.scope, depth + 1) for r in returns_of(self.ex.walk, ref.node) or ())
+            seen = set() if seen is None else seen
+            if not isinstance(ref, FunctionRef) or id(ref.node) in seen:
+                return [node]
+            seen.add(id(ref.node))
+            out = [node]
+            for r in returns_of(self.ex.walk, ref.node) or ():
+                out.extend(self.bound_calls(r, ref.scope, depth + 1, seen))
+            return out
         if not isinstance(node, cst.Name):
-            return False
+            return [node]
         while scope is not None:
             values = self.bindings.get((id(scope), node.value))
             if values:
-                return any(v is target for v in values)
+                return values
             scope = scope.parent
-        return False
+        return []
 
     # ties ----------------------------------------------------------------------------------
     def tied_loads(self, config_call: cst.Call) -> list[Load]:
         """Loads given together with ``config_call`` to get_peft_model and its relatives."""
         out: list[Load] = []
-        for call, scope in self.calls:
-            pair = self._model_and_config(call, scope)
-            if pair is None:
-                continue
-            model_arg, config_arg, default_class = pair
-            if config_arg is None or not self.bound_to(config_arg.value, config_call, scope):
-                continue
+        for scope, model_arg, default_class in self.ties.get(id(config_call), ()):
             if model_arg is None:
                 continue
             loads = self.trace(model_arg.value, scope)
@@ -304,6 +336,8 @@ def attach_models(extractor, calls: list[tuple[cst.Call, Scope]],
             arg = _arg(call, 0, "model")
             scope = finder.scope_of_call.get(id(call))
             load = _pick(finder.trace(arg.value, scope)) if arg is not None else None
+        if finder.exhausted:  # the trace was cut short: it may have missed a load
+            load = None
         if load is None:
             load = finder.single_model()
         if load is None:

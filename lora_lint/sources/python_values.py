@@ -18,6 +18,16 @@ import libcst as cst
 from ..model import UNKNOWN, Span, is_known
 from .python_scope import Frame, Scope
 
+#: The longest string and the largest container a value may be (past them it is not computed).
+MAX_STRING = 100_000
+MAX_ITEMS = 10_000
+
+
+def fits(size: int, like: Any) -> bool:
+    """A string (``like`` a str) of ``size`` characters, or a container of ``size`` items, is
+    within the size bound."""
+    return size <= (MAX_STRING if isinstance(like, str) else MAX_ITEMS)
+
 
 @dataclass(frozen=True)
 class Part:

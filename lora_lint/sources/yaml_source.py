@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ..model import LoraSite
+from ..model import LoraSite, Span
 from ..source_file import Kind, SourceFile, yaml_lines
 from ._base import SourceError
 from .yaml_nodes import Budget, Doc, ParseError
@@ -55,7 +55,15 @@ def looks_lora(text: str) -> bool:
 
 
 def sites(source: SourceFile) -> list[LoraSite]:
-    return analyze(source)[0]
+    """The LoRA sites of a YAML or JSON file. Raises ``SourceError`` (LL901) when the file does
+    not parse and looks like a LoRA config, and when reading it ran out of the node budget
+    (then no site is returned: a walk cut short may have missed any key, the base model's too)."""
+    found, budget = analyze(source)
+    if budget.exhausted and (found or looks_lora(source.text)):
+        raise SourceError(f"file is too large to analyse: reading it took more than {budget.limit:,}"
+                          " node visits (lora-lint's bound for one file, each alias expansion"
+                          " counted); its LoRA settings are not checked", Span.point(1, 1))
+    return found
 
 
 def analyze(source: SourceFile, budget: Budget | None = None) -> tuple[list[LoraSite], Budget]:
