@@ -48,6 +48,11 @@ class Param:
     ``items`` holds the elements of a list value, each with its own span, when the source knows
     them. ``implicit`` marks a value the framework supplies when the key is absent (TRL's r=16):
     its span is the site's.
+
+    A value that reaches the setting from elsewhere keeps where it is written: ``path`` is the
+    file ``span`` is in when it is not the site's (a YAML file the script reads), and ``via``
+    says how it gets there when something else may change it ("the default of --lora_r": a
+    command line may give another); findings say so, and build no fix.
     """
 
     key: str
@@ -55,6 +60,8 @@ class Param:
     span: Span
     items: tuple[Param, ...] = ()
     implicit: bool = False
+    path: str | None = None
+    via: str | None = None
 
     @property
     def known(self) -> bool:
@@ -84,6 +91,8 @@ class LoraSite:
       params, is ``open``, and only its ``notes``/``unknown_keys`` are reported.
     * ``resizes_vocab``: the file grows the vocabulary (``resize_token_embeddings``, axolotl
       ``tokens``): new embedding rows that must be trained.
+    * ``reads``: the other files the site's values were read from (a YAML file the script
+      loads), with what their bytes were: the site's findings depend on them.
     """
 
     path: str
@@ -98,6 +107,7 @@ class LoraSite:
     notes: tuple[Note, ...] = ()
     active: bool = True
     resizes_vocab: bool = False
+    reads: tuple[tuple[str, str], ...] = ()
 
     def get(self, name: str) -> Param | None:
         """The parameter when present and statically known, else None."""

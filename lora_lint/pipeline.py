@@ -162,9 +162,12 @@ def _final(source: SourceFile, found: list[Finding], rules: Mapping[str, Rule]) 
     from .rules import internal_error
     from .suppressions import apply as apply_suppressions
 
-    found = at_severity([f for f in found if f.code in rules], rules)
+    # two sites, one default: one finding; at the severity the settings give each rule
+    found = at_severity(list(dict.fromkeys(f for f in found if f.code in rules)), rules)
+    own = [f for f in found if f.path == source.path]
+    elsewhere = [f for f in found if f.path != source.path]
     try:
-        found = apply_suppressions(source, found, rules)
+        found = apply_suppressions(source, own, rules) + _suppressed_elsewhere(elsewhere, rules)
     except Exception as exc:  # a bug there must not lose the findings
         if "LL903" in rules:
             found.append(internal_error("the suppression comments", source.path, Span.point(1, 1), exc))
@@ -176,6 +179,29 @@ def at_severity(findings: list[Finding], rules: Mapping[str, Rule]) -> list[Find
     """``findings`` at the severity their rule has in ``rules`` (``[tool.lora-lint.severity]``)."""
     return [f if (r := rules.get(f.code)) is None or r.severity is f.severity else replace(f, severity=r.severity)
             for f in findings]
+
+
+def _suppressed_elsewhere(found: list[Finding], rules: Mapping[str, Rule]) -> list[Finding]:
+    """Findings in another file (a YAML file the script reads) after that file's suppression
+    comments; an unused one there is that file's own check's to report."""
+    if not found:
+        return found
+    from .bounded_read import read_regular_file
+    from .source_file import decode
+    from .suppressions import apply as apply_suppressions
+
+    quiet = {code: r for code, r in rules.items() if code != "LL904"}
+    out: list[Finding] = []
+    for path in dict.fromkeys(f.path for f in found):
+        mine = [f for f in found if f.path == path]
+        try:
+            data, _ = read_regular_file(path, 4 << 20)
+        except OSError:
+            out.extend(mine)
+            continue
+        other = decode(data, path)
+        out.extend(apply_suppressions(other, mine, quiet) if isinstance(other, SourceFile) else mine)
+    return out
 
 
 def lint_source(source: SourceFile, settings: Settings | None = None,
@@ -312,6 +338,7 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
         if partial.builds:
             warm.start()
     warm.join()
+    done: list[Linted] = []
     for index, result in enumerate(results):
         if isinstance(result, Partial):
             findings = finish(result, settings_for(result.path))
@@ -320,9 +347,29 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
         stamped = stamps.get(index)
         if cache is not None and stamped is not None:
             cache.put(*stamped, result.findings, result.record)
-        yield result
+        done.append(result)
     if cache is not None:
         cache.save()
+    yield from _once(done)
+
+
+def _once(done: list[Linted]) -> Iterator[Linted]:
+    """The files' findings with each finding in another file (a YAML file a script reads) given
+    once: not again when that file's own check, or another script reading it, reports it."""
+    key = lambda f: (f.code, f.path, f.span, f.message)  # noqa: E731
+    if all(f.path == one.path for one in done for f in one.findings):
+        yield from done
+        return
+    seen = {key(f) for one in done for f in one.findings if f.path == one.path}
+    for one in done:
+        kept = []
+        for f in one.findings:
+            if f.path != one.path:
+                if key(f) in seen:
+                    continue
+                seen.add(key(f))
+            kept.append(f)
+        yield one if len(kept) == len(one.findings) else Linted(one.path, kept, one.shown if kept else None, one.record)
 
 
 def _may_hold_sites(source: SourceFile) -> bool:

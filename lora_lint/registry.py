@@ -160,8 +160,43 @@ class Rule:
         return out
 
     def _finding(self, site: LoraSite, problem: Problem) -> Finding:
-        return Finding(self.code, self.name, self.severity, problem.message, site.path, problem.where.span,
-                       build_fix(problem.fix))
+        """A problem as a finding: in the file its place is in (a YAML file the script reads), its
+        message saying which values are defaults something else may change; a value written
+        elsewhere than the site gets no fix (the fix builders edit the site's file)."""
+        where, path, fix = problem.where, site.path, problem.fix
+        if isinstance(where, Param):
+            if where.path is not None:
+                path = where.path
+            if where.path is not None or where.via is not None:
+                fix = None
+        message = marked(problem.message, site, where)
+        return Finding(self.code, self.name, self.severity, message, path, where.span, build_fix(fix))
+
+
+def marked(message: str, site: LoraSite, where: Param | LoraSite) -> str:
+    """``message`` with each value it names that is a default marked as one: ``r=64`` becomes
+    ``r=64 (the default of --lora_r)``; a default the message names only by its key is added at
+    the end."""
+    params = [where] if isinstance(where, Param) else []
+    params += [p for p in site.params.values() if p is not where]
+    seen: set[str] = set()
+    for p in params:
+        if not p.via or p.implicit or p.key in seen:
+            continue
+        named = re.search(rf"(?<![\w.\[`'\"]){re.escape(p.key)}(?![\w\]`'\"])", message)
+        if p is not where and named is None:
+            continue
+        seen.add(p.key)
+        at = re.search(rf"(?<![\w.\[`'\"]){re.escape(p.key)}=[^\s,;:)]+", message)
+        if at is not None:
+            message = f"{message[:at.end()]} ({p.via}){message[at.end():]}"
+        else:
+            message = f"{message} ({p.key}={_shown(p.value)} is {p.via})"
+    return message
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) or not isinstance(value, (int, float)) else str(value)
 
 
 def build_fix(fix: Any) -> Fix | None:

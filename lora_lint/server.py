@@ -66,7 +66,8 @@ class LoraLintServer(LanguageServer):
         big = self.too_big(source)
         if big is not None:
             return [big] if big.code in settings.rules_for(source.path) else []
-        return lint_source(source, settings)
+        # a finding in another file (a YAML file the script reads) is that document's to show
+        return [f for f in lint_source(source, settings) if f.path == source.path]
 
     def too_big(self, source: SourceFile) -> Finding | None:
         """LL901 when the editor's text is above ``max-file-size`` in UTF-8 (as ``check`` refuses

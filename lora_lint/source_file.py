@@ -64,6 +64,11 @@ def is_data_file(path: str) -> bool:
     return lower.rsplit("/", 1)[-1] in DATA_NAMES or lower.endswith(DATA_SUFFIXES)
 
 
+def module_file(module: str) -> str:
+    """The file ``python -m a.b`` runs, relative to where it is run: ``a/b.py``."""
+    return module.replace(".", "/") + ".py"
+
+
 def kind_of(path: str) -> Kind | None:
     """The kind of the file named ``path``, None for a name of no kind lora-lint knows (and for a
     data file of a known kind: ``is_data_file``)."""

@@ -63,6 +63,20 @@ def test_names_doubling_each_other_are_evaluated_once_and_stop_at_the_size_bound
     assert used < 200, used  # without the memo: 2**30 evaluations
 
 
+@pytest.mark.parametrize("grow", ['f"{{{p}}}{{{p}}}"', '"".join([{p}, {p}])', '{p}.replace("x", "xx")',
+                                  "(*{p}, *{p})"])
+def test_values_grown_by_fstrings_joins_replaces_and_unpacking_stop_at_the_size_bound(grow):
+    """The other ways a name doubles the one before (an f-string, ``join``, ``replace``, ``*``
+    unpacking) stop at the size bound too, each name evaluated once (2**20 without the memo)."""
+    start = '("x",)' if grow.startswith("(") else '"x"'
+    lines = ["from peft import LoraConfig", f"a0 = {start}"]
+    lines += [f"a{i} = " + grow.format(p=f"a{i - 1}") for i in range(1, 21)]
+    (site,), ex = extract("\n".join(lines) + "\ncfg = LoraConfig(r=8, target_modules=a20, modules_to_save=a3)\n")
+    assert site.params["target_modules"].value is UNKNOWN  # 2**20 characters or items: past the bound
+    assert len(site.get("modules_to_save").value) == 8
+    assert python_eval.MAX_STEPS - ex.evaluator.steps < 500
+
+
 def test_the_step_budget_makes_every_later_value_unknown():
     (site,), ex = extract("from peft import LoraConfig\nR = 8\ncfg = LoraConfig(r=R)\n")
     assert site.get("r").value == 8

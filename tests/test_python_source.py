@@ -88,7 +88,7 @@ def test_constants_and_arithmetic():
         "cfg['r']",  # a subscript
         "TWICE",  # bound twice
         "LOOP",  # a for target
-        "UNPACKED",  # tuple unpacking
+        "UNPACKED",  # tuple unpacking of a call
         "AUG",  # augmented assignment
         "f'{rank}'",  # an f-string
         "2 ** 100000",  # too big to compute
@@ -104,7 +104,7 @@ TWICE = 8
 TWICE = 16
 for LOOP in range(3):
     pass
-UNPACKED, OTHER = 8, 16
+UNPACKED, OTHER = compute()
 AUG = 8
 AUG += 8
 def build(args, cfg, rank):

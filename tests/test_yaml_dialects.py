@@ -215,7 +215,8 @@ def test_torchtune_qlora_builder_and_mistakes():
     p = s.params["target_modules"]
     assert [i.value for i in p.items] == ["q_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
     assert p.value is UNKNOWN  # apply_lora_to_output on the tied 1B model: the builder raises, nothing trains
-    assert s.base_model is None  # no download comment names the checkpoint
+    # no download comment names the checkpoint: the model the builder builds
+    assert s.base_model.value == "meta-llama/Llama-3.2-1B-Instruct" and "qlora_llama3_2_1b" in s.base_model.via
     assert {p.key: hint for p, hint in s.unknown_keys} == {"lora_r": "lora_rank"}
     (rslora,) = [(n.where.key, n.message) for n in s.notes if n.code == "LL001"]
     assert rslora == ("use_rslora", "`use_rslora` is not a torchtune setting: torchtune has no way to set "

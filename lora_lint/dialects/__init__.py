@@ -105,6 +105,6 @@ def named(name: str) -> Dialect:
         for record in getattr(module, "RECORDS", (module.DIALECT,)):
             if record.name == name:
                 return record
-    from ..sources.python import DIALECTS
+    from ..sources.python_dialects import DIALECTS
 
     return DIALECTS[name]

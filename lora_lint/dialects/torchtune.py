@@ -22,12 +22,17 @@ same LoRA modules and builder defaults and lacks the qwen3 builders). torchtune 
 * There is no rsLoRA, bias, modules_to_save, task type or pattern setting; a builder rejects an
   argument it does not take (TypeError). The Hugging Face model id is read from the ``tune
   download <id> --output-dir <dir>`` comment matching ``checkpointer.checkpoint_dir``, for the
-  ``checkpointer.model_type`` values whose module names map one-to-one onto the Hugging Face ones.
+  ``checkpointer.model_type`` values whose module names map one-to-one onto the Hugging Face ones;
+  without one, it is the model the builder builds (``data/torchtune_builders.json``, made by
+  ``python -m lora_lint.models.torchtune_build`` from torchtune's builders and recipes).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
+from pathlib import Path
 
 from ..model import UNKNOWN, LoraSite, Param, Span
 from ..peft_facts import suggest
@@ -93,7 +98,7 @@ def sites(doc: Doc) -> list[LoraSite]:
     b.defaults()
     _targets(b, model, builder)
     b.training(train.torchtune(lookup(doc, doc.top), b.span, qlora=kind == "qlora"))
-    b.base_model = _base_model(doc)
+    b.base_model = _base_model(doc) or builder_model(f"{kind}_{builder}", span(comp.node))
     check_unknown(b, model, KEYMAP, KNOWN)
     check_duplicates(b, model, KEYMAP)
     return [b.build()]
@@ -172,6 +177,32 @@ def _base_model(doc: Doc) -> Param | None:
             col = m.start(1) + 1
             return Param("checkpointer.checkpoint_dir", repo, _span(row, col, len(repo)))
     return None
+
+
+#: The builders' table (``python -m lora_lint.models.torchtune_build``).
+BUILDERS = Path(__file__).resolve().parents[1] / "data" / "torchtune_builders.json"
+
+
+@lru_cache(maxsize=1)
+def builders() -> dict[str, dict]:
+    """``lora_*`` builder name -> ``{"model": HF id, "dims": {...}, ...}``."""
+    return json.loads(BUILDERS.read_text(encoding="utf-8"))["builders"]
+
+
+#: Builder families whose modules map one-to-one onto the Hugging Face model's (the families of
+#: ``HF_LIKE``); phi3/phi4 fuse q/k/v and gate/up in Hugging Face but not in torchtune.
+HF_LIKE_FAMILIES = frozenset({"llama2", "llama3", "llama3_1", "llama3_2", "llama3_3", "mistral", "qwen2", "qwen2_5",
+                              "qwen3", "gemma", "gemma2"})
+
+
+def builder_model(builder: str, where: Span) -> Param | None:
+    """The Hugging Face model torchtune's ``builder`` (``lora_llama3_2_1b``, ``qlora_qwen2_5_7b_instruct``)
+    builds, for the families whose modules are the Hugging Face model's under the names
+    ``convert_weights`` maps to."""
+    row = builders().get(builder.removeprefix("q"))
+    if row is None or row["family"] not in HF_LIKE_FAMILIES:
+        return None
+    return Param("_component_", row["model"], where, via=f"the model torchtune's {builder} builds")
 
 
 def _span(row: int, col: int, length: int) -> Span:

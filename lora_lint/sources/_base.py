@@ -15,4 +15,4 @@ class SourceError(Exception):
 
 
 #: A Python file containing none of these cannot hold a site: libcst is not even imported.
-PYTHON_MARKERS = ("LoraConfig", "get_peft_model")
+PYTHON_MARKERS = ("LoraConfig", "get_peft_model", "get_peft_config")

@@ -17,46 +17,37 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Note, Param, Span
-from ..peft_facts import facts, lora_fields, suggest
+from ..peft_facts import facts, suggest
 from ..source_file import SourceFile
 from ._base import PYTHON_MARKERS as MARKERS
 from ._base import SourceError
-from .python_eval import Evaluator, Flow, Scope, ScopeBuilder
+from .python_cli import all_flags
+from .python_dialects import DIALECTS, PEFT, UNSLOTH, UNSLOTH_VISION
+from .python_eval import Evaluator
+from .python_flags import CommandLine, ScriptFlags
+from .python_scope import Scope, ScopeBuilder
+from .python_values import Traced, plain
 
-#: Keyword arguments of Unsloth's get_peft_model that are not LoraConfig fields.
-UNSLOTH_KWARGS = frozenset({
-    "model", "use_gradient_checkpointing", "random_state", "max_seq_length", "temporary_location",
-    "finetune_last_n_layers", "qat_scheme", "finetune_vision_layers", "finetune_language_layers",
-    "finetune_attention_modules", "finetune_mlp_modules", "finetune_audio_layers",
-})
-#: Unsloth's own defaults (unsloth/models/llama.py get_peft_model).
-UNSLOTH_DEFAULTS: dict[str, Any] = {
-    "r": 16,
-    "lora_alpha": 16,
-    "lora_dropout": 0.0,
-    "bias": "none",
-    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-}
-UNSLOTH_VISION_DEFAULTS: dict[str, Any] = {"r": 16, "lora_alpha": 16, "lora_dropout": 0.0, "bias": "none"}
-_FIELDS = {f: f for f in lora_fields()}
-_UNSLOTH_WHAT = "a field of peft's LoraConfig or an argument of Unsloth's get_peft_model"
+__all__ = ["DIALECTS", "PEFT", "UNSLOTH", "UNSLOTH_VISION", "CommandLine", "Extractor", "ScriptFlags", "script_flags",
+           "sites"]
 
-#: ``LoraConfig(...)``: values reach peft exactly as written, a string target_modules included.
-PEFT = Dialect(
-    name="peft", keymap=_FIELDS, what="a field of peft's LoraConfig", as_written=True, python=True,
-    string_targets=True, peft_keys=True, passer=None,
-)
-#: ``FastLanguageModel.get_peft_model(...)``: Unsloth's defaults; it walks target names itself.
-UNSLOTH = Dialect(
-    name="unsloth", keymap=_FIELDS, what=_UNSLOTH_WHAT, defaults=UNSLOTH_DEFAULTS, known=UNSLOTH_KWARGS,
-    as_written=True, python=True, peft_keys=True, passer="Unsloth",
-)
-#: ``FastModel``/``FastVisionModel.get_peft_model(...)``: a string target_modules reaches peft.
-UNSLOTH_VISION = Dialect(
-    name="unsloth-vision", keymap=_FIELDS, what=_UNSLOTH_WHAT, defaults=UNSLOTH_VISION_DEFAULTS,
-    known=UNSLOTH_KWARGS, as_written=True, python=True, string_targets=True, peft_keys=True, passer="Unsloth",
-)
-DIALECTS = {d.name: d for d in (PEFT, UNSLOTH, UNSLOTH_VISION)}
+
+
+def script_flags(source: SourceFile) -> ScriptFlags:
+    """Every command-line flag the script defines (argparse, ``HfArgumentParser`` dataclasses,
+    ``fire.Fire``) with its default. Raises ``SourceError`` when the file does not parse."""
+    extractor = extractor_for(source)
+    source.keep(Extractor, extractor)  # a command line's read of the file reuses its tree
+    return all_flags(extractor.evaluator)
+
+
+def extractor_for(source: SourceFile, command_line: CommandLine | None = None) -> Extractor:
+    """The file parsed and indexed (the reader's own, when it read the file already); with
+    ``command_line``, a new index of the same tree."""
+    kept = source.kept(Extractor)
+    if command_line is None and kept is not None:
+        return kept
+    return Extractor(source.path, kept.module if kept is not None else parse(source), command_line)
 
 
 def tree(source: SourceFile) -> tuple[cst.Module, Any]:
@@ -68,14 +59,16 @@ def tree(source: SourceFile) -> tuple[cst.Module, Any]:
     return module, positions_of(module)
 
 
-def sites(source: SourceFile) -> list[LoraSite]:
+def sites(source: SourceFile, command_line: CommandLine | None = None) -> list[LoraSite]:
+    """The LoRA sites of a Python file; with ``command_line``, as that command line runs the
+    script (a flag it gives replaces the flag's default)."""
     text = source.text
     if not any(marker in text for marker in MARKERS):
         return []
-    module = parse(source)
-    extractor = Extractor(source.path, module)
+    extractor = extractor_for(source, command_line)
     found = extractor.sites()
-    source.keep(Extractor, extractor)  # the fix builders reuse its tree and positions
+    if command_line is None:
+        source.keep(Extractor, extractor)  # the fix builders reuse its tree and positions
     script = _script_metadata(source) if "# /// script" in text and found else None
     if script is not None:  # PEP 723 inline metadata: the script's own pins (LL002)
         deps, first, last = script
@@ -181,6 +174,26 @@ class Imports(cst.CSTVisitor):
             local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
             self.names[local] = f"{module}.{name}"
 
+    def visit_Assign(self, node: cst.Assign) -> None:
+        """``X = import_module("unsloth").FastLanguageModel``: an import written as a call."""
+        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+            return
+        attrs: list[str] = []
+        value = node.value
+        while isinstance(value, cst.Attribute):
+            attrs.insert(0, value.attr.value)
+            value = value.value
+        if not isinstance(value, cst.Call) or len(value.args) != 1 or value.args[0].keyword or value.args[0].star:
+            return
+        func = _dotted(value.func)
+        root, _, rest = (func or "").partition(".")
+        known = self.names.get(root)
+        if known is None or (f"{known}.{rest}" if rest else known) != "importlib.import_module":
+            return
+        arg = value.args[0].value
+        if isinstance(arg, cst.SimpleString) and arg.value[:1] in "'\"" and arg.value[-1:] == arg.value[:1]:
+            self.names[node.targets[0].target.value] = ".".join([arg.value[1:-1], *attrs])
+
 
 def _dotted(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.Name):
@@ -227,6 +240,7 @@ class Walk(cst.CSTVisitor):
     def __init__(self, module: cst.Module) -> None:
         self.events: list[list] = []  # [node, index of its leave event]; leave events: [node, -1]
         self._open: list[int] = []
+        self._start: dict[int, int] | None = None
         module.visit(self)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -243,6 +257,23 @@ class Walk(cst.CSTVisitor):
 
     def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
         pass
+
+    def subtree(self, node: cst.CSTNode, skip: tuple[type, ...] = ()):
+        """The nodes under ``node`` in order (``node`` itself first), without descending into
+        nodes of the types ``skip``."""
+        if self._start is None:
+            self._start = {id(n): i for i, (n, end) in enumerate(self.events) if end >= 0}
+        i = self._start.get(id(node))
+        if i is None:
+            return
+        stop = self.events[i][1]
+        while i < stop:
+            n, end = self.events[i]
+            if end < 0:
+                i += 1
+                continue
+            yield n
+            i = end + 1 if skip and n is not node and isinstance(n, skip) else i + 1
 
     def replay(self, visitor: cst.CSTVisitor) -> None:
         """``module.visit(visitor)`` for visitors without attribute hooks (``visit_X_attr``)."""
@@ -269,18 +300,29 @@ def positions_of(module: cst.Module):
 
 
 class Extractor:
-    def __init__(self, path: str, module: cst.Module) -> None:
+    """One parsed Python file: its imports, scopes, calls and evaluator, and the LoRA sites in it.
+
+    It is also what the evaluator knows of the file (``python_eval.Evaluator.m``): ``qualified``
+    names, node ``span``s, the ``walk``, its ``calls``, the ``command_line`` it is read with (the
+    flags a shell script gives it), and the other files it reads (``read_file``)."""
+
+    def __init__(self, path: str, module: cst.Module, command_line: Any = None) -> None:
         self.path = path
         self.module = module
+        self.command_line = command_line
         self._positions = None
-        self._calls: list = []
         self._loops: set | None = None
         self.walk = Walk(module)
         self.imports = Imports()
         self.walk.replay(self.imports)
         self.scopes = ScopeBuilder()
         self.walk.replay(self.scopes)
-        self.evaluator = Evaluator(self.scopes, self._attribute, Flow(module, lambda: self.positions))
+        found = Calls(self.scopes)
+        self.walk.replay(found)
+        self.calls: list[tuple[cst.Call, Scope]] = found.calls
+        self.memo: dict[Any, Any] = {}
+        self.reads: dict[str, str] = {}
+        self.evaluator = Evaluator(self)
         self.task_types = set(facts()["task_types"])
 
     # name resolution ---------------------------------------------------------------------------
@@ -294,7 +336,7 @@ class Extractor:
             return None
         return f"{target}.{rest}" if rest else target
 
-    def _attribute(self, node: cst.BaseExpression) -> Any:
+    def attribute_constant(self, node: cst.BaseExpression) -> Any:
         """``TaskType.CAUSAL_LM`` (peft's enum) evaluates to the member name."""
         if isinstance(node, cst.Attribute):
             owner = self.qualified(node.value)
@@ -302,8 +344,22 @@ class Extractor:
                 return node.attr.value
         return UNKNOWN
 
-    def kind(self, call: cst.Call) -> str | None:
-        name = self.qualified(call.func)
+    def name_of(self, func: cst.BaseExpression, scope: Scope | None) -> str | None:
+        """The qualified name ``func`` stands for: through the imports, or for an imported name
+        handed around as a value (``modules["LoraConfig"]``), through the evaluator."""
+        name = self.qualified(func)
+        if name is not None or scope is None:
+            return name
+        root = func.value if isinstance(func, cst.Attribute) else func
+        if not isinstance(root, cst.Subscript):
+            return None
+        from .python_objects import ImportedRef
+
+        value = self.evaluator.trace(func, scope).value
+        return value.name if isinstance(value, ImportedRef) else None
+
+    def kind(self, call: cst.Call, scope: Scope | None = None) -> str | None:
+        name = self.name_of(call.func, scope)
         if name is None:
             return None
         parts = name.split(".")
@@ -313,34 +369,63 @@ class Extractor:
             # rapidfireai's subclass of peft's LoraConfig: a plain value goes to LoraConfig as
             # written, a ``List``/``Range`` one is a search axis (unknown here)
             return "peft"
+        if parts[0] == "peft" and parts[-2:] in (["LoraConfig", "from_pretrained"], ["PeftConfig", "from_pretrained"]):
+            return "pretrained"
+        if parts[0] == "peft" and parts[-1] == "get_peft_config":
+            return "peft-dict"
+        if parts[0] == "trl" and parts[-1] == "get_peft_config":
+            return "trl"
         if parts[0] == "unsloth" and parts[-1] == "get_peft_model" and len(parts) >= 3:
             cls = parts[-2]
             if cls.startswith("Fast"):
                 return "unsloth-vision" if cls in ("FastModel", "FastVisionModel") else "unsloth"
         return None
 
+    # other files ---------------------------------------------------------------------------------
+    def read_file(self, real: str, data: bytes) -> None:
+        """The reader read ``real`` (a settings file the script loads): the sites depend on it."""
+        import hashlib
+
+        self.reads[self.relative(real)] = hashlib.sha256(data).hexdigest()
+
+    def relative(self, real: str) -> str:
+        """``real`` named the way the file being read is (relative to the working directory
+        when its path is relative)."""
+        import os
+
+        if os.path.isabs(self.path):
+            return real
+        try:
+            return os.path.relpath(real)
+        except ValueError:  # another drive
+            return real
+
     # sites -------------------------------------------------------------------------------------
     def sites(self) -> list[LoraSite]:
-        calls = Calls(self.scopes)
-        self.walk.replay(calls)
-        self._calls = calls.calls
         found = []
-        for call, scope in calls.calls:
-            kind = self.kind(call)
-            if kind is not None:
-                found.append((call, self.site(call, scope, kind)))
+        for call, scope in self.calls:
+            kind = self.kind(call, scope)
+            if kind is None:
+                continue
+            site = self.site(call, scope, kind)
+            if site is not None:
+                found.append((call, site))
         if found:
             from .python_templates import chat_template
 
-            template = chat_template(self, calls.calls)
+            template = chat_template(self, self.calls)
             if template is not None:
                 found = [(c, replace(s, context={**s.context, "chat_template": template})) for c, s in found]
-        if found and any(_method(c) == "resize_token_embeddings" for c, _ in calls.calls):
+        if found and any(_method(c) == "resize_token_embeddings" for c, _ in self.calls):
             # the file grows the vocabulary: LL306 checks that the new rows get trained
             found = [(c, replace(s, resizes_vocab=True)) for c, s in found]
         from .python_models import attach_models
 
-        return attach_models(self, calls.calls, found)
+        out = attach_models(self, self.calls, found)
+        if self.reads:
+            reads = tuple(sorted(self.reads.items()))
+            out = [replace(s, reads=reads) for s in out]
+        return out
 
     @property
     def positions(self):
@@ -352,22 +437,21 @@ class Extractor:
     def span(self, node: cst.CSTNode) -> Span:
         return span_of(self.positions[node])
 
-    def param(self, key: str, node: cst.BaseExpression, scope: Scope, span: Span) -> Param:
-        value = self.evaluator.eval(node, scope)
+    def param(self, key: str, t: Traced, at: Span) -> Param:
+        """The Param of a traced value: at ``at`` (the keyword written in the call) unless the value
+        is written elsewhere (a default, another file)."""
+        span, path = at, None
+        if t.span is not None and (t.path is not None or t.via is not None):
+            span, path = t.span, t.path
+        value = plain(t.value)
         items: tuple[Param, ...] = ()
-        if isinstance(node, cst.List | cst.Tuple | cst.Set) and isinstance(value, list | tuple | set):
+        if t.parts is not None and isinstance(value, (list, tuple, set, dict)):
             items = tuple(
-                Param(key, self.evaluator.eval(el.value, scope), self.span(el.value))
-                for el in node.elements
+                Param(key if not isinstance(value, dict) else str(part.key), plain(part.value.value),
+                      part.value.span or span, path=part.value.path, via=part.value.via)
+                for part in t.parts
             )
-        elif isinstance(node, cst.Dict) and isinstance(value, dict):
-            items = tuple(
-                Param(str(self.evaluator.eval(el.key, scope)), self.evaluator.eval(el.value, scope),
-                      self.span(el.value))
-                for el in node.elements
-                if isinstance(el, cst.DictElement)
-            )
-        return Param(key, value, span, items)
+        return Param(key, value, span, items, path=path, via=t.via)
 
     def misleading(self, key: str, p: Param, node: cst.BaseExpression, call: cst.Call, scope: Scope,
                    notes: list) -> Param:
@@ -383,66 +467,174 @@ class Extractor:
                     f" place and returns None, so LoraConfig gets {key}=None"
                     f"{' (peft then uses its default targets for the model type)' if key == 'target_modules' else ''};"
                     f" call {receiver}.{node.func.attr.value}(...) first, then pass {key}={receiver}")))
-                return Param(p.key, None, p.span)
+                return replace(p, value=None, items=())
         if self._loops is None:
             loops = mis.Loops()
             self.walk.replay(loops)
             self._loops = loops.in_loop
-        value, later = mis.later_change(key, node, call, scope, self._calls, self._loops)
+        value, later = mis.later_change(key, node, call, scope, self.calls, self._loops, followed=True)
         for change in later:
             name = node.value
             notes.append(Note("LL013", p, (
                 f"`{name}.{change.func.attr.value}(...)` on line {self.span(change).line} changes {name} after"
                 f" LoraConfig(...) copied it into a set: peft never sees that change; make it before LoraConfig(...)")))
-        return p if value is None else Param(p.key, value, p.span)
+        return p if value is None else replace(p, value=value, items=())
 
-    def site(self, call: cst.Call, scope: Scope, kind: str) -> LoraSite:
+    def site(self, call: cst.Call, scope: Scope, kind: str) -> LoraSite | None:
+        if kind == "pretrained":
+            return self._pretrained(call, scope)
+        if kind == "peft-dict":
+            return self._peft_dict(call, scope)
+        if kind == "trl":
+            return self._trl(call, scope)
         dialect = DIALECTS[kind]
-        fields = dialect.keymap
-        site_span = self.span(call)
-        params: dict[str, Param] = {}
-        context: dict[str, Param] = {}
-        unknown: list[tuple[Param, str | None]] = []
-        notes: list[Note] = []
-        is_open = False
+        b = _Site(self, dialect, self.span(call))
         positional = 0
         for arg in call.args:
-            if arg.star:  # *args or **kwargs: anything may be set
-                is_open = True
+            if arg.star == "**":
+                if not b.splat(self.evaluator.trace(arg.value, scope), self.span(arg.value)):
+                    b.open = True
+                continue
+            if arg.star:  # *args: anything may be set
+                b.open = True
                 continue
             if arg.keyword is None:
                 positional += 1
                 if kind == "peft" or positional > 1:  # unsloth's first positional is the model
-                    is_open = True
+                    b.open = True
                 continue
-            key = arg.keyword.value
             k, v = self.span(arg.keyword), self.span(arg.value)
-            span = Span(k.line, k.col, v.end_line, v.end_col)
-            p = self.param(key, arg.value, scope, span)
-            if key in fields and kind == "peft":
-                p = self.misleading(key, p, arg.value, call, scope, notes)
-            if key in fields:
-                params[key] = p
-            elif key in dialect.known:
-                context[key] = p
-            else:
-                unknown.append((p, suggest(key, set(fields) | dialect.known)))
-        if not is_open:
-            for key, value in dialect.defaults.items():
-                if key not in params:
-                    params[key] = Param(key, value, site_span, implicit=True)
-        site = LoraSite(
-            path=self.path,
-            dialect=dialect,
-            span=site_span,
-            params=params,
-            open=is_open,
-            unknown_keys=tuple(unknown),
-            context=context,
-            notes=tuple(notes),
-        )
+            key = arg.keyword.value
+            p = self.param(key, self.evaluator.trace(arg.value, scope), Span(k.line, k.col, v.end_line, v.end_col))
+            if kind == "peft" and key in dialect.keymap:
+                p = self.misleading(key, p, arg.value, call, scope, b.notes)
+            b.add(p)
+        site = b.build()
         if kind != "peft":
             from .unsloth import redirect
 
             site = redirect(site)
         return site
+
+    def _peft_dict(self, call: cst.Call, scope: Scope) -> LoraSite | None:
+        """peft's ``get_peft_config(config_dict)``: the dict's ``peft_type`` picks the config class."""
+        arg = next((a for a in call.args if a.keyword is None or a.keyword.value == "config_dict"), None)
+        if arg is None or arg.star:
+            return None
+        t = self.evaluator.trace(arg.value, scope)
+        if not isinstance(t.value, dict) or t.parts is None or t.value.get("peft_type") != "LORA":
+            return None
+        b = _Site(self, PEFT, self.span(call))
+        if not b.splat(t, self.span(arg.value)):
+            return None
+        return b.build()
+
+    def _pretrained(self, call: cst.Call, scope: Scope) -> LoraSite | None:
+        """``LoraConfig.from_pretrained(path)`` on an adapter saved in the repository: its
+        ``adapter_config.json``'s LoraConfig fields (peft drops the keys it does not know)."""
+        from .python_files import PathValue, as_path, load_document
+
+        arg = next((a for a in call.args if a.keyword is None or a.keyword.value == "pretrained_model_name_or_path"),
+                   None)
+        if arg is None or arg.star or any(a.keyword is not None and a.keyword.value == "subfolder" for a in call.args):
+            return None
+        path = as_path(self.evaluator.trace(arg.value, scope))
+        if path is None:
+            return None
+        doc = load_document(self.evaluator, PathValue(path.base, path.rel.rstrip("/") + "/adapter_config.json"), None,
+                            "json")
+        if not isinstance(doc.value, dict) or doc.parts is None or doc.value.get("peft_type", "LORA") != "LORA":
+            return None
+        b = _Site(self, PEFT, self.span(call))
+        known = [p for p in doc.parts if isinstance(p.key, str) and p.key in b.dialect.keymap]
+        b.splat(Traced(doc.value, doc.span, doc.path, doc.via, tuple(known)), self.span(arg.value))
+        return b.build()
+
+    def _trl(self, call: cst.Call, scope: Scope) -> LoraSite | None:
+        """TRL's ``get_peft_config(model_args)`` on its ``ModelConfig`` (``trl/trainer/utils.py``):
+        the flags' LoRA settings, LoRA only with ``--use_peft``."""
+        from ..dialects import trl
+        from .python_objects import Instance
+
+        arg = next((a for a in call.args if a.keyword is None or a.keyword.value == "model_args"), None)
+        if arg is None or arg.star:
+            return None
+        t = self.evaluator.trace(arg.value, scope)
+        if not isinstance(t.value, Instance) or getattr(t.value.info, "name", "") != "trl.ModelConfig":
+            return None
+        b = _Site(self, trl.DIALECT, self.span(call))
+        at = self.span(arg.value)
+        for key, field_name in trl.KEYMAP.items():
+            value = t.value.attr(key, self.evaluator)
+            if field_name == "target_modules" and isinstance(value.value, list) and len(value.value) == 1:
+                value = Traced(value.value[0], value.span, value.path, value.via)  # TRL unwraps it
+            if value.value is None and field_name in ("target_modules", "target_parameters", "modules_to_save"):
+                continue
+            b.add(self.param(key, value, at), field_name)
+        use = t.value.attr("use_peft", self.evaluator)
+        b.context["adapter"] = self.param("use_peft", use, at)
+        site = b.build(defaults=True)
+        if use.value is False:
+            return replace(site, active=False, params={}, open=True)
+        return site
+
+
+class _Site:
+    """A site's parameters as a call (or a dict splatted into one) writes them."""
+
+    def __init__(self, ex: Extractor, dialect: Dialect, span: Span) -> None:
+        self.ex = ex
+        self.dialect = dialect
+        self.span = span
+        self.params: dict[str, Param] = {}
+        self.context: dict[str, Param] = {}
+        self.unknown: list[tuple[Param, str | None]] = []
+        self.notes: list[Note] = []
+        self.open = False
+
+    def add(self, p: Param, field_name: str | None = None) -> None:
+        fields = self.dialect.keymap
+        if field_name is not None:
+            self.params[field_name] = p
+        elif p.key in fields:
+            self.params[p.key] = p
+        elif p.key in self.dialect.known:
+            self.context[p.key] = p
+        else:
+            self.unknown.append((p, suggest(p.key, set(fields) | self.dialect.known)))
+
+    def splat(self, t: Traced, at: Span) -> bool:
+        """``**t`` in the call: each entry a keyword. False when the keys are not all known."""
+        from .python_objects import ConfigObj
+
+        if isinstance(t.value, ConfigObj):
+            t = t.value.value
+        if not isinstance(t.value, dict) or t.parts is None:
+            return False
+        for part in t.parts:
+            if not isinstance(part.key, str):
+                return False
+            value = part.value
+            if value.span is None:
+                value = value.with_origin(part.key_span or at, t.path)
+            p = self.ex.param(part.key, value, part.key_span or at)
+            if part.key not in self.dialect.keymap and part.key not in self.dialect.known and part.key_span:
+                p = replace(p, span=part.key_span, path=t.path)
+            self.add(p)
+        return True
+
+    def build(self, defaults: bool = True) -> LoraSite:
+        if not self.open and defaults:
+            for key, value in self.dialect.defaults.items():
+                if key not in self.params:
+                    self.params[key] = Param(key, value, self.span, implicit=True)
+        return LoraSite(
+            path=self.ex.path,
+            dialect=self.dialect,
+            span=self.span,
+            params=self.params,
+            open=self.open,
+            unknown_keys=tuple(self.unknown),
+            context=self.context,
+            notes=tuple(self.notes),
+        )

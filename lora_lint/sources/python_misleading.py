@@ -74,16 +74,20 @@ def changes_of(name: str, scope, calls) -> list[tuple[int, cst.Call]]:
             and c.func.value.value == name and c.func.attr.value in CHANGES]
 
 
-def later_change(key: str, node: cst.BaseExpression, call: cst.Call, scope, calls, loops: set) -> tuple[Any, list]:
+def later_change(key: str, node: cst.BaseExpression, call: cst.Call, scope, calls, loops: set,
+                 followed: bool = False) -> tuple[Any, list]:
     """``(value override or None, later changes)`` for keyword ``key`` given the bare name
     ``node``: UNKNOWN when a change of the list may reach peft, the changes peft never sees when
-    ``LoraConfig`` copied it first."""
+    ``LoraConfig`` copied it first. ``followed``: the value given already follows the changes
+    made before the call (the reader's flow), so only those after it count."""
     if not isinstance(node, cst.Name):
         return None, []
     found = changes_of(node.value, scope, calls)
+    at = next((i for i, (c, _) in enumerate(calls) if c is call), None)
+    if followed and at is not None:
+        found = [(i, c) for i, c in found if i > at]
     if not found:
         return None, []
-    at = next((i for i, (c, _) in enumerate(calls) if c is call), None)
     if at is None or call in loops or any(i < at for i, _ in found) or key not in COPIED:
         return UNKNOWN, []
     return None, [c for _, c in found]

@@ -70,6 +70,7 @@ class Load:
     id_node: cst.BaseExpression
     model_class: str | None
     revision: Any = None  # the ``revision=`` argument, when a known string
+    origin: Any = None  # the id's ``Traced`` value: where it is written (a flag's default...)
 
     @property
     def identity(self) -> tuple:
@@ -103,7 +104,7 @@ class ModelFinder:
         self.bindings: dict[tuple[int, str], list[cst.BaseExpression]] = {}
         self._collect_bindings()
         self.module_scope = extractor.scopes.module_scope
-        self.flow = extractor.evaluator.flow
+        self.flow = extractor.evaluator.order
         self.steps = MAX_TRACE_STEPS
         self._memo: dict[tuple, list[Load]] = {}
         self._cut = False  # the trace being computed was cut (a cycle, MAX_DEPTH): not memoized
@@ -111,7 +112,7 @@ class ModelFinder:
         #: default class) under ``id(config call)``
         self.ties: dict[int, list[tuple[Scope, cst.Arg | None, str | None]]] = {}
         for call, scope in calls:
-            pair = self._model_and_config(call)
+            pair = self._model_and_config(call, scope)
             if pair is not None and pair[1] is not None:
                 for target in self.bound_calls(pair[1].value, scope):
                     self.ties.setdefault(id(target), []).append((scope, pair[0], pair[2]))
@@ -125,7 +126,7 @@ class ModelFinder:
         func = call.func
         if not (isinstance(func, cst.Attribute) and func.attr.value == "from_pretrained"):
             return None
-        owner = self.ex.qualified(func.value)
+        owner = self.ex.name_of(func.value, scope)
         if owner is None:
             return None
         parts = owner.split(".")
@@ -139,14 +140,15 @@ class ModelFinder:
         arg = _arg(call, 0, *names)
         if arg is None:
             return None
-        value = self.ex.evaluator.eval(arg.value, scope)
+        traced = self.ex.evaluator.trace(arg.value, scope)
+        value = traced.value
         if value is not UNKNOWN and not isinstance(value, str):
             value = UNKNOWN
         key = arg.keyword.value if arg.keyword is not None else names[0]
         rev = _kwarg(call, "revision")
         revision = self.ex.evaluator.eval(rev.value, scope) if rev is not None else None
         return Load(call, value, key, arg.value, model_class,
-                    revision if isinstance(revision, str) else None)
+                    revision if isinstance(revision, str) else None, traced)
 
     # bindings ------------------------------------------------------------------------------
     def _collect_bindings(self) -> None:
@@ -198,7 +200,7 @@ class ModelFinder:
             if load is not None:
                 return [load]
             func = node.func
-            name = self.ex.qualified(func)
+            name = self.ex.name_of(func, scope)
             if name is not None and name.split(".")[-1] in _WRAPPERS:
                 arg = _arg(node, 0, "model")
                 return self.trace(arg.value, scope, depth + 1, seen) if arg else []
@@ -249,9 +251,24 @@ class ModelFinder:
             scope = scope.parent
         return []
 
-    def bound_calls(self, node: cst.BaseExpression, scope: Scope) -> list[cst.BaseExpression]:
-        """What ``node`` may be: itself, or the values a name is bound to (in the nearest scope
-        that binds it)."""
+    def bound_calls(self, node: cst.BaseExpression, scope: Scope, depth: int = 0,
+                    seen: set[int] | None = None) -> list[cst.BaseExpression]:
+        """What ``node`` may be: itself, the values a name is bound to (in the nearest scope
+        that binds it), or what a call of a function of the file returns (each function followed
+        once)."""
+        if isinstance(node, cst.Call) and depth < MAX_DEPTH:
+            from .python_flow import returns_of
+            from .python_objects import FunctionRef
+
+            ref = self.ex.evaluator.trace(node.func, scope).value
+            seen = set() if seen is None else seen
+            if not isinstance(ref, FunctionRef) or id(ref.node) in seen:
+                return [node]
+            seen.add(id(ref.node))
+            out = [node]
+            for r in returns_of(self.ex.walk, ref.node) or ():
+                out.extend(self.bound_calls(r, ref.scope, depth + 1, seen))
+            return out
         if not isinstance(node, cst.Name):
             return [node]
         while scope is not None:
@@ -276,8 +293,8 @@ class ModelFinder:
             out.extend(loads)
         return out
 
-    def _model_and_config(self, call: cst.Call):
-        name = self.ex.qualified(call.func)
+    def _model_and_config(self, call: cst.Call, scope: Scope):
+        name = self.ex.name_of(call.func, scope)
         last = name.split(".")[-1] if name else None
         root = name.split(".")[0] if name else None
         if root == "peft" and (last in ("get_peft_model", "LoraModel") or last.startswith("PeftModel")):
@@ -327,6 +344,8 @@ def attach_models(extractor, calls: list[tuple[cst.Call, Scope]],
             out.append((site, None))
             continue
         param = Param(load.key, load.model_id, extractor.span(load.id_node))
+        if load.origin is not None and load.model_id is not UNKNOWN:
+            param = extractor.param(load.key, load.origin, param.span)
         changes = {"base_model": param, "model_class": load.model_class}
         if load.revision is not None:
             changes["context"] = {**site.context, REVISION_KEY: Param(

@@ -163,6 +163,11 @@ class Field:
     def known(self) -> bool:
         return self.text is not UNKNOWN
 
+    @property
+    def written(self) -> tuple[int, int]:
+        """Where its text is written verbatim, else the word it came from."""
+        return self.at if self.at is not None else (self.start, self.end)
+
 
 @dataclass(frozen=True)
 class Command:

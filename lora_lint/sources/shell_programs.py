@@ -19,6 +19,10 @@ its command line, and the site each command is in its program's dialect.
   (``fire``, ``cli/config.py:load_cfg``: a flag overrides the YAML's key).
 * ``tune run <recipe> --config <file> key=value ...`` (torchtune ``config/_parse.py``): OmegaConf
   dotted overrides, ``~key`` removes one. A built-in config name is not a file lora-lint has.
+* A Python training script of the repository (``python train.py --lora_r 64``, through
+  ``torchrun``, ``deepspeed``, ``accelerate launch``) that defines its flags where lora-lint
+  reads them (argparse, ``HfArgumentParser``, ``fire``) and builds a LoRA config it can see: read
+  by the Python reader with the command's flags in place of their defaults (``shell_python``).
 * Any other program given well-known LoRA flags (``python train.py --lora_r 64``, through
   ``torchrun``, ``deepspeed``, ``accelerate launch``, ``python -m``, ``sh x.sh``): the ``script``
   dialect, which reads only ``--lora_r``/``--lora_rank``, ``--lora_alpha``, ``--lora_dropout``
@@ -47,8 +51,10 @@ from typing import Any
 from ..depends import is_file
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Note, Param, Span
-from ..source_file import Kind, SourceFile, kind_of, repository_root
+from ..source_file import Kind, SourceFile, kind_of, module_file, repository_root
 from .shell_lex import Command, Field
+from .shell_python import is_option
+from .shell_python import sites as script_sites
 
 # -- the dialect of a script lora-lint cannot read ------------------------------------------------
 
@@ -154,7 +160,7 @@ def parse_flags(args: list[Field], lists: frozenset[str] = frozenset(), dash: bo
             continue
         values = []
         j = i + 1
-        while j < len(args) and not _is_option(args[j]):
+        while j < len(args) and not is_option(args[j]):
             values.append(args[j])
             j += 1
         if name not in lists and len(values) > 1:
@@ -163,14 +169,6 @@ def parse_flags(args: list[Field], lists: frozenset[str] = frozenset(), dash: bo
         options.append(Option(name, _word(f), values))
         i = j
     return options, rest
-
-
-def _is_option(f: Field) -> bool:
-    """A word argparse takes for an option: ``-x``/``--x`` and not a negative number."""
-    if not f.known:
-        return False
-    t = f.text
-    return t.startswith("-") and len(t) > 1 and not re.fullmatch(r"-\d+(\.\d*)?([eE][-+]?\d+)?|-\.\d+", t)
 
 
 # -- recognising programs ------------------------------------------------------------------------
@@ -245,7 +243,10 @@ def recognise(command: Command) -> Call | None:
             return _with_config(Call("axolotl", command, (head[0], target.end), args), first=True)
         if target.text == "llamafactory.cli" and args and args[0].text == "train":
             return _with_config(Call("llama-factory", command, (head[0], args[0].end), args[1:]), first=True)
-        return Call("script", command, (head[0], target.end), args, script=None)
+        module = target.text if target.known and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", target.text) else None
+        # ``python -m training.sft`` runs training/sft.py (a package's __main__ is left to the flag names)
+        return Call("script", command, (head[0], target.end), args,
+                    script=module_file(module) if module is not None else None)
     if kind == "script" and target.known:
         path = target.text
         base = os.path.basename(path)
@@ -377,10 +378,6 @@ def _span(source: SourceFile, at: tuple[int, int]) -> Span:
     return source.span(*at)
 
 
-def _field_at(f: Field) -> tuple[int, int]:
-    return f.at if f.at is not None else (f.start, f.end)
-
-
 # -- nodes for the YAML dialects ------------------------------------------------------------------
 
 def _mark(source: SourceFile, offset: int):
@@ -415,7 +412,7 @@ def _scalar(source: SourceFile, f: Field, bools: frozenset[str], key: str):
 
     from .yaml_nodes import STD
 
-    at = _field_at(f)
+    at = f.written
     start, end = _mark(source, at[0]), _mark(source, at[1])
     if not f.known:
         return ScalarNode("!unknown", "", start, end)
@@ -490,10 +487,10 @@ def _value_node(source: SourceFile, o: Option, lists: frozenset[str], bools: fro
     from .yaml_nodes import STD
 
     if fire and len(o.values) == 1 and o.values[0].known:
-        at = _field_at(o.values[0])
+        at = o.values[0].written
         return _python_node(_fire_value(o.values[0].text), _mark(source, at[0]), _mark(source, at[1]))
     if o.kv and o.values[0].known and o.values[0].text.lstrip()[:1] in ("[", "{"):
-        at = _field_at(o.values[0])
+        at = o.values[0].written
         node = _yaml_value(o.values[0].text, _mark(source, at[0]), _mark(source, at[1]))
         if node is not None:
             return node
@@ -502,7 +499,7 @@ def _value_node(source: SourceFile, o: Option, lists: frozenset[str], bools: fro
         return ScalarNode(STD + "bool", "true", _mark(source, at[1]), _mark(source, at[1]))
     if o.key in lists:
         items = [_scalar(source, v, bools, o.key) for v in o.values]
-        first, last = _field_at(o.values[0]), _field_at(o.values[-1])
+        first, last = o.values[0].written, o.values[-1].written
         return SequenceNode(STD + "seq", items, _mark(source, first[0]), _mark(source, last[1]), flow_style=True)
     return _scalar(source, o.values[0], bools, o.key)
 
@@ -798,7 +795,7 @@ def _framework_sites(source: SourceFile, call: Call) -> list[LoraSite]:
     if call.program == "torchtune":  # its model is the one downloaded into its checkpoint_dir
         checkpointer = doc.top.sub("checkpointer")
         directory = checkpointer.value("checkpoint_dir") if checkpointer is not None else None
-        found = [_by_path(source, s, call.downloads, directory) if s.base_model is None else s for s in found]
+        found = [_downloaded(source, s, call.downloads, directory) for s in found]
     filed = _span(source, loaded.at) if loaded is not None else None
     no_defaults = unread or call.program == "llama-factory-old"
     found = [_settle(s, _span(source, head), filed, no_defaults) for s in found]
@@ -837,13 +834,22 @@ def _settle(site: LoraSite, head: Span, filed: Span | None, no_defaults: bool) -
                    open=site.open or no_defaults)
 
 
-# -- a script lora-lint cannot read -------------------------------------------------------------------
+# -- a training script: read (``shell_python``), else by well-known flag names -----------------
 
 def _script_sites(source: SourceFile, call: Call) -> list[LoraSite]:
     options, _ = parse_flags(call.args, frozenset(SCRIPT_KEYMAP) | frozenset({"lora_modules"}))
     by_key: dict[str, Option] = {}
     for o in options:
         by_key[o.key] = o  # argparse: the last one wins
+    if call.script is not None and _python_file(Field(call.script, 0, 0)):
+        real = _find(source.path, call.script)
+        read = script_sites(source, call.head, real, call.args) if real is not None else None
+        if read is not None:  # the script of the repository, read with this command line
+            # the script's model, else the command's model flag (the script loads it from a class
+            # of another module: ``model_args.model_name_or_path``)
+            model = _model(source, by_key)
+            return [s if model is None or (s.base_model is not None and s.base_model.known) else
+                    replace(s, base_model=model) for s in read]
     switch = next((by_key[k] for k in SCRIPT_SWITCHES if k in by_key), None)
     settings = [by_key[k] for k in SCRIPT_KEYMAP if k in by_key]
     if not settings and (switch is None or switch.key in ("q_lora", "qlora")):
@@ -877,7 +883,7 @@ def _script_param(source: SourceFile, o: Option, fieldname: str) -> Param | None
     value: Any = UNKNOWN
     if f.known:
         value = _typed(f.text)
-    return Param(o.key, value, _span(source, _field_at(f)))
+    return Param(o.key, value, _span(source, f.written))
 
 
 def _typed(text: str) -> Any:
@@ -903,14 +909,14 @@ def _script_targets(source: SourceFile, o: Option) -> Param:
     ``[q_proj,v_proj]``; a keyword such as ``all``, a pattern or anything unknown is UNKNOWN
     (what the script makes of it is its own code)."""
     items: list[Param] = []
-    whole = _span(source, (_field_at(o.values[0])[0], _field_at(o.values[-1])[1]))
+    whole = _span(source, (o.values[0].written[0], o.values[-1].written[1]))
     for f in o.values:
         if not f.known:
             return Param(o.key, UNKNOWN, whole)
         text = f.text.strip()
         if text.startswith("[") and text.endswith("]"):
             text = text[1:-1]
-        at = _field_at(f)
+        at = f.written
         raw = source.text[at[0]:at[1]]
         offset = raw.find(text) if f.at is not None and text else -1
         pos = 0
@@ -941,7 +947,7 @@ def _model(source: SourceFile, by_key: dict[str, Option]) -> Param | None:
         text = o.values[0].text
         if not text or (key in ("model_name", "model_key", "model") and not HUB_ID.fullmatch(text)):
             continue
-        return Param(o.key, text, _span(source, _field_at(o.values[0])))
+        return Param(o.key, text, _span(source, o.values[0].written))
     return None
 
 
@@ -1014,7 +1020,7 @@ def _downloads(commands: list[Command]) -> list[Download]:
                 directory = argv[i + 1].text
             elif f.known and f.text.startswith(("--local-dir=", "--output-dir=")):
                 directory = f.text.split("=", 1)[1]
-        out.append(Download(repo.text, _field_at(repo), directory))
+        out.append(Download(repo.text, repo.written, directory))
     return out
 
 
@@ -1030,6 +1036,15 @@ def _by_path(source: SourceFile, site: LoraSite, downloads: list[Download], path
     if chosen is None:
         return site
     return replace(site, base_model=Param("download", chosen.repo, _span(source, chosen.at)))
+
+
+def _downloaded(source: SourceFile, site: LoraSite, downloads: list[Download], directory: Any) -> LoraSite:
+    """A torchtune site's model: the one downloaded into its checkpoint directory, else the one
+    its builder names (the builder gives the architecture; the checkpoint is what is loaded)."""
+    if site.base_model is not None and site.base_model.key != "_component_":
+        return site
+    chosen = _by_path(source, replace(site, base_model=None), downloads, directory)
+    return chosen if chosen.base_model is not None else site
 
 
 def _only_download(source: SourceFile, sites: list[LoraSite], downloads: list[Download]) -> list[LoraSite]:
