@@ -223,3 +223,43 @@ class TestLL002Dialects:
 
 def test_nan_alpha_does_not_fire_alpha_rule():
     assert run("LL007", site("peft", lora_alpha=math.nan)) == []
+
+
+@pytest.mark.parametrize(("name", "text", "advice"), [
+    ("lf.yaml", "model_name_or_path: {m}\nstage: sft\nfinetuning_type: lora\nlora_target: all\n",
+     "only peft's target_parameters=['mlp.experts.gate_up_proj', 'mlp.experts.down_proj'] (with lora_dropout=0) reaches them"),
+    ("ax.yml", "base_model: {m}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n",
+     "add lora_target_parameters=['mlp.experts.gate_up_proj', 'mlp.experts.down_proj']"),
+])
+def test_ll206_advice_names_the_setting_the_framework_has(monkeypatch, name, text, advice):
+    """LL206 tells a file to add target_parameters only by the name its framework reads
+    (LLaMA-Factory has no such setting: an unknown key stops its argument parser)."""
+    from pathlib import Path
+
+    from lora_lint.pipeline import lint_text
+    from lora_lint.settings import Settings
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    (f,) = lint_text(name, text.format(m="tests/fixtures/models/tiny-qwen2-moe"), Settings(select=["LL206"]))
+    assert advice in f.message, f.message
+
+
+@pytest.mark.parametrize(("name", "text", "advice"), [
+    # Qwen2-MoE's shared_expert_gate is hidden→1: no rank is below 1
+    ("lf.yaml", "model_name_or_path: tests/fixtures/models/tiny-qwen2-moe\nstage: sft\nfinetuning_type: lora\n"
+     "lora_target: all\nlora_rank: 8\n", "no rank is below 1, so leave it out of the targets"),
+    # LLaMA-Factory has no rank_pattern: the advice does not name one
+    ("lf.yaml", "model_name_or_path: tests/fixtures/models/tiny-llama\nstage: sft\nfinetuning_type: lora\n"
+     "lora_target: k_proj\nlora_rank: 32\n", "use a rank below 32 for it, or leave it out"),
+    ("x.py", "# lora-lint: base-model=tests/fixtures/models/tiny-llama\nfrom peft import LoraConfig\n"
+     "LoraConfig(r=32, target_modules=['k_proj'])\n", "(e.g. rank_pattern={'k_proj': 8}) or leave it out"),
+])
+def test_ll105_advice_is_a_rank_the_file_can_write(monkeypatch, name, text, advice):
+    from pathlib import Path
+
+    from lora_lint.pipeline import lint_text
+    from lora_lint.settings import Settings
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    found = lint_text(name, text, Settings(select=["LL105"]))
+    assert any(advice in f.message for f in found), [f.message for f in found]

@@ -378,6 +378,55 @@ def test_a_tied_layer_in_modules_to_save_is_trained_as_an_untied_copy(saved):
     assert torch.allclose(other, before)
 
 
+def test_both_tied_layers_in_modules_to_save_are_two_untied_copies(monkeypatch):
+    """LL305 with both sides saved: "peft trains a separate copy of each, so they learn apart, are
+    no longer tied ...; set ensure_weight_tying=True ... to train one copy that stays tied"."""
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    def saved(ensure_weight_tying):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm = peft.get_peft_model(_tied_model(), peft.LoraConfig(
+                target_modules=["q_proj"], modules_to_save=["lm_head", "embed_tokens"],
+                ensure_weight_tying=ensure_weight_tying))
+        return {n.split(".modules_to_save")[0]: p for n, p in pm.named_parameters()
+                if p.requires_grad and "modules_to_save" in n}
+
+    apart = saved(False)
+    assert sorted(apart) == ["base_model.model.lm_head", "base_model.model.model.embed_tokens"]
+    a, b = apart.values()
+    assert a.data_ptr() != b.data_ptr()
+    assert list(saved(True)) == ["base_model.model.model.embed_tokens"]  # one copy, shared by both
+    src = 'from peft import LoraConfig\nLoraConfig(target_modules=["q_proj"], modules_to_save=["lm_head", "embed_tokens"])\n'
+    (f,) = lint_text("case.py", "# lora-lint: base-model=tests/fixtures/models/tiny-llama-tied\n" + src,
+                     Settings(select=["LL305"]))
+    assert "separate copy of each" in f.message and "only that side" not in f.message
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_bitsandbytes_layers_use_fan_in_fan_out_false_silently(bits):
+    """LL209 on a model loaded in 4/8 bit: "loaded as bitsandbytes layers, which peft runs with False
+    without a word" (so False is right there even for a Conv1D model, and True draws no warning)."""
+    bnb = pytest.importorskip("bitsandbytes")
+
+    class Quantized(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q = (bnb.nn.Linear4bit(16, 48, bias=False) if bits == 4
+                      else bnb.nn.Linear8bitLt(16, 48, bias=False, has_fp16_weights=False))
+
+    model = Quantized()
+    setattr(model, f"is_loaded_in_{bits}bit", True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pm = peft.get_peft_model(model, peft.LoraConfig(target_modules=["q"], fan_in_fan_out=True))
+    layer = pm.base_model.model.q
+    assert type(layer).__name__ == ("Linear4bit" if bits == 4 else "Linear8bitLt")
+    assert layer.fan_in_fan_out is False
+    assert not any("fan_in_fan_out" in str(w.message) for w in caught)
+
+
 # -- LL013: values that are not what they look like ---------------------------------------------------
 
 def _tiny_llama_meta():

@@ -1,6 +1,7 @@
 """Real home-grown configs and saved adapters (the wild corpus' ``homegrown`` YAML/JSON files and
 ``adapters``): every LoRA configuration is found and read as what it is, its base model named
-where the file names it, and every warning or error judged by hand (``wild_verdicts.tsv``).
+where the file names it (their warnings and errors are judged with the whole corpus' in
+test_corpus_verdicts.py).
 
 How the expected sites were made: each file was read with the code that reads it (its
 ``paired_with`` reader in SOURCES.tsv) and counted as one site per LoRA configuration:
@@ -20,17 +21,14 @@ Base models: ``mnoumanhanif`` lists three (``llm_models``), MiniGPT-4's is a ``/
 placeholder, forgeML's is in a parent file that is not here, and the others name none.
 """
 
-import csv
 from pathlib import Path
 
 import pytest
 
-from lora_lint.pipeline import lint_file
 from lora_lint.report import as_dict, collect
 from lora_lint.settings import Settings
 
 WILD = (Path(__file__).resolve().parents[2] / "shared" / "corpus-wild").resolve()
-VERDICTS = Path(__file__).parent / "wild_verdicts.tsv"
 SAVED = "saved-adapter"
 EXPECTED = {
     "adapters/AidenGatani__Emotion-Classifier__emotion-distilbert/adapter_config.json": [(SAVED, "distilbert-base-uncased")],
@@ -108,33 +106,6 @@ def test_every_lora_config_is_found_with_its_base_model_in_report():
         d = as_dict(row)
         got.setdefault(rel(d["filename"]), []).append((d["dialect"], d["base_model"]))
     assert got == EXPECTED
-
-
-def verdicts() -> dict[tuple[str, int, str], tuple[str, str]]:
-    with VERDICTS.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    out = {}
-    for r in rows:
-        key = (r["file"], int(r["line"]), r["code"])
-        assert key not in out, f"judged twice: {key}"
-        assert r["verdict"] in ("TRUE", "FALSE") and r["why"].strip(), r
-        out[key] = (r["verdict"], r["why"])
-    return out
-
-
-def test_every_warning_and_error_is_judged_true():
-    """A finding with no verdict fails (judge it and record why); a FALSE one must not appear,
-    and a TRUE one must not go missing (the file would lose a real problem)."""
-    found = set()
-    for p in configs():
-        for f in lint_file(str(p), Settings(offline=True)):
-            # LL905 says, as LL902 does, that the model could not be had here (not about the file)
-            if f.severity.value in ("warning", "error") and f.code != "LL905":
-                found.add((rel(p), f.span.line, f.code))
-    judged = {k: v for k, v in verdicts().items() if k[0] in EXPECTED}
-    assert sorted(found - set(judged)) == [], "findings without a verdict"
-    assert sorted(k for k in found if judged[k][0] == "FALSE") == [], "findings judged false"
-    assert sorted(k for k, (v, _) in judged.items() if v == "TRUE" and k not in found) == [], "true findings lost"
 
 
 #: Files whose base model is in the bundled catalog: what lora-lint says is what real peft does.

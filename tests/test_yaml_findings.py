@@ -78,4 +78,8 @@ def test_no_rslora_advice_where_the_framework_has_no_switch():
 
 def test_inactive_site_reports_only_its_notes():
     got = lint_file(str(FIXTURES / "axolotl" / "adapter_off.yml"))
-    assert {f.code for f in got} == {"LL009", "LL010"}  # no LL101 or other rule on dead values
+    assert {f.code for f in got} == {"LL009"}  # no LL101 or other rule on dead values
+    # quantized without an adapter, axolotl refuses to start: it does not fine-tune the whole model
+    # (axolotl's validate_adapter raises); without quantization it does, and the LoRA keys are dead
+    (f,) = lint_file(str(FIXTURES / "axolotl" / "adapter_empty.yml"))
+    assert f.code == "LL010" and "fine-tunes the whole model" in f.message

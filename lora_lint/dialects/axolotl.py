@@ -395,16 +395,18 @@ def _adapter_off(doc: Doc, top: Map, adapter_entry, dead) -> LoraSite:
     b.deactivate()
     keys = [e.key for e in dead]
     at = param(doc, adapter_entry) if adapter_entry is not None else param(doc, dead[0])
-    b.note("LL010", at, (
-        f"`adapter` is {'empty' if adapter_entry is not None else 'not set'}, so axolotl fine-tunes the "
-        f"whole model and ignores {names(keys)}: set `adapter: lora` (or qlora), or remove "
-        f"{agree(keys, 'it', 'them')}"))
-    for key in ("load_in_8bit", "load_in_4bit"):
-        if truthy(top.value(key)) and not truthy(top.value("inference")):
-            b.note("LL009", param(doc, top.get(key)), (
-                f"`{key}: true` without an adapter: axolotl refuses to start (it cannot train a quantized "
-                "model in full); set `adapter: lora`/`qlora`, or turn quantization off"))
-            break
+    # quantized without an adapter: axolotl's config validation (validate_adapter) raises before
+    # any training, so it does not fine-tune the whole model either: that is the only finding
+    quantized = next((k for k in ("load_in_8bit", "load_in_4bit") if truthy(top.value(k))), None)
+    if quantized is not None and not truthy(top.value("inference")):
+        b.note("LL009", param(doc, top.get(quantized)), (
+            f"`{quantized}: true` without an adapter: axolotl refuses to start (it cannot train a quantized "
+            "model in full); set `adapter: lora`/`qlora`, or turn quantization off"))
+    else:
+        b.note("LL010", at, (
+            f"`adapter` is {'empty' if adapter_entry is not None else 'not set'}, so axolotl fine-tunes the "
+            f"whole model and ignores {names(keys)}: set `adapter: lora` (or qlora), or remove "
+            f"{agree(keys, 'it', 'them')}"))
     check_unknown(b, top, KEYMAP, KNOWN | {k for k in top.keys() if k.startswith("relora")})
     return b.build()
 

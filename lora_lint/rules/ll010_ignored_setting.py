@@ -10,16 +10,19 @@ EVIDENCE = Evidence(
         "peft warns \"... specified but will be ignored\" and drops a "
         "`loftq_config`/`eva_config`/`corda_config` without its init method; a framework with its adapter"
         " off never builds a `LoraConfig` (axolotl's `load_adapter` returns the model untouched without "
-        "`adapter`; TRL's `get_peft_config` returns None for `use_peft: false`; the frameworks are not run here, their code paths are read from source)."
+        "`adapter`, unless the model is loaded in 4/8 bit: then its `validate_adapter` refuses to start, "
+        "which is LL009, not LL010; TRL's `get_peft_config` returns None for `use_peft: false`; the frameworks are not run here, their code paths are read from source)."
     ),
     code=(
         "peft 0.21.2 tuners/lora/config.py:1009-1116 LoraConfig.__post_init__ (the `will be ignored` warnings)",
         "axolotl v0.18.0 src/axolotl/loaders/adapter.py:418-426 load_adapter",
+        "axolotl v0.18.0 src/axolotl/utils/schemas/peft.py:177-251 LoraConfig.validate_adapter",
         "TRL v1.9.0 trl/trainer/utils.py:254-256 get_peft_config",
     ),
     tests=(
         "tests/test_rules_vs_peft.py::test_ll010_matches_peft_warnings",
         "tests/test_yaml_dialects.py::test_axolotl_off_and_full_finetune",
+        "tests/test_yaml_findings.py::test_inactive_site_reports_only_its_notes",
     ),
 )
 

@@ -104,9 +104,16 @@ def rank_exceeds_layer(site, ctx):
                 tail = (f"; LoRA on {leaf} has {count(r * (i + o))} parameters per layer against {i * o:,} in"
                         " the layer itself")
                 break
-        pattern = ", ".join(f"{leaf!r}: {max(1, min(i, o) // 4)}" for leaf, i, o in dict.fromkeys(layers))
+        it = "it" if len(layers) == 1 else "them"
+        # rank_pattern advice only by the name the file's framework reads, and never a rank below 1
+        spelled = site.dialect.spelling("rank_pattern") if site.dialect.can_set("rank_pattern") else None
+        if low <= 1:
+            advice = f"no rank is below 1, so leave {it} out of the targets"
+        elif spelled is not None:
+            pattern = ", ".join(f"{leaf!r}: {max(1, min(i, o) // 4)}" for leaf, i, o in dict.fromkeys(layers))
+            advice = f"use a rank below {low} for {it} (e.g. {spelled}={{{pattern}}}) or leave {it} out"
+        else:
+            advice = f"use a rank below {low} for {it}, or leave {it} out"
         yield Problem(at, (
-            f"{source} is not below min(in, out) of {parts}: the update cannot be low-rank there{tail};"
-            f" use a rank below {low} for {'it' if len(layers) == 1 else 'them'}"
-            f" (e.g. rank_pattern={{{pattern}}}) or leave {'it' if len(layers) == 1 else 'them'} out"
+            f"{source} is not below min(in, out) of {parts}: the update cannot be low-rank there{tail}; {advice}"
         ))

@@ -103,8 +103,12 @@ def moe_experts_not_adapted(site, ctx):
     got = f"adapts only {by_leaf(_short(n) for n in mlp)}" if mlp else "adapts no MLP weights"
     what = ("all-linear" if a.match.all_linear else f"`{framework.setting}`" if framework is not None
             else f"target_modules={targets!r}")
+    # the advice names the setting as the file writes it; a framework without one is not told to add it
+    key = site.dialect.spelling("target_parameters") if site.dialect.can_set("target_parameters") else None
+    advice = (f"add {key}={py_list(suffixes)} (with lora_dropout=0)" if key is not None else
+              f"only peft's target_parameters={py_list(suffixes)} (with lora_dropout=0) reaches them")
     yield Problem(where(site, "target_modules"), (
         f"{inv.architecture} stores its {plural(experts, 'routed expert')} per layer as fused parameters"
         f" ({', '.join(suffixes)}), which target_modules cannot reach: {what} {got}, not the routed experts;"
-        f" add target_parameters={py_list(suffixes)} (with lora_dropout=0)"
+        f" {advice}"
     ))

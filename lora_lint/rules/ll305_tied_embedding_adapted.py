@@ -5,7 +5,8 @@ from ._model import example, item, where
 EVIDENCE = Evidence(
     claim=(
         "On tied embeddings, LoRA on `lm_head` merges into the shared weight (the embedding changes too),"
-        " and a tied layer in `modules_to_save` is trained as an untied copy (peft warns); "
+        " and a tied layer in `modules_to_save` is trained as an untied copy (peft warns); with both tied"
+        " layers in `modules_to_save` each gets its own trainable copy, so they learn apart; "
         "`ensure_weight_tying=True` on an untied model is ignored with a warning. LLaMA-Factory's "
         "`additional_target` and TRL's `lora_modules_to_save` are handed to peft as `modules_to_save`, "
         "with no `ensure_weight_tying` (read from their source)."
@@ -19,6 +20,7 @@ EVIDENCE = Evidence(
     tests=(
         "tests/test_rules_vs_peft.py::test_lora_on_a_tied_head_merges_into_the_embedding",
         "tests/test_rules_vs_peft.py::test_a_tied_layer_in_modules_to_save_is_trained_as_an_untied_copy",
+        "tests/test_rules_vs_peft.py::test_both_tied_layers_in_modules_to_save_are_two_untied_copies",
         "tests/test_rule_claims.py::test_ll305_ensure_weight_tying_on_an_untied_model_is_ignored_with_a_warning",
     ),
 )
@@ -38,6 +40,8 @@ EVIDENCE = Evidence(
         ("sft.yaml", "model_name_or_path: tests/fixtures/models/tiny-llama-tied\nuse_peft: true\n"
          "lora_target_modules: [q_proj, v_proj]\nlora_modules_to_save: [embed_tokens]  # error: LL305\n"),
         example("tiny-llama-tied", 'LoraConfig(target_modules=["q_proj"], modules_to_save=["embed_tokens"])  # error: LL305\n'),
+        example("tiny-llama-tied", 'LoraConfig(target_modules=["q_proj"], modules_to_save=[\n'
+                '    "lm_head",  # error: LL305\n    "embed_tokens",\n])\n'),
         example("tiny-llama", 'LoraConfig(target_modules=["q_proj"], ensure_weight_tying=True)  # error: LL305\n'),
     ],
     evidence=EVIDENCE,
@@ -57,7 +61,9 @@ def tied_embedding_adapted(site, ctx):
     Training one side of a tied pair unties it in the adapter. LoRA on a tied `lm_head` (or
     `embed_tokens`) is merged into the one weight both share, so merging changes the other side
     too; a tied layer in `modules_to_save` is trained as a separate copy, so only that side learns
-    (peft issues #2018, #2777; transformers #45127); the test suite shows both with the real peft.
+    (peft issues #2018, #2777; transformers #45127); with both sides in `modules_to_save` each gets
+    its own copy, trained apart (one finding, at the first). The test suite shows all three with
+    the real peft.
     With peft < 0.19 the merged model also kept `tie_word_embeddings=True` over two different
     matrices. peft warns "Model has `tie_word_embeddings=True`
     and a tied layer is part of the adapter, but `ensure_weight_tying` is not set". peft ≥ 0.18 can
@@ -111,10 +117,29 @@ def tied_embedding_adapted(site, ctx):
         yield Problem(where(site, "target_modules"), message(hit, "adapted", "target_modules"))
     if not switch and "modules_to_save" not in written:
         return
+    saved = []  # (entry, the tied layer it saves)
     for entry, hits in a.saved.items():
         hit = next((inv.aliases.get(n, n) for n in hits if inv.aliases.get(n, n) in tied), None)
         if hit and entry in (a.spec.modules_to_save or ()):
-            yield Problem(item(site, "modules_to_save", entry), message(hit, "fully trained", "modules_to_save"))
+            saved.append((entry, hit))
+    if len({hit for _, hit in saved}) > 1:  # both sides of the tie: two copies, each trained on its own
+        yield Problem(item(site, "modules_to_save", saved[0][0]), _both_message(site, [h for _, h in saved], switch))
+        return
+    for entry, hit in saved:
+        yield Problem(item(site, "modules_to_save", entry), message(hit, "fully trained", "modules_to_save"))
+
+
+def _both_message(site, names, switch):
+    """Every layer of the tied pair in modules_to_save: peft makes a separate copy of each."""
+    key = site.dialect.spelling("modules_to_save") or "modules_to_save"
+    names = list(dict.fromkeys(names))
+    what = (f"{' and '.join(names)} are {'both' if len(names) == 2 else 'all'} in {key}, but they share one weight"
+            " (tie_word_embeddings=True): peft trains a separate copy of each, so they learn apart,"
+            " are no longer tied, and the adapter stores the shared matrix once per copy")
+    if switch:
+        return f"{what}; set ensure_weight_tying=True (peft ≥ 0.18) to train one copy that stays tied"
+    return (f"{what}; {site.dialect.name} has no ensure_weight_tying setting: train with peft's"
+            " LoraConfig(ensure_weight_tying=True) (peft ≥ 0.18) to keep one tied copy")
 
 
 def _message(site, name, partner, how, field, switch):
