@@ -24,7 +24,8 @@ from typing import Any
 
 from .model import Finding, Span
 from .models import lockfile
-from .models.resolve import Unresolved, is_repo_id, read_config
+from .models.config_lookup import Unresolved
+from .models.resolve import is_repo_id, read_config
 from .settings import Settings
 
 

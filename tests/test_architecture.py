@@ -24,10 +24,6 @@ PENDING_CYCLES = {
                "dialects.autotrain", "dialects.axolotl", "dialects.home_grown", "dialects.hydra",
                "dialects.llama_factory", "dialects.llama_factory_v1", "dialects.ms_swift", "dialects.own_lora",
                "dialects.torchtune", "dialects.trl", "dialects.unsloth_studio"}),
-    # the catalog, its builder, the cache, the resolver and the Hub client know each other
-    # (the catalog and model-side work)
-    frozenset({"models.build", "models.cache", "models.catalog", "models.catalog_build", "models.hub",
-               "models.resolve"}),
 }
 
 

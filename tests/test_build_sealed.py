@@ -378,8 +378,8 @@ def test_ll902_keeps_the_first_line_of_transformers_exception(tmp_path):
 
 
 def test_ll902_message_is_one_line_whatever_it_quotes():
+    from lora_lint.models.config_lookup import Unresolved
     from lora_lint.models.context import ModelContext, unresolved_message
-    from lora_lint.models.resolve import Unresolved
 
     for why in ("line one\nline two", "a\r\nb\rc", "x\u2028y\u2029z\x85w\x0bv\x0cu", "long " * 2000):
         ctx = ModelContext("org/m\nx", "config", None, problem=Unresolved("org/m", "build-failed", why))
@@ -388,7 +388,7 @@ def test_ll902_message_is_one_line_whatever_it_quotes():
 
 
 def test_the_rule_page_states_the_bounds():
-    from lora_lint.models.resolve import MAX_CONFIG_BYTES
+    from lora_lint.models.config_lookup import MAX_CONFIG_BYTES
 
     page = (ROOT / "rules" / "LL902.md").read_text()
     assert f"at most {MAX_MODULES:,} modules" in page

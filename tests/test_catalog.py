@@ -3,7 +3,7 @@
 The prebuilt inventories are used on every transformers release of the major version they were
 built with. This file is what makes that true: each (catalog model, class) is built fresh on the
 installed transformers and compared with the shipped inventory; a difference fails, naming the
-model and what changed, so the catalog is regenerated (``python -m lora_lint.models.catalog``).
+model and what changed, so the catalog is regenerated (``python -m lora_lint.models.catalog_build``).
 """
 
 import json
@@ -87,7 +87,7 @@ def test_prebuilt_inventory_equals_a_fresh_build(target):
     changes = catalog_build.compare(*target)
     assert not changes, (f"{catalog_build.label(*target)} differs from a fresh build on transformers"
                          f" {cache.dist_version('transformers')}: {'; '.join(changes)}."
-                         " Regenerate with `python -m lora_lint.models.catalog`.")
+                         " Regenerate with `python -m lora_lint.models.catalog_build`.")
 
 
 def test_differences_name_what_changed():
@@ -190,7 +190,7 @@ def test_first_run_on_a_catalog_model_imports_no_torch(tmp_path, installed):
 
 def test_catalog_stages_are_the_conventions():
     """catalog.json's stage fields are what models/stages.py derives (regenerate with
-    `python -m lora_lint.models.catalog --stages`), and the Llama 3 ones are right."""
+    `python -m lora_lint.models.catalog_build --stages`), and the Llama 3 ones are right."""
     from lora_lint.models import catalog, catalog_build
 
     current = json.loads(catalog.MANIFEST.read_text(encoding="utf-8"))

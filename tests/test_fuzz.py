@@ -911,8 +911,9 @@ def test_hostile_model_configs_build_bounded_without_network(small_bound, cfg, m
     from torch.nn.modules.module import register_module_module_registration_hook
 
     from lora_lint.models import context
+    from lora_lint.models.config_lookup import Resolved, Unresolved
     from lora_lint.models.context import ModelContext, inventory_for, unresolved_message
-    from lora_lint.models.resolve import Resolved, Unresolved, resolve_offline
+    from lora_lint.models.resolve import resolve_offline
 
     context._memo.clear()  # every example builds (the memo and the disk cache would replay it)
     with tempfile.TemporaryDirectory() as d, pytest.MonkeyPatch.context() as mp:
@@ -947,7 +948,8 @@ def test_hostile_model_configs_build_bounded_without_network(small_bound, cfg, m
 
 def test_hostile_model_config_text(tmp_path):
     """config.json text Python's json refuses or cannot nest: a clean bad-config, never a crash."""
-    from lora_lint.models.resolve import Unresolved, resolve_offline
+    from lora_lint.models.config_lookup import Unresolved
+    from lora_lint.models.resolve import resolve_offline
 
     cases = {
         "huge-int": '{"model_type": "llama", "num_hidden_layers": ' + "9" * 5000 + "}",

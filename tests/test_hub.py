@@ -259,7 +259,7 @@ class StreamingHandler(http.server.BaseHTTPRequestHandler):
 ])
 def test_a_huge_config_json_on_the_hub_is_not_downloaded(tmp_path, online_env, head, get, asks):
     """Before: a 1 GB config.json was downloaded whole, then rejected."""
-    from lora_lint.models.resolve import MAX_CONFIG_BYTES
+    from lora_lint.models.config_lookup import MAX_CONFIG_BYTES
 
     hub = Streaming(head, get)
     try:

@@ -10,10 +10,9 @@ from conftest import sites_for_text
 
 from lora_lint.engine import resolve_model
 from lora_lint.models import catalog
+from lora_lint.models.config_lookup import Resolved, Unresolved
 from lora_lint.models.context import choose, context_for, unresolved_message
 from lora_lint.models.resolve import (
-    Resolved,
-    Unresolved,
     config_hash,
     from_hf_cache,
     is_repo_id,
@@ -362,7 +361,7 @@ def test_a_local_config_that_is_not_a_regular_file_is_not_read(tmp_path):
 
 
 def test_a_local_config_is_read_up_to_the_limit(tmp_path):
-    from lora_lint.models.resolve import MAX_CONFIG_BYTES
+    from lora_lint.models.config_lookup import MAX_CONFIG_BYTES
 
     big = tmp_path / "big"
     big.mkdir()

@@ -293,7 +293,7 @@ def test_a_memoised_answer_records_what_computing_it_read(tmp_path):
 
 
 def test_an_answer_from_the_hub_is_never_cached(tmp_path, monkeypatch):
-    from lora_lint.models import hub, resolve
+    from lora_lint.models import config_lookup, hub, resolve
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     with depends.recording() as record:
@@ -301,7 +301,7 @@ def test_an_answer_from_the_hub_is_never_cached(tmp_path, monkeypatch):
     assert not record.volatile and record.deps  # (the caches it looked in)
     asked = []  # (no network in the tests: the Hub answers "not there")
     monkeypatch.setattr(hub, "fetch_config", lambda repo, revision, timeout: asked.append(repo) or (
-        None, resolve.Unresolved(repo, "not-found", "no such model on the Hub")))
+        None, config_lookup.Unresolved(repo, "not-found", "no such model on the Hub")))
     with depends.recording() as record:
         resolve.resolve("acme/not-in-any-cache", online=True)
     assert asked == ["acme/not-in-any-cache"] and record.volatile

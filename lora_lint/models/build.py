@@ -24,8 +24,8 @@ import tempfile
 import threading
 from typing import Any
 
+from .config_lookup import one_line
 from .inventory import SCHEMA_VERSION, Inventory, ModuleInfo
-from .resolve import one_line
 
 
 class ModelBuildError(Exception):

@@ -170,7 +170,7 @@ def prebuilt(config_hash: str, model_class: str | None, transformers_version: st
     """The shipped inventory JSON for a catalog config and class, when it applies here.
 
     A prebuilt inventory applies on every release of the transformers major version it was
-    built with (the test suite and ``python -m lora_lint.models.catalog --check`` compare it
+    built with (the test suite and ``python -m lora_lint.models.catalog_build --check`` compare it
     with a fresh build on the installed release, and fail when the structure changed), and
     when transformers is not installed at all. The inventory records the release it was built
     with, and the output's ``facts`` say so. Another major version (transformers 4's unfused

@@ -10,7 +10,7 @@ mirror whose config was compared with this one, each saying how it was verified)
 case-insensitively. Standard library only: a lint run that resolves through the catalog imports
 nothing heavy.
 
-``python -m lora_lint.models.catalog`` rebuilds ``data/inventories/`` from the installed
+``python -m lora_lint.models.catalog_build`` rebuilds ``data/inventories/`` from the installed
 transformers; ``--check`` compares instead of writing (see ``catalog_build``).
 """
 
@@ -132,10 +132,3 @@ def all_names() -> list[str]:
     """Every id and alias the catalog answers to (for messages and tests)."""
     return sorted(set(model_ids()) | set(aliases()))
 
-
-if __name__ == "__main__":
-    import sys
-
-    from .catalog_build import main
-
-    sys.exit(main())

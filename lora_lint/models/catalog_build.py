@@ -1,9 +1,9 @@
 """Regenerate and check the prebuilt inventories of the catalog models (``data/inventories``).
 
-    python -m lora_lint.models.catalog              # build every (model, class); write what changed
-    python -m lora_lint.models.catalog --check      # compare with fresh builds; exit 1 saying what differs
-    python -m lora_lint.models.catalog ID [ID ...]  # only these catalog models
-    python -m lora_lint.models.catalog --same-as ID config.json ...  # is each config an alias of ID?
+    python -m lora_lint.models.catalog_build              # build every (model, class); write what changed
+    python -m lora_lint.models.catalog_build --check      # compare with fresh builds; exit 1 saying what differs
+    python -m lora_lint.models.catalog_build ID [ID ...]  # only these catalog models
+    python -m lora_lint.models.catalog_build --same-as ID config.json ...  # is each config an alias of ID?
 
 Each catalog config is built on the meta device with the installed transformers (the same
 ``build_inventory`` a lint run uses): for the config's own architecture, and for each head class
@@ -27,7 +27,7 @@ from .inventory import SCHEMA_VERSION, Inventory, differences
 from .resolve import config_hash
 
 ABOUT = ("Inventories of the bundled catalog models, built on the meta device by"
-         " `python -m lora_lint.models.catalog`. entries: config sha256 -> the model and its"
+         " `python -m lora_lint.models.catalog_build`. entries: config sha256 -> the model and its"
          " inventory file per class ('' = the config's own architecture).")
 
 
@@ -63,7 +63,7 @@ def compare(model_id: str, model_class: str | None = None) -> list[str]:
     (empty: the same structure). Used by ``--check`` and by the test suite."""
     old = shipped(model_id, model_class)
     if old is None:
-        return ["no prebuilt inventory (run `python -m lora_lint.models.catalog`)"]
+        return ["no prebuilt inventory (run `python -m lora_lint.models.catalog_build`)"]
     return differences(old, build(model_id, model_class))
 
 
@@ -182,7 +182,7 @@ def generate(ids: list[str] | None = None, check: bool = False, force: bool = Fa
     index_text = index_json(index)
     if check:
         if stale:
-            print("stale prebuilt inventories (regenerate with `python -m lora_lint.models.catalog`):",
+            print("stale prebuilt inventories (regenerate with `python -m lora_lint.models.catalog_build`):",
                   file=out)
             for line in stale:
                 print(f"  {line}", file=out)
@@ -205,7 +205,7 @@ def generate(ids: list[str] | None = None, check: bool = False, force: bool = Fa
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lora_lint.models.catalog", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m lora_lint.models.catalog_build", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ids", nargs="*", help="catalog model ids (default: all)")
     p.add_argument("--check", action="store_true", help="compare with fresh builds, write nothing")
@@ -250,7 +250,11 @@ def write_stages(check: bool = False) -> int:
     if wanted == current:
         return 0
     if check:
-        print("catalog.json stages are stale: run python -m lora_lint.models.catalog --stages")
+        print("catalog.json stages are stale: run python -m lora_lint.models.catalog_build --stages")
         return 1
     catalog.MANIFEST.write_text(json.dumps(wanted, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

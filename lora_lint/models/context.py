@@ -25,7 +25,8 @@ from typing import Any
 from ..directives import COMMENT_KEY
 from ..model import LoraSite, Param
 from . import cache, lockfile
-from .resolve import Resolved, Unresolved, env_offline, one_line, resolve
+from .config_lookup import Resolved, Unresolved, one_line
+from .resolve import env_offline, resolve
 from .spec import model_class
 
 DEFAULT_HUB_TIMEOUT = 5.0

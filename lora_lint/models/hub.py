@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from .resolve import COMMIT_HASH, MAX_CONFIG_BYTES, Unresolved, hf_cache_dir, one_line
+from .config_lookup import COMMIT_HASH, MAX_CONFIG_BYTES, Unresolved, hf_cache_dir, one_line
 
 #: After a connection failure or timeout, skip the Hub for this many seconds.
 BACKOFF_SECONDS = 300.0

@@ -32,7 +32,8 @@ from pathlib import Path
 
 from .. import depends
 from ..bounded_read import read_regular_file
-from .resolve import Resolved, Unresolved, config_hash, is_repo_id
+from .config_lookup import Resolved, Unresolved
+from .resolve import config_hash, is_repo_id
 
 DIR = os.path.join(".lora-lint", "models")
 INDEX = "lock.json"

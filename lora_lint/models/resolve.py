@@ -13,62 +13,19 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import depends
 from ..bounded_read import FileTooLarge, NotRegularFile, read_regular_file
 from . import catalog
+from .config_lookup import COMMIT_HASH, MAX_CONFIG_BYTES, Resolved, Result, Unresolved, hf_cache_dir
 
-#: A config.json larger than this is not read (the largest real ones are a few KB).
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
 #: A ref file in the Hugging Face cache holds a 40-character commit hash.
 MAX_REF_BYTES = 4096
-COMMIT_HASH = re.compile(r"^[0-9a-f]{40}$")
 _REPO_PART = r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?"
 _REPO_ID = re.compile(rf"^(?:{_REPO_PART}/)?{_REPO_PART}$", re.ASCII)
 _REVISION = re.compile(r"^[\w.\-/]{1,200}$", re.ASCII)
 _TRUE = {"1", "ON", "YES", "TRUE"}
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """A config found for ``name``: ``source`` is local / hf-cache / catalog / hub."""
-
-    name: str
-    config: dict = field(repr=False, compare=False)
-    config_hash: str
-    source: str
-    detail: str  # the file read, or the catalog id and alias path
-    model_id: str | None = None  # the canonical id when known (catalog id, Hub id)
-
-
-@dataclass(frozen=True)
-class Unresolved:
-    """Why ``name`` gave no config, and how to fix it (both end up in LL902)."""
-
-    name: str | None
-    #: not-named / not-static / bad-id / missing-path / bad-config / not-found / gated / hub-error /
-    #: hub-timeout / hub-too-large; from the build (``context._build``): remote-code / needs-network /
-    #: too-large / build-failed / no-transformers
-    reason: str
-    why: str
-    fix: str = ""
-    #: not-found only because online lookups are off (the Hub was not asked)
-    offline: bool = False
-
-
-Result = Resolved | Unresolved
-
-
-_BREAKS = re.compile(r"\s+")  # \s covers \r, \n, \x0b, \x0c, \x1c-\x1f, \x85, \u2028, \u2029
-
-
-def one_line(text: str, limit: int = 1000) -> str:
-    """``text`` on one line (every run of white space, line breaks included, one space), cut to
-    ``limit`` characters with an ellipsis: a finding's message is one line in every format."""
-    text = _BREAKS.sub(" ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def config_hash(config: dict) -> str:
@@ -188,20 +145,6 @@ def _loaded(name: str, path: Path, source: str, model_id: str | None = None, det
 
 
 # -- the Hugging Face cache --------------------------------------------------------------------
-
-def hf_cache_dir() -> Path:
-    """Where huggingface_hub keeps models (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub)."""
-    def expand(p: str) -> str:
-        return os.path.expandvars(os.path.expanduser(p))
-
-    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
-    if explicit:
-        return Path(expand(explicit))
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "huggingface")
-    return Path(expand(home)) / "hub"
-
 
 def from_hf_cache(repo_id: str, revision: str | None = None) -> Path | None:
     """The cached ``config.json`` of ``repo_id`` at ``revision`` (default main), or None.

@@ -1,7 +1,7 @@
 """Which catalog checkpoints are base (pretrained only) and which instruction-tuned.
 
 A publisher releases most sizes twice, and says which is which in the name: the rules below
-quote how each publisher documents its naming. ``python -m lora_lint.models.catalog --stages``
+quote how each publisher documents its naming. ``python -m lora_lint.models.catalog_build --stages``
 writes ``stage`` (``"base"`` or ``"instruct"``) and ``stage_how`` (the rule's provenance) into
 ``catalog.json`` for every catalog model and alias a rule covers; a name no rule covers gets no
 stage, and nothing that needs one is claimed for it. ``tests/test_catalog.py`` fails when the
