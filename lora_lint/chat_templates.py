@@ -31,8 +31,11 @@ NAMED: dict[str, tuple[str, ...]] = {
 _TOKEN = re.compile(r"<\|[A-Za-z0-9_]+\|>")
 
 
-def tokens(template: str) -> tuple[str, ...] | None:
-    """The special tokens ``template`` (a name or Jinja text) uses; None for a name not known."""
+def tokens(template: object) -> tuple[str, ...] | None:
+    """The special tokens ``template`` (a name or Jinja text) uses; None for a name not known, or a
+    value that is not a string (``chat_template: 0`` in a YAML file)."""
+    if not isinstance(template, str):
+        return None
     if template in NAMED:
         return NAMED[template]
     if "{%" in template or "{{" in template:

@@ -83,3 +83,13 @@ def test_inactive_site_reports_only_its_notes():
     # (axolotl's validate_adapter raises); without quantization it does, and the LoRA keys are dead
     (f,) = lint_file(str(FIXTURES / "axolotl" / "adapter_empty.yml"))
     assert f.code == "LL010" and "fine-tunes the whole model" in f.message
+
+
+@pytest.mark.parametrize("value", ["0", "true", "[llama3]", "{a: 1}", "null"])
+def test_a_chat_template_that_is_not_text_is_no_internal_error(value):
+    """``chat_template: 0`` (found by the fuzz test on a real axolotl config): LL309 reads no
+    template from it and nothing crashes (before: TypeError in chat_templates.tokens, LL903)."""
+    text = ("base_model: meta-llama/Meta-Llama-3-8B\nadapter: lora\nlora_r: 16\nlora_alpha: 32\n"
+            f"lora_target_linear: true\nchat_template: {value}\ndatasets:\n  - path: x\n    type: chat_template\n")
+    found = lint_text("lora.yml", text, Settings(select=["LL309", "LL903"]))
+    assert [f.code for f in found] == []
