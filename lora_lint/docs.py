@@ -1,8 +1,10 @@
-"""Renders the rule reference in ``rules/`` from the rules' own docstrings, and the rules' codes,
+"""Renders the rule reference in ``rules/`` from the rules' own docstrings, the rules' codes,
 names and options in ``lora_lint/data/rules.json`` (``rule_index``: what configuration is checked
-against without importing a rule).
+against without importing a rule), and the dialects' spellings snapshot in
+``lora_lint/data/spellings.json`` (``spellings``: every framework's key map, read by a dialect
+without importing the others).
 
-``python -m lora_lint.docs`` writes both; ``--check`` exits 1 when either is stale.
+``python -m lora_lint.docs`` writes them all; ``--check`` exits 1 when one is stale.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import rule_index
+from . import rule_index, spellings
+from .dialects import spellings_text
 from .registry import CODE_PATH, Evidence, Rule
 from .rules import all_rules
 
@@ -89,20 +92,27 @@ def expected() -> dict[str, str]:
     return files
 
 
-def stale(root: Path = ROOT, data: Path = rule_index.DATA) -> list[str]:
+def stale(root: Path = ROOT, data: Path = rule_index.DATA,
+          spellings_file: Path | None = spellings.DATA) -> list[str]:
     """Pages that differ from what the code would write, pages no rule owns, and the rule index
-    (by its file name) when it differs."""
+    and the dialects' spellings snapshot (by their file names) when they differ."""
     want = expected()
     have = {p.name for p in root.glob("*.md")} if root.is_dir() else set()
     out = [n for n, text in want.items() if not (root / n).is_file() or (root / n).read_text(encoding="utf-8") != text]
     out += sorted(have - set(want))
     if not data.is_file() or data.read_text(encoding="utf-8") != rule_index.render(all_rules()):
         out.append(data.name)
+    if spellings_file is not None and (not spellings_file.is_file()
+                                       or spellings_file.read_text(encoding="utf-8") != spellings_text()):
+        out.append(spellings_file.name)
     return sorted(out)
 
 
-def write(root: Path = ROOT, data: Path = rule_index.DATA) -> None:
+def write(root: Path = ROOT, data: Path = rule_index.DATA,
+          spellings_file: Path | None = spellings.DATA) -> None:
     data.write_text(rule_index.render(all_rules()), encoding="utf-8")
+    if spellings_file is not None:
+        spellings_file.write_text(spellings_text(), encoding="utf-8")
     root.mkdir(exist_ok=True)
     want = expected()
     for p in root.glob("*.md"):

@@ -90,6 +90,13 @@ FRAMEWORKS = tuple(d for d in ORDER if d not in (home_grown, hydra, adapter_conf
 NAMES = tuple(r.name for d in ORDER for r in getattr(d, "RECORDS", (d.DIALECT,)))
 
 
+def spellings_text() -> str:
+    """``data/spellings.json`` as the dialects' key maps make it (``lora_lint.spellings``)."""
+    from .. import spellings
+
+    return spellings.render((d.DIALECT.keymap for d in FRAMEWORKS), home_grown.DIALECT.keymap)
+
+
 def sites(doc: Doc) -> list[LoraSite]:
     """The LoRA sites of one document, read by the first dialect that recognises it."""
     for dialect in ORDER:

@@ -8,11 +8,11 @@ first, defaults, settable fields, other known keys), ``detect(doc)`` and ``sites
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from typing import Any
 
 from yaml.nodes import ScalarNode, SequenceNode
 
+from .. import spellings
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Note, Param, Span
 from ..peft_facts import lora_fields, suggest
@@ -242,16 +242,10 @@ def apply_keymap(b: SiteBuilder, m: Map, keymap: Mapping[str, str], *, skip: Ite
         b.set(fieldname, p)
 
 
-@lru_cache(maxsize=2)
 def aliases(with_home_grown: bool = False) -> dict[str, frozenset[str]]:
-    """Every framework's spelling of a LoRA setting -> the LoraConfig fields it means."""
-    from . import FRAMEWORKS, home_grown
-
-    out: dict[str, set[str]] = {}
-    for module in (*FRAMEWORKS, home_grown) if with_home_grown else FRAMEWORKS:
-        for key, fieldname in module.DIALECT.keymap.items():
-            out.setdefault(key, set()).add(fieldname)
-    return {k: frozenset(v) for k, v in out.items()}
+    """Every framework's spelling of a LoRA setting -> the LoraConfig fields it means (the
+    snapshot of the dialects' key maps, ``lora_lint.spellings``)."""
+    return spellings.aliases(with_home_grown)
 
 
 def meaning(key: str) -> frozenset[str]:
