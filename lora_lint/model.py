@@ -91,8 +91,6 @@ class LoraSite:
       params, is ``open``, and only its ``notes``/``unknown_keys`` are reported.
     * ``resizes_vocab``: the file grows the vocabulary (``resize_token_embeddings``, axolotl
       ``tokens``): new embedding rows that must be trained.
-    * ``reads``: the other files the site's values were read from (a YAML file the script
-      loads), with what their bytes were: the site's findings depend on them.
     """
 
     path: str
@@ -107,7 +105,6 @@ class LoraSite:
     notes: tuple[Note, ...] = ()
     active: bool = True
     resizes_vocab: bool = False
-    reads: tuple[tuple[str, str], ...] = ()
 
     def get(self, name: str) -> Param | None:
         """The parameter when present and statically known, else None."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import source
 
+from lora_lint import depends
 from lora_lint.model import UNKNOWN
 from lora_lint.pipeline import lint_file, lint_paths, lint_text
 from lora_lint.settings import Settings
@@ -440,7 +441,9 @@ def test_a_yaml_file_the_script_reads_flows_into_the_site(tmp_path):
     assert site.params["r"].value == 2048 and site.params["r"].path == yaml_path
     assert site.params["r"].span.line == 3 and site.base_model.value == "Qwen/Qwen2.5-0.5B"
     assert [p.key for p, _ in site.unknown_keys] == ["lora_dropuot"]
-    assert [path for path, _ in site.reads] == [yaml_path]
+    with depends.recording() as record:  # the script's findings depend on the YAML's bytes
+        python.sites(source(script, (root / "scripts" / "train.py").read_text()))
+    assert any(key[0] == "file" and key[1].endswith("configs/lora.yaml") for key in record.deps)
     found = lint_file(script, Settings(select=["LL001", "LL102", "LL105"]))
     assert sorted((f.code, f.path, f.span.line) for f in found) == [
         ("LL001", yaml_path, 6), ("LL102", yaml_path, 3), ("LL105", yaml_path, 3)]
@@ -696,12 +699,13 @@ def test_a_reader_and_its_yaml_laid_out_as_in_their_repository(tmp_path):
     config = tmp_path / "training-data" / "grpo_config.yaml"
     reader.write_bytes((WILD / "homegrown/ScientiaCapital__unsloth-mcp-server__train-grpo-reader.py").read_bytes())
     config.write_bytes((WILD / "homegrown/ScientiaCapital__unsloth-mcp-server__grpo-config.yaml").read_bytes())
-    (site,) = python.sites(source(str(reader), reader.read_text(encoding="utf-8")))
+    with depends.recording() as record:
+        (site,) = python.sites(source(str(reader), reader.read_text(encoding="utf-8")))
     assert site.base_model.value == "unsloth/Qwen2.5-3B-Instruct" and site.base_model.path == str(config)
     assert {k: (p.value, p.span.line) for k, p in site.params.items() if p.path == str(config)} == {
         "r": (16, 24), "lora_alpha": (16, 25), "lora_dropout": (0, 26),
         "target_modules": (["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], 28)}
-    assert [p for p, _ in site.reads] == [str(config)]
+    assert [key[1] for key in record.deps if key[0] == "file"] == [str(config)]
 
 
 def test_the_editor_shows_a_document_its_own_findings(tmp_path):

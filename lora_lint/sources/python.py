@@ -304,7 +304,7 @@ class Extractor:
 
     It is also what the evaluator knows of the file (``python_eval.Evaluator.m``): ``qualified``
     names, node ``span``s, the ``walk``, its ``calls``, the ``command_line`` it is read with (the
-    flags a shell script gives it), and the other files it reads (``read_file``)."""
+    flags a shell script gives it)."""
 
     def __init__(self, path: str, module: cst.Module, command_line: Any = None) -> None:
         self.path = path
@@ -321,7 +321,6 @@ class Extractor:
         self.walk.replay(found)
         self.calls: list[tuple[cst.Call, Scope]] = found.calls
         self.memo: dict[Any, Any] = {}
-        self.reads: dict[str, str] = {}
         self.evaluator = Evaluator(self)
         self.task_types = set(facts()["task_types"])
 
@@ -382,12 +381,6 @@ class Extractor:
         return None
 
     # other files ---------------------------------------------------------------------------------
-    def read_file(self, real: str, data: bytes) -> None:
-        """The reader read ``real`` (a settings file the script loads): the sites depend on it."""
-        import hashlib
-
-        self.reads[self.relative(real)] = hashlib.sha256(data).hexdigest()
-
     def relative(self, real: str) -> str:
         """``real`` named the way the file being read is (relative to the working directory
         when its path is relative)."""
@@ -421,11 +414,7 @@ class Extractor:
             found = [(c, replace(s, resizes_vocab=True)) for c, s in found]
         from .python_models import attach_models
 
-        out = attach_models(self, self.calls, found)
-        if self.reads:
-            reads = tuple(sorted(self.reads.items()))
-            out = [replace(s, reads=reads) for s in out]
-        return out
+        return attach_models(self, self.calls, found)
 
     @property
     def positions(self):

@@ -8,8 +8,9 @@ them has it. An absolute path, a file outside the repository, a file too big, or
 parse reads as UNKNOWN.
 
 The file is composed safely (``yaml_nodes``, ``json_nodes``), never constructed, and each value
-keeps its place in that file: a finding about it points there (``Traced.path``). The script's
-sites record the files read (``LoraSite.reads``): its findings depend on their bytes.
+keeps its place in that file: a finding about it points there (``Traced.path``). The file is read
+through ``bounded_read``, which records it in the dependency record (``depends``): the script's
+findings depend on its bytes.
 """
 
 from __future__ import annotations
@@ -212,7 +213,6 @@ def _read(ev: Evaluating, real: str, syntax: str) -> Traced:
         data, _ = read_regular_file(real, MAX_BYTES)
     except OSError:
         return NOTHING
-    ev.m.read_file(real, data)
     from ..source_file import SourceFile, decode
     from .yaml_nodes import Budget, ParseError
 

@@ -14,7 +14,8 @@ option may stand (``$EXTRA_ARGS``) may give any flag: every flag not given after
 
 The sites belong to the shell script (the command is where the run starts, and the site's span is
 the command's program words); the values written in the training script keep their place there
-(a finding on one is in that file), and each site records the script's bytes (``LoraSite.reads``).
+(a finding on one is in that file); the script is read through ``bounded_read``, so the shell
+script's dependency record (``depends``) holds its bytes.
 When the script is not a Python file of the repository, does not parse, defines no flags or has no
 LoRA site lora-lint can see, the caller falls back to the well-known flag names.
 """
@@ -73,9 +74,8 @@ def sites(source: SourceFile, head: tuple[int, int], real: str, args: list[Field
         return None
     if not found:
         return None
-    read = (name, digest)
     at = source.span(*head)
-    return [_rehomed(site, source.path, at, name, read) for site in found]
+    return [_rehomed(site, source.path, at, name) for site in found]
 
 
 def _named_like(path: str, real: str) -> str:
@@ -89,7 +89,7 @@ def _named_like(path: str, real: str) -> str:
         return real
 
 
-def _rehomed(site: LoraSite, shell: str, at: Span, script: str, read: tuple[str, str]) -> LoraSite:
+def _rehomed(site: LoraSite, shell: str, at: Span, script: str) -> LoraSite:
     """``site`` (read in ``script``) as a site of the shell script: at the command, each value
     written in the training script keeping that file as its place."""
 
@@ -105,7 +105,6 @@ def _rehomed(site: LoraSite, shell: str, at: Span, script: str, read: tuple[str,
         base_model=moved(site.base_model),
         unknown_keys=tuple((moved(p), hint) for p, hint in site.unknown_keys),
         notes=tuple(replace(n, where=moved(n.where)) for n in site.notes),
-        reads=tuple(sorted({*site.reads, read})),
     )
 
 
