@@ -36,3 +36,26 @@ def cache_root() -> Path:
 def disabled() -> bool:
     """``--no-cache`` (or ``LORA_LINT_NO_CACHE`` set): use no cache."""
     return bool(os.environ.get(NO_CACHE_ENV))
+
+
+def write_atomically(path: Path, data: bytes, prefix: str, mode: int | None = 0o644) -> None:
+    """Write a cache file whole or not at all: a temporary file beside it (``prefix``), then a
+    rename, so a reader never sees half of it. ``mode``: mkstemp makes the file private; a cache
+    entry that is not a secret gets 0o644 (None keeps it private). Raises OSError; no temporary
+    file is left behind."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

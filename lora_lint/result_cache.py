@@ -44,7 +44,7 @@ from typing import Any
 
 from . import __version__
 from .bounded_read import read_regular_file
-from .cache_root import cache_root, disabled
+from .cache_root import cache_root, disabled, write_atomically
 from .depends import Record, matching, sha256, shape, stat_or_none, trusted_mtime
 from .model import Edit, Finding, Fix, Severity, Span
 from .source_file import Stamp
@@ -437,22 +437,10 @@ def _compacted(entries: dict[str, list], tables: tuple[list, list]) -> dict:
 
 
 def _write(path: Path, text: str) -> bool:
-    import tempfile
-
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        write_atomically(path, text.encode("utf-8"), prefix=".results-", mode=None)
         return True
     except OSError:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
         return False
 
 

@@ -391,15 +391,7 @@ async def code_actions(ls: LoraLintServer, params: t.CodeActionParams) -> list[t
     only = params.context.only
     actions: list[t.CodeAction] = []
     if not only or any(k.startswith(t.CodeActionKind.QuickFix) for k in only):
-        for f in findings:
-            if f.fix is None:
-                continue
-            diag = diagnostic(ls, doc, f)
-            if not _touches(diag.range, params.range):
-                continue
-            title = f"{f.fix.message} ({f.code})" if f.fix.safe else f"{f.fix.message} ({f.code}, unsafe: changes training)"
-            actions.append(t.CodeAction(title=title, kind=t.CodeActionKind.QuickFix, diagnostics=[diag],
-                                        is_preferred=f.fix.safe, edit=_edit(ls, uri, doc, f.fix)))
+        actions += _quick_fixes(ls, uri, doc, findings, params.range)
     if not only or any(FIX_ALL.startswith(k) for k in only):
         fixed = await ls.run(_fix_all, ls, doc)
         if fixed is not None and fixed != doc.text:
@@ -409,6 +401,21 @@ async def code_actions(ls: LoraLintServer, params: t.CodeActionParams) -> list[t
             actions.append(t.CodeAction(title="Fix all safe lora-lint findings", kind=FIX_ALL,
                                         edit=t.WorkspaceEdit(changes={uri: [edit]})))
     return actions
+
+
+def _quick_fixes(ls: LoraLintServer, uri: str, doc, findings, where: t.Range) -> list[t.CodeAction]:
+    """One quick fix per finding with a fix whose range touches ``where``."""
+    out = []
+    for f in findings:
+        if f.fix is None:
+            continue
+        diag = diagnostic(ls, doc, f)
+        if not _touches(diag.range, where):
+            continue
+        title = f"{f.fix.message} ({f.code})" if f.fix.safe else f"{f.fix.message} ({f.code}, unsafe: changes training)"
+        out.append(t.CodeAction(title=title, kind=t.CodeActionKind.QuickFix, diagnostics=[diag],
+                                is_preferred=f.fix.safe, edit=_edit(ls, uri, doc, f.fix)))
+    return out
 
 
 async def _cell_actions(ls: LoraLintServer, params: t.CodeActionParams, source: SourceFile,
@@ -421,15 +428,7 @@ async def _cell_actions(ls: LoraLintServer, params: t.CodeActionParams, source: 
     only = params.context.only
     actions: list[t.CodeAction] = []
     if not only or any(k.startswith(t.CodeActionKind.QuickFix) for k in only):
-        for f in _cell_findings(source, findings, number):
-            if f.fix is None:
-                continue
-            diag = diagnostic(ls, doc, f)
-            if not _touches(diag.range, params.range):
-                continue
-            title = f"{f.fix.message} ({f.code})" if f.fix.safe else f"{f.fix.message} ({f.code}, unsafe: changes training)"
-            actions.append(t.CodeAction(title=title, kind=t.CodeActionKind.QuickFix, diagnostics=[diag],
-                                        is_preferred=f.fix.safe, edit=_edit(ls, uri, doc, f.fix)))
+        actions += _quick_fixes(ls, uri, doc, _cell_findings(source, findings, number), params.range)
     if not only or any(FIX_ALL.startswith(k) for k in only):
         fixed = await ls.run(_fix_all_source, ls, source)
         cells = {c.number: c for c in source.rows.cells}

@@ -215,15 +215,21 @@ def sites(doc: Doc) -> list[LoraSite]:
         b.set("task_type", Param("task_type", UNKNOWN, b.span))  # swift's other heads are not replayed
     else:
         b.default("task_type", "task_type", "CAUSAL_LM")
+    _model_and_run(b, doc, top, switch)
+    check_unknown(b, top, KEYMAP, KNOWN)
+    check_duplicates(b, top, KEYMAP)
+    return [b.build()]
+
+
+def _model_and_run(b: SiteBuilder, doc: Doc, top, switch) -> None:
+    """What every swift LoRA site carries: the base model (``model``, or the older
+    ``model_id_or_path``), the tuner switch, and the training settings."""
     for key in ("model", "model_id_or_path"):
         if isinstance(top.value(key), str):
             b.base_model = param(doc, top.get(key))
             break
     b.ctx("adapter", param(doc, switch))
     b.training(train.ms_swift(lookup(doc, top), b.span))
-    check_unknown(b, top, KEYMAP, KNOWN)
-    check_duplicates(b, top, KEYMAP)
-    return [b.build()]
 
 
 def _lora_llm(doc: Doc, top, switch) -> LoraSite:
@@ -236,11 +242,6 @@ def _lora_llm(doc: Doc, top, switch) -> LoraSite:
     b.defaults("r", "lora_alpha")
     b.set("target_modules", Param(switch.key, UNKNOWN, b.span))
     b.open = True
-    for key in ("model", "model_id_or_path"):
-        if isinstance(top.value(key), str):
-            b.base_model = param(doc, top.get(key))
-            break
-    b.ctx("adapter", param(doc, switch))
-    b.training(train.ms_swift(lookup(doc, top), b.span))
+    _model_and_run(b, doc, top, switch)
     check_unknown(b, top, KEYMAP, KNOWN)
     return b.build()

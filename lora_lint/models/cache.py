@@ -16,12 +16,11 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 from ..bounded_read import read_regular_file
-from ..cache_root import cache_root, disabled
+from ..cache_root import cache_root, disabled, write_atomically
 from ..depends import unrecorded
 from .catalog import DATA
 
@@ -107,21 +106,10 @@ def store(key: str, inventory_json: str, meta: dict | None = None) -> bool:
         return False
     path = _entry(key)
     doc = {"key": key, **(meta or {}), "inventory": inventory_json}
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:8]}-", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, separators=(",", ":"))
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache entry is not a secret
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps(doc, separators=(",", ":")).encode("utf-8"), prefix=f".{key[:8]}-")
         return True
     except OSError:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
         return False
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import threading
 import time
 from pathlib import Path
 
+from ..cache_root import write_atomically
 from .config_lookup import COMMIT_HASH, MAX_CONFIG_BYTES, Unresolved, hf_cache_dir, one_line
 
 #: After a connection failure or timeout, skip the Hub for this many seconds.
@@ -163,19 +163,7 @@ def _into_cache(repo_id: str, revision: str, commit: str, etag: str | None, data
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:16]}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, data, prefix=f".{path.name[:16]}-")
 
 
 def _is_network(exc: BaseException | None) -> bool:

@@ -26,6 +26,7 @@ from .python_dialects import DIALECTS, PEFT, UNSLOTH, UNSLOTH_VISION
 from .python_eval import Evaluator
 from .python_flags import CommandLine, ScriptFlags
 from .python_scope import Scope, ScopeBuilder
+from .python_scope import dotted as _dotted
 from .python_values import Traced, plain
 
 __all__ = ["DIALECTS", "PEFT", "UNSLOTH", "UNSLOTH_VISION", "CommandLine", "Extractor", "ScriptFlags", "script_flags",
@@ -193,15 +194,6 @@ class Imports(cst.CSTVisitor):
         arg = value.args[0].value
         if isinstance(arg, cst.SimpleString) and arg.value[:1] in "'\"" and arg.value[-1:] == arg.value[:1]:
             self.names[node.targets[0].target.value] = ".".join([arg.value[1:-1], *attrs])
-
-
-def _dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        left = _dotted(node.value)
-        return None if left is None else f"{left}.{node.attr.value}"
-    return None
 
 
 class Calls(cst.CSTVisitor):

@@ -23,20 +23,12 @@ import libcst as cst
 
 from ..model import UNKNOWN
 from .python_scope import Scope
+from .python_scope import dotted as _dotted
 from .python_values import NOTHING, Evaluating, Obj, Part, Traced, item, mapping
 
 #: Decorators that leave a function's parameters and return value as they are.
 TRANSPARENT_DECORATORS = frozenset({"staticmethod", "lru_cache", "cache", "wraps", "no_grad", "inference_mode",
                                     "torch.no_grad", "functools.lru_cache", "functools.cache"})
-
-
-def _dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        left = _dotted(node.value)
-        return None if left is None else f"{left}.{node.attr.value}"
-    return None
 
 
 def transparent(fn: cst.FunctionDef | cst.ClassDef) -> bool:

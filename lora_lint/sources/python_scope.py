@@ -60,6 +60,16 @@ class Scope:
                 and name not in self.defs and name not in self.params)
 
 
+def dotted(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a name or an attribute chain of names, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        left = dotted(node.value)
+        return None if left is None else f"{left}.{node.attr.value}"
+    return None
+
+
 def _target_names(target: cst.BaseExpression) -> list[str]:
     if isinstance(target, cst.Name):
         return [target.value]
