@@ -2,6 +2,7 @@
 
     python bench/run.py                # the full bench (a few minutes on 2 cores)
     python bench/run.py --quick        # fewer repetitions, no 10,000-file scaling point
+    python bench/run.py --results-cache [--quick]   # the floors without torch, the results cache only
 
 Figures are wall time (best of N; cold runs start from an empty inventory cache each time) and
 peak RSS of the lora-lint process (os.wait4). Floors are measured in the same run:
@@ -16,6 +17,7 @@ load average is printed at the start and at the end.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import re
 import shutil
@@ -166,6 +168,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="2 repetitions, no 10,000-file point")
     ap.add_argument("--keep", type=Path, help="generate the repositories here and keep them")
+    ap.add_argument("--results-cache", action="store_true",
+                    help="only the floors without torch and the results cache section")
     opts = ap.parse_args()
     reps = 2 if opts.quick else 3
     warm_reps = reps + 2  # short runs: more tries against the noise of a shared machine
@@ -178,17 +182,29 @@ def main() -> int:
     env.pop("LORA_LINT_WORKERS", None)
     print(f"lora-lint bench: {os.cpu_count()} cores, Python {sys.version.split()[0]},"
           f" load average {load()}; best of {reps} (short runs: of {warm_reps})")
+    # An install compiles the package's bytecode; a checkout may hold stale .pyc files (or none,
+    # under PYTHONDONTWRITEBYTECODE), and compiling a module on every run is not lora-lint's cost.
+    compileall.compile_dir(str(ROOT / "lora_lint"), quiet=1)
+    print("  (the package's bytecode compiled first, as an install does)")
 
     print("\nfloors")
     floors = {
         "python -c pass": best([PY, "-c", "pass"], warm_reps, env),
         "import yaml": best([PY, "-c", "import yaml"], warm_reps, env),
         "import yaml, libcst": best([PY, "-c", "import yaml, libcst"], warm_reps, env),
-        "import torch, transformers, peft": best([PY, "-c", "import torch, transformers, peft"], reps, env),
     }
+    if not opts.results_cache:
+        floors["import torch, transformers, peft"] = best([PY, "-c", "import torch, transformers, peft"], reps, env)
     for name, (wall, rss, _) in floors.items():
         print(f"  {name:<40} {wall:7.3f} s {rss:6d} MB")
     yaml_floor = floors["import yaml"][0]
+    if opts.results_cache:
+        generate(work / "repo-catalog", 1000)
+        largest = 1000 if opts.quick else 10000
+        if largest != 1000:
+            generate(work / f"scale-{largest}-1", largest)
+        results_cache(work, env, floors, reps, warm_reps, largest)
+        return finish(work, opts)
     heavy, heavy_rss = floors["import torch, transformers, peft"][:2]
     local_repo = generate(work / "repo-local", 1000, local=True)
     configs = sorted(str(p) for p in (local_repo / "models").glob("*/config.json"))
@@ -300,6 +316,10 @@ def main() -> int:
               f" ({n_lora} LoRA configs take {per_lora * n_lora / (per_lora * n_lora + per_other * (n - n_lora)):.0%}"
               f" of the {n:,}-file run's time above `python -c pass`)")
     results_cache(work, env, floors, reps, warm_reps, sizes[-1])
+    return finish(work, opts)
+
+
+def finish(work: Path, opts: argparse.Namespace) -> int:
     print(f"\nload average at the end: {load()}")
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)
