@@ -7,7 +7,6 @@ Every parser answers "does it mention peft, and what is the newest version it al
 
 from __future__ import annotations
 
-import configparser
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -15,11 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .peft_history import Version, parse
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MAX_FILE = 1024 * 1024
 MAX_INCLUDE_DEPTH = 5
@@ -217,9 +211,8 @@ def _clauses(spec: str) -> list[str]:
 
 def pyproject_groups(text: str) -> list[tuple[bool, Bound | None]]:
     """One ``(mentions_peft, bound)`` per dependency list in a pyproject.toml."""
-    try:
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, ValueError):
+    data = _toml(text)
+    if data is None:
         return []
     groups: list[list] = []
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
@@ -247,11 +240,26 @@ def pyproject_groups(text: str) -> list[tuple[bool, Bound | None]]:
     return out
 
 
+def _toml(text: str) -> dict | None:
+    """The TOML document, None when it does not parse. (The parser is imported here: only a
+    project with a pyproject.toml or a PEP 723 block reads TOML.)"""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError):
+        return None
+
+
 def strings(items) -> list[str]:
     return [x for x in items if isinstance(x, str)]
 
 
 def setup_cfg_groups(text: str) -> list[tuple[bool, Bound | None]]:
+    import configparser  # (here: only a project with a setup.cfg reads one)
+
     cp = configparser.RawConfigParser()
     try:
         cp.read_string(text)
@@ -352,9 +360,8 @@ def script_metadata(lines: list[str]) -> tuple[list[str], int, int] | None:
             line[2:] if line.startswith("# ") else line[1:]
             for line in _COMMENT_LINE.findall(m.group("content"))
         )
-        try:
-            data = tomllib.loads(content)
-        except (tomllib.TOMLDecodeError, ValueError):
+        data = _toml(content)
+        if data is None:
             return None
         deps = data.get("dependencies")
         if not isinstance(deps, list):
