@@ -12,14 +12,14 @@ from conftest import sites_for_text
 
 from lora_lint.cli import main
 from lora_lint.dialect import Dialect
-from lora_lint.dialects import NAMES, named
+from lora_lint.dialects import named, names
 from lora_lint.model import UNKNOWN, LoraSite, Param, Span
 from lora_lint.models import context
 from lora_lint.models.spec import LoraSpec
 from lora_lint.peft_facts import lora_fields
 
 PYTHON = ("peft", "unsloth", "unsloth-vision")
-ALL = (*NAMES, *PYTHON)
+ALL = (*names(), *PYTHON)
 HERE = Span(1, 1, 1, 2)
 RULES = Path(__file__).parent.parent / "lora_lint" / "rules"
 
@@ -47,7 +47,7 @@ def test_python_and_saved_traits():
     assert peft.passer is None and unsloth.passer == "Unsloth"
     assert peft.string_targets and vision.string_targets and not unsloth.string_targets
     assert "random_state" in unsloth.names() and "random_state" not in peft.names()
-    for name in NAMES:
+    for name in names():
         d = named(name)
         assert not d.python and (d.as_written == d.peft_loads)
 
