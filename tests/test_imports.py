@@ -44,8 +44,8 @@ swift sft --model meta-llama/Llama-3.2-1B --train_type lora --lora_rank 8 --lora
   --dataset data/train.jsonl
 """
 #: Modules no run below needs: they are imported where they are used (an internal error, a
-#: pyproject.toml or setup.cfg, a model build).
-NEVER = ("traceback", "tomllib", "configparser", "tempfile", "torch")
+#: pyproject.toml or setup.cfg, a model build, a misspelt name to suggest for).
+NEVER = ("traceback", "tomllib", "configparser", "tempfile", "difflib", "torch")
 #: Dialects an axolotl document never reaches: they come after axolotl in ``dialects.ORDER``.
 AFTER_AXOLOTL = ("unsloth_studio", "alignment_handbook", "trl", "own_lora", "home_grown")
 
