@@ -21,14 +21,14 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from .model import LoraSite, Param, Span
 from .source_file import Kind, SourceFile
 from .training import GPU_MEMORY
 
 
-@dataclass(frozen=True)
-class Comment:
+class Comment(NamedTuple):
     line: int  # 1-based
     col0: int  # 0-based column of the '#'
     text: str  # from the '#' to the end of the line

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .peft_history import Version, parse
 
@@ -19,8 +19,7 @@ MAX_FILE = 1024 * 1024
 MAX_INCLUDE_DEPTH = 5
 
 
-@dataclass(frozen=True)
-class Bound:
+class Bound(NamedTuple):
     """An upper bound on the version: ``<= version`` when inclusive, else ``< version``."""
 
     version: Version

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..model import UNKNOWN, LoraSite, Span
 from ..source_file import SourceFile
@@ -76,8 +76,7 @@ def sites(source: SourceFile) -> list[LoraSite]:
 
 # -- values -----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):
     """A variable's value: ``text`` (or UNKNOWN), and ``at``: the offsets where exactly that text
     is written in the script (None when it is put together)."""
 
