@@ -67,7 +67,7 @@ def loosest(bounds: Iterable[Bound | None]) -> Bound | None:
 
 
 # specifiers -----------------------------------------------------------------------------------
-_CLAUSE = re.compile(r"^\s*(===|~=|==|!=|<=|>=|<|>|=|\^|~)?\s*(\S+?)\s*$")
+_CLAUSE = r"^\s*(===|~=|==|!=|<=|>=|<|>|=|\^|~)?\s*(\S+?)\s*$"
 
 
 def pep440_bound(spec: str) -> Bound | None:
@@ -83,7 +83,7 @@ def pep440_bound(spec: str) -> Bound | None:
 
 
 def _clause_bound(clause: str, pep440: bool = False, conda: bool = False) -> Bound | None:
-    m = _CLAUSE.match(clause)
+    m = re.match(_CLAUSE, clause)
     if not m:
         return None
     op, ver = m.group(1) or "", m.group(2)
@@ -111,7 +111,7 @@ def _clause_bound(clause: str, pep440: bool = False, conda: bool = False) -> Bou
     return None  # >, >=, !=
 
 
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$", re.S)
+_NAME = r"(?s)^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$"
 
 
 def _is_peft(name: str) -> bool:
@@ -120,7 +120,7 @@ def _is_peft(name: str) -> bool:
 
 def requirement_bound(line: str) -> tuple[bool, Bound | None]:
     """``(mentions_peft, bound)`` for one PEP 508 requirement string."""
-    m = _NAME.match(line)
+    m = re.match(_NAME, line)
     if not m or not _is_peft(m.group(1)):
         return False, None
     rest = m.group(3).strip()
@@ -338,10 +338,8 @@ def file_groups(path: Path, read: Reader = _read) -> list[tuple[bool, Bound | No
 
 
 # PEP 723 ---------------------------------------------------------------------------------------
-_SCRIPT = re.compile(
-    r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$"
-)
-_COMMENT_LINE = re.compile(r"#.*\n")
+_SCRIPT = r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$"
+_COMMENT_LINE = r"#.*\n"
 
 
 def script_metadata(lines: list[str]) -> tuple[list[str], int, int] | None:
@@ -352,12 +350,12 @@ def script_metadata(lines: list[str]) -> tuple[list[str], int, int] | None:
     text = "\n".join(lines) + "\n"
     if "# /// script" not in text:
         return None
-    for m in _SCRIPT.finditer(text):
+    for m in re.finditer(_SCRIPT, text):
         if m.group("type") != "script":
             continue
         content = "".join(
             line[2:] if line.startswith("# ") else line[1:]
-            for line in _COMMENT_LINE.findall(m.group("content"))
+            for line in re.findall(_COMMENT_LINE, m.group("content"))
         )
         data = _toml(content)
         if data is None:
