@@ -27,8 +27,7 @@ class Download(NamedTuple):
 
 # -- arguments ---------------------------------------------------------------------------------
 
-@dataclass
-class Option:
+class Option(NamedTuple):
     """One setting given on a command line: ``key`` as the program names it, where the key is
     written, and its values (none for a flag alone)."""
 

@@ -460,7 +460,7 @@ def _abbreviations(options: list[Option], names: frozenset[str], older: set[str]
             continue
         matches = [n for n in names if n.startswith(o.key)]
         if len(matches) == 1:
-            out.append(replace(o, key=matches[0]))
+            out.append(o._replace(key=matches[0]))
         elif not matches:
             out.append(o)
     return out
