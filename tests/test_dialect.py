@@ -12,7 +12,7 @@ from conftest import sites_for_text
 
 from lora_lint.cli import main
 from lora_lint.dialect import Dialect
-from lora_lint.dialects import named, names
+from lora_lint.dialects import ORDER, named, names
 from lora_lint.model import UNKNOWN, LoraSite, Param, Span
 from lora_lint.models import context
 from lora_lint.models.spec import LoraSpec
@@ -22,6 +22,14 @@ PYTHON = ("peft", "unsloth", "unsloth-vision")
 ALL = (*names(), *PYTHON)
 HERE = Span(1, 1, 1, 2)
 RULES = Path(__file__).parent.parent / "lora_lint" / "rules"
+
+
+def test_every_dialect_module_is_in_the_detection_order():
+    """``dialects.ORDER`` is the one list of the dialects (a module is imported when a document
+    gets to its signature): a module left out of it would never read a document."""
+    package = RULES.parent / "dialects"
+    modules = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
+    assert sorted(ORDER) == sorted(modules) and len(set(ORDER)) == len(ORDER)
 
 
 @pytest.mark.parametrize("name", ALL)
