@@ -1,8 +1,8 @@
 """A changed file imports what reading it needs, and nothing else: a YAML config never imports
-libcst, a Python config neither PyYAML nor the YAML dialects, a shell script only the dialect of
-the program it runs, and a file without a LoRA marker not even its reader. Each run is a fresh
-process (``sys.modules`` of a real ``lora-lint check``), and each also names a module its path
-must import, so that the probe is seen to see what it claims."""
+libcst, a Python config neither PyYAML nor the YAML dialects (a TRL script only TRL's record),
+a shell script only the dialect of the program it runs, and a file without a LoRA marker not even
+its reader. Each run is a fresh process (``sys.modules`` of a real ``lora-lint check``), and each
+also names a module its path must import, so that the probe is seen to see what it claims."""
 
 from __future__ import annotations
 
@@ -38,6 +38,14 @@ PYTHON = """\
 from peft import LoraConfig
 config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
 """
+#: TRL's ``get_peft_config(model_args)``: read with the TRL dialect's record, not its YAML reader.
+TRL = """\
+from trl import ModelConfig, TrlParser, get_peft_config
+
+parser = TrlParser((ModelConfig,))
+(model_args,) = parser.parse_args_and_config()
+peft_config = get_peft_config(model_args)
+"""
 SWIFT = """\
 #!/bin/bash
 swift sft --model meta-llama/Llama-3.2-1B --train_type lora --lora_rank 8 --lora_alpha 16 \\
@@ -56,6 +64,8 @@ CASES = {
     "train.py": (PYTHON, ["libcst", "lora_lint.sources.python"],
                  ["yaml", "lora_lint.dialects", "lora_lint.sources.yaml_nodes", "lora_lint.sources.shell",
                   "lora_lint.sources.shell_lex"]),
+    "trl_train.py": (TRL, ["libcst", "lora_lint.dialects.trl"],
+                     ["yaml", "lora_lint.sources.yaml_nodes", "lora_lint.sources.shell_lex"]),
     # a shell script reads its flags' values as YAML does (PyYAML), in its program's dialect only
     "train.sh": (SWIFT, ["lora_lint.sources.shell_programs", "lora_lint.dialects.ms_swift"],
                  ["libcst", "lora_lint.sources.python", "lora_lint.dialects.axolotl",
