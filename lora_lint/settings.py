@@ -12,11 +12,13 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .globs import Glob
 from .model import Severity
-from .registry import Rule
+
+if TYPE_CHECKING:
+    from .registry import Rule
 
 #: Rules that run only when selected explicitly (by code, prefix, name or ``ALL``).
 DEFAULT_OFF = frozenset({"LL904"})
