@@ -73,12 +73,8 @@ def kind_of(path: str) -> Kind | None:
     """The kind of the file named ``path``, None for a name of no kind lora-lint knows (and for a
     data file of a known kind: ``is_data_file``)."""
     lower = path.lower()
-    if is_data_file(lower):
-        return None
-    for suffix, kind in SUFFIXES.items():
-        if lower.endswith(suffix):
-            return kind
-    return None
+    kind = SUFFIXES.get(lower[lower.rfind("."):])  # (every suffix is one dot and a word)
+    return None if kind is None or is_data_file(lower) else kind
 
 
 def repository_root(start: str) -> str | None:
