@@ -30,13 +30,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 from .depends import Record, recording
 from .model import Finding, Span
 from .settings import Settings
 from .source_file import Kind, SourceFile, Stamp
 
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
 if TYPE_CHECKING:
     from .engine import Reach, Waiting
     from .registry import Rule

@@ -40,7 +40,6 @@ import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from . import __version__
 from .bounded_read import read_regular_file
@@ -48,6 +47,10 @@ from .cache_root import cache_root, disabled, write_atomically
 from .depends import Record, matching, sha256, shape, stat_or_none, trusted_mtime
 from .model import Edit, Finding, Fix, Severity, Span
 from .source_file import Stamp
+
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA = 1
 DIR = "results"

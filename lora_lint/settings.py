@@ -12,12 +12,14 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
 
 from .globs import Glob
 from .model import Severity
 
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .registry import Rule
 
 #: Rules that run only when selected explicitly (by code, prefix, name or ``ALL``).

@@ -21,9 +21,14 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
 
 from .model import Span
+
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
+if TYPE_CHECKING:
+    from typing import Any, Protocol, TypeVar
+
+    T = TypeVar("T")
 
 
 class Kind(enum.Enum):
@@ -146,31 +151,29 @@ class Stamp:
     sha256: str
 
 
-class Rows(Protocol):
-    """Where the lines of a reader's own text are in the real file (see the module's docstring)."""
+if TYPE_CHECKING:  # (what a reader's rows object provides; readers are checked, not subclassed)
+    class Rows(Protocol):
+        """Where the lines of a reader's own text are in the real file (see the module's docstring)."""
 
-    def locate(self, line: int) -> tuple[int | None, int]:
-        """``(cell, line)``: the cell (None: the file has no cells) and the line within it or the file."""
+        def locate(self, line: int) -> tuple[int | None, int]:
+            """``(cell, line)``: the cell (None: the file has no cells) and the line within it or the file."""
 
-    def in_file(self, line: int, col: int) -> tuple[int, int]:
-        """Where 1-based ``line``/``col`` of the reader's text is in the real file's text."""
+        def in_file(self, line: int, col: int) -> tuple[int, int]:
+            """Where 1-based ``line``/``col`` of the reader's text is in the real file's text."""
 
-    def edited(self, before: SourceFile, ranges: list[tuple[int, int, str]]) -> Rows:
-        """The rows of ``before``'s text once the edits ``ranges`` (``(start, end, new)``) apply."""
+        def edited(self, before: SourceFile, ranges: list[tuple[int, int, str]]) -> Rows:
+            """The rows of ``before``'s text once the edits ``ranges`` (``(start, end, new)``) apply."""
 
-    def file_text(self, text: str) -> str:
-        """The real file's text holding the reader's text ``text`` (a fixed version of it)."""
+        def file_text(self, text: str) -> str:
+            """The real file's text holding the reader's text ``text`` (a fixed version of it)."""
 
-    def parts(self, text: str) -> list[tuple[int, str]]:
-        """``(cell, its text)`` for each cell of the reader's text ``text`` (what a diff shows)."""
+        def parts(self, text: str) -> list[tuple[int, str]]:
+            """``(cell, its text)`` for each cell of the reader's text ``text`` (what a diff shows)."""
 
-    @property
-    def problems(self) -> tuple[tuple[str, Span], ...]:
-        """``(message, span)`` of each part of the file its reader could not read (a notebook's
-        cell that does not parse): LL901 each, while the rest is read."""
-
-
-T = TypeVar("T")
+        @property
+        def problems(self) -> tuple[tuple[str, Span], ...]:
+            """``(message, span)`` of each part of the file its reader could not read (a notebook's
+            cell that does not parse): LL901 each, while the rest is read."""
 
 
 class SourceFile:
