@@ -26,7 +26,6 @@ model resolution may go in a step) until nothing waits; then its suppression com
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -38,6 +37,8 @@ from .source_file import Kind, SourceFile, Stamp
 
 TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
 if TYPE_CHECKING:
+    import threading
+
     from .engine import Reach, Waiting
     from .registry import Rule
     from .result_cache import ResultCache
@@ -277,6 +278,7 @@ def can_fork() -> bool:
     """Fork is what makes workers cheap (no re-import, settings inherited); without it (Windows)
     or with other threads running (an editor's server), one process does everything."""
     import multiprocessing
+    import threading
 
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
@@ -508,6 +510,8 @@ class Warmup:
 
     def start(self) -> None:
         if self.thread is None:
+            import threading
+
             from .models.build import warm_up
 
             self.thread = threading.Thread(target=warm_up, name="lora-lint-import", daemon=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -98,15 +99,18 @@ def repository_root(start: str) -> str | None:
         d = parent
 
 
-#: ``#!`` lines of the shells whose words bash's rules read (what pre-commit's ``shell`` type
-#: also sends for a file without a suffix); zsh, csh and tcsh split words otherwise.
-SHEBANG = re.compile(r"#![ \t]*(?:/usr)?(?:/local)?/bin/(?:env[ \t]+(?:-S[ \t]+)?)?(?:ba|da|a|k)?sh(?:\s|$)")
+@functools.cache
+def shebang() -> re.Pattern:
+    """``#!`` lines of the shells whose words bash's rules read (what pre-commit's ``shell`` type
+    also sends for a file without a suffix); zsh, csh and tcsh split words otherwise. (Compiled
+    when first asked: a walk never asks.)"""
+    return re.compile(r"#![ \t]*(?:/usr)?(?:/local)?/bin/(?:env[ \t]+(?:-S[ \t]+)?)?(?:ba|da|a|k)?sh(?:\s|$)")
 
 
 def kind_of_file(path: str, text: str) -> Kind | None:
     """The kind of a file from its name, else (a name without a known suffix) from its ``#!`` line."""
     kind = kind_of(path)
-    if kind is None and text.startswith("#!") and SHEBANG.match(text[:200]):
+    if kind is None and text.startswith("#!") and shebang().match(text[:200]):
         return Kind.SHELL
     return kind
 
