@@ -323,7 +323,7 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
         if cache is not None:
             found = cache.get(path, settings)
             if found is not None:
-                results.append(_linted(path, found, shown_of(path, settings) if found else None))
+                results.append(Linted(path, found, shown_of(path, settings) if found else None))
                 continue
         read = read_file(path, settings, stamp=cache is not None)
         index = len(results)
@@ -385,10 +385,6 @@ def _may_hold_sites(source: SourceFile) -> bool:
     from .sources import may_hold_sites
 
     return may_hold_sites(source)
-
-
-def _linted(path: str, findings: list[Finding], shown: SourceFile | None) -> Linted:
-    return Linted(path, findings, shown if findings else None)
 
 
 def _phase_one(jobs: list[Job], settings_for: Callable[[str], Settings], workers: int,
