@@ -13,13 +13,16 @@ yields for a module reachable twice (T5's ``encoder.embed_tokens`` is ``shared``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 from ..peft_history import parse
 
 SCHEMA_VERSION = 2
+
+T = TypeVar("T")
 
 #: Module kinds. ``linear`` = torch.nn.Linear (and subclasses), ``conv1d`` = transformers' Conv1D
 #: (GPT-2 style, weight stored (in, out)), ``conv`` = torch.nn.Conv1d/2d/3d, ``mha`` =
@@ -93,6 +96,16 @@ class Inventory:
     schema_version: int = SCHEMA_VERSION
 
     # -- lookups -------------------------------------------------------------------------------
+
+    def derived(self, compute: Callable[[Inventory], T]) -> T:
+        """``compute(self)``, computed once per inventory: a table every site of the model reads
+        (an inventory is not changed once built; ``replicate`` makes a new one)."""
+        tables = self.__dict__.setdefault("_derived", {})
+        try:
+            return tables[compute]
+        except KeyError:
+            value = tables[compute] = compute(self)
+            return value
 
     @cached_property
     def by_name(self) -> dict[str, ModuleInfo]:
