@@ -44,6 +44,12 @@ def none_result(node: cst.BaseExpression, receiver: Any) -> str | None:
     return None
 
 
+#: libcst's node classes are final and ABCs: a node's exact type in a set is the same test as
+#: ``isinstance`` at a tenth of its cost (this visitor sees every node of the file).
+_FRAMES = frozenset({cst.FunctionDef, cst.Lambda, cst.ClassDef})
+_LOOPS = frozenset({cst.For, cst.While})
+
+
 class Loops(cst.CSTVisitor):
     """The calls that run inside a loop of their own function (or of the module)."""
 
@@ -52,18 +58,20 @@ class Loops(cst.CSTVisitor):
         self.in_loop: set[cst.Call] = set()
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        kind = type(node)
+        if kind in _FRAMES:
             self.depth.append(0)
-        elif isinstance(node, (cst.For, cst.While)):
+        elif kind in _LOOPS:
             self.depth[-1] += 1
-        elif isinstance(node, cst.Call) and self.depth[-1]:
+        elif kind is cst.Call and self.depth[-1]:
             self.in_loop.add(node)
         return True
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
-        if isinstance(original_node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        kind = type(original_node)
+        if kind in _FRAMES:
             self.depth.pop()
-        elif isinstance(original_node, (cst.For, cst.While)):
+        elif kind in _LOOPS:
             self.depth[-1] -= 1
 
 
