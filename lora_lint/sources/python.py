@@ -278,6 +278,27 @@ class Walk(cst.CSTVisitor):
     def replay(self, visitor: cst.CSTVisitor) -> None:
         """``module.visit(visitor)`` for visitors without attribute hooks (``visit_X_attr``)."""
         events, i, n = self.events, 0, len(self.events)
+        cls = type(visitor)
+        if cls.on_visit is cst.CSTVisitor.on_visit and cls.on_leave is cst.CSTVisitor.on_leave:
+            # libcst's own dispatch (``visit_<type>``/``leave_<type>``, formatted and looked up
+            # for every node), from a table by node type: only the methods the visitor defines
+            hooks = _hooks(cls)
+            while i < n:
+                node, end = events[i]
+                hook = hooks.get(type(node), _UNSEEN)
+                if hook is _UNSEEN:
+                    hook = hooks[type(node)] = _hook(cls, type(node))
+                if hook is not None:
+                    visit, leave = hook
+                    if end < 0:
+                        if leave is not None:
+                            leave(visitor, node)
+                    elif visit is not None and visit(visitor, node) is False:
+                        if leave is not None:
+                            leave(visitor, node)
+                        i = end
+                i += 1
+            return
         while i < n:
             node, end = events[i]
             if end < 0:
@@ -286,6 +307,29 @@ class Walk(cst.CSTVisitor):
                 visitor.on_leave(node)
                 i = end
             i += 1
+
+
+_UNSEEN = object()
+_HOOKS: dict[type, dict[type, Any]] = {}
+
+
+def _hooks(cls: type) -> dict[type, Any]:
+    """Node type -> ``(visit, leave)`` of the visitor class ``cls`` (None for a type it has
+    neither for), filled in as node types are met."""
+    return _HOOKS.setdefault(cls, {})
+
+
+def _hook(cls: type, node_type: type):
+    """The ``visit_<type>`` and ``leave_<type>`` functions ``cls`` defines (libcst's empty defaults
+    left out: calling one does nothing), or None when it defines neither."""
+    name = node_type.__name__
+    visit = getattr(cls, f"visit_{name}", None)
+    leave = getattr(cls, f"leave_{name}", None)
+    if visit is getattr(cst.CSTVisitor, f"visit_{name}", None):
+        visit = None
+    if leave is getattr(cst.CSTVisitor, f"leave_{name}", None):
+        leave = None
+    return None if visit is None and leave is None else (visit, leave)
 
 
 def positions_of(module: cst.Module):
