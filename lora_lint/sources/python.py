@@ -8,6 +8,7 @@ that happens to be called ``LoraConfig`` is not.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import replace
 from typing import Any
@@ -229,34 +230,41 @@ def _method(call: cst.Call) -> str | None:
     return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
 
 
-class Walk(cst.CSTVisitor):
-    """One libcst traversal, recorded so that more visitors can replay it.
+class Walk:
+    """One traversal of the tree in libcst's visiting order, recorded so that visitors can replay it.
 
-    libcst rebuilds every node on every ``visit`` (and calls two attribute hooks per field);
-    replaying the recorded order calls the same ``on_visit``/``on_leave`` methods in the same
-    order, children skipped when ``on_visit`` says so, for a fraction of the cost.
+    libcst's ``visit`` rebuilds every node (and calls two attribute hooks per field). The walk
+    reads each node's children from the fields libcst's visit goes through, in its order (learnt
+    once per node class from libcst itself: ``visited_fields``), without rebuilding anything; a
+    replay calls the same ``on_visit``/``on_leave`` methods in the same order as ``visit``, children
+    skipped when ``on_visit`` says so, for a fraction of the cost. It is iterative: a deep tree
+    does not recurse. ``tests/test_python_source.py`` checks the order against libcst's visit.
     """
 
     def __init__(self, module: cst.Module) -> None:
         self.events: list[list] = []  # [node, index of its leave event]; leave events: [node, -1]
-        self._open: list[int] = []
         self._start: dict[int, int] | None = None
-        module.visit(self)
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        self._open.append(len(self.events))
-        self.events.append([node, 0])
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.events[self._open.pop()][1] = len(self.events)
-        self.events.append([original_node, -1])
-
-    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        pass
-
-    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
-        pass
+        events, learnt, sentinel = self.events, _VISITED, cst.MaybeSentinel
+        stack: list = [module]  # nodes to enter, and (ints) the events of nodes to leave
+        while stack:
+            item = stack.pop()
+            if type(item) is int:
+                events[item][1] = len(events)
+                events.append([events[item][0], -1])
+                continue
+            stack.append(len(events))
+            events.append([item, 0])
+            known = learnt.get(type(item))  # (``visited_fields`` inlined for a known class)
+            below: list = []
+            for name in known[0] if known is not None and not known[1] else visited_fields(item):
+                value = getattr(item, name)
+                kind = type(value)
+                if kind is tuple or kind is list:
+                    below.extend(value)
+                elif value is not None and kind is not sentinel:
+                    below.append(value)
+            below.reverse()
+            stack.extend(below)
 
     def subtree(self, node: cst.CSTNode, skip: tuple[type, ...] = ()):
         """The nodes under ``node`` in order (``node`` itself first), without descending into
@@ -307,6 +315,57 @@ class Walk(cst.CSTVisitor):
                 visitor.on_leave(node)
                 i = end
             i += 1
+
+
+class _Fields(cst.CSTVisitor):
+    """The fields libcst's visit of one node goes through, in order, without descending."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return False
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        pass
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        self.names.append(attribute)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        pass
+
+
+#: node class -> (the fields its visit goes through, in order; the other fields that held None or
+#: an empty sequence when it was learnt: another node of the class may hold a node there)
+_VISITED: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def visited_fields(node: cst.CSTNode) -> tuple[str, ...]:
+    """The fields of ``node`` that libcst's ``visit`` goes through, in its order. Learnt from
+    ``_visit_and_replace_children`` (what ``visit`` runs) once per class, and again for a node
+    holding a node where the first one of its class did not (a field libcst visits only when
+    it is set, such as an f-string expression's ``format_spec``)."""
+    cls = type(node)
+    known = _VISITED.get(cls)
+    if known is not None:
+        names, unset = known
+        if not unset or not any(_holds_node(getattr(node, f)) for f in unset):
+            return names
+    recorder = _Fields()
+    node._visit_and_replace_children(recorder)
+    names = tuple(dict.fromkeys(recorder.names))
+    if known is not None:  # what an earlier node of the class showed and this one did not
+        names += tuple(f for f in known[0] if f not in names)
+    unset = tuple(f.name for f in dataclasses.fields(node) if f.name not in names
+                  and (getattr(node, f.name) is None or getattr(node, f.name) == ()
+                       or getattr(node, f.name) == []))
+    _VISITED[cls] = (names, unset)
+    return names
+
+
+def _holds_node(value) -> bool:
+    return isinstance(value, cst.CSTNode) or (isinstance(value, (tuple, list)) and len(value) > 0)
 
 
 _UNSEEN = object()
