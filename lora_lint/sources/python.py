@@ -197,12 +197,6 @@ class Imports(cst.CSTVisitor):
             self.names[node.targets[0].target.value] = ".".join([arg.value[1:-1], *attrs])
 
 
-#: The node types ``Calls`` collects. libcst's node classes are final and ABCs, so a node's exact
-#: type in a set is the same test as ``isinstance`` at a tenth of its cost.
-_ASSIGNMENTS = frozenset({cst.Assign, cst.AnnAssign})
-_COLLECTED = frozenset({cst.Call, *_ASSIGNMENTS})
-
-
 class Calls(cst.CSTVisitor):
     """Collects calls, and assignments (``x = ...``, ``x: T = ...``), with the scope they appear in."""
 
@@ -212,18 +206,28 @@ class Calls(cst.CSTVisitor):
         self.calls: list[tuple[cst.Call, Scope]] = []
         self.assignments: list[tuple[cst.Assign | cst.AnnAssign, Scope]] = []
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
+    # the nodes ScopeBuilder opens a scope for
+    def _enter(self, node: cst.CSTNode) -> None:
         scope = self.scopes.scope_of.get(node)
         if scope is not None:
             self.stack.append(scope)
-        kind = type(node)
-        if kind in _COLLECTED and self.stack:
-            (self.calls if kind is cst.Call else self.assignments).append((node, self.stack[-1]))
-        return True
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
+    def _leave(self, original_node: cst.CSTNode) -> None:
         if original_node in self.scopes.scope_of:
             self.stack.pop()
+
+    visit_Module = visit_FunctionDef = visit_Lambda = visit_ClassDef = _enter
+    leave_Module = leave_FunctionDef = leave_Lambda = leave_ClassDef = _leave
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.stack:
+            self.calls.append((node, self.stack[-1]))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if self.stack:
+            self.assignments.append((node, self.stack[-1]))
+
+    visit_AnnAssign = visit_Assign
 
 
 def _method(call: cst.Call) -> str | None:

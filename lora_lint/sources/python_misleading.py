@@ -44,12 +44,6 @@ def none_result(node: cst.BaseExpression, receiver: Any) -> str | None:
     return None
 
 
-#: libcst's node classes are final and ABCs: a node's exact type in a set is the same test as
-#: ``isinstance`` at a tenth of its cost (this visitor sees every node of the file).
-_FRAMES = frozenset({cst.FunctionDef, cst.Lambda, cst.ClassDef})
-_LOOPS = frozenset({cst.For, cst.While})
-
-
 class Loops(cst.CSTVisitor):
     """The calls that run inside a loop of their own function (or of the module)."""
 
@@ -57,22 +51,26 @@ class Loops(cst.CSTVisitor):
         self.depth = [0]
         self.in_loop: set[cst.Call] = set()
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        kind = type(node)
-        if kind in _FRAMES:
-            self.depth.append(0)
-        elif kind in _LOOPS:
-            self.depth[-1] += 1
-        elif kind is cst.Call and self.depth[-1]:
-            self.in_loop.add(node)
-        return True
+    def _frame(self, node: cst.CSTNode) -> None:
+        self.depth.append(0)
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        kind = type(original_node)
-        if kind in _FRAMES:
-            self.depth.pop()
-        elif kind in _LOOPS:
-            self.depth[-1] -= 1
+    def _frame_done(self, original_node: cst.CSTNode) -> None:
+        self.depth.pop()
+
+    def _loop(self, node: cst.CSTNode) -> None:
+        self.depth[-1] += 1
+
+    def _loop_done(self, original_node: cst.CSTNode) -> None:
+        self.depth[-1] -= 1
+
+    visit_FunctionDef = visit_Lambda = visit_ClassDef = _frame
+    leave_FunctionDef = leave_Lambda = leave_ClassDef = _frame_done
+    visit_For = visit_While = _loop
+    leave_For = leave_While = _loop_done
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.depth[-1]:
+            self.in_loop.add(node)
 
 
 def changes_of(name: str, scope, calls) -> list[tuple[int, cst.Call]]:
