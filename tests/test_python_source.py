@@ -301,3 +301,23 @@ def test_the_walk_visits_in_libcsts_order():
         got = python.Walk(module).events
         assert [(id(n), end) for n, end in got] == [(id(n), end) for n, end in want.events]
     assert len(texts) > 10
+
+
+def test_positions_are_libcsts():
+    """``positions_of`` replays libcst's ``PositionProvider`` with plain numbers: every node's
+    range must be libcst's, whatever the line endings."""
+    import pathlib
+
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    texts = [WALKED, WALKED.replace("\n", "\r\n"), WALKED.replace("\n", "\r"), "x = 1", "\n\n# only comments\n"]
+    texts += [p.read_text(encoding="utf-8") for p in sorted(pathlib.Path(python.__file__).parent.glob("python*.py"))]
+    for text in texts:
+        module = cst.parse_module(text)
+        want = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        got = python.positions_of(module)
+        assert len(got) == len(want)
+        assert all(got[node] == rng for node, rng in want.items())
+        assert all(got.span(node) == Span(r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
+                   for node, r in want.items())

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Note, Param, Span
@@ -29,6 +30,11 @@ from .python_flags import CommandLine, ScriptFlags
 from .python_scope import Scope, ScopeBuilder
 from .python_scope import dotted as _dotted
 from .python_values import Traced, plain
+
+try:  # (libcst's code generation state: what ``_PositionState`` extends)
+    from libcst._nodes.internal import CodegenState
+except ImportError:  # another libcst: positions the public way
+    CodegenState = object  # type: ignore[assignment,misc]
 
 __all__ = ["DIALECTS", "PEFT", "UNSLOTH", "UNSLOTH_VISION", "CommandLine", "Extractor", "ScriptFlags", "script_flags",
            "sites"]
@@ -135,10 +141,6 @@ def _error_span(source: SourceFile, e: cst.ParserSyntaxError) -> Span:
     line = min(max(line, 1), len(lines) + 1)
     width = len(lines[line - 1]) if line <= len(lines) else 0
     return Span.point(line, min(max(col, 1), width + 1))
-
-
-def span_of(rng: CodeRange) -> Span:
-    return Span(rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
 
 
 class Imports(cst.CSTVisitor):
@@ -395,15 +397,110 @@ def _hook(cls: type, node_type: type):
     return None if visit is None and leave is None else (visit, leave)
 
 
-def positions_of(module: cst.Module):
-    """``MetadataWrapper(module).resolve(PositionProvider)`` without the empty batched visit of
-    the whole tree that ``resolve`` also makes."""
+def positions_of(module: cst.Module) -> Positions:
+    """Line and column of every node of ``module``: what libcst's ``PositionProvider`` gives
+    (``tests/test_python_source.py`` compares them), from one code generation of the module that
+    records plain numbers (``_PositionState``), made into ``CodeRange``s only where asked."""
     try:
-        provider = PositionProvider()
-        provider._gen_impl(module)
-        return provider._computed
+        if CodegenState is object:
+            raise NotImplementedError
+        state = _PositionState(module.default_indent, module.default_newline)
+        module._codegen(state)
+        return Positions(state.computed)
     except Exception:  # another libcst: the public way
-        return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        ranges = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return Positions({node: (r.start.line, r.start.column, r.end.line, r.end.column)
+                          for node, r in ranges.items()})
+
+
+class Positions(Mapping):
+    """node -> ``CodeRange`` (a ``PositionProvider`` result), from ``(line, column, end line, end
+    column)`` tuples; ``span`` reads them without making the range."""
+
+    def __init__(self, raw: dict[cst.CSTNode, tuple[int, int, int, int]]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        line, column, end_line, end_column = self._raw[node]
+        return CodeRange(CodePosition(line, column), CodePosition(end_line, end_column))
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._raw
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def span(self, node: cst.CSTNode) -> Span:
+        line, column, end_line, end_column = self._raw[node]
+        return Span(line, column + 1, end_line, end_column + 1)
+
+
+class _PositionState(CodegenState):
+    """libcst's ``PositionProvidingCodegenState`` (metadata/position_provider.py), recording
+    ``(line, column, end line, end column)`` tuples instead of creating three frozen dataclasses
+    per node, with a plain context manager instead of a generator-based one: the same positions
+    (a node's syntactic range, else its whole code's) at a third of the cost."""
+
+    def __init__(self, default_indent: str, default_newline: str) -> None:
+        super().__init__(default_indent=default_indent, default_newline=default_newline)
+        self.line = 1  # one-based
+        self.column = 0  # zero-based
+        self.starts: list[tuple[int, int]] = []
+        self.computed: dict[cst.CSTNode, tuple[int, int, int, int]] = {}
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.add_token(token)
+
+    def add_token(self, value: str) -> None:
+        self.tokens.append(value)
+        if "\n" in value or "\r" in value:
+            segments = _NEWLINE.split(value)
+            self.line += len(segments) - 1
+            self.column = len(segments[-1])
+        else:
+            self.column += len(value)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self.starts.append((self.line, self.column))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        line, column = self.starts.pop()
+        if node not in self.computed:  # (a syntactic position recorded inside is kept)
+            self.computed[node] = (line, column, self.line, self.column)
+
+    def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
+                                  end_node: cst.CSTNode | None = None) -> _Syntactic:
+        return _Syntactic(self, node, start_node, end_node)
+
+
+_NEWLINE = re.compile(r"\r\n?|\n")
+
+
+class _Syntactic:
+    """``with state.record_syntactic_position(node, start_node=, end_node=)``: the node's range
+    is where its own code starts and ends, or where ``start_node`` starts and ``end_node`` ends."""
+
+    __slots__ = ("state", "node", "start_node", "end_node", "line", "column")
+
+    def __init__(self, state: _PositionState, node: cst.CSTNode, start_node: cst.CSTNode | None,
+                 end_node: cst.CSTNode | None) -> None:
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+        self.line, self.column = state.line, state.column
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        state = self.state
+        computed = state.computed
+        line, column = (self.line, self.column) if self.start_node is None else computed[self.start_node][:2]
+        end_line, end_column = (state.line, state.column) if self.end_node is None else computed[self.end_node][2:]
+        computed[self.node] = (line, column, end_line, end_column)
+        return False
 
 
 class Extractor:
@@ -526,14 +623,14 @@ class Extractor:
         return attach_models(self, self.calls, found)
 
     @property
-    def positions(self):
+    def positions(self) -> Positions:
         """Line and column of every node (one code-generation pass, made only when needed)."""
         if self._positions is None:
             self._positions = positions_of(self.module)
         return self._positions
 
     def span(self, node: cst.CSTNode) -> Span:
-        return span_of(self.positions[node])
+        return self.positions.span(node)
 
     def param(self, key: str, t: Traced, at: Span) -> Param:
         """The Param of a traced value: at ``at`` (the keyword written in the call) unless the value
