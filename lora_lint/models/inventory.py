@@ -170,7 +170,7 @@ class Inventory:
 
     def fused_experts(self) -> list[str]:
         """3-D parameters under an ``experts`` module: MoE experts stored fused (transformers 5)."""
-        return [n for n, s in self.parameters.items() if len(s) == 3 and ".experts." in f".{n}"]
+        return list(self.derived(_fused_experts))
 
     def iter_layers(self) -> Iterator[tuple[str, int]]:
         yield from self.layer_lists.items()
@@ -286,6 +286,10 @@ class Inventory:
             "modules": len(self.modules),
             "num_layers": self.num_layers,
         }
+
+
+def _fused_experts(inv: Inventory) -> list[str]:
+    return [n for n, s in inv.parameters.items() if len(s) == 3 and ".experts." in f".{n}"]
 
 
 def _numel(shape) -> int:
