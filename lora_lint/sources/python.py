@@ -20,7 +20,7 @@ from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionPr
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Note, Param, Span
 from ..peft_facts import facts, suggest
-from ..source_file import SourceFile
+from ..source_file import LINE_BREAK, SourceFile
 from ._base import PYTHON_MARKERS as MARKERS
 from ._base import SourceError
 from .python_cli import all_flags
@@ -458,7 +458,7 @@ class _PositionState(CodegenState):
     def add_token(self, value: str) -> None:
         self.tokens.append(value)
         if "\n" in value or "\r" in value:
-            segments = _NEWLINE.split(value)
+            segments = LINE_BREAK.split(value)  # (libcst's NEWLINE_RE: the same breaks)
             self.line += len(segments) - 1
             self.column = len(segments[-1])
         else:
@@ -475,9 +475,6 @@ class _PositionState(CodegenState):
     def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
                                   end_node: cst.CSTNode | None = None) -> _Syntactic:
         return _Syntactic(self, node, start_node, end_node)
-
-
-_NEWLINE = re.compile(r"\r\n?|\n")
 
 
 class _Syntactic:
