@@ -10,15 +10,16 @@ its directory. Every key, rule code, rule name and option is checked: a mistake 
 from __future__ import annotations
 
 import copy
-import math
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from . import rule_index
 from .settings import Layer, PathPattern, Settings, UsageError, resolve_selector
+
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG_NAMES = (".lora-lint.toml", "lora-lint.toml", "pyproject.toml")
 SELECTION_KEYS = ("select", "extend-select", "ignore")
@@ -37,10 +38,13 @@ class ConfigError(UsageError):
 def known_rules() -> dict[str, Any]:
     """The rules configuration is checked against, code -> (anything with a ``name`` and
     ``options``): the rule index (so that reading a configuration file loads no rule; it equals
-    the registry, tests/test_docs.py), and any rule registered since (at run time, in a test)."""
-    from .registry import RULES
+    the registry, tests/test_docs.py), and any rule registered since (at run time, in a test).
+    A rule is registered by importing the registry: until something has, it holds none (and a
+    run whose files are all in the results cache never imports it)."""
+    from . import rule_index
 
-    return {**rule_index.rules(), **RULES}
+    registry = sys.modules.get(f"{__package__}.registry")
+    return {**rule_index.rules(), **(registry.RULES if registry is not None else {})}
 
 
 def rule_option_defaults() -> dict[str, Any]:
@@ -189,6 +193,8 @@ def _finite(value: Any) -> bool:
     """An int or a float that is neither infinite nor NaN (nor too large to be a float)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
+    import math
+
     try:
         return math.isfinite(value)
     except OverflowError:  # an int beyond float's range

@@ -34,7 +34,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import wraps
-from typing import Any, TypeVar
+
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., Any])
+    T = TypeVar("T")
 
 __all__ = ["Record", "captured", "exists", "is_dir", "is_file", "listing", "memo", "note_read",
            "recording", "remembered", "replay", "shape", "stat", "trusted_mtime", "unrecorded", "volatile"]
@@ -241,10 +247,6 @@ def matching(directory: str | os.PathLike, pattern: str) -> list[str]:
 
     regex = re.compile(pattern)
     return sorted(n for n in os.listdir(directory) if regex.fullmatch(n))
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 
 def remembered(table: dict, key: Any, make: Callable[[], T]) -> T:

@@ -21,14 +21,15 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import NamedTuple
 
 from .model import LoraSite, Param, Span
 from .source_file import Kind, SourceFile
 from .training import GPU_MEMORY
 
 
-@dataclass(frozen=True)
-class Comment:
+class Comment(NamedTuple):
     line: int  # 1-based
     col0: int  # 0-based column of the '#'
     text: str  # from the '#' to the end of the line
@@ -53,8 +54,10 @@ def python_comments(source: SourceFile) -> Iterator[Comment]:
         return
 
 
-#: A line whose value is a block scalar (``key: |``, ``- >-``): its content lines follow.
-_BLOCK_START = re.compile(r"(?:^\s*|[:-]\s+)[|>][0-9]?[+-]?[0-9]?$")
+@cache
+def _block_start() -> re.Pattern:
+    """A line whose value is a block scalar (``key: |``, ``- >-``): its content lines follow."""
+    return re.compile(r"(?:^\s*|[:-]\s+)[|>][0-9]?[+-]?[0-9]?$")
 
 
 def _block_parent(line: str) -> int:
@@ -107,7 +110,7 @@ def yaml_comments(source: SourceFile) -> Iterator[Comment]:
             elif not c.isspace():
                 prev = c
             i += 1
-        if quote is None and _BLOCK_START.search(line[:content_end].rstrip()):
+        if quote is None and _block_start().search(line[:content_end].rstrip()):
             block_parent = _block_parent(line)
 
 
@@ -155,12 +158,14 @@ def comments(source: SourceFile) -> Iterator[Comment]:
 
 # -- suppressions --------------------------------------------------------------------------------
 
-_SUPPRESSION = re.compile(
-    r"#\s*(?:lora-lint:\s*(?P<kind>ignore-file|ignore)(?![\w-])(?:\[(?P<list>[^\]]*)\])?"
-    r"|noqa(?![\w-])(?:(?P<colon>:)\s*(?P<noqa>[A-Za-z]+[0-9]+(?:\s*,?\s*[A-Za-z]+[0-9]+)*)?)?)",
-    re.IGNORECASE,
-)
-_NOQA_CODE = re.compile(r"[A-Za-z]+[0-9]+")
+@cache
+def _suppression() -> re.Pattern:
+    """An ``ignore``/``ignore-file``/``noqa`` directive in a comment."""
+    return re.compile(
+        r"#\s*(?:lora-lint:\s*(?P<kind>ignore-file|ignore)(?![\w-])(?:\[(?P<list>[^\]]*)\])?"
+        r"|noqa(?![\w-])(?:(?P<colon>:)\s*(?P<noqa>[A-Za-z]+[0-9]+(?:\s*,?\s*[A-Za-z]+[0-9]+)*)?)?)",
+        re.IGNORECASE,
+    )
 
 
 @dataclass
@@ -186,11 +191,14 @@ def suppressions(source: SourceFile) -> list[Suppression]:
     lines = source.lines
     out: list[Suppression] = []
     for c in comments(source):
+        lowered = c.text.lower()
+        if "lora-l" not in lowered and "noqa" not in lowered:  # (IGNORECASE reads "ı" as "i")
+            continue
         own_line = not lines[c.line - 1][:c.col0].strip()
-        for m in _SUPPRESSION.finditer(c.text):
+        for m in _suppression().finditer(c.text):
             start, end = c.col0 + m.start() + 1, c.col0 + m.end() + 1
             if m["noqa"]:
-                entries = tuple(x.upper() for x in _NOQA_CODE.findall(m["noqa"]) if x.upper().startswith("LL"))
+                entries = tuple(x.upper() for x in re.findall(r"[A-Za-z]+[0-9]+", m["noqa"]) if x.upper().startswith("LL"))
                 if not entries:
                     continue
                 out.append(Suppression(c.line, start, end, False, entries, frozenset({c.line})))
@@ -236,8 +244,8 @@ COMMENT_KEY = "lora-lint: base-model"
 CLASS_KEY = "lora-lint: model-class"
 GPU_MEMORY_KEY = "lora-lint: gpu-memory"
 _KEYS = {"base-model": COMMENT_KEY, "model-class": CLASS_KEY, "gpu-memory": GPU_MEMORY_KEY}
-_MODEL = re.compile(r"#\s*lora-lint:\s*(?P<body>.*)")
-_PAIR = re.compile(r"\b(?P<key>base-model|model-class|gpu-memory)\s*=\s*(?P<q>['\"]?)(?P<value>[^\s'\"#]+)(?P=q)")
+_MODEL = r"#\s*lora-lint:\s*(?P<body>.*)"
+_PAIR = r"\b(?P<key>base-model|model-class|gpu-memory)\s*=\s*(?P<q>['\"]?)(?P<value>[^\s'\"#]+)(?P=q)"
 
 
 def model_directives(source: SourceFile) -> dict[str, Param]:
@@ -247,10 +255,10 @@ def model_directives(source: SourceFile) -> dict[str, Param]:
         return {}
     found: dict[str, Param] = {}
     for c in comments(source):
-        m = _MODEL.search(c.text)
+        m = re.search(_MODEL, c.text)
         if m is None:
             continue
-        for pair in _PAIR.finditer(m.group("body")):
+        for pair in re.finditer(_PAIR, m.group("body")):
             start = c.col0 + m.start("body") + pair.start("value") + 1
             value = pair.group("value")
             key = _KEYS[pair.group("key")]

@@ -116,32 +116,39 @@ def iter_files(paths: Iterable[str], exclude: Iterable[str] = (),
             chain.reverse()
         else:
             chain = [top_abs]
-        yield from _walk(top, top_abs, chain, ignorer, excluded, seen, set())
+        yield from _walk(top, top_abs, os.path.realpath(top_abs), chain, ignorer, excluded, seen, set())
 
 
-def _walk(rel_dir, abs_dir, bases, ignorer, excluded, seen, visited) -> Iterator[str]:
+def _walk(rel_dir, abs_dir, real_dir, bases, ignorer, excluded, seen, visited) -> Iterator[str]:
+    """The files under ``abs_dir`` (named below ``rel_dir``), in name order. ``real_dir`` is
+    ``abs_dir`` with its symbolic links resolved: it is worked out again (``realpath``) only below a
+    link, and a directory met again inside itself (a link loop) is not walked twice."""
+    if real_dir in visited:  # symlink loop
+        return
+    visited = visited | {real_dir}
     try:
-        real = os.path.realpath(abs_dir)
-        if real in visited:  # symlink loop
-            return
-        visited = visited | {real}
-        entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
+        with os.scandir(abs_dir) as it:
+            entries = {entry.name: entry for entry in it}
     except OSError:
         return
-    for entry in entries:
-        name = entry.name
-        abs_path = os.path.join(abs_dir, name)
-        rel_path = os.path.join(rel_dir, name) if rel_dir not in ("", ".") else name
+    prefix = "" if rel_dir in ("", ".") else os.path.join(rel_dir, "")
+    # what matches names here: the .gitignore files of this directory and above it (most often none)
+    matcher = ignorer if ignorer is not None and any(ignorer.rules_in(base) for base in bases) else None
+    for name in sorted(entries):
+        entry = entries[name]
         try:
             is_dir = entry.is_dir()
         except OSError:
             continue
         if is_dir:
-            if name in excluded or (ignorer is not None and ignorer.ignored(abs_path, True, bases)):
+            if name in excluded or (matcher is not None and matcher.ignored(entry.path, True, bases)):
                 continue
-            yield from _walk(rel_path, abs_path, bases + [abs_path], ignorer, excluded, seen, visited)
+            real = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real_dir, name)
+            yield from _walk(prefix + name, entry.path, real, [*bases, entry.path], ignorer, excluded, seen,
+                             visited)
         elif is_source(name) and name not in excluded and not (
-                ignorer is not None and ignorer.ignored(abs_path, False, bases)):
+                matcher is not None and matcher.ignored(entry.path, False, bases)):
+            rel_path = prefix + name
             if rel_path not in seen:
                 seen.add(rel_path)
                 yield rel_path

@@ -8,11 +8,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from .unknown import UNKNOWN, is_known
 
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .dialect import Dialect
 
 __all__ = ["UNKNOWN", "Edit", "Finding", "Fix", "LoraSite", "Note", "Param", "Severity", "Span", "is_known"]

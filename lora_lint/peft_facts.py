@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import sys
@@ -150,6 +149,8 @@ def suggest(name: str, candidates) -> str | None:
     alias = ALIASES.get(name.lower())
     if alias in candidates:
         return alias
+    import difflib  # (here: most runs meet no misspelt key)
+
     match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
     return match[0] if match else None
 

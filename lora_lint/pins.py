@@ -7,26 +7,19 @@ Every parser answers "does it mention peft, and what is the newest version it al
 
 from __future__ import annotations
 
-import configparser
 import re
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .peft_history import Version, parse
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MAX_FILE = 1024 * 1024
 MAX_INCLUDE_DEPTH = 5
 
 
-@dataclass(frozen=True)
-class Bound:
+class Bound(NamedTuple):
     """An upper bound on the version: ``<= version`` when inclusive, else ``< version``."""
 
     version: Version
@@ -74,7 +67,7 @@ def loosest(bounds: Iterable[Bound | None]) -> Bound | None:
 
 
 # specifiers -----------------------------------------------------------------------------------
-_CLAUSE = re.compile(r"^\s*(===|~=|==|!=|<=|>=|<|>|=|\^|~)?\s*(\S+?)\s*$")
+_CLAUSE = r"^\s*(===|~=|==|!=|<=|>=|<|>|=|\^|~)?\s*(\S+?)\s*$"
 
 
 def pep440_bound(spec: str) -> Bound | None:
@@ -90,7 +83,7 @@ def pep440_bound(spec: str) -> Bound | None:
 
 
 def _clause_bound(clause: str, pep440: bool = False, conda: bool = False) -> Bound | None:
-    m = _CLAUSE.match(clause)
+    m = re.match(_CLAUSE, clause)
     if not m:
         return None
     op, ver = m.group(1) or "", m.group(2)
@@ -118,7 +111,7 @@ def _clause_bound(clause: str, pep440: bool = False, conda: bool = False) -> Bou
     return None  # >, >=, !=
 
 
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$", re.S)
+_NAME = r"(?s)^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$"
 
 
 def _is_peft(name: str) -> bool:
@@ -127,7 +120,7 @@ def _is_peft(name: str) -> bool:
 
 def requirement_bound(line: str) -> tuple[bool, Bound | None]:
     """``(mentions_peft, bound)`` for one PEP 508 requirement string."""
-    m = _NAME.match(line)
+    m = re.match(_NAME, line)
     if not m or not _is_peft(m.group(1)):
         return False, None
     rest = m.group(3).strip()
@@ -217,9 +210,8 @@ def _clauses(spec: str) -> list[str]:
 
 def pyproject_groups(text: str) -> list[tuple[bool, Bound | None]]:
     """One ``(mentions_peft, bound)`` per dependency list in a pyproject.toml."""
-    try:
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, ValueError):
+    data = _toml(text)
+    if data is None:
         return []
     groups: list[list] = []
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
@@ -247,11 +239,26 @@ def pyproject_groups(text: str) -> list[tuple[bool, Bound | None]]:
     return out
 
 
+def _toml(text: str) -> dict | None:
+    """The TOML document, None when it does not parse. (The parser is imported here: only a
+    project with a pyproject.toml or a PEP 723 block reads TOML.)"""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError):
+        return None
+
+
 def strings(items) -> list[str]:
     return [x for x in items if isinstance(x, str)]
 
 
 def setup_cfg_groups(text: str) -> list[tuple[bool, Bound | None]]:
+    import configparser  # (here: only a project with a setup.cfg reads one)
+
     cp = configparser.RawConfigParser()
     try:
         cp.read_string(text)
@@ -331,10 +338,8 @@ def file_groups(path: Path, read: Reader = _read) -> list[tuple[bool, Bound | No
 
 
 # PEP 723 ---------------------------------------------------------------------------------------
-_SCRIPT = re.compile(
-    r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$"
-)
-_COMMENT_LINE = re.compile(r"#.*\n")
+_SCRIPT = r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$"
+_COMMENT_LINE = r"#.*\n"
 
 
 def script_metadata(lines: list[str]) -> tuple[list[str], int, int] | None:
@@ -345,16 +350,15 @@ def script_metadata(lines: list[str]) -> tuple[list[str], int, int] | None:
     text = "\n".join(lines) + "\n"
     if "# /// script" not in text:
         return None
-    for m in _SCRIPT.finditer(text):
+    for m in re.finditer(_SCRIPT, text):
         if m.group("type") != "script":
             continue
         content = "".join(
             line[2:] if line.startswith("# ") else line[1:]
-            for line in _COMMENT_LINE.findall(m.group("content"))
+            for line in re.findall(_COMMENT_LINE, m.group("content"))
         )
-        try:
-            data = tomllib.loads(content)
-        except (tomllib.TOMLDecodeError, ValueError):
+        data = _toml(content)
+        if data is None:
             return None
         deps = data.get("dependencies")
         if not isinstance(deps, list):

@@ -26,20 +26,21 @@ model resolution may go in a step) until nothing waits; then its suppression com
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 from .depends import Record, recording
-from .engine import Reach, Waiting, check
 from .model import Finding, Span
-from .registry import Rule
 from .settings import Settings
 from .source_file import Kind, SourceFile, Stamp
 
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
 if TYPE_CHECKING:
+    import threading
+
+    from .engine import Reach, Waiting
+    from .registry import Rule
     from .result_cache import ResultCache
 
 #: Below this many files that may hold a LoRA config, one process is fastest (forking and
@@ -87,10 +88,10 @@ def _recorded(record: Record | None):
 
 
 def lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rule] | None = None,
-                 reach: Reach = Reach.ALL, record: Record | None = None) -> Partial:
+                 reach: Reach | None = None, record: Record | None = None) -> Partial:
     """One file: its sites, the rules that need no model, and the model rules of every site
-    whose model ``reach`` allows; the others are left waiting. ``record``: where to record what
-    the findings depend on."""
+    whose model ``reach`` allows (default ``Reach.ALL``); the others are left waiting. ``record``:
+    where to record what the findings depend on."""
     with _recorded(record):
         partial = _lint_partial(source, settings, rules, reach)
     partial.record = record
@@ -98,7 +99,7 @@ def lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rul
 
 
 def _lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Rule] | None,
-                  reach: Reach) -> Partial:
+                  reach: Reach | None) -> Partial:
     from .sources import SourceError, presented, sites_for
 
     path = source.path
@@ -119,8 +120,10 @@ def _lint_partial(source: SourceFile, settings: Settings, rules: Mapping[str, Ru
         if not sites and not unreadable and not _directives_possible(source):
             source.forget()
             return Partial(source, [])  # the common case: no rule, not even the registry, is loaded
+        from .engine import Reach, check  # (the engine is loaded only for a file that needs it)
+
         rules = settings.rules_for(path) if rules is None else rules
-        found, waiting = check(source if sites else None, sites, settings, rules, reach)
+        found, waiting = check(source if sites else None, sites, settings, rules, Reach.ALL if reach is None else reach)
         found = unreadable + found
         if waiting:
             source.forget()
@@ -136,11 +139,14 @@ def _finding(code: str, message: str, path: str, span: Span) -> Finding:
 
 
 def advance(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | None = None,
-            reach: Reach = Reach.CACHED) -> Partial:
-    """The model rules of the waiting sites whose model ``reach`` allows; the partial is final
-    (suppressions applied) when none is left."""
+            reach: Reach | None = None) -> Partial:
+    """The model rules of the waiting sites whose model ``reach`` allows (default
+    ``Reach.CACHED``); the partial is final (suppressions applied) when none is left."""
     if not partial.waiting:
         return partial
+    from .engine import Reach, check
+
+    reach = Reach.CACHED if reach is None else reach
     source = partial.source
     rules = settings.rules_for(source.path) if rules is None else rules
     with _recorded(partial.record):
@@ -155,6 +161,8 @@ def advance(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | No
 def finish(partial: Partial, settings: Settings, rules: Mapping[str, Rule] | None = None) -> list[Finding]:
     """The last step: the remaining model rules (models resolved, fetched and built here, each
     once per process), then the suppressions."""
+    from .engine import Reach
+
     return advance(partial, settings, rules, Reach.ALL).findings
 
 
@@ -270,6 +278,7 @@ def can_fork() -> bool:
     """Fork is what makes workers cheap (no re-import, settings inherited); without it (Windows)
     or with other threads running (an editor's server), one process does everything."""
     import multiprocessing
+    import threading
 
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
@@ -314,7 +323,7 @@ def lint_each(paths: Iterable[str], settings_for: Callable[[str], Settings],
         if cache is not None:
             found = cache.get(path, settings)
             if found is not None:
-                results.append(_linted(path, found, shown_of(path, settings) if found else None))
+                results.append(Linted(path, found, shown_of(path, settings) if found else None))
                 continue
         read = read_file(path, settings, stamp=cache is not None)
         index = len(results)
@@ -378,13 +387,11 @@ def _may_hold_sites(source: SourceFile) -> bool:
     return may_hold_sites(source)
 
 
-def _linted(path: str, findings: list[Finding], shown: SourceFile | None) -> Linted:
-    return Linted(path, findings, shown if findings else None)
-
-
 def _phase_one(jobs: list[Job], settings_for: Callable[[str], Settings], workers: int,
                importing: Callable[[], bool] = lambda: False) -> Iterator[tuple[int, Partial]]:
     def here(index: int, source: SourceFile) -> tuple[int, Partial]:
+        from .engine import Reach
+
         return index, lint_partial(source, settings_for(source.path), reach=Reach.CACHED, record=Record())
 
     if workers <= 1:  # ``workers`` counts this process, which takes its share of the files
@@ -480,6 +487,8 @@ def _start_worker(settings_for: Callable[[str], Settings]) -> None:
 def _run_batch(batch: list[Job]) -> list[tuple[int, list[Finding], list[Waiting], Record | None]]:
     """Phase one of some files in a worker: what comes back is findings, waiting sites and what
     they depend on (the parent has the texts)."""
+    from .engine import Reach
+
     settings_for = _worker_settings
     assert settings_for is not None
     out = []
@@ -497,6 +506,8 @@ class Warmup:
 
     def start(self) -> None:
         if self.thread is None:
+            import threading
+
             from .models.build import warm_up
 
             self.thread = threading.Thread(target=warm_up, name="lora-lint-import", daemon=True)

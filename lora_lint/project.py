@@ -14,9 +14,9 @@ version the project may in fact run. Nothing here imports peft.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from . import depends
 from .bounded_read import read_regular_file
@@ -35,8 +35,7 @@ from .pins import (
 __all__ = ["Bound", "PeftVersion", "peft_version", "script_metadata", "clear_cache"]
 
 
-@dataclass(frozen=True)
-class PeftVersion:
+class PeftVersion(NamedTuple):
     """The newest peft a project may run: ``bound`` None means no upper bound."""
 
     bound: Bound | None

@@ -40,7 +40,6 @@ import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from . import __version__
 from .bounded_read import read_regular_file
@@ -48,6 +47,10 @@ from .cache_root import cache_root, disabled, write_atomically
 from .depends import Record, matching, sha256, shape, stat_or_none, trusted_mtime
 from .model import Edit, Finding, Fix, Severity, Span
 from .source_file import Stamp
+
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA = 1
 DIR = "results"
@@ -218,6 +221,7 @@ class ResultCache:
         self._settings_rows: dict[str, int] = {}
         self._dep_rows: dict[tuple, int] = {}
         self._dep_ok: dict[int, bool] = {}
+        self._deps_ok: dict[tuple, bool] = {}
         self.hits = 0
         self.today = _today()
 
@@ -275,40 +279,50 @@ class ResultCache:
         return row
 
     def get(self, path: str, settings: Any) -> list[Finding] | None:
-        """The findings of ``path`` when its entry still holds, else None."""
+        """The findings of ``path`` when its entry still holds, else None (a damaged entry is a
+        miss too)."""
         entry = self.entries.get(path)
         if entry is None:
             return None
         try:
-            return self._get(path, settings, entry)
-        except Exception:  # a damaged entry is a miss
+            size, mtime, digest, row, deps, rows, day = entry
+            st = os.stat(path)
+            if st.st_size != size or not _stat.S_ISREG(st.st_mode) or row != self.settings_row(settings):
+                return None
+            if (mtime is None or st.st_mtime_ns != mtime) and not self._same_bytes(path, entry):
+                return None
+            if deps and not self._all_hold(deps):
+                return None
+            if day != self.today:
+                entry[6] = self.today
+                self._touch(path)
+            self.hits += 1
+            return decode(rows, path) if rows else []
+        except Exception:
             return None
 
-    def _get(self, path: str, settings: Any, entry: list) -> list[Finding] | None:
-        size, mtime, digest, row, deps, rows, day = entry
+    def _same_bytes(self, path: str, entry: list) -> bool:
+        """The file's bytes hash as they did (its mtime changed or could not be trusted); the
+        mtime it has now is kept when it can be trusted."""
+        size, digest = entry[0], entry[2]
         try:
-            st = os.stat(path)
-        except (OSError, ValueError):
-            return None
-        if st.st_size != size or not _stat.S_ISREG(st.st_mode) or row != self.settings_row(settings):
-            return None
-        if mtime is None or st.st_mtime_ns != mtime:
-            try:
-                data, st = read_regular_file(path, size)
-            except OSError:
-                return None
-            if sha256(data) != digest:
-                return None
-            entry[1] = trusted_mtime(st.st_mtime_ns)
-            self._touch(path)
-        for i in deps:
-            if not self._holds(i):
-                return None
-        if day != self.today:
-            entry[6] = self.today
-            self._touch(path)
-        self.hits += 1
-        return decode(rows, path) if rows else []
+            data, st = read_regular_file(path, size)
+        except OSError:
+            return False
+        if sha256(data) != digest:
+            return False
+        entry[1] = trusted_mtime(st.st_mtime_ns)
+        self._touch(path)
+        return True
+
+    def _all_hold(self, deps: list) -> bool:
+        """Every dependency in ``deps`` (rows of the table) still holds; many entries share one
+        list (the files of one model), so each distinct list is asked once."""
+        key = tuple(deps)
+        ok = self._deps_ok.get(key)
+        if ok is None:
+            ok = self._deps_ok[key] = all(self._holds(i) for i in deps)
+        return ok
 
     def _holds(self, i: int) -> bool:
         ok = self._dep_ok.get(i)

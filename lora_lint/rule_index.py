@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
+if TYPE_CHECKING:
+    from typing import Any
 
 DATA = Path(__file__).resolve().parent / "data" / "rules.json"
 

@@ -12,11 +12,15 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from .globs import Glob
 from .model import Severity
-from .registry import Rule
+
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .registry import Rule
 
 #: Rules that run only when selected explicitly (by code, prefix, name or ``ALL``).
 DEFAULT_OFF = frozenset({"LL904"})

@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import bisect
 import enum
+import functools
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
 
 from .model import Span
+
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
+if TYPE_CHECKING:
+    from typing import Any, Protocol, TypeVar
+
+    T = TypeVar("T")
 
 
 class Kind(enum.Enum):
@@ -73,12 +79,8 @@ def kind_of(path: str) -> Kind | None:
     """The kind of the file named ``path``, None for a name of no kind lora-lint knows (and for a
     data file of a known kind: ``is_data_file``)."""
     lower = path.lower()
-    if is_data_file(lower):
-        return None
-    for suffix, kind in SUFFIXES.items():
-        if lower.endswith(suffix):
-            return kind
-    return None
+    kind = SUFFIXES.get(lower[lower.rfind("."):])  # (every suffix is one dot and a word)
+    return None if kind is None or is_data_file(lower) else kind
 
 
 def repository_root(start: str) -> str | None:
@@ -97,15 +99,18 @@ def repository_root(start: str) -> str | None:
         d = parent
 
 
-#: ``#!`` lines of the shells whose words bash's rules read (what pre-commit's ``shell`` type
-#: also sends for a file without a suffix); zsh, csh and tcsh split words otherwise.
-SHEBANG = re.compile(r"#![ \t]*(?:/usr)?(?:/local)?/bin/(?:env[ \t]+(?:-S[ \t]+)?)?(?:ba|da|a|k)?sh(?:\s|$)")
+@functools.cache
+def shebang() -> re.Pattern:
+    """``#!`` lines of the shells whose words bash's rules read (what pre-commit's ``shell`` type
+    also sends for a file without a suffix); zsh, csh and tcsh split words otherwise. (Compiled
+    when first asked: a walk never asks.)"""
+    return re.compile(r"#![ \t]*(?:/usr)?(?:/local)?/bin/(?:env[ \t]+(?:-S[ \t]+)?)?(?:ba|da|a|k)?sh(?:\s|$)")
 
 
 def kind_of_file(path: str, text: str) -> Kind | None:
     """The kind of a file from its name, else (a name without a known suffix) from its ``#!`` line."""
     kind = kind_of(path)
-    if kind is None and text.startswith("#!") and SHEBANG.match(text[:200]):
+    if kind is None and text.startswith("#!") and shebang().match(text[:200]):
         return Kind.SHELL
     return kind
 
@@ -150,31 +155,29 @@ class Stamp:
     sha256: str
 
 
-class Rows(Protocol):
-    """Where the lines of a reader's own text are in the real file (see the module's docstring)."""
+if TYPE_CHECKING:  # (what a reader's rows object provides; readers are checked, not subclassed)
+    class Rows(Protocol):
+        """Where the lines of a reader's own text are in the real file (see the module's docstring)."""
 
-    def locate(self, line: int) -> tuple[int | None, int]:
-        """``(cell, line)``: the cell (None: the file has no cells) and the line within it or the file."""
+        def locate(self, line: int) -> tuple[int | None, int]:
+            """``(cell, line)``: the cell (None: the file has no cells) and the line within it or the file."""
 
-    def in_file(self, line: int, col: int) -> tuple[int, int]:
-        """Where 1-based ``line``/``col`` of the reader's text is in the real file's text."""
+        def in_file(self, line: int, col: int) -> tuple[int, int]:
+            """Where 1-based ``line``/``col`` of the reader's text is in the real file's text."""
 
-    def edited(self, before: SourceFile, ranges: list[tuple[int, int, str]]) -> Rows:
-        """The rows of ``before``'s text once the edits ``ranges`` (``(start, end, new)``) apply."""
+        def edited(self, before: SourceFile, ranges: list[tuple[int, int, str]]) -> Rows:
+            """The rows of ``before``'s text once the edits ``ranges`` (``(start, end, new)``) apply."""
 
-    def file_text(self, text: str) -> str:
-        """The real file's text holding the reader's text ``text`` (a fixed version of it)."""
+        def file_text(self, text: str) -> str:
+            """The real file's text holding the reader's text ``text`` (a fixed version of it)."""
 
-    def parts(self, text: str) -> list[tuple[int, str]]:
-        """``(cell, its text)`` for each cell of the reader's text ``text`` (what a diff shows)."""
+        def parts(self, text: str) -> list[tuple[int, str]]:
+            """``(cell, its text)`` for each cell of the reader's text ``text`` (what a diff shows)."""
 
-    @property
-    def problems(self) -> tuple[tuple[str, Span], ...]:
-        """``(message, span)`` of each part of the file its reader could not read (a notebook's
-        cell that does not parse): LL901 each, while the rest is read."""
-
-
-T = TypeVar("T")
+        @property
+        def problems(self) -> tuple[tuple[str, Span], ...]:
+            """``(message, span)`` of each part of the file its reader could not read (a notebook's
+            cell that does not parse): LL901 each, while the rest is read."""
 
 
 class SourceFile:

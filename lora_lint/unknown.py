@@ -6,7 +6,9 @@ so the core types (``model``, ``dialect``) can share it without importing each o
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time (a warm run needs none of it)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Unknown:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lora_lint.cli import OUTPUT_FORMATS, main
+from lora_lint.cli import COMMANDS, OUTPUT_FORMATS, build_parser, main
 from lora_lint.reporters import FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,6 +176,23 @@ def test_colour_on_a_terminal_only_and_no_color_respected(tree):
 def test_output_format_from_the_environment(tree):
     p = run(["warn.py"], tree, LORA_LINT_OUTPUT_FORMAT="json-lines")
     assert json.loads(p.stdout)["code"] == "LL101"
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("args", [["--help"], ["--no-such-flag"], ["--output-format"]])
+def test_a_run_parses_as_the_whole_parser_does(command, args, capsys, monkeypatch):
+    """A run builds only its command's part of the parser: its help and its usage errors (which
+    name every command) are what the whole parser prints, at any terminal width."""
+    for columns in ("40", "200"):
+        monkeypatch.setenv("COLUMNS", columns)
+        printed = []
+        for parser in (build_parser(), build_parser(command)):
+            with pytest.raises(SystemExit) as e:
+                parser.parse_args([command, *args])
+            printed.append((e.value.code, *capsys.readouterr()))
+        assert printed[0] == printed[1]
+        code, out, err = printed[0]
+        assert (out if args == ["--help"] else err).startswith("usage: lora-lint "), (code, out, err)
 
 
 def test_help_lists_every_format(capsys):

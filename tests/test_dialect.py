@@ -12,16 +12,24 @@ from conftest import sites_for_text
 
 from lora_lint.cli import main
 from lora_lint.dialect import Dialect
-from lora_lint.dialects import NAMES, named
+from lora_lint.dialects import ORDER, named, names
 from lora_lint.model import UNKNOWN, LoraSite, Param, Span
 from lora_lint.models import context
 from lora_lint.models.spec import LoraSpec
 from lora_lint.peft_facts import lora_fields
 
 PYTHON = ("peft", "unsloth", "unsloth-vision")
-ALL = (*NAMES, *PYTHON)
+ALL = (*names(), *PYTHON)
 HERE = Span(1, 1, 1, 2)
 RULES = Path(__file__).parent.parent / "lora_lint" / "rules"
+
+
+def test_every_dialect_module_is_in_the_detection_order():
+    """``dialects.ORDER`` is the one list of the dialects (a module is imported when a document
+    gets to its signature): a module left out of it would never read a document."""
+    package = RULES.parent / "dialects"
+    modules = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
+    assert sorted(ORDER) == sorted(modules) and len(set(ORDER)) == len(ORDER)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -47,7 +55,7 @@ def test_python_and_saved_traits():
     assert peft.passer is None and unsloth.passer == "Unsloth"
     assert peft.string_targets and vision.string_targets and not unsloth.string_targets
     assert "random_state" in unsloth.names() and "random_state" not in peft.names()
-    for name in NAMES:
+    for name in names():
         d = named(name)
         assert not d.python and (d.as_written == d.peft_loads)
 

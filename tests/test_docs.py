@@ -36,11 +36,11 @@ def test_the_spellings_snapshot_matches_the_dialects_key_maps(tmp_path):
     """``data/spellings.json`` is what the dialects' key maps make; a dialect reads it instead of
     importing the others, and it fails here when a key map changed without it."""
     from lora_lint import spellings
-    from lora_lint.dialects import FRAMEWORKS, home_grown, spellings_text
+    from lora_lint.dialects import FRAMEWORKS, home_grown, module, spellings_text
 
     assert spellings.DATA.read_text(encoding="utf-8") == spellings_text(), "run: python -m lora_lint.docs"
     table = spellings.aliases(with_home_grown=True)
-    assert all(fieldname in table[key] for d in (*FRAMEWORKS, home_grown) for key, fieldname in d.DIALECT.keymap.items())
+    assert all(fieldname in table[key] for d in (*map(module, FRAMEWORKS), home_grown) for key, fieldname in d.DIALECT.keymap.items())
     assert "lora_r" in spellings.aliases() and "rank" not in spellings.aliases()
     docs.write(tmp_path, tmp_path / "rules.json", tmp_path / "spellings.json")
     (tmp_path / "spellings.json").write_text("{}\n")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from conftest import yaml_sites
 
-from lora_lint.dialects import NAMES
+from lora_lint.dialects import names
 from lora_lint.model import UNKNOWN, Span
 
 FIXTURES = Path(__file__).parent / "fixtures" / "yaml"
@@ -33,7 +33,7 @@ def at(p):
 
 
 def test_dialect_names_are_the_agreed_ones():
-    assert set(NAMES) == {
+    assert set(names()) == {
         "adapter_config", "axolotl", "llama-factory", "llama-factory-v1", "trl", "alignment-handbook",
         "torchtune", "autotrain", "unsloth-studio", "ms-swift", "hydra", "home-grown", "saved-adapter",
         "mistral-finetune", "mindformers", "deep-training",

@@ -4,9 +4,10 @@ A dialect module has ``DIALECT`` (its record, ``lora_lint.dialect.Dialect``, mad
 ``_base.framework``: name, ``KEYMAP`` of its LoRA keys -> peft ``LoraConfig`` fields, the
 framework's fixed defaults, the fields it can set, its other ``KNOWN`` keys and its traits),
 ``detect(doc)`` (its signature) and ``sites(doc)`` (the ``LoraSite`` records, each carrying the
-record, with the framework's defaults and notes). ``ORDER`` is the detection order: the first
-dialect whose signature matches a document reads it. Adding a framework is adding a module
-here and listing it in ``ORDER``; no rule changes.
+record, with the framework's defaults and notes). ``ORDER`` names the modules in detection
+order: the first dialect whose signature matches a document reads it. A module is imported when
+a document gets to its signature (an axolotl file never imports the home-grown reader). Adding a
+framework is adding a module here and listing it in ``ORDER``; no rule changes.
 
 A document is read in a framework's dialect only when keys that only that framework has prove it
 (tested on the frameworks' own example configs, ``tests/test_corpus.py``); anything else with
@@ -49,57 +50,60 @@ What a site carries besides its params (the same names in every dialect):
 
 from __future__ import annotations
 
-from ..dialect import Dialect
-from ..model import LoraSite
-from ..sources.yaml_nodes import Doc
-from . import (
-    adapter_config,
-    alignment_handbook,
-    autotrain,
-    axolotl,
-    home_grown,
-    hydra,
-    llama_factory,
-    llama_factory_v1,
-    ms_swift,
-    own_lora,
-    torchtune,
-    trl,
-    unsloth_studio,
-)
+import importlib
+from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from ..dialect import Dialect
+    from ..model import LoraSite
+    from ..sources.yaml_nodes import Doc
+
+#: The dialect modules, in detection order.
 ORDER = (
-    adapter_config,
-    torchtune,
-    hydra,
-    llama_factory_v1,
-    ms_swift,
-    llama_factory,
-    autotrain,
-    axolotl,
-    unsloth_studio,
-    alignment_handbook,
-    trl,
-    own_lora,
-    home_grown,
+    "adapter_config",
+    "torchtune",
+    "hydra",
+    "llama_factory_v1",
+    "ms_swift",
+    "llama_factory",
+    "autotrain",
+    "axolotl",
+    "unsloth_studio",
+    "alignment_handbook",
+    "trl",
+    "own_lora",
+    "home_grown",
 )
 #: Framework dialects whose key spellings are LoRA settings somewhere (``lora_rank`` in an axolotl
 #: file is worth a hint: ``lora_r``). The home-grown dialect's short spellings (``rank``, ``alpha``)
 #: only help to suggest, they do not make a key look like a LoRA setting.
-FRAMEWORKS = tuple(d for d in ORDER if d not in (home_grown, hydra, adapter_config, own_lora))
-NAMES = tuple(r.name for d in ORDER for r in getattr(d, "RECORDS", (d.DIALECT,)))
+FRAMEWORKS = tuple(d for d in ORDER if d not in ("home_grown", "hydra", "adapter_config", "own_lora"))
+
+
+def module(name: str) -> ModuleType:
+    """The dialect module ``name`` (one of ``ORDER``), imported now if it was not."""
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+@cache
+def names() -> tuple[str, ...]:
+    """The names of every YAML/JSON dialect's records, in detection order."""
+    return tuple(r.name for d in map(module, ORDER) for r in getattr(d, "RECORDS", (d.DIALECT,)))
 
 
 def spellings_text() -> str:
     """``data/spellings.json`` as the dialects' key maps make it (``lora_lint.spellings``)."""
     from .. import spellings
 
-    return spellings.render((d.DIALECT.keymap for d in FRAMEWORKS), home_grown.DIALECT.keymap)
+    return spellings.render((module(d).DIALECT.keymap for d in FRAMEWORKS), module("home_grown").DIALECT.keymap)
 
 
 def sites(doc: Doc) -> list[LoraSite]:
     """The LoRA sites of one document, read by the first dialect that recognises it."""
-    for dialect in ORDER:
+    for name in ORDER:
+        dialect = module(name)
         if dialect.detect(doc):
             return dialect.sites(doc)
     return []
@@ -108,8 +112,8 @@ def sites(doc: Doc) -> list[LoraSite]:
 def named(name: str) -> Dialect:
     """The record of the dialect called ``name``, the Python ones (``peft``, ``unsloth``,
     ``unsloth-vision``) included. Raises KeyError for an unknown name."""
-    for module in ORDER:
-        for record in getattr(module, "RECORDS", (module.DIALECT,)):
+    for m in map(module, ORDER):
+        for record in getattr(m, "RECORDS", (m.DIALECT,)):
             if record.name == name:
                 return record
     from ..sources.python_dialects import DIALECTS

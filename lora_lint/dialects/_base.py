@@ -8,15 +8,18 @@ first, defaults, settable fields, other known keys), ``detect(doc)`` and ``sites
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from yaml.nodes import ScalarNode, SequenceNode
+from typing import TYPE_CHECKING, Any
 
 from .. import spellings
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Note, Param, Span
 from ..peft_facts import lora_fields, suggest
-from ..sources.yaml_nodes import Doc, Entry, Map, span, to_value, value_span
+
+if TYPE_CHECKING:
+    from ..sources.yaml_nodes import Doc, Entry, Map
+
+# PyYAML and the YAML reader are imported by the helpers that read a document: a dialect's
+# record (``framework``) is made without them, and the Python reader uses TRL's record.
 
 LORA_FIELDS = frozenset(lora_fields())
 #: LoraConfig fields that describe the file rather than the adapter: never "missing" advice.
@@ -50,6 +53,10 @@ def framework(name: str, keymap: Mapping[str, str], *, defaults: Mapping[str, An
 
 def param(doc: Doc, entry: Entry, value: Any = _UNSET, *, key: str | None = None) -> Param:
     """The Param of ``entry`` (pointing at its value), with an item per element of a list."""
+    from yaml.nodes import SequenceNode
+
+    from ..sources.yaml_nodes import span, to_value, value_span
+
     node = entry.node
     v = to_value(node, doc.budget) if value is _UNSET else value
     items: tuple[Param, ...] = ()
@@ -60,6 +67,8 @@ def param(doc: Doc, entry: Entry, value: Any = _UNSET, *, key: str | None = None
 
 def key_param(doc: Doc, entry: Entry) -> Param:
     """A Param pointing at the key itself (for a key that is wrong, not its value)."""
+    from ..sources.yaml_nodes import span, to_value
+
     return Param(entry.key, to_value(entry.node, doc.budget), span(entry.key_node))
 
 
@@ -83,6 +92,8 @@ def split_param(doc: Doc, entry: Entry, *, key: str | None = None, strip: bool =
 
 
 def _piece_spans(doc: Doc, node: Any, pieces: list[str]) -> list[Span] | None:
+    from yaml.nodes import ScalarNode
+
     if not isinstance(node, ScalarNode) or node.start_mark.line != node.end_mark.line:
         return None
     line = doc.line(node.start_mark.line)
@@ -307,6 +318,8 @@ def check_duplicates(b: SiteBuilder, m: Map, keys: Iterable[str]) -> None:
 
 def dead_keys(m: Map, keys: Iterable[str], doc: Doc) -> list[Entry]:
     """The entries among ``keys`` set to something (not null, false or empty), in file order."""
+    from ..sources.yaml_nodes import to_value
+
     out = []
     for k in keys:
         e = m.get(k)

@@ -21,14 +21,14 @@ NAME = "alignment-handbook"
 KEYMAP = trl.KEYMAP
 #: TRL's ModelConfig under another name.
 DIALECT = framework(NAME, KEYMAP, defaults=trl.DIALECT.defaults, settable=trl.DIALECT.settable, known=trl.KNOWN)
-_RECIPE = re.compile(r"(^|[/\\])(recipes[/\\].*config_[^/\\]*|config_(full|lora|qlora))\.ya?ml$")
+_RECIPE = r"(^|[/\\])(recipes[/\\].*config_[^/\\]*|config_(full|lora|qlora))\.ya?ml$"
 
 
 def detect(doc: Doc) -> bool:
     if not trl.detect(doc):
         return False
     top = doc.top
-    return bool(_RECIPE.search(doc.path)) or any(k in top for k in ("dataset_mixer", "dataset_mixture", "dataset_splits"))
+    return bool(re.search(_RECIPE, doc.path)) or any(k in top for k in ("dataset_mixer", "dataset_mixture", "dataset_splits"))
 
 
 def sites(doc: Doc) -> list[LoraSite]:

@@ -50,8 +50,8 @@ from __future__ import annotations
 import copy
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from yaml.nodes import Node, ScalarNode
 
@@ -141,14 +141,13 @@ class Node_:
         return self.path[-1] if self.path else None
 
 
-@dataclass
-class Block:
+class Block(NamedTuple):
     """One home-grown LoRA block: its site, and for each LoraConfig field it sets, the key path
     of the setting in the file (``("lora", "r")``; what the Python that reads the file indexes)."""
 
     site: LoraSite
     path: tuple[str, ...]
-    keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    keys: dict[str, tuple[str, ...]]
 
     @property
     def params(self) -> dict[str, Param]:
@@ -299,8 +298,7 @@ def _sweep(doc: Doc, params: Map, path: tuple[str, ...], key_node: Node, parents
 
 # --- reading a block ---------------------------------------------------------------------------
 
-@dataclass
-class _Inherited:
+class _Inherited(NamedTuple):
     """What ``extends:``/``defaults:`` add to the file: the parent's merged document (None when
     there is none or it cannot be read), where the file says so, and whether fields left out are
     unknown."""

@@ -77,8 +77,8 @@ DIALECT = framework(
 METHODS = ("lora", "oft", "freeze", "full")
 LORA_ONLY = ("loraplus_lr_ratio", "use_rslora", "use_dora", "pissa_init")
 #: Pre-quantized (PTQ) checkpoints, named so by convention; DoRA cannot train on them.
-PTQ = re.compile(r"gptq|awq|aqlm|eetq|exl2", re.I)
-ZERO3 = re.compile(r"z(ero)?[_-]?3", re.I)
+PTQ = r"(?i)gptq|awq|aqlm|eetq|exl2"
+ZERO3 = r"(?i)z(ero)?[_-]?3"
 
 
 def detect(doc: Doc) -> bool:
@@ -330,12 +330,12 @@ def _checks(b: SiteBuilder, top: Map) -> None:
                 f"`pissa_init` with stage {stage}: LLaMA-Factory refuses to start (\"Cannot use PiSSA for "
                 "current training stage\"); remove pissa_init"))
     model, speed = val("model_name_or_path"), val("deepspeed")
-    ptq = PTQ.search(model) if isinstance(model, str) else None
+    ptq = re.search(PTQ, model) if isinstance(model, str) else None
     if truthy(val("use_dora")) and ptq:
         b.note("LL009", param(doc, top.get("use_dora")), (
             f"`use_dora: true` on a {ptq.group(0).upper()} checkpoint: LLaMA-Factory refuses to start (DoRA is "
             "not compatible with PTQ-quantized models); use plain LoRA, or a bitsandbytes quantization_bit"))
-    if truthy(val("pissa_init")) and isinstance(speed, str) and ZERO3.search(speed):
+    if truthy(val("pissa_init")) and isinstance(speed, str) and re.search(ZERO3, speed):
         b.note("LL009", param(doc, top.get("pissa_init")), (
             "`pissa_init` with DeepSpeed ZeRO-3: LLaMA-Factory refuses to start (\"PiSSA is incompatible with "
             "DeepSpeed ZeRO-3\"); use ZeRO-2, or initialise PiSSA first"))
@@ -383,7 +383,7 @@ def _freeze_options(b: SiteBuilder, top: Map) -> None:
             f" (model/adapter.py:57-139){' unless use_llama_pro: true' if key == 'freeze_trainable_layers' else ''};"
             f" remove it, or set finetuning_type: freeze"))
     speed = val("deepspeed")
-    if truthy(val("use_unsloth")) and isinstance(speed, str) and ZERO3.search(speed):
+    if truthy(val("use_unsloth")) and isinstance(speed, str) and re.search(ZERO3, speed):
         b.note("LL009", param(doc, top.get("use_unsloth")), (
             "`use_unsloth: true` with DeepSpeed ZeRO-3: LLaMA-Factory refuses to start (\"Unsloth is incompatible"
             " with DeepSpeed ZeRO-3\", hparams/parser.py:409-410); use ZeRO-2, or turn Unsloth off"))

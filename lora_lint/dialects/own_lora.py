@@ -18,7 +18,7 @@ no base model is resolved: what peft or a peft-built model would do is not what 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..dialect import Dialect
 from ..model import LoraSite
@@ -42,8 +42,7 @@ MISTRAL_LORA = frozenset({"enable", "rank", "dropout", "scaling"})
 MISTRAL_ONLY = ("run_dir", "save_adapters", "num_microbatches", "ckpt_freq", "no_ckpt", "num_ckpt_keep")
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
     """One block of a LoRA of its own: its record, the key holding it, and its mapping."""
 
     dialect: Dialect

@@ -66,17 +66,17 @@ DIALECT = framework(
 )
 ATTN = {"q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "output_proj": "o_proj"}
 MLP = ("gate_proj", "up_proj", "down_proj")
-BUILDER = re.compile(r"torchtune\.models\.(?:(\w+)\.)?(q?lora)_(\w+)$")
+BUILDER = r"torchtune\.models\.(?:(\w+)\.)?(q?lora)_(\w+)$"
 #: Builders whose model ties the output head to the embeddings: ``apply_lora_to_output: True``
 #: raises ValueError (llama3_2/_component_builders.py:261-265, qwen2/_component_builders.py,
 #: qwen3/_component_builders.py:281-286).
-TIED = re.compile(r"^(llama3_2_(1b|3b)|qwen2_5_(0_5b|1_5b|3b)|qwen3_(0_6b|1_7b|4b))")
+TIED = r"^(llama3_2_(1b|3b)|qwen2_5_(0_5b|1_5b|3b)|qwen3_(0_6b|1_7b|4b))"
 #: Builders without an ``apply_lora_to_output`` argument (gemma/_model_builders.py:66-75,
 #: gemma2/_model_builders.py, qwen2/_model_builders.py:199-256): passing it is a TypeError.
-NO_OUTPUT_ARG = re.compile(r"^(gemma_|gemma2_|qwen2_(0_5b|1_5b)$)")
+NO_OUTPUT_ARG = r"^(gemma_|gemma2_|qwen2_(0_5b|1_5b)$)"
 #: checkpointer.model_type values whose torchtune module names map one-to-one onto HF's.
 HF_LIKE = {"LLAMA2", "LLAMA3", "LLAMA3_2", "MISTRAL", "QWEN2", "QWEN3", "GEMMA", "GEMMA2"}
-DOWNLOAD = re.compile(r"tune\s+download\s+([\w.-]+/[\w.-]+)(.*)")
+DOWNLOAD = r"tune\s+download\s+([\w.-]+/[\w.-]+)(.*)"
 
 
 def detect(doc: Doc) -> bool:
@@ -88,7 +88,7 @@ def detect(doc: Doc) -> bool:
 def sites(doc: Doc) -> list[LoraSite]:
     model = doc.top.sub("model")
     component = model.value("_component_")
-    m = BUILDER.match(component)
+    m = re.match(BUILDER, component)
     if m is None:
         return []  # a full fine-tuning builder
     kind, builder = m.group(2), m.group(3)
@@ -138,12 +138,12 @@ def _targets(b: SiteBuilder, model: Map, builder: str) -> None:
         elif truthy(on):
             items.extend(Param(key, name, value_span(e.key_node, e.node)) for name in hf)
     out = model.get("apply_lora_to_output")
-    if out is not None and NO_OUTPUT_ARG.match(builder):
+    if out is not None and re.match(NO_OUTPUT_ARG, builder):
         complete = False  # the builder raises: nothing is trained
         b.note("LL001", Param(out.key, UNKNOWN, span(out.key_node)), (
             f"{builder} takes no `apply_lora_to_output` (its output head is tied to the embeddings): "
             "torchtune raises TypeError; remove it"))
-    elif out is not None and truthy(model.value("apply_lora_to_output")) and TIED.match(builder):
+    elif out is not None and truthy(model.value("apply_lora_to_output")) and re.match(TIED, builder):
         complete = False
         b.note("LL009", param(doc, out), (
             f"`apply_lora_to_output: True` on {builder}, whose output head is tied to the embeddings: the "
@@ -168,7 +168,7 @@ def _base_model(doc: Doc) -> Param | None:
     for row, line in enumerate(doc.lines):
         if not line.lstrip().startswith("#"):
             continue
-        m = DOWNLOAD.search(line)
+        m = re.search(DOWNLOAD, line)
         if m is None:
             continue
         repo, rest = m.group(1), m.group(2)

@@ -21,10 +21,11 @@ Replays TRL v1.9.0 (tag a785283c0; main at f2cd57710 has the same code here):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Param
 from ..sources import training as train
-from ..sources.yaml_nodes import Doc, Map, span
 from ._base import (
     SiteBuilder,
     agree,
@@ -39,6 +40,9 @@ from ._base import (
     param,
     truthy,
 )
+
+if TYPE_CHECKING:  # (the Python reader uses this module's record without reading YAML)
+    from ..sources.yaml_nodes import Doc, Map
 
 NAME = "trl"
 KEYMAP = {
@@ -72,6 +76,8 @@ def detect(doc: Doc) -> bool:
 
 
 def sites(doc: Doc, dialect: Dialect = DIALECT) -> list[LoraSite]:
+    from ..sources.yaml_nodes import span
+
     top = doc.top
     switch = top.get("use_peft")
     on = top.value("use_peft", False)
@@ -117,6 +123,8 @@ def _both_bits(b: SiteBuilder, top: Map) -> None:
 
 
 def _peft_off(doc: Doc, top: Map, dialect: Dialect, switch, dead) -> LoraSite:
+    from ..sources.yaml_nodes import span
+
     where = switch if switch is not None else dead[0]
     b = SiteBuilder(doc, dialect, span(where.key_node))
     b.deactivate()

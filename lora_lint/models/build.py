@@ -20,7 +20,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import threading
 from typing import Any
 
@@ -363,6 +362,8 @@ def _sealed():
     if getattr(_state, "active", False):  # already sealed by an outer build in this thread
         yield
         return
+    import tempfile  # (here: a warm run imports this module for its names, builds nothing)
+
     with _seal_lock, tempfile.TemporaryDirectory(prefix="lora-lint-no-kernels-") as empty:
         _install_hooks()
         import huggingface_hub.constants as hub_constants

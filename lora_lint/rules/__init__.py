@@ -7,7 +7,6 @@ make the findings the machinery itself reports (LL901 unreadable files, LL903 in
 from __future__ import annotations
 
 import os
-import traceback
 
 from ..model import Finding, Span
 from ..registry import REPOSITORY, RULES, Rule
@@ -73,6 +72,8 @@ def finding(code: str, message: str, path: str, span: Span) -> Finding:
 
 def internal_error(where: str, path: str, span: Span, exc: BaseException) -> Finding:
     """LL903: a bug in lora-lint met on this file, said with where it was raised."""
+    import traceback  # (here: a run meets no internal error)
+
     last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     at = f" at {os.path.basename(last[0].filename)}:{last[0].lineno}" if last else ""
     return finding(

@@ -14,7 +14,6 @@ other), ``failure_for`` hands it to that rule, ``blame`` points at the responsib
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
 from collections.abc import Iterable
 
@@ -206,6 +205,8 @@ def _adaptable_leaves(inv, exclude_heads: bool) -> list[str]:
 
 
 def closest(inv, word: str, n: int = 3) -> list[str]:
+    import difflib  # (here: only a name that matches nothing is compared)
+
     leaves = adaptable_leaves(inv)
     tail = word.rpartition(".")[2]
     return difflib.get_close_matches(tail, leaves, n=n, cutoff=0.5)

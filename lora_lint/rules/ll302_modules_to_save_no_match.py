@@ -1,5 +1,3 @@
-import difflib
-
 from ..model import Severity
 from ..registry import Evidence, Problem, rule
 from ._model import example, item, saved_entries
@@ -75,6 +73,8 @@ def modules_to_save_no_match(site, ctx):
     for entry in dict.fromkeys(entries):
         if a.saved.get(entry) or (entry in task_heads and head_trained):
             continue
+        import difflib
+
         near = difflib.get_close_matches(entry.rpartition(".")[2], leaves, n=2, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
         heads = f" ({inv.architecture}'s heads: {', '.join(inv.heads)})" if inv.heads else ""

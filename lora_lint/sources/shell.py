@@ -38,17 +38,12 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..model import UNKNOWN, LoraSite, Span
 from ..source_file import SourceFile
 from ._base import SourceError
 from .shell_lex import Command, Field
-
-#: Without one of these a script cannot start a LoRA fine-tune (ms-swift and LLaMA-Factory train
-#: LoRA by default, axolotl's YAML decides, torchtune's LoRA recipes are named so).
-MARKERS = re.compile(r"lora|peft|swift|llamafactory|lmf|axolotl|finetuning_type", re.I)
-
 
 #: Words (runs of non-blanks, counted before lexing) a script may have: the wild corpus's largest
 #: launch script has 845; a script of 50,000 is linted in about 1 s of CPU and 55 MB.
@@ -58,10 +53,6 @@ MAX_WORDS = 50_000
 MAX_VALUE = 100_000
 MAX_EXPANDED = 10_000_000
 _WORD = re.compile(r"\S+")
-
-
-def may_hold(source: SourceFile) -> bool:
-    return MARKERS.search(source.text) is not None
 
 
 def too_many_words(text: str) -> bool:
@@ -85,8 +76,7 @@ def sites(source: SourceFile) -> list[LoraSite]:
 
 # -- values -----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):
     """A variable's value: ``text`` (or UNKNOWN), and ``at``: the offsets where exactly that text
     is written in the script (None when it is put together)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..model import UNKNOWN
 from ..source_file import Kind, kind_of, module_file
@@ -17,8 +18,7 @@ from .shell_lex import Command, Field
 from .shell_python import is_option
 
 
-@dataclass(frozen=True)
-class Download:
+class Download(NamedTuple):
     repo: str
     at: tuple[int, int]
     directory: str | None
@@ -27,8 +27,7 @@ class Download:
 
 # -- arguments ---------------------------------------------------------------------------------
 
-@dataclass
-class Option:
+class Option(NamedTuple):
     """One setting given on a command line: ``key`` as the program names it, where the key is
     written, and its values (none for a flag alone)."""
 

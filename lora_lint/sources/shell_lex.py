@@ -25,7 +25,7 @@ the commands before it are kept, since bash runs them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..unknown import UNKNOWN
 
@@ -50,8 +50,7 @@ class LexError(Exception):
 
 # -- words ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Lit:
+class Lit(NamedTuple):
     """Characters of a word after quote removal; ``start``/``end`` are where they are written
     (quotes included). ``quoted``: no field splitting or pathname expansion applies."""
 
@@ -61,8 +60,7 @@ class Lit:
     quoted: bool
 
 
-@dataclass(frozen=True)
-class Expansion:
+class Expansion(NamedTuple):
     """``$NAME``, ``${NAME<op><arg>}``, ``$(...)``, backquotes, ``$((...))``.
 
     ``kind`` is ``param``, ``command`` or ``arith``; for ``param``, ``name`` is the parameter
@@ -82,8 +80,7 @@ class Expansion:
     prefix: str = ""
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     parts: tuple[Lit | Expansion, ...]
     start: int
     end: int
@@ -102,8 +99,7 @@ class Word:
 
 # -- commands ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Assign:
+class Assign(NamedTuple):
     """``NAME=value`` (``append``: ``+=``); an array assignment has ``items`` instead of ``value``;
     ``NAME[i]=value`` sets one element (``element``)."""
 
@@ -116,8 +112,7 @@ class Assign:
     element: bool = False
 
 
-@dataclass(frozen=True)
-class Simple:
+class Simple(NamedTuple):
     """A simple command: its assignments, its words (command name first), and where it is."""
 
     assigns: tuple[Assign, ...]
@@ -129,8 +124,7 @@ class Simple:
     cut: int | None = None
 
 
-@dataclass(frozen=True)
-class Compound:
+class Compound(NamedTuple):
     """A compound command: ``kind`` is ``if``, ``for``, ``while``, ``until``, ``case``, ``group``,
     ``subshell``, ``function`` or ``select``; ``bodies`` its lists in order (conditions and
     branches); ``names`` the loop variable or the function's name; ``words`` what a ``for``
@@ -147,8 +141,7 @@ class Compound:
 Node = Simple | Compound
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One argument of a command after expansion: its text (or UNKNOWN), the word it came from
     (``start``/``end`` offsets in the script) and ``at``, where its text is written verbatim."""
 
@@ -169,8 +162,7 @@ class Field:
         return self.at if self.at is not None else (self.start, self.end)
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """A simple command as it runs: its arguments (``argv[0]`` the program) and where it is.
 
     ``cut``: the offset of a comment that ended it inside a continuation, when the lines after
@@ -183,9 +175,8 @@ class Command:
     orphans: tuple[tuple[Field, ...], ...] = ()
 
 
-@dataclass
-class Script:
-    nodes: list[Node] = field(default_factory=list)
+class Script(NamedTuple):
+    nodes: list[Node]
     #: Where reading stopped early (bash would stop there too), with why; None when it did not.
     stopped: LexError | None = None
 
@@ -193,14 +184,13 @@ class Script:
 def parse(text: str) -> Script:
     """The commands of a bash script, in order. Never raises on bad input."""
     p = _Parser(text)
-    script = Script()
+    nodes: list[Node] = []  # (the commands read before bash would stop are kept)
     try:
-        script.nodes = p.parse_list(frozenset(), top=True, sink=script.nodes)
+        return Script(p.parse_list(frozenset(), top=True, sink=nodes))
     except LexError as e:
-        script.stopped = e
+        return Script(nodes, e)
     except RecursionError:
-        script.stopped = LexError("nested too deeply", p.pos)
-    return script
+        return Script(nodes, LexError("nested too deeply", p.pos))
 
 
 def walk(nodes) -> list[Simple]:

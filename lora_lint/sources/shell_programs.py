@@ -46,7 +46,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..depends import is_file
 from ..dialect import Dialect
@@ -375,8 +375,7 @@ def _find(script: str, name: str) -> str | None:
 
 # -- building a site through a YAML dialect -------------------------------------------------------
 
-@dataclass(frozen=True)
-class Program:
+class Program(NamedTuple):
     """How a framework reads its command line: its dialect module, the flags that take lists,
     the boolean fields (``string_to_bool``), and flag spellings (``dash``: ``--lora-r``)."""
 
@@ -461,7 +460,7 @@ def _abbreviations(options: list[Option], names: frozenset[str], older: set[str]
             continue
         matches = [n for n in names if n.startswith(o.key)]
         if len(matches) == 1:
-            out.append(replace(o, key=matches[0]))
+            out.append(o._replace(key=matches[0]))
         elif not matches:
             out.append(o)
     return out

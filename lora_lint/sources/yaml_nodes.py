@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -301,8 +301,9 @@ def key_text(node: Node) -> str | None:
 
 # --- mappings --------------------------------------------------------------------------------
 
-@dataclass
-class Entry:
+class Entry(NamedTuple):
+    """One pair of a mapping: its key's text, and the key and value nodes."""
+
     key: str
     key_node: Node
     node: Node
