@@ -65,9 +65,10 @@ def releases() -> tuple[Release, ...]:
     return tuple(sorted(out, key=lambda r: _key(r.version)))
 
 
+@lru_cache(maxsize=256)
 def release_at(bound) -> Release | None:
     """The newest release a version bound allows (``pins.Bound``; None: the newest known), or
-    None when it allows none."""
+    None when it allows none. Once per bound (LL001 and LL002 ask it for every site)."""
     allowed = [r for r in releases() if bound is None or bound.allows(_key(r.version))]
     return allowed[-1] if allowed else None
 

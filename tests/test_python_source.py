@@ -233,3 +233,91 @@ def test_builtin_calls_configs_write_are_evaluated(expr, value):
 def test_other_calls_and_shadowed_builtins_are_unknown(src):
     site = one(f"from peft import LoraConfig\n{src}\n")
     assert site.params["layers_to_transform"].value is UNKNOWN or not site.params["layers_to_transform"].known
+
+
+# -- the recorded walk is libcst's own visiting order -------------------------------------------
+
+WALKED = '''\
+from . import a
+from .b import (c as d, e)
+from f import *
+import g.h as i
+x = f"{a}" f"{b!r:>{w}}" rf"{c=}"
+y = [v async for v in w if v] + {k: v for k, v in z.items()} + (lambda q=1, *r, s, **t: q)(2)
+del x[1:2, ::3], y.z
+@dec(1)
+class K(Base, metaclass=M):
+    w: int = 0
+
+    async def m(self, /, a, *, b=2) -> "K":
+        global g
+        async with a as b, c:
+            async for q in r:
+                await s
+        try:
+            yield from t
+        except* (E, F) as e:
+            raise G from e
+        else:
+            pass
+        finally:
+            return (u := 1) if u else ~u ** -u
+        match self:
+            case [1, *rest] | {"k": _, **kw} | K(a=1) if rest:
+                nonlocal_ = not 1 < 2 <= 3 is not None
+while True:
+    assert x, "y"; break
+'''
+
+
+def test_the_walk_visits_in_libcsts_order():
+    """``Walk`` reads children from the fields libcst visits (learnt from libcst, once per class,
+    and again where a node holds what the first of its class did not: the f-string's format
+    spec above); its events must be exactly what ``module.visit`` gives, on every construct."""
+    import pathlib
+
+    import libcst as cst
+
+    class Recorder(cst.CSTVisitor):
+        def __init__(self):
+            self.events, self.open = [], []
+
+        def on_visit(self, node):
+            self.open.append(len(self.events))
+            self.events.append([node, 0])
+            return True
+
+        def on_leave(self, original_node):
+            self.events[self.open.pop()][1] = len(self.events)
+            self.events.append([original_node, -1])
+
+    python._VISITED.clear()  # learn every class afresh, from these files
+    texts = [WALKED] + [p.read_text(encoding="utf-8")
+                        for p in sorted(pathlib.Path(python.__file__).parent.glob("python*.py"))]
+    for text in texts:
+        module = cst.parse_module(text)
+        want = Recorder()
+        module.visit(want)
+        got = python.Walk(module).events
+        assert [(id(n), end) for n, end in got] == [(id(n), end) for n, end in want.events]
+    assert len(texts) > 10
+
+
+def test_positions_are_libcsts():
+    """``positions_of`` replays libcst's ``PositionProvider`` with plain numbers: every node's
+    range must be libcst's, whatever the line endings."""
+    import pathlib
+
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    texts = [WALKED, WALKED.replace("\n", "\r\n"), WALKED.replace("\n", "\r"), "x = 1", "\n\n# only comments\n"]
+    texts += [p.read_text(encoding="utf-8") for p in sorted(pathlib.Path(python.__file__).parent.glob("python*.py"))]
+    for text in texts:
+        module = cst.parse_module(text)
+        want = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        got = python.positions_of(module)
+        assert len(got) == len(want)
+        assert all(got[node] == rng for node, rng in want.items())
+        assert all(got.span(node) == Span(r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
+                   for node, r in want.items())

@@ -19,10 +19,6 @@ from ..source_file import SourceFile
 from . import text_edits
 
 
-def _span(rng) -> Span:
-    return Span(rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
-
-
 class PyTree:
     """A module's calls and keyword arguments by position."""
 
@@ -32,16 +28,16 @@ class PyTree:
         self.module, self.positions = tree(source)
         self.calls: dict[Span, cst.Call] = {}
         self.args: dict[tuple[int, int], tuple[cst.Call, int]] = {}
-        for node, rng in self.positions.items():
+        for node in self.positions:
             if isinstance(node, cst.Call):
-                self.calls[_span(rng)] = node
+                self.calls[self.positions.span(node)] = node
                 for i, arg in enumerate(node.args):
                     if arg.keyword is not None:
-                        k = self.positions[arg.keyword].start
-                        self.args[(k.line, k.column + 1)] = (node, i)
+                        k = self.positions.span(arg.keyword)
+                        self.args[(k.line, k.col)] = (node, i)
 
     def span(self, node: cst.CSTNode) -> Span:
-        return _span(self.positions[node])
+        return self.positions.span(node)
 
     def arg(self, p: Param) -> tuple[cst.Call, int, cst.Arg] | None:
         """The keyword argument a Python param was read from."""

@@ -47,9 +47,12 @@ SOURCES = {
 }
 
 _memo: dict[tuple, Any] = {}  # (config hash, class key, transformers version) -> Inventory | Unresolved
-#: (id of a memoised Inventory, the LoraSpec's repr) -> Analysis: sites that differ only in values
-#: the analysis does not read (line numbers, comments) share one. Bounded for long-lived processes.
-_analyses: dict[tuple[int, str], Any] = {}
+#: (id of the Inventory, the LoraSpec's repr) -> (the Inventory, the LoraSpec, its Analysis): sites
+#: that differ only in values the analysis does not read (line numbers, comments) share one. A hit
+#: is the same inventory (not another one given the same id: a model lock read again) and an equal
+#: spec; the rest of what an analysis depends on (peft's facts, the replay) is fixed in a process.
+#: Bounded for long-lived processes.
+_analyses: dict[tuple[int, str], tuple[Any, Any, Any]] = {}
 MAX_ANALYSES = 4096
 
 
@@ -275,11 +278,12 @@ def _analyze(site: LoraSite, inv):
     spec = LoraSpec.from_site(site)
     key = (id(inv), repr(spec))
     hit = _analyses.get(key)
-    if hit is not None and hit.spec == spec:
-        return hit
+    if hit is not None and hit[0] is inv and hit[1] == spec:
+        return hit[2]
     if len(_analyses) >= MAX_ANALYSES:
         _analyses.clear()
-    result = _analyses[key] = analyze_spec(inv, spec)
+    result = analyze_spec(inv, spec)
+    _analyses[key] = (inv, spec, result)
     return result
 
 

@@ -112,9 +112,11 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
     unknown = [n for n in NUMBERS if getattr(spec, n) is UNKNOWN]
     unknown += [f"rank_pattern[{k!r}]" for k, v in m.rank_pattern.items() if v is UNKNOWN]
     rk, ak = compile_patterns(m.rank_pattern), compile_patterns(m.alpha_pattern)
+    values: dict[str, tuple] = {}  # key -> (r, its rank_pattern key, alpha, its alpha_pattern key)
     for key in [*m.targeted, *m.targeted_parameters]:
-        r, _ = pattern_value(m.rank_pattern, rk, key, spec.r)
-        a, _ = pattern_value(m.alpha_pattern, ak, key, spec.lora_alpha)
+        r, rkey = pattern_value(m.rank_pattern, rk, key, spec.r)
+        a, akey = pattern_value(m.alpha_pattern, ak, key, spec.lora_alpha)
+        values[key] = (r, rkey, a, akey)
         if _is_int(r):
             c.rank[key] = r
         if _is_num(a):
@@ -123,8 +125,9 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
     # layer creation, in peft's order: the module loop, the parameters, the tied layers
     tied = set(m.tied)
     lora = 0
+    layers = Layers(inv, spec)
     for key in [k for k in m.targeted if k not in tied]:
-        lora += _create(inv, spec, m, c, key, rk, ak)
+        lora += layers.create(c, key, values[key])
     for n, key in enumerate(m.targeted_parameters):
         if key == m.param_conflict:
             owner = key.rpartition(".")[0]
@@ -135,7 +138,7 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
                          _entry(spec.target_parameters, key))
         if n == 0:
             _check_param_wrapper(inv, spec, m)
-        r, rkey = pattern_value(m.rank_pattern, rk, key, spec.r)
+        r, rkey = values[key][:2]
         failure = rank_failure(r)
         if failure is not None:
             raise Raises(failure.exception, failure.message, "layer", "rank_pattern" if rkey else "r", rkey)
@@ -147,7 +150,7 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
             lora += n_params
     for key in m.targeted:
         if key in tied:
-            lora += _create(inv, spec, m, c, key, rk, ak)
+            lora += layers.create(c, key, values[key])
     failure = bias_failure(spec)
     if failure is not None:
         raise Raises(failure.exception, failure.message, failure.kind, failure.field)
@@ -179,31 +182,54 @@ def _count(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> None:
     c.trainable = 0 if spec.inference_mode is True else lora - frozen_lora + bias + copies + tokens
 
 
-def _create(inv: Inventory, spec: LoraSpec, m: Match, c: Counts, key: str, rk, ak) -> int:
-    """One module's LoRA layer: the Mamba check, the dispatcher, the layer's own checks
-    (tuners_utils.py:968-975, tuners/lora/model.py:556-562, validate.layer_failure)."""
-    mod = inv.by_name[key]
-    failure = mamba_failure(inv, key)
-    if failure is not None:
-        raise Raises(failure.exception, failure.message, failure.kind, failure.field, _entry(spec.target_modules, key))
-    if not mod.adaptable:
-        raise Raises("ValueError", f"Target module {mod.cls}(...) is not supported. Currently, only the following "
-                     "modules are supported: `torch.nn.Linear`, `torch.nn.Embedding`, `torch.nn.Conv1d`, "
-                     "`torch.nn.Conv2d`, `torch.nn.Conv3d`, `transformers.pytorch_utils.Conv1D`, "
-                     "`torch.nn.MultiheadAttention.`.", "unsupported", "target_modules", _entry(spec.target_modules, key))
-    r, rkey = pattern_value(m.rank_pattern, rk, key, spec.r)
-    alpha, akey = pattern_value(m.alpha_pattern, ak, key, spec.lora_alpha)
-    failure = layer_failure(spec, mod.kind, r, alpha, mod.cls, mod.groups)
-    if failure is not None:
-        if rkey is not None and failure.field == "r":  # the rank came from rank_pattern
-            raise Raises(failure.exception, failure.message, "layer", "rank_pattern", rkey)
-        if akey is not None and failure.field == "lora_alpha":  # the alpha came from alpha_pattern
-            raise Raises(failure.exception, failure.message, "layer", "alpha_pattern", akey)
-        raise Raises(failure.exception, failure.message, failure.kind, failure.field, failure.item)
-    if not _is_int(r):
-        return 0
-    c.lora_params[key] = n = layer_params(mod, r, spec)
-    return n
+class Layers:
+    """Creating the LoRA layers of one config: the Mamba check, the dispatcher, the layer's own
+    checks (tuners_utils.py:968-975, tuners/lora/model.py:556-562, validate.layer_failure).
+    ``layer_failure`` is a function of the module's kind, class and groups and of its rank and
+    alpha (with their types: ``1``, ``1.0`` and ``True`` are equal keys but not equal values), so
+    it runs once per distinct combination, not once per layer (an 80-layer model has 7 kinds)."""
+
+    def __init__(self, inv: Inventory, spec: LoraSpec) -> None:
+        self.inv, self.spec = inv, spec
+        self.failures: dict[tuple, Failure | None] = {}
+
+    def failure(self, mod: ModuleInfo, r, alpha) -> Failure | None:
+        key = (mod.kind, mod.cls, mod.groups, type(r), r, type(alpha), alpha)
+        try:
+            return self.failures[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value (a list where a number goes): no memo
+            return layer_failure(self.spec, mod.kind, r, alpha, mod.cls, mod.groups)
+        found = self.failures[key] = layer_failure(self.spec, mod.kind, r, alpha, mod.cls, mod.groups)
+        return found
+
+    def create(self, c: Counts, key: str, values: tuple) -> int:
+        """One module's LoRA layer; ``values``: (r, its rank_pattern key, alpha, its alpha_pattern key)."""
+        inv, spec = self.inv, self.spec
+        mod = inv.by_name[key]
+        failure = mamba_failure(inv, key)
+        if failure is not None:
+            raise Raises(failure.exception, failure.message, failure.kind, failure.field,
+                         _entry(spec.target_modules, key))
+        if not mod.adaptable:
+            raise Raises("ValueError", f"Target module {mod.cls}(...) is not supported. Currently, only the following "
+                         "modules are supported: `torch.nn.Linear`, `torch.nn.Embedding`, `torch.nn.Conv1d`, "
+                         "`torch.nn.Conv2d`, `torch.nn.Conv3d`, `transformers.pytorch_utils.Conv1D`, "
+                         "`torch.nn.MultiheadAttention.`.", "unsupported", "target_modules",
+                         _entry(spec.target_modules, key))
+        r, rkey, alpha, akey = values
+        failure = self.failure(mod, r, alpha)
+        if failure is not None:
+            if rkey is not None and failure.field == "r":  # the rank came from rank_pattern
+                raise Raises(failure.exception, failure.message, "layer", "rank_pattern", rkey)
+            if akey is not None and failure.field == "lora_alpha":  # the alpha came from alpha_pattern
+                raise Raises(failure.exception, failure.message, "layer", "alpha_pattern", akey)
+            raise Raises(failure.exception, failure.message, failure.kind, failure.field, failure.item)
+        if not _is_int(r):
+            return 0
+        c.lora_params[key] = n = layer_params(mod, r, spec)
+        return n
 
 
 def _entry(entries, key: str):

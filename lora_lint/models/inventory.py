@@ -13,13 +13,16 @@ yields for a module reachable twice (T5's ``encoder.embed_tokens`` is ``shared``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 from ..peft_history import parse
 
 SCHEMA_VERSION = 2
+
+T = TypeVar("T")
 
 #: Module kinds. ``linear`` = torch.nn.Linear (and subclasses), ``conv1d`` = transformers' Conv1D
 #: (GPT-2 style, weight stored (in, out)), ``conv`` = torch.nn.Conv1d/2d/3d, ``mha`` =
@@ -94,6 +97,16 @@ class Inventory:
 
     # -- lookups -------------------------------------------------------------------------------
 
+    def derived(self, compute: Callable[[Inventory], T]) -> T:
+        """``compute(self)``, computed once per inventory: a table every site of the model reads
+        (an inventory is not changed once built; ``replicate`` makes a new one)."""
+        tables = self.__dict__.setdefault("_derived", {})
+        try:
+            return tables[compute]
+        except KeyError:
+            value = tables[compute] = compute(self)
+            return value
+
     @cached_property
     def by_name(self) -> dict[str, ModuleInfo]:
         return {m.name: m for m in self.modules}
@@ -157,7 +170,7 @@ class Inventory:
 
     def fused_experts(self) -> list[str]:
         """3-D parameters under an ``experts`` module: MoE experts stored fused (transformers 5)."""
-        return [n for n, s in self.parameters.items() if len(s) == 3 and ".experts." in f".{n}"]
+        return list(self.derived(_fused_experts))
 
     def iter_layers(self) -> Iterator[tuple[str, int]]:
         yield from self.layer_lists.items()
@@ -273,6 +286,10 @@ class Inventory:
             "modules": len(self.modules),
             "num_layers": self.num_layers,
         }
+
+
+def _fused_experts(inv: Inventory) -> list[str]:
+    return [n for n, s in inv.parameters.items() if len(s) == 3 and ".experts." in f".{n}"]
 
 
 def _numel(shape) -> int:

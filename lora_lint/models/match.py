@@ -142,6 +142,12 @@ class Matcher:
                     break
         return int(match.group("idx")) if match else None
 
+    def by_suffix_only(self) -> bool:
+        """Whether ``check`` is True only for a name that is a target or ends with ``.target``
+        (a set of targets; nothing excluded, nothing saved), so that only a module whose leaf is
+        a target's leaf can match."""
+        return bool(self.suffixes) and not self.exclude and not self.save_res
+
     def check(self, key: str):
         """True / False / "excluded", exactly as tuners_utils.py:2337-2412."""
         if self.excluded(key):
@@ -159,6 +165,20 @@ class Matcher:
                 return False
             return idx == self.layers if isinstance(self.layers, int) else idx in self.layers
         return found
+
+
+def modules_by_leaf(inv: Inventory) -> dict[str, list[int]]:
+    """Leaf name -> the rows of ``inv.modules`` with that leaf (a name or a ``.name`` suffix
+    matches only modules of its own leaf)."""
+    out: dict[str, list[int]] = {}
+    for i, mod in enumerate(inv.modules):
+        out.setdefault(mod.name.rpartition(".")[2], []).append(i)
+    return out
+
+
+def named_modules(inv: Inventory) -> int:
+    """How many modules have a name (all but the model itself, which peft's loop skips)."""
+    return sum(1 for mod in inv.modules if mod.name)
 
 
 def all_linear(inv: Inventory, task_type) -> set[str]:
@@ -325,13 +345,22 @@ def _match(inv: Inventory, spec: LoraSpec, m: Match) -> None:
     unmatched = 0
     entries = sorted(targets) if isinstance(targets, set) and not m.all_linear else []
     m.name_matches = {e: [] for e in entries}
-    for mod in inv.modules:
+    entry_suffixes = [(e, "." + e) for e in entries]
+    modules = inv.modules
+    if matcher.by_suffix_only() and not m.tied_targets:
+        # Only a module whose leaf is a target's leaf can match, and none is excluded: the loop
+        # runs on those (in module order); every other named module is unmatched.
+        by_leaf = inv.derived(modules_by_leaf)
+        rows = sorted({i for t in targets for i in by_leaf.get(t.rpartition(".")[2], ()) if modules[i].name})
+        unmatched = inv.derived(named_modules) - len(rows)
+        modules = [modules[i] for i in rows]
+    for mod in modules:
         key = mod.name
         if not key:
             continue
         if entries and matcher.name_match(key):
-            for e in entries:
-                if key == e or key.endswith("." + e):
+            for e, suffix in entry_suffixes:
+                if key == e or key.endswith(suffix):
                     m.name_matches[e].append(key)
             m.layer_index[key] = matcher.layer_index(key)
         if m.tied_targets and (key in m.tied_targets or key.endswith(tie_suffixes)):  # :965

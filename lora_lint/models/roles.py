@@ -79,7 +79,12 @@ def module_jobs(name: str) -> frozenset[str]:
 def leaf_jobs(inv: Inventory) -> dict[str, frozenset[str]]:
     """Leaf name -> the one job set all the model's adaptable layers of that name share, for the
     leaves that can be proposed: every layer of the name has the same known jobs, and none is
-    in a vision or audio tower or a head (the text stack is what a copied list meant)."""
+    in a vision or audio tower or a head (the text stack is what a copied list meant). Once per
+    inventory; the caller must not change it."""
+    return inv.derived(_leaf_jobs)
+
+
+def _leaf_jobs(inv: Inventory) -> dict[str, frozenset[str]]:
     seen: dict[str, set[frozenset[str]]] = {}
     blocked: set[str] = set()
     heads = set(inv.heads)

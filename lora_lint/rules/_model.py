@@ -183,10 +183,15 @@ def by_leaf(module_names: Iterable[str]) -> str:
 def adaptable_leaves(inv, exclude_heads: bool = True) -> list[str]:
     """Distinct leaf names of the layers LoRA can adapt (Linear/Conv1D first), in model order.
     Computed once per inventory (several rules ask for every site)."""
-    memo = getattr(inv, "__dict__", {}).setdefault("_adaptable_leaves", {})
-    if exclude_heads not in memo:
-        memo[exclude_heads] = _adaptable_leaves(inv, exclude_heads)
-    return list(memo[exclude_heads])
+    return list(inv.derived(_text_leaves if exclude_heads else _all_leaves))
+
+
+def _text_leaves(inv) -> list[str]:
+    return _adaptable_leaves(inv, True)
+
+
+def _all_leaves(inv) -> list[str]:
+    return _adaptable_leaves(inv, False)
 
 
 def _adaptable_leaves(inv, exclude_heads: bool) -> list[str]:

@@ -8,17 +8,19 @@ that happens to be called ``LoraConfig`` is not.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from ..dialect import Dialect
 from ..model import UNKNOWN, LoraSite, Note, Param, Span
 from ..peft_facts import facts, suggest
-from ..source_file import SourceFile
+from ..source_file import LINE_BREAK, SourceFile
 from ._base import PYTHON_MARKERS as MARKERS
 from ._base import SourceError
 from .python_cli import all_flags
@@ -28,6 +30,11 @@ from .python_flags import CommandLine, ScriptFlags
 from .python_scope import Scope, ScopeBuilder
 from .python_scope import dotted as _dotted
 from .python_values import Traced, plain
+
+try:  # (libcst's code generation state: what ``_PositionState`` extends)
+    from libcst._nodes.internal import CodegenState
+except ImportError:  # another libcst: positions the public way
+    CodegenState = object  # type: ignore[assignment,misc]
 
 __all__ = ["DIALECTS", "PEFT", "UNSLOTH", "UNSLOTH_VISION", "CommandLine", "Extractor", "ScriptFlags", "script_flags",
            "sites"]
@@ -136,10 +143,6 @@ def _error_span(source: SourceFile, e: cst.ParserSyntaxError) -> Span:
     return Span.point(line, min(max(col, 1), width + 1))
 
 
-def span_of(rng: CodeRange) -> Span:
-    return Span(rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
-
-
 class Imports(cst.CSTVisitor):
     """Maps local names to the qualified names they were imported as (``LC`` -> ``peft.LoraConfig``)."""
 
@@ -197,58 +200,77 @@ class Imports(cst.CSTVisitor):
 
 
 class Calls(cst.CSTVisitor):
-    """Collects calls with the scope they appear in."""
+    """Collects calls, and assignments (``x = ...``, ``x: T = ...``), with the scope they appear in."""
 
     def __init__(self, scopes: ScopeBuilder) -> None:
         self.scopes = scopes
         self.stack: list[Scope] = []
         self.calls: list[tuple[cst.Call, Scope]] = []
+        self.assignments: list[tuple[cst.Assign | cst.AnnAssign, Scope]] = []
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
+    # the nodes ScopeBuilder opens a scope for
+    def _enter(self, node: cst.CSTNode) -> None:
         scope = self.scopes.scope_of.get(node)
         if scope is not None:
             self.stack.append(scope)
-        if isinstance(node, cst.Call) and self.stack:
-            self.calls.append((node, self.stack[-1]))
-        return True
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
+    def _leave(self, original_node: cst.CSTNode) -> None:
         if original_node in self.scopes.scope_of:
             self.stack.pop()
+
+    visit_Module = visit_FunctionDef = visit_Lambda = visit_ClassDef = _enter
+    leave_Module = leave_FunctionDef = leave_Lambda = leave_ClassDef = _leave
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.stack:
+            self.calls.append((node, self.stack[-1]))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if self.stack:
+            self.assignments.append((node, self.stack[-1]))
+
+    visit_AnnAssign = visit_Assign
 
 
 def _method(call: cst.Call) -> str | None:
     return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
 
 
-class Walk(cst.CSTVisitor):
-    """One libcst traversal, recorded so that more visitors can replay it.
+class Walk:
+    """One traversal of the tree in libcst's visiting order, recorded so that visitors can replay it.
 
-    libcst rebuilds every node on every ``visit`` (and calls two attribute hooks per field);
-    replaying the recorded order calls the same ``on_visit``/``on_leave`` methods in the same
-    order, children skipped when ``on_visit`` says so, for a fraction of the cost.
+    libcst's ``visit`` rebuilds every node (and calls two attribute hooks per field). The walk
+    reads each node's children from the fields libcst's visit goes through, in its order (learnt
+    once per node class from libcst itself: ``visited_fields``), without rebuilding anything; a
+    replay calls the same ``on_visit``/``on_leave`` methods in the same order as ``visit``, children
+    skipped when ``on_visit`` says so, for a fraction of the cost. It is iterative: a deep tree
+    does not recurse. ``tests/test_python_source.py`` checks the order against libcst's visit.
     """
 
     def __init__(self, module: cst.Module) -> None:
         self.events: list[list] = []  # [node, index of its leave event]; leave events: [node, -1]
-        self._open: list[int] = []
         self._start: dict[int, int] | None = None
-        module.visit(self)
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        self._open.append(len(self.events))
-        self.events.append([node, 0])
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.events[self._open.pop()][1] = len(self.events)
-        self.events.append([original_node, -1])
-
-    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        pass
-
-    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
-        pass
+        events, learnt, sentinel = self.events, _VISITED, cst.MaybeSentinel
+        stack: list = [module]  # nodes to enter, and (ints) the events of nodes to leave
+        while stack:
+            item = stack.pop()
+            if type(item) is int:
+                events[item][1] = len(events)
+                events.append([events[item][0], -1])
+                continue
+            stack.append(len(events))
+            events.append([item, 0])
+            known = learnt.get(type(item))  # (``visited_fields`` inlined for a known class)
+            below: list = []
+            for name in known[0] if known is not None and not known[1] else visited_fields(item):
+                value = getattr(item, name)
+                kind = type(value)
+                if kind is tuple or kind is list:
+                    below.extend(value)
+                elif value is not None and kind is not sentinel:
+                    below.append(value)
+            below.reverse()
+            stack.extend(below)
 
     def subtree(self, node: cst.CSTNode, skip: tuple[type, ...] = ()):
         """The nodes under ``node`` in order (``node`` itself first), without descending into
@@ -270,6 +292,27 @@ class Walk(cst.CSTVisitor):
     def replay(self, visitor: cst.CSTVisitor) -> None:
         """``module.visit(visitor)`` for visitors without attribute hooks (``visit_X_attr``)."""
         events, i, n = self.events, 0, len(self.events)
+        cls = type(visitor)
+        if cls.on_visit is cst.CSTVisitor.on_visit and cls.on_leave is cst.CSTVisitor.on_leave:
+            # libcst's own dispatch (``visit_<type>``/``leave_<type>``, formatted and looked up
+            # for every node), from a table by node type: only the methods the visitor defines
+            hooks = _hooks(cls)
+            while i < n:
+                node, end = events[i]
+                hook = hooks.get(type(node), _UNSEEN)
+                if hook is _UNSEEN:
+                    hook = hooks[type(node)] = _hook(cls, type(node))
+                if hook is not None:
+                    visit, leave = hook
+                    if end < 0:
+                        if leave is not None:
+                            leave(visitor, node)
+                    elif visit is not None and visit(visitor, node) is False:
+                        if leave is not None:
+                            leave(visitor, node)
+                        i = end
+                i += 1
+            return
         while i < n:
             node, end = events[i]
             if end < 0:
@@ -280,15 +323,181 @@ class Walk(cst.CSTVisitor):
             i += 1
 
 
-def positions_of(module: cst.Module):
-    """``MetadataWrapper(module).resolve(PositionProvider)`` without the empty batched visit of
-    the whole tree that ``resolve`` also makes."""
+class _Fields(cst.CSTVisitor):
+    """The fields libcst's visit of one node goes through, in order, without descending."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return False
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        pass
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        self.names.append(attribute)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        pass
+
+
+#: node class -> (the fields its visit goes through, in order; the other fields that held None or
+#: an empty sequence when it was learnt: another node of the class may hold a node there)
+_VISITED: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def visited_fields(node: cst.CSTNode) -> tuple[str, ...]:
+    """The fields of ``node`` that libcst's ``visit`` goes through, in its order. Learnt from
+    ``_visit_and_replace_children`` (what ``visit`` runs) once per class, and again for a node
+    holding a node where the first one of its class did not (a field libcst visits only when
+    it is set, such as an f-string expression's ``format_spec``)."""
+    cls = type(node)
+    known = _VISITED.get(cls)
+    if known is not None:
+        names, unset = known
+        if not unset or not any(_holds_node(getattr(node, f)) for f in unset):
+            return names
+    recorder = _Fields()
+    node._visit_and_replace_children(recorder)
+    names = tuple(dict.fromkeys(recorder.names))
+    if known is not None:  # what an earlier node of the class showed and this one did not
+        names += tuple(f for f in known[0] if f not in names)
+    unset = tuple(f.name for f in dataclasses.fields(node) if f.name not in names
+                  and (getattr(node, f.name) is None or getattr(node, f.name) == ()
+                       or getattr(node, f.name) == []))
+    _VISITED[cls] = (names, unset)
+    return names
+
+
+def _holds_node(value) -> bool:
+    return isinstance(value, cst.CSTNode) or (isinstance(value, (tuple, list)) and len(value) > 0)
+
+
+_UNSEEN = object()
+_HOOKS: dict[type, dict[type, Any]] = {}
+
+
+def _hooks(cls: type) -> dict[type, Any]:
+    """Node type -> ``(visit, leave)`` of the visitor class ``cls`` (None for a type it has
+    neither for), filled in as node types are met."""
+    return _HOOKS.setdefault(cls, {})
+
+
+def _hook(cls: type, node_type: type):
+    """The ``visit_<type>`` and ``leave_<type>`` functions ``cls`` defines (libcst's empty defaults
+    left out: calling one does nothing), or None when it defines neither."""
+    name = node_type.__name__
+    visit = getattr(cls, f"visit_{name}", None)
+    leave = getattr(cls, f"leave_{name}", None)
+    if visit is getattr(cst.CSTVisitor, f"visit_{name}", None):
+        visit = None
+    if leave is getattr(cst.CSTVisitor, f"leave_{name}", None):
+        leave = None
+    return None if visit is None and leave is None else (visit, leave)
+
+
+def positions_of(module: cst.Module) -> Positions:
+    """Line and column of every node of ``module``: what libcst's ``PositionProvider`` gives
+    (``tests/test_python_source.py`` compares them), from one code generation of the module that
+    records plain numbers (``_PositionState``), made into ``CodeRange``s only where asked."""
     try:
-        provider = PositionProvider()
-        provider._gen_impl(module)
-        return provider._computed
+        if CodegenState is object:
+            raise NotImplementedError
+        state = _PositionState(module.default_indent, module.default_newline)
+        module._codegen(state)
+        return Positions(state.computed)
     except Exception:  # another libcst: the public way
-        return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        ranges = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return Positions({node: (r.start.line, r.start.column, r.end.line, r.end.column)
+                          for node, r in ranges.items()})
+
+
+class Positions(Mapping):
+    """node -> ``CodeRange`` (a ``PositionProvider`` result), from ``(line, column, end line, end
+    column)`` tuples; ``span`` reads them without making the range."""
+
+    def __init__(self, raw: dict[cst.CSTNode, tuple[int, int, int, int]]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        line, column, end_line, end_column = self._raw[node]
+        return CodeRange(CodePosition(line, column), CodePosition(end_line, end_column))
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._raw
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def span(self, node: cst.CSTNode) -> Span:
+        line, column, end_line, end_column = self._raw[node]
+        return Span(line, column + 1, end_line, end_column + 1)
+
+
+class _PositionState(CodegenState):
+    """libcst's ``PositionProvidingCodegenState`` (metadata/position_provider.py), recording
+    ``(line, column, end line, end column)`` tuples instead of creating three frozen dataclasses
+    per node, with a plain context manager instead of a generator-based one: the same positions
+    (a node's syntactic range, else its whole code's) at a third of the cost."""
+
+    def __init__(self, default_indent: str, default_newline: str) -> None:
+        super().__init__(default_indent=default_indent, default_newline=default_newline)
+        self.line = 1  # one-based
+        self.column = 0  # zero-based
+        self.starts: list[tuple[int, int]] = []
+        self.computed: dict[cst.CSTNode, tuple[int, int, int, int]] = {}
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.add_token(token)
+
+    def add_token(self, value: str) -> None:
+        self.tokens.append(value)
+        if "\n" in value or "\r" in value:
+            segments = LINE_BREAK.split(value)  # (libcst's NEWLINE_RE: the same breaks)
+            self.line += len(segments) - 1
+            self.column = len(segments[-1])
+        else:
+            self.column += len(value)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self.starts.append((self.line, self.column))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        line, column = self.starts.pop()
+        if node not in self.computed:  # (a syntactic position recorded inside is kept)
+            self.computed[node] = (line, column, self.line, self.column)
+
+    def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
+                                  end_node: cst.CSTNode | None = None) -> _Syntactic:
+        return _Syntactic(self, node, start_node, end_node)
+
+
+class _Syntactic:
+    """``with state.record_syntactic_position(node, start_node=, end_node=)``: the node's range
+    is where its own code starts and ends, or where ``start_node`` starts and ``end_node`` ends."""
+
+    __slots__ = ("state", "node", "start_node", "end_node", "line", "column")
+
+    def __init__(self, state: _PositionState, node: cst.CSTNode, start_node: cst.CSTNode | None,
+                 end_node: cst.CSTNode | None) -> None:
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+        self.line, self.column = state.line, state.column
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        state = self.state
+        computed = state.computed
+        line, column = (self.line, self.column) if self.start_node is None else computed[self.start_node][:2]
+        end_line, end_column = (state.line, state.column) if self.end_node is None else computed[self.end_node][2:]
+        computed[self.node] = (line, column, end_line, end_column)
+        return False
 
 
 class Extractor:
@@ -312,6 +521,8 @@ class Extractor:
         found = Calls(self.scopes)
         self.walk.replay(found)
         self.calls: list[tuple[cst.Call, Scope]] = found.calls
+        #: ``x = ...`` and ``x: T = ...`` statements with their scopes, in the file's order
+        self.assignments: list[tuple[cst.Assign | cst.AnnAssign, Scope]] = found.assignments
         self.memo: dict[Any, Any] = {}
         self.evaluator = Evaluator(self)
         self.task_types = set(facts()["task_types"])
@@ -409,14 +620,14 @@ class Extractor:
         return attach_models(self, self.calls, found)
 
     @property
-    def positions(self):
+    def positions(self) -> Positions:
         """Line and column of every node (one code-generation pass, made only when needed)."""
         if self._positions is None:
             self._positions = positions_of(self.module)
         return self._positions
 
     def span(self, node: cst.CSTNode) -> Span:
-        return span_of(self.positions[node])
+        return self.positions.span(node)
 
     def param(self, key: str, t: Traced, at: Span) -> Param:
         """The Param of a traced value: at ``at`` (the keyword written in the call) unless the value

@@ -51,20 +51,26 @@ class Loops(cst.CSTVisitor):
         self.depth = [0]
         self.in_loop: set[cst.Call] = set()
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            self.depth.append(0)
-        elif isinstance(node, (cst.For, cst.While)):
-            self.depth[-1] += 1
-        elif isinstance(node, cst.Call) and self.depth[-1]:
-            self.in_loop.add(node)
-        return True
+    def _frame(self, node: cst.CSTNode) -> None:
+        self.depth.append(0)
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        if isinstance(original_node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            self.depth.pop()
-        elif isinstance(original_node, (cst.For, cst.While)):
-            self.depth[-1] -= 1
+    def _frame_done(self, original_node: cst.CSTNode) -> None:
+        self.depth.pop()
+
+    def _loop(self, node: cst.CSTNode) -> None:
+        self.depth[-1] += 1
+
+    def _loop_done(self, original_node: cst.CSTNode) -> None:
+        self.depth[-1] -= 1
+
+    visit_FunctionDef = visit_Lambda = visit_ClassDef = _frame
+    leave_FunctionDef = leave_Lambda = leave_ClassDef = _frame_done
+    visit_For = visit_While = _loop
+    leave_For = leave_While = _loop_done
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.depth[-1]:
+            self.in_loop.add(node)
 
 
 def changes_of(name: str, scope, calls) -> list[tuple[int, cst.Call]]:

@@ -152,28 +152,12 @@ class ModelFinder:
 
     # bindings ------------------------------------------------------------------------------
     def _collect_bindings(self) -> None:
-        finder = self
-
-        class Visitor(cst.CSTVisitor):
-            def __init__(self) -> None:
-                self.stack: list[Scope] = []
-
-            def on_visit(self, node: cst.CSTNode) -> bool:
-                scope = finder.ex.scopes.scope_of.get(node)
-                if scope is not None:
-                    self.stack.append(scope)
-                if isinstance(node, cst.Assign) and self.stack:
-                    for t in node.targets:
-                        finder._bind(self.stack[-1], t.target, node.value)
-                elif isinstance(node, cst.AnnAssign) and node.value is not None and self.stack:
-                    finder._bind(self.stack[-1], node.target, node.value)
-                return True
-
-            def on_leave(self, original_node: cst.CSTNode) -> None:
-                if original_node in finder.ex.scopes.scope_of:
-                    self.stack.pop()
-
-        self.ex.walk.replay(Visitor())
+        for node, scope in self.ex.assignments:
+            if type(node) is cst.Assign:
+                for t in node.targets:
+                    self._bind(scope, t.target, node.value)
+            elif node.value is not None:
+                self._bind(scope, node.target, node.value)
 
     def _bind(self, scope: Scope, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name):

@@ -10,26 +10,10 @@ import libcst as cst
 from ..model import Param
 
 
-class Assigned(cst.CSTVisitor):
+def assigned(extractor) -> list[tuple[cst.Assign, object]]:
     """``<anything>.chat_template = <value>`` statements, with their scope."""
-
-    def __init__(self, scopes) -> None:
-        self.scopes = scopes
-        self.stack: list = []
-        self.found: list[tuple[cst.Assign, object]] = []
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        scope = self.scopes.scope_of.get(node)
-        if scope is not None:
-            self.stack.append(scope)
-        if isinstance(node, cst.Assign) and self.stack and any(
-                isinstance(t.target, cst.Attribute) and t.target.attr.value == "chat_template" for t in node.targets):
-            self.found.append((node, self.stack[-1]))
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        if original_node in self.scopes.scope_of:
-            self.stack.pop()
+    return [(node, scope) for node, scope in extractor.assignments if type(node) is cst.Assign and any(
+        isinstance(t.target, cst.Attribute) and t.target.attr.value == "chat_template" for t in node.targets)]
 
 
 def chat_template(extractor, calls) -> Param | None:
@@ -51,9 +35,7 @@ def chat_template(extractor, calls) -> Param | None:
             seen.append(Param("chat_template", "chatml", extractor.span(call)))
             continue
         seen.append(Param("chat_template", extractor.evaluator.eval(arg.value, scope), extractor.span(arg.value)))
-    visitor = Assigned(extractor.scopes)
-    extractor.walk.replay(visitor)
-    for node, scope in visitor.found:
+    for node, scope in assigned(extractor):
         seen.append(Param("chat_template", extractor.evaluator.eval(node.value, scope), extractor.span(node.value)))
     if unknown or not seen or len({repr(p.value) for p in seen}) != 1 or not isinstance(seen[0].value, str):
         return None
