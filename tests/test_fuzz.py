@@ -543,6 +543,24 @@ def test_regression_a_coding_line_on_cr_only_lines():
     assert decode(data, "train.py").text == data.decode("latin-1")
 
 
+def test_regression_a_torchtune_loss_component_that_is_not_a_name():
+    """LL903 'argument of type 'int' is not iterable' reading a torchtune config whose
+    ``loss: {_component_: 0}`` (found by the issue-19 campaign): a loss that is not a dotted name
+    is unknown, not a crash."""
+    text = ("model:\n  _component_: torchtune.models.llama3_2.lora_llama3_2_1b\n  lora_attn_modules: [q_proj, v_proj]\n"
+            "  lora_rank: 8\n  lora_alpha: 16\nloss: {_component_: 0}\noptimizer: {_component_: 0}\n")
+    assert not [f for f in lint("1B_lora.yaml", text) if f.code == "LL903"]
+
+
+def test_regression_trainable_token_indices_keyed_by_a_number():
+    """LL903 'endswith first arg must be str' counting ``trainable_token_indices={0: []}`` (found
+    by the issue-19 campaign): a key that is not a module name leaves the count withheld."""
+    src = ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n"
+           "m = AutoModelForCausalLM.from_pretrained('BAAI/bge-base-en-v1.5')\n"
+           "get_peft_model(m, LoraConfig(trainable_token_indices={'': [], 0: []}))\n")
+    assert not [f for f in lint("train.py", src) if f.code == "LL903"]
+
+
 # -- issue 12: bounded work and byte-exact fixes ---------------------------------------------------
 # Each class of the issue has a generator: exponential constants (names doubling each other, models
 # traced through names bound many times), huge literals, deep and long inputs, and odd encodings

@@ -336,6 +336,8 @@ def _tokens(inv: Inventory, spec: LoraSpec, m: Match, c: Counts) -> int:
     if tti is None or tti is UNKNOWN:
         return 0
     if isinstance(tti, dict):
+        if not all(isinstance(k, str) for k in tti):  # peft matches module names against each key
+            raise Withheld("trainable_token_indices has a key that is not a module name")
         layers = tti
     elif isinstance(tti, list):
         layers = {inv.input_embeddings or "embed_tokens": tti}

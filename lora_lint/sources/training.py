@@ -502,7 +502,8 @@ def torchtune(get: Lookup, span: Span, qlora: bool) -> Entries:
             name = "adamw_torch_fused"
         r.put("optimizer", comp, name)
     loss = r.first("loss._component_")
-    name = loss.value if loss is not None and loss.known else UNKNOWN if loss is not None else ""
+    # (a component that is not a dotted name, ``_component_: 0``, is no loss we can name)
+    name = (loss.value if loss.known and isinstance(loss.value, str) else UNKNOWN) if loss is not None else ""
     chunked = UNKNOWN if name is UNKNOWN else any(c in name for c in TORCHTUNE_CHUNKED)
     if loss is not None:
         r.put("chunked_loss", loss, chunked)
