@@ -561,6 +561,13 @@ def test_regression_trainable_token_indices_keyed_by_a_number():
     assert not [f for f in lint("train.py", src) if f.code == "LL903"]
 
 
+def test_regression_a_llama_factory_v1_model_class_that_is_a_list():
+    """LL903 'unhashable type: list' reading a LLaMA-Factory v1 config with ``model_class: []``
+    (found by the issue-19 campaign): a model class that is not a name is no model class."""
+    text = "model: Qwen/Qwen3-4B\nmodel_class: []\npeft_config: {name: lora, r: 8}\ntrain_dataset: d.yaml\n"
+    assert not [f for f in lint("model_class_cls.yaml", text) if f.code == "LL903"]
+
+
 # -- issue 12: bounded work and byte-exact fixes ---------------------------------------------------
 # Each class of the issue has a generator: exponential constants (names doubling each other, models
 # traced through names bound many times), huge literals, deep and long inputs, and odd encodings

@@ -108,7 +108,8 @@ def sites(doc: Doc) -> list[LoraSite]:
         else:
             b.set("target_modules", param(doc, target))
         b.defaults()
-        b.model_class = MODEL_CLASS.get(top.value("model_class", "llm"))
+        model_class = top.value("model_class", "llm")
+        b.model_class = MODEL_CLASS.get(model_class) if isinstance(model_class, str) else None
         if b.model_class is not None and top.get("model_class") is not None:
             b.note("LL009", param(doc, top.get("model_class")), (
                 f"`model_class: {top.value('model_class')}` with LoRA: LLaMA-Factory passes task_type CAUSAL_LM "
