@@ -1,3 +1,3 @@
 """lora-lint: a static linter for LoRA fine-tuning configs."""
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"

@@ -1,6 +1,6 @@
 """The release, as a user gets it: the sdist and the wheel that ``python -m build`` makes from the
 repository's tracked files, their metadata (``twine check``), the data files in the wheel, and an
-install in a clean virtual environment, from the wheel and from a git URL naming the ``v0.1.0``
+install in a clean virtual environment, from the wheel and from a git URL naming the ``v<version>``
 tag (the README's ``pip install "lora-lint @ git+https://...@vX.Y.Z"``, with the host replaced by
 a local repository). The pre-commit snippet's ``rev:`` resolves against such a tag in
 tests/test_hook.py's style, with the real pre-commit.
@@ -156,7 +156,7 @@ def test_wheel_and_git_url_install_and_run_in_a_clean_venv(release):
 
 
 def test_pre_commit_rev_resolves_to_the_release_tag(release):
-    """The README's pre-commit snippet, verbatim but for the repository's address: ``rev: v0.1.0``
+    """The README's pre-commit snippet, verbatim but for the repository's address: ``rev: v<version>``
     names the tag, and the hook blocks a file with a finding."""
     tmp, repo, _, env = release
     text = re.search(r"<!-- tested: pre-commit -->\n```yaml\n(.*?)\n```", README, re.S)[1]
