@@ -244,12 +244,7 @@ class Flow:
             self._param_reads[key] = all(u.kind == "read" for u in self.uses(ev, param, fscope))
             if self._param_reads[key] or passed is None:
                 return "read" if self._param_reads[key] else "escape"
-        self._following.add(key)
-        try:
-            ok = all(u.kind == "read" for u in self.uses(ev, param, fscope, value=passed))
-        finally:
-            self._following.discard(key)
-        return "read" if ok else "escape"
+        return self._only_read(ev, param, fscope, passed, key)
 
     def _alias(self, ev: Evaluating, assign: cst.Assign | cst.AnnAssign, sub: Traced | None) -> str:
         """``other = cfg`` or ``lora = cfg["lora"]``: a read when ``other`` is only read."""
@@ -263,9 +258,14 @@ class Flow:
         key = (id(scope), alias)
         if key in self._following:
             return "read"
+        return self._only_read(ev, alias, scope, sub, key)
+
+    def _only_read(self, ev: Evaluating, name: str, scope: Scope, value: Traced | None, key: tuple) -> str:
+        """``read`` when every use of ``name`` in ``scope``, holding ``value``, only reads it; ``key``
+        is followed meanwhile, so a use that comes back to it counts as a read."""
         self._following.add(key)
         try:
-            ok = all(u.kind == "read" for u in self.uses(ev, alias, scope, value=sub))
+            ok = all(u.kind == "read" for u in self.uses(ev, name, scope, value=value))
         finally:
             self._following.discard(key)
         return "read" if ok else "escape"
