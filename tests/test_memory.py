@@ -21,7 +21,7 @@ import pytest
 from differential import config, inventory
 
 from lora_lint.model import UNKNOWN
-from lora_lint.models import LoraSpec, analyze_spec
+from lora_lint.models import LoraSpec, analyze_spec, memory_activations
 from lora_lint.models import memory as M
 from lora_lint.models.memory import Quantization, Sharding, TrainingSetup, estimate
 
@@ -318,7 +318,7 @@ def _measured_vs_estimate(cfg, dtype, autocast, lora, seq, batch, gc, monkeypatc
 
     from lora_lint.models.build import build_inventory
 
-    monkeypatch.setattr(M, "DROPOUT_MASK_BYTES", 4)  # the CPU keeps the fp32 scaled mask
+    monkeypatch.setattr(memory_activations, "DROPOUT_MASK_BYTES", 4)  # the CPU keeps the fp32 scaled mask
     model = train_model(cfg, dtype=dtype, lora=lora, gc=gc)
     measured = measure_step(model, vocab=cfg["vocab_size"], seq=seq, batch=batch, autocast=autocast)
     inv = build_inventory(cfg)
